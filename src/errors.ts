@@ -1,0 +1,62 @@
+/**
+ * Every failure dyups reports has a stable code; the HTTP status for each code is decided once, in STATUS.
+ * Tests assert on `code`, never on wording.
+ *
+ * This file is a leaf: every folder may import it, it imports nothing.
+ */
+export type Code =
+  | 'E_CONFIG'        // configuration error (file:line in the message)
+  | 'E_COMMANDS'      // a dyups command body that does not parse or builds an invalid group
+  | 'E_NO_GROUP'      // the named group does not exist
+  | 'E_LOCKED'        // dyups_trylock on and another change is being applied
+  | 'E_PRECONDITION'  // If-Match no longer matches the table version
+  | 'E_PERSIST'       // the persistence write failed; nothing applied
+  | 'E_INTERNAL'      // anything else that must not crash the process
+  | 'E_BAD_REQUEST'   // malformed HTTP request
+  | 'E_URI_TOO_LONG'
+  | 'E_HEADER_TOO_LARGE'
+  | 'E_BODY_TOO_LARGE'
+  | 'E_NO_PEER'       // no usable upstream server
+  | 'E_UPSTREAM'      // the upstream failed (refused, reset, invalid response)
+  | 'E_TIMEOUT'       // the upstream timed out
+
+export const STATUS: Record<Code, number> = {
+  E_CONFIG: 500,
+  // Tengine answers a bad command body with 500 "add server failed"; we keep the contract.
+  E_COMMANDS: 500,
+  E_NO_GROUP: 404,
+  E_LOCKED: 409,
+  E_PRECONDITION: 412,
+  E_PERSIST: 500,
+  E_INTERNAL: 500,
+  E_BAD_REQUEST: 400,
+  E_URI_TOO_LONG: 414,
+  E_HEADER_TOO_LARGE: 400,
+  E_BODY_TOO_LARGE: 413,
+  E_NO_PEER: 502,
+  E_UPSTREAM: 502,
+  E_TIMEOUT: 504,
+}
+
+/** Where in a configuration file (or command body) something was found. */
+export interface Pos {
+  file: string
+  line: number
+}
+
+export class DyupsError extends Error {
+  constructor(
+    readonly code: Code,
+    message: string,
+    readonly at?: Pos,
+  ) {
+    super(message)
+    this.name = 'DyupsError'
+  }
+
+  get status(): number {
+    return STATUS[this.code]
+  }
+}
+
+export const isDyupsError = (e: unknown): e is DyupsError => e instanceof DyupsError

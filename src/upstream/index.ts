@@ -1,0 +1,10 @@
+/**
+ * upstream/: the model (groups, servers, policies), building groups from `upstream {}` blocks and from dyups
+ * command bodies, and rendering them (`/list`, `/detail`, `/upstream/NAME`, `upstream.conf`).
+ *
+ * Names are byte strings carried as latin1 JS strings (one char per byte) everywhere in dyups.
+ */
+export type { Server, UpstreamGroup, Policy, PolicyName, Keepalive } from './types.js'
+export { buildGroup, parseCommands, type BuildOptions, type Resolver } from './build.js'
+export { renderList, renderDetail, renderServers, renderUpstreamBlock } from './render.js'
+export { groupKey } from './names.js'
