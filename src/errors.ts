@@ -60,3 +60,12 @@ export class DyupsError extends Error {
 }
 
 export const isDyupsError = (e: unknown): e is DyupsError => e instanceof DyupsError
+
+/** `message in file:line`, nginx's shape for configuration errors (`in command line` for `-g`). */
+export function formatError(e: unknown): string {
+  if (e instanceof DyupsError) {
+    if (!e.at) return e.message
+    return e.at.file === 'command line' ? `${e.message} in command line` : `${e.message} in ${e.at.file}:${e.at.line}`
+  }
+  return e instanceof Error ? e.message : String(e)
+}

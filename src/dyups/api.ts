@@ -1,0 +1,52 @@
+/**
+ * The dyups operations with Tengine's answers: update (create or replace a group from a command body) and delete.
+ * The REST interface and the scripting APIs (Lua's `ngx.dyups`, JS) share these, so they answer alike.
+ */
+import { formatError, isDyupsError } from '../errors.js'
+import { log } from '../log.js'
+import { parseCommands, type Resolver } from '../upstream/index.js'
+import type { ChangeSink, Outcome, Reply } from './types.js'
+
+export const LOCKED_BODY = 'wait and try again\n'
+
+/** Maps the coordinator's outcome to the status and body Tengine gives (SPEC.md §5, §6). */
+export function reply(o: Outcome): Reply {
+  if (o.error === null) return { status: 200, body: 'success', etag: o.version }
+  switch (o.error.code) {
+    case 'E_NO_GROUP':
+      return { status: 404, body: 'not found uptream', etag: null }
+    case 'E_LOCKED':
+      return { status: 409, body: LOCKED_BODY, etag: null }
+    case 'E_PRECONDITION':
+      return { status: 412, body: 'precondition failed', etag: o.version }
+    default:
+      // One line: an internal failure (e.g. the journal write) and nothing applied anywhere.
+      return { status: 500, body: o.error.message.replace(/[\r\n]+/g, ' '), etag: null }
+  }
+}
+
+export interface UpdateOptions {
+  ifMatch?: number | null
+  trylock: boolean
+  resolve?: Resolver
+}
+
+/** Creates or replaces group `name` from `body` (upstream-block contents, latin1). */
+export async function update(sink: ChangeSink, name: string, body: string, opts: UpdateOptions): Promise<Reply> {
+  let group
+  try {
+    group = await parseCommands(name, body, opts.resolve)
+  } catch (e) {
+    if (!isDyupsError(e)) throw e
+    // Tengine checks its lock before it parses: a busy table answers 409 even to a bad body.
+    if (opts.trylock && (await sink.busy())) return { status: 409, body: LOCKED_BODY, etag: null }
+    log('error', `[dyups] add server failed for upstream "${name}": ${formatError(e)}`)
+    return { status: 500, body: 'add server failed', etag: null }
+  }
+  return reply(await sink.submit({ op: 'put', group }, opts.ifMatch ?? null))
+}
+
+/** Deletes group `name` (static or created). */
+export async function remove(sink: ChangeSink, name: string, ifMatch: number | null = null): Promise<Reply> {
+  return reply(await sink.submit({ op: 'delete', name }, ifMatch))
+}

@@ -1,0 +1,77 @@
+/**
+ * Tengine's dyups REST interface (SPEC.md §2–§6), byte for byte:
+ *   GET /list, GET /detail, GET /upstream/NAME, POST /upstream/NAME, DELETE /upstream/NAME.
+ * The request path hands over the decoded path segments and the whole body; this module only decides the answer.
+ * Beyond Tengine: reads carry the table version as an ETag; a write with If-Match answers 412 when it moved.
+ */
+import { renderDetail, renderList, renderServers, type Resolver } from '../upstream/index.js'
+import { remove, update } from './api.js'
+import type { ChangeSink, Reply, TableView } from './types.js'
+
+export interface InterfaceRequest {
+  method: string
+  /** Decoded, slash-merged path split into segments (SPEC §2); `/` is []. */
+  segments: readonly string[]
+  /** null: the request had neither Content-Length nor Transfer-Encoding. */
+  body: string | null
+  /** The If-Match header as sent, or null. */
+  ifMatch: string | null
+}
+
+export interface InterfaceDeps {
+  table: TableView
+  sink: ChangeSink
+  trylock: boolean
+  resolve?: Resolver
+}
+
+const empty = (status: number, etag: number | null = null): Reply => ({ status, body: '', etag })
+
+const lower = (s: string | undefined): string => (s === undefined ? '' : s.toLowerCase())
+
+export async function handleInterface(req: InterfaceRequest, deps: InterfaceDeps): Promise<Reply> {
+  const seg = req.segments
+  const kind = lower(seg[0])
+  switch (req.method) {
+    case 'GET': {
+      const v = deps.table.version
+      if (seg.length === 0) return { status: 404, body: null, etag: null }
+      if (kind === 'list' || kind === 'detail') {
+        if (deps.table.size === 0) return empty(204, v)
+        const body = kind === 'list' ? renderList(deps.table.list()) : renderDetail(deps.table.list())
+        return { status: 200, body, etag: v }
+      }
+      if (kind === 'upstream' && seg.length === 2) {
+        const g = deps.table.get(seg[1]!)
+        return g ? { status: 200, body: renderServers(g), etag: v } : empty(404, v)
+      }
+      return empty(404, v)
+    }
+    case 'POST': {
+      if (req.body === null) return empty(204)
+      if (seg.length !== 2) return { status: 404, body: 'not support this interface', etag: null }
+      if (kind !== 'upstream') return { status: 404, body: 'not support this api', etag: null }
+      const ifMatch = parseIfMatch(req.ifMatch)
+      return update(deps.sink, seg[1]!, req.body, { ifMatch, trylock: deps.trylock, resolve: deps.resolve })
+    }
+    case 'DELETE': {
+      if (seg.length !== 2) return { status: 405, body: 'not support this interface', etag: null }
+      if (kind !== 'upstream') return { status: 405, body: 'not support this api', etag: null }
+      return remove(deps.sink, seg[1]!, parseIfMatch(req.ifMatch))
+    }
+    default:
+      return empty(405)
+  }
+}
+
+/**
+ * `If-Match: "12"` → 12; `*` → no condition. Anything that is not a version we issued can never match, so it maps
+ * to -1 and the write answers 412.
+ */
+export function parseIfMatch(h: string | null): number | null {
+  if (h === null) return null
+  const t = h.trim()
+  if (t === '*') return null
+  const m = /^(?:W\/)?"(\d{1,15})"$/.exec(t)
+  return m ? Number(m[1]) : -1
+}

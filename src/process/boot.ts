@@ -1,0 +1,52 @@
+/**
+ * Start-up and `-t`: read the configuration, check it, and build everything that can fail before a socket is opened
+ * (settings, the static upstream groups with their DNS lookups, the request-path configuration).
+ */
+import { checkTree, loadConfig, type Directive, type LoadedConfig } from '../config/index.js'
+import { DyupsError } from '../errors.js'
+import { buildGroup, groupKey, type UpstreamGroup } from '../upstream/index.js'
+import { compileHttp } from '../http/index.js'
+import { first, readSettings, type Settings } from './settings.js'
+import type { Boot } from './protocol.js'
+
+export interface Booted {
+  loaded: LoadedConfig
+  settings: Settings
+  /** Groups of `upstream {}` blocks outside the persistence file, in configuration order. */
+  staticGroups: UpstreamGroup[]
+  /** What a worker needs to build its request path. */
+  boot: Boot
+}
+
+export interface BootOptions {
+  prefix: string
+  confFile: string
+  globals: string
+}
+
+export async function bootConfig(opts: BootOptions): Promise<Booted> {
+  const loaded = loadConfig({ confFile: opts.confFile, prefix: opts.prefix, globals: opts.globals })
+  checkTree(loaded.tree)
+  const settings = readSettings(loaded.tree, opts.prefix)
+  const http = first(loaded.tree, 'http')
+  const fromPath = (d: Directive): boolean => settings.upstreamConf !== null && d.file === settings.upstreamConf
+
+  const staticGroups: UpstreamGroup[] = []
+  const seen = new Map<string, Directive>()
+  for (const d of http?.block ?? []) {
+    if (d.name !== 'upstream' || fromPath(d)) continue
+    const key = groupKey(d.args[0]!)
+    if (seen.has(key)) throw new DyupsError('E_CONFIG', `duplicate upstream "${d.args[0]}"`, { file: d.file, line: d.line })
+    seen.set(key, d)
+    staticGroups.push(await buildGroup(d.args[0]!, d.block ?? [], { source: 'config' }))
+  }
+
+  // Workers get the tree without the persistence file's groups: the table carries those, and may be huge.
+  const tree = http
+    ? loaded.tree.map((d) => (d !== http ? d : { ...http, block: http.block!.filter((c) => !(c.name === 'upstream' && fromPath(c))) }))
+    : loaded.tree
+  const boot: Boot = { prefix: opts.prefix, confFile: opts.confFile, tree }
+  // Compiling the request path here makes `-t` report listen, location and variable errors, as nginx -t does.
+  compileHttp(boot)
+  return { loaded, settings, staticGroups, boot }
+}

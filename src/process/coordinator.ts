@@ -1,0 +1,105 @@
+/**
+ * The primary's single writer. Changes arrive from workers (or from the in-process worker), are applied to the Store
+ * one batch at a time, made durable, broadcast to every live worker, and answered only when each of those workers has
+ * acknowledged the new version. So a `200 success` means every worker already routes by the change.
+ *
+ * dyups_trylock off: changes that arrive while a batch is in flight wait and form the next batch, in arrival order;
+ * the whole batch shares one journal fsync (group commit) and one broadcast.
+ * dyups_trylock on: a change that arrives while another is being applied fails at once with E_LOCKED (409).
+ */
+import { DyupsError } from '../errors.js'
+import type { Change, Store } from '../store/index.js'
+
+export interface Outcome {
+  version: number
+  error: DyupsError | null
+}
+
+/** Sends a delta to every live worker; resolves when all of them (that stay alive) acknowledged `version`. */
+export type Broadcast = (version: number, ops: Change[]) => Promise<void>
+
+interface Pending {
+  change: Change
+  ifMatch: number | null
+  resolve: (o: Outcome) => void
+}
+
+export class Coordinator {
+  private queue: Pending[] = []
+  private inFlight = false
+
+  constructor(
+    private readonly store: Store,
+    private readonly broadcast: Broadcast,
+    private readonly trylock: boolean,
+  ) {}
+
+  get version(): number {
+    return this.store.version
+  }
+
+  /** A change is being applied: taken, and not yet durable and acknowledged by every worker. */
+  get busy(): boolean {
+    return this.inFlight
+  }
+
+  submit(change: Change, ifMatch: number | null): Promise<Outcome> {
+    if (this.trylock && this.inFlight) {
+      return Promise.resolve({ version: this.store.version, error: new DyupsError('E_LOCKED', 'another change is being applied') })
+    }
+    return new Promise((resolve) => {
+      this.queue.push({ change, ifMatch, resolve })
+      if (!this.inFlight) void this.drain()
+    })
+  }
+
+  private async drain(): Promise<void> {
+    this.inFlight = true
+    try {
+      while (this.queue.length > 0) {
+        const batch = this.queue
+        this.queue = []
+        await this.run(batch)
+      }
+    } finally {
+      this.inFlight = false
+    }
+  }
+
+  private async run(batch: Pending[]): Promise<void> {
+    // If-Match is checked against the exact version the change would apply to, so a conditional change starts a new
+    // sub-batch: everything before it is applied first.
+    let group: Pending[] = []
+    for (const p of batch) {
+      if (p.ifMatch !== null && group.length > 0) {
+        await this.commit(group)
+        group = []
+      }
+      if (p.ifMatch !== null && p.ifMatch !== this.store.version) {
+        const v = this.store.version
+        p.resolve({ version: v, error: new DyupsError('E_PRECONDITION', `table version is ${v}, not ${p.ifMatch}`) })
+        continue
+      }
+      group.push(p)
+    }
+    if (group.length > 0) await this.commit(group)
+  }
+
+  private async commit(group: Pending[]): Promise<void> {
+    let results
+    try {
+      results = await this.store.applyBatch(group.map((p) => p.change))
+    } catch (e) {
+      const error = e instanceof DyupsError ? e : new DyupsError('E_INTERNAL', String((e as Error)?.message ?? e))
+      for (const p of group) p.resolve({ version: this.store.version, error })
+      return
+    }
+    const ops: Change[] = []
+    for (let i = 0; i < group.length; i++) if (results[i]!.error === null) ops.push(group[i]!.change)
+    if (ops.length > 0) await this.broadcast(this.store.version, ops)
+    for (let i = 0; i < group.length; i++) {
+      const r = results[i]!
+      group[i]!.resolve({ version: r.version, error: r.error })
+    }
+  }
+}

@@ -1,0 +1,95 @@
+/**
+ * process/: what the command line starts: `-t`/`-T`, `-s signal`, and the running server (daemonized, with a
+ * primary and workers, or in one process).
+ */
+import { spawn } from 'node:child_process'
+import { checkWritable } from '../store/index.js'
+import { dumpConfig } from '../config/index.js'
+import { formatError, DyupsError } from '../errors.js'
+import { bootConfig, type BootOptions } from './boot.js'
+import { readPid, sysError } from './pidfile.js'
+import { runPrimary } from './primary.js'
+import { runSingle } from './single.js'
+import { loadConfig } from '../config/index.js'
+import { readSettings } from './settings.js'
+
+export interface RunOptions extends BootOptions {
+  dump?: boolean
+  quiet?: boolean
+  signal?: 'stop' | 'quit' | 'reopen' | 'reload' | null
+}
+
+/** `-t` and `-T`: exit status 0 when the configuration is valid, 1 otherwise, nginx's messages on stderr. */
+export async function testConfig(opts: RunOptions): Promise<number> {
+  try {
+    const booted = await bootConfig(opts)
+    if (booted.settings.upstreamConf !== null) checkWritable(booted.settings.upstreamConf)
+    if (!opts.quiet) {
+      for (const n of booted.loaded.notes) process.stderr.write(`dyups: [notice] ${n}\n`)
+      process.stderr.write(`dyups: the configuration file ${opts.confFile} syntax is ok\n`)
+      process.stderr.write(`dyups: configuration file ${opts.confFile} test is successful\n`)
+    }
+    if (opts.dump) process.stdout.write(dumpConfig(booted.loaded))
+    return 0
+  } catch (e) {
+    process.stderr.write(`dyups: [emerg] ${formatError(e)}\n`)
+    process.stderr.write(`dyups: configuration file ${opts.confFile} test failed\n`)
+    return 1
+  }
+}
+
+const SIGNALS = { stop: 'SIGTERM', quit: 'SIGQUIT', reopen: 'SIGUSR1', reload: 'SIGHUP' } as const
+
+/** `-s stop|quit|reopen|reload`: the pid file named by the configuration tells whom to signal. */
+export async function sendSignal(opts: RunOptions): Promise<number> {
+  const settings = readSettings(loadConfig(opts).tree, opts.prefix)
+  const pid = readPid(settings.pidPath)
+  const sig = SIGNALS[opts.signal!]
+  try {
+    process.kill(pid, sig)
+  } catch (e) {
+    throw new DyupsError('E_CONFIG', `kill(${pid}, ${sig}) failed (${sysError(e)})`)
+  }
+  return 0
+}
+
+/** Runs dyups in the foreground, or, with `daemon on`, in a detached copy of itself once it has started. */
+export async function run(opts: RunOptions): Promise<void> {
+  const booted = await bootConfig(opts)
+  const s = booted.settings
+  if (s.daemon && process.env.DYUPS_DAEMON !== '1') return daemonize()
+  const ready = (): void => {
+    if (process.env.DYUPS_DAEMON === '1' && process.send) {
+      process.send('ready')
+      process.disconnect()
+    }
+  }
+  if (process.env.DYUPS_DAEMON === '1') process.stderr.on('error', () => {})
+  if (!s.master) return runSingle(booted, ready)
+  return runPrimary(opts, booted, ready)
+}
+
+/** Starts a detached copy with the same arguments and returns when it is serving (or fails with its error). */
+function daemonize(): Promise<void> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
+      detached: true,
+      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+      env: { ...process.env, DYUPS_DAEMON: '1' },
+    })
+    let err = ''
+    child.stderr!.on('data', (b: Buffer) => (err += b.toString('latin1')))
+    child.on('message', (m) => {
+      if (m !== 'ready') return
+      child.unref()
+      child.stderr!.destroy()
+      child.disconnect()
+      resolve()
+      process.exit(0)
+    })
+    child.on('exit', (code) => {
+      process.stderr.write(err)
+      process.exit(code ?? 1)
+    })
+  })
+}

@@ -1,0 +1,43 @@
+/** The pid file, so `-s` finds the primary, as nginx's does. */
+import { readFileSync, unlinkSync, writeFileSync } from 'node:fs'
+import { DyupsError } from '../errors.js'
+
+export function writePid(path: string): void {
+  try {
+    writeFileSync(path, `${process.pid}\n`)
+  } catch (e) {
+    throw new DyupsError('E_CONFIG', `open() "${path}" failed (${sysError(e)})`)
+  }
+}
+
+export function removePid(path: string): void {
+  try {
+    if (readFileSync(path, 'latin1').trim() === String(process.pid)) unlinkSync(path)
+  } catch {
+    // Already gone: nothing to clean.
+  }
+}
+
+export function readPid(path: string): number {
+  let text: string
+  try {
+    text = readFileSync(path, 'latin1')
+  } catch (e) {
+    throw new DyupsError('E_CONFIG', `open() "${path}" failed (${sysError(e)})`)
+  }
+  const t = text.trim()
+  const pid = /^\d+$/.test(t) ? Number(t) : NaN
+  if (!Number.isSafeInteger(pid) || pid <= 0) throw new DyupsError('E_CONFIG', `invalid PID number "${t}" in "${path}"`)
+  return pid
+}
+
+const ERRNO: Record<string, number> = { ENOENT: 2, EACCES: 13, EISDIR: 21, ENOTDIR: 20, ESRCH: 3, EPERM: 1, EROFS: 30 }
+
+/** `2: No such file or directory`, the errno shape nginx prints. */
+export function sysError(e: unknown): string {
+  const err = e as NodeJS.ErrnoException
+  const code = err.code ?? 'EIO'
+  const text = ({ ENOENT: 'No such file or directory', EACCES: 'Permission denied', EISDIR: 'Is a directory',
+    ENOTDIR: 'Not a directory', ESRCH: 'No such process', EPERM: 'Operation not permitted', EROFS: 'Read-only file system' } as Record<string, string>)[code]
+  return `${ERRNO[code] ?? err.errno ?? 5}: ${text ?? err.message}`
+}

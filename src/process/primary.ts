@@ -1,0 +1,222 @@
+/**
+ * The primary (master) process: owns the Store and the Coordinator, forks `worker_processes` workers that share the
+ * listening sockets, respawns a worker that dies, and handles signals as nginx's master does:
+ * HUP reload, QUIT graceful stop, TERM/INT fast stop, USR1 reopen logs.
+ */
+import cluster, { type Worker } from 'node:cluster'
+import { fileURLToPath } from 'node:url'
+import { formatError } from '../errors.js'
+import { configureLog, log, reopenLog } from '../log.js'
+import { Store, type Change } from '../store/index.js'
+import { bootConfig, type Booted, type BootOptions } from './boot.js'
+import { Coordinator } from './coordinator.js'
+import { removePid, writePid } from './pidfile.js'
+import type { Boot, ToPrimary, ToWorker } from './protocol.js'
+
+/** A worker that has not acknowledged a change after this long is hung: it is killed and respawned. */
+const ACK_TIMEOUT_MS = 10_000
+
+interface Member {
+  worker: Worker
+  generation: number
+  ready: boolean
+  /** Highest version it acknowledged. */
+  acked: number
+  stopping: boolean
+}
+
+interface Waiter {
+  version: number
+  pending: Set<number>
+  done: () => void
+  timer: NodeJS.Timeout
+}
+
+export async function runPrimary(opts: BootOptions, booted: Booted, onReady: () => void): Promise<void> {
+  let { settings, boot } = booted
+  configureLog(settings.errorLogs)
+  const store = await Store.open({ staticGroups: booted.staticGroups, path: settings.upstreamConf ?? undefined })
+  writePid(settings.pidPath)
+
+  const members = new Map<number, Member>()
+  const waiters = new Set<Waiter>()
+  let generation = 0
+  let stopping = false
+  let lastSpawn = 0
+
+  const send = (m: Member, msg: ToWorker): void => {
+    if (m.worker.isConnected()) m.worker.send(msg)
+  }
+
+  const settle = (w: Waiter, id: number): void => {
+    w.pending.delete(id)
+    if (w.pending.size === 0) {
+      clearTimeout(w.timer)
+      waiters.delete(w)
+      w.done()
+    }
+  }
+
+  const broadcast = (version: number, ops: Change[]): Promise<void> =>
+    new Promise((done) => {
+      const w: Waiter = { version, pending: new Set(), done, timer: undefined as unknown as NodeJS.Timeout }
+      for (const m of members.values()) {
+        // A worker that is not initialised yet gets the whole current table in its init, which includes this change.
+        if (!m.ready && m.acked === -1) continue
+        w.pending.add(m.worker.id)
+        send(m, { t: 'apply', version, ops })
+      }
+      if (w.pending.size === 0) return done()
+      waiters.add(w)
+      w.timer = setTimeout(() => {
+        for (const id of w.pending) {
+          const m = members.get(id)
+          log('alert', `worker process ${m?.worker.process.pid} did not apply version ${version} in ${ACK_TIMEOUT_MS} ms, killing it`)
+          m?.worker.process.kill('SIGKILL')
+        }
+      }, ACK_TIMEOUT_MS)
+    })
+
+  const coordinator = new Coordinator(store, broadcast, settings.trylock)
+
+  cluster.schedulingPolicy = cluster.SCHED_NONE
+  cluster.setupPrimary({ exec: fileURLToPath(new URL('./worker-main.js', import.meta.url)), args: [], silent: false })
+
+  const spawn = (b: Boot, gen: number): Member => {
+    lastSpawn = Date.now()
+    const worker = cluster.fork({ DYUPS_WORKER: '1' })
+    const m: Member = { worker, generation: gen, ready: false, acked: -1, stopping: false }
+    members.set(worker.id, m)
+    worker.on('online', () => {
+      m.acked = store.version
+      send(m, { t: 'init', boot: b, version: store.version, groups: [...store.list()] })
+    })
+    worker.on('message', (msg: ToPrimary) => onMessage(m, msg))
+    return m
+  }
+
+  let readyResolve: (() => void) | null = null
+  const onMessage = (m: Member, msg: ToPrimary): void => {
+    switch (msg.t) {
+      case 'ready':
+        m.ready = true
+        if (readyResolve && [...members.values()].every((x) => x.ready || x.generation !== generation)) {
+          const r = readyResolve
+          readyResolve = null
+          r()
+        }
+        break
+      case 'ack':
+        m.acked = Math.max(m.acked, msg.version)
+        for (const w of [...waiters]) if (w.version <= m.acked && w.pending.has(m.worker.id)) settle(w, m.worker.id)
+        break
+      case 'change':
+        void coordinator.submit(msg.change, msg.ifMatch).then((o) => {
+          send(m, { t: 'result', id: msg.id, version: o.version, error: o.error && { code: o.error.code, message: o.error.message } })
+        })
+        break
+      case 'busy':
+        send(m, { t: 'busy', id: msg.id, busy: coordinator.busy })
+        break
+      case 'fatal':
+        log('emerg', msg.message)
+        if (!m.ready && m.generation === 0) {
+          process.stderr.write(`dyups: [emerg] ${msg.message}\n`)
+          void stop(false, 1)
+        }
+        break
+    }
+  }
+
+  cluster.on('exit', (worker, code, signal) => {
+    const m = members.get(worker.id)
+    members.delete(worker.id)
+    for (const w of [...waiters]) if (w.pending.has(worker.id)) settle(w, worker.id)
+    if (!m || stopping || m.stopping || m.generation !== generation) return
+    log('alert', `worker process ${worker.process.pid} exited ${signal ? `on signal ${signal}` : `with code ${code}`}`)
+    // Respawn at once, but do not spin if the worker dies right at start-up.
+    const delay = Date.now() - lastSpawn < 1000 ? 500 : 0
+    setTimeout(() => {
+      if (!stopping && m.generation === generation) spawn(boot, generation)
+    }, delay)
+  })
+
+  const startGeneration = (b: Boot, n: number): Promise<void> =>
+    new Promise((resolve) => {
+      readyResolve = resolve
+      for (let i = 0; i < n; i++) spawn(b, generation)
+    })
+
+  let exiting: Promise<void> | null = null
+  const stop = (graceful: boolean, code = 0): Promise<void> =>
+    (exiting ??= (async () => {
+      stopping = true
+      for (const m of members.values()) {
+        m.stopping = true
+        send(m, { t: 'stop', graceful })
+        if (!graceful) m.worker.process.kill('SIGKILL')
+      }
+      await waitExit([...members.values()].map((m) => m.worker), graceful ? 30_000 : 2_000)
+      try {
+        await store.close()
+      } catch (e) {
+        log('alert', `persistence close failed: ${formatError(e)}`)
+      }
+      removePid(settings.pidPath)
+      process.exit(code)
+    })())
+
+  const reload = async (): Promise<void> => {
+    let next: Booted
+    try {
+      next = await bootConfig(opts)
+    } catch (e) {
+      log('emerg', formatError(e))
+      return
+    }
+    log('notice', 'signal process started; reconfiguring')
+    settings = next.settings
+    boot = next.boot
+    configureLog(settings.errorLogs)
+    const old = [...members.values()]
+    generation++
+    await startGeneration(boot, settings.workers)
+    for (const m of old) {
+      m.stopping = true
+      send(m, { t: 'stop', graceful: true })
+    }
+  }
+
+  process.on('SIGHUP', () => void reload())
+  process.on('SIGQUIT', () => void stop(true))
+  process.on('SIGTERM', () => void stop(false))
+  process.on('SIGINT', () => void stop(false))
+  process.on('SIGUSR1', () => {
+    reopenLog()
+    for (const m of members.values()) send(m, { t: 'reopen' })
+  })
+
+  await startGeneration(boot, settings.workers)
+  log('notice', `dyups started, ${settings.workers} worker process(es)`)
+  onReady()
+}
+
+function waitExit(workers: Worker[], ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    let left = workers.filter((w) => !w.isDead()).length
+    if (left === 0) return resolve()
+    const timer = setTimeout(() => {
+      for (const w of workers) if (!w.isDead()) w.process.kill('SIGKILL')
+      resolve()
+    }, ms)
+    for (const w of workers) {
+      if (w.isDead()) continue
+      w.once('exit', () => {
+        if (--left === 0) {
+          clearTimeout(timer)
+          resolve()
+        }
+      })
+    }
+  })
+}

@@ -1,0 +1,31 @@
+/**
+ * Messages between the primary and its workers (node:cluster IPC, JSON). Changes go up as validated groups, come back
+ * down as versioned deltas that carry only what changed, and are acknowledged by version.
+ */
+import type { UpstreamGroup } from '../upstream/index.js'
+import type { Change } from '../store/index.js'
+import type { Directive } from '../config/index.js'
+import type { Code } from '../errors.js'
+
+export interface Boot {
+  prefix: string
+  confFile: string
+  /** The configuration tree, `upstream` blocks of the persistence file left out (the table carries them). */
+  tree: readonly Directive[]
+}
+
+export type ToWorker =
+  | { t: 'init'; boot: Boot; version: number; groups: UpstreamGroup[] }
+  | { t: 'apply'; version: number; ops: Change[] }
+  /** The outcome of one change: the table version after it, or the error that stopped it. */
+  | { t: 'result'; id: number; version: number; error: { code: Code; message: string } | null }
+  | { t: 'stop'; graceful: boolean }
+  | { t: 'reopen' }
+  | { t: 'busy'; id: number; busy: boolean }
+
+export type ToPrimary =
+  | { t: 'ready' }
+  | { t: 'ack'; version: number }
+  | { t: 'change'; id: number; change: Change; ifMatch: number | null }
+  | { t: 'busy'; id: number }
+  | { t: 'fatal'; message: string }

@@ -1,0 +1,54 @@
+/**
+ * The main-context and dyups settings the process layer needs, read from a checked configuration tree.
+ * Directive values were validated by config/'s registry; here they only become numbers and paths.
+ */
+import { availableParallelism } from 'node:os'
+import { isAbsolute, resolve } from 'node:path'
+import type { Directive } from '../config/index.js'
+import { parseFlag } from '../config/index.js'
+import type { Level } from '../log.js'
+
+export interface Settings {
+  daemon: boolean
+  master: boolean
+  workers: number
+  pidPath: string
+  errorLogs: { path: string; level: Level }[]
+  workerConnections: number
+  /** dyups_upstream_conf, absolute; null when changes are kept in memory only. */
+  upstreamConf: string | null
+  trylock: boolean
+  readMsgLog: boolean
+}
+
+export const first = (tree: readonly Directive[], name: string): Directive | undefined => tree.find((d) => d.name === name)
+
+/** Paths in directives other than `include` resolve against the prefix, as nginx's do. */
+export const prefixed = (prefix: string, p: string): string =>
+  p === 'stderr' || isAbsolute(p) ? p : resolve(prefix, p)
+
+export function readSettings(tree: readonly Directive[], prefix: string): Settings {
+  const flag = (name: string, dflt: boolean, where = tree): boolean => {
+    const d = first(where, name)
+    return d ? parseFlag(d) : dflt
+  }
+  const wp = first(tree, 'worker_processes')?.args[0]
+  const workers = wp === undefined ? 1 : wp === 'auto' ? availableParallelism() : Number(wp)
+  const errorLogs = tree
+    .filter((d) => d.name === 'error_log')
+    .map((d) => ({ path: prefixed(prefix, d.args[0]!), level: (d.args[1] ?? 'error') as Level }))
+  const events = first(tree, 'events')?.block ?? []
+  const http = first(tree, 'http')?.block ?? []
+  const conf = first(http, 'dyups_upstream_conf')
+  return {
+    daemon: flag('daemon', true),
+    master: flag('master_process', true),
+    workers: Math.max(1, workers),
+    pidPath: prefixed(prefix, first(tree, 'pid')?.args[0] ?? 'logs/dyups.pid'),
+    errorLogs: errorLogs.length > 0 ? errorLogs : [{ path: prefixed(prefix, 'logs/error.log'), level: 'error' }],
+    workerConnections: Number(first(events, 'worker_connections')?.args[0] ?? 512),
+    upstreamConf: conf ? prefixed(prefix, conf.args[0]!) : null,
+    trylock: flag('dyups_trylock', false, http),
+    readMsgLog: flag('dyups_read_msg_log', false, http),
+  }
+}

@@ -1,0 +1,61 @@
+/**
+ * `master_process off`: the Store, the Coordinator and one worker in one process, joined by direct calls instead of
+ * IPC. The same code paths as with workers, so tests of either mode cover both.
+ */
+import { formatError } from '../errors.js'
+import { configureLog, log, reopenLog } from '../log.js'
+import { Store } from '../store/index.js'
+import { HttpWorker, RoutingTable, compileHttp } from '../http/index.js'
+import type { Booted } from './boot.js'
+import { Coordinator } from './coordinator.js'
+import { removePid, writePid } from './pidfile.js'
+
+export async function runSingle(booted: Booted, onReady: () => void): Promise<void> {
+  const { settings, boot } = booted
+  configureLog(settings.errorLogs)
+  const store = await Store.open({ staticGroups: booted.staticGroups, path: settings.upstreamConf ?? undefined })
+  writePid(settings.pidPath)
+  const table = new RoutingTable()
+  table.init(store.version, [...store.list()])
+  const coordinator = new Coordinator(
+    store,
+    async (version, ops) => table.apply(version, ops),
+    settings.trylock,
+  )
+  const http = new HttpWorker(compileHttp(boot), {
+    table,
+    sink: {
+      submit: async (change, ifMatch) => {
+        const o = await coordinator.submit(change, ifMatch)
+        return { version: o.version, error: o.error && { code: o.error.code, message: o.error.message } }
+      },
+      busy: async () => coordinator.busy,
+    },
+    trylock: settings.trylock,
+    readMsgLog: settings.readMsgLog,
+  })
+  await http.listen()
+
+  let exiting = false
+  const stop = async (graceful: boolean): Promise<void> => {
+    if (exiting) return
+    exiting = true
+    if (graceful) await http.close()
+    try {
+      await store.close()
+    } catch (e) {
+      log('alert', `persistence close failed: ${formatError(e)}`)
+    }
+    removePid(settings.pidPath)
+    process.exit(0)
+  }
+  process.on('SIGQUIT', () => void stop(true))
+  process.on('SIGTERM', () => void stop(false))
+  process.on('SIGINT', () => void stop(false))
+  process.on('SIGUSR1', () => {
+    reopenLog()
+    http.reopenLogs()
+  })
+  process.on('SIGHUP', () => log('warn', 'reload is not supported with "master_process off"; restart instead'))
+  onReady()
+}

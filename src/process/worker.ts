@@ -1,0 +1,86 @@
+/**
+ * A worker process: builds the request path from the configuration the primary sends, keeps its copy of the upstream
+ * table current by applying versioned deltas (and acknowledging each), and sends dyups changes up to the primary.
+ */
+import { formatError } from '../errors.js'
+import { configureLog, log, reopenLog, setLogIdent } from '../log.js'
+import type { ChangeSink, Outcome } from '../dyups/index.js'
+import { HttpWorker, RoutingTable, compileHttp } from '../http/index.js'
+import { readSettings } from './settings.js'
+import type { ToPrimary, ToWorker } from './protocol.js'
+
+export function startWorker(): void {
+  setLogIdent(process.pid)
+  const send = (m: ToPrimary): void => {
+    if (process.connected) process.send!(m)
+  }
+  const table = new RoutingTable()
+  let nextId = 0
+  const results = new Map<number, (o: Outcome) => void>()
+  const busyAnswers = new Map<number, (b: boolean) => void>()
+  const sink: ChangeSink = {
+    submit: (change, ifMatch) =>
+      new Promise((resolve) => {
+        const id = ++nextId
+        results.set(id, resolve)
+        send({ t: 'change', id, change, ifMatch })
+      }),
+    busy: () =>
+      new Promise((resolve) => {
+        const id = ++nextId
+        busyAnswers.set(id, resolve)
+        send({ t: 'busy', id })
+      }),
+  }
+  let http: HttpWorker | null = null
+
+  process.on('message', (msg: ToWorker) => {
+    switch (msg.t) {
+      case 'init': {
+        try {
+          const settings = readSettings(msg.boot.tree, msg.boot.prefix)
+          configureLog(settings.errorLogs)
+          table.init(msg.version, msg.groups)
+          http = new HttpWorker(compileHttp(msg.boot), { table, sink, trylock: settings.trylock, readMsgLog: settings.readMsgLog })
+          http.listen().then(
+            () => send({ t: 'ready' }),
+            (e) => send({ t: 'fatal', message: formatError(e) }),
+          )
+        } catch (e) {
+          send({ t: 'fatal', message: formatError(e) })
+        }
+        break
+      }
+      case 'apply':
+        table.apply(msg.version, msg.ops)
+        send({ t: 'ack', version: msg.version })
+        break
+      case 'result': {
+        const r = results.get(msg.id)
+        results.delete(msg.id)
+        r?.({ version: msg.version, error: msg.error })
+        break
+      }
+      case 'busy': {
+        const r = busyAnswers.get(msg.id)
+        busyAnswers.delete(msg.id)
+        r?.(msg.busy)
+        break
+      }
+      case 'stop':
+        if (!msg.graceful || http === null) process.exit(0)
+        void http.close().then(() => process.exit(0))
+        break
+      case 'reopen':
+        reopenLog()
+        http?.reopenLogs()
+        break
+    }
+  })
+  // The primary is gone (crash or kill -9): a worker without it cannot apply changes, so it must not serve.
+  process.on('disconnect', () => process.exit(0))
+  process.on('uncaughtException', (e) => {
+    log('alert', `worker process ${process.pid} failed: ${e.stack ?? e}`)
+    process.exit(2)
+  })
+}
