@@ -26,7 +26,18 @@ export interface Directive {
   /** Children of a block directive; null for a simple one (`;`). */
   readonly block: readonly Directive[] | null
   readonly file: string
+  /**
+   * The line on which the directive ended (its `;` or `{`): the line nginx names in its messages, which is the line
+   * of the name unless the directive spans lines.
+   */
   readonly line: number
+  /**
+   * For a block directive, the line of its closing `}` (nginx reports end-of-block checks such as
+   * "no servers are inside upstream" there). Absent while a block is incomplete, in the partial tree of a failed parse.
+   */
+  readonly endLine?: number
+  /** True for a `*_by_lua_block { ... }` directive: its last argument is the raw Lua text between the braces. */
+  readonly luaBlock?: boolean
 }
 
 export type { Pos }
