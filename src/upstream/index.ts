@@ -4,7 +4,16 @@
  *
  * Names are byte strings carried as latin1 JS strings (one char per byte) everywhere in dyups.
  */
-export type { Server, UpstreamGroup, Policy, PolicyName, Keepalive } from './types.js'
-export { buildGroup, parseCommands, type BuildOptions, type Resolver } from './build.js'
-export { renderList, renderDetail, renderServers, renderUpstreamBlock } from './render.js'
+export type {
+  Server,
+  UpstreamGroup,
+  Policy,
+  PolicyName,
+  Keepalive,
+  CheckSpec,
+  CheckType,
+  CheckStatusClass,
+} from './types.js'
+export { buildGroup, parseCommands, defaultResolver, COMMAND_BODY, type BuildOptions, type Resolver } from './build.js'
+export { renderList, renderDetail, renderServers, renderUpstreamBlock, quoteArg } from './render.js'
 export { groupKey } from './names.js'
