@@ -1,0 +1,703 @@
+import type { Context, Directive } from './types.js'
+import { Registry, configError, type CheckContext, type DirectiveSpec } from './registry.js'
+import { parseFlag, parseNumber, parseOffset, parseSize, parseTime } from './values.js'
+import { isCidr, parseAddress } from './addresses.js'
+import { UNSUPPORTED } from './unsupported.js'
+
+// Contexts as nginx's NGX_*_CONF flags combine them. `if` stands for nginx's "if in location" (and "if in server"
+// where nginx allows it); dyups does not implement `if`, so only its own checks ever see it.
+const MAIN: Context[] = ['main']
+const EVENTS: Context[] = ['events']
+const HTTP: Context[] = ['http']
+const SRV: Context[] = ['server']
+const LOC: Context[] = ['location']
+const UPS: Context[] = ['upstream']
+const HS: Context[] = ['http', 'server']
+const HSL: Context[] = ['http', 'server', 'location']
+const HSLI: Context[] = ['http', 'server', 'location', 'if']
+const LI: Context[] = ['location', 'if']
+const ANY: Context[] = ['main', 'events', 'http', 'server', 'location', 'upstream', 'if', 'limit_except', 'map', 'types']
+
+type Extra = Omit<Partial<DirectiveSpec>, 'name' | 'contexts'>
+const MORE = Infinity
+
+/** `"x" directive invalid value`: what nginx prints when a slot handler returns "invalid value". */
+const invalidValue = (d: Directive) => configError(d, `"${d.name}" directive invalid value`)
+
+function spec(name: string, contexts: Context[], args: DirectiveSpec['args'], extra: Extra = {}): DirectiveSpec {
+  return { name, contexts, args, ...extra }
+}
+
+/** ngx_conf_set_flag_slot */
+const flag = (name: string, contexts: Context[], extra: Extra = {}): DirectiveSpec =>
+  spec(name, contexts, 1, { unique: true, validate: (d) => void parseFlag(d), ...extra })
+
+/** ngx_conf_set_msec_slot */
+const msec = (name: string, contexts: Context[], extra: Extra = {}): DirectiveSpec =>
+  spec(name, contexts, 1, {
+    unique: true,
+    validate: (d) => {
+      if (parseTime(d.args[0], 'ms') === null) throw invalidValue(d)
+    },
+    ...extra,
+  })
+
+/** ngx_conf_set_sec_slot */
+const sec = (name: string, contexts: Context[], extra: Extra = {}): DirectiveSpec =>
+  spec(name, contexts, 1, {
+    unique: true,
+    validate: (d) => {
+      if (parseTime(d.args[0], 's') === null) throw invalidValue(d)
+    },
+    ...extra,
+  })
+
+/** ngx_conf_set_size_slot */
+const size = (name: string, contexts: Context[], extra: Extra = {}): DirectiveSpec =>
+  spec(name, contexts, 1, {
+    unique: true,
+    validate: (d) => {
+      if (parseSize(d.args[0]) === null) throw invalidValue(d)
+    },
+    ...extra,
+  })
+
+/** ngx_conf_set_off_slot */
+const offset = (name: string, contexts: Context[], extra: Extra = {}): DirectiveSpec =>
+  spec(name, contexts, 1, {
+    unique: true,
+    validate: (d) => {
+      if (parseOffset(d.args[0]) === null) throw invalidValue(d)
+    },
+    ...extra,
+  })
+
+/** ngx_conf_set_num_slot */
+const num = (name: string, contexts: Context[], extra: Extra = {}): DirectiveSpec =>
+  spec(name, contexts, 1, {
+    unique: true,
+    validate: (d) => {
+      if (parseNumber(d.args[0]) === null) throw configError(d, `"${d.name}" directive invalid number`)
+    },
+    ...extra,
+  })
+
+/** ngx_conf_set_str_slot */
+const str = (name: string, contexts: Context[], extra: Extra = {}): DirectiveSpec =>
+  spec(name, contexts, 1, { unique: true, ...extra })
+
+/** ngx_conf_set_enum_slot: one of `values`, any case. */
+const oneOf = (name: string, contexts: Context[], values: string[], extra: Extra = {}): DirectiveSpec =>
+  spec(name, contexts, 1, {
+    unique: true,
+    validate: (d) => {
+      if (!values.includes(d.args[0].toLowerCase())) throw configError(d, `invalid value "${d.args[0]}"`)
+    },
+    ...extra,
+  })
+
+/** ngx_conf_set_bitmask_slot: one or more of `values`, any case. */
+const someOf = (name: string, contexts: Context[], values: string[], extra: Extra = {}): DirectiveSpec =>
+  spec(name, contexts, [1, MORE], {
+    validate: (d) => {
+      for (const a of d.args) if (!values.includes(a.toLowerCase())) throw configError(d, `invalid value "${a}"`)
+    },
+    ...extra,
+  })
+
+/** ngx_conf_set_bufs_slot: `number size`, both non-zero. */
+const bufs = (name: string, contexts: Context[], extra: Extra = {}): DirectiveSpec =>
+  spec(name, contexts, 2, {
+    unique: true,
+    validate: (d) => {
+      if (!(parseNumber(d.args[0])! > 0) || !(parseSize(d.args[1])! > 0)) throw invalidValue(d)
+    },
+    ...extra,
+  })
+
+const noop: Extra = { noop: true }
+
+// ---- value checks of single directives -------------------------------------------------------------------------
+
+const LOG_LEVELS = ['emerg', 'alert', 'crit', 'error', 'warn', 'notice', 'info', 'debug']
+const DEBUG_LEVELS = ['debug_core', 'debug_alloc', 'debug_mutex', 'debug_event', 'debug_http', 'debug_mail', 'debug_stream']
+
+/** ngx_log_set_levels */
+function checkErrorLog(d: Directive): void {
+  let level = false
+  let debug = false
+  for (const a of d.args.slice(1)) {
+    if (LOG_LEVELS.includes(a)) {
+      if (level) throw configError(d, `duplicate log level "${a}"`)
+      level = true
+    } else if (DEBUG_LEVELS.includes(a)) {
+      if (level && !debug) throw configError(d, `invalid log level "${a}"`)
+      debug = true
+    } else {
+      throw configError(d, `invalid log level "${a}"`)
+    }
+  }
+}
+
+/** ngx_http_core_listen */
+function checkListen(d: Directive): void {
+  const url = d.args[0]
+  const addr = parseAddress(url, { listen: true })
+  if (typeof addr === 'string') throw configError(d, `${addr} in "${url}" of the "listen" directive`)
+  for (const p of d.args.slice(1)) {
+    if (['default_server', 'default', 'bind', 'reuseport', 'ssl', 'http2', 'deferred'].includes(p)) continue
+    if (p === 'ipv6only=on' || p === 'ipv6only=off') continue
+    if (p.startsWith('backlog=')) {
+      if (!(parseNumber(p.slice(8))! > 0)) throw configError(d, `invalid backlog "${p}"`)
+      continue
+    }
+    if (p.startsWith('rcvbuf=') || p.startsWith('sndbuf=')) {
+      if (parseSize(p.slice(7)) === null) throw configError(d, `invalid ${p.slice(0, 6)} "${p.slice(7)}"`)
+      continue
+    }
+    if (p.startsWith('fastopen=')) {
+      if (parseNumber(p.slice(9)) === null) throw configError(d, `invalid fastopen "${p}"`)
+      continue
+    }
+    if (p.startsWith('so_keepalive=')) {
+      const v = p.slice(13)
+      if (v === 'on' || v === 'off') continue
+      // so_keepalive=[idle]:[interval]:[count], at least one set.
+      const [idle = '', intvl = '', cnt = '', ...rest] = v.split(':')
+      const okTime = (s: string) => s === '' || parseTime(s, 's') !== null
+      const okCnt = cnt === '' || parseNumber(cnt) !== null
+      if (rest.length > 0 || !okTime(idle) || !okTime(intvl) || !okCnt || (idle + intvl + cnt).length === 0 ||
+        /^[0:]*$/.test(v)) {
+        throw configError(d, `invalid so_keepalive value: "${v}"`)
+      }
+      continue
+    }
+    throw configError(d, `invalid parameter "${p}"`)
+  }
+}
+
+/** ngx_http_core_server_name */
+function checkServerName(d: Directive): void {
+  for (const n of d.args) {
+    if ((n[0] === '*' && (n.length < 3 || n[1] !== '.')) || (n[0] === '.' && n.length < 2)) {
+      throw configError(d, `server name "${n}" is invalid`)
+    }
+  }
+}
+
+interface LocationInfo {
+  readonly name: string
+  readonly exact: boolean
+  readonly named: boolean
+  readonly regex: boolean
+}
+
+/** How nginx reads a location's arguments (ngx_http_core_location). */
+export function locationInfo(d: Directive): LocationInfo {
+  if (d.args.length === 2) {
+    const [mod, name] = d.args
+    if (mod === '=') return { name, exact: true, named: false, regex: false }
+    if (mod === '^~') return { name, exact: false, named: false, regex: false }
+    if (mod === '~' || mod === '~*') return { name, exact: false, named: false, regex: true }
+    throw configError(d, `invalid location modifier "${mod}"`)
+  }
+  const a = d.args[0]
+  if (a.startsWith('=')) return { name: a.slice(1), exact: true, named: false, regex: false }
+  if (a.startsWith('^~')) return { name: a.slice(2), exact: false, named: false, regex: false }
+  if (a.startsWith('~*')) return { name: a.slice(2), exact: false, named: false, regex: true }
+  if (a.startsWith('~')) return { name: a.slice(1), exact: false, named: false, regex: true }
+  return { name: a, exact: false, named: a.startsWith('@'), regex: false }
+}
+
+function checkLocation(d: Directive, cx: CheckContext): void {
+  const loc = locationInfo(d)
+  const parent = cx.parents[cx.parents.length - 1]
+  if (parent === undefined || parent.name !== 'location') return
+  const outer = locationInfo(parent)
+  if (outer.exact) throw configError(d, `location "${loc.name}" cannot be inside the exact location "${outer.name}"`)
+  if (outer.named) throw configError(d, `location "${loc.name}" cannot be inside the named location "${outer.name}"`)
+  if (loc.named) throw configError(d, `named location "${loc.name}" can be on the server level only`)
+  if (!loc.regex && !loc.name.startsWith(outer.name)) {
+    throw configError(d, `location "${loc.name}" is outside location "${outer.name}"`)
+  }
+}
+
+/** ngx_http_rewrite_return */
+function checkReturn(d: Directive): void {
+  const code = parseNumber(d.args[0])
+  if (code === null) {
+    const a = d.args[0]
+    const url = a.startsWith('http://') || a.startsWith('https://') || a.startsWith('$scheme')
+    if (d.args.length === 1 && url) return
+    throw configError(d, `invalid return code "${a}"`)
+  }
+  if (code > 999) throw configError(d, `invalid return code "${d.args[0]}"`)
+}
+
+/** ngx_http_core_error_page */
+function checkErrorPage(d: Directive): void {
+  const a = d.args
+  let codes = a.length - 1
+  const last = a[a.length - 2]
+  if (last.startsWith('=')) {
+    if (a.length === 2 || (last.length > 1 && parseNumber(last.slice(1)) === null)) {
+      throw configError(d, `invalid value "${last}"`)
+    }
+    codes--
+  }
+  for (let i = 0; i < codes; i++) {
+    const code = parseNumber(a[i])
+    if (code === null || code === 499) throw configError(d, `invalid value "${a[i]}"`)
+    if (code < 300 || code > 599) throw configError(d, `value "${a[i]}" must be between 300 and 599`)
+  }
+}
+
+/** ngx_http_access_rule */
+function checkAccess(d: Directive): void {
+  const a = d.args[0]
+  if (a === 'all' || a === 'unix:') return
+  if (!isCidr(a)) throw configError(d, `invalid parameter "${a}"`)
+}
+
+const LOG_FORMATS = 'log_format names'
+
+function logFormats(cx: CheckContext): Set<string> {
+  let s = cx.state.get(LOG_FORMATS) as Set<string> | undefined
+  if (s === undefined) {
+    s = new Set(['combined'])
+    cx.state.set(LOG_FORMATS, s)
+  }
+  return s
+}
+
+/** ngx_http_log_set_format */
+function checkLogFormat(d: Directive, cx: CheckContext): void {
+  const formats = logFormats(cx)
+  if (formats.has(d.args[0])) throw configError(d, `duplicate "log_format" name "${d.args[0]}"`)
+  formats.add(d.args[0])
+  const esc = d.args[1]
+  if (esc.startsWith('escape=') && !['default', 'json', 'none'].includes(esc.slice(7))) {
+    throw configError(d, `unknown log format escaping "${esc.slice(7)}"`)
+  }
+}
+
+/** ngx_http_log_set_log */
+function checkAccessLog(d: Directive, cx: CheckContext): void {
+  const a = d.args
+  if (a[0] === 'off') {
+    if (a.length > 1) throw configError(d, `invalid parameter "${a[1]}"`)
+    return
+  }
+  const format = a[1] ?? 'combined'
+  if (!logFormats(cx).has(format)) throw configError(d, `unknown log format "${format}"`)
+  let buffer = false
+  let flush = false
+  for (const p of a.slice(2)) {
+    if (p.startsWith('buffer=')) {
+      if (!(parseSize(p.slice(7))! > 0)) throw configError(d, `invalid buffer size "${p.slice(7)}"`)
+      buffer = true
+    } else if (p.startsWith('flush=')) {
+      if (!(parseTime(p.slice(6), 'ms')! > 0)) throw configError(d, `invalid flush time "${p.slice(6)}"`)
+      flush = true
+    } else if (p === 'gzip' || p.startsWith('gzip=')) {
+      const level = p === 'gzip' ? 1 : parseNumber(p.slice(5))
+      if (level === null || level < 1 || level > 9) throw configError(d, `invalid compression level "${p.slice(5)}"`)
+      buffer = true
+    } else if (!p.startsWith('if=')) {
+      throw configError(d, `invalid parameter "${p}"`)
+    }
+  }
+  if (flush && !buffer) throw configError(d, `no buffer is defined for access_log "${a[0]}"`)
+}
+
+/** ngx_http_headers_add */
+function checkAddHeader(d: Directive): void {
+  if (d.args.length === 3 && d.args[2] !== 'always') throw configError(d, `invalid parameter "${d.args[2]}"`)
+}
+
+/** ngx_resolver_create */
+function checkResolver(d: Directive): void {
+  let ipv4 = true
+  let ipv6 = true
+  for (const a of d.args) {
+    if (a.startsWith('valid=')) {
+      if (parseTime(a.slice(6), 's') === null) throw configError(d, `invalid parameter: ${a}`)
+    } else if (a.startsWith('ipv4=') || a.startsWith('ipv6=')) {
+      const v = a.slice(5)
+      if (v !== 'on' && v !== 'off') throw configError(d, `invalid parameter: ${a}`)
+      if (a[3] === '4') ipv4 = v === 'on'
+      else ipv6 = v === 'on'
+    } else if (!a.startsWith('status_zone=')) {
+      const addr = parseAddress(a)
+      if (typeof addr === 'string') throw configError(d, `${addr} in resolver "${a}"`)
+    }
+  }
+  if (!ipv4 && !ipv6) throw configError(d, '"ipv4" and "ipv6" cannot both be "off"')
+}
+
+/** ngx_http_proxy_pass: literal URLs only; with variables the URL is checked per request. */
+function checkProxyPass(d: Directive): void {
+  const url = d.args[0]
+  if (url.includes('$')) return
+  const lower = url.toLowerCase()
+  const skip = lower.startsWith('http://') ? 7 : lower.startsWith('https://') ? 8 : 0
+  if (skip === 0) throw configError(d, 'invalid URL prefix')
+  const rest = url.slice(skip)
+  const addr = parseAddress(rest, { uriPart: true })
+  if (typeof addr === 'string' && addr !== 'host not found') throw configError(d, `${addr} in upstream "${rest}"`)
+}
+
+function checkProxyRedirect(d: Directive): void {
+  if (d.args.length === 1 && !['off', 'default', 'false'].includes(d.args[0])) {
+    throw configError(d, `invalid parameter "${d.args[0]}"`)
+  }
+}
+
+/** ngx_http_ssl_session_cache */
+function checkSessionCache(d: Directive): void {
+  for (const a of d.args) {
+    if (a === 'off' || a === 'none' || a === 'builtin') continue
+    const builtin = /^builtin:(.*)$/.exec(a)
+    if (builtin !== null && parseNumber(builtin[1]) !== null) continue
+    const shared = /^shared:([^:]+):(.*)$/.exec(a)
+    if (shared !== null && parseSize(shared[2]) !== null && parseSize(shared[2])! >= 8 * 4096) continue
+    throw configError(d, `invalid session cache "${a}"`)
+  }
+}
+
+function checkVariableName(d: Directive, arg: string): void {
+  if (!arg.startsWith('$')) throw configError(d, `invalid variable name "${arg}"`)
+}
+
+/** ngx_http_map entries: `key value`, or `hostnames;` / `volatile;`. */
+function checkMapEntry(e: Directive): void {
+  if (e.args.length === 0 && (e.name === 'hostnames' || e.name === 'volatile')) return
+  if (e.args.length !== 1) throw configError(e, 'invalid number of the map parameters')
+}
+
+function checkIndex(d: Directive): void {
+  for (const a of d.args) if (a.length === 0) throw configError(d, `index "${a}" in "index" directive is invalid`)
+}
+
+/** ngx_conf_check_num_bounds after ngx_conf_set_num_slot */
+const bounded = (low: number, high: number) => (d: Directive) => {
+  const n = parseNumber(d.args[0])
+  if (n === null) throw configError(d, `"${d.name}" directive invalid number`)
+  if (n < low || n > high) throw configError(d, `value must be between ${low} and ${high}`)
+}
+
+// ---- upstream block ---------------------------------------------------------------------------------------------
+
+function checkKeepalive(d: Directive): void {
+  if (!(parseNumber(d.args[0])! > 0)) throw configError(d, `invalid value "${d.args[0]}" in "keepalive" directive`)
+}
+
+function checkHash(d: Directive): void {
+  if (d.args.length === 2 && d.args[1] !== 'consistent') throw configError(d, `invalid parameter "${d.args[1]}"`)
+}
+
+function checkRandom(d: Directive): void {
+  if (d.args.length >= 1 && d.args[0] !== 'two') throw configError(d, `invalid parameter "${d.args[0]}"`)
+  if (d.args.length === 2 && d.args[1] !== 'least_conn') throw configError(d, `invalid parameter "${d.args[1]}"`)
+}
+
+/** ngx_http_upstream_zone: at least 8 pages. */
+function checkZone(d: Directive): void {
+  if (d.args.length < 2) return
+  const n = parseSize(d.args[1])
+  if (n === null) throw configError(d, `invalid zone size "${d.args[1]}"`)
+  if (n < 8 * 4096) throw configError(d, `zone "${d.args[0]}" is too small`)
+}
+
+function checkUpstreamServers(d: Directive): void {
+  if (!d.block!.some((c) => c.name === 'server')) {
+    throw configError(d, 'no servers are inside upstream', d.endLine ?? d.line)
+  }
+}
+
+function checkJsImport(d: Directive): void {
+  if (d.args.length === 2) throw configError(d, `invalid number of arguments in "js_import" directive`)
+  if (d.args.length === 3 && d.args[1] !== 'from') throw configError(d, `invalid parameter "${d.args[1]}"`)
+}
+
+function checkCheckStatus(d: Directive): void {
+  if (d.args.length === 1 && !['html', 'csv', 'json'].includes(d.args[0])) {
+    throw configError(d, `invalid check format "${d.args[0]}"`)
+  }
+}
+
+// ---- the table ----------------------------------------------------------------------------------------------------
+
+/** Every directive dyups accepts, in documentation order. */
+export const DIRECTIVES: readonly DirectiveSpec[] = [
+  // main and events
+  flag('daemon', MAIN, { default: 'on', docs: 'Run in the background.' }),
+  flag('master_process', MAIN, { default: 'on', docs: '`off` runs the primary and one worker in one process.' }),
+  spec('worker_processes', MAIN, 1, {
+    unique: true,
+    default: '1',
+    docs: 'Number of worker processes, or `auto` (one per CPU core).',
+    validate: (d) => {
+      if (d.args[0] !== 'auto' && parseNumber(d.args[0]) === null) throw invalidValue(d)
+    },
+  }),
+  spec('error_log', [...MAIN, ...HSL], [1, MORE], {
+    default: 'logs/error.log error',
+    docs: 'Error log file (or `stderr`) and the lowest level logged.',
+    validate: checkErrorLog,
+  }),
+  str('pid', MAIN, { default: 'logs/nginx.pid', docs: 'File holding the primary process id.' }),
+  spec('events', MAIN, 0, { block: 'events', unique: true, docs: 'Connection processing settings.' }),
+  spec('worker_connections', EVENTS, 1, {
+    unique: true,
+    default: '512',
+    docs: 'Maximum simultaneous connections per worker.',
+    validate: (d) => {
+      if (parseNumber(d.args[0]) === null) throw configError(d, `invalid number "${d.args[0]}"`)
+    },
+  }),
+  spec('include', ANY, 1, { docs: 'Include files (globs allowed) at this point of the configuration.' }),
+  spec('http', MAIN, 0, { block: 'http', unique: true, docs: 'The HTTP server.' }),
+
+  // http, server, location
+  spec('server', HTTP, 0, { block: 'server', docs: 'A virtual server.' }),
+  spec('listen', SRV, [1, MORE], {
+    default: '*:80',
+    docs: 'Address and port to accept on: `port`, `addr:port`, `[::]:port`, `unix:path`, with parameters.',
+    validate: checkListen,
+  }),
+  spec('server_name', SRV, [1, MORE], { default: '""', docs: 'Names of the virtual server.', validate: checkServerName }),
+  spec('location', ['server', 'location'], [1, 2], {
+    block: 'location',
+    docs: 'Request URI match: prefix, `=` exact, `^~`, `~` / `~*` regex, `@name`.',
+    validate: checkLocation,
+  }),
+  spec('set', ['server', 'location', 'if'], 2, {
+    docs: 'Set a variable.',
+    validate: (d) => checkVariableName(d, d.args[0]),
+  }),
+  spec('return', ['server', 'location', 'if'], [1, 2], {
+    docs: 'Answer with a status code and text or URL, or redirect to a URL.',
+    validate: checkReturn,
+  }),
+  spec('echo', LI, [0, MORE], { docs: 'Answer with the arguments as the body (echo module).' }),
+  spec('proxy_pass', [...LI, 'limit_except'], 1, {
+    unique: true,
+    docs: 'Forward to an upstream group or address; `http://$var` picks the group per request.',
+    validate: checkProxyPass,
+  }),
+  spec('upstream', HTTP, 1, {
+    block: 'upstream',
+    docs: 'A group of backend servers; groups can be changed at run time through `dyups_interface`.',
+    close: checkUpstreamServers,
+  }),
+
+  // upstream block
+  spec('server', UPS, [1, MORE], {
+    docs: 'A backend: address and `weight= max_fails= fail_timeout= max_conns= backup down`.',
+  }),
+  spec('keepalive', UPS, 1, {
+    unique: true,
+    docs: 'Idle connections to backends kept per worker.',
+    validate: checkKeepalive,
+  }),
+  msec('keepalive_timeout', UPS, { default: '60s', docs: 'How long an idle backend connection is kept.' }),
+  num('keepalive_requests', UPS, { default: '1000', docs: 'Requests per backend connection before it is closed.' }),
+  msec('keepalive_time', UPS, { ...noop, default: '1h' }),
+  spec('ip_hash', UPS, 0, { docs: 'Balance by client address.' }),
+  spec('least_conn', UPS, 0, { docs: 'Balance to the server with the fewest active connections.' }),
+  spec('hash', UPS, [1, 2], { docs: 'Balance by a key, optionally `consistent` (ketama).', validate: checkHash }),
+  spec('random', UPS, [0, 2], { docs: 'Balance randomly, or `two [least_conn]`.', validate: checkRandom }),
+  spec('zone', UPS, [1, 2], { ...noop, docs: 'Accepted; groups are shared by other means.', validate: checkZone }),
+  spec('check', UPS, [1, MORE], { docs: 'Active health check (Tengine syntax).' }),
+  spec('check_http_send', UPS, 1, { docs: 'Request sent by an HTTP health check.' }),
+  spec('check_http_expect_alive', UPS, [1, MORE], { docs: 'Status classes that count as alive.' }),
+  spec('check_keepalive_requests', UPS, 1, { docs: 'Requests per health-check connection.' }),
+  spec('check_fastcgi_param', UPS, 2, { docs: 'FastCGI parameter sent by a health check.' }),
+  spec('check_status', LOC, [0, 1], { docs: 'Health-check status page: `html`, `csv` or `json`.', validate: checkCheckStatus }),
+
+  // dyups
+  spec('dyups_interface', LOC, 0, { docs: 'Serve the REST interface that lists and changes upstream groups.' }),
+  msec('dyups_read_msg_timeout', HTTP, {
+    default: '1s',
+    docs: 'Accepted and checked; changes reach every worker before the answer, no polling.',
+  }),
+  size('dyups_shm_zone_size', HTTP, { default: '2m', docs: 'Accepted and checked; no effect.' }),
+  str('dyups_upstream_conf', HTTP, { docs: 'File where changed groups are persisted (relative to the prefix).' }),
+  flag('dyups_trylock', HTTP, { default: 'off', docs: '`on`: a change arriving while another is applied gets 409.' }),
+  flag('dyups_read_msg_log', HTTP, { default: 'off', docs: 'Log a summary line at info level on each applied change.' }),
+
+  // access, headers, logs
+  spec('allow', [...HSL, 'limit_except'], 1, { docs: 'Allow an address, CIDR, `unix:` or `all`.', validate: checkAccess }),
+  spec('deny', [...HSL, 'limit_except'], 1, { docs: 'Deny an address, CIDR, `unix:` or `all`.', validate: checkAccess }),
+  spec('add_header', HSLI, [2, 3], { docs: 'Add a response header (`always`: on every status).', validate: checkAddHeader }),
+  oneOf('server_tokens', HSL, ['on', 'off', 'build'], { default: 'on', docs: 'Show the version in `Server:` and error pages.' }),
+  spec('types', HSL, 0, { block: 'types', raw: true, docs: 'MIME types by file extension.' }),
+  str('default_type', HSL, { default: 'text/plain', docs: 'MIME type of responses with no other.' }),
+  spec('map', HTTP, 2, {
+    block: 'map',
+    raw: true,
+    docs: 'A variable whose value depends on another.',
+    validate: (d) => checkVariableName(d, d.args[1]),
+    entry: checkMapEntry,
+  }),
+  spec('resolver', HSL, [1, MORE], { unique: true, docs: 'DNS servers for names not known as groups.', validate: checkResolver }),
+  msec('resolver_timeout', HSL, { default: '30s', docs: 'DNS timeout.' }),
+  spec('log_format', HTTP, [2, MORE], { docs: 'Define an access log format.', validate: checkLogFormat }),
+  spec('access_log', [...HSLI, 'limit_except'], [1, MORE], {
+    default: 'logs/access.log combined',
+    docs: 'Access log: path, format and options, or `off`.',
+    validate: checkAccessLog,
+  }),
+
+  // client side
+  spec('keepalive_timeout', HSL, [1, 2], {
+    unique: true,
+    default: '75s',
+    docs: 'How long an idle client connection is kept [and the Keep-Alive header value].',
+    validate: (d) => {
+      if (parseTime(d.args[0], 'ms') === null) throw invalidValue(d)
+      if (d.args.length === 2 && parseTime(d.args[1], 's') === null) throw invalidValue(d)
+    },
+  }),
+  num('keepalive_requests', HSL, { default: '1000', docs: 'Requests per client connection.' }),
+  msec('keepalive_time', HSL, { ...noop, default: '1h' }),
+  offset('client_max_body_size', HSL, { default: '1m', docs: 'Largest request body (413 above it); 0 = no limit.' }),
+  msec('client_body_timeout', HSL, { default: '60s', docs: 'Timeout between two reads of the request body.' }),
+  msec('client_header_timeout', HS, { default: '60s', docs: 'Timeout for reading the request head.' }),
+  msec('send_timeout', HSL, { default: '60s', docs: 'Timeout between two writes to the client.' }),
+  bufs('large_client_header_buffers', HS, { default: '4 8k', docs: 'Limits on request line and header size.' }),
+  size('client_header_buffer_size', HS, { default: '1k', docs: 'Buffer for the request head.' }),
+  spec('error_page', HSLI, [2, MORE], { docs: 'URI or redirect for error statuses.', validate: checkErrorPage }),
+  str('root', HSLI, { default: 'html', docs: 'Document root.' }),
+  spec('index', HSL, [1, MORE], { default: 'index.html', docs: 'Index file names.', validate: checkIndex }),
+
+  // proxy
+  spec('proxy_set_header', HSL, 2, { docs: 'Set a request header sent to the backend.' }),
+  oneOf('proxy_http_version', HSL, ['1.0', '1.1'], { default: '1.0', docs: 'HTTP version spoken to backends.' }),
+  msec('proxy_connect_timeout', HSL, { default: '60s', docs: 'Timeout for connecting to a backend.' }),
+  msec('proxy_read_timeout', HSL, { default: '60s', docs: 'Timeout between two reads from a backend.' }),
+  msec('proxy_send_timeout', HSL, { default: '60s', docs: 'Timeout between two writes to a backend.' }),
+  someOf('proxy_next_upstream', HSL, [
+    'error', 'timeout', 'invalid_header', 'http_500', 'http_502', 'http_503', 'http_504', 'http_403', 'http_404',
+    'http_429', 'non_idempotent', 'off', 'updating',
+  ], { default: 'error timeout', docs: 'When to try the next server.' }),
+  num('proxy_next_upstream_tries', HSL, { default: '0', docs: 'Most servers tried per request; 0 = no limit.' }),
+  msec('proxy_next_upstream_timeout', HSL, { default: '0', docs: 'Time limit for trying servers; 0 = none.' }),
+  spec('proxy_pass_header', HSL, 1, { docs: 'Pass a backend header that is hidden by default.' }),
+  spec('proxy_hide_header', HSL, 1, { docs: 'Do not pass a backend header.' }),
+  spec('proxy_redirect', HSL, [1, 2], { default: 'default', docs: 'Rewrite `Location:` from backends.', validate: checkProxyRedirect }),
+  flag('proxy_intercept_errors', HSL, { default: 'off', docs: 'Answer backend errors >= 300 with `error_page`.' }),
+  flag('proxy_buffering', HSL, { default: 'on', docs: 'Buffer backend responses.' }),
+  flag('proxy_request_buffering', HSL, { default: 'on', docs: 'Read the whole request body before forwarding.' }),
+  size('proxy_buffer_size', HSL, { default: '4k|8k', docs: 'Buffer for the backend response head.' }),
+  bufs('proxy_buffers', HSL, { default: '8 4k|8k', docs: 'Buffers for a backend response.' }),
+  flag('proxy_ssl_server_name', HSL, { default: 'off', docs: 'Send SNI to TLS backends.' }),
+  str('proxy_ssl_name', HSL, { default: '$proxy_host', docs: 'Name for SNI and certificate checks.' }),
+  flag('proxy_ssl_verify', HSL, { default: 'off', docs: 'Verify TLS backend certificates.' }),
+  str('proxy_ssl_trusted_certificate', HSL, { docs: 'CA certificates for `proxy_ssl_verify`.' }),
+  flag('proxy_ssl_session_reuse', HSL, { default: 'on', docs: 'Reuse TLS sessions to backends.' }),
+
+  // TLS
+  spec('ssl_certificate', HS, 1, { docs: 'Server certificate (PEM).' }),
+  spec('ssl_certificate_key', HS, 1, { docs: 'Server key (PEM).' }),
+  someOf('ssl_protocols', HS, ['sslv2', 'sslv3', 'tlsv1', 'tlsv1.1', 'tlsv1.2', 'tlsv1.3'], {
+    unique: true,
+    default: 'TLSv1.2 TLSv1.3',
+    docs: 'TLS versions accepted.',
+  }),
+  str('ssl_ciphers', HS, { default: 'HIGH:!aNULL:!MD5', docs: 'OpenSSL cipher list.' }),
+  flag('ssl_prefer_server_ciphers', HS, { default: 'off', docs: 'Prefer the server cipher order.' }),
+  spec('ssl_session_cache', HS, [1, 2], { unique: true, default: 'none', docs: 'TLS session cache.', validate: checkSessionCache }),
+  sec('ssl_session_timeout', HS, { default: '5m', docs: 'TLS session lifetime.' }),
+
+  // gzip
+  flag('gzip', HSLI, { default: 'off', docs: 'Compress responses.' }),
+  spec('gzip_types', HSL, [1, MORE], { default: 'text/html', docs: 'MIME types compressed.' }),
+  size('gzip_min_length', HSL, { default: '20', docs: 'Smallest response compressed.' }),
+  someOf('gzip_proxied', HSL, ['off', 'expired', 'no-cache', 'no-store', 'private', 'no_last_modified', 'no_etag', 'auth', 'any'], {
+    default: 'off',
+    docs: 'Compress responses to proxied requests.',
+  }),
+  flag('gzip_vary', HSL, { default: 'off', docs: 'Add `Vary: Accept-Encoding`.' }),
+  num('gzip_comp_level', HSL, { default: '1', docs: 'Compression level 1-9.', validate: bounded(1, 9) }),
+  oneOf('gzip_http_version', HSL, ['1.0', '1.1'], { default: '1.1', docs: 'Lowest request HTTP version compressed.' }),
+  spec('gzip_disable', HSL, [1, MORE], { docs: 'User agents (regex) not served compressed.' }),
+
+  // scripted content
+  spec('content_by_lua', LI, 1, { unique: 'content_by_lua', docs: 'Lua content handler (Tengine `ngx.dyups` API).' }),
+  spec('content_by_lua_block', LI, 0, { luaBlock: true, unique: 'content_by_lua', docs: 'Lua content handler, inline block.' }),
+  spec('content_by_lua_file', LI, 1, { unique: 'content_by_lua', docs: 'Lua content handler from a file.' }),
+  spec('js_import', HSL, [1, 3], { docs: 'Import a JavaScript module: `file` or `name from file`.', validate: checkJsImport }),
+  spec('js_content', [...LI, 'limit_except'], 1, { unique: true, docs: 'JavaScript content handler `module.function`.' }),
+
+  // accepted, checked, and ignored
+  num('worker_rlimit_nofile', MAIN, noop),
+  spec('user', MAIN, [1, 2], { ...noop, unique: true }),
+  spec('worker_cpu_affinity', MAIN, [1, MORE], { ...noop, unique: true }),
+  str('worker_priority', MAIN, noop),
+  flag('pcre_jit', MAIN, noop),
+  spec('thread_pool', MAIN, [2, 3], noop),
+  msec('timer_resolution', MAIN, noop),
+  msec('worker_shutdown_timeout', MAIN, noop),
+  spec('env', MAIN, 1, noop),
+  str('lock_file', MAIN, noop),
+  str('working_directory', MAIN, noop),
+  oneOf('debug_points', MAIN, ['stop', 'abort'], noop),
+  str('use', EVENTS, noop),
+  flag('multi_accept', EVENTS, noop),
+  flag('accept_mutex', EVENTS, noop),
+  msec('accept_mutex_delay', EVENTS, noop),
+  num('worker_aio_requests', EVENTS, noop),
+  flag('sendfile', HSLI, noop),
+  flag('tcp_nopush', HSL, noop),
+  flag('tcp_nodelay', HSL, noop),
+  num('types_hash_max_size', HSL, noop),
+  num('types_hash_bucket_size', HSL, noop),
+  num('server_names_hash_max_size', HTTP, noop),
+  num('server_names_hash_bucket_size', HTTP, noop),
+  num('variables_hash_max_size', HTTP, noop),
+  num('variables_hash_bucket_size', HTTP, noop),
+  num('map_hash_max_size', HTTP, noop),
+  num('map_hash_bucket_size', HTTP, noop),
+  num('proxy_headers_hash_max_size', HSL, noop),
+  num('proxy_headers_hash_bucket_size', HSL, noop),
+  oneOf('lingering_close', HSL, ['off', 'on', 'always'], noop),
+  msec('lingering_time', HSL, noop),
+  msec('lingering_timeout', HSL, noop),
+  flag('reset_timedout_connection', HSL, noop),
+  spec('open_file_cache', HSL, [1, 2], { ...noop, unique: true }),
+  sec('open_file_cache_valid', HSL, noop),
+  num('open_file_cache_min_uses', HSL, noop),
+  flag('open_file_cache_errors', HSL, noop),
+  flag('open_file_cache_events', HSL, noop),
+  flag('ssl_session_tickets', HS, noop),
+  str('ssl_dhparam', HS, noop),
+  flag('ssl_stapling', HS, noop),
+  flag('ssl_stapling_verify', HS, noop),
+  str('ssl_stapling_file', HS, noop),
+  str('ssl_stapling_responder', HS, noop),
+  str('ssl_ecdh_curve', HS, noop),
+  size('ssl_buffer_size', HS, noop),
+  str('charset', HSLI, noop),
+  str('source_charset', HSLI, noop),
+  flag('server_name_in_redirect', HSL, noop),
+  flag('port_in_redirect', HSL, noop),
+  flag('absolute_redirect', HSL, noop),
+  flag('underscores_in_headers', HS, noop),
+  flag('ignore_invalid_headers', HS, noop),
+  flag('merge_slashes', HS, noop),
+  flag('msie_padding', HSL, noop),
+  flag('etag', HSL, noop),
+  oneOf('if_modified_since', HSL, ['off', 'exact', 'before'], noop),
+  size('client_body_buffer_size', HSL, noop),
+  spec('client_body_temp_path', HSL, [1, 4], { ...noop, unique: true }),
+  spec('proxy_temp_path', HSL, [1, 4], { ...noop, unique: true }),
+  size('proxy_max_temp_file_size', HSL, noop),
+  size('proxy_busy_buffers_size', HSL, noop),
+  bufs('output_buffers', HSL, noop),
+  size('postpone_output', HSL, noop),
+]
+
+/** The registry of every directive dyups accepts, and of the nginx directives it refuses as not supported. */
+export const defaultRegistry: Registry = new Registry().add(...DIRECTIVES).addUnsupported(UNSUPPORTED)
