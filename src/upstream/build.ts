@@ -6,8 +6,7 @@
  */
 import { ADDRCONFIG } from 'node:dns'
 import { lookup } from 'node:dns/promises'
-import * as config from '../config/index.js'
-import type { Directive } from '../config/index.js'
+import { defaultRegistry, parseInto, type Directive } from '../config/index.js'
 import { DyupsError, isDyupsError, type Pos } from '../errors.js'
 import { canonicalIp, isResolvableName, parseAddress, type ParsedAddress } from './address.js'
 import { CheckState } from './check.js'
@@ -81,21 +80,6 @@ const ARGS: ReadonlyMap<string, (n: number) => boolean> = new Map([
   ['check_fastcgi_param', (n: number) => n === 2],
 ])
 
-/**
- * Directives nginx knows in other contexts: in an upstream block they are "not allowed here" rather than unknown.
- * Only the wording of the error depends on this list.
- */
-const ELSEWHERE = new Set([
-  'upstream', 'http', 'events', 'stream', 'mail', 'location', 'if', 'map', 'geo', 'types', 'split_clients',
-  'limit_except', 'listen', 'server_name', 'root', 'alias', 'index', 'return', 'rewrite', 'set', 'include',
-  'proxy_pass', 'proxy_set_header', 'proxy_next_upstream', 'proxy_next_upstream_tries', 'proxy_connect_timeout',
-  'proxy_read_timeout', 'proxy_send_timeout', 'proxy_http_version', 'proxy_buffering', 'error_log', 'access_log',
-  'error_page', 'resolver', 'resolver_timeout', 'allow', 'deny', 'echo', 'default_type', 'client_max_body_size',
-  'worker_processes', 'worker_connections', 'daemon', 'master_process', 'pid', 'user', 'sendfile', 'tcp_nodelay',
-  'dyups_interface', 'dyups_read_msg_timeout', 'dyups_shm_zone_size', 'dyups_trylock', 'dyups_read_msg_log',
-  'dyups_upstream_conf', 'content_by_lua', 'content_by_lua_block', 'add_header', 'expires', 'try_files',
-])
-
 const BACKUP_DENIED = 'balancing method does not support parameter "backup"'
 
 /** The whole state of one upstream block while its directives are read in order. */
@@ -117,7 +101,9 @@ class GroupBuilder {
   apply(d: Directive): string | null {
     const argsOk = ARGS.get(d.name)
     if (argsOk === undefined) {
-      return ELSEWHERE.has(d.name) ? `"${d.name}" directive is not allowed here` : `unknown directive "${d.name}"`
+      // A directive nginx knows in other contexts is "not allowed here" rather than unknown.
+      const known = defaultRegistry.lookup(d.name) !== undefined || defaultRegistry.isUnsupported(d.name)
+      return known ? `"${d.name}" directive is not allowed here` : `unknown directive "${d.name}"`
     }
     if (d.block !== null) return `directive "${d.name}" is not terminated by ";"`
     if (!argsOk(d.args.length)) return `invalid number of arguments in "${d.name}" directive`
@@ -402,7 +388,7 @@ export async function parseCommands(name: string, body: string, resolve?: Resolv
 
   const directives: Directive[] = []
   try {
-    config.parseInto(body, COMMAND_BODY, directives)
+    parseInto(body, COMMAND_BODY, directives)
   } catch (e) {
     if (!isDyupsError(e)) throw e
     // The directives read before the syntax error were checked by nginx before it got that far.
