@@ -108,8 +108,9 @@ export function loadConfig(opts: LoadOptions): LoadedConfig {
       text = readFileSync(bytes(path)).toString('latin1')
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code
-      const call = code === 'EISDIR' || code === 'EIO' ? 'pread()' : 'open()'
-      throw new DyupsError('E_CONFIG', `${call} "${path}" failed ${errnoText(e)}`, at)
+      // nginx opens a directory fine and fails reading it, logging no configuration position.
+      if (code === 'EISDIR' || code === 'EIO') throw new DyupsError('E_CONFIG', `pread() "${path}" failed ${errnoText(e)}`)
+      throw new DyupsError('E_CONFIG', `open() "${path}" failed ${errnoText(e)}`, at)
     }
     if (!seen.has(path)) {
       seen.add(path)
