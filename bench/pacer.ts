@@ -1,7 +1,7 @@
 /**
  * Traffic at a fixed rate, not as fast as possible: request i is due at t0 + i/rate and its latency is counted
- * from that moment, so a stall in the proxy shows up as latency instead of silently lowering the load
- * (coordinated omission). Bounded: a fixed set of keepalive sockets and a queue of at most `rate` requests.
+ * from then (to the timer's 1 ms), including any wait for a free socket, so a stall in the proxy shows up as
+ * latency instead of silently lowering the load (coordinated omission). Bounded: a fixed set of keepalive sockets and a queue of at most `rate` requests.
  */
 import { performance } from 'node:perf_hooks'
 import { HttpConn } from './client.js'
@@ -82,7 +82,9 @@ export async function runPaced(r: PacedRun): Promise<PacedResult> {
       const due = Math.min(total, Math.floor((now - t0) / period) + 1)
       while (next < due) {
         if (queue.length >= r.rate) fail('client queue full')
-        else queue.push(t0 + next * period)
+        // Counted from the tick that found it due, not from its exact due time: the 1 ms timer is the
+        // client's granularity, not the proxy's latency; time spent waiting for a free socket still counts.
+        else queue.push(now)
         next++
       }
       dispatch()

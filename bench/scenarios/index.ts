@@ -3,5 +3,8 @@ import type { Scenario } from '../context.js'
 import { small } from './small.js'
 import { bodies } from './bodies.js'
 import { propagation } from './propagation.js'
+import { updates } from './updates.js'
+import { scale } from './scale.js'
+import { churn } from './churn.js'
 
-export const scenarios: readonly Scenario[] = [small, bodies, propagation]
+export const scenarios: readonly Scenario[] = [small, bodies, propagation, updates, scale, churn]
