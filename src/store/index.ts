@@ -1,0 +1,20 @@
+/**
+ * store/: the primary's versioned upstream table and its persistence (`dyups_upstream_conf`), and the replica
+ * a worker keeps from snapshots and deltas.
+ *
+ * Start-up, in the primary: parse nginx.conf; build `staticGroups` from its `upstream` blocks in configuration
+ * order, leaving out those whose `Directive.file` is PATH (upstreamConfMatcher(path)); then Store.open().
+ */
+export { Store, type StoreOptions } from './store.js'
+export { Replica } from './replica.js'
+export { checkWritable, upstreamConfMatcher } from './check.js'
+export type {
+  BatchResult,
+  Change,
+  ChangeResult,
+  Delta,
+  PersistStats,
+  Snapshot,
+  TableCounts,
+  TableEntry,
+} from './types.js'

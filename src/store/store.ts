@@ -1,0 +1,237 @@
+/**
+ * The Store: the primary's authoritative upstream table, its durable application of changes and its restore.
+ *
+ * Changes are applied one group commit at a time: every batch that arrives while a commit is being written joins
+ * the next one, which is a single journal record and a single fsync. A commit's changes reach the in-memory
+ * table only after they are durable, all at once, so a read never sees a change that could still be lost, and a
+ * failed write leaves the table as it was.
+ */
+import { isAbsolute } from 'node:path'
+import { DyupsError } from '../errors.js'
+import { groupKey, type Resolver, type UpstreamGroup } from '../upstream/index.js'
+import { encodeChanges, Persistence } from './persistence.js'
+import { encodeRecord } from './record.js'
+import { Table } from './table.js'
+import type { BatchResult, Change, ChangeResult, PersistStats, Snapshot, TableCounts, TableEntry } from './types.js'
+
+export interface StoreOptions {
+  /** Groups of nginx.conf outside PATH, in configuration order (see upstreamConfMatcher()). */
+  readonly staticGroups: readonly UpstreamGroup[]
+  /** `dyups_upstream_conf`, absolute. Without it the table lives in memory only. */
+  readonly path?: string | undefined
+  /** Resolves host names of `server` lines in PATH (our own PATH holds addresses only). */
+  readonly resolve?: Resolver | undefined
+  /**
+   * Journal size that starts a background rewrite of PATH.
+   * @default 4 MiB (a rewrite of 100 000 groups writes about 5 MB, so rewrites cost about as much as appends)
+   */
+  readonly compactBytes?: number | undefined
+  /**
+   * Journal records that start a background rewrite of PATH (bounds replay work at start-up).
+   * @default 10000
+   */
+  readonly compactRecords?: number | undefined
+  /** Receives failures of background rewrites of PATH, for the error log. Nothing is lost by them. */
+  readonly onError?: ((e: DyupsError) => void) | undefined
+}
+
+interface Pending {
+  readonly changes: readonly Change[]
+  readonly resolve: (r: BatchResult) => void
+}
+
+const NOT_FOUND = 'not found uptream' // sic: Tengine's body for 404
+
+const batchResult = (results: ChangeResult[], from: number, version: number, changes: readonly Change[]): BatchResult =>
+  Object.assign(results, { delta: { from, version, changes } })
+
+export class Store {
+  readonly #table: Table
+  readonly #persist: Persistence | null
+  #queue: Pending[] = []
+  #running = false
+  #run: Promise<void> = Promise.resolve()
+  #closing = false
+
+  private constructor(table: Table, persist: Persistence | null) {
+    this.#table = table
+    this.#persist = persist
+  }
+
+  /**
+   * Builds the table from the static groups, then PATH, then the journal: the table of the last acknowledged
+   * change, version included. A PATH that does not exist is an empty one (and is created).
+   * @throws RangeError for a relative `path` or a bad threshold.
+   * @throws DyupsError E_CONFIG (with file and line when known) for bad content of PATH or its journal;
+   *   E_PERSIST when the files cannot be opened or created.
+   */
+  static async open(opts: StoreOptions): Promise<Store> {
+    const compactBytes = opts.compactBytes ?? 4 * 1024 * 1024
+    const compactRecords = opts.compactRecords ?? 10000
+    if (!Number.isSafeInteger(compactBytes) || compactBytes < 1) {
+      throw new RangeError(`compactBytes must be a positive integer, got ${compactBytes}`)
+    }
+    if (!Number.isSafeInteger(compactRecords) || compactRecords < 1) {
+      throw new RangeError(`compactRecords must be a positive integer, got ${compactRecords}`)
+    }
+    if (opts.path !== undefined && !isAbsolute(opts.path)) {
+      throw new RangeError(`path must be absolute, got "${opts.path}"`)
+    }
+    const table = new Table(opts.staticGroups)
+    const persist = opts.path === undefined ? null
+      : await Persistence.load(table, opts.path, opts.resolve, { compactBytes, compactRecords, onError: opts.onError })
+    return new Store(table, persist)
+  }
+
+  /** +1 per applied change; continues across restarts when persistent. */
+  get version(): number {
+    return this.#table.version
+  }
+
+  get size(): number {
+    return this.#table.size
+  }
+
+  /** The group named `name` (case-insensitive), with its static flag. */
+  get(name: string): TableEntry | undefined {
+    return this.#table.get(name)
+  }
+
+  /** All groups in /list order: static ones in configuration order, then created ones in creation order. */
+  list(): TableEntry[] {
+    return this.#table.list()
+  }
+
+  counts(): TableCounts {
+    return this.#table.counts()
+  }
+
+  /** The whole table, for a worker that starts; afterwards it follows the deltas of applyBatch(). */
+  snapshot(): Snapshot {
+    return this.#table.snapshot()
+  }
+
+  /** Persistence counters; null without a PATH. */
+  get persistStats(): PersistStats | null {
+    return this.#persist?.stats ?? null
+  }
+
+  /**
+   * Applies `changes` in order and resolves with one result per change (`error` null when it applied, `version`
+   * the table version right after it) and the batch's `delta` for workers. A delete of an unknown name fails alone (E_NO_GROUP) and the others still apply.
+   * Resolves once every successful change is durable; concurrent calls share one journal write and fsync.
+   * If that write fails, nothing of the batch is applied and each of its changes fails with E_PERSIST.
+   * Never rejects.
+   */
+  applyBatch(changes: readonly Change[]): Promise<BatchResult> {
+    if (this.#closing) {
+      const v = this.#table.version
+      const error = new DyupsError('E_INTERNAL', 'upstream table is closed')
+      return Promise.resolve(batchResult(changes.map(() => ({ version: v, error })), v, v, []))
+    }
+    return new Promise((resolve) => {
+      this.#queue.push({ changes, resolve })
+      if (!this.#running) {
+        this.#running = true
+        this.#run = this.#drain()
+      }
+    })
+  }
+
+  /** Resolves when no commit and no background rewrite of PATH is in progress. */
+  async idle(): Promise<void> {
+    for (;;) {
+      if (this.#running) await this.#run
+      else if (this.#persist !== null && this.#persist.busy) await this.#persist.settle()
+      else return
+    }
+  }
+
+  /**
+   * Stops taking changes, finishes those already taken, writes PATH at the final version and removes the
+   * journal (PATH being durable first).
+   * @throws DyupsError E_PERSIST if PATH cannot be written; the journal then stays for the next start.
+   */
+  async close(): Promise<void> {
+    this.#closing = true
+    while (this.#running) await this.#run
+    await this.#persist?.close(this.#table)
+  }
+
+  async #drain(): Promise<void> {
+    try {
+      while (this.#queue.length > 0) {
+        const group = this.#queue
+        this.#queue = []
+        try {
+          await this.#commit(group)
+        } catch (e) {
+          // A bug, not a disk error (those are handled inside): answer instead of leaving callers hanging.
+          const v = this.#table.version
+          const error = new DyupsError('E_INTERNAL', e instanceof Error ? e.message : String(e))
+          for (const p of group) {
+            p.resolve(batchResult(p.changes.map(() => ({ version: v, error })), v, v, []))
+          }
+          continue
+        }
+        if (this.#persist !== null) await this.#persist.maybeRewrite(this.#table)
+      }
+    } finally {
+      this.#running = false
+    }
+  }
+
+  async #commit(group: readonly Pending[]): Promise<void> {
+    const table = this.#table
+    const base = table.version
+    // Whether each touched key exists once the earlier changes of this commit apply.
+    const exists = new Map<string, boolean>()
+    const planned: Change[] = []
+    const outs: { results: ChangeResult[]; changes: Change[]; from: number; version: number }[] = []
+    let v = base
+    for (const p of group) {
+      const from = v
+      const results: ChangeResult[] = []
+      const changes: Change[] = []
+      for (const c of p.changes) {
+        let change: Change
+        if (c.op === 'put') {
+          exists.set(groupKey(c.group.name), true)
+          change = { op: 'put', group: c.group }
+        } else {
+          const key = groupKey(c.name)
+          if (!(exists.get(key) ?? table.hasKey(key))) {
+            results.push({ version: v, error: new DyupsError('E_NO_GROUP', NOT_FOUND) })
+            continue
+          }
+          exists.set(key, false)
+          change = { op: 'delete', name: c.name }
+        }
+        v++
+        planned.push(change)
+        changes.push(change)
+        results.push({ version: v, error: null })
+      }
+      outs.push({ results, changes, from, version: v })
+    }
+
+    if (planned.length > 0 && this.#persist !== null) {
+      try {
+        await this.#persist.append(encodeRecord(encodeChanges(base + 1, planned)), table)
+      } catch (e) {
+        const error = e as DyupsError
+        for (let i = 0; i < group.length; i++) {
+          const results = outs[i]!.results.map((r) => ({ version: base, error: r.error ?? error }))
+          group[i]!.resolve(batchResult(results, base, base, []))
+        }
+        return
+      }
+    }
+
+    for (const c of planned) table.apply(c)
+    for (let i = 0; i < group.length; i++) {
+      const o = outs[i]!
+      group[i]!.resolve(batchResult(o.results, o.from, o.version, o.changes))
+    }
+  }
+}

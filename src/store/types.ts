@@ -1,0 +1,65 @@
+/** The shapes the store exchanges with its callers: changes in, results and deltas out. */
+import type { UpstreamGroup } from '../upstream/index.js'
+import type { DyupsError } from '../errors.js'
+
+/** One change to the table. `put` creates or replaces the group named `group.name`; `delete` removes `name`. */
+export type Change =
+  | { readonly op: 'put'; readonly group: UpstreamGroup }
+  | { readonly op: 'delete'; readonly name: string }
+
+/** The outcome of one change. `version` is the table version right after it (unchanged when it failed). */
+export interface ChangeResult {
+  readonly version: number
+  /** null when the change applied. */
+  readonly error: DyupsError | null
+}
+
+/**
+ * What a worker needs to follow one batch: the successful changes, in order, taking its table from version `from`
+ * to `version`. Workers receive only changed groups, never the table.
+ */
+export interface Delta {
+  readonly from: number
+  readonly version: number
+  readonly changes: readonly Change[]
+}
+
+/**
+ * One result per change of the batch, in order, plus the batch's delta (`changes` empty and `from === version`
+ * when nothing applied).
+ */
+export type BatchResult = ChangeResult[] & { readonly delta: Delta }
+
+/** One group of the table. `static`: it sits where `nginx.conf` (outside PATH) defines it. */
+export interface TableEntry {
+  readonly group: UpstreamGroup
+  readonly static: boolean
+}
+
+/** The whole table at one version, for a worker that starts (or restarts) and must catch up. */
+export interface Snapshot {
+  readonly version: number
+  readonly groups: readonly UpstreamGroup[]
+}
+
+/** Sizes for the `[dyups] has N upstreams, N static, N deleted` log line. */
+export interface TableCounts {
+  readonly groups: number
+  readonly static: number
+  /** Static groups that were deleted (they are remembered so a restart does not bring them back). */
+  readonly deleted: number
+}
+
+/** Counters of the persistence layer, for tests and status pages. */
+export interface PersistStats {
+  /** Journal fsyncs (one per group commit). */
+  readonly syncs: number
+  /** Journal records written (one per group commit). */
+  readonly records: number
+  /** Bytes in the journal files not yet folded into PATH. */
+  readonly journalBytes: number
+  /** Completed rewrites of PATH. */
+  readonly rewrites: number
+  /** The version PATH reflects on disk. */
+  readonly pathVersion: number
+}
