@@ -1,0 +1,100 @@
+/**
+ * Per-worker state of upstream servers, keyed by canonical address (`10.0.0.1:80`), like Caddy's host pool:
+ * failure counts, the probe clock and active connections survive a group replacement, so a replaced group whose
+ * server remains keeps its failure state and its connection count.
+ *
+ * Every group that names an address shares its state (a dead server is dead for all of them), and so do
+ * duplicate server lines in one group: `max_conns` and `least_conn` count connections per address and worker.
+ */
+import type { UpstreamGroup } from '../upstream/index.js'
+
+export class PeerState {
+  /** Failures counted against max_fails (nginx's peer->fails). */
+  fails = 0
+  /** Seconds: when the last failure happened (peer->accessed). */
+  accessed = 0
+  /** Seconds: start of the current fail_timeout window, or of the last probe (peer->checked). */
+  checked = 0
+  /** Requests between `next()` and `done()` on this address (peer->conns). */
+  conns = 0
+  /** Set by active health checks (Tengine's `check`); honoured by groups that have a `check` line. */
+  checkDown = false
+  /** Balancers that use this address. */
+  refs = 0
+
+  constructor(readonly addr: string) {}
+}
+
+/** The registry of one worker. */
+export class PeerStates {
+  readonly #map = new Map<string, PeerState>()
+  /** Released addresses that still had requests in flight when their last balancer went. */
+  readonly #draining = new Set<PeerState>()
+
+  /** The state of `addr`, created on first use. */
+  get(addr: string): PeerState {
+    let s = this.#map.get(addr)
+    if (s === undefined) {
+      s = new PeerState(addr)
+      this.#map.set(addr, s)
+    }
+    return s
+  }
+
+  /** The state of `addr` if it exists. */
+  peek(addr: string): PeerState | undefined {
+    return this.#map.get(addr)
+  }
+
+  get size(): number {
+    return this.#map.size
+  }
+
+  [Symbol.iterator](): IterableIterator<PeerState> {
+    return this.#map.values()
+  }
+
+  /** Takes a reference for a new balancer (createBalancer does this). */
+  acquire(addr: string): PeerState {
+    const s = this.get(addr)
+    s.refs++
+    this.#draining.delete(s)
+    return s
+  }
+
+  /**
+   * Drops a balancer's reference (Balancer.release does this). An address no balancer uses is forgotten once its
+   * last request is done; the cost is proportional to the released group, not to the table.
+   */
+  release(addr: string): void {
+    const s = this.#map.get(addr)
+    if (s === undefined || s.refs === 0) return
+    s.refs--
+    if (s.refs === 0) this.#draining.add(s)
+    for (const d of this.#draining) {
+      if (d.refs > 0) this.#draining.delete(d)
+      else if (d.conns <= 0) {
+        this.#draining.delete(d)
+        if (this.#map.get(d.addr) === d) this.#map.delete(d.addr)
+      }
+    }
+  }
+
+  /**
+   * Forgets every address that none of `groups` names and that has no request in flight: a whole-table sweep,
+   * for callers that do not pair createBalancer with release. Returns how many were dropped.
+   */
+  retain(groups: Iterable<UpstreamGroup>): number {
+    const live = new Set<string>()
+    for (const g of groups) for (const s of g.servers) live.add(s.addr)
+    let dropped = 0
+    for (const [addr, s] of this.#map) {
+      if (!live.has(addr) && s.conns <= 0) {
+        this.#map.delete(addr)
+        this.#draining.delete(s)
+        dropped++
+      }
+    }
+    return dropped
+  }
+}
