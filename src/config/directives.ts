@@ -2,6 +2,7 @@ import type { Context, Directive } from './types.js'
 import { Registry, configError, type CheckContext, type DirectiveSpec } from './registry.js'
 import { parseFlag, parseNumber, parseOffset, parseSize, parseTime } from './values.js'
 import { isCidr, parseAddress } from './addresses.js'
+import { checkListen, checkSslListens } from './listen.js'
 import { UNSUPPORTED } from './unsupported.js'
 
 // Contexts as nginx's NGX_*_CONF flags combine them. `if` stands for nginx's "if in location" (and "if in server"
@@ -136,43 +137,6 @@ function checkErrorLog(d: Directive): void {
     } else {
       throw configError(d, `invalid log level "${a}"`)
     }
-  }
-}
-
-/** ngx_http_core_listen */
-function checkListen(d: Directive): void {
-  const url = d.args[0]
-  const addr = parseAddress(url, { listen: true })
-  if (typeof addr === 'string') throw configError(d, `${addr} in "${url}" of the "listen" directive`)
-  for (const p of d.args.slice(1)) {
-    if (['default_server', 'default', 'bind', 'reuseport', 'ssl', 'http2', 'deferred'].includes(p)) continue
-    if (p === 'ipv6only=on' || p === 'ipv6only=off') continue
-    if (p.startsWith('backlog=')) {
-      if (!(parseNumber(p.slice(8))! > 0)) throw configError(d, `invalid backlog "${p}"`)
-      continue
-    }
-    if (p.startsWith('rcvbuf=') || p.startsWith('sndbuf=')) {
-      if (parseSize(p.slice(7)) === null) throw configError(d, `invalid ${p.slice(0, 6)} "${p.slice(7)}"`)
-      continue
-    }
-    if (p.startsWith('fastopen=')) {
-      if (parseNumber(p.slice(9)) === null) throw configError(d, `invalid fastopen "${p}"`)
-      continue
-    }
-    if (p.startsWith('so_keepalive=')) {
-      const v = p.slice(13)
-      if (v === 'on' || v === 'off') continue
-      // so_keepalive=[idle]:[interval]:[count], at least one set.
-      const [idle = '', intvl = '', cnt = '', ...rest] = v.split(':')
-      const okTime = (s: string) => s === '' || parseTime(s, 's') !== null
-      const okCnt = cnt === '' || parseNumber(cnt) !== null
-      if (rest.length > 0 || !okTime(idle) || !okTime(intvl) || !okCnt || (idle + intvl + cnt).length === 0 ||
-        /^[0:]*$/.test(v)) {
-        throw configError(d, `invalid so_keepalive value: "${v}"`)
-      }
-      continue
-    }
-    throw configError(d, `invalid parameter "${p}"`)
   }
 }
 
@@ -457,7 +421,7 @@ export const DIRECTIVES: readonly DirectiveSpec[] = [
     },
   }),
   spec('include', ANY, 1, { docs: 'Include files (globs allowed) at this point of the configuration.' }),
-  spec('http', MAIN, 0, { block: 'http', unique: true, docs: 'The HTTP server.' }),
+  spec('http', MAIN, 0, { block: 'http', unique: true, docs: 'The HTTP server.', close: checkSslListens }),
 
   // http, server, location
   spec('server', HTTP, 0, { block: 'server', docs: 'A virtual server.' }),
