@@ -1,6 +1,6 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdtempSync, mkdirSync, writeFileSync, rmSync, existsSync, symlinkSync } from 'node:fs'
+import { mkdtempSync, mkdirSync, writeFileSync, rmSync, existsSync, symlinkSync, truncateSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { loadConfig, type LoadedConfig } from './load.js'
@@ -224,6 +224,16 @@ test('load: an include cycle stops at the depth limit', (t) => {
   assert.equal(
     failure(() => loadConfig({ confFile: 'nginx.conf', prefix: dir }), dir),
     'include "a.conf" nests deeper than 32 levels, probably an include cycle in b.conf:1',
+  )
+})
+
+test('load: a file over 64 MiB is refused before it is read', (t) => {
+  const dir = tree(t, { 'nginx.conf': 'events {}\ninclude big.conf;\n', 'big.conf': '' })
+  // Sparse: the size is what matters, and the test writes no data.
+  truncateSync(join(dir, 'big.conf'), 64 * 1024 * 1024 + 1)
+  assert.equal(
+    failure(() => loadConfig({ confFile: 'nginx.conf', prefix: dir }), dir),
+    '"big.conf" is too large (67108865 bytes, the limit is 64 MiB) in nginx.conf:2',
   )
 })
 
