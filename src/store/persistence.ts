@@ -139,7 +139,12 @@ export class Persistence {
    * A missing PATH is written at once, so that an `include` of it in nginx.conf finds a file.
    * @throws DyupsError E_CONFIG for bad content of PATH or the journals, E_PERSIST when files cannot be opened.
    */
-  static async load(table: Table, path: string, resolve: Resolver | undefined, opts: PersistOptions): Promise<Persistence> {
+  static async load(
+    table: Table,
+    path: string,
+    resolve: Resolver | undefined,
+    opts: PersistOptions,
+  ): Promise<Persistence> {
     const conf = await readUpstreamConf(path, resolve)
     if (conf !== null) {
       for (const name of conf.deleted) table.removeStatic(name)

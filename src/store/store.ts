@@ -118,10 +118,13 @@ export class Store {
 
   /**
    * Applies `changes` in order and resolves with one result per change (`error` null when it applied, `version`
-   * the table version right after it) and the batch's `delta` for workers. A delete of an unknown name fails alone (E_NO_GROUP) and the others still apply.
-   * Resolves once every successful change is durable; concurrent calls share one journal write and fsync.
-   * If that write fails, nothing of the batch is applied and each of its changes fails with E_PERSIST.
-   * Never rejects.
+   * the table version right after it) plus the batch's `delta` for workers. A delete of an unknown name fails
+   * alone (E_NO_GROUP, "not found uptream") and the others still apply. Resolves once every successful change is
+   * durable; calls made while a journal write is in flight share the next write and fsync (group commit). If that
+   * write fails, nothing of the batch is applied and each of its changes fails with E_PERSIST. Never rejects.
+   * @example
+   * const r = await store.applyBatch([{ op: 'put', group }, { op: 'delete', name: 'old' }])
+   * if (r[0].error === null) broadcast(r.delta)
    */
   applyBatch(changes: readonly Change[]): Promise<BatchResult> {
     if (this.#closing) {
