@@ -39,8 +39,10 @@ const isSpace = (c: number): boolean => c === SPACE || c === TAB || c === CR || 
  * become the control character, any other backslash sequence is kept as written (both characters).
  */
 function unescape(text: string, start: number, end: number): string {
-  const first = text.indexOf('\\', start)
-  if (first === -1 || first >= end) return text.slice(start, end)
+  // Look for a backslash inside the token only: searching to the end of the text made parsing quadratic.
+  let first = start
+  while (first < end && text.charCodeAt(first) !== BACKSLASH) first++
+  if (first === end) return text.slice(start, end)
   let out = ''
   let i = start
   while (i < end) {
