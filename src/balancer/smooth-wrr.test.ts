@@ -272,3 +272,27 @@ test('active health checks mark peers down for groups with a check line', async 
   assert.deepEqual(picks(checked, 3), [2, 2, 2])
   assert.deepEqual(tally(picks(plain, 4)), { '1': 2, '2': 2 })
 })
+
+test('failures and retries follow nginx (one dead server, sequential requests, as nginx 1.22 answered)', async () => {
+  const cases: [string, number[]][] = [
+    ['server 127.0.0.1:19001 weight=5; server 127.0.0.1:19009 weight=3; server 127.0.0.1:19002;', [1, 1, 1, 2, 1, 1, 1, 1, 1, 2, 1, 1, 1, 1, 1, 2, 1, 1, 1, 1, 1, 2, 1, 1]],
+    ['server 127.0.0.1:19001; server 127.0.0.1:19009 weight=4 max_fails=3; server 127.0.0.1:19002 weight=2;', [2, 1, 2, 2, 2, 1, 2, 2, 1, 2, 2, 1, 2, 2, 1, 2, 2, 1, 2, 2, 1, 2, 2, 1]],
+    ['server 127.0.0.1:19008; server 127.0.0.1:19009; server 127.0.0.1:19003 backup; server 127.0.0.1:19004 backup weight=2;', [4, 3, 4, 4, 3, 4, 4, 3, 4, 4, 3, 4, 4, 3, 4, 4, 3, 4, 4, 3, 4, 4, 3, 4]],
+  ]
+  for (const [body, want] of cases) {
+    const b = createBalancer(await group(body), new PeerStates())
+    const got: number[] = []
+    for (let i = 0; i < want.length; i++) {
+      const sel = b.begin({ clientAddr: '', now: T })
+      for (let p = sel.next(); p !== null; p = sel.next()) {
+        const ok = p.server.port < 19008
+        sel.done(p, ok)
+        if (ok) {
+          got.push(p.server.port - 19000)
+          break
+        }
+      }
+    }
+    assert.deepEqual(got, want, body)
+  }
+})

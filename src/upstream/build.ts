@@ -33,7 +33,13 @@ export interface BuildOptions {
  * @throws the lookup's error when the name does not resolve.
  */
 export const defaultResolver: Resolver = async (host) => {
-  const found = await lookup(host, { all: true, order: 'ipv4first', hints: ADDRCONFIG })
+  let found
+  try {
+    found = await lookup(host, { all: true, order: 'ipv4first', hints: ADDRCONFIG })
+  } catch {
+    // AI_ADDRCONFIG finds nothing on a host whose only addresses are loopback (a bare container): ask plainly.
+    found = await lookup(host, { all: true, order: 'ipv4first' })
+  }
   const v4: string[] = []
   const v6: string[] = []
   for (const a of found) {
