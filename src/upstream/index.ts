@@ -17,4 +17,4 @@ export type {
 export { buildGroup, parseCommands, defaultResolver, COMMAND_BODY, type BuildOptions, type Resolver } from './build.js'
 export { renderList, renderDetail, renderServers, renderUpstreamBlock, quoteArg } from './render.js'
 export { groupKey } from './names.js'
-export { inet6Addr, inet6Ntop, parseAddress, type ParsedAddress } from './address.js'
+export { inet6Addr, inet6Ntop } from './address.js'
