@@ -6,6 +6,7 @@ import { checkTree, loadConfig, type Directive, type LoadedConfig } from '../con
 import { DyupsError } from '../errors.js'
 import { buildGroup, groupKey, type UpstreamGroup } from '../upstream/index.js'
 import { compileHttp } from '../http/index.js'
+import { upstreamConfMatcher } from '../store/index.js'
 import { first, readSettings, type Settings } from './settings.js'
 import type { Boot } from './protocol.js'
 
@@ -29,7 +30,8 @@ export async function bootConfig(opts: BootOptions): Promise<Booted> {
   checkTree(loaded.tree)
   const settings = readSettings(loaded.tree, opts.prefix)
   const http = first(loaded.tree, 'http')
-  const fromPath = (d: Directive): boolean => settings.upstreamConf !== null && d.file === settings.upstreamConf
+  const inPath = upstreamConfMatcher(settings.upstreamConf ?? undefined)
+  const fromPath = (d: Directive): boolean => inPath(d.file)
 
   const staticGroups: UpstreamGroup[] = []
   const seen = new Map<string, Directive>()

@@ -8,7 +8,7 @@
  * dyups_trylock on: a change that arrives while another is being applied fails at once with E_LOCKED (409).
  */
 import { DyupsError } from '../errors.js'
-import type { Change, Store } from '../store/index.js'
+import type { Change, Delta, Store } from '../store/index.js'
 
 export interface Outcome {
   version: number
@@ -16,7 +16,7 @@ export interface Outcome {
 }
 
 /** Sends a delta to every live worker; resolves when all of them (that stay alive) acknowledged `version`. */
-export type Broadcast = (version: number, ops: Change[]) => Promise<void>
+export type Broadcast = (delta: Delta) => Promise<void>
 
 interface Pending {
   change: Change
@@ -94,9 +94,7 @@ export class Coordinator {
       for (const p of group) p.resolve({ version: this.store.version, error })
       return
     }
-    const ops: Change[] = []
-    for (let i = 0; i < group.length; i++) if (results[i]!.error === null) ops.push(group[i]!.change)
-    if (ops.length > 0) await this.broadcast(this.store.version, ops)
+    if (results.delta.changes.length > 0) await this.broadcast(results.delta)
     for (let i = 0; i < group.length; i++) {
       const r = results[i]!
       group[i]!.resolve({ version: r.version, error: r.error })

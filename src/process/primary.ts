@@ -7,7 +7,7 @@ import cluster, { type Worker } from 'node:cluster'
 import { fileURLToPath } from 'node:url'
 import { formatError } from '../errors.js'
 import { configureLog, log, reopenLog } from '../log.js'
-import { Store, type Change } from '../store/index.js'
+import { Store, type Delta } from '../store/index.js'
 import { bootConfig, type Booted, type BootOptions } from './boot.js'
 import { Coordinator } from './coordinator.js'
 import { removePid, writePid } from './pidfile.js'
@@ -57,14 +57,15 @@ export async function runPrimary(opts: BootOptions, booted: Booted, onReady: () 
     }
   }
 
-  const broadcast = (version: number, ops: Change[]): Promise<void> =>
+  const broadcast = (delta: Delta): Promise<void> =>
     new Promise((done) => {
+      const version = delta.version
       const w: Waiter = { version, pending: new Set(), done, timer: undefined as unknown as NodeJS.Timeout }
       for (const m of members.values()) {
         // A worker that is not initialised yet gets the whole current table in its init, which includes this change.
         if (!m.ready && m.acked === -1) continue
         w.pending.add(m.worker.id)
-        send(m, { t: 'apply', version, ops })
+        send(m, { t: 'apply', delta })
       }
       if (w.pending.size === 0) return done()
       waiters.add(w)
@@ -87,17 +88,19 @@ export async function runPrimary(opts: BootOptions, booted: Booted, onReady: () 
     const worker = cluster.fork({ DYUPS_WORKER: '1' })
     const m: Member = { worker, generation: gen, ready: false, acked: -1, stopping: false }
     members.set(worker.id, m)
-    worker.on('online', () => {
+    worker.on('message', (msg: ToPrimary) => {
+      if (msg.t !== 'hello') return onMessage(m, msg)
       m.acked = store.version
-      send(m, { t: 'init', boot: b, version: store.version, groups: [...store.list()] })
+      send(m, { t: 'init', boot: b, snapshot: store.snapshot() })
     })
-    worker.on('message', (msg: ToPrimary) => onMessage(m, msg))
     return m
   }
 
   let readyResolve: (() => void) | null = null
   const onMessage = (m: Member, msg: ToPrimary): void => {
     switch (msg.t) {
+      case 'hello':
+        break
       case 'ready':
         m.ready = true
         if (readyResolve && [...members.values()].every((x) => x.ready || x.generation !== generation)) {

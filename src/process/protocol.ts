@@ -2,8 +2,7 @@
  * Messages between the primary and its workers (node:cluster IPC, JSON). Changes go up as validated groups, come back
  * down as versioned deltas that carry only what changed, and are acknowledged by version.
  */
-import type { UpstreamGroup } from '../upstream/index.js'
-import type { Change } from '../store/index.js'
+import type { Change, Delta, Snapshot } from '../store/index.js'
 import type { Directive } from '../config/index.js'
 import type { Code } from '../errors.js'
 
@@ -15,8 +14,8 @@ export interface Boot {
 }
 
 export type ToWorker =
-  | { t: 'init'; boot: Boot; version: number; groups: UpstreamGroup[] }
-  | { t: 'apply'; version: number; ops: Change[] }
+  | { t: 'init'; boot: Boot; snapshot: Snapshot }
+  | { t: 'apply'; delta: Delta }
   /** The outcome of one change: the table version after it, or the error that stopped it. */
   | { t: 'result'; id: number; version: number; error: { code: Code; message: string } | null }
   | { t: 'stop'; graceful: boolean }
@@ -24,6 +23,8 @@ export type ToWorker =
   | { t: 'busy'; id: number; busy: boolean }
 
 export type ToPrimary =
+  /** The worker listens for messages (anything sent earlier, e.g. at 'online', would be lost while ESM loads). */
+  | { t: 'hello' }
   | { t: 'ready' }
   | { t: 'ack'; version: number }
   | { t: 'change'; id: number; change: Change; ifMatch: number | null }

@@ -16,10 +16,10 @@ export async function runSingle(booted: Booted, onReady: () => void): Promise<vo
   const store = await Store.open({ staticGroups: booted.staticGroups, path: settings.upstreamConf ?? undefined })
   writePid(settings.pidPath)
   const table = new RoutingTable()
-  table.init(store.version, [...store.list()])
+  table.init(store.snapshot())
   const coordinator = new Coordinator(
     store,
-    async (version, ops) => table.apply(version, ops),
+    async (delta) => table.apply(delta),
     settings.trylock,
   )
   const http = new HttpWorker(compileHttp(boot), {

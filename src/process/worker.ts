@@ -40,7 +40,7 @@ export function startWorker(): void {
         try {
           const settings = readSettings(msg.boot.tree, msg.boot.prefix)
           configureLog(settings.errorLogs)
-          table.init(msg.version, msg.groups)
+          table.init(msg.snapshot)
           http = new HttpWorker(compileHttp(msg.boot), { table, sink, trylock: settings.trylock, readMsgLog: settings.readMsgLog })
           http.listen().then(
             () => send({ t: 'ready' }),
@@ -52,8 +52,8 @@ export function startWorker(): void {
         break
       }
       case 'apply':
-        table.apply(msg.version, msg.ops)
-        send({ t: 'ack', version: msg.version })
+        table.apply(msg.delta)
+        send({ t: 'ack', version: msg.delta.version })
         break
       case 'result': {
         const r = results.get(msg.id)
@@ -77,6 +77,7 @@ export function startWorker(): void {
         break
     }
   })
+  send({ t: 'hello' })
   // The primary is gone (crash or kill -9): a worker without it cannot apply changes, so it must not serve.
   process.on('disconnect', () => process.exit(0))
   process.on('uncaughtException', (e) => {

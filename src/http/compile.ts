@@ -1,0 +1,310 @@
+/**
+ * Compiles the `http {}` block into the request path's configuration (conf.ts): listeners, virtual servers,
+ * locations with their inherited settings and handlers, variables. Runs at start-up, `-t` and reload; everything a
+ * request needs is decided here, so the hot path only looks things up.
+ */
+import type { Directive } from '../config/index.js'
+import { parseAddress, parseFlag, parseOffset, parseTime } from '../config/index.js'
+import { DyupsError, type Pos } from '../errors.js'
+import { HeaderPlan, NEXT_ERROR, NEXT_TIMEOUT, NEXT_INVALID_HEADER, NEXT_500, NEXT_502, NEXT_503, NEXT_504,
+  NEXT_403, NEXT_404, NEXT_429, NEXT_NON_IDEMPOTENT, DEFAULT_HIDE, type ProxySettings } from '../proxy/index.js'
+import { VERSION } from '../version.js'
+import { compileAccess } from './access-rules.js'
+import type { AddHeader, Handler, HttpConfig, Listener, LocConf, ProxyPass, ServerConf, SetOp } from './conf.js'
+import { ErrorPages } from './error-pages.js'
+import { buildLocations } from './locations.js'
+import { compileTypes, DEFAULT_TYPES, type MimeTypes } from './mime.js'
+import { Variables, type Template } from './variables.js'
+import { buildVirtualHosts, type ListenInput, type ServerInput } from './vhosts.js'
+
+/** What compiling needs: the checked configuration tree and where it lives. */
+export interface HttpSource {
+  prefix: string
+  confFile: string
+  tree: readonly Directive[]
+}
+
+const at = (d: Directive): Pos => ({ file: d.file, line: d.line })
+const find = (block: readonly Directive[], name: string): Directive | undefined => block.find((d) => d.name === name)
+
+const NEXT_BITS: Record<string, number> = {
+  error: NEXT_ERROR, timeout: NEXT_TIMEOUT, invalid_header: NEXT_INVALID_HEADER, http_500: NEXT_500,
+  http_502: NEXT_502, http_503: NEXT_503, http_504: NEXT_504, http_403: NEXT_403, http_404: NEXT_404,
+  http_429: NEXT_429, non_idempotent: NEXT_NON_IDEMPOTENT, off: 0,
+}
+
+/** Settings inherited down http → server → location, each level overriding what it sets. */
+interface Inherited {
+  access: LocConf['access']
+  addHeaders: AddHeader[]
+  clientMaxBodySize: number
+  keepaliveTimeout: number
+  keepaliveRequests: number
+  clientBodyTimeout: number
+  clientHeaderTimeout: number
+  sendTimeout: number
+  defaultType: string
+  types: MimeTypes
+  serverTokens: boolean
+  proxyHeaders: Directive[]
+  proxyVersion: '1.0' | '1.1'
+  proxy: ProxySettings
+  hide: Set<string>
+}
+
+export function compileHttp(src: HttpSource): HttpConfig {
+  const http = find(src.tree, 'http')
+  const vars = new Variables({ version: VERSION })
+  const block = http?.block ?? []
+  for (const d of block) if (d.name === 'map') vars.addMap(d)
+
+  const base = level(
+    {
+      access: null, addHeaders: [], clientMaxBodySize: 1024 * 1024, keepaliveTimeout: 75_000, keepaliveRequests: 1000,
+      clientBodyTimeout: 60_000, clientHeaderTimeout: 60_000, sendTimeout: 60_000, defaultType: 'text/plain',
+      types: DEFAULT_TYPES, serverTokens: true, proxyHeaders: [], proxyVersion: '1.0',
+      proxy: { connectTimeout: 60_000, readTimeout: 60_000, sendTimeout: 60_000, nextUpstream: NEXT_ERROR | NEXT_TIMEOUT, nextTries: 0, nextTimeout: 0 },
+      hide: new Set(DEFAULT_HIDE),
+    },
+    block,
+    vars,
+  )
+
+  const serverDirs = block.filter((d) => d.name === 'server')
+  const inputs: ServerInput[] = []
+  const listeners = new Map<string, Listener>()
+  for (const s of serverDirs) {
+    const listens: ListenInput[] = []
+    const own = (s.block ?? []).filter((d) => d.name === 'listen')
+    for (const d of own) listens.push(listenOf(d, listeners))
+    if (own.length === 0) listens.push(listenOf({ name: 'listen', args: ['80'], block: null, file: s.file, line: s.line }, listeners))
+    inputs.push({ directives: s.block ?? [], listens })
+  }
+  const vhosts = buildVirtualHosts(inputs)
+  vars.declareCaptures(vhosts.captureNames)
+
+  const servers: ServerConf[] = serverDirs.map((s, index) => {
+    const sblock = s.block ?? []
+    const inh = level(base, sblock, vars)
+    const serverSets = rewriteOps(sblock, vars)
+    const locations = buildLocations(sblock)
+    vars.declareCaptures(locations.captureNames)
+    const confs = new Map<Directive, LocConf>()
+    const locConfs = locations.locations.map((loc) => {
+      // A nested location inherits from its enclosing one.
+      const chain: Directive[] = []
+      for (let l: typeof loc | null = loc; l !== null; l = l.parent) chain.unshift(l.directive)
+      let i = inh
+      for (const d of chain) i = level(i, d.block ?? [], vars)
+      const c = locConf(i, loc.directive.block ?? [], serverSets, vars)
+      confs.set(loc.directive, c)
+      return c
+    })
+    return {
+      index,
+      name: vhosts.serverNames[index] ?? '',
+      locations,
+      locConfs,
+      serverConf: locConf(inh, [], serverSets, vars),
+      clientHeaderTimeout: inh.clientHeaderTimeout,
+    }
+  })
+  vars.finish()
+  return {
+    listeners: bindPlan([...listeners.values()]),
+    servers,
+    vhosts,
+    errorPages: new ErrorPages(VERSION),
+    slots: vars.slots,
+    resolvers: (find(block, 'resolver')?.args ?? []).filter((a) => !a.includes('=')),
+    accessLogs: [],
+    vars,
+  }
+}
+
+/** Applies one level's directives over the inherited settings. */
+function level(parent: Inherited, block: readonly Directive[], vars: Variables): Inherited {
+  const i: Inherited = { ...parent, proxy: { ...parent.proxy } }
+  const own = compileAccess(block)
+  if (own !== null) i.access = own
+  const adds = block.filter((d) => d.name === 'add_header')
+  if (adds.length > 0) {
+    i.addHeaders = adds.map((d) => ({ name: d.args[0]!, value: vars.compile(d.args[1]!, at(d)), always: d.args[2] === 'always' }))
+  }
+  const headers = block.filter((d) => d.name === 'proxy_set_header')
+  if (headers.length > 0) i.proxyHeaders = headers
+  const hides = block.filter((d) => d.name === 'proxy_hide_header' || d.name === 'proxy_pass_header')
+  if (hides.length > 0) {
+    i.hide = new Set(DEFAULT_HIDE)
+    for (const d of hides) {
+      const n = d.args[0]!.toLowerCase()
+      if (d.name === 'proxy_hide_header') i.hide.add(n)
+      else i.hide.delete(n)
+    }
+  }
+  for (const d of block) {
+    const a0 = d.args[0] ?? ''
+    switch (d.name) {
+      case 'client_max_body_size': i.clientMaxBodySize = parseOffset(a0) ?? i.clientMaxBodySize; break
+      case 'keepalive_timeout': i.keepaliveTimeout = parseTime(a0) ?? i.keepaliveTimeout; break
+      case 'keepalive_requests': i.keepaliveRequests = Number(a0); break
+      case 'client_body_timeout': i.clientBodyTimeout = parseTime(a0) ?? i.clientBodyTimeout; break
+      case 'client_header_timeout': i.clientHeaderTimeout = parseTime(a0) ?? i.clientHeaderTimeout; break
+      case 'send_timeout': i.sendTimeout = parseTime(a0) ?? i.sendTimeout; break
+      case 'default_type': i.defaultType = a0; break
+      case 'types': i.types = compileTypes(d); break
+      case 'server_tokens': i.serverTokens = a0 !== 'off'; break
+      case 'proxy_http_version': i.proxyVersion = a0 === '1.1' ? '1.1' : '1.0'; break
+      case 'proxy_connect_timeout': i.proxy.connectTimeout = parseTime(a0) ?? i.proxy.connectTimeout; break
+      case 'proxy_read_timeout': i.proxy.readTimeout = parseTime(a0) ?? i.proxy.readTimeout; break
+      case 'proxy_send_timeout': i.proxy.sendTimeout = parseTime(a0) ?? i.proxy.sendTimeout; break
+      case 'proxy_next_upstream_tries': i.proxy.nextTries = Number(a0); break
+      case 'proxy_next_upstream_timeout': i.proxy.nextTimeout = parseTime(a0) ?? 0; break
+      case 'proxy_next_upstream': {
+        let bits = 0
+        for (const a of d.args) {
+          const b = NEXT_BITS[a]
+          if (b === undefined) throw new DyupsError('E_CONFIG', `invalid value "${a}"`, at(d))
+          bits |= b
+        }
+        i.proxy.nextUpstream = bits
+        break
+      }
+    }
+  }
+  return i
+}
+
+/** `set` and `return` of one level, in order: the rewrite phase. */
+function rewriteOps(block: readonly Directive[], vars: Variables): SetOp[] {
+  const ops: SetOp[] = []
+  for (const d of block) {
+    if (d.name !== 'set') continue
+    ops.push({ set: vars.setter(d.args[0]!, at(d)), value: vars.compile(d.args[1]!, at(d)) })
+  }
+  return ops
+}
+
+function locConf(i: Inherited, block: readonly Directive[], serverSets: readonly SetOp[], vars: Variables): LocConf {
+  return {
+    handler: handlerOf(i, block, vars),
+    access: i.access,
+    sets: [...serverSets, ...rewriteOps(block, vars)],
+    addHeaders: i.addHeaders,
+    clientMaxBodySize: i.clientMaxBodySize,
+    keepaliveTimeout: i.keepaliveTimeout,
+    keepaliveRequests: i.keepaliveRequests,
+    clientBodyTimeout: i.clientBodyTimeout,
+    sendTimeout: i.sendTimeout,
+    defaultType: i.defaultType,
+    types: i.types,
+    serverTokens: i.serverTokens,
+    accessLogs: null,
+  }
+}
+
+function handlerOf(i: Inherited, block: readonly Directive[], vars: Variables): Handler {
+  const ret = find(block, 'return')
+  if (ret) return returnHandler(ret, vars)
+  if (find(block, 'dyups_interface')) return { kind: 'dyups' }
+  const echoes = block.filter((d) => d.name === 'echo')
+  if (echoes.length > 0) return { kind: 'echo', parts: echoes.map((d) => vars.compile(d.args.join(' '), at(d))) }
+  const pass = find(block, 'proxy_pass')
+  if (pass) return { kind: 'proxy', pass: proxyPass(i, pass, vars) }
+  return { kind: 'none' }
+}
+
+function returnHandler(d: Directive, vars: Variables): Handler {
+  const a0 = d.args[0]!
+  if (d.args.length === 1 && /^(https?:\/\/|\$scheme)/.test(a0)) return { kind: 'return', code: 302, text: vars.compile(a0, at(d)) }
+  const code = Number(a0)
+  if (!/^\d{3}$/.test(a0) || code > 999) throw new DyupsError('E_CONFIG', `invalid return code "${a0}"`, at(d))
+  return { kind: 'return', code, text: d.args.length > 1 ? vars.compile(d.args[1]!, at(d)) : null }
+}
+
+function proxyPass(i: Inherited, d: Directive, vars: Variables): ProxyPass {
+  const url = d.args[0]!
+  const m = /^(https?):\/\/(.*)$/i.exec(url)
+  if (!m) throw new DyupsError('E_CONFIG', `invalid URL prefix in "${url}"`, at(d))
+  if (m[1]!.toLowerCase() === 'https') throw new DyupsError('E_CONFIG', `https upstreams are not supported by dyups yet in "${url}"`, at(d))
+  const rest = m[2]!
+  const tpl = vars.compile(url, at(d))
+  let host = '', uri: string | null = null
+  if (tpl.constant !== null) {
+    const slash = rest.startsWith('unix:') ? rest.indexOf(':/', 5) + 1 || -1 : rest.indexOf('/')
+    host = slash > 0 ? rest.slice(0, slash) : rest
+    uri = slash > 0 ? rest.slice(slash) : null
+    if (host === '') throw new DyupsError('E_CONFIG', `no host in "${url}" of the "proxy_pass" directive`, at(d))
+  }
+  // The location's own headers first, then nginx's defaults not overridden.
+  const names: string[] = [], values: Template[] = []
+  for (const h of i.proxyHeaders) {
+    names.push(h.args[0]!)
+    values.push(vars.compile(h.args[1] ?? '', at(h)))
+  }
+  const have = new Set(names.map((n) => n.toLowerCase()))
+  const defaults: [string, string][] = [['Host', '$proxy_host'], ['Connection', 'close']]
+  for (const [n, v] of defaults) {
+    if (have.has(n.toLowerCase())) continue
+    names.push(n)
+    values.push(vars.compile(v))
+  }
+  return {
+    url: tpl.constant === null ? tpl : null,
+    host,
+    uri,
+    locationPrefix: '',
+    version: i.proxyVersion,
+    plan: new HeaderPlan(names),
+    values,
+    settings: i.proxy,
+    hide: i.hide,
+  }
+}
+
+/** One `listen`: its key for virtual-server lookup, and the socket it needs. */
+function listenOf(d: Directive, listeners: Map<string, Listener>): ListenInput {
+  const a = parseAddress(d.args[0]!, { listen: true })
+  if (typeof a === 'string') throw new DyupsError('E_CONFIG', `${a} in "${d.args[0]}" of the "listen" directive`, at(d))
+  let key: string, host: string | null = null, port = a.port ?? 80, path: string | null = null
+  if (a.family === 'unix') {
+    key = `unix:${a.host}`
+    path = a.host
+    port = 0
+  } else if (a.family === 'inet6') {
+    host = a.host.replace(/^\[|\]$/g, '')
+    key = `[${host}]:${port}`
+  } else {
+    host = a.host === '*' ? '0.0.0.0' : a.host
+    key = `${host}:${port}`
+  }
+  const params = d.args.slice(1)
+  const backlog = Number(params.find((p) => p.startsWith('backlog='))?.slice(8) ?? 511)
+  const v6only = params.find((p) => p.startsWith('ipv6only='))
+  if (!listeners.has(key)) {
+    listeners.set(key, { key, host, port, path, ipv6only: v6only ? v6only === 'ipv6only=on' : true, wildcard: false, backlog })
+  }
+  return { key, defaultServer: params.includes('default_server') || params.includes('default'), file: d.file, line: d.line }
+}
+
+/**
+ * nginx binds a wildcard address once per port and tells its servers apart by the connection's local address;
+ * specific addresses on a port that also has a wildcard are not bound separately.
+ */
+function bindPlan(all: Listener[]): Listener[] {
+  const wild = new Set(all.filter((l) => l.host === '0.0.0.0' || l.host === '::').map((l) => `${l.host === '::' ? 6 : 4}:${l.port}`))
+  const out: Listener[] = []
+  for (const l of all) {
+    if (l.path !== null) {
+      out.push(l)
+      continue
+    }
+    const v6 = l.host!.includes(':')
+    const isWild = l.host === '0.0.0.0' || l.host === '::'
+    if (!isWild && wild.has(`${v6 ? 6 : 4}:${l.port}`)) continue
+    out.push({ ...l, wildcard: isWild })
+  }
+  return out
+}
+
+export { parseFlag }

@@ -1,0 +1,396 @@
+/**
+ * One client connection: reads request heads with the strict parser, reads bodies, runs the handler of the
+ * location, writes the response, and loops for keep-alive and pipelined requests. It is also the `Downstream` of
+ * the proxy exchange, so a proxied request costs no extra object for its client side.
+ */
+import type { Socket } from 'node:net'
+import {
+  ChunkedDecoder, NEED_MORE, PARSE_ERROR, RequestHeadParser, httpDate, type BodyKind, type RequestHead,
+  type ResponseHead, BODY_UNTIL_CLOSE, BODY_CHUNKED, statusLine,
+} from '../http1/index.js'
+import { Exchange, buildClientHead, type Downstream } from '../proxy/index.js'
+import { log } from '../log.js'
+import { VERSION } from '../version.js'
+import type { LocConf, ServerConf } from './conf.js'
+import { closesConnection, responseStatus } from './error-pages.js'
+import { LocationMatch } from './locations.js'
+import { Request } from './request.js'
+import { parseTarget, Target } from './uri.js'
+import type { HttpWorker } from './worker.js'
+import { runHandler } from './handlers.js'
+import { contentTypeFor } from './mime.js'
+
+const HEAD = 0
+const BODY = 1
+const BUSY = 2
+const CLOSED = 3
+
+/** Bytes of a pipelined next request kept while the current one is handled; more pauses the socket. */
+const PIPELINE_BUFFER = 64 * 1024
+
+const SERVER_ON = `dyups/${VERSION}`
+const SERVER_OFF = 'dyups'
+
+let serial = 0
+
+export class Connection implements Downstream {
+  readonly socket: Socket
+  private readonly parser = new RequestHeadParser()
+  private readonly target = new Target()
+  private readonly match = new LocationMatch()
+  private state = HEAD
+  private req: Request | null = null
+  private pending: Buffer | null = null
+  private requests = 0
+  private readonly id = ++serial
+  private readonly listenKey: string
+  private decoder: ChunkedDecoder | null = null
+  private bodyParts: Buffer[] = []
+  private bodyLeft = 0
+  private exchange: Exchange | null = null
+  private readonly remoteAddr: string
+  private readonly remotePort: number
+  private readonly localAddr: string
+  private readonly localPort: number
+
+  constructor(
+    readonly worker: HttpWorker,
+    socket: Socket,
+    listenKey: string,
+  ) {
+    this.socket = socket
+    this.remoteAddr = socket.remoteAddress?.replace(/^::ffff:/, '') ?? ''
+    this.remotePort = socket.remotePort ?? 0
+    this.localAddr = socket.localAddress?.replace(/^::ffff:/, '') ?? ''
+    this.localPort = socket.localPort ?? 0
+    this.listenKey = listenKey
+    socket.on('data', (b: Buffer) => this.onData(b))
+    socket.on('error', () => this.onClose())
+    socket.on('close', () => this.onClose())
+    socket.on('drain', () => this.exchange?.clientDrained())
+    socket.on('timeout', () => this.onTimeout())
+    socket.setTimeout(60_000)
+  }
+
+  get method(): string {
+    return this.req?.method ?? 'GET'
+  }
+
+  private onData(chunk: Buffer): void {
+    switch (this.state) {
+      case HEAD:
+        return this.readHead(chunk)
+      case BODY:
+        return this.readBody(chunk, 0)
+      case BUSY:
+        this.pending = this.pending === null ? chunk : Buffer.concat([this.pending, chunk])
+        if (this.pending.length > PIPELINE_BUFFER) this.socket.pause()
+        return
+    }
+  }
+
+  private readHead(chunk: Buffer): void {
+    const r = this.parser.execute(chunk, 0)
+    if (r === NEED_MORE) return
+    if (r === PARSE_ERROR) {
+      const e = this.parser.error!
+      log('info', `client sent invalid request: ${e.message} while reading client request headers, client: ${this.remoteAddr}`)
+      return this.rejectHead(e.status)
+    }
+    const head = this.parser.head!
+    this.parser.reset()
+    this.begin(head, r < chunk.length ? chunk.subarray(r) : null)
+  }
+
+  /** Answers a head that could not be parsed, then closes: the stream is out of sync. */
+  private rejectHead(status: number): void {
+    this.state = BUSY
+    const pages = this.worker.conf.errorPages
+    const body = pages.body(status, true)
+    const shown = responseStatus(status)
+    this.socket.end(
+      `${statusLine(shown)}Server: ${SERVER_ON}\r\nDate: ${httpDate()}\r\nContent-Type: text/html\r\n` +
+        `Content-Length: ${body?.length ?? 0}\r\nConnection: close\r\n\r\n` + (body?.toString('latin1') ?? ''),
+      'latin1',
+    )
+    this.state = CLOSED
+  }
+
+  private begin(head: RequestHead, rest: Buffer | null): void {
+    this.requests++
+    const conf = this.worker.conf
+    const req = new Request(head, conf.slots)
+    this.req = req
+    req.remoteAddr = this.remoteAddr
+    req.remotePort = this.remotePort
+    req.serverAddr = this.localAddr
+    req.serverPort = this.localPort
+    req.connection = this.id
+    req.connectionRequests = this.requests
+    this.state = BUSY
+    if (!parseTarget(head.target, this.target)) return this.finishLocal(400)
+    req.uri = this.target.uri
+    req.args = this.target.args
+    req.requestUri = this.target.requestUri
+    const si = conf.vhosts.select(this.listenKey, req.host)
+    const server = conf.servers[si < 0 ? 0 : si]!
+    req.server = server
+    req.serverName = server.name
+    const loc = server.locations.match(req.uri, this.match)
+    const lc = loc === null ? server.serverConf : server.locConfs[loc.id]!
+    req.loc = lc
+    if (this.match.redirect) {
+      return this.sendLocal(301, null, [['Location', `http://${req.host || server.name}${loc!.name}`]])
+    }
+    req.captures = this.match.captures
+    if (lc.access !== null && !lc.access.allows(this.remoteAddr)) return this.finishLocal(403)
+    for (const op of lc.sets) op.set(req, op.value.eval(req))
+
+    // The body: read it whole before the handler runs (nginx's request buffering), bounded by client_max_body_size.
+    if (head.contentLength > lc.clientMaxBodySize) return this.tooLarge(rest)
+    if (head.chunked) {
+      this.decoder = new ChunkedDecoder({ copy: true, maxBody: lc.clientMaxBodySize })
+      this.state = BODY
+      if (head.expectContinue) this.socket.write('HTTP/1.1 100 Continue\r\n\r\n')
+      if (rest !== null) this.readBody(rest, 0)
+      return
+    }
+    if (head.contentLength > 0) {
+      this.bodyLeft = head.contentLength
+      this.bodyParts = []
+      this.state = BODY
+      if (head.expectContinue) this.socket.write('HTTP/1.1 100 Continue\r\n\r\n')
+      if (rest !== null) this.readBody(rest, 0)
+      return
+    }
+    if (rest !== null) this.pending = rest
+    this.dispatch()
+  }
+
+  private readBody(chunk: Buffer, from: number): void {
+    const req = this.req!
+    if (this.decoder !== null && req.head.chunked) {
+      const r = this.decoder.execute(chunk, from)
+      if (r === NEED_MORE) return
+      if (r === PARSE_ERROR) {
+        const e = this.decoder.error!
+        return this.finishLocal(e.status === 413 ? 413 : 400)
+      }
+      req.body = Buffer.from(this.decoder.body())
+      this.state = BUSY
+      if (r < chunk.length) this.pending = chunk.subarray(r)
+      return this.dispatch()
+    }
+    const n = chunk.length - from
+    if (n < this.bodyLeft) {
+      this.bodyParts.push(from === 0 ? chunk : chunk.subarray(from))
+      this.bodyLeft -= n
+      return
+    }
+    this.bodyParts.push(chunk.subarray(from, from + this.bodyLeft))
+    const end = from + this.bodyLeft
+    this.bodyLeft = 0
+    req.body = this.bodyParts.length === 1 ? this.bodyParts[0]! : Buffer.concat(this.bodyParts)
+    this.bodyParts = []
+    this.state = BUSY
+    if (end < chunk.length) this.pending = chunk.subarray(end)
+    this.dispatch()
+  }
+
+  /** 413, then keep reading and dropping the body a little while, so a client that writes it all still reads the answer. */
+  private tooLarge(_rest: Buffer | null): void {
+    const req = this.req!
+    req.keepAlive = false
+    this.sendLocal(413, null, null)
+  }
+
+  private dispatch(): void {
+    this.socket.pause()
+    runHandler(this.worker, this, this.req!)
+  }
+
+  // ---- responses ----
+
+  /** An error page (or an empty body for codes without one), nginx's special response. */
+  finishLocal(status: number): void {
+    const req = this.req!
+    if (closesConnection(status)) req.keepAlive = false
+    this.sendLocal(status, null, null)
+  }
+
+  /**
+   * A response made here (return, echo, the dyups interface, error pages). `body` null: the standard page of
+   * `status` (if it has one). Headers: extra `[name, value]` pairs, after the standard ones.
+   */
+  sendLocal(status: number, body: string | Buffer | null, headers: [string, string][] | null, contentType?: string): void {
+    const req = this.req!
+    const lc = req.loc
+    const tokens = lc?.serverTokens ?? true
+    let type = contentType
+    if (body === null) {
+      const page = this.worker.conf.errorPages.body(status, tokens)
+      if (page !== null) {
+        body = page
+        type = 'text/html'
+      }
+    } else if (type === undefined && lc !== null) {
+      type = contentTypeFor(lc.types, req.uri, lc.defaultType)
+    }
+    const shown = responseStatus(status)
+    const noBody = status === 204 || status === 304 || req.method === 'HEAD'
+    const len = body === null ? 0 : typeof body === 'string' ? Buffer.byteLength(body, 'latin1') : body.length
+    const keep = req.keepAlive && this.keepAliveAllowed(lc)
+    req.keepAlive = keep
+    let h = `${statusLine(shown)}Server: ${tokens ? SERVER_ON : SERVER_OFF}\r\nDate: ${httpDate()}\r\n`
+    if (type !== undefined && !(status === 204 || status === 304)) h += `Content-Type: ${type}\r\n`
+    if (status !== 204 && status !== 304) h += `Content-Length: ${len}\r\n`
+    if (headers !== null) for (const [n, v] of headers) if (n === 'Location') h += `Location: ${v}\r\n`
+    h += keep ? 'Connection: keep-alive\r\n' : 'Connection: close\r\n'
+    if (headers !== null) for (const [n, v] of headers) if (n !== 'Location') h += `${n}: ${v}\r\n`
+    if (lc !== null) h += this.addHeaders(lc, status)
+    h += '\r\n'
+    req.status = status
+    const s = this.socket
+    if (noBody || body === null || len === 0) s.write(h, 'latin1')
+    else {
+      s.cork()
+      s.write(h, 'latin1')
+      if (typeof body === 'string') s.write(body, 'latin1')
+      else s.write(body)
+      s.uncork()
+    }
+    req.bodyBytesSent = noBody ? 0 : len
+    req.headerSent = true
+    this.done()
+  }
+
+  private keepAliveAllowed(lc: LocConf | null): boolean {
+    if (this.worker.stopping) return false
+    const max = lc?.keepaliveRequests ?? 1000
+    const timeout = lc?.keepaliveTimeout ?? 75_000
+    return timeout > 0 && this.requests < max
+  }
+
+  private addHeaders(lc: LocConf, status: number): string {
+    if (lc.addHeaders.length === 0) return ''
+    // nginx adds these only to 200, 201, 204, 206, 301, 302, 303, 304, 307, 308 unless `always`.
+    const ok = status === 200 || status === 201 || status === 204 || status === 206 || (status >= 301 && status <= 304) || status === 307 || status === 308
+    let h = ''
+    for (const a of lc.addHeaders) {
+      if (!ok && !a.always) continue
+      const v = a.value.eval(this.req!)
+      if (v !== '') h += `${a.name}: ${v}\r\n`
+    }
+    return h
+  }
+
+  // ---- proxy ----
+
+  startProxy(ex: Exchange): void {
+    this.exchange = ex
+    ex.start()
+  }
+
+  responseHead(rh: ResponseHead, kind: BodyKind): boolean {
+    const req = this.req!
+    const lc = req.loc!
+    const client11 = req.versionMinor === 1
+    let keep = req.keepAlive && this.keepAliveAllowed(lc)
+    // A body delimited by the backend's close reaches an HTTP/1.1 client chunked; an HTTP/1.0 client gets it
+    // until we close.
+    let chunk = false
+    let passChunked = false
+    if (kind === BODY_UNTIL_CLOSE) {
+      if (client11) chunk = true
+      else keep = false
+    } else if (kind === BODY_CHUNKED) {
+      if (client11) passChunked = true
+      else keep = false
+    }
+    req.keepAlive = keep
+    req.status = rh.status
+    const pass = (req.loc!.handler as { kind: 'proxy'; pass: import('./conf.js').ProxyPass }).pass
+    const head = buildClientHead(rh, {
+      server: lc.serverTokens ? SERVER_ON : SERVER_OFF,
+      date: httpDate(),
+      chunked: chunk || passChunked,
+      keepAlive: keep,
+      hide: pass.hide,
+      extra: this.addHeaders(lc, rh.status),
+    })
+    this.socket.write(head, 'latin1')
+    req.headerSent = true
+    return chunk
+  }
+
+  attempt(addr: string, status: number, connectMs: number, responseMs: number): void {
+    this.req!.upstreamAttempt(addr, status, connectMs, responseMs)
+  }
+
+  finished(errorStatus: number, broken: boolean): void {
+    this.exchange = null
+    if (broken) {
+      this.req!.keepAlive = false
+      this.state = CLOSED
+      this.worker.logRequest(this.req!)
+      this.socket.destroy()
+      return
+    }
+    if (errorStatus > 0) return this.finishLocal(errorStatus)
+    this.done()
+  }
+
+  // ---- end of a request ----
+
+  private done(): void {
+    const req = this.req!
+    this.worker.logRequest(req)
+    if (!req.keepAlive) {
+      this.state = CLOSED
+      this.socket.end()
+      return
+    }
+    this.req = null
+    this.state = HEAD
+    this.socket.setTimeout(req.loc?.keepaliveTimeout ?? 75_000)
+    this.socket.resume()
+    const p = this.pending
+    this.pending = null
+    if (p !== null) this.readHead(p)
+  }
+
+  private onTimeout(): void {
+    // Idle keep-alive, a stalled head or body: nginx closes without an answer (logging 408 for a started request).
+    this.state = CLOSED
+    this.socket.destroy()
+  }
+
+  private onClose(): void {
+    if (this.state === CLOSED && this.exchange === null) {
+      this.worker.forget(this)
+      return
+    }
+    this.state = CLOSED
+    if (this.exchange !== null) {
+      // 499: the client left first; the backend is not to blame.
+      if (this.req !== null && !this.req.headerSent) this.req.status = 499
+      this.exchange.abort()
+      this.exchange = null
+      if (this.req !== null) this.worker.logRequest(this.req)
+    }
+    this.socket.destroy()
+    this.worker.forget(this)
+  }
+
+  /** Graceful stop: close now if idle between requests. */
+  closeIfIdle(): void {
+    if (this.state === HEAD && !this.parser.inProgress) {
+      this.state = CLOSED
+      this.socket.end()
+    }
+  }
+
+  get serverConf(): ServerConf | null {
+    return this.req?.server ?? null
+  }
+}

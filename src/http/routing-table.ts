@@ -1,0 +1,70 @@
+/**
+ * A worker's upstream table: the store's Replica (groups in /list order, kept current by deltas) plus one balancer
+ * per group. Balancers are built on a group's first request, so a table of 100 000 groups costs nothing until
+ * traffic reaches them; a replaced group's new balancer is built before the old one is released, so the servers it
+ * keeps also keep their passive-health state and connection counts.
+ */
+import { createBalancer, PeerStates, type Balancer } from '../balancer/index.js'
+import { Replica, type Delta, type Snapshot } from '../store/index.js'
+import { groupKey, type UpstreamGroup } from '../upstream/index.js'
+import type { TableView } from '../dyups/index.js'
+
+export class RoutingTable implements TableView {
+  readonly states = new PeerStates()
+  private replica = new Replica({ version: 0, groups: [] })
+  private readonly balancers = new Map<string, Balancer>()
+
+  init(snapshot: Snapshot): void {
+    for (const b of this.balancers.values()) b.release()
+    this.balancers.clear()
+    this.replica = new Replica(snapshot)
+  }
+
+  apply(delta: Delta): void {
+    // A worker initialised while this delta was on its way already has it in its snapshot.
+    if (delta.version <= this.replica.version) return
+    this.replica.apply(delta)
+    for (const c of delta.changes) {
+      const key = groupKey(c.op === 'put' ? c.group.name : c.name)
+      const old = this.balancers.get(key)
+      if (old === undefined) continue
+      const now = this.replica.get(key)
+      if (now !== undefined) this.balancers.set(key, createBalancer(now, this.states))
+      else this.balancers.delete(key)
+      old.release()
+    }
+  }
+
+  /**
+   * The balancer of the group named `name` (case-insensitive), or undefined. `$host` is already lowercase, so the
+   * common case is one Map lookup.
+   */
+  route(name: string): Balancer | undefined {
+    let b = this.balancers.get(name)
+    if (b !== undefined) return b
+    const key = groupKey(name)
+    b = this.balancers.get(key)
+    if (b !== undefined) return b
+    const g = this.replica.get(key)
+    if (g === undefined) return undefined
+    b = createBalancer(g, this.states)
+    this.balancers.set(key, b)
+    return b
+  }
+
+  get version(): number {
+    return this.replica.version
+  }
+
+  get size(): number {
+    return this.replica.size
+  }
+
+  list(): Iterable<UpstreamGroup> {
+    return this.replica.list()
+  }
+
+  get(name: string): UpstreamGroup | undefined {
+    return this.replica.get(name)
+  }
+}

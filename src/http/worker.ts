@@ -1,0 +1,113 @@
+/**
+ * The request path of one worker: its listening sockets, its connections, the routing table and the connection
+ * pools. Built from a compiled configuration; stopped gracefully (listeners closed, idle connections closed,
+ * requests in flight finished) or at once.
+ */
+import { createServer, type Server, type Socket } from 'node:net'
+import { existsSync, unlinkSync } from 'node:fs'
+import type { Balancer } from '../balancer/index.js'
+import type { ChangeSink } from '../dyups/index.js'
+import { DyupsError } from '../errors.js'
+import { Pools } from '../proxy/index.js'
+import type { HttpConfig, Listener } from './conf.js'
+import { Connection } from './connection.js'
+import type { Request } from './request.js'
+import type { RoutingTable } from './routing-table.js'
+import type { Template } from './variables.js'
+
+export interface WorkerDeps {
+  table: RoutingTable
+  sink: ChangeSink
+  trylock: boolean
+  readMsgLog: boolean
+}
+
+export class HttpWorker {
+  readonly pools = new Pools()
+  /** Implicit upstreams of literal addresses in proxy_pass. */
+  readonly literals = new Map<string, Balancer>()
+  stopping = false
+  private readonly servers: Server[] = []
+  private readonly conns = new Set<Connection>()
+  private readonly templates = new Map<string, Template>()
+  private drained: (() => void) | null = null
+
+  constructor(
+    readonly conf: HttpConfig,
+    readonly deps: WorkerDeps,
+  ) {}
+
+  /** Opens every listener of the configuration. @throws DyupsError with nginx's bind() message */
+  async listen(): Promise<void> {
+    for (const l of this.conf.listeners) this.servers.push(await this.open(l))
+  }
+
+  private open(l: Listener): Promise<Server> {
+    const server = createServer({ noDelay: true }, (s: Socket) => this.accept(s, l))
+    return new Promise((resolve, reject) => {
+      server.once('error', (e: NodeJS.ErrnoException) => {
+        const what = l.path !== null ? l.key : l.key
+        const errno = e.code === 'EADDRINUSE' ? '98: Address already in use' : e.code === 'EACCES' ? '13: Permission denied' : `${e.errno ?? ''}: ${e.message}`
+        reject(new DyupsError('E_CONFIG', `bind() to ${what} failed (${errno})`))
+      })
+      if (l.path !== null) {
+        if (existsSync(l.path) && process.env.NODE_UNIQUE_ID === undefined) unlinkSync(l.path)
+        server.listen({ path: l.path, backlog: l.backlog }, () => resolve(server))
+      } else {
+        server.listen({ host: l.host!, port: l.port, ipv6Only: l.ipv6only, backlog: l.backlog }, () => resolve(server))
+      }
+    })
+  }
+
+  private accept(s: Socket, l: Listener): void {
+    if (this.stopping) {
+      s.destroy()
+      return
+    }
+    let key = l.key
+    if (l.wildcard) key = this.conf.vhosts.keyFor(s.localAddress?.replace(/^::ffff:/, '') ?? '', s.localPort ?? 0) ?? l.key
+    this.conns.add(new Connection(this, s, key))
+  }
+
+  forget(c: Connection): void {
+    this.conns.delete(c)
+    if (this.drained !== null && this.conns.size === 0) this.drained()
+  }
+
+  /** A compiled template for a string that reaches us at run time (a `hash` key of a posted group). */
+  template(text: string): Template {
+    let t = this.templates.get(text)
+    if (t === undefined) {
+      t = this.conf.vars.compile(text)
+      if (this.templates.size < 10_000) this.templates.set(text, t)
+    }
+    return t
+  }
+
+  logRequest(req: Request): void {
+    const logs = req.loc?.accessLogs ?? this.conf.accessLogs
+    if (logs === null) return
+    req.endMsec = Date.now()
+    for (const l of logs) l.write(req)
+  }
+
+  reopenLogs(): void {
+    for (const l of this.conf.accessLogs) l.reopen()
+  }
+
+  /** Graceful stop: stop accepting, close idle connections, wait (bounded) for requests in flight. */
+  async close(ms = 30_000): Promise<void> {
+    this.stopping = true
+    await Promise.all(this.servers.map((s) => new Promise((r) => s.close(r))))
+    this.pools.closeIdle()
+    for (const c of this.conns) c.closeIfIdle()
+    if (this.conns.size === 0) return
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms)
+      this.drained = () => {
+        clearTimeout(timer)
+        resolve()
+      }
+    })
+  }
+}

@@ -1,0 +1,316 @@
+/**
+ * One proxied request: pick a peer, send the request on a pooled or new connection, relay the response to the
+ * client with backpressure, and move to the next peer on the failures `proxy_next_upstream` names — as nginx's
+ * upstream module does, attempt by attempt (ngx_http_upstream_next).
+ *
+ * The request keeps the balancer it started with for every attempt, so a group replaced or deleted meanwhile does
+ * not disturb it. One Exchange object per request; connections keep their listeners for life (see conn.ts).
+ */
+import type { Socket } from 'node:net'
+import type { PeerSelection, Peer } from '../balancer/index.js'
+import {
+  BODY_CHUNKED, BODY_LENGTH, BODY_NONE, BODY_UNTIL_CLOSE, ChunkedScanner, NEED_MORE, PARSE_ERROR,
+  ResponseHeadParser, type ResponseHead, type BodyKind,
+} from '../http1/index.js'
+import type { Keepalive } from '../upstream/index.js'
+import type { ConnUser, UpstreamConn } from './conn.js'
+import type { Pools } from './pool.js'
+
+/** proxy_next_upstream conditions, as bits. */
+export const NEXT_ERROR = 1
+export const NEXT_TIMEOUT = 2
+export const NEXT_INVALID_HEADER = 4
+export const NEXT_500 = 8
+export const NEXT_502 = 16
+export const NEXT_503 = 32
+export const NEXT_504 = 64
+export const NEXT_403 = 128
+export const NEXT_404 = 256
+export const NEXT_429 = 512
+export const NEXT_NON_IDEMPOTENT = 1024
+export const NEXT_OFF = 0
+
+const STATUS_BITS: Record<number, number> = { 500: NEXT_500, 502: NEXT_502, 503: NEXT_503, 504: NEXT_504, 403: NEXT_403, 404: NEXT_404, 429: NEXT_429 }
+
+export interface ProxySettings {
+  connectTimeout: number
+  readTimeout: number
+  sendTimeout: number
+  /** Bits of NEXT_*; nginx's default is `error timeout`. */
+  nextUpstream: number
+  /** 0: no limit. */
+  nextTries: number
+  /** ms; 0: no limit. */
+  nextTimeout: number
+}
+
+/** The client side of an exchange, implemented by the request path. */
+export interface Downstream {
+  readonly socket: Socket
+  readonly method: string
+  /**
+   * The backend's response head is in: write the client head. Returns how to frame the body toward the client:
+   * true to chunk-encode a body that has no length (an HTTP/1.1 client), false to send it as is.
+   */
+  responseHead(head: ResponseHead, kind: BodyKind): boolean
+  /** One attempt ended: for $upstream_addr, $upstream_status, $upstream_connect_time, $upstream_response_time. */
+  attempt(addr: string, status: number, connectMs: number, responseMs: number): void
+  /**
+   * The exchange is over. `errorStatus` 502/504: nothing was sent, answer with that error page.
+   * `broken`: the response was cut short after its head went out; the client connection must be closed.
+   */
+  finished(errorStatus: number, broken: boolean): void
+}
+
+const S_IDLE = 0
+const S_CONNECTING = 1
+const S_WAITING = 2 // request sent (or being sent), no response byte yet
+const S_HEAD = 3 // response head arriving
+const S_BODY = 4
+const S_DONE = 5
+
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS', 'TRACE'])
+
+const CHUNK_END = Buffer.from('0\r\n\r\n', 'latin1')
+const CRLF = Buffer.from('\r\n', 'latin1')
+
+export class Exchange implements ConnUser {
+  private state = S_IDLE
+  private peer: Peer | null = null
+  private conn: UpstreamConn | null = null
+  private readonly parser = new ResponseHeadParser()
+  private scanner: ChunkedScanner | null = null
+  private kind: BodyKind = BODY_NONE
+  private remaining = 0
+  private chunkOut = false
+  private started = 0
+  private attemptStart = 0
+  private connectMs = -1
+  private lastError = 502
+  private tries = 0
+  private sentAny = false
+  private fresh = false
+  private status = 0
+
+  constructor(
+    private readonly sel: PeerSelection,
+    private readonly pools: Pools,
+    private readonly keepalive: Keepalive,
+    private readonly settings: ProxySettings,
+    /** The request head for the backend (latin1). */
+    private readonly head: string,
+    private readonly body: Buffer | null,
+    private readonly down: Downstream,
+  ) {}
+
+  start(): void {
+    this.started = Date.now()
+    this.next()
+  }
+
+  /** The client can take more: resume reading the backend. */
+  clientDrained(): void {
+    this.conn?.socket.resume()
+  }
+
+  /** The client went away: stop, and do not keep a half-read connection. */
+  abort(): void {
+    if (this.state === S_DONE) return
+    this.state = S_DONE
+    if (this.peer !== null) this.sel.done(this.peer, true)
+    this.drop()
+  }
+
+  private next(): void {
+    const s = this.settings
+    if (s.nextTries !== 0 && this.tries >= s.nextTries) return this.fail()
+    if (s.nextTimeout !== 0 && this.tries > 0 && Date.now() - this.started >= s.nextTimeout) return this.fail()
+    const peer = this.sel.next()
+    if (peer === null) return this.fail()
+    this.tries++
+    this.peer = peer
+    this.connect(peer)
+  }
+
+  private connect(peer: Peer): void {
+    const conn = this.pools.acquire(peer.server)
+    this.conn = conn
+    conn.user = this
+    this.attemptStart = Date.now()
+    this.parser.reset()
+    this.fresh = !conn.connected
+    if (conn.connected) {
+      this.connectMs = 0
+      this.send(conn)
+    } else {
+      this.state = S_CONNECTING
+      conn.socket.setTimeout(this.settings.connectTimeout)
+    }
+  }
+
+  onConnect(conn: UpstreamConn): void {
+    if (conn !== this.conn) return
+    this.connectMs = Date.now() - this.attemptStart
+    this.send(conn)
+  }
+
+  private send(conn: UpstreamConn): void {
+    this.state = S_WAITING
+    conn.requests++
+    const s = conn.socket
+    s.setTimeout(this.settings.readTimeout)
+    if (this.body === null) s.write(this.head, 'latin1')
+    else {
+      s.cork()
+      s.write(this.head, 'latin1')
+      s.write(this.body)
+      s.uncork()
+    }
+  }
+
+  onData(conn: UpstreamConn, chunk: Buffer): void {
+    if (conn !== this.conn) return
+    if (this.state === S_BODY) return this.relay(chunk, 0)
+    if (this.state !== S_WAITING && this.state !== S_HEAD) return
+    this.state = S_HEAD
+    const r = this.parser.execute(chunk, 0)
+    if (r === NEED_MORE) return
+    if (r === PARSE_ERROR) return this.failure(NEXT_INVALID_HEADER, 502)
+    const rh = this.parser.head!
+    if (rh.status >= 100 && rh.status < 200 && rh.status !== 101) {
+      // Interim responses (100 Continue, 103) are not relayed; the final one follows.
+      this.parser.reset()
+      return r < chunk.length ? this.onData(conn, chunk.subarray(r)) : undefined
+    }
+    const bit = STATUS_BITS[rh.status]
+    if (bit !== undefined && (this.settings.nextUpstream & bit) !== 0 && this.mayRetry()) {
+      this.down.attempt(this.peer!.server.addr, rh.status, this.connectMs, Date.now() - this.attemptStart)
+      // 403 and 404 are not failures of the server, only reasons to try another (nginx's NGX_PEER_NEXT).
+      this.sel.done(this.peer!, rh.status === 403 || rh.status === 404)
+      this.drop()
+      return this.next()
+    }
+    this.kind = rh.bodyKind(this.down.method)
+    this.remaining = this.kind === BODY_LENGTH ? rh.contentLength : 0
+    this.status = rh.status
+    this.chunkOut = this.down.responseHead(rh, this.kind)
+    this.sentAny = true
+    this.state = S_BODY
+    if (this.kind === BODY_CHUNKED) {
+      this.scanner ??= new ChunkedScanner()
+      this.scanner.reset()
+    }
+    if (this.kind === BODY_NONE || (this.kind === BODY_LENGTH && this.remaining === 0)) return this.complete(true)
+    if (r < chunk.length) this.relay(chunk, r)
+  }
+
+  private relay(chunk: Buffer, from: number): void {
+    let data = from === 0 ? chunk : chunk.subarray(from)
+    let last = false
+    switch (this.kind) {
+      case BODY_LENGTH:
+        if (data.length >= this.remaining) {
+          if (data.length > this.remaining) data = data.subarray(0, this.remaining)
+          last = true
+        }
+        this.remaining -= data.length
+        break
+      case BODY_CHUNKED: {
+        const end = this.scanner!.execute(data, 0)
+        if (end === PARSE_ERROR) return this.broken()
+        if (end !== NEED_MORE) {
+          data = data.subarray(0, end)
+          last = true
+        }
+        break
+      }
+    }
+    const out = this.down.socket
+    let ok: boolean
+    if (this.chunkOut) {
+      out.cork()
+      out.write(data.length.toString(16) + '\r\n', 'latin1')
+      out.write(data)
+      ok = out.write(CRLF)
+      out.uncork()
+    } else ok = out.write(data)
+    if (last) return this.complete(true)
+    if (!ok) this.conn!.socket.pause()
+  }
+
+  onEnd(conn: UpstreamConn): void {
+    if (conn !== this.conn) return
+    if (this.state === S_BODY && this.kind === BODY_UNTIL_CLOSE) return this.complete(false)
+    this.onError(conn, null)
+  }
+
+  onError(conn: UpstreamConn, _err: Error | null): void {
+    if (conn !== this.conn || this.state === S_DONE) return
+    if (this.state === S_BODY) return this.broken()
+    // A kept-alive connection the backend closed meanwhile: try once more on a fresh one, not counted as a failure.
+    if (!this.fresh && this.state === S_WAITING && this.peer !== null) {
+      this.drop()
+      return this.connect(this.peer)
+    }
+    this.failure(NEXT_ERROR, 502)
+  }
+
+  onTimeout(conn: UpstreamConn): void {
+    if (conn !== this.conn || this.state === S_DONE) return
+    if (this.state === S_BODY) return this.broken()
+    this.failure(NEXT_TIMEOUT, 504)
+  }
+
+  onDrain(): void {}
+
+  private mayRetry(): boolean {
+    if (this.sentAny) return false
+    if (IDEMPOTENT.has(this.down.method)) return true
+    return (this.settings.nextUpstream & NEXT_NON_IDEMPOTENT) !== 0 || this.state === S_CONNECTING
+  }
+
+  /** An attempt failed before anything reached the client. */
+  private failure(bit: number, status: number): void {
+    this.down.attempt(this.peer!.server.addr, status, this.connectMs, Date.now() - this.attemptStart)
+    this.sel.done(this.peer!, false)
+    this.lastError = status
+    const retry = (this.settings.nextUpstream & bit) !== 0 && this.mayRetry()
+    this.drop()
+    this.peer = null
+    if (retry) this.next()
+    else this.fail()
+  }
+
+  private fail(): void {
+    this.state = S_DONE
+    this.down.finished(this.lastError, false)
+  }
+
+  private broken(): void {
+    this.state = S_DONE
+    this.down.attempt(this.peer!.server.addr, this.status, this.connectMs, Date.now() - this.attemptStart)
+    this.sel.done(this.peer!, false)
+    this.drop()
+    this.down.finished(0, true)
+  }
+
+  private complete(reusable: boolean): void {
+    this.state = S_DONE
+    const conn = this.conn!
+    this.conn = null
+    this.down.attempt(this.peer!.server.addr, this.status, this.connectMs, Date.now() - this.attemptStart)
+    this.sel.done(this.peer!, true)
+    if (this.chunkOut) this.down.socket.write(CHUNK_END)
+    if (reusable && this.parser.head!.reusable(this.down.method)) {
+      conn.socket.resume()
+      this.pools.release(conn, this.keepalive)
+    } else conn.destroy()
+    this.down.finished(0, false)
+  }
+
+  private drop(): void {
+    const c = this.conn
+    this.conn = null
+    if (c !== null) c.destroy()
+  }
+}

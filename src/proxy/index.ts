@@ -1,0 +1,9 @@
+/**
+ * proxy/: forwarding to backends on raw sockets: connection pools kept per server, the request head nginx sends,
+ * attempts and retries (proxy_next_upstream), the response head and body relayed with backpressure.
+ */
+export { Exchange, type Downstream, type ProxySettings } from './exchange.js'
+export * from './exchange.js'
+export { Pools } from './pool.js'
+export { HeaderPlan, buildRequestHead } from './request-head.js'
+export { buildClientHead, defaultHide, DEFAULT_HIDE, type ClientHeadOptions } from './response-head.js'

@@ -1,0 +1,54 @@
+/**
+ * The head a client receives for a proxied response, in nginx's order: the backend's status line, `Server`,
+ * `Date`, `Content-Type`, `Content-Length`, `Last-Modified`, `Location`, `Transfer-Encoding`, `Connection`, then the
+ * backend's other headers as sent. Hop-by-hop headers and those nginx hides by default (`Date`, `Server`, `X-Pad`,
+ * `X-Accel-*`) are not copied; `proxy_hide_header` adds names, `proxy_pass_header` lets hidden ones through.
+ */
+import type { ResponseHead } from '../http1/index.js'
+
+/** Lowercased names never copied from a backend: the proxy frames and dates the response itself. */
+const ALWAYS_DROP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'proxy-connection', 'upgrade', 'te', 'trailer'])
+
+/** nginx's default `proxy_hide_header` list. */
+export const DEFAULT_HIDE: readonly string[] = ['date', 'server', 'x-pad', 'x-accel-expires', 'x-accel-redirect', 'x-accel-limit-rate', 'x-accel-buffering', 'x-accel-charset']
+
+export interface ClientHeadOptions {
+  /** `Server: …` value. */
+  server: string
+  date: string
+  /** The body goes to the client chunked (backend sent chunked, or until-close to a keepalive HTTP/1.1 client). */
+  chunked: boolean
+  /** `Connection: keep-alive` rather than `close`. */
+  keepAlive: boolean
+  /** Lowercased names hidden for this location. */
+  hide: ReadonlySet<string>
+  /** Extra `Name: value\r\n` lines (add_header), appended last. */
+  extra: string
+}
+
+export const defaultHide = new Set(DEFAULT_HIDE)
+
+export function buildClientHead(rh: ResponseHead, o: ClientHeadOptions): string {
+  let contentType = '', contentLength = '', lastModified = '', location = '', rest = ''
+  const n = rh.headerCount
+  for (let i = 0; i < n; i++) {
+    const name = rh.name(i)
+    const lower = name.toLowerCase()
+    switch (lower) {
+      case 'content-type': contentType = `Content-Type: ${rh.value(i)}\r\n`; continue
+      case 'content-length': contentLength = o.chunked ? '' : `Content-Length: ${rh.value(i)}\r\n`; continue
+      case 'last-modified': lastModified = `Last-Modified: ${rh.value(i)}\r\n`; continue
+      case 'location': location = `Location: ${rh.value(i)}\r\n`; continue
+    }
+    if (ALWAYS_DROP.has(lower) || o.hide.has(lower)) continue
+    rest += `${name}: ${rh.value(i)}\r\n`
+  }
+  const reason = rh.reason === '' ? '' : ` ${rh.reason}`
+  return (
+    `HTTP/1.1 ${rh.status}${reason}\r\nServer: ${o.server}\r\nDate: ${o.date}\r\n` +
+    contentType + contentLength + lastModified + location +
+    (o.chunked ? 'Transfer-Encoding: chunked\r\n' : '') +
+    (o.keepAlive ? 'Connection: keep-alive\r\n' : 'Connection: close\r\n') +
+    rest + o.extra + '\r\n'
+  )
+}
