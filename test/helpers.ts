@@ -3,7 +3,7 @@
  * stopped by PID, real backends, and a small HTTP client on raw sockets (so tests see exact bytes).
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer, connect, type AddressInfo, type Server, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
@@ -241,4 +241,272 @@ export async function backend(t: TestContext, name: string, opts: { port?: numbe
     for (const s of sockets) s.destroy()
   }))
   return { port: (server.address() as AddressInfo).port, name, requests, server }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Interface end-to-end helpers: a generated dyups configuration, short requests to the interface and the proxy,
+// keep-alive connections that read exactly one response at a time, and the worker processes of a primary.
+
+export interface InterfaceConf {
+  proxy: number
+  iface: number
+  /** worker_processes; 2 unless told. */
+  workers?: number
+  /** master_process; on unless told. */
+  master?: boolean
+  /** Lines at the http block's main level: upstream blocks, dyups_* directives, include. */
+  http?: string
+  /** Extra lines inside the proxy server block. */
+  server?: string
+  /** Extra lines inside the interface server block. */
+  ifaceServer?: string
+  accessLog?: boolean
+}
+
+/**
+ * The configuration every interface test runs on: a proxy server (`proxy_pass http://$host;`, plus `/pid` answering
+ * the worker's pid) and an interface server.
+ */
+export function interfaceConf(o: InterfaceConf): string {
+  return `daemon off;
+master_process ${o.master === false ? 'off' : 'on'};
+worker_processes ${o.workers ?? 2};
+error_log logs/error.log info;
+events {}
+http {
+    access_log ${o.accessLog ? 'logs/access.log' : 'off'};
+${o.http ?? ''}
+    server {
+        listen 127.0.0.1:${o.proxy};
+        location = /pid { return 200 $pid; }
+        location / { proxy_pass http://$host; }
+${o.server ?? ''}
+    }
+    server {
+        listen 127.0.0.1:${o.iface};
+        location / { dyups_interface; }
+${o.ifaceServer ?? ''}    }
+}
+`
+}
+
+export interface Started {
+  d: Dyups
+  prefix: string
+  proxy: number
+  iface: number
+}
+
+/** Writes {@link interfaceConf} into a fresh prefix (or `prefix`) and starts dyups on it. */
+export async function startInterface(t: TestContext, o: Omit<InterfaceConf, 'proxy' | 'iface'> & { prefix?: string; files?: Record<string, string> }): Promise<Started> {
+  const [proxy, iface] = await freePorts(2)
+  const prefix = o.prefix ?? tempPrefix(t)
+  for (const [f, text] of Object.entries(o.files ?? {})) writeConf(prefix, f, text)
+  writeConf(prefix, 'conf/nginx.conf', interfaceConf({ ...o, proxy: proxy!, iface: iface! }))
+  const d = await startDyups(t, prefix, [proxy!, iface!])
+  return { d, prefix, proxy: proxy!, iface: iface! }
+}
+
+/** GET on the interface (fresh connection). */
+export const iget = (port: number, path: string, headers: Record<string, string> = {}): Promise<Response> =>
+  request(port, { path, headers })
+
+/** POST with a Content-Length body (fresh connection). */
+export const ipost = (port: number, path: string, body: string, headers: Record<string, string> = {}): Promise<Response> =>
+  request(port, { method: 'POST', path, body, headers })
+
+/** DELETE without a body (fresh connection). */
+export const idelete = (port: number, path: string, headers: Record<string, string> = {}): Promise<Response> =>
+  request(port, { method: 'DELETE', path, headers })
+
+/** One proxied GET with `Host: host` (fresh connection). */
+export const via = (port: number, host: string, path = '/'): Promise<Response> => request(port, { host, path })
+
+/** The Content-Length a response claims, or null. */
+export function contentLength(r: Response): number | null {
+  const v = r.headers['content-length']
+  return v === undefined ? null : Number(v)
+}
+
+/**
+ * A keep-alive client connection that sends one request at a time and reads exactly one response, framed by
+ * status, Content-Length or chunked encoding (until close otherwise). Every wait is bounded by 10 s.
+ */
+export class Conn {
+  private buf = Buffer.alloc(0)
+  private waiter: (() => void) | null = null
+  closed = false
+  private constructor(private readonly sock: Socket) {
+    sock.on('data', (b: Buffer) => {
+      this.buf = Buffer.concat([this.buf, b])
+      this.wake()
+    })
+    sock.on('error', () => {})
+    sock.on('close', () => {
+      this.closed = true
+      this.wake()
+    })
+  }
+
+  static open(port: number, host = '127.0.0.1'): Promise<Conn> {
+    return new Promise((res, rej) => {
+      const s = connect(port, host)
+      s.once('connect', () => res(new Conn(s)))
+      s.once('error', rej)
+    })
+  }
+
+  private wake(): void {
+    const w = this.waiter
+    this.waiter = null
+    w?.()
+  }
+
+  private async more(deadline: number): Promise<void> {
+    if (this.closed) throw new Error(`connection closed; unread: ${JSON.stringify(this.buf.toString('latin1').slice(0, 200))}`)
+    const left = deadline - Date.now()
+    if (left <= 0) throw new Error(`no complete response within 10 s; got ${JSON.stringify(this.buf.toString('latin1').slice(0, 200))}`)
+    await new Promise<void>((r) => {
+      const timer = setTimeout(r, left)
+      this.waiter = () => {
+        clearTimeout(timer)
+        r()
+      }
+    })
+  }
+
+  /** Writes raw bytes and reads one response (`head`: the request was HEAD, so no body follows). */
+  async send(raw: string | Buffer, opts: { head?: boolean } = {}): Promise<Response> {
+    this.sock.write(typeof raw === 'string' ? Buffer.from(raw, 'latin1') : raw)
+    return this.read(opts)
+  }
+
+  /** Reads one response from what has arrived (and arrives). */
+  async read(opts: { head?: boolean } = {}): Promise<Response> {
+    const deadline = Date.now() + 10_000
+    let end: number
+    while ((end = this.buf.indexOf('\r\n\r\n')) < 0) await this.more(deadline)
+    const head = this.buf.subarray(0, end + 4).toString('latin1')
+    const r = parseResponse(head)
+    let rest = end + 4
+    if (opts.head || r.status === 204 || r.status === 304 || (r.status >= 100 && r.status < 200)) {
+      this.buf = this.buf.subarray(rest)
+      return r
+    }
+    if (r.headers['transfer-encoding']?.toLowerCase() === 'chunked') {
+      let body = ''
+      for (;;) {
+        let eol: number
+        while ((eol = this.buf.indexOf('\r\n', rest)) < 0) await this.more(deadline)
+        const n = parseInt(this.buf.subarray(rest, eol).toString('latin1'), 16)
+        if (n === 0) {
+          // Trailers end with an empty line.
+          let fin: number
+          while ((fin = this.buf.indexOf('\r\n\r\n', eol)) < 0) await this.more(deadline)
+          this.buf = this.buf.subarray(fin + 4)
+          r.body = body
+          return r
+        }
+        while (this.buf.length < eol + 2 + n + 2) await this.more(deadline)
+        body += this.buf.subarray(eol + 2, eol + 2 + n).toString('latin1')
+        rest = eol + 2 + n + 2
+      }
+    }
+    const cl = r.headers['content-length']
+    if (cl !== undefined) {
+      const n = Number(cl)
+      while (this.buf.length < rest + n) await this.more(deadline)
+      r.body = this.buf.subarray(rest, rest + n).toString('latin1')
+      this.buf = this.buf.subarray(rest + n)
+      return r
+    }
+    while (!this.closed) await this.more(deadline).catch((e) => { if (!this.closed) throw e })
+    r.body = this.buf.subarray(rest).toString('latin1')
+    this.buf = Buffer.alloc(0)
+    return r
+  }
+
+  /** A keep-alive request built like {@link request}'s (no `Connection: close` unless given). */
+  req(opts: { method?: string; path?: string; host?: string; headers?: Record<string, string>; body?: string } = {}): Promise<Response> {
+    const method = opts.method ?? 'GET'
+    const h: Record<string, string> = { Host: opts.host ?? 'localhost', ...opts.headers }
+    if (opts.body !== undefined && !Object.keys(h).some((k) => k.toLowerCase() === 'transfer-encoding')) h['Content-Length'] = String(Buffer.byteLength(opts.body, 'latin1'))
+    const raw = `${method} ${opts.path ?? '/'} HTTP/1.1\r\n${Object.entries(h).map(([k, v]) => `${k}: ${v}\r\n`).join('')}\r\n${opts.body ?? ''}`
+    return this.send(raw, { head: method === 'HEAD' })
+  }
+
+  /** Resolves when the peer has closed the connection (bounded: 10 s). */
+  async waitClosed(): Promise<boolean> {
+    const deadline = Date.now() + 10_000
+    while (!this.closed && Date.now() < deadline) await this.more(deadline).catch(() => {})
+    return this.closed
+  }
+
+  close(): void {
+    this.sock.destroy()
+  }
+}
+
+/** The direct children (workers) of a process, from /proc. */
+export function childPids(pid: number): number[] {
+  const out: number[] = []
+  let names: string[]
+  try {
+    names = readdirSync('/proc')
+  } catch {
+    return out
+  }
+  for (const n of names) {
+    if (!/^\d+$/.test(n)) continue
+    try {
+      const stat = readFileSync(`/proc/${n}/stat`, 'latin1')
+      // Fields after the command name (which may hold spaces) start after the last ')'.
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+      if (Number(f[1]) === pid && f[0] !== 'Z') out.push(Number(n))
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return out.sort((a, b) => a - b)
+}
+
+/** Whether a process exists and is not a zombie. */
+export function alive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1')
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z'
+  } catch {
+    return false
+  }
+}
+
+/** Waits (bounded by `ms`) until none of `pids` is alive; returns the ones still alive. */
+export async function waitGone(pids: number[], ms = 10_000): Promise<number[]> {
+  const deadline = Date.now() + ms
+  let left = pids.filter(alive)
+  while (left.length > 0 && Date.now() < deadline) {
+    await sleep(20)
+    left = left.filter(alive)
+  }
+  return left
+}
+
+export interface Answer {
+  status: number
+  body: string
+  /** Content-Length present and exact (any 204 passes). */
+  lengthOk: boolean
+}
+
+/** A response reduced to what the interface contract fixes, for one deepEqual. */
+export function answer(r: Response): Answer {
+  return { status: r.status, body: r.body, lengthOk: r.status === 204 || contentLength(r) === r.body.length }
+}
+
+/** The expected {@link answer}. */
+export const ans = (status: number, body = ''): Answer => ({ status, body, lengthOk: true })
+
+/** `server ADDR weight=… down=…\n`, the /detail line of one server line; defaults as SPEC §4. */
+export function detailLine(addr: string, p: { weight?: number; maxConns?: number; maxFails?: number; failTimeout?: number; backup?: boolean; down?: boolean } = {}): string {
+  return `server ${addr} weight=${p.weight ?? 1} max_conns=${p.maxConns ?? 0} max_fails=${p.maxFails ?? 1} fail_timeout=${p.failTimeout ?? 10} backup=${p.backup ? 1 : 0} down=${p.down ? 1 : 0}\n`
 }
