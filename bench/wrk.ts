@@ -1,5 +1,5 @@
 /** Runs wrk and parses its report, including the `--latency` percentiles. */
-import { execFile } from 'node:child_process'
+import { spawnTracked, stopTracked } from './children.js'
 
 export interface WrkResult {
   requests: number
@@ -98,11 +98,19 @@ export function runWrk(wrk: string, r: WrkRun): Promise<WrkResult> {
   for (const h of r.headers ?? []) args.push('-H', h)
   args.push(r.url)
   return new Promise((resolve, reject) => {
-    execFile(wrk, args, { encoding: 'utf8', timeout: (r.seconds + 30) * 1000 }, (err, stdout, stderr) => {
+    // Tracked like every server, so an interrupted run leaves no wrk behind.
+    const child = spawnTracked('wrk', wrk, args, { stdio: ['ignore', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    child.stdout!.on('data', (d: Buffer) => { stdout += d.toString() })
+    child.stderr!.on('data', (d: Buffer) => { stderr += d.toString() })
+    const timer = setTimeout(() => { void stopTracked(child.pid!, 'SIGKILL', 0) }, (r.seconds + 30) * 1000)
+    child.once('close', (code) => {
+      clearTimeout(timer)
       try {
         resolve(parseWrk(stdout))
       } catch (e) {
-        reject(new Error(`${(e as Error).message}${err ? ` (${err.message.trim()})` : ''} ${stderr.trim()}`))
+        reject(new Error(`${(e as Error).message} (exit ${code}) ${stderr.trim()}`.trimEnd()))
       }
     })
   })

@@ -15,6 +15,8 @@ import { withProxies } from '../proxies.js'
 import type { Proxy } from '../proxies.js'
 import { atLeast, makeRow } from '../report.js'
 import type { Section, Target } from '../report.js'
+import { median } from '../stats.js'
+import type { ProxyConf } from '../config.js'
 
 const GROUPS = 100
 const TENGINE_REPLACE = 'Tengine: 5 378/s replacing'
@@ -74,13 +76,14 @@ export const updates: Scenario = {
     const res: Record<string, Burst[]> = {}
     const fsyncs: number[] = []
     const modes = [{ key: 'no persistence', persist: false }, { key: 'dyups_upstream_conf', persist: true }]
-    // Two dyups, one per mode, both running; measured alternately.
-    const [plain, durable] = await Promise.all(modes.map((m) => ({ m, conf: { workers: 'auto' as const, routing: 'host' as const, upstreams, persist: m.persist } })))
-    await withProxies([{ ...dy, label: 'plain' }], plain!.conf, ctx.tmp, async ([p0]) => {
-      await withProxies([{ ...dy, label: 'durable' }], durable!.conf, ctx.tmp, async ([p1]) => {
-        const procs = [{ mode: modes[0]!, p: p0! }, { mode: modes[1]!, p: p1! }]
+    const conf = (persist: boolean): ProxyConf => ({ workers: 'auto', routing: 'host', upstreams, persist })
+    // Two dyups, one per mode, running side by side and measured alternately.
+    await withProxies([{ ...dy, label: 'plain' }], conf(false), ctx.tmp, async ([plain]) => {
+      await withProxies([{ ...dy, label: 'durable' }], conf(true), ctx.tmp, async ([durable]) => {
+        const procs = [{ mode: modes[0]!, p: plain! }, { mode: modes[1]!, p: durable! }]
         for (let rep = 0; rep < opts.runs; rep++) {
-          fsyncs.push(fsyncRate(p1!.prefix, 1))
+          // Same filesystem as the persistence file.
+          fsyncs.push(fsyncRate(durable!.prefix, 1))
           for (const v of VARIANTS) {
             for (const { mode, p } of order(procs, rep)) {
               ctx.log(`updates: ${v.name}, ${mode.key}`)
@@ -91,7 +94,7 @@ export const updates: Scenario = {
       })
     })
     const one = (xs: number[]): Record<string, number[]> => ({ [dy.label]: xs })
-    const fsyncMed = [...fsyncs].sort((x, y) => x - y)[fsyncs.length >> 1]!
+    const fsyncMed = median(fsyncs)
     for (const mode of modes) {
       for (const v of VARIANTS) {
         const bs = res[`${v.name}|${mode.key}`]!
