@@ -279,8 +279,11 @@ interface ServerName {
   at: Pos
 }
 
-/** ngx_hash_add_key's wildcard rules: null = NGX_DECLINED (invalid). */
-function wildcardKind(name: string): 'exact' | 'head' | 'tail' | null {
+/**
+ * ngx_hash_add_key's rules for names that may be wildcards (`server_name`, `map … { hostnames; }`):
+ * `*.x` and `.x` lead, `x.*` trails; null = NGX_DECLINED (invalid).
+ */
+export function wildcardKind(name: string): 'exact' | 'head' | 'tail' | null {
   let stars = 0
   for (let i = 0; i < name.length; i++) {
     const c = name.charCodeAt(i)
