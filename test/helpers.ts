@@ -510,3 +510,44 @@ export const ans = (status: number, body = ''): Answer => ({ status, body, lengt
 export function detailLine(addr: string, p: { weight?: number; maxConns?: number; maxFails?: number; failTimeout?: number; backup?: boolean; down?: boolean } = {}): string {
   return `server ${addr} weight=${p.weight ?? 1} max_conns=${p.maxConns ?? 0} max_fails=${p.maxFails ?? 1} fail_timeout=${p.failTimeout ?? 10} backup=${p.backup ? 1 : 0} down=${p.down ? 1 : 0}\n`
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// Command-line, proxy and process end-to-end helpers.
+
+/** Runs the binary to completion in the working directory `cwd` (relative `-p`/`-c` resolve there); bounded by `ms`. */
+export function runBinIn(cwd: string, args: string[], ms = 20_000): Promise<Run> {
+  return new Promise((res, rej) => {
+    const child = spawn(process.execPath, [BIN, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] })
+    let stdout = '', stderr = ''
+    child.stdout.on('data', (b: Buffer) => (stdout += b.toString('latin1')))
+    child.stderr.on('data', (b: Buffer) => (stderr += b.toString('latin1')))
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL')
+      rej(new Error(`dyups ${args.join(' ')} did not finish in ${ms} ms; stderr: ${stderr}`))
+    }, ms)
+    child.on('exit', (code) => {
+      clearTimeout(timer)
+      res({ code, stdout, stderr })
+    })
+  })
+}
+
+/** Polls `cond` every `step` ms until it holds or `ms` have passed; returns whether it held. */
+export async function waitFor(cond: () => boolean | Promise<boolean>, ms = 10_000, step = 20): Promise<boolean> {
+  const deadline = Date.now() + ms
+  for (;;) {
+    if (await cond()) return true
+    if (Date.now() > deadline) return false
+    await sleep(step)
+  }
+}
+
+/** The pid in a pid file, or null when it is missing or unreadable. */
+export function pidFromFile(path: string): number | null {
+  try {
+    const n = Number(readFileSync(path, 'latin1').trim())
+    return Number.isSafeInteger(n) && n > 0 ? n : null
+  } catch {
+    return null
+  }
+}
