@@ -410,7 +410,7 @@ export const DIRECTIVES: readonly DirectiveSpec[] = [
     docs: 'Error log file (or `stderr`) and the lowest level logged.',
     validate: checkErrorLog,
   }),
-  str('pid', MAIN, { default: 'logs/nginx.pid', docs: 'File holding the primary process id.' }),
+  str('pid', MAIN, { default: 'logs/dyups.pid', docs: 'File holding the primary process id.' }),
   spec('events', MAIN, 0, { block: 'events', unique: true, docs: 'Connection processing settings.' }),
   spec('worker_connections', EVENTS, 1, {
     unique: true,

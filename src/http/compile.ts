@@ -52,8 +52,33 @@ interface Inherited {
   hide: Set<string>
 }
 
+/**
+ * Directives dyups parses but whose behaviour is not built yet. Accepting them silently would serve something else
+ * than the configuration says (plain HTTP on an `ssl` listener, uncompressed answers, no error_page), so `-t` and
+ * start-up refuse them. `gzip off` and friends that change nothing are let through.
+ */
+const NOT_YET = new Set([
+  'ssl_certificate', 'ssl_certificate_key', 'proxy_redirect', 'proxy_intercept_errors', 'error_page',
+  'proxy_ssl_server_name', 'proxy_ssl_name', 'proxy_ssl_verify', 'proxy_ssl_trusted_certificate',
+  'proxy_ssl_session_reuse', 'content_by_lua', 'content_by_lua_block', 'content_by_lua_file', 'js_import',
+  'js_content', 'check_status', 'gzip',
+])
+
+function refuseNotYet(block: readonly Directive[]): void {
+  for (const d of block) {
+    if (NOT_YET.has(d.name) && !(d.args.length === 1 && d.args[0] === 'off')) {
+      throw new DyupsError('E_CONFIG', `"${d.name}" directive is not supported by dyups yet`, at(d))
+    }
+    if (d.name === 'listen' && d.args.includes('ssl')) {
+      throw new DyupsError('E_CONFIG', `the "ssl" parameter of the "listen" directive is not supported by dyups yet`, at(d))
+    }
+    if (d.block !== null) refuseNotYet(d.block)
+  }
+}
+
 export function compileHttp(src: HttpSource): HttpConfig {
   const http = find(src.tree, 'http')
+  refuseNotYet(http?.block ?? [])
   const vars = new Variables({ version: VERSION })
   const block = http?.block ?? []
   for (const d of block) if (d.name === 'map') vars.addMap(d)
