@@ -3,7 +3,7 @@
  * --proxy-bin. Each start gets a fresh prefix under the run's temporary directory.
  */
 import { mkdirSync, writeFileSync, readFileSync, chmodSync } from 'node:fs'
-import { join } from 'node:path'
+import { basename, join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { spawnTracked, stopTracked } from './children.js'
 import { freePort, waitHttp } from './net.js'
@@ -62,9 +62,11 @@ export async function startProxy(c: Contender, conf: ProxyConf, root: string, ti
   if (c.kind === 'nginx') flags.push('-e', 'logs/error.log')
   let argv = [...c.argv]
   if (c.profileDir) {
-    mkdirSync(c.profileDir, { recursive: true })
+    // One directory per start, named after the prefix and worker count, so profiles can be told apart.
+    const dir = join(c.profileDir, `${basename(prefix)}-${conf.workers}w-${conf.routing}`)
+    mkdirSync(dir, { recursive: true })
     // Workers forked by node:cluster inherit execArgv, so each writes its own profile at exit.
-    argv = [argv[0]!, '--cpu-prof', `--cpu-prof-dir=${c.profileDir}`, ...argv.slice(1)]
+    argv = [argv[0]!, '--cpu-prof', `--cpu-prof-dir=${dir}`, ...argv.slice(1)]
   }
   const t0 = performance.now()
   const child = spawnTracked(c.label, argv[0]!, [...argv.slice(1), ...flags], {
@@ -78,8 +80,10 @@ export async function startProxy(c: Contender, conf: ProxyConf, root: string, ti
   let gone = false
   child.once('exit', () => { gone = true })
   const pid = child.pid!
-  // A profiled process needs time to write its profile on the way out.
+  // A profiled process needs time to write its profile on the way out, and only a graceful stop (SIGQUIT) lets
+  // dyups' workers exit by themselves: on SIGTERM the primary kills them and their profiles are lost.
   const grace = c.profileDir ? 20000 : 5000
+  const stopSignal = c.profileDir ? 'SIGQUIT' : 'SIGTERM'
   try {
     await waitHttp(port, timeoutMs, () => gone)
   } catch (e) {
@@ -88,7 +92,7 @@ export async function startProxy(c: Contender, conf: ProxyConf, root: string, ti
       `  command: ${[...argv, ...flags].join(' ')}\n${output.trim()}\n${logTail(prefix)}`.trimEnd())
   }
   const startMs = performance.now() - t0
-  return { label: c.label, kind: c.kind, pid, port, ifPort, prefix, startMs, stop: () => stopTracked(pid, 'SIGTERM', grace) }
+  return { label: c.label, kind: c.kind, pid, port, ifPort, prefix, startMs, stop: () => stopTracked(pid, stopSignal, grace) }
 }
 
 /**
