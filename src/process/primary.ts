@@ -60,12 +60,13 @@ export async function runPrimary(opts: BootOptions, booted: Booted, onReady: () 
   const broadcast = (delta: Delta): Promise<void> =>
     new Promise((done) => {
       const version = delta.version
+      const counts = store.counts()
       const w: Waiter = { version, pending: new Set(), done, timer: undefined as unknown as NodeJS.Timeout }
       for (const m of members.values()) {
         // A worker that is not initialised yet gets the whole current table in its init, which includes this change.
         if (!m.ready && m.acked === -1) continue
         w.pending.add(m.worker.id)
-        send(m, { t: 'apply', delta })
+        send(m, { t: 'apply', delta, counts })
       }
       if (w.pending.size === 0) return done()
       waiters.add(w)

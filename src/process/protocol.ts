@@ -2,7 +2,7 @@
  * Messages between the primary and its workers (node:cluster IPC, JSON). Changes go up as validated groups, come back
  * down as versioned deltas that carry only what changed, and are acknowledged by version.
  */
-import type { Change, Delta, Snapshot } from '../store/index.js'
+import type { Change, Delta, Snapshot, TableCounts } from '../store/index.js'
 import type { Directive } from '../config/index.js'
 import type { Code } from '../errors.js'
 
@@ -15,7 +15,8 @@ export interface Boot {
 
 export type ToWorker =
   | { t: 'init'; boot: Boot; snapshot: Snapshot }
-  | { t: 'apply'; delta: Delta }
+  /** `counts` after the delta, for dyups_read_msg_log. */
+  | { t: 'apply'; delta: Delta; counts: TableCounts }
   /** The outcome of one change: the table version after it, or the error that stopped it. */
   | { t: 'result'; id: number; version: number; error: { code: Code; message: string } | null }
   | { t: 'stop'; graceful: boolean }

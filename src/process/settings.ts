@@ -6,7 +6,8 @@ import { availableParallelism } from 'node:os'
 import { isAbsolute, resolve } from 'node:path'
 import type { Directive } from '../config/index.js'
 import { parseFlag } from '../config/index.js'
-import type { Level } from '../log.js'
+import { log, type Level } from '../log.js'
+import type { TableCounts } from '../store/index.js'
 
 export interface Settings {
   daemon: boolean
@@ -51,4 +52,9 @@ export function readSettings(tree: readonly Directive[], prefix: string): Settin
     trylock: flag('dyups_trylock', false, http),
     readMsgLog: flag('dyups_read_msg_log', false, http),
   }
+}
+
+/** dyups_read_msg_log: Tengine's line, logged whenever a worker applies a change. */
+export function logCounts(c: TableCounts): void {
+  log('info', `[dyups] has ${c.groups} upstreams, ${c.static} static, ${c.deleted} deleted, all ${c.groups + c.deleted}`)
 }

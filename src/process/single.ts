@@ -9,6 +9,7 @@ import { HttpWorker, RoutingTable, compileHttp } from '../http/index.js'
 import type { Booted } from './boot.js'
 import { Coordinator } from './coordinator.js'
 import { removePid, writePid } from './pidfile.js'
+import { logCounts } from './settings.js'
 
 export async function runSingle(booted: Booted, onReady: () => void): Promise<void> {
   const { settings, boot } = booted
@@ -19,7 +20,10 @@ export async function runSingle(booted: Booted, onReady: () => void): Promise<vo
   table.init(store.snapshot())
   const coordinator = new Coordinator(
     store,
-    async (delta) => table.apply(delta),
+    async (delta) => {
+      table.apply(delta)
+      if (settings.readMsgLog) logCounts(store.counts())
+    },
     settings.trylock,
   )
   const http = new HttpWorker(compileHttp(boot), {

@@ -6,7 +6,7 @@ import { formatError } from '../errors.js'
 import { configureLog, log, reopenLog, setLogIdent } from '../log.js'
 import type { ChangeSink, Outcome } from '../dyups/index.js'
 import { HttpWorker, RoutingTable, compileHttp } from '../http/index.js'
-import { readSettings } from './settings.js'
+import { logCounts, readSettings } from './settings.js'
 import type { ToPrimary, ToWorker } from './protocol.js'
 
 export function startWorker(): void {
@@ -33,6 +33,7 @@ export function startWorker(): void {
       }),
   }
   let http: HttpWorker | null = null
+  let readMsgLog = false
 
   process.on('message', (msg: ToWorker) => {
     switch (msg.t) {
@@ -40,6 +41,7 @@ export function startWorker(): void {
         try {
           const settings = readSettings(msg.boot.tree, msg.boot.prefix)
           configureLog(settings.errorLogs)
+          readMsgLog = settings.readMsgLog
           table.init(msg.snapshot)
           http = new HttpWorker(compileHttp(msg.boot), { table, sink, trylock: settings.trylock, readMsgLog: settings.readMsgLog })
           http.listen().then(
@@ -54,6 +56,7 @@ export function startWorker(): void {
       case 'apply':
         table.apply(msg.delta)
         send({ t: 'ack', version: msg.delta.version })
+        if (readMsgLog) logCounts(msg.counts)
         break
       case 'result': {
         const r = results.get(msg.id)
