@@ -23,7 +23,7 @@
  *
  * Empty lines (CRLF) before the request line are skipped, as RFC 9112 §2.2 allows.
  */
-import { COLON, CR, HT, LF, QMARK, SCHEME, SLASH, SP, TOKEN, bytes, eqLower, latin1 } from './chars.js'
+import { COLON, CR, HT, LF, QMARK, SCHEME, SLASH, SP, TOKEN, bytes, eqLower, latin1, scanFieldValue } from './chars.js'
 import {
   CONN_CLOSE, CONN_KEEP_ALIVE, CONN_UPGRADE, HOST_LEN, HOST_UPPER, TE_CHUNKED, TE_INVALID, TE_NONE, TE_UNKNOWN,
   parseConnection, parseContentLength, parseTransferEncoding, validateHost,
@@ -394,7 +394,7 @@ export class RequestHeadParser {
     let q = -1
     while (i < lim) {
       const c = b[i]
-      if (c <= SP || c === 0x7f) break
+      if ((c - 0x21 >>> 0) >= 0x5e && c < 0x80) break // SP, CTL, DEL end the target
       if (c === QMARK && q < 0) q = i
       i++
     }
@@ -529,11 +529,7 @@ export class RequestHeadParser {
       const ne = i++
       while (i < lim && (b[i] === SP || b[i] === HT)) i++
       const vs = i
-      // field-vchar / SP / HTAB, by comparison: cheaper per byte than a table load here.
-      for (; i < lim; i++) {
-        const v = b[i]
-        if (v < SP ? v !== HT : v === 0x7f) break
-      }
+      i = scanFieldValue(b, i, lim)
       if (i >= lim) return this.beyond(base, ls, W, end, false)
       if (b[i] !== CR) return this.fault(b, base, ls, i, W, end, b[i] === LF ? 'bare-lf' : 'invalid-header-value', false)
       if (i + 1 >= lim) return this.beyond(base, ls, W, end, false)

@@ -13,7 +13,7 @@
  * Like the request parser, the outcome does not depend on how the bytes were split, and it stops exactly at the end
  * of the head. A 1xx interim head (100, 103) is returned like any other; reset() and parse the next one.
  */
-import { COLON, CR, FIELD_VALUE_LENIENT, HT, LF, NAME_LENIENT, REASON, SP, bytes, eqLower, latin1 } from './chars.js'
+import { COLON, CR, HT, LF, NAME_LENIENT, REASON, SP, bytes, eqLower, latin1, scanLenientValue } from './chars.js'
 import {
   CONN_CLOSE, CONN_KEEP_ALIVE, CONN_UPGRADE, isChunked, parseConnection, parseContentLength,
 } from './fields.js'
@@ -319,7 +319,7 @@ export class ResponseHeadParser {
       const ne = i++
       while (i < lim && (b[i] === SP || b[i] === HT)) i++
       const vs = i
-      while (i < lim && FIELD_VALUE_LENIENT[b[i]] === 1) i++
+      i = scanLenientValue(b, i, lim)
       if (i >= lim) return this.beyond(base, ls, end)
       c = b[i]
       let ve = i
