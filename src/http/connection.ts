@@ -28,6 +28,9 @@ const CLOSED = 3
 /** Bytes of a pipelined next request kept while the current one is handled; more pauses the socket. */
 const PIPELINE_BUFFER = 64 * 1024
 
+/** nginx's lingering_timeout is 5 s. */
+const LINGERING_TIMEOUT = 5_000
+
 const SERVER_ON = `dyups/${VERSION}`
 const SERVER_OFF = 'dyups'
 
@@ -147,7 +150,7 @@ export class Connection implements Downstream {
     for (const op of lc.sets) op.set(req, op.value.eval(req))
 
     // The body: read it whole before the handler runs (nginx's request buffering), bounded by client_max_body_size.
-    if (head.contentLength > lc.clientMaxBodySize) return this.tooLarge(rest)
+    if (head.contentLength > lc.clientMaxBodySize) return this.finishLocal(413)
     if (head.chunked) {
       this.decoder = new ChunkedDecoder({ copy: true, maxBody: lc.clientMaxBodySize })
       this.state = BODY
@@ -197,12 +200,6 @@ export class Connection implements Downstream {
     this.dispatch()
   }
 
-  /** 413, then keep reading and dropping the body a little while, so a client that writes it all still reads the answer. */
-  private tooLarge(_rest: Buffer | null): void {
-    const req = this.req!
-    req.keepAlive = false
-    this.sendLocal(413, null, null)
-  }
 
   private dispatch(): void {
     this.socket.pause()
@@ -346,7 +343,11 @@ export class Connection implements Downstream {
     const req = this.req!
     this.worker.logRequest(req)
     if (!req.keepAlive) {
+      // nginx's lingering close: keep reading (and dropping) what the client still sends for a while, so a client
+      // that writes its whole body before reading still gets the answer instead of a reset.
       this.state = CLOSED
+      this.socket.setTimeout(LINGERING_TIMEOUT)
+      this.socket.resume()
       this.socket.end()
       return
     }
