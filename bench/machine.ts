@@ -11,7 +11,14 @@ export interface Machine {
   nginx: string
   wrk: string
   loadAvgAtStart: number[]
+  /** set when the run ends: other work on the machine moves every figure */
+  loadAvgAtEnd?: number[]
   host: string
+}
+
+/** The 1, 5 and 15 minute load averages, two decimals. */
+export function loadAverage(): number[] {
+  return loadavg().map((x) => Math.round(x * 100) / 100)
 }
 
 /** Reads the machine description; `nginx` and `wrk` are the versions found by tools.ts. */
@@ -28,7 +35,7 @@ export function machine(nginx: string, wrk: string): Machine {
     node: process.version,
     nginx,
     wrk,
-    loadAvgAtStart: loadavg().map((x) => Math.round(x * 100) / 100),
+    loadAvgAtStart: loadAverage(),
     host: hostname(),
   }
 }

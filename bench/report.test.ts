@@ -33,6 +33,7 @@ test('tables show values, ratios and pass/fail', () => {
   assert.match(text, /a note$/)
   const md = mdTable(s).split('\n')
   assert.equal(md[2], '| point | metric | nginx | dyups | dyups/nginx | target | pass | reference |')
+  assert.equal(md[3], '| --- | --- | ---: | ---: | ---: | --- | --- | --- |')
   assert.equal(md[4], '| p | req/s | 20 000 | 18 000 | 0.90× | ≥ 0.8× nginx | pass | ref |')
 })
 
@@ -41,6 +42,6 @@ test('order statistics and number formatting', () => {
   assert.equal(median([1, 2, 3, 4]), 2.5)
   assert.equal(quantile([0, 10], 0.99), 9.9)
   assert.ok(Number.isNaN(median([])))
-  const cases: [number | null, string][] = [[84982.47, '84 982'], [635.9, '636'], [12.16, '12.2'], [1.234, '1.23'], [0.432, '0.432'], [0, '0'], [null, '—']]
+  const cases: [number | null, string][] = [[84982.47, '84 982'], [635.9, '636'], [12.16, '12.2'], [1.234, '1.23'], [0.432, '0.432'], [0, '0'], [30, '30'], [null, '—']]
   for (const [x, s] of cases) assert.equal(fmt(x), s)
 })

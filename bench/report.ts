@@ -113,7 +113,9 @@ export function textTable(s: Section): string {
 /** A section as a Markdown table. */
 export function mdTable(s: Section): string {
   const { head, cells } = columns(s)
-  const out = [`### ${s.title}`, '', `| ${head.join(' | ')} |`, `|${head.map((_h, i) => (i < 2 ? ' --- ' : ' ---: ')).join('|')}|`]
+  // Numbers align right; point, metric, target, pass and reference are text.
+  const numeric = (h: string): boolean => s.labels.includes(h) || h.endsWith('/nginx')
+  const out = [`### ${s.title}`, '', `| ${head.join(' | ')} |`, `|${head.map((h) => (numeric(h) ? ' ---: ' : ' --- ')).join('|')}|`]
   for (const c of cells) out.push(`| ${c.join(' | ')} |`)
   if (s.notes.length > 0) out.push('', ...s.notes.map((n) => `- ${n}`))
   return out.join('\n')
@@ -149,7 +151,8 @@ export function targetRows(rep: Report): string[][] {
 
 function machineLines(m: Machine): string[] {
   return [
-    `machine: ${m.cores} cores, ${m.cpuModel}, ${m.memoryGiB} GiB, Linux ${m.kernel}, load ${m.loadAvgAtStart.join(' ')} at start`,
+    `machine: ${m.cores} cores, ${m.cpuModel}, ${m.memoryGiB} GiB, Linux ${m.kernel}, ` +
+      `load average ${m.loadAvgAtStart.join(' ')} at start${m.loadAvgAtEnd ? `, ${m.loadAvgAtEnd.join(' ')} at end` : ''}`,
     `versions: Node ${m.node}, nginx ${m.nginx}, wrk ${m.wrk}`,
   ]
 }

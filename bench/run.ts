@@ -14,7 +14,7 @@ import type { Backends } from './backends.js'
 import { chooseContenders } from './candidates.js'
 import { installCleanup, stopAll } from './children.js'
 import type { Ctx, Options } from './context.js'
-import { machine } from './machine.js'
+import { loadAverage, machine } from './machine.js'
 import { textReport, textTable, writeReport } from './report.js'
 import type { Report } from './report.js'
 import { scenarios } from './scenarios/index.js'
@@ -134,6 +134,7 @@ async function main(): Promise<number> {
     await cleanup()
   }
   report.durationSec = (performance.now() - t0) / 1000
+  report.machine.loadAvgAtEnd = loadAverage()
   console.log(`\n${textReport(report)}`)
   const files = writeReport(results, report)
   console.log(`\nwritten: ${files.join(', ')}${args.keep ? `\nkept: ${tmp}` : ''}${profileDir ? `\nprofiles: ${profileDir}` : ''}`)

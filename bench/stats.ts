@@ -27,7 +27,7 @@ export function fmt(x: number | null | undefined): string {
   if (!Number.isFinite(x)) return String(x)
   const a = Math.abs(x)
   if (a >= 1000) return Math.round(x).toString().replace(/\B(?=(\d{3})+(?!\d))/g, ' ')
-  if (a >= 100) return x.toFixed(0)
+  if (a >= 100 || Number.isInteger(x)) return x.toFixed(0)
   if (a >= 10) return x.toFixed(1)
   if (a >= 1) return x.toFixed(2)
   if (a === 0) return '0'
