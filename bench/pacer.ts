@@ -44,7 +44,9 @@ export async function runPaced(r: PacedRun): Promise<PacedResult> {
     res.failed++
     res.failures[why] = (res.failures[why] ?? 0) + 1
   }
+  let done = false
   const openOne = (): void => {
+    if (done) return
     opening++
     HttpConn.open(r.port).then((c) => { opening--; free.push(c); dispatch() },
       (e: Error) => { opening--; fail(`connect: ${e.message}`); setTimeout(openOne, 50) })
@@ -71,7 +73,15 @@ export async function runPaced(r: PacedRun): Promise<PacedResult> {
     while (queue.length > 0 && free.length > 0) send(free.pop()!, queue.shift()!, sentIndex++)
   }
   for (let i = 0; i < r.conns; i++) openOne()
-  await new Promise<void>((resolve) => { const t = setInterval(() => { if (opening === 0) { clearInterval(t); resolve() } }, 1) })
+  const ready = performance.now() + 5000
+  await new Promise<void>((resolve) => {
+    const t = setInterval(() => {
+      if (opening === 0 || performance.now() > ready) {
+        clearInterval(t)
+        resolve()
+      }
+    }, 1)
+  })
   const t0 = performance.now()
   const period = 1000 / r.rate
   const deadline = t0 + (r.seconds + 10) * 1000
@@ -95,6 +105,7 @@ export async function runPaced(r: PacedRun): Promise<PacedResult> {
       }
     }, 1)
   })
+  done = true
   for (const c of free) c.close()
   return res
 }

@@ -46,12 +46,19 @@ async function burst(ctx: Ctx, p: Proxy, v: Variant, seconds: number): Promise<B
   let failed = 0
   const t0 = performance.now()
   const end = t0 + seconds * 1000
-  await Promise.all(conns.map(async (c, k) => {
+  await Promise.all(conns.map(async (conn, k) => {
+    let c = conn
     for (let i = 0; performance.now() < end; i++) {
       const name = v.create ? `new${++created}` : `u${1 + ((k * 7 + i * 13) % GROUPS)}`
-      const r = await c.request('POST', `/upstream/${name}`, {}, sets[i & 1]!)
-      if (r.status === 200) ok++
-      else failed++
+      try {
+        const r = await c.request('POST', `/upstream/${name}`, {}, sets[i & 1]!)
+        if (r.status === 200) ok++
+        else failed++
+      } catch {
+        failed++
+        c = await HttpConn.open(p.ifPort!)
+        conns[k] = c
+      }
     }
   }))
   const elapsed = (performance.now() - t0) / 1000
