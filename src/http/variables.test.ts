@@ -309,12 +309,16 @@ test('set and map declarations: nginx\'s errors', () => {
   vars.addMap(conf('map $uri $m3 { hostnames 1; }')[0]!) // "hostnames" with a value is a key
   vars.declareCaptures(['args', 'capname'])
   const t = vars.compile('$m2|$m3')
+  const args = vars.compile('$args')
   vars.finish()
   const src = new BasicVarSource()
   src.uri = 'b'
   assert.equal(t.eval(src), '2|')
   src.uri = 'hostnames'
   assert.equal(t.eval(src), '|1')
+  src.args = 'q=1'
+  src.captures = /(?<args>x)/.exec('x')
+  assert.equal(args.eval(src), 'q=1')
 })
 
 test('set $args changes the query string', () => {

@@ -403,12 +403,12 @@ const CORE: Readonly<Record<string, Getter>> = {
   request_uri: (s) => s.requestUri,
   uri: (s) => s.uri,
   document_uri: (s) => s.uri,
-  request: (s) => s.requestLine,
+  request: (s) => nz(s.requestLine),
   query_string: (s) => nz(s.args),
   args: (s) => nz(s.args),
   is_args: (s) => (s.args.length > 0 ? '?' : ''),
   server_name: (s) => s.serverName,
-  request_method: (s) => s.method,
+  request_method: (s) => nz(s.method),
   remote_user: (s) => basicAuthUser(s.headers),
   bytes_sent: (s) => String(s.bytesSent),
   body_bytes_sent: (s) => String(s.bodyBytesSent > 0 ? s.bodyBytesSent : 0),
@@ -493,11 +493,6 @@ export class Template {
       }
     }
     return out
-  }
-
-  /** The variable references (for callers that need raw values, e.g. a log format). */
-  get refs(): ReadonlyArray<string | VarRef | number> {
-    return this.parts
   }
 }
 
@@ -713,6 +708,8 @@ export class Variables {
   declareCaptures(names: readonly string[], at?: Pos): void {
     for (const raw of names) {
       const n = asciiLower(raw)
+      // `$args` may be named (it is changeable) but keeps reading the query string, as in nginx.
+      if (n === 'args') continue
       this.def(n, at).capture = true
     }
   }

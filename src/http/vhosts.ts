@@ -99,6 +99,17 @@ export function normalizeHost(value: string): string | null {
 
 /** Lower-case A–Z only: latin1 bytes >= 0x80 are left alone (String#toLowerCase would change 0xC0–0xDE). */
 export function asciiLower(s: string): string {
+  let upper = false
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i)
+    if (c >= 0x80) return asciiLowerSlow(s)
+    if (c >= 0x41 && c <= 0x5a) upper = true
+  }
+  // Pure ASCII: the native conversion is exactly nginx's.
+  return upper ? s.toLowerCase() : s
+}
+
+function asciiLowerSlow(s: string): string {
   let out = ''
   let from = 0
   for (let i = 0; i < s.length; i++) {
@@ -128,10 +139,8 @@ interface RegexName {
 export class AddressServers {
   /** The listen address, as given. */
   readonly key: string
-  /** Indexes (into the input list) of the servers on this address, in configuration order. */
-  readonly servers: readonly number[]
-  /** The server for requests no name matches. */
-  readonly defaultServer: number
+  private readonly list: number[]
+  private dflt: number
   private readonly exact = new Map<string, number>()
   private readonly head = new Map<string, HeadEntry>()
   private readonly tail = new Map<string, number>()
@@ -142,8 +151,18 @@ export class AddressServers {
   /** @internal use {@link buildVirtualHosts} */
   constructor(key: string, first: number) {
     this.key = key
-    this.servers = [first]
-    this.defaultServer = first
+    this.list = [first]
+    this.dflt = first
+  }
+
+  /** Indexes (into the input list) of the servers on this address, in configuration order. */
+  get servers(): readonly number[] {
+    return this.list
+  }
+
+  /** The server for requests no name matches: the `default_server`, else the first. */
+  get defaultServer(): number {
+    return this.dflt
   }
 
   /**
@@ -159,7 +178,7 @@ export class AddressServers {
 
   private find(host: string, m: VhostMatch | undefined): number {
     if (m) m.captures = null
-    if (this.single) return this.defaultServer
+    if (this.single) return this.dflt
     const hit = this.exact.get(host)
     if (hit !== undefined) return hit
     const n = host.length
@@ -192,31 +211,31 @@ export class AddressServers {
       }
       if (r.re.test(host)) return r.server
     }
-    return this.defaultServer
+    return this.dflt
   }
 
   /** @internal */
   addServer(server: number): void {
-    ;(this.servers as number[]).push(server)
+    this.list.push(server)
   }
 
   /** @internal */
   setDefault(server: number): void {
-    ;(this as { defaultServer: number }).defaultServer = server
+    this.dflt = server
   }
 
   /** @internal ngx_http_server_names for this address; returns nginx's warnings. */
   compile(names: readonly ServerName[][], warnings: Warning[]): void {
     // nginx builds no name lookup for an address with one server, unless its names have regex captures to set;
     // then even invalid wildcards go unnoticed, as here.
-    if (this.servers.length === 1 && !names[this.defaultServer]!.some((n) => n.regex !== null && regexCaptures(n.regex)[0] > 0)) {
+    if (this.list.length === 1 && !names[this.dflt]!.some((n) => n.regex !== null && regexCaptures(n.regex)[0] > 0)) {
       this.single = true
       return
     }
     const exactSeen = new Set<string>()
     const headSeen = new Set<string>()
     const tailSeen = new Set<string>()
-    for (const s of this.servers) {
+    for (const s of this.list) {
       for (const sn of names[s]!) {
         if (sn.regex !== null) {
           const [count] = regexCaptures(sn.regex)
