@@ -106,7 +106,9 @@ export async function main(argv: readonly string[]): Promise<void> {
     if (opts.signal !== null) process.exit(await sendSignal(opts))
     await run(opts)
   } catch (e) {
-    process.stderr.write(`dyups: [emerg] ${formatError(e)}\n`)
+    // Configuration errors are [emerg]; some failures carry nginx's own level (a missing pid file is [error]).
+    const level = (e as { level?: unknown } | null)?.level
+    process.stderr.write(`dyups: [${typeof level === 'string' ? level : 'emerg'}] ${formatError(e)}\n`)
     process.exit(1)
   }
 }

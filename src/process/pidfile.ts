@@ -18,16 +18,22 @@ export function removePid(path: string): void {
   }
 }
 
+/** A pid file that cannot be used: nginx's `-s` reports these at [error], not [emerg]; the command line reads `level`. */
+export class PidFileError extends DyupsError {
+  readonly level = 'error'
+}
+
+/** The pid `-s` signals. @throws PidFileError when the file is missing or does not hold a pid. */
 export function readPid(path: string): number {
   let text: string
   try {
     text = readFileSync(path, 'latin1')
   } catch (e) {
-    throw new DyupsError('E_CONFIG', `open() "${path}" failed (${sysError(e)})`)
+    throw new PidFileError('E_CONFIG', `open() "${path}" failed (${sysError(e)})`)
   }
   const t = text.trim()
   const pid = /^\d+$/.test(t) ? Number(t) : NaN
-  if (!Number.isSafeInteger(pid) || pid <= 0) throw new DyupsError('E_CONFIG', `invalid PID number "${t}" in "${path}"`)
+  if (!Number.isSafeInteger(pid) || pid <= 0) throw new PidFileError('E_CONFIG', `invalid PID number "${t}" in "${path}"`)
   return pid
 }
 
