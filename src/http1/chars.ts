@@ -34,25 +34,10 @@ export const TOKEN = table((c) => isAlpha(c) || isDigit(c) || "!#$%&'*+-.^_`|~".
 export const FIELD_VALUE = table((c) => c === HT || (c >= 0x20 && c !== 0x7f))
 
 /**
- * What a backend may put in a header value: anything but NUL, CR and LF. nginx's upstream parser rejects only
- * those (a backend is trusted more than a client, and the bytes are relayed, not interpreted).
- */
-export const FIELD_VALUE_LENIENT = table((c) => c !== 0 && c !== CR && c !== LF)
-
-/**
- * A request-target byte: visible ASCII and obs-text. RFC 3986 forbids `"<>\^`{|}` and raw 0x80-0xFF too, but
- * clients send them and nginx accepts them; what matters for framing is that SP, CTLs and DEL are out.
- */
-export const TARGET = table((c) => c > 0x20 && c !== 0x7f)
-
-/**
  * A header-name byte from a backend: nginx's upstream parser takes anything but SP, CTLs, DEL and the colon
  * (it only flags non-token bytes), so a backend's odd header names are relayed rather than turned into 502s.
  */
 export const NAME_LENIENT = table((c) => c > 0x20 && c !== 0x7f && c !== COLON)
-
-/** A backend's reason phrase: HTAB, SP, VCHAR, obs-text; nginx tolerates anything but CR/LF/NUL. */
-export const REASON = FIELD_VALUE_LENIENT
 
 /** Hex digit value, or -1. */
 export const HEX = new Int8Array(256).fill(-1)
@@ -98,7 +83,7 @@ export function scanFieldValue(b: Uint8Array, i: number, lim: number): number {
   }
 }
 
-/** As scanFieldValue() for a backend's value: stops only at NUL, CR and LF. */
+/** As scanFieldValue() for a backend's value or reason phrase: stops only at NUL, CR and LF, as nginx. */
 export function scanLenientValue(b: Uint8Array, i: number, lim: number): number {
   for (;;) {
     while (i + 4 <= lim && (b[i] - 0x20 >>> 0) < 0xe0 && (b[i + 1] - 0x20 >>> 0) < 0xe0 &&

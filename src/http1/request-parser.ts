@@ -405,18 +405,15 @@ export class RequestHeadParser {
       return this.fault(b, base, ls, i, W, end, kind, true)
     }
     const te = i++
-    let minor: number
     // "HTTP/1.1\r\n" or "HTTP/1.0\r\n" in one test; anything else takes the byte-by-byte path below.
     if (i + 10 <= lim && b[i] === 0x48 && b[i + 1] === 0x54 && b[i + 2] === 0x54 && b[i + 3] === 0x50 &&
         b[i + 4] === SLASH && b[i + 5] === 0x31 && b[i + 6] === 0x2e && (b[i + 7] === 0x31 || b[i + 7] === 0x30) &&
         b[i + 8] === CR && b[i + 9] === LF) {
-      minor = b[i + 7] - 0x30
+      this.minor = b[i + 7] - 0x30
       i += 10
     } else {
-      const r = this.version(b, base, ls, i, W, end)
-      if (r < 0) return r
-      minor = r >> 24
-      i = r & 0xffffff
+      i = this.version(b, base, ls, i, W, end)
+      if (i < 0) return i
     }
     // The line is whole and well-formed; now what it says.
     this.rl = ls - base
@@ -424,7 +421,6 @@ export class RequestHeadParser {
     this.targetStart = ts - ls
     this.targetEnd = te - ls
     this.queryAt = q < 0 ? -1 : q - ls
-    this.minor = minor
     const m = internMethod(b, ls, methodEnd)
     this.methodName = m
     if (m === 'CONNECT') return this.fail('method-not-allowed')
@@ -436,7 +432,7 @@ export class RequestHeadParser {
   }
 
   /**
-   * The slow path for "HTTP/x.y\r\n" at i. Returns (minor << 24) | index after the LF, NEED_MORE or PARSE_ERROR.
+   * The slow path for "HTTP/x.y\r\n" at i: sets `minor`, returns the index after the LF, NEED_MORE or PARSE_ERROR.
    * HTTP/1.2–1.9 count as 1.1 (RFC 9110 §2.5); HTTP/0.x is 0.9-era → 400; HTTP/2+ → 505, as nginx.
    */
   private version(b: Buffer, base: number, ls: number, i: number, W: number, end: number): number {
@@ -464,7 +460,8 @@ export class RequestHeadParser {
     i++
     if (i >= lim) return this.beyond(base, ls, W, end, true)
     if (b[i] !== LF) return this.fault(b, base, ls, i, W, end, 'bare-cr', true)
-    return ((minor === 0 ? 0 : 1) << 24) | (i + 1)
+    this.minor = minor === 0 ? 0 : 1
+    return i + 1
   }
 
   /** origin-form `/…`, absolute-form `scheme://authority[/…][?…]`, or `*` (OPTIONS only). */
@@ -576,7 +573,10 @@ export class RequestHeadParser {
     return true
   }
 
-  /** A second Content-Length is refused even when equal (RFC 9112 §6.3 allows it; the issue demands it). */
+  /**
+   * A second Content-Length is refused even when equal: RFC 9112 §6.3 would let equal values merge, but a proxy
+   * that refuses leaves no room for another parser on the path to read them differently.
+   */
   private onContentLength(b: Buffer, vs: number, ve: number): boolean {
     if (this.contentLength >= 0) return this.reject('duplicate-content-length')
     const n = parseContentLength(b, vs, ve)

@@ -13,7 +13,7 @@
  * Like the request parser, the outcome does not depend on how the bytes were split, and it stops exactly at the end
  * of the head. A 1xx interim head (100, 103) is returned like any other; reset() and parse the next one.
  */
-import { COLON, CR, HT, LF, NAME_LENIENT, REASON, SP, bytes, eqLower, latin1, scanLenientValue } from './chars.js'
+import { COLON, CR, HT, LF, NAME_LENIENT, SP, bytes, eqLower, latin1, scanLenientValue } from './chars.js'
 import {
   CONN_CLOSE, CONN_KEEP_ALIVE, CONN_UPGRADE, isChunked, parseConnection, parseContentLength,
 } from './fields.js'
@@ -199,7 +199,7 @@ export class ResponseHeadParser {
     this.phase = PHASE_LINE
     this.lineStart = 0
     this.count = 0
-    this.offs.length = 0
+    if (this.offs.length !== 0) this.offs.length = 0
     this.contentLength = -1
     this.chunked = false
     this.conn = 0
@@ -270,7 +270,7 @@ export class ResponseHeadParser {
     if (c === SP || c === 0x2e) {
       if (c === SP) i++
       rs = i
-      while (i < lim && REASON[b[i]] === 1) i++
+      i = scanLenientValue(b, i, lim)
       if (i >= lim) return this.beyond(base, p, end)
       c = b[i]
       re = i
@@ -295,6 +295,7 @@ export class ResponseHeadParser {
   }
 
   private headerLines(b: Buffer, base: number, p: number, end: number): number {
+    const nameT = NAME_LENIENT // a local: an imported binding costs a load and a hole check per byte
     const W = base + this.maxHeadBytes
     const lim = end < W ? end : W
     for (;;) {
@@ -308,7 +309,7 @@ export class ResponseHeadParser {
         return this.finish(b, base, p + 2)
       }
       let i = p
-      while (i < lim && NAME_LENIENT[b[i]] === 1) i++
+      while (i < lim && nameT[b[i]] === 1) i++
       if (i >= lim) return this.beyond(base, ls, end)
       c = b[i]
       if (c !== COLON || i === ls) {
