@@ -10,6 +10,9 @@ import { HeaderPlan, NEXT_ERROR, NEXT_TIMEOUT, NEXT_INVALID_HEADER, NEXT_500, NE
   NEXT_403, NEXT_404, NEXT_429, NEXT_NON_IDEMPOTENT, DEFAULT_HIDE, type ProxySettings } from '../proxy/index.js'
 import { VERSION } from '../version.js'
 import { compileAccess } from './access-rules.js'
+import { AccessLog, compileAccessLogs, defaultAccessLog, LogFiles, LogFormats, type AccessLogContext } from './access-log.js'
+import { resolve } from 'node:path'
+import { log } from '../log.js'
 import type { AddHeader, Handler, HttpConfig, Listener, LocConf, ProxyPass, ServerConf, SetOp } from './conf.js'
 import { ErrorPages } from './error-pages.js'
 import { buildLocations } from './locations.js'
@@ -50,6 +53,7 @@ interface Inherited {
   proxyVersion: '1.0' | '1.1'
   proxy: ProxySettings
   hide: Set<string>
+  logs: AccessLog[] | 'off' | 'default'
 }
 
 /**
@@ -82,6 +86,12 @@ export function compileHttp(src: HttpSource): HttpConfig {
   const vars = new Variables({ version: VERSION })
   const block = http?.block ?? []
   for (const d of block) if (d.name === 'map') vars.addMap(d)
+  const files = new LogFiles({ onError: (m) => log('alert', m) })
+  const logCtx: AccessLogContext = { formats: new LogFormats(vars), files, vars, resolvePath: (p) => resolve(src.prefix, p) }
+  for (const d of block) if (d.name === 'log_format') logCtx.formats.add(d)
+  let dflt: AccessLog[] | null = null
+  const logsOf = (i: Inherited): AccessLog[] | null =>
+    i.logs === 'off' ? null : i.logs === 'default' ? (dflt ??= [defaultAccessLog(logCtx)]) : i.logs
 
   const base = level(
     {
@@ -89,10 +99,11 @@ export function compileHttp(src: HttpSource): HttpConfig {
       clientBodyTimeout: 60_000, clientHeaderTimeout: 60_000, sendTimeout: 60_000, defaultType: 'text/plain',
       types: DEFAULT_TYPES, serverTokens: true, proxyHeaders: [], proxyVersion: '1.0',
       proxy: { connectTimeout: 60_000, readTimeout: 60_000, sendTimeout: 60_000, nextUpstream: NEXT_ERROR | NEXT_TIMEOUT, nextTries: 0, nextTimeout: 0 },
-      hide: new Set(DEFAULT_HIDE),
+      hide: new Set(DEFAULT_HIDE), logs: 'default',
     },
     block,
     vars,
+    logCtx,
   )
 
   const serverDirs = block.filter((d) => d.name === 'server')
@@ -110,7 +121,7 @@ export function compileHttp(src: HttpSource): HttpConfig {
 
   const servers: ServerConf[] = serverDirs.map((s, index) => {
     const sblock = s.block ?? []
-    const inh = level(base, sblock, vars)
+    const inh = level(base, sblock, vars, logCtx)
     const serverSets = rewriteOps(sblock, vars)
     const locations = buildLocations(sblock)
     vars.declareCaptures(locations.captureNames)
@@ -120,8 +131,8 @@ export function compileHttp(src: HttpSource): HttpConfig {
       const chain: Directive[] = []
       for (let l: typeof loc | null = loc; l !== null; l = l.parent) chain.unshift(l.directive)
       let i = inh
-      for (const d of chain) i = level(i, d.block ?? [], vars)
-      const c = locConf(i, loc.directive.block ?? [], serverSets, vars)
+      for (const d of chain) i = level(i, d.block ?? [], vars, logCtx)
+      const c = locConf(i, loc.directive.block ?? [], serverSets, vars, logsOf(i))
       confs.set(loc.directive, c)
       return c
     })
@@ -130,7 +141,7 @@ export function compileHttp(src: HttpSource): HttpConfig {
       name: vhosts.serverNames[index] ?? '',
       locations,
       locConfs,
-      serverConf: locConf(inh, [], serverSets, vars),
+      serverConf: locConf(inh, [], serverSets, vars, logsOf(inh)),
       clientHeaderTimeout: inh.clientHeaderTimeout,
     }
   })
@@ -142,14 +153,17 @@ export function compileHttp(src: HttpSource): HttpConfig {
     errorPages: new ErrorPages(VERSION),
     slots: vars.slots,
     resolvers: (find(block, 'resolver')?.args ?? []).filter((a) => !a.includes('=')),
-    accessLogs: [],
+    accessLogs: logsOf(base),
+    logFiles: files,
     vars,
   }
 }
 
 /** Applies one level's directives over the inherited settings. */
-function level(parent: Inherited, block: readonly Directive[], vars: Variables): Inherited {
+function level(parent: Inherited, block: readonly Directive[], vars: Variables, logCtx: AccessLogContext): Inherited {
   const i: Inherited = { ...parent, proxy: { ...parent.proxy } }
+  const logs = compileAccessLogs(block, logCtx)
+  if (logs !== undefined) i.logs = logs
   const own = compileAccess(block)
   if (own !== null) i.access = own
   const adds = block.filter((d) => d.name === 'add_header')
@@ -210,7 +224,7 @@ function rewriteOps(block: readonly Directive[], vars: Variables): SetOp[] {
   return ops
 }
 
-function locConf(i: Inherited, block: readonly Directive[], serverSets: readonly SetOp[], vars: Variables): LocConf {
+function locConf(i: Inherited, block: readonly Directive[], serverSets: readonly SetOp[], vars: Variables, logs: AccessLog[] | null): LocConf {
   return {
     handler: handlerOf(i, block, vars),
     access: i.access,
@@ -224,7 +238,7 @@ function locConf(i: Inherited, block: readonly Directive[], serverSets: readonly
     defaultType: i.defaultType,
     types: i.types,
     serverTokens: i.serverTokens,
-    accessLogs: null,
+    accessLogs: logs,
   }
 }
 

@@ -6,15 +6,10 @@ import type { HeaderPlan, ProxySettings } from '../proxy/index.js'
 import type { AccessRules } from './access-rules.js'
 import type { LocationTree } from './locations.js'
 import type { MimeTypes } from './mime.js'
-import type { Setter, Template, Variables, VarSource } from './variables.js'
+import type { Setter, Template, Variables } from './variables.js'
+import type { AccessLog, LogFiles } from './access-log.js'
 import type { VirtualHosts } from './vhosts.js'
 import type { ErrorPages } from './error-pages.js'
-
-/** Where a request's access-log line goes. */
-export interface AccessLog {
-  write(req: VarSource): void
-  reopen(): void
-}
 
 export interface ProxyPass {
   /** Evaluated per request when the URL has variables; else null and `host`/`uri` are fixed. */
@@ -101,7 +96,10 @@ export interface HttpConfig {
   slots: number
   /** `resolver` addresses; empty: names that are no group answer 502 at once. */
   resolvers: readonly string[]
-  accessLogs: readonly AccessLog[]
+  /** http-level logs, for requests that never reached a location; null: off. */
+  accessLogs: readonly AccessLog[] | null
+  /** Every open log file, to flush, reopen (SIGUSR1) and close. */
+  logFiles: LogFiles
   /** For templates met at run time (a posted group's `hash` key). */
   vars: Variables
 }

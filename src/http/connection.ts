@@ -51,6 +51,7 @@ export class Connection implements Downstream {
   private bodyParts: Buffer[] = []
   private bodyLeft = 0
   private exchange: Exchange | null = null
+  private bodyStart = -1
   private readonly remoteAddr: string
   private readonly remotePort: number
   private readonly localAddr: string
@@ -317,6 +318,8 @@ export class Connection implements Downstream {
     })
     this.socket.write(head, 'latin1')
     req.headerSent = true
+    // $body_bytes_sent: what the socket takes after the head, read once at the end instead of counted per chunk.
+    this.bodyStart = this.socket.bytesWritten
     return chunk
   }
 
@@ -326,6 +329,10 @@ export class Connection implements Downstream {
 
   finished(errorStatus: number, broken: boolean): void {
     this.exchange = null
+    if (this.bodyStart >= 0) {
+      this.req!.bodyBytesSent = this.socket.bytesWritten - this.bodyStart
+      this.bodyStart = -1
+    }
     if (broken) {
       this.req!.keepAlive = false
       this.state = CLOSED

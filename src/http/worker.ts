@@ -92,22 +92,25 @@ export class HttpWorker {
   }
 
   reopenLogs(): void {
-    for (const l of this.conf.accessLogs) l.reopen()
+    this.conf.logFiles.reopen()
   }
 
   /** Graceful stop: stop accepting, close idle connections, wait (bounded) for requests in flight. */
   async close(ms = 30_000): Promise<void> {
     this.stopping = true
+    this.conf.logFiles.flush()
     await Promise.all(this.servers.map((s) => new Promise((r) => s.close(r))))
     this.pools.closeIdle()
     for (const c of this.conns) c.closeIfIdle()
-    if (this.conns.size === 0) return
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, ms)
-      this.drained = () => {
-        clearTimeout(timer)
-        resolve()
-      }
-    })
+    if (this.conns.size > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, ms)
+        this.drained = () => {
+          clearTimeout(timer)
+          resolve()
+        }
+      })
+    }
+    this.conf.logFiles.flush()
   }
 }
