@@ -193,15 +193,19 @@ export class Exchange implements ConnUser {
     this.kind = rh.bodyKind(this.down.method)
     this.remaining = this.kind === BODY_LENGTH ? rh.contentLength : 0
     this.status = rh.status
+    // Head and the body bytes that came with it leave in one writev: a small response costs one syscall.
+    const out = this.down.socket
+    out.cork()
     this.chunkOut = this.down.responseHead(rh, this.kind)
     this.sentAny = true
     this.state = S_BODY
     if (this.kind === BODY_CHUNKED) {
-      this.scanner ??= new ChunkedScanner()
+      this.scanner ??= new ChunkedScanner({ upstream: true })
       this.scanner.reset()
     }
-    if (this.kind === BODY_NONE || (this.kind === BODY_LENGTH && this.remaining === 0)) return this.complete(true)
-    if (r < chunk.length) this.relay(chunk, r)
+    if (this.kind === BODY_NONE || (this.kind === BODY_LENGTH && this.remaining === 0)) this.complete(true)
+    else if (r < chunk.length) this.relay(chunk, r)
+    out.uncork()
   }
 
   private relay(chunk: Buffer, from: number): void {
