@@ -551,3 +551,51 @@ export function pidFromFile(path: string): number | null {
     return null
   }
 }
+
+/**
+ * Like {@link startDyups}, with the whole argument list given and a working directory, e.g. `npm start`'s
+ * `-p example -c conf/nginx.conf` run from the directory above the prefix. Stopped after the test.
+ */
+export async function startBinIn(t: TestContext, cwd: string, prefix: string, args: string[], waitPorts: number[]): Promise<Dyups> {
+  const child = spawn(process.execPath, [BIN, ...args], { cwd, stdio: ['ignore', 'ignore', 'pipe'] })
+  let err = ''
+  child.stderr!.on('data', (b: Buffer) => (err += b.toString('latin1')))
+  let exited: number | null | undefined
+  const exit = new Promise<number | null>((r) => child.on('exit', (code) => r((exited = code))))
+  const d: Dyups = {
+    child,
+    prefix,
+    pid: child.pid!,
+    stderr: () => err,
+    stop: async (signal = 'SIGTERM', ms = 10_000) => {
+      if (exited !== undefined) return exited
+      child.kill(signal)
+      const timer = setTimeout(() => child.kill('SIGKILL'), ms)
+      const code = await exit
+      clearTimeout(timer)
+      return code
+    },
+    errorLog: () => {
+      try {
+        return readFileSync(join(prefix, 'logs/error.log'), 'latin1')
+      } catch {
+        return ''
+      }
+    },
+  }
+  t.after(() => d.stop('SIGKILL'))
+  const deadline = Date.now() + 15_000
+  for (const port of waitPorts) {
+    while (!(await canConnect(port))) {
+      if (exited !== undefined) throw new Error(`dyups exited with ${exited}: ${err}`)
+      if (Date.now() > deadline) throw new Error(`dyups did not listen on ${port}: ${err}`)
+      await sleep(20)
+    }
+  }
+  return d
+}
+
+/** nginx's standard error page (`<hr><center>SERVER</center>`, CRLF lines), as error_page-less nginx sends it. */
+export function errorPage(status: number, reason: string, server: string): string {
+  return `<html>\r\n<head><title>${status} ${reason}</title></head>\r\n<body>\r\n<center><h1>${status} ${reason}</h1></center>\r\n<hr><center>${server}</center>\r\n</body>\r\n</html>\r\n`
+}
