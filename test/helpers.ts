@@ -599,3 +599,20 @@ export async function startBinIn(t: TestContext, cwd: string, prefix: string, ar
 export function errorPage(status: number, reason: string, server: string): string {
   return `<html>\r\n<head><title>${status} ${reason}</title></head>\r\n<body>\r\n<center><h1>${status} ${reason}</h1></center>\r\n<hr><center>${server}</center>\r\n</body>\r\n</html>\r\n`
 }
+
+/**
+ * Waits (bounded by `ms`) until no port in `ports` accepts connections: a killed process's listening socket can
+ * outlive it by a few milliseconds, and a restart must not take the old socket for the new instance.
+ * Returns the ports still accepting.
+ */
+export async function waitPortsClosed(ports: number[], ms = 10_000): Promise<number[]> {
+  const deadline = Date.now() + ms
+  let open = ports
+  for (;;) {
+    const still: number[] = []
+    for (const p of open) if (await canConnect(p)) still.push(p)
+    open = still
+    if (open.length === 0 || Date.now() > deadline) return open
+    await sleep(10)
+  }
+}

@@ -24,6 +24,7 @@ import {
   tempPrefix,
   via,
   waitGone,
+  waitPortsClosed,
   writeConf,
   type Answer,
   type Dyups,
@@ -42,7 +43,7 @@ async function snapshot(iface: number): Promise<Snapshot> {
 }
 
 /** SIGKILL to the primary and every worker at once; waits until all are gone. */
-async function killAll(d: Dyups, workers: number[]): Promise<void> {
+async function killAll(d: Dyups, workers: number[], ports: number[]): Promise<void> {
   const pids = [d.pid, ...workers]
   for (const pid of pids) {
     try {
@@ -53,6 +54,7 @@ async function killAll(d: Dyups, workers: number[]): Promise<void> {
   }
   await d.stop('SIGKILL')
   assert.deepEqual(await waitGone(pids), [], 'every process of the killed instance is gone')
+  assert.deepEqual(await waitPortsClosed(ports), [], 'the killed instance no longer listens')
 }
 
 /** `nginx -t` on a configuration that includes `file` inside http {}, everything else in a temp dir. */
@@ -108,7 +110,7 @@ test('persistence across kill -9 and a clean stop (2 workers, seed layout)', asy
   let workers = childPids(d.pid)
   assert.ok(workers.length >= 2, `workers of ${d.pid}: ${workers.join(', ')}`)
   assert.deepEqual(answer(await ipost(iface, '/upstream/NEW1', `server 127.0.0.1:${B[0]};`)), OK)
-  await killAll(d, workers)
+  await killAll(d, workers, [proxy, iface])
 
   d = await start()
   const after1 = await snapshot(iface)
@@ -139,7 +141,7 @@ test('persistence across kill -9 and a clean stop (2 workers, seed layout)', asy
   assert.deepEqual(answer(await idelete(iface, '/upstream/s0')), OK)
   const before2 = await snapshot(iface)
   workers = [...new Set([...workers, ...childPids(d.pid)])]
-  await killAll(d, workers)
+  await killAll(d, workers, [proxy, iface])
   assert.notDeepEqual(before2, preDelete)
   assert.ok(!before2.list.body.split('\n').includes('s0'))
 
@@ -152,6 +154,7 @@ test('persistence across kill -9 and a clean stop (2 workers, seed layout)', asy
 
   // A clean stop, then a start: the same table; PATH is valid nginx.
   assert.equal(await d.stop('SIGQUIT'), 0)
+  assert.deepEqual(await waitPortsClosed([proxy, iface]), [])
   const path = join(prefix, 'conf/upstream.conf')
   const text = readFileSync(path, 'latin1')
   const nginx = await nginxAccepts(t, path)
@@ -166,6 +169,7 @@ test('persistence across kill -9 and a clean stop (2 workers, seed layout)', asy
   const before3 = await snapshot(iface)
   assert.ok(before3.list.body.split('\n').includes('s0'))
   assert.equal(await d.stop('SIGTERM'), 0)
+  assert.deepEqual(await waitPortsClosed([proxy, iface]), [])
   const nginx2 = await nginxAccepts(t, path)
   assert.ok(nginx2.ok, `nginx -t on upstream.conf:\n${nginx2.out}\n--- upstream.conf ---\n${readFileSync(path, 'latin1')}`)
   d = await start()
@@ -190,12 +194,13 @@ test('persistence across kill -9 with master_process off', async (t) => {
   assert.deepEqual(answer(await idelete(iface, '/upstream/host2')), OK)
   const before = await snapshot(iface)
   assert.deepEqual(before.list, ans(200, 'host1\nx y\n\xff\n'))
-  await killAll(d, [])
+  await killAll(d, [], [proxy, iface])
   d = await startDyups(t, prefix, [proxy, iface])
   assert.deepEqual(await snapshot(iface), before)
   assert.equal((await via(proxy, 'host1')).body, 'm1')
   assert.equal((await via(proxy, 'host2')).status, 502)
   assert.equal(await d.stop('SIGQUIT'), 0)
+  assert.deepEqual(await waitPortsClosed([proxy, iface]), [])
   d = await startDyups(t, prefix, [proxy, iface])
   assert.deepEqual(await snapshot(iface), before)
 })

@@ -136,8 +136,14 @@ test('POST /upstream/NAME', async (t) => {
       assert.deepEqual(answer(await iget(I, `/upstream/${name}`)), ans(200, servers), name)
     }
     // Group-level directives are not shown.
-    const d = (await iget(I, '/detail')).body
-    for (const w of ['ip_hash', 'least_conn', 'random', 'hash', 'keepalive', 'check']) assert.ok(!d.includes(w), w)
+    const groups = (await iget(I, '/detail')).body.split('\n\n').slice(0, -1)
+    for (const [name, , servers] of accepted) {
+      const block = groups.find((g) => g.split('\n')[0] === name)
+      assert.ok(block, name)
+      const lines = block!.split('\n').slice(1)
+      assert.deepEqual(lines.map((l) => l.split(' ').slice(0, 2).join(' ') + '\n').join(''), servers, name)
+      for (const l of lines) assert.match(l, /^server \S+ weight=\d+ max_conns=\d+ max_fails=\d+ fail_timeout=\d+ backup=[01] down=[01]$/, name)
+    }
     // Routing works on what was accepted.
     assert.equal((await via(s.proxy, 'hashvar')).body, 'p1')
     assert.equal((await via(s.proxy, 'keepalive')).body, 'p1')

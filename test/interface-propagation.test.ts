@@ -106,10 +106,12 @@ async function propagation(t: TestContext, workers: number): Promise<void> {
       }
       return { pid, got: got.sort() }
     })
-    const reads = [...ifacePins.conns].map(async ([pid, c]) => ({
-      pid,
-      got: await Promise.all(HOSTS.map(async (h) => [h, answer(await c.req({ path: `/upstream/${h}` }))] as const)),
-    }))
+    const reads = [...ifacePins.conns].map(async ([pid, c]) => {
+      // One request at a time on a connection.
+      const got: (readonly [string, ReturnType<typeof answer>])[] = []
+      for (const h of HOSTS) got.push([h, answer(await c.req({ path: `/upstream/${h}` }))])
+      return { pid, got }
+    })
     const [f, p, rd] = await Promise.all([Promise.all(fresh), Promise.all(pinned), Promise.all(reads)])
     const expected = HOSTS.map(expectBody)
     for (const x of f) {

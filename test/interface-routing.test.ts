@@ -56,6 +56,7 @@ test('routing by $host with 2 workers', async (t) => {
   const [dead1, dead2] = await freePorts(2)
   const s = await startInterface(t, {
     workers: 2,
+    accessLog: true,
     http: `    upstream alpha { server 127.0.0.1:${a!.port}; }\n    upstream fixedgrp { server 127.0.0.1:${c!.port}; }\n`,
     server: '        location /fixed { set $ups fixedgrp; proxy_pass http://$ups; }\n',
   })

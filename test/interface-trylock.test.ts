@@ -16,6 +16,7 @@ import {
   startDyups,
   tempPrefix,
   waitGone,
+  waitPortsClosed,
   writeConf,
   type Answer,
   type Dyups,
@@ -67,6 +68,7 @@ async function setup(t: TestContext, trylock: boolean): Promise<{ d: Dyups; ifac
     }
     await state.d.stop('SIGKILL')
     assert.deepEqual(await waitGone(pids), [])
+    assert.deepEqual(await waitPortsClosed([proxy, iface]), [])
     state.d = await startDyups(t, prefix, [proxy, iface])
     return state.d
   }
@@ -123,6 +125,7 @@ test('dyups_trylock on: concurrent changes get 409 and a 409 applies nothing', a
     const listed = (await iget(iface, '/list')).body.split('\n').slice(0, -1)
     assert.deepEqual([...listed].sort(), [...model.keys()].sort(), `round ${round}`)
   }
+  t.diagnostic(`${busy} answered 409, ${applied} applied`)
   assert.ok(busy > 0, `no 409 in ${6 * NAMES} concurrent changes`)
   assert.ok(applied > 0, 'no change applied')
 
