@@ -132,6 +132,8 @@ export class Connection implements Downstream {
     req.connection = this.id
     req.connectionRequests = this.requests
     this.state = BUSY
+    // While a handler runs, the client owes us nothing: no client timeout (the backend has its own).
+    this.socket.setTimeout(0)
     if (!parseTarget(head.target, this.target)) return this.finishLocal(400)
     req.uri = this.target.uri
     req.args = this.target.args
@@ -155,6 +157,7 @@ export class Connection implements Downstream {
     if (head.chunked) {
       this.decoder = new ChunkedDecoder({ copy: true, maxBody: lc.clientMaxBodySize })
       this.state = BODY
+      this.socket.setTimeout(lc.clientBodyTimeout)
       if (head.expectContinue) this.socket.write('HTTP/1.1 100 Continue\r\n\r\n')
       if (rest !== null) this.readBody(rest, 0)
       return
@@ -163,6 +166,7 @@ export class Connection implements Downstream {
       this.bodyLeft = head.contentLength
       this.bodyParts = []
       this.state = BODY
+      this.socket.setTimeout(lc.clientBodyTimeout)
       if (head.expectContinue) this.socket.write('HTTP/1.1 100 Continue\r\n\r\n')
       if (rest !== null) this.readBody(rest, 0)
       return
@@ -203,6 +207,7 @@ export class Connection implements Downstream {
 
 
   private dispatch(): void {
+    this.socket.setTimeout(0)
     this.socket.pause()
     runHandler(this.worker, this, this.req!)
   }
