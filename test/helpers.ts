@@ -616,3 +616,16 @@ export async function waitPortsClosed(ports: number[], ms = 10_000): Promise<num
     await sleep(10)
   }
 }
+
+/**
+ * The pids of the workers answering `GET /pid` on `port` (a `location = /pid { return 200 $pid; }`), found by opening
+ * connections 8 at a time until `n` distinct pids answered or 60 rounds passed.
+ */
+export async function reachWorkers(port: number, n: number): Promise<number[]> {
+  const pids = new Set<number>()
+  for (let round = 0; round < 60 && pids.size < n; round++) {
+    const rs = await Promise.all(Array.from({ length: 8 }, () => request(port, { path: '/pid' })))
+    for (const r of rs) if (r.status === 200) pids.add(Number(r.body))
+  }
+  return [...pids].sort((a, b) => a - b)
+}

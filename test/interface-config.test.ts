@@ -16,6 +16,7 @@ import {
   interfaceConf,
   ipost,
   parseResponse,
+  reachWorkers,
   runBin,
   sleep,
   startDyups,
@@ -60,6 +61,8 @@ test('dyups_read_msg_log on: every worker logs the table summary when it applies
   })
   const workers = childPids(s.d.pid)
   assert.equal(workers.length, 2)
+  // Both workers serve before the change: one still starting would get the table whole, not as a change.
+  assert.deepEqual(await reachWorkers(s.proxy, 2), workers)
   assert.deepEqual(answer(await ipost(s.iface, '/upstream/made', 'server 127.0.0.1:2;')), ans(200, 'success'))
   const line = /\[info\] (\d+)#\d+: \[dyups\] has (\d+) upstreams, (\d+) static, (\d+) deleted, all (\d+)/g
   // The log file is written asynchronously: bounded wait for the lines, not for the change.

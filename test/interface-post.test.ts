@@ -214,6 +214,23 @@ test('POST /upstream/NAME', async (t) => {
     assert.deepEqual(answer(await iget(I, '/detail')), ans(200, detail))
   })
 
+  await t.test('the error log says what was wrong and where', async () => {
+    const cases: [string, RegExp][] = [
+      [`server 127.0.0.1:${P1};\n\ngarbage 1;`, /\[dyups\][^\n]*"logged1"[^\n]*unknown directive "garbage" in [^\n]*:3\b/],
+      [`server 127.0.0.1:${P1};\nserver 127.0.0.1:${P2} foo=1;`, /\[dyups\][^\n]*"logged2"[^\n]*invalid parameter "foo=1" in [^\n]*:2\b/],
+    ]
+    for (let i = 0; i < cases.length; i++) {
+      const [body, re] = cases[i]!
+      assert.deepEqual(answer(await ipost(I, `/upstream/logged${i + 1}`, body)), FAILED)
+      let log = ''
+      for (let k = 0; k < 40 && !re.test(log); k++) {
+        log = s.d.errorLog()
+        if (!re.test(log)) await new Promise((r) => setTimeout(r, 50))
+      }
+      assert.match(log, re)
+    }
+  })
+
   await t.test('64 KB+ bodies with hundreds of servers, by Content-Length and chunked', async () => {
     let body = `# ${'x'.repeat(2000)}\n`
     const lines: string[] = []
