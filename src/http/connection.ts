@@ -99,7 +99,8 @@ export class Connection implements Downstream {
     if (r === PARSE_ERROR) {
       const e = this.parser.error!
       log('info', `client sent invalid request: ${e.message} while reading client request headers, client: ${this.remoteAddr}`)
-      return this.rejectHead(e.status)
+      // nginx's internal 494 shows its own page ("Request Header Or Cookie Too Large") under status 400.
+      return this.rejectHead(e.title === 'Request Header Or Cookie Too Large' ? 494 : e.status)
     }
     const head = this.parser.head!
     this.parser.reset()
@@ -146,7 +147,7 @@ export class Connection implements Downstream {
     const lc = loc === null ? server.serverConf : server.locConfs[loc.id]!
     req.loc = lc
     if (this.match.redirect) {
-      return this.sendLocal(301, null, [['Location', `http://${req.host || server.name}${loc!.name}`]])
+      return this.sendLocal(301, null, [['Location', this.absolute(loc!.name + (req.args === '' ? '' : `?${req.args}`))]])
     }
     req.captures = this.match.captures
     if (lc.access !== null && !lc.access.allows(this.remoteAddr)) return this.finishLocal(403)
@@ -213,6 +214,16 @@ export class Connection implements Downstream {
   }
 
   // ---- responses ----
+
+  /**
+   * A redirect target made absolute as nginx does (absolute_redirect on, server_name_in_redirect off,
+   * port_in_redirect on): the request's host, and the port it came in on unless it is the scheme's default.
+   */
+  absolute(path: string): string {
+    const req = this.req!
+    const host = req.host !== '' ? req.host : (req.server?.name ?? this.localAddr)
+    return `http://${host}${this.localPort === 80 ? '' : `:${this.localPort}`}${path}`
+  }
 
   /** An error page (or an empty body for codes without one), nginx's special response. */
   finishLocal(status: number): void {
@@ -398,8 +409,9 @@ export class Connection implements Downstream {
   /** Graceful stop: close now if idle between requests. */
   closeIfIdle(): void {
     if (this.state === HEAD && !this.parser.inProgress) {
+      // Closed outright, as nginx does: a client idling on keep-alive would hold a half-closed socket open.
       this.state = CLOSED
-      this.socket.end()
+      this.socket.destroy()
     }
   }
 

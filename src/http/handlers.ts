@@ -43,7 +43,7 @@ function doReturn(c: Connection, req: Request, code: number, text: Template | nu
   }
   const value = text === null ? null : text.eval(req)
   if (code === 301 || code === 302 || code === 303 || code === 307 || code === 308) {
-    return c.sendLocal(code, null, value === null ? null : [['Location', value]])
+    return c.sendLocal(code, null, value === null ? null : [['Location', value.startsWith('/') ? c.absolute(value) : value]])
   }
   if (value === null) return code >= 300 ? c.finishLocal(code) : c.sendLocal(code, '', null)
   c.sendLocal(code, value, null)

@@ -6,7 +6,7 @@ import { checkTree, loadConfig, type Directive, type LoadedConfig } from '../con
 import { DyupsError } from '../errors.js'
 import { buildGroup, groupKey, type UpstreamGroup } from '../upstream/index.js'
 import { compileHttp } from '../http/index.js'
-import { upstreamConfMatcher } from '../store/index.js'
+import { checkWritable, upstreamConfMatcher } from '../store/index.js'
 import { first, readSettings, type Settings } from './settings.js'
 import type { Boot } from './protocol.js'
 
@@ -30,6 +30,10 @@ export async function bootConfig(opts: BootOptions): Promise<Booted> {
   checkTree(loaded.tree)
   const settings = readSettings(loaded.tree, opts.prefix)
   const http = first(loaded.tree, 'http')
+  const confDirective = http?.block ? first(http.block, 'dyups_upstream_conf') : undefined
+  if (settings.upstreamConf !== null && confDirective) {
+    checkWritable(settings.upstreamConf, { file: confDirective.file, line: confDirective.line })
+  }
   const inPath = upstreamConfMatcher(settings.upstreamConf ?? undefined)
   const fromPath = (d: Directive): boolean => inPath(d.file)
 
@@ -49,6 +53,6 @@ export async function bootConfig(opts: BootOptions): Promise<Booted> {
     : loaded.tree
   const boot: Boot = { prefix: opts.prefix, confFile: opts.confFile, tree }
   // Compiling the request path here makes `-t` report listen, location and variable errors, as nginx -t does.
-  compileHttp(boot)
+  compileHttp(boot).logFiles.close()
   return { loaded, settings, staticGroups, boot }
 }

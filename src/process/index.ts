@@ -3,11 +3,11 @@
  * primary and workers, or in one process).
  */
 import { spawn } from 'node:child_process'
-import { checkWritable } from '../store/index.js'
 import { dumpConfig } from '../config/index.js'
 import { formatError, DyupsError } from '../errors.js'
 import { bootConfig, type BootOptions } from './boot.js'
-import { readPid, sysError } from './pidfile.js'
+import { readPid, SignalError, sysError } from './pidfile.js'
+import { constants } from 'node:os'
 import { runPrimary } from './primary.js'
 import { runSingle } from './single.js'
 import { loadConfig } from '../config/index.js'
@@ -23,7 +23,6 @@ export interface RunOptions extends BootOptions {
 export async function testConfig(opts: RunOptions): Promise<number> {
   try {
     const booted = await bootConfig(opts)
-    if (booted.settings.upstreamConf !== null) checkWritable(booted.settings.upstreamConf)
     if (!opts.quiet) {
       for (const n of booted.loaded.notes) process.stderr.write(`dyups: [notice] ${n}\n`)
       process.stderr.write(`dyups: the configuration file ${opts.confFile} syntax is ok\n`)
@@ -48,7 +47,7 @@ export async function sendSignal(opts: RunOptions): Promise<number> {
   try {
     process.kill(pid, sig)
   } catch (e) {
-    throw new DyupsError('E_CONFIG', `kill(${pid}, ${sig}) failed (${sysError(e)})`)
+    throw new SignalError('E_CONFIG', `kill(${pid}, ${constants.signals[sig]}) failed (${sysError(e)})`)
   }
   return 0
 }

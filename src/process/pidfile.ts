@@ -20,7 +20,12 @@ export function removePid(path: string): void {
 
 /** A pid file that cannot be used: nginx's `-s` reports these at [error], not [emerg]; the command line reads `level`. */
 export class PidFileError extends DyupsError {
-  readonly level = 'error'
+  readonly level: 'error' | 'alert' = 'error'
+}
+
+/** A signal that could not be delivered: nginx reports it at [alert]. */
+export class SignalError extends PidFileError {
+  override readonly level = 'alert'
 }
 
 /** The pid `-s` signals. @throws PidFileError when the file is missing or does not hold a pid. */
