@@ -408,7 +408,8 @@ export class Connection implements Downstream {
 
   /** Graceful stop: close now if idle between requests. */
   closeIfIdle(): void {
-    if (this.state === HEAD && !this.parser.inProgress) {
+    // Idle between requests, or lingering after its last answer: nothing is owed to this client any more.
+    if ((this.state === HEAD && !this.parser.inProgress) || (this.state === CLOSED && this.exchange === null)) {
       // Closed outright, as nginx does: a client idling on keep-alive would hold a half-closed socket open.
       this.state = CLOSED
       this.socket.destroy()
