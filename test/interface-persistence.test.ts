@@ -20,6 +20,7 @@ import {
   iget,
   interfaceConf,
   ipost,
+  reachWorkers,
   startDyups,
   tempPrefix,
   via,
@@ -152,7 +153,9 @@ test('persistence across kill -9 and a clean stop (2 workers, seed layout)', asy
   assert.equal(await route('host2'), 'k3')
   assert.equal(await route('new3'), 'k1')
 
-  // A clean stop, then a start: the same table; PATH is valid nginx.
+  // A clean stop, then a start: the same table; PATH is valid nginx. (Every worker serves first: a stop while one
+  // is still starting is interface-workers' concern.)
+  assert.equal((await reachWorkers(proxy, 2)).length, 2)
   assert.equal(await d.stop('SIGQUIT'), 0)
   assert.deepEqual(await waitPortsClosed([proxy, iface]), [])
   const path = join(prefix, 'conf/upstream.conf')
@@ -168,6 +171,7 @@ test('persistence across kill -9 and a clean stop (2 workers, seed layout)', asy
   assert.deepEqual(answer(await ipost(iface, '/upstream/s0', `server 127.0.0.1:${B[4]};`)), OK)
   const before3 = await snapshot(iface)
   assert.ok(before3.list.body.split('\n').includes('s0'))
+  assert.equal((await reachWorkers(proxy, 2)).length, 2)
   assert.equal(await d.stop('SIGTERM'), 0)
   assert.deepEqual(await waitPortsClosed([proxy, iface]), [])
   const nginx2 = await nginxAccepts(t, path)

@@ -341,6 +341,22 @@ test('POST /upstream/NAME', async (t) => {
     }
   })
 
+  await t.test('Expect: 100-continue (what curl sends for bodies over 1 KB)', async () => {
+    let body = ''
+    for (let i = 0; i < 60; i++) body += `server 127.0.0.1:${P1} weight=${i + 1}; # padding padding\n`
+    assert.ok(body.length > 1024)
+    const c = await Conn.open(I)
+    try {
+      const cont = await c.send(`POST /upstream/expect HTTP/1.1\r\nHost: localhost\r\nExpect: 100-continue\r\nContent-Length: ${body.length}\r\n\r\n`)
+      assert.equal(cont.status, 100)
+      assert.deepEqual(answer(await c.send(body)), OK)
+      assert.deepEqual(answer(await c.req({ path: '/upstream/expect' })), ans(200, `server 127.0.0.1:${P1}\n`.repeat(60)))
+      assert.deepEqual(answer(await c.req({ method: 'DELETE', path: '/upstream/expect' })), OK)
+    } finally {
+      c.close()
+    }
+  })
+
   await t.test('pipelined interface requests are answered in order', async () => {
     const raw =
       `POST /upstream/pipe HTTP/1.1\r\nHost: x\r\nContent-Length: ${`server 127.0.0.1:${P1};`.length}\r\n\r\nserver 127.0.0.1:${P1};` +

@@ -83,3 +83,13 @@ test('a respawned worker and reloaded workers route by every acknowledged change
   for (const [pid, got] of seen2) assert.deepEqual(got, [...expected, 'wa'], `worker ${pid} after the reload`)
   assert.deepEqual(answer(await iget(s.iface, '/list')), ans(200, 'st\ndyn\nduring\n'))
 })
+
+test('SIGQUIT as soon as dyups accepts, while workers may still be starting: a prompt clean exit', async (t) => {
+  // Graceful stop with no request in flight has nothing to wait for (nginx exits at once); 5 s is generous.
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const s = await startInterface(t, { workers: 4, http: '    upstream st { server 127.0.0.1:1; }\n' })
+    const t0 = Date.now()
+    const code = await s.d.stop('SIGQUIT', 5_000)
+    assert.equal(code, 0, `attempt ${attempt}: exit ${code} after ${Date.now() - t0} ms (null: still running, SIGKILLed)`)
+  }
+})
