@@ -1,0 +1,485 @@
+/**
+ * Side-by-side helpers: the real nginx and dyups started on the same generated configuration (same upstream block,
+ * same `worker_processes 1;` proxy server, same access-log format), a farm of node backends that answer their own
+ * name or misbehave on purpose, and a client that runs one request sequence against either and reports what the
+ * client, the backends and the access log saw. A test then asserts that both reports are equal.
+ *
+ * nginx is required: when /usr/sbin/nginx is missing the tests fail with a message saying so, never skip.
+ */
+import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import { existsSync, mkdirSync, readFileSync } from 'node:fs'
+import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net'
+import { join } from 'node:path'
+import type { TestContext } from 'node:test'
+import { canConnect, childPids, freePorts, runBin, sleep, startDyups, tempPrefix, waitGone, writeConf, type Run } from './helpers.js'
+
+export const NGINX = '/usr/sbin/nginx'
+
+/** @throws when the real nginx is not installed: side-by-side tests have nothing to compare with. */
+export function requireNginx(): string {
+  if (!existsSync(NGINX)) {
+    throw new Error(`${NGINX} is missing: the side-by-side tests compare dyups with the real nginx (apt-get install nginx-light or nginx)`)
+  }
+  return NGINX
+}
+
+export interface Proc {
+  readonly kind: 'nginx' | 'dyups'
+  readonly prefix: string
+  readonly port: number
+  readonly pid: number
+  /** The access-log lines of logs/t.log so far. */
+  lines(): string[]
+  errorLog(): string
+}
+
+/** Runs `nginx -t` on `conf/nginx.conf` of `prefix`; bounded by 20 s. */
+export function nginxTest(prefix: string): Promise<Run> {
+  const bin = requireNginx()
+  return new Promise((res, rej) => {
+    const child = spawn(bin, ['-t', '-p', `${prefix}/`, '-c', 'conf/nginx.conf'], { stdio: ['ignore', 'pipe', 'pipe'] })
+    let stdout = '', stderr = ''
+    child.stdout.on('data', (b: Buffer) => (stdout += b.toString('latin1')))
+    child.stderr.on('data', (b: Buffer) => (stderr += b.toString('latin1')))
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL')
+      rej(new Error(`nginx -t did not finish; stderr: ${stderr}`))
+    }, 20_000)
+    child.on('exit', (code) => {
+      clearTimeout(timer)
+      res({ code, stdout, stderr })
+    })
+  })
+}
+
+/** Runs `dyups -t` on `conf/nginx.conf` of `prefix`. */
+export const dyupsTest = (prefix: string): Promise<Run> => runBin(['-t', '-p', prefix, '-c', 'conf/nginx.conf'])
+
+/**
+ * Starts the real nginx in the foreground on `conf/nginx.conf` of `prefix` (which must put `pid` and `error_log`
+ * inside the prefix) and waits until every port in `waitPorts` accepts. Stopped after the test: SIGTERM to the
+ * master, then SIGKILL to it and to the workers it had, by PID, if they linger.
+ */
+export async function startNginx(t: TestContext, prefix: string, waitPorts: number[]): Promise<{ pid: number; stderr: () => string }> {
+  const bin = requireNginx()
+  const child = spawn(bin, ['-p', `${prefix}/`, '-c', 'conf/nginx.conf', '-g', 'daemon off;'], { stdio: ['ignore', 'ignore', 'pipe'] })
+  let err = ''
+  child.stderr!.on('data', (b: Buffer) => (err += b.toString('latin1')))
+  let exited: number | null | undefined
+  const exit = new Promise<void>((r) => child.on('exit', (code) => {
+    exited = code
+    r()
+  }))
+  const pid = child.pid!
+  t.after(async () => {
+    if (exited !== undefined) return
+    const workers = childPids(pid)
+    child.kill('SIGTERM')
+    const timer = setTimeout(() => child.kill('SIGKILL'), 5_000)
+    await exit
+    clearTimeout(timer)
+    for (const w of await waitGone(workers, 2_000)) {
+      try {
+        process.kill(w, 'SIGKILL')
+      } catch {
+        // Gone meanwhile.
+      }
+    }
+  })
+  const deadline = Date.now() + 15_000
+  for (const port of waitPorts) {
+    while (!(await canConnect(port))) {
+      if (exited !== undefined) throw new Error(`nginx exited with ${exited}: ${err}`)
+      if (Date.now() > deadline) throw new Error(`nginx did not listen on ${port}: ${err}`)
+      await sleep(20)
+    }
+  }
+  return { pid, stderr: () => err }
+}
+
+/** The access-log format both sides write: exact fields first, then the two times (compared by shape only). */
+export const LOG_FORMAT = '$upstream_addr|$upstream_status|$status|$upstream_response_time|$upstream_connect_time'
+
+export interface SideConf {
+  /** The `upstream` block(s), whole. */
+  upstream: string
+  /** The group `location /` passes to. @default 'u' */
+  name?: string
+  /** Extra lines in `location /` (before proxy_pass). */
+  location?: string
+  /** Extra lines at the http block's main level. */
+  http?: string
+}
+
+/**
+ * The configuration both sides run, line for line, so that file:line in error messages agree. nginx alone gets
+ * temp paths inside its prefix and `user root` when started as root; they come after everything else.
+ */
+export function sideConf(o: SideConf, port: number, kind: 'nginx' | 'dyups', extraServer = ''): string {
+  const nginxOnly = kind === 'nginx'
+    ? `    client_body_temp_path tmp/body;\n    proxy_temp_path tmp/proxy;\n    fastcgi_temp_path tmp/fastcgi;\n    uwsgi_temp_path tmp/uwsgi;\n    scgi_temp_path tmp/scgi;\n`
+    : ''
+  const user = kind === 'nginx' && process.getuid?.() === 0 ? 'user root;\n' : ''
+  return `worker_processes 1;
+error_log logs/error.log info;
+pid logs/nginx.pid;
+events {}
+http {
+    log_format t '${LOG_FORMAT}';
+    access_log logs/t.log t;
+${o.http ?? ''}
+${o.upstream}
+    server {
+        listen 127.0.0.1:${port};
+        location / {
+${o.location ?? ''}
+            proxy_pass http://${o.name ?? 'u'};
+        }
+${extraServer}    }
+${nginxOnly}}
+${user}`
+}
+
+/** A started pair: nginx and dyups on the same configuration. */
+export interface Pair {
+  nginx: Proc
+  dyups: Proc
+}
+
+function proc(kind: 'nginx' | 'dyups', prefix: string, port: number, pid: number, stderr: () => string): Proc {
+  const read = (f: string): string => {
+    try {
+      return readFileSync(join(prefix, f), 'latin1')
+    } catch {
+      return ''
+    }
+  }
+  return {
+    kind,
+    prefix,
+    port,
+    pid,
+    lines: () => read('logs/t.log').split('\n').filter((l) => l !== ''),
+    errorLog: () => read('logs/error.log') + stderr(),
+  }
+}
+
+/** Starts nginx and dyups, each in its own prefix, on {@link sideConf}. */
+export async function startPair(t: TestContext, o: SideConf, extraServer = ''): Promise<Pair> {
+  requireNginx()
+  const [pn, pd] = (await freePorts(2)) as [number, number]
+  const xn = tempPrefix(t)
+  const xd = tempPrefix(t)
+  mkdirSync(join(xn, 'tmp'))
+  writeConf(xn, 'conf/nginx.conf', sideConf(o, pn, 'nginx', extraServer))
+  writeConf(xd, 'conf/nginx.conf', sideConf(o, pd, 'dyups', extraServer))
+  const n = await startNginx(t, xn, [pn])
+  const d = await startDyups(t, xd, [pd], ['-g', 'daemon off;'])
+  return { nginx: proc('nginx', xn, pn, n.pid, n.stderr), dyups: proc('dyups', xd, pd, d.pid, d.stderr) }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Backends.
+
+/**
+ * What a backend does with each request: answer 200 and its name; answer another status; read the request and
+ * never answer; close without answering; send the head and part of the body, then close; answer after a delay;
+ * send raw bytes and close.
+ */
+export type Mode = 'ok' | 'hang' | 'close' | 'partial' | { status: number } | { delay: number } | { raw: string }
+
+export interface Backend {
+  readonly name: string
+  readonly port: number
+  /** `127.0.0.1:PORT`, as $upstream_addr shows it. */
+  readonly addr: string
+  mode: Mode
+  /** Connections accepted so far. */
+  conns: number
+  /** Requests received so far. */
+  requests: number
+  /** Stops listening and drops every connection: further connects are refused. */
+  stop(): Promise<void>
+  /** Listens again on the same port. */
+  start(): Promise<void>
+}
+
+/** A set of backends that records, in arrival order, which of them received each request. */
+export class Farm {
+  /** Names in order of request arrival. */
+  readonly arrivals: string[] = []
+  readonly all: Backend[] = []
+
+  constructor(private readonly t: TestContext) {}
+
+  /** A backend on a fresh port (listening unless `listening: false`: a refused address that can start later). */
+  async add(name: string, mode: Mode = 'ok', opts: { listening?: boolean } = {}): Promise<Backend> {
+    const port = (await freePorts(1))[0]!
+    const b = makeBackend(name, port, mode, this.arrivals)
+    this.t.after(() => b.stop())
+    if (opts.listening !== false) await b.start()
+    this.all.push(b)
+    return b
+  }
+
+  /** A refused address with a name: a port that was free a moment ago and is never listened on. */
+  async dead(name: string): Promise<Backend> {
+    return this.add(name, 'ok', { listening: false })
+  }
+
+  /** `127.0.0.1:PORT` → name, for readable log lines. */
+  names(s: string): string {
+    for (const b of this.all) s = s.split(b.addr).join(b.name)
+    return s
+  }
+
+  reset(): void {
+    this.arrivals.length = 0
+    for (const b of this.all) {
+      b.conns = 0
+      b.requests = 0
+    }
+  }
+}
+
+function makeBackend(name: string, port: number, initial: Mode, arrivals: string[]): Backend {
+  let server: Server | null = null
+  const sockets = new Set<Socket>()
+  const b: Backend = {
+    name,
+    port,
+    addr: `127.0.0.1:${port}`,
+    mode: initial,
+    conns: 0,
+    requests: 0,
+    stop: () => new Promise<void>((r) => {
+      for (const s of sockets) s.destroy()
+      sockets.clear()
+      if (server === null) return r()
+      const srv = server
+      server = null
+      srv.close(() => r())
+    }),
+    start: () => new Promise<void>((r, rej) => {
+      const srv = createServer((s) => serve(b, s, sockets, arrivals))
+      srv.once('error', rej)
+      srv.listen(port, '127.0.0.1', () => {
+        server = srv
+        r()
+      })
+    }),
+  }
+  return b
+}
+
+function serve(b: Backend, s: Socket, sockets: Set<Socket>, arrivals: string[]): void {
+  b.conns++
+  sockets.add(s)
+  s.on('close', () => sockets.delete(s))
+  s.on('error', () => {})
+  let buf = ''
+  s.on('data', (chunk) => {
+    buf += chunk.toString('latin1')
+    for (;;) {
+      const end = buf.indexOf('\r\n\r\n')
+      if (end < 0) return
+      const head = buf.slice(0, end + 4)
+      const m = /\r\ncontent-length: *(\d+)/i.exec(head)
+      const len = m ? Number(m[1]) : 0
+      if (buf.length < end + 4 + len) return
+      buf = buf.slice(end + 4 + len)
+      b.requests++
+      arrivals.push(b.name)
+      const close = /\r\nconnection: *close/i.test(head) || /^[^\r]* HTTP\/1\.0\r\n/.test(head)
+      answer(b, s, close)
+    }
+  })
+}
+
+function answer(b: Backend, s: Socket, close: boolean): void {
+  const mode = b.mode
+  const reply = (status: number): void => {
+    if (s.destroyed) return
+    s.write(`HTTP/1.1 ${status} X\r\nContent-Length: ${b.name.length}\r\nContent-Type: text/plain\r\n${close ? 'Connection: close\r\n' : ''}\r\n${b.name}`)
+    if (close) s.end()
+  }
+  if (mode === 'ok') return reply(200)
+  if (mode === 'hang') return
+  if (mode === 'close') return void s.destroy()
+  if (mode === 'partial') {
+    s.write(`HTTP/1.1 200 OK\r\nContent-Length: 100\r\nContent-Type: text/plain\r\n\r\n${b.name}`)
+    setTimeout(() => s.destroy(), 50)
+    return
+  }
+  if ('status' in mode) return reply(mode.status)
+  if ('raw' in mode) {
+    s.end(mode.raw, 'latin1')
+    return
+  }
+  setTimeout(() => reply(200), mode.delay)
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Client.
+
+export interface Hit {
+  status: number
+  body: string
+}
+
+export interface HitOptions {
+  path?: string
+  method?: string
+  body?: string
+  /** The client socket's source address (127.0.0.X: ip_hash sees a different client). */
+  localAddress?: string
+}
+
+/** One request on a fresh connection with `Connection: close`, read until the server closes (bounded: 15 s). */
+export function hit(port: number, o: HitOptions = {}): Promise<Hit> {
+  const method = o.method ?? 'GET'
+  const body = o.body ?? ''
+  const len = o.body !== undefined || method === 'POST' ? `Content-Length: ${Buffer.byteLength(body, 'latin1')}\r\n` : ''
+  const raw = `${method} ${o.path ?? '/'} HTTP/1.1\r\nHost: side\r\nConnection: close\r\n${len}\r\n${body}`
+  return new Promise((res, rej) => {
+    const s = connect({ port, host: '127.0.0.1', ...(o.localAddress !== undefined ? { localAddress: o.localAddress } : {}) })
+    const chunks: Buffer[] = []
+    const timer = setTimeout(() => {
+      s.destroy()
+      rej(new Error(`no answer from ${port} within 15 s`))
+    }, 15_000)
+    s.on('data', (b) => chunks.push(b))
+    s.on('error', () => {})
+    s.on('close', () => {
+      clearTimeout(timer)
+      const text = Buffer.concat(chunks).toString('latin1')
+      const end = text.indexOf('\r\n\r\n')
+      if (end < 0) return res({ status: 0, body: text })
+      const status = Number(text.slice(9, 12))
+      let b = text.slice(end + 4)
+      if (/\r\ntransfer-encoding: *chunked/i.test(text.slice(0, end))) b = dechunk(b)
+      res({ status, body: b })
+    })
+    s.write(raw, 'latin1')
+  })
+}
+
+function dechunk(s: string): string {
+  let out = '', i = 0
+  for (;;) {
+    const eol = s.indexOf('\r\n', i)
+    if (eol < 0) return out
+    const n = parseInt(s.slice(i, eol), 16)
+    if (!(n > 0)) return out
+    out += s.slice(eol + 2, eol + 2 + n)
+    i = eol + 2 + n + 2
+  }
+}
+
+/** What one side did with a request sequence. */
+export interface Report {
+  /** Per request: the backends that received it, in order, joined by `,` (`-` for none). */
+  backends: string[]
+  /** Per request: status and body as the client saw them (`200 A`; an error page shows as its status alone). */
+  client: string[]
+  /** Per request: `$upstream_addr|$upstream_status|$status` with addresses shown as backend names. */
+  log: string[]
+  /** Per request: `$upstream_response_time|$upstream_connect_time` with every time written as `T`. */
+  times: string[]
+}
+
+/** A time as nginx writes it: seconds with three decimals. */
+export const TIME = /^\d+\.\d{3}$/
+
+/**
+ * Sends `reqs` one after another to `p` and reports what happened. Waits (bounded) for the access log to have
+ * one line per request; a time field that is not `-` and not a well-formed time shows as `BAD(value)`.
+ */
+export async function runSequence(p: Proc, farm: Farm, reqs: readonly HitOptions[], opts: { between?: (i: number) => Promise<void> } = {}): Promise<Report> {
+  farm.reset()
+  const before = p.lines().length
+  const r: Report = { backends: [], client: [], log: [], times: [] }
+  for (let i = 0; i < reqs.length; i++) {
+    await opts.between?.(i)
+    const mark = farm.arrivals.length
+    const h = await hit(p.port, reqs[i])
+    r.backends.push(farm.arrivals.slice(mark).join(',') || '-')
+    r.client.push(h.status === 200 || h.status === 0 ? `${h.status} ${h.body}` : String(h.status))
+  }
+  const deadline = Date.now() + 5_000
+  let lines = p.lines().slice(before)
+  while (lines.length < reqs.length && Date.now() < deadline) {
+    await sleep(20)
+    lines = p.lines().slice(before)
+  }
+  for (const l of lines) {
+    const f = l.split('|')
+    r.log.push(farm.names(f.slice(0, 3).join('|')))
+    r.times.push(f.slice(3).map(timeShape).join('|'))
+  }
+  return r
+}
+
+/** `0.001, 0.000 : -` → `T, T : -`. */
+export function timeShape(field: string): string {
+  return field.split(/(, | : )/).map((v) => (v === ', ' || v === ' : ' || v === '-' ? v : TIME.test(v) ? 'T' : `BAD(${v})`)).join('')
+}
+
+/** `n` plain GETs to `/?i=N`. */
+export const gets = (n: number, extra: HitOptions = {}): HitOptions[] => Array.from({ length: n }, (_, i) => ({ path: `/?i=${i}`, ...extra }))
+
+// ---------------------------------------------------------------------------------------------------------------
+// Scenario tables: one upstream group and one location per scenario, both sides in one configuration.
+
+export interface Scenario {
+  name: string
+  /** The inside of the scenario's `upstream` block. */
+  upstream: string
+  /** Extra lines in the scenario's location. */
+  location?: string
+  /** The requests; paths are relative to the scenario's location. @default two GETs */
+  reqs?: HitOptions[]
+  /** Runs before each side's sequence (set backend modes). */
+  setup?: () => void | Promise<void>
+  /** Runs before request `i` on each side. */
+  between?: (i: number) => void | Promise<void>
+}
+
+/** The upstream blocks and locations of `list`: group `sN`, location `/sN/`. */
+export function scenarioConf(list: readonly Scenario[]): { upstream: string; server: string } {
+  let upstream = '    upstream u { server 127.0.0.1:1; }\n'
+  let server = ''
+  list.forEach((sc, i) => {
+    upstream += `    upstream s${i} {\n${sc.upstream}\n    }\n`
+    server += `        location /s${i}/ {\n${sc.location ?? ''}\n            proxy_pass http://s${i};\n        }\n`
+  })
+  return { upstream, server }
+}
+
+/** Starts both sides on {@link scenarioConf} of `list` with `http` lines at the http level. */
+export async function startScenarios(t: TestContext, list: readonly Scenario[], http = ''): Promise<Pair> {
+  const c = scenarioConf(list)
+  return startPair(t, { upstream: c.upstream, http }, c.server)
+}
+
+/** Runs scenario `i` of `list` on one side. */
+export async function runScenario(p: Proc, farm: Farm, list: readonly Scenario[], i: number): Promise<Report> {
+  const sc = list[i]!
+  await sc.setup?.()
+  const reqs = (sc.reqs ?? gets(2)).map((r) => ({ ...r, path: `/s${i}${r.path ?? '/'}` }))
+  return runSequence(p, farm, reqs, sc.between ? { between: async (k) => sc.between!(k) } : {})
+}
+
+/** One subtest per scenario: nginx's report, then dyups's, and they must be equal. */
+export async function compareScenarios(t: TestContext, p: Pair, farm: Farm, list: readonly Scenario[]): Promise<void> {
+  for (let i = 0; i < list.length; i++) {
+    await t.test(list[i]!.name, async () => {
+      const ngx = await runScenario(p.nginx, farm, list, i)
+      const dy = await runScenario(p.dyups, farm, list, i)
+      if (process.env.SIDE_DEBUG) console.log(list[i]!.name, JSON.stringify({ ngx, dy }))
+      assert.equal(ngx.log.length, ngx.client.length, `nginx logged ${ngx.log.length} of ${ngx.client.length} requests`)
+      assert.deepEqual(dy, ngx)
+    })
+  }
+}
