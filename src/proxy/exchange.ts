@@ -137,6 +137,8 @@ export class Exchange implements ConnUser {
     this.conn = conn
     conn.user = this
     this.attemptStart = Date.now()
+    // Each attempt reports its own connect time: '-' until this one connects.
+    this.connectMs = -1
     this.parser.reset()
     this.fresh = !conn.connected
     if (conn.connected) {
