@@ -53,6 +53,8 @@ export interface PeerSelection {
   done(peer: Peer, ok: boolean, now?: number): void
   /** Attempts left (nginx's pc->tries): every usable primary and backup once. */
   readonly tries: number
+  /** The group's name: what nginx writes in $upstream_addr when no server is left ("no live upstreams"). */
+  readonly name: string
 }
 
 export interface Balancer {
@@ -146,6 +148,10 @@ class BalancerImpl implements Balancer, BalancerCore {
 
 class RequestSelection extends Selection implements PeerSelection {
   declare readonly core: BalancerImpl
+
+  get name(): string {
+    return this.core.group.name
+  }
 
   next(now?: number): Peer | null {
     if (now !== undefined) this.now = Math.floor(now / 1000)

@@ -125,8 +125,15 @@ export class Exchange implements ConnUser {
     const s = this.settings
     if (s.nextTries !== 0 && this.tries >= s.nextTries) return this.fail()
     if (s.nextTimeout !== 0 && this.tries > 0 && Date.now() - this.started >= s.nextTimeout) return this.fail()
+    // Attempts used up: the last failure is the answer.
+    if (this.tries > 0 && this.sel.tries === 0) return this.fail()
     const peer = this.sel.next()
-    if (peer === null) return this.fail()
+    if (peer === null) {
+      // nginx's "no live upstreams": an attempt of its own, named after the group, with status 502.
+      this.down.attempt(this.sel.name, 502, -1, 0)
+      this.lastError = 502
+      return this.fail()
+    }
     this.tries++
     this.peer = peer
     this.connect(peer)
