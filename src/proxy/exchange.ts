@@ -192,7 +192,7 @@ export class Exchange implements ConnUser {
       return r < chunk.length ? this.onData(conn, chunk.subarray(r)) : undefined
     }
     const bit = STATUS_BITS[rh.status]
-    if (bit !== undefined && (this.settings.nextUpstream & bit) !== 0 && this.mayRetry()) {
+    if (bit !== undefined && (this.settings.nextUpstream & bit) !== 0 && this.mayRetry() && this.anotherTry()) {
       this.down.attempt(this.peer!.server.addr, rh.status, this.connectMs, Date.now() - this.attemptStart)
       // 403 and 404 are not failures of the server, only reasons to try another (nginx's NGX_PEER_NEXT).
       this.sel.done(this.peer!, rh.status === 403 || rh.status === 404)
@@ -280,6 +280,18 @@ export class Exchange implements ConnUser {
     if (this.sentAny) return false
     if (IDEMPOTENT.has(this.down.method)) return true
     return (this.settings.nextUpstream & NEXT_NON_IDEMPOTENT) !== 0 || this.state === S_CONNECTING
+  }
+
+  /**
+   * Whether an answer named by proxy_next_upstream leads to another server (nginx's ngx_http_upstream_test_next):
+   * only if this is not the last attempt and neither proxy_next_upstream_tries nor _timeout is reached; otherwise
+   * the backend's own answer goes to the client.
+   */
+  private anotherTry(): boolean {
+    const s = this.settings
+    if (this.sel.tries <= 1) return false
+    if (s.nextTries !== 0 && this.tries >= s.nextTries) return false
+    return s.nextTimeout === 0 || Date.now() - this.started < s.nextTimeout
   }
 
   /** An attempt failed before anything reached the client. */
