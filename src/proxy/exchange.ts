@@ -69,7 +69,8 @@ const S_HEAD = 3 // response head arriving
 const S_BODY = 4
 const S_DONE = 5
 
-const IDEMPOTENT = new Set(['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS', 'TRACE'])
+/** nginx resends a request that reached a server only if its method is not one of these (or non_idempotent is set). */
+const NON_IDEMPOTENT = new Set(['POST', 'LOCK', 'PATCH'])
 
 const CHUNK_END = Buffer.from('0\r\n\r\n', 'latin1')
 const CRLF = Buffer.from('\r\n', 'latin1')
@@ -278,7 +279,7 @@ export class Exchange implements ConnUser {
 
   private mayRetry(): boolean {
     if (this.sentAny) return false
-    if (IDEMPOTENT.has(this.down.method)) return true
+    if (!NON_IDEMPOTENT.has(this.down.method)) return true
     return (this.settings.nextUpstream & NEXT_NON_IDEMPOTENT) !== 0 || this.state === S_CONNECTING
   }
 
