@@ -312,10 +312,14 @@ export class Exchange implements ConnUser {
     this.down.finished(this.lastError, false)
   }
 
+  /**
+   * The response was cut short after its head went out. nginx ends such a request without blaming the server
+   * (ngx_http_upstream_finalize_request frees the peer with state 0): it stays in rotation.
+   */
   private broken(): void {
     this.state = S_DONE
     this.down.attempt(this.peer!.server.addr, this.status, this.connectMs, Date.now() - this.attemptStart)
-    this.sel.done(this.peer!, false)
+    this.sel.done(this.peer!, true)
     this.drop()
     this.down.finished(0, true)
   }
