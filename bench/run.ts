@@ -86,8 +86,8 @@ async function main(): Promise<number> {
   }
   const stamp = new Date().toISOString().replace(/[:.]/g, '-')
   const profileDir = args.profile ? join(results, 'profiles', stamp) : null
-  const { contenders, notices } = chooseContenders(repo, tools.nginx, args.proxyBin, args.sched, profileDir)
   const tmp = mkdtempSync(join(tmpdir(), 'dyups-bench-'))
+  const { contenders, notices } = chooseContenders(repo, tools.nginx, args.proxyBin, args.sched, profileDir, tmp)
   const cleanup = async (): Promise<void> => {
     await stopAll()
     if (!args.keep) rmSync(tmp, { recursive: true, force: true })
