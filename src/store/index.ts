@@ -14,6 +14,7 @@ export type {
   ChangeResult,
   Delta,
   PersistStats,
+  ReloadResult,
   Snapshot,
   TableCounts,
   TableEntry,

@@ -307,12 +307,47 @@ export class Persistence {
   }
 
   /**
+   * Makes `table` durable as PATH whatever the journals hold, then empties them: a reload changes which groups
+   * nginx.conf defines, and the journal's records only mean what they meant against the old ones (a replayed
+   * "delete a" removes a static group that nginx.conf has just added). PATH is written at `table.version`, which
+   * is at least that of every record, so a crash before the journals are emptied replays none of them.
+   * Called between two commits, like append().
+   * @throws DyupsError E_PERSIST when PATH cannot be written; the files are then as they were. A failure to
+   *   empty the journals afterwards is not one: PATH already holds the table, the journal is resynced before
+   *   the next append, and `onError` hears of it.
+   */
+  async checkpoint(table: Table): Promise<void> {
+    // A background rewrite holds an older image: it must not land after this one.
+    await this.settle()
+    try {
+      await this.#writePath(table.image())
+    } catch (e) {
+      // The rename may have happened before a later step failed: PATH is rewritten from the table the store
+      // keeps before the next append (or at close), so it never stays ahead of the journal.
+      this.#pathVersion = -1
+      this.#broken = true
+      throw persistError(e)
+    }
+    try {
+      await this.#freshJournal()
+    } catch (e) {
+      this.#broken = true
+      this.opts.onError?.(persistError(e))
+    }
+  }
+
+  /**
    * Starts over from a known state when the journal cannot be trusted: PATH at the table's version, then a new
    * empty journal. Everything acknowledged is in PATH before the journal is emptied.
    */
   async #resync(table: Table): Promise<void> {
     await this.settle()
     if (this.#pathVersion !== table.version || !(await exists(this.path))) await this.#writePath(table.image())
+    await this.#freshJournal()
+  }
+
+  /** Removes .old and starts an empty journal; PATH must already hold everything they did. */
+  async #freshJournal(): Promise<void> {
     await unlinkIfExists(oldJournalPath(this.path))
     this.#oldExists = false
     this.#oldBytes = 0

@@ -11,8 +11,18 @@ import { DyupsError } from '../errors.js'
 import { groupKey, type Resolver, type UpstreamGroup } from '../upstream/index.js'
 import { encodeChanges, Persistence } from './persistence.js'
 import { encodeRecord } from './record.js'
+import { reloadTable } from './reload.js'
 import { Table } from './table.js'
-import type { BatchResult, Change, ChangeResult, PersistStats, Snapshot, TableCounts, TableEntry } from './types.js'
+import type {
+  BatchResult,
+  Change,
+  ChangeResult,
+  PersistStats,
+  ReloadResult,
+  Snapshot,
+  TableCounts,
+  TableEntry,
+} from './types.js'
 
 export interface StoreOptions {
   /** Groups of nginx.conf outside PATH, in configuration order (see upstreamConfMatcher()). */
@@ -40,15 +50,26 @@ interface Pending {
   readonly resolve: (r: BatchResult) => void
 }
 
+/** A reload waits in the same queue as changes and commits alone, between two group commits. */
+interface PendingReload {
+  readonly staticGroups: readonly UpstreamGroup[]
+  readonly resolve: (r: ReloadResult) => void
+}
+
+type Queued = Pending | PendingReload
+
+const isReload = (q: Queued): q is PendingReload => 'staticGroups' in q
+
 const NOT_FOUND = 'not found uptream' // sic: Tengine's body for 404
 
 const batchResult = (results: ChangeResult[], from: number, version: number, changes: readonly Change[]): BatchResult =>
   Object.assign(results, { delta: { from, version, changes } })
 
 export class Store {
-  readonly #table: Table
+  /** Replaced whole by a reload; changes edit it in place. */
+  #table: Table
   readonly #persist: Persistence | null
-  #queue: Pending[] = []
+  #queue: Queued[] = []
   #running = false
   #run: Promise<void> = Promise.resolve()
   #closing = false
@@ -133,12 +154,41 @@ export class Store {
       return Promise.resolve(batchResult(changes.map(() => ({ version: v, error })), v, v, []))
     }
     return new Promise((resolve) => {
-      this.#queue.push({ changes, resolve })
-      if (!this.#running) {
-        this.#running = true
-        this.#run = this.#drain()
-      }
+      this.#enqueue({ changes, resolve })
     })
+  }
+
+  /**
+   * Applies nginx.conf's new static groups (outside PATH, in configuration order) to the table, as a restart
+   * with the new nginx.conf would: a static group never changed through the interface takes its new definition
+   * or goes away with it; a replaced one keeps the interface's version (and is a created group once nginx.conf
+   * drops it); a deleted one stays deleted while nginx.conf still defines it; new names appear among the static
+   * groups in configuration order; created groups keep their place after them (reload.ts).
+   *
+   * It takes its turn among applyBatch() calls: changes taken earlier are applied first and later ones apply to
+   * the reloaded table. The reloaded table is made durable by rewriting PATH (the journal's records were written
+   * against the old static groups), so a restart reproduces it. Resolves with the delta that takes workers to
+   * it (`version` the table version after it), or with E_PERSIST and nothing changed. Never rejects.
+   */
+  reload(staticGroups: readonly UpstreamGroup[]): Promise<ReloadResult> {
+    if (this.#closing) {
+      const v = this.#table.version
+      return Promise.resolve({
+        error: new DyupsError('E_INTERNAL', 'upstream table is closed'),
+        delta: { from: v, version: v, changes: [] },
+      })
+    }
+    return new Promise((resolve) => {
+      this.#enqueue({ staticGroups, resolve })
+    })
+  }
+
+  #enqueue(q: Queued): void {
+    this.#queue.push(q)
+    if (!this.#running) {
+      this.#running = true
+      this.#run = this.#drain()
+    }
   }
 
   /** Resolves when no commit and no background rewrite of PATH is in progress. */
@@ -164,8 +214,23 @@ export class Store {
   async #drain(): Promise<void> {
     try {
       while (this.#queue.length > 0) {
-        const group = this.#queue
-        this.#queue = []
+        const head = this.#queue[0]!
+        if (isReload(head)) {
+          this.#queue.shift()
+          try {
+            await this.#reload(head)
+          } catch (e) {
+            const v = this.#table.version
+            const error = new DyupsError('E_INTERNAL', e instanceof Error ? e.message : String(e))
+            head.resolve({ error, delta: { from: v, version: v, changes: [] } })
+          }
+          continue
+        }
+        // Every batch up to the next reload shares one commit.
+        let n = this.#queue.findIndex(isReload)
+        if (n === -1) n = this.#queue.length
+        const group = this.#queue.slice(0, n) as Pending[]
+        this.#queue = this.#queue.slice(n)
         try {
           await this.#commit(group)
         } catch (e) {
@@ -182,6 +247,21 @@ export class Store {
     } finally {
       this.#running = false
     }
+  }
+
+  async #reload(p: PendingReload): Promise<void> {
+    const base = this.#table.version
+    const { table, changes, changed } = reloadTable(this.#table, p.staticGroups)
+    if (changed && this.#persist !== null) {
+      try {
+        await this.#persist.checkpoint(table)
+      } catch (e) {
+        p.resolve({ error: e as DyupsError, delta: { from: base, version: base, changes: [] } })
+        return
+      }
+    }
+    this.#table = table
+    p.resolve({ error: null, delta: { from: base, version: table.version, changes } })
   }
 
   async #commit(group: readonly Pending[]): Promise<void> {

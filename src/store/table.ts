@@ -5,7 +5,7 @@
  * static groups in configuration order, then created groups in creation order; a replaced group stays where it
  * was, a deleted one leaves, a re-created one goes to the end. So every change is O(1) and nothing is copied.
  */
-import { groupKey, type UpstreamGroup } from '../upstream/index.js'
+import { groupKey, packGroup, type UpstreamGroup } from '../upstream/index.js'
 import type { Change, Snapshot, TableCounts, TableEntry } from './types.js'
 
 /** Entries are replaced, never edited, so an array from list() or snapshot() stays valid after later changes. */
@@ -108,14 +108,19 @@ export class Table {
     if (e !== undefined && e.static) this.remove(name)
   }
 
+  /** Spelled names of deleted static groups (PATH's markers). */
+  deletedNames(): string[] {
+    return Array.from(this.#deleted.values())
+  }
+
   image(): TableImage {
     return { version: this.version, entries: this.list(), deleted: Array.from(this.#deleted.values()) }
   }
 
   snapshot(): Snapshot {
-    const groups: UpstreamGroup[] = new Array(this.#entries.size)
+    const lines: string[] = new Array(this.#entries.size)
     let i = 0
-    for (const e of this.#entries.values()) groups[i++] = e.group
-    return { version: this.version, groups }
+    for (const e of this.#entries.values()) lines[i++] = packGroup(e.group)
+    return { version: this.version, packed: lines.join('\n') }
   }
 }

@@ -30,16 +30,27 @@ export interface Delta {
  */
 export type BatchResult = ChangeResult[] & { readonly delta: Delta }
 
+/** The outcome of Store.reload(). */
+export interface ReloadResult {
+  /** null when the new static groups applied; otherwise nothing changed (E_PERSIST: PATH could not be written). */
+  readonly error: DyupsError | null
+  /** What workers apply to follow it; `changes` empty when nothing they hold changed (or on error). */
+  readonly delta: Delta
+}
+
 /** One group of the table. `static`: it sits where `nginx.conf` (outside PATH) defines it. */
 export interface TableEntry {
   readonly group: UpstreamGroup
   readonly static: boolean
 }
 
-/** The whole table at one version, for a worker that starts (or restarts) and must catch up. */
+/**
+ * The whole table at one version, for a worker that starts (or restarts) and must catch up: one packGroup() line per
+ * group, in /list order, so 100 000 groups cross IPC as one string and stay compact in the worker.
+ */
 export interface Snapshot {
   readonly version: number
-  readonly groups: readonly UpstreamGroup[]
+  readonly packed: string
 }
 
 /** Sizes for the `[dyups] has N upstreams, N static, N deleted` log line. */

@@ -1,0 +1,83 @@
+/**
+ * A reload (`SIGHUP`, `-s reload`): nginx.conf's new static groups applied to the live table.
+ *
+ * nginx.conf is the source of static groups and changes made through the interface win over it, which is exactly
+ * what a restart does with the new nginx.conf and our PATH (static groups, then PATH's deleted markers, then its
+ * blocks; upstream-conf.ts). So the reloaded table is built the way a restart would build it, and a restart after
+ * the reload reproduces it by construction:
+ * - a pristine static group takes its new definition, or is gone when nginx.conf no longer defines it;
+ * - a static group replaced through the interface keeps that version (a created group if nginx.conf dropped it);
+ * - a deleted static group stays deleted while nginx.conf defines it (its marker goes when nginx.conf drops it);
+ * - a new static name appears in configuration order (a created group of that name keeps its servers, and
+ *   becomes static);
+ * - every other created group keeps its servers and its order, after the static groups.
+ */
+import { groupKey, type UpstreamGroup } from '../upstream/index.js'
+import { Table, type Entry } from './table.js'
+import type { Change } from './types.js'
+
+export interface Reloaded {
+  /** The table after the reload, at the version after `changes`. */
+  readonly table: Table
+  /** What takes a replica of the old table to the new one, in order (deletes and puts only). */
+  readonly changes: Change[]
+  /**
+   * The persisted picture changed: groups, order, static flags or deleted markers. False only when the reload
+   * changed nothing at all (then PATH and the journal stay valid as they are).
+   */
+  readonly changed: boolean
+}
+
+/** Groups are plain data; definitions built from the same text serialize alike. */
+const sameGroup = (a: UpstreamGroup, b: UpstreamGroup): boolean => a === b || JSON.stringify(a) === JSON.stringify(b)
+
+/**
+ * Builds the table `staticGroups` (nginx.conf's, outside PATH, in configuration order) give to `old`. `old` is
+ * not touched. An unchanged static definition keeps its group object, so workers see no change for it.
+ */
+export function reloadTable(old: Table, staticGroups: readonly UpstreamGroup[]): Reloaded {
+  const statics = staticGroups.map((g) => {
+    const e = old.get(g.name)
+    return e !== undefined && e.static && e.pristine && sameGroup(e.group, g) ? e.group : g
+  })
+  const next = new Table(statics)
+  for (const name of old.deletedNames()) next.removeStatic(name)
+  for (const e of old.list()) if (!(e.static && e.pristine)) next.put(e.group)
+  const changes = replicaChanges(old.list(), next.list())
+  next.version = old.version + changes.length
+  return { table: next, changes, changed: changes.length > 0 || !sameShape(old, next) }
+}
+
+/**
+ * Deletes and puts that turn a replica holding `from` into one holding `to`, order included. A replica's Map can
+ * only replace in place or append, so the longest prefix of `to` that appears in `from` in the same order stays
+ * (replaced in place where its group changed), everything else of `from` is deleted, and the rest of `to` is
+ * appended. Adding a static group thus moves every created group behind it; a reload starts new workers from a
+ * snapshot anyway, so this costs the old workers no more than their replacement does.
+ */
+function replicaChanges(from: readonly Entry[], to: readonly Entry[]): Change[] {
+  const toKeys = to.map((e) => groupKey(e.group.name))
+  let kept = 0
+  for (const e of from) if (kept < to.length && groupKey(e.group.name) === toKeys[kept]) kept++
+  const stays = new Map<string, Entry>()
+  for (let i = 0; i < kept; i++) stays.set(toKeys[i]!, to[i]!)
+  const changes: Change[] = []
+  for (const e of from) if (!stays.has(groupKey(e.group.name))) changes.push({ op: 'delete', name: e.group.name })
+  for (const e of from) {
+    const now = stays.get(groupKey(e.group.name))
+    if (now !== undefined && now.group !== e.group) changes.push({ op: 'put', group: now.group })
+  }
+  for (let i = kept; i < to.length; i++) changes.push({ op: 'put', group: to[i]!.group })
+  return changes
+}
+
+/** Same static flags, pristine flags and deleted markers (groups and order are compared through the changes). */
+function sameShape(a: Table, b: Table): boolean {
+  const ea = a.list(), eb = b.list()
+  if (ea.length !== eb.length) return false
+  for (let i = 0; i < ea.length; i++) {
+    if (ea[i]!.static !== eb[i]!.static || ea[i]!.pristine !== eb[i]!.pristine) return false
+  }
+  const da = a.deletedNames(), db = b.deletedNames()
+  return da.length === db.length && da.every((n, i) => n === db[i])
+}
