@@ -11,7 +11,7 @@ import type { TableView } from '../dyups/index.js'
 
 export class RoutingTable implements TableView {
   readonly states = new PeerStates()
-  private replica = new Replica({ version: 0, groups: [] })
+  private replica = new Replica({ version: 0, packed: "" })
   private readonly balancers = new Map<string, Balancer>()
 
   init(snapshot: Snapshot): void {

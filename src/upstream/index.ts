@@ -17,4 +17,5 @@ export type {
 export { buildGroup, parseCommands, defaultResolver, COMMAND_BODY, type BuildOptions, type Resolver } from './build.js'
 export { renderList, renderDetail, renderServers, renderUpstreamBlock, quoteArg } from './render.js'
 export { groupKey } from './names.js'
+export { packGroup, unpackGroup } from './pack.js'
 export { inet6Addr, inet6Ntop } from './address.js'
