@@ -1,7 +1,8 @@
 /**
  * The primary (master) process: owns the Store and the Coordinator, forks `worker_processes` workers that share the
  * listening sockets, respawns a worker that dies, and handles signals as nginx's master does:
- * HUP reload, QUIT graceful stop, TERM/INT fast stop, USR1 reopen logs.
+ * HUP reload (nginx.conf's upstream blocks applied to the live table, then new workers), QUIT graceful stop,
+ * TERM/INT fast stop, USR1 reopen logs.
  */
 import cluster, { type Worker } from 'node:cluster'
 import { fileURLToPath } from 'node:url'
@@ -91,6 +92,8 @@ export async function runPrimary(opts: BootOptions, booted: Booted, onReady: () 
     members.set(worker.id, m)
     worker.on('message', (msg: ToPrimary) => {
       if (msg.t !== 'hello') return onMessage(m, msg)
+      // A stop that came before the worker could hear it: it never gets a table, it just ends.
+      if (m.stopping) return send(m, { t: 'stop', graceful: false })
       m.acked = store.version
       send(m, { t: 'init', boot: b, snapshot: store.snapshot() })
     })
@@ -170,18 +173,49 @@ export async function runPrimary(opts: BootOptions, booted: Booted, onReady: () 
       process.exit(code)
     })())
 
-  const reload = async (): Promise<void> => {
+  /**
+   * Reads nginx.conf and applies its upstream blocks to the table through the single writer, in turn with
+   * changes: once this resolves they are durable and every worker routes by them.
+   * @returns the new configuration, or null when it is refused (logged).
+   */
+  const reconfigure = async (): Promise<Booted | null> => {
     let next: Booted
     try {
       next = await bootConfig(opts)
     } catch (e) {
       log('emerg', formatError(e))
-      return
+      return null
     }
+    if (next.settings.upstreamConf !== settings.upstreamConf) {
+      // The Store holds the old PATH open, and which groups are static depends on it.
+      const q = (p: string | null): string => (p === null ? 'none' : `"${p}"`)
+      log('emerg', `dyups_upstream_conf cannot change on reload (${q(settings.upstreamConf)} in use, ` +
+        `${q(next.settings.upstreamConf)} configured), restart instead`)
+      return null
+    }
+    if (stopping) return null
     log('notice', 'signal process started; reconfiguring')
+    const r = await coordinator.reload(next.staticGroups)
+    if (r.error !== null) {
+      if (!stopping) log('alert', `upstream table not reloaded, configuration kept: ${formatError(r.error)}`)
+      return null
+    }
+    return stopping ? null : next
+  }
+
+  // Reloads read nginx.conf and apply its groups one at a time, in signal order, so the last signal's
+  // configuration is the one the table ends with.
+  let turn: Promise<unknown> = Promise.resolve()
+  const reload = async (): Promise<void> => {
+    const mine = turn.then(reconfigure)
+    turn = mine.catch(() => null)
+    const next = await mine
+    if (next === null) return
     settings = next.settings
     boot = next.boot
     configureLog(settings.errorLogs)
+    coordinator.trylock = settings.trylock
+    // The new workers start from the reloaded table (their init carries a snapshot).
     const old = [...members.values()]
     generation++
     await startGeneration(boot, settings.workers)
@@ -191,7 +225,9 @@ export async function runPrimary(opts: BootOptions, booted: Booted, onReady: () 
     }
   }
 
-  process.on('SIGHUP', () => void reload())
+  process.on('SIGHUP', () => {
+    reload().catch((e) => log('alert', `reload failed: ${formatError(e)}`))
+  })
   process.on('SIGQUIT', () => void stop(true))
   process.on('SIGTERM', () => void stop(false))
   process.on('SIGINT', () => void stop(false))
