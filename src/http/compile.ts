@@ -15,7 +15,7 @@ import { resolve } from 'node:path'
 import { log } from '../log.js'
 import type { AddHeader, Handler, HttpConfig, Listener, LocConf, ProxyPass, ServerConf, SetOp } from './conf.js'
 import { ErrorPages } from './error-pages.js'
-import { buildLocations } from './locations.js'
+import { buildLocations, type Location } from './locations.js'
 import { compileTypes, DEFAULT_TYPES, type MimeTypes } from './mime.js'
 import { Variables, type Template } from './variables.js'
 import { buildVirtualHosts, type ListenInput, type ServerInput } from './vhosts.js'
@@ -132,7 +132,7 @@ export function compileHttp(src: HttpSource): HttpConfig {
       for (let l: typeof loc | null = loc; l !== null; l = l.parent) chain.unshift(l.directive)
       let i = inh
       for (const d of chain) i = level(i, d.block ?? [], vars, logCtx)
-      const c = locConf(i, loc.directive.block ?? [], serverSets, vars, logsOf(i))
+      const c = locConf(i, loc.directive.block ?? [], serverSets, vars, logsOf(i), loc)
       confs.set(loc.directive, c)
       return c
     })
@@ -224,9 +224,9 @@ function rewriteOps(block: readonly Directive[], vars: Variables): SetOp[] {
   return ops
 }
 
-function locConf(i: Inherited, block: readonly Directive[], serverSets: readonly SetOp[], vars: Variables, logs: AccessLog[] | null): LocConf {
+function locConf(i: Inherited, block: readonly Directive[], serverSets: readonly SetOp[], vars: Variables, logs: AccessLog[] | null, loc?: Location): LocConf {
   return {
-    handler: handlerOf(i, block, vars),
+    handler: handlerOf(i, block, vars, loc),
     access: i.access,
     sets: [...serverSets, ...rewriteOps(block, vars)],
     addHeaders: i.addHeaders,
@@ -242,14 +242,14 @@ function locConf(i: Inherited, block: readonly Directive[], serverSets: readonly
   }
 }
 
-function handlerOf(i: Inherited, block: readonly Directive[], vars: Variables): Handler {
+function handlerOf(i: Inherited, block: readonly Directive[], vars: Variables, loc?: Location): Handler {
   const ret = find(block, 'return')
   if (ret) return returnHandler(ret, vars)
   if (find(block, 'dyups_interface')) return { kind: 'dyups' }
   const echoes = block.filter((d) => d.name === 'echo')
   if (echoes.length > 0) return { kind: 'echo', parts: echoes.map((d) => vars.compile(d.args.join(' '), at(d))) }
   const pass = find(block, 'proxy_pass')
-  if (pass) return { kind: 'proxy', pass: proxyPass(i, pass, vars) }
+  if (pass) return { kind: 'proxy', pass: proxyPass(i, pass, vars, loc) }
   return { kind: 'none' }
 }
 
@@ -261,7 +261,7 @@ function returnHandler(d: Directive, vars: Variables): Handler {
   return { kind: 'return', code, text: d.args.length > 1 ? vars.compile(d.args[1]!, at(d)) : null }
 }
 
-function proxyPass(i: Inherited, d: Directive, vars: Variables): ProxyPass {
+function proxyPass(i: Inherited, d: Directive, vars: Variables, loc?: Location): ProxyPass {
   const url = d.args[0]!
   const m = /^(https?):\/\/(.*)$/i.exec(url)
   if (!m) throw new DyupsError('E_CONFIG', `invalid URL prefix in "${url}"`, at(d))
@@ -274,6 +274,10 @@ function proxyPass(i: Inherited, d: Directive, vars: Variables): ProxyPass {
     host = slash > 0 ? rest.slice(0, slash) : rest
     uri = slash > 0 ? rest.slice(slash) : null
     if (host === '') throw new DyupsError('E_CONFIG', `no host in "${url}" of the "proxy_pass" directive`, at(d))
+    if (uri !== null && loc !== undefined && (loc.kind === 'regex' || loc.kind === 'iregex' || loc.kind === 'named')) {
+      // nginx's own rule: there is no prefix for the URI part to replace.
+      throw new DyupsError('E_CONFIG', '"proxy_pass" cannot have URI part in location given by regular expression, or inside named location, or inside "if" statement, or inside "limit_except" block', at(d))
+    }
   }
   // The location's own headers first, then nginx's defaults not overridden.
   const names: string[] = [], values: Template[] = []
@@ -292,7 +296,8 @@ function proxyPass(i: Inherited, d: Directive, vars: Variables): ProxyPass {
     url: tpl.constant === null ? tpl : null,
     host,
     uri,
-    locationPrefix: '',
+    // The URI part replaces the part of $uri the location matched (nginx's proxy_pass rule).
+    locationPrefix: loc?.name ?? '',
     version: i.proxyVersion,
     plan: new HeaderPlan(names),
     values,

@@ -11,7 +11,7 @@ import { parseCommands } from '../upstream/index.js'
 import type { Connection } from './connection.js'
 import type { ProxyPass } from './conf.js'
 import type { Request } from './request.js'
-import { decodeForDyups } from './uri.js'
+import { decodeForDyups, escapeUri } from './uri.js'
 import type { HttpWorker } from './worker.js'
 import type { Template } from './variables.js'
 
@@ -86,7 +86,7 @@ function doProxy(w: HttpWorker, c: Connection, req: Request, pass: ProxyPass): v
     uri = m[2] === '' ? null : m[2]!
   }
   req.proxyHost = host
-  const path = uri === null ? req.requestUri : pass.url !== null ? uri : uri + req.uri.slice(pass.locationPrefix.length) + (req.args === '' ? '' : `?${req.args}`)
+  const path = uri === null ? req.requestUri : pass.url !== null ? uri : uri + escapeUri(req.uri.slice(pass.locationPrefix.length)) + (req.args === '' ? '' : `?${req.args}`)
   const balancer = w.deps.table.route(host) ?? w.literals.get(host)
   if (balancer !== undefined) return forward(w, c, req, pass, balancer, path)
   // Not a group: a literal address makes an implicit upstream (cached); anything else is 502 at once.

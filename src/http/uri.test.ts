@@ -172,3 +172,11 @@ test('a long complex URI decodes past the initial scratch size', () => {
   assert.equal(parseTarget('/x/' + seg + '/./y', t), true)
   assert.equal(t.uri, '/x/' + 'A'.repeat(3000) + '/y')
 })
+
+test('escapeUri escapes what nginx escapes in a proxied URI', async () => {
+  const { escapeUri } = await import('./uri.js')
+  assert.equal(escapeUri('/a/b'), '/a/b')
+  assert.equal(escapeUri('/a b#c%d?e'), '/a%20b%23c%25d%3Fe')
+  assert.equal(escapeUri('/\x01\x7f\xff'), '/%01%7F%FF')
+  assert.equal(escapeUri("/a!$&'()*+,;=:@~"), "/a!$&'()*+,;=:@~")
+})

@@ -398,3 +398,25 @@ export function splitPath(uri: string): string[] {
   }
   return out
 }
+
+// nginx's NGX_ESCAPE_URI set: control bytes, space, `#`, `%`, `?`, DEL and every byte >= 0x80.
+const ESCAPE_URI = new Uint8Array(256)
+for (let c = 0; c < 256; c++) ESCAPE_URI[c] = c < 0x21 || c === 0x23 || c === 0x25 || c === 0x3f || c >= 0x7f ? 1 : 0
+const HEX_UPPER = '0123456789ABCDEF'
+
+/**
+ * `ngx_escape_uri(…, NGX_ESCAPE_URI)`: how nginx writes a normalized `$uri` back into a request line (proxy_pass
+ * with a URI part). Returns `uri` itself when nothing needs escaping, the usual case.
+ */
+export function escapeUri(uri: string): string {
+  let i = 0
+  const n = uri.length
+  while (i < n && ESCAPE_URI[uri.charCodeAt(i)] === 0) i++
+  if (i === n) return uri
+  let out = uri.slice(0, i)
+  for (; i < n; i++) {
+    const c = uri.charCodeAt(i)
+    out += ESCAPE_URI[c] === 0 ? uri[i] : `%${HEX_UPPER[c >> 4]}${HEX_UPPER[c & 15]}`
+  }
+  return out
+}
