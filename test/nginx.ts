@@ -184,10 +184,10 @@ export async function startPair(t: TestContext, o: SideConf, extraServer = ''): 
 
 /**
  * What a backend does with each request: answer 200 and its name; answer another status; read the request and
- * never answer; close without answering; send the head and part of the body, then close; answer after a delay;
- * send raw bytes and close.
+ * never answer; close without answering; send the head and part of the body, then close; answer (with a status)
+ * after a delay; send raw bytes and close.
  */
-export type Mode = 'ok' | 'hang' | 'close' | 'partial' | { status: number } | { delay: number } | { raw: string }
+export type Mode = 'ok' | 'hang' | 'close' | 'partial' | { status?: number; delay?: number } | { raw: string }
 
 export interface Backend {
   readonly name: string
@@ -226,6 +226,41 @@ export class Farm {
   /** A refused address with a name: a port that was free a moment ago and is never listened on. */
   async dead(name: string): Promise<Backend> {
     return this.add(name, 'ok', { listening: false })
+  }
+
+  /**
+   * An address whose connects never complete: a listener with a backlog of one in a stopped process (SIGSTOP),
+   * its accept queue filled, so the kernel drops further SYNs and a connect waits until its timeout.
+   */
+  async blackhole(name: string): Promise<Backend> {
+    const child = spawn(process.execPath, ['-e', "require('net').createServer().listen({ port: 0, host: '127.0.0.1', backlog: 1 }, function () { console.log(this.address().port) })"], { stdio: ['ignore', 'pipe', 'ignore'] })
+    const fillers: Socket[] = []
+    const stop = async (): Promise<void> => {
+      for (const f of fillers) f.destroy()
+      try {
+        process.kill(child.pid!, 'SIGKILL')
+      } catch {
+        // Gone already.
+      }
+    }
+    this.t.after(stop)
+    const port = await new Promise<number>((res, rej) => {
+      child.stdout!.once('data', (b: Buffer) => res(Number(b.toString('latin1').trim())))
+      child.once('exit', () => rej(new Error('the blackhole listener exited')))
+    })
+    process.kill(child.pid!, 'SIGSTOP')
+    // A backlog of one holds two completed connections; the third connect must hang.
+    for (let i = 0; i < 2; i++) {
+      await new Promise<void>((res, rej) => {
+        const f = connect(port, '127.0.0.1')
+        fillers.push(f)
+        f.once('connect', () => res())
+        f.once('error', rej)
+      })
+    }
+    const b: Backend = { name, port, addr: `127.0.0.1:${port}`, mode: 'hang', conns: 0, requests: 0, stop, start: async () => {} }
+    this.all.push(b)
+    return b
   }
 
   /** `127.0.0.1:PORT` → name, for readable log lines. */
@@ -312,12 +347,12 @@ function answer(b: Backend, s: Socket, close: boolean): void {
     setTimeout(() => s.destroy(), 50)
     return
   }
-  if ('status' in mode) return reply(mode.status)
   if ('raw' in mode) {
     s.end(mode.raw, 'latin1')
     return
   }
-  setTimeout(() => reply(200), mode.delay)
+  if (mode.delay === undefined) return reply(mode.status ?? 200)
+  setTimeout(() => reply(mode.status ?? 200), mode.delay)
 }
 
 // ---------------------------------------------------------------------------------------------------------------
