@@ -152,7 +152,7 @@ export function compileHttp(src: HttpSource): HttpConfig {
     vhosts,
     errorPages: new ErrorPages(VERSION),
     slots: vars.slots,
-    resolvers: (find(block, 'resolver')?.args ?? []).filter((a) => !a.includes('=')),
+    resolver: resolverOf(block),
     accessLogs: logsOf(base),
     logFiles: files,
     vars,
@@ -352,3 +352,15 @@ function bindPlan(all: Listener[]): Listener[] {
 }
 
 export { parseFlag }
+
+/** `resolver ADDR… [valid=TIME] [ipv6=on|off]` and `resolver_timeout` of the http level. */
+function resolverOf(block: readonly Directive[]): HttpConfig['resolver'] {
+  const d = find(block, 'resolver')
+  if (d === undefined) return null
+  const valid = d.args.find((a) => a.startsWith('valid='))
+  return {
+    servers: d.args.filter((a) => !a.includes('=')),
+    timeoutMs: parseTime(find(block, 'resolver_timeout')?.args[0] ?? '30s') ?? 30_000,
+    validMs: valid === undefined ? 0 : (parseTime(valid.slice(6)) ?? 0),
+  }
+}

@@ -95,7 +95,7 @@ export interface HttpConfig {
   /** Variable slots `set` and `map` use, for the per-request array. */
   slots: number
   /** `resolver` addresses; empty: names that are no group answer 502 at once. */
-  resolvers: readonly string[]
+  resolver: { servers: string[]; timeoutMs: number; validMs: number } | null
   /** http-level logs, for requests that never reached a location; null: off. */
   accessLogs: readonly AccessLog[] | null
   /** Every open log file, to flush, reopen (SIGUSR1) and close. */

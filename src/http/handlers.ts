@@ -90,9 +90,11 @@ function doProxy(w: HttpWorker, c: Connection, req: Request, pass: ProxyPass): v
   const balancer = w.deps.table.route(host) ?? w.literals.get(host)
   if (balancer !== undefined) return forward(w, c, req, pass, balancer, path)
   // Not a group: a literal address makes an implicit upstream (cached); anything else is 502 at once.
-  void literalBalancer(w, host).then((b) => {
+  void literalBalancer(w, host).then(async (b) => {
+    if (b === undefined && w.names !== null) b = await w.names.balancer(host)
     if (b !== undefined) return forward(w, c, req, pass, b, path)
-    log('error', `no resolver defined to resolve ${host}, client: ${req.remoteAddr}, server: ${req.serverName}, request: "${req.requestLine}", host: "${req.host}"`)
+    const why = w.names === null ? `no resolver defined to resolve ${host}` : `${host} could not be resolved (3: Host not found)`
+    log('error', `${why}, client: ${req.remoteAddr}, server: ${req.serverName}, request: "${req.requestLine}", host: "${req.host}"`)
     c.finishLocal(502)
   })
 }

@@ -11,6 +11,7 @@ import { DyupsError } from '../errors.js'
 import { Pools } from '../proxy/index.js'
 import type { HttpConfig, Listener } from './conf.js'
 import { Connection } from './connection.js'
+import { NameResolver } from './names.js'
 import type { Request } from './request.js'
 import type { RoutingTable } from './routing-table.js'
 import type { Template } from './variables.js'
@@ -26,6 +27,8 @@ export class HttpWorker {
   readonly pools = new Pools()
   /** Implicit upstreams of literal addresses in proxy_pass. */
   readonly literals = new Map<string, Balancer>()
+  /** DNS for proxy_pass hosts that are no group, when a `resolver` is configured. */
+  readonly names: NameResolver | null
   stopping = false
   private readonly servers: Server[] = []
   private readonly conns = new Set<Connection>()
@@ -35,7 +38,10 @@ export class HttpWorker {
   constructor(
     readonly conf: HttpConfig,
     readonly deps: WorkerDeps,
-  ) {}
+  ) {
+    const r = conf.resolver
+    this.names = r === null ? null : new NameResolver(r.servers, r.timeoutMs, r.validMs, deps.table.states)
+  }
 
   /** Opens every listener of the configuration. @throws DyupsError with nginx's bind() message */
   async listen(): Promise<void> {
