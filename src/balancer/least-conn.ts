@@ -3,7 +3,7 @@
  * connections per unit of weight (`conns * best.weight < best.conns * weight`); ties go to smooth WRR among the
  * tied peers. Backups when the primaries have none left; a single server goes through round robin.
  */
-import { unusable, type RrPeer, type Selection } from './peer.js'
+import { slowStartWeight, unusable, type RrPeer, type Selection } from './peer.js'
 import { getRoundRobinPeer } from './smooth-wrr.js'
 
 /** ngx_http_upstream_get_least_conn_peer. */
@@ -46,8 +46,9 @@ export function getLeastConnPeer(sel: Selection): RrPeer | null {
       const peer = peers[i]!
       if (peer.state.conns * best.weight !== best.state.conns * peer.weight) continue
       if (unusable(peer, now, check)) continue
-      peer.currentWeight += peer.effectiveWeight
-      total += peer.effectiveWeight
+      const w = check ? slowStartWeight(peer, now) : peer.effectiveWeight
+      peer.currentWeight += w
+      total += w
       if (peer.effectiveWeight < peer.weight) peer.effectiveWeight++
       if (peer.currentWeight > best.currentWeight) {
         best = peer

@@ -74,6 +74,18 @@ export function unusable(p: RrPeer, now: number, check: boolean): boolean {
   return p.maxConns !== 0 && st.conns >= p.maxConns
 }
 
+/**
+ * The weight a peer adds per pick. With `slow_start=T` (NGINX Plus) in a group with a `check` line, a server that
+ * active health checks brought back up ramps linearly from 0 to its weight over T seconds. `now`: seconds.
+ */
+export function slowStartWeight(p: RrPeer, now: number): number {
+  const w = p.effectiveWeight
+  const t = p.server.slowStart
+  if (t === 0) return w
+  const since = now - p.state.recoveredAt
+  return since >= t ? w : since <= 0 ? 0 : (w * since) / t
+}
+
 /** What the selection code needs from its balancer. */
 export interface BalancerCore {
   readonly primary: Tier

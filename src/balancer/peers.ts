@@ -19,6 +19,8 @@ export class PeerState {
   conns = 0
   /** Set by active health checks (Tengine's `check`); honoured by groups that have a `check` line. */
   checkDown = false
+  /** Seconds: when active health checks last brought the address back up (slow_start ramps from it); 0: never. */
+  recoveredAt = 0
   /** Balancers that use this address. */
   refs = 0
 

@@ -7,7 +7,7 @@
  * weight wins and pays back the total. Weights 5:1:1 give a a b a c a a; 1:1 alternates; 3:1 gives 30/10 over 40.
  * A failure lowers the effective weight by weight/max_fails; each pick raises it by one until it is whole again.
  */
-import { unusable, type RrPeer, type Selection, type Tier } from './peer.js'
+import { slowStartWeight, unusable, type RrPeer, type Selection, type Tier } from './peer.js'
 
 /**
  * ngx_http_upstream_get_round_robin_peer: a peer of the current tier, else (switching for good) of the backup
@@ -51,8 +51,9 @@ export function getPeer(sel: Selection, tier: Tier): RrPeer | null {
     if (sel.isTried(i)) continue
     const peer = peers[i]!
     if (unusable(peer, now, check)) continue
-    peer.currentWeight += peer.effectiveWeight
-    total += peer.effectiveWeight
+    const w = check ? slowStartWeight(peer, now) : peer.effectiveWeight
+    peer.currentWeight += w
+    total += w
     if (peer.effectiveWeight < peer.weight) peer.effectiveWeight++
     if (best === null || peer.currentWeight > best.currentWeight) {
       best = peer

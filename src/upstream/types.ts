@@ -41,7 +41,10 @@ export interface Server {
   readonly maxConns: number
   readonly backup: boolean
   readonly down: boolean
-  /** Seconds; 0 = off. Accepted for compatibility; the balancer does not ramp weights. */
+  /**
+   * Seconds; 0 = off. In a group with a `check` line, round robin and least_conn ramp the weight up over this time
+   * after active health checks bring the server back (balancer/peer.ts). Not shown in `/detail`.
+   */
   readonly slowStart: number
 }
 
