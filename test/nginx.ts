@@ -492,10 +492,13 @@ export function scenarioConf(list: readonly Scenario[]): { upstream: string; ser
   return { upstream, server }
 }
 
-/** Starts both sides on {@link scenarioConf} of `list` with `http` lines at the http level. */
-export async function startScenarios(t: TestContext, list: readonly Scenario[], http = ''): Promise<Pair> {
+/**
+ * Starts both sides on {@link scenarioConf} of `list` with `http` lines at the http level, plus `more` upstream
+ * blocks and server lines (locations) of the test's own.
+ */
+export async function startScenarios(t: TestContext, list: readonly Scenario[], http = '', more: { upstream?: string; server?: string } = {}): Promise<Pair> {
   const c = scenarioConf(list)
-  return startPair(t, { upstream: c.upstream, http }, c.server)
+  return startPair(t, { upstream: c.upstream + (more.upstream ?? ''), http }, c.server + (more.server ?? ''))
 }
 
 /** Runs scenario `i` of `list` on one side. */
@@ -517,4 +520,45 @@ export async function compareScenarios(t: TestContext, p: Pair, farm: Farm, list
       assert.deepEqual(dy, ngx)
     })
   }
+}
+
+/** What one side did with requests held open on slow servers while others ran one after another. */
+export interface HeldReport {
+  /** The servers the held requests reached, in order. */
+  held: string[]
+  /** Per sequential request: status and body as the client saw them. */
+  client: string[]
+  /** Log lines (exact fields, names for addresses): the sequential requests' in order, then the held ones sorted. */
+  log: string[]
+}
+
+/**
+ * Sends `held` one at a time without waiting for their answers (each is known to have reached a backend before
+ * the next goes), then `reqs` one after another, then waits for the held answers and the log lines.
+ */
+export async function runHeld(p: Proc, farm: Farm, held: readonly HitOptions[], reqs: readonly HitOptions[]): Promise<HeldReport> {
+  farm.reset()
+  const before = p.lines().length
+  const pending: Promise<Hit>[] = []
+  for (const h of held) {
+    const n = farm.arrivals.length
+    pending.push(hit(p.port, h))
+    const deadline = Date.now() + 5_000
+    while (farm.arrivals.length === n) {
+      if (Date.now() > deadline) throw new Error(`held request ${h.path} reached no backend`)
+      await sleep(5)
+    }
+  }
+  const heldTo = farm.arrivals.slice()
+  const client: string[] = []
+  for (const r of reqs) {
+    const h = await hit(p.port, r)
+    client.push(h.status === 200 ? `${h.status} ${h.body}` : String(h.status))
+  }
+  await Promise.all(pending)
+  const total = held.length + reqs.length
+  const deadline = Date.now() + 5_000
+  while (p.lines().length - before < total && Date.now() < deadline) await sleep(20)
+  const lines = p.lines().slice(before).map((l) => farm.names(l.split('|').slice(0, 3).join('|')))
+  return { held: heldTo, client, log: lines.slice(0, reqs.length).concat(lines.slice(reqs.length).sort()) }
 }
