@@ -65,7 +65,7 @@ const NOT_YET = new Set([
   'ssl_certificate', 'ssl_certificate_key', 'proxy_redirect', 'proxy_intercept_errors', 'error_page',
   'proxy_ssl_server_name', 'proxy_ssl_name', 'proxy_ssl_verify', 'proxy_ssl_trusted_certificate',
   'proxy_ssl_session_reuse', 'content_by_lua', 'content_by_lua_block', 'content_by_lua_file', 'js_import',
-  'js_content', 'check_status', 'gzip',
+  'js_content', 'gzip',
 ])
 
 function refuseNotYet(block: readonly Directive[]): void {
@@ -246,6 +246,8 @@ function handlerOf(i: Inherited, block: readonly Directive[], vars: Variables, l
   const ret = find(block, 'return')
   if (ret) return returnHandler(ret, vars)
   if (find(block, 'dyups_interface')) return { kind: 'dyups' }
+  const status = find(block, 'check_status')
+  if (status) return { kind: 'check_status', format: status.args[0] === 'csv' || status.args[0] === 'json' ? status.args[0] : 'html' }
   const echoes = block.filter((d) => d.name === 'echo')
   if (echoes.length > 0) return { kind: 'echo', parts: echoes.map((d) => vars.compile(d.args.join(' '), at(d))) }
   const pass = find(block, 'proxy_pass')

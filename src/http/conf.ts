@@ -10,6 +10,7 @@ import type { Setter, Template, Variables } from './variables.js'
 import type { AccessLog, LogFiles } from './access-log.js'
 import type { VirtualHosts } from './vhosts.js'
 import type { ErrorPages } from './error-pages.js'
+import type { StatusFormat } from '../health/index.js'
 
 export interface ProxyPass {
   /** Evaluated per request when the URL has variables; else null and `host`/`uri` are fixed. */
@@ -32,6 +33,7 @@ export type Handler =
   | { kind: 'return'; code: number; text: Template | null }
   | { kind: 'echo'; parts: readonly Template[] }
   | { kind: 'dyups' }
+  | { kind: 'check_status'; format: StatusFormat }
   | { kind: 'none' }
 
 export interface SetOp {

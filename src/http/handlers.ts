@@ -13,6 +13,7 @@ import type { ProxyPass } from './conf.js'
 import type { Request } from './request.js'
 import { decodeForDyups, escapeUri } from './uri.js'
 import type { HttpWorker } from './worker.js'
+import { doCheckStatus } from './check-status.js'
 import type { Template } from './variables.js'
 
 export function runHandler(w: HttpWorker, c: Connection, req: Request): void {
@@ -27,6 +28,8 @@ export function runHandler(w: HttpWorker, c: Connection, req: Request): void {
     }
     case 'dyups':
       return void doInterface(w, c, req)
+    case 'check_status':
+      return void doCheckStatus(w, c, req, h.format)
     case 'proxy':
       return doProxy(w, c, req, h.pass)
     case 'none':

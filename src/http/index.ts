@@ -4,4 +4,5 @@
 export { compileHttp, type HttpSource } from './compile.js'
 export { HttpWorker, type WorkerDeps } from './worker.js'
 export { RoutingTable } from './routing-table.js'
+export type { HealthSource } from './check-status.js'
 export type { HttpConfig } from './conf.js'

@@ -15,12 +15,15 @@ import { NameResolver } from './names.js'
 import type { Request } from './request.js'
 import type { RoutingTable } from './routing-table.js'
 import type { Template } from './variables.js'
+import type { HealthSource } from './check-status.js'
 
 export interface WorkerDeps {
   table: RoutingTable
   sink: ChangeSink
   trylock: boolean
   readMsgLog: boolean
+  /** Where check_status reads from; absent: an empty page. */
+  health?: HealthSource
 }
 
 export class HttpWorker {
