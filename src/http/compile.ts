@@ -19,6 +19,7 @@ import { buildLocations, type Location } from './locations.js'
 import { compileTypes, DEFAULT_TYPES, type MimeTypes } from './mime.js'
 import { Variables, type Template } from './variables.js'
 import { buildVirtualHosts, type ListenInput, type ServerInput } from './vhosts.js'
+import { ScriptCompiler, type JsImport } from './script/index.js'
 
 /** What compiling needs: the checked configuration tree and where it lives. */
 export interface HttpSource {
@@ -54,6 +55,9 @@ interface Inherited {
   proxy: ProxySettings
   hide: Set<string>
   logs: AccessLog[] | 'off' | 'default'
+  scripts: ScriptCompiler
+  /** `js_import`s of the enclosing levels, outermost first. */
+  jsImports: readonly JsImport[]
 }
 
 /**
@@ -64,8 +68,7 @@ interface Inherited {
 const NOT_YET = new Set([
   'ssl_certificate', 'ssl_certificate_key', 'proxy_redirect', 'proxy_intercept_errors', 'error_page',
   'proxy_ssl_server_name', 'proxy_ssl_name', 'proxy_ssl_verify', 'proxy_ssl_trusted_certificate',
-  'proxy_ssl_session_reuse', 'content_by_lua', 'content_by_lua_block', 'content_by_lua_file', 'js_import',
-  'js_content', 'gzip',
+  'proxy_ssl_session_reuse', 'gzip',
 ])
 
 function refuseNotYet(block: readonly Directive[]): void {
@@ -99,7 +102,7 @@ export function compileHttp(src: HttpSource): HttpConfig {
       clientBodyTimeout: 60_000, clientHeaderTimeout: 60_000, sendTimeout: 60_000, defaultType: 'text/plain',
       types: DEFAULT_TYPES, serverTokens: true, proxyHeaders: [], proxyVersion: '1.0',
       proxy: { connectTimeout: 60_000, readTimeout: 60_000, sendTimeout: 60_000, nextUpstream: NEXT_ERROR | NEXT_TIMEOUT, nextTries: 0, nextTimeout: 0 },
-      hide: new Set(DEFAULT_HIDE), logs: 'default',
+      hide: new Set(DEFAULT_HIDE), logs: 'default', scripts: new ScriptCompiler(src), jsImports: [],
     },
     block,
     vars,
@@ -166,6 +169,8 @@ function level(parent: Inherited, block: readonly Directive[], vars: Variables, 
   if (logs !== undefined) i.logs = logs
   const own = compileAccess(block)
   if (own !== null) i.access = own
+  const imports = block.filter((d) => d.name === 'js_import')
+  if (imports.length > 0) i.jsImports = [...i.jsImports, ...imports.map((d) => i.scripts.import(d))]
   const adds = block.filter((d) => d.name === 'add_header')
   if (adds.length > 0) {
     i.addHeaders = adds.map((d) => ({ name: d.args[0]!, value: vars.compile(d.args[1]!, at(d)), always: d.args[2] === 'always' }))
@@ -248,6 +253,8 @@ function handlerOf(i: Inherited, block: readonly Directive[], vars: Variables, l
   if (find(block, 'dyups_interface')) return { kind: 'dyups' }
   const status = find(block, 'check_status')
   if (status) return { kind: 'check_status', format: status.args[0] === 'csv' || status.args[0] === 'json' ? status.args[0] : 'html' }
+  const script = i.scripts.handler(block, i.jsImports)
+  if (script !== null) return script
   const echoes = block.filter((d) => d.name === 'echo')
   if (echoes.length > 0) return { kind: 'echo', parts: echoes.map((d) => vars.compile(d.args.join(' '), at(d))) }
   const pass = find(block, 'proxy_pass')

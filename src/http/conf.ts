@@ -11,6 +11,7 @@ import type { AccessLog, LogFiles } from './access-log.js'
 import type { VirtualHosts } from './vhosts.js'
 import type { ErrorPages } from './error-pages.js'
 import type { StatusFormat } from '../health/index.js'
+import type { JsContent, LuaScript } from './script/index.js'
 
 export interface ProxyPass {
   /** Evaluated per request when the URL has variables; else null and `host`/`uri` are fixed. */
@@ -34,6 +35,8 @@ export type Handler =
   | { kind: 'echo'; parts: readonly Template[] }
   | { kind: 'dyups' }
   | { kind: 'check_status'; format: StatusFormat }
+  | { kind: 'lua'; script: LuaScript }
+  | { kind: 'js'; content: JsContent }
   | { kind: 'none' }
 
 export interface SetOp {

@@ -15,6 +15,7 @@ import { decodeForDyups, escapeUri } from './uri.js'
 import type { HttpWorker } from './worker.js'
 import { doCheckStatus } from './check-status.js'
 import type { Template } from './variables.js'
+import { runJs, runLua } from './script/index.js'
 
 export function runHandler(w: HttpWorker, c: Connection, req: Request): void {
   const h = req.loc!.handler
@@ -32,6 +33,10 @@ export function runHandler(w: HttpWorker, c: Connection, req: Request): void {
       return void doCheckStatus(w, c, req, h.format)
     case 'proxy':
       return doProxy(w, c, req, h.pass)
+    case 'lua':
+      return void runLua(w, c, req, h.script)
+    case 'js':
+      return runJs(w, c, req, h.content)
     case 'none':
       return c.finishLocal(404)
   }
