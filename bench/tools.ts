@@ -29,7 +29,7 @@ function versionOf(bin: string, flag: string): string {
 }
 
 /**
- * Locates nginx and wrk (PATH, then /usr/sbin and /usr/bin).
+ * Locates nginx and wrk (/usr/sbin, /usr/bin and the like first, then PATH).
  * @throws Error listing what is missing and the apt-get line that installs it.
  */
 export function findTools(): Tools {

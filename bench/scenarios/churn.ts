@@ -20,7 +20,7 @@ const GROUPS = 10
 /** Changes per second during churn: one every 5 ms, far beyond what operators do, below what saturates a core. */
 const CHANGE_RATE = 200
 
-interface Phase { traffic: PacedResult, changes: number, changeFailures: number }
+interface Phase { traffic: PacedResult, changesPerSec: number, changeFailures: Record<string, number> }
 
 async function phase(ctx: Ctx, p: Proxy, churn: boolean): Promise<Phase> {
   const b = ctx.backends
@@ -28,10 +28,12 @@ async function phase(ctx: Ctx, p: Proxy, churn: boolean): Promise<Phase> {
   const rate = ctx.opts.quick ? 1000 : 2000
   const traffic = runPaced({ port: p.port, rate, seconds: ctx.opts.seconds, conns: 16, hosts })
   let changes = 0
-  let changeFailures = 0
+  const changeFailures: Record<string, number> = {}
+  const fail = (why: string): void => { changeFailures[why] = (changeFailures[why] ?? 0) + 1 }
+  let elapsed = 1
   if (churn) {
     const sets = [commands([b.addr('A'), b.addr('B')], 16), commands([b.addr('C'), b.addr('D')], 16)]
-    const c = await HttpConn.open(p.ifPort!)
+    let c = await HttpConn.open(p.ifPort!)
     const t0 = performance.now()
     const end = t0 + ctx.opts.seconds * 1000
     for (let i = 0; performance.now() < end; i++) {
@@ -41,15 +43,16 @@ async function phase(ctx: Ctx, p: Proxy, churn: boolean): Promise<Phase> {
       try {
         const r = await c.request('POST', `/upstream/${hosts[i % GROUPS]}`, {}, sets[Math.floor(i / GROUPS) & 1]!)
         if (r.status === 200) changes++
-        else changeFailures++
-      } catch {
-        changeFailures++
-        break
+        else fail(`${r.status} ${r.body.toString('latin1').slice(0, 40).trim()}`)
+      } catch (e) {
+        fail((e as Error).message)
+        c = await HttpConn.open(p.ifPort!)
       }
     }
+    elapsed = (performance.now() - t0) / 1000
     c.close()
   }
-  return { traffic: await traffic, changes, changeFailures }
+  return { traffic: await traffic, changesPerSec: changes / elapsed, changeFailures }
 }
 
 export const churn: Scenario = {
@@ -71,11 +74,12 @@ export const churn: Scenario = {
       }
       for (let rep = 0; rep < ctx.opts.runs; rep++) {
         for (const p of order(ps, rep)) {
-          ctx.log(`churn: ${p.label}, steady`)
-          ;(steady[p.label] ??= []).push(await phase(ctx, p, false))
-          if (p.ifPort === null) continue
-          ctx.log(`churn: ${p.label}, ${CHANGE_RATE} changes/s`)
-          ;(churned[p.label] ??= []).push(await phase(ctx, p, true))
+          // Steady first, then churn, on even repetitions; the other way round on odd ones.
+          for (const withChurn of order([false, true], rep)) {
+            if (withChurn && p.ifPort === null) continue
+            ctx.log(`churn: ${p.label}, ${withChurn ? `${CHANGE_RATE} changes/s` : 'steady'}`)
+            ;((withChurn ? churned : steady)[p.label] ??= []).push(await phase(ctx, p, withChurn))
+          }
         }
       }
     })
@@ -94,13 +98,22 @@ export const churn: Scenario = {
       makeRow(churnPt, 'p99 ms', per(churned, (x) => quantile(x.traffic.latencies, 0.99))),
       makeRow(churnPt, 'p99 ÷ steady p99', Object.fromEntries(labels.map((l) => [l, (churned[l] ?? []).map((x, i) =>
         quantile(x.traffic.latencies, 0.99) / quantile(steady[l]![i]!.traffic.latencies, 0.99))]))),
-      makeRow(churnPt, 'changes applied', per(churned, (x) => x.changes)),
-      makeRow(churnPt, 'failed changes', per(churned, (x) => x.changeFailures), zero),
+      makeRow(churnPt, 'changes/s applied', per(churned, (x) => x.changesPerSec)),
+      makeRow(churnPt, 'failed changes', per(churned, (x) => Object.values(x.changeFailures).reduce((a, n) => a + n, 0)), zero),
     )
     const reasons = new Set<string>()
-    for (const m of [steady, churned]) for (const l in m) for (const x of m[l]!) for (const k in x.traffic.failures) reasons.add(`${l}: ${k}`)
+    for (const m of [steady, churned]) {
+      for (const l in m) {
+        for (const x of m[l]!) {
+          for (const k in x.traffic.failures) reasons.add(`${l}: request ${k}`)
+          for (const k in x.changeFailures) reasons.add(`${l}: change ${k}`)
+        }
+      }
+    }
     if (reasons.size > 0) s.notes.push(`failures seen: ${[...reasons].join('; ')}`)
-    s.notes.push(`traffic: ${rate} req/s on 16 keepalive connections, Host cycling over ${GROUPS} groups, ` +
+    s.notes.push(`changes: one POST every ${1000 / CHANGE_RATE} ms on one connection, fewer when a POST takes longer; ` +
+      'each replaces one of the ten groups with the other server pair.',
+    `traffic: ${rate} req/s on 16 keepalive connections, Host cycling over ${GROUPS} groups, ` +
       `${ctx.opts.seconds} s per phase; latency from each request's due time (coordinated omission counted); worker_processes auto.`)
     return [s]
   },

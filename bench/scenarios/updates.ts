@@ -30,7 +30,7 @@ const VARIANTS: readonly Variant[] = [
   { name: 'create, 1 client', clients: 1, create: true },
 ]
 
-interface Burst { perSec: number, failed: number, trafficFailed: number }
+interface Burst { perSec: number, failed: number, trafficFailed: number, reasons: Record<string, number> }
 
 let created = 0
 
@@ -44,6 +44,11 @@ async function burst(ctx: Ctx, p: Proxy, v: Variant, seconds: number): Promise<B
   const conns = await Promise.all(Array.from({ length: v.clients }, () => HttpConn.open(p.ifPort!)))
   let ok = 0
   let failed = 0
+  const reasons: Record<string, number> = {}
+  const why = (r: string): void => {
+    failed++
+    reasons[r] = (reasons[r] ?? 0) + 1
+  }
   const t0 = performance.now()
   const end = t0 + seconds * 1000
   await Promise.all(conns.map(async (conn, k) => {
@@ -53,9 +58,9 @@ async function burst(ctx: Ctx, p: Proxy, v: Variant, seconds: number): Promise<B
       try {
         const r = await c.request('POST', `/upstream/${name}`, {}, sets[i & 1]!)
         if (r.status === 200) ok++
-        else failed++
-      } catch {
-        failed++
+        else why(`POST ${r.status} ${r.body.toString('latin1').slice(0, 40).trim()}`)
+      } catch (e) {
+        why(`POST: ${(e as Error).message}`)
         c = await HttpConn.open(p.ifPort!)
         conns[k] = c
       }
@@ -65,7 +70,8 @@ async function burst(ctx: Ctx, p: Proxy, v: Variant, seconds: number): Promise<B
   for (const c of conns) c.close()
   stop.abort()
   const t = await traffic
-  return { perSec: ok / elapsed, failed, trafficFailed: t.failed }
+  for (const k in t.failures) reasons[`traffic: ${k}`] = t.failures[k]!
+  return { perSec: ok / elapsed, failed, trafficFailed: t.failed, reasons }
 }
 
 export const updates: Scenario = {
@@ -120,6 +126,11 @@ export const updates: Scenario = {
       }
     }
     s.rows.push(makeRow('disk', 'write+fsync of 64 B /s', one(fsyncs)))
+    for (const k in res) {
+      const seen: Record<string, number> = {}
+      for (const x of res[k]!) for (const r in x.reasons) seen[r] = (seen[r] ?? 0) + x.reasons[r]!
+      if (Object.keys(seen).length > 0) s.notes.push(`failures, ${k.replace('|', ', ')}: ${Object.entries(seen).map(([r, n]) => `${n}× ${r}`).join('; ')}`)
+    }
     s.notes.push(`${seconds} s per point; ${opts.quick ? 500 : 1000} req/s of paced traffic through the proxy meanwhile; ` +
       `replace = POST to one of ${GROUPS} existing groups, create = POST to a new name; worker_processes auto.`)
     return [s]
