@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url'
 import { formatError } from '../errors.js'
 import { configureLog, log, reopenLog } from '../log.js'
 import { Store, type Delta } from '../store/index.js'
+import { Prober } from '../health/index.js'
 import { bootConfig, type Booted, type BootOptions } from './boot.js'
 import { Coordinator } from './coordinator.js'
 import { removePid, writePid } from './pidfile.js'
@@ -49,6 +50,15 @@ export async function runPrimary(opts: BootOptions, booted: Booted, onReady: () 
     if (m.worker.isConnected()) m.worker.send(msg)
   }
 
+  // Active health checks probe from here, once for all workers. Every worker that has its table hears each change;
+  // one that has not yet gets the down set with its init.
+  const prober = new Prober({
+    onChange: (changes) => {
+      for (const m of members.values()) if (m.acked !== -1) send(m, { t: 'health', changes })
+    },
+  })
+  prober.load(store.list().map((e) => e.group))
+
   const settle = (w: Waiter, id: number): void => {
     w.pending.delete(id)
     if (w.pending.size === 0) {
@@ -60,6 +70,8 @@ export async function runPrimary(opts: BootOptions, booted: Booted, onReady: () 
 
   const broadcast = (delta: Delta): Promise<void> =>
     new Promise((done) => {
+      // New servers' health goes out before the change itself, so no worker routes to one that starts down.
+      prober.apply(delta.changes)
       const version = delta.version
       const counts = store.counts()
       const w: Waiter = { version, pending: new Set(), done, timer: undefined as unknown as NodeJS.Timeout }
@@ -95,7 +107,7 @@ export async function runPrimary(opts: BootOptions, booted: Booted, onReady: () 
       // A stop that came before the worker could hear it: it never gets a table, it just ends.
       if (m.stopping) return send(m, { t: 'stop', graceful: false })
       m.acked = store.version
-      send(m, { t: 'init', boot: b, snapshot: store.snapshot() })
+      send(m, { t: 'init', boot: b, snapshot: store.snapshot(), down: prober.downAddresses() })
     })
     return m
   }
@@ -124,6 +136,9 @@ export async function runPrimary(opts: BootOptions, booted: Booted, onReady: () 
         break
       case 'busy':
         send(m, { t: 'busy', id: msg.id, busy: coordinator.busy })
+        break
+      case 'checkStatus':
+        send(m, { t: 'checkStatus', id: msg.id, rows: prober.status() })
         break
       case 'fatal':
         log('emerg', msg.message)
@@ -158,6 +173,7 @@ export async function runPrimary(opts: BootOptions, booted: Booted, onReady: () 
   const stop = (graceful: boolean, code = 0): Promise<void> =>
     (exiting ??= (async () => {
       stopping = true
+      prober.close()
       for (const m of members.values()) {
         m.stopping = true
         send(m, { t: 'stop', graceful })

@@ -5,6 +5,7 @@
 import type { Change, Delta, Snapshot, TableCounts } from '../store/index.js'
 import type { Directive } from '../config/index.js'
 import type { Code } from '../errors.js'
+import type { HealthChange, StatusRow } from '../health/index.js'
 
 export interface Boot {
   prefix: string
@@ -14,7 +15,12 @@ export interface Boot {
 }
 
 export type ToWorker =
-  | { t: 'init'; boot: Boot; snapshot: Snapshot }
+  /** `down`: the addresses active health checks hold down right now. */
+  | { t: 'init'; boot: Boot; snapshot: Snapshot; down?: string[] }
+  /** Active health checks: addresses that went down or came back, in order. */
+  | { t: 'health'; changes: HealthChange[] }
+  /** The answer to a checkStatus request: the prober's rows. */
+  | { t: 'checkStatus'; id: number; rows: StatusRow[] }
   /** `counts` after the delta, for dyups_read_msg_log. */
   | { t: 'apply'; delta: Delta; counts: TableCounts }
   /** The outcome of one change: the table version after it, or the error that stopped it. */
@@ -31,3 +37,5 @@ export type ToPrimary =
   | { t: 'change'; id: number; change: Change; ifMatch: number | null }
   | { t: 'busy'; id: number }
   | { t: 'fatal'; message: string }
+  /** A check_status page asks for the prober's rows. */
+  | { t: 'checkStatus'; id: number }

@@ -6,6 +6,7 @@ import { formatError } from '../errors.js'
 import { configureLog, log, reopenLog } from '../log.js'
 import { Store } from '../store/index.js'
 import { HttpWorker, RoutingTable, compileHttp } from '../http/index.js'
+import { HealthView, Prober } from '../health/index.js'
 import type { Booted } from './boot.js'
 import { Coordinator } from './coordinator.js'
 import { removePid, writePid } from './pidfile.js'
@@ -18,9 +19,13 @@ export async function runSingle(booted: Booted, onReady: () => void): Promise<vo
   writePid(settings.pidPath)
   const table = new RoutingTable()
   table.init(store.snapshot())
+  const health = new HealthView(table.states)
+  const prober = new Prober({ onChange: (changes) => health.apply(changes) })
+  prober.load(store.list().map((e) => e.group))
   const coordinator = new Coordinator(
     store,
     async (delta) => {
+      prober.apply(delta.changes)
       table.apply(delta)
       if (settings.readMsgLog) logCounts(store.counts())
     },
@@ -37,6 +42,7 @@ export async function runSingle(booted: Booted, onReady: () => void): Promise<vo
     },
     trylock: settings.trylock,
     readMsgLog: settings.readMsgLog,
+    health: { status: async () => prober.status() },
   })
   await http.listen()
 
@@ -44,6 +50,7 @@ export async function runSingle(booted: Booted, onReady: () => void): Promise<vo
   const stop = async (graceful: boolean): Promise<void> => {
     if (exiting) return
     exiting = true
+    prober.close()
     if (graceful) await http.close()
     try {
       await store.close()

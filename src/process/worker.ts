@@ -5,7 +5,8 @@
 import { formatError } from '../errors.js'
 import { configureLog, log, reopenLog, setLogIdent } from '../log.js'
 import type { ChangeSink, Outcome } from '../dyups/index.js'
-import { HttpWorker, RoutingTable, compileHttp } from '../http/index.js'
+import { HttpWorker, RoutingTable, compileHttp, type HealthSource } from '../http/index.js'
+import { HealthView, type StatusRow } from '../health/index.js'
 import { logCounts, readSettings } from './settings.js'
 import type { ToPrimary, ToWorker } from './protocol.js'
 
@@ -15,9 +16,20 @@ export function startWorker(): void {
     if (process.connected) process.send!(m)
   }
   const table = new RoutingTable()
+  const health = new HealthView(table.states)
   let nextId = 0
   const results = new Map<number, (o: Outcome) => void>()
   const busyAnswers = new Map<number, (b: boolean) => void>()
+  const statusAnswers = new Map<number, (rows: StatusRow[]) => void>()
+  // The prober lives in the primary: a status page asks it.
+  const healthSource: HealthSource = {
+    status: () =>
+      new Promise((resolve) => {
+        const id = ++nextId
+        statusAnswers.set(id, resolve)
+        send({ t: 'checkStatus', id })
+      }),
+  }
   const sink: ChangeSink = {
     submit: (change, ifMatch) =>
       new Promise((resolve) => {
@@ -43,7 +55,8 @@ export function startWorker(): void {
           configureLog(settings.errorLogs)
           readMsgLog = settings.readMsgLog
           table.init(msg.snapshot)
-          http = new HttpWorker(compileHttp(msg.boot), { table, sink, trylock: settings.trylock, readMsgLog: settings.readMsgLog })
+          health.reset(msg.down ?? [])
+          http = new HttpWorker(compileHttp(msg.boot), { table, sink, trylock: settings.trylock, readMsgLog: settings.readMsgLog, health: healthSource })
           http.listen().then(
             () => send({ t: 'ready' }),
             (e) => send({ t: 'fatal', message: formatError(e) }),
@@ -62,6 +75,15 @@ export function startWorker(): void {
         const r = results.get(msg.id)
         results.delete(msg.id)
         r?.({ version: msg.version, error: msg.error })
+        break
+      }
+      case 'health':
+        health.apply(msg.changes)
+        break
+      case 'checkStatus': {
+        const r = statusAnswers.get(msg.id)
+        statusAnswers.delete(msg.id)
+        r?.(msg.rows)
         break
       }
       case 'busy': {
