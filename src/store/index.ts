@@ -4,6 +4,7 @@
  *
  * Start-up, in the primary: parse nginx.conf; build `staticGroups` from its `upstream` blocks in configuration
  * order, leaving out those whose `Directive.file` is PATH (upstreamConfMatcher(path)); then Store.open().
+ * On reload, the same list built from the new nginx.conf goes to Store.reload().
  */
 export { Store, type StoreOptions } from './store.js'
 export { Replica } from './replica.js'
