@@ -6,8 +6,12 @@
  * dyups_trylock off: changes that arrive while a batch is in flight wait and form the next batch, in arrival order;
  * the whole batch shares one journal fsync (group commit) and one broadcast.
  * dyups_trylock on: a change that arrives while another is being applied fails at once with E_LOCKED (409).
+ *
+ * A reload's new static groups take their turn in the same queue: changes taken before it apply to the old
+ * table, changes taken after it to the reloaded one, and it completes once every worker routes by it.
  */
 import { DyupsError } from '../errors.js'
+import type { UpstreamGroup } from '../upstream/index.js'
 import type { Change, Delta, Store } from '../store/index.js'
 
 export interface Outcome {
@@ -24,14 +28,26 @@ interface Pending {
   resolve: (o: Outcome) => void
 }
 
+interface PendingReload {
+  staticGroups: readonly UpstreamGroup[]
+  resolve: (o: ReloadOutcome) => void
+}
+
+/** The outcome of a reload of the static groups. */
+export interface ReloadOutcome extends Outcome {
+  /** Changes the workers applied (0 when nothing they hold changed). */
+  changes: number
+}
+
 export class Coordinator {
-  private queue: Pending[] = []
+  private queue: (Pending | PendingReload)[] = []
   private inFlight = false
 
+  /** `trylock`: dyups_trylock; a reload may change it. */
   constructor(
     private readonly store: Store,
     private readonly broadcast: Broadcast,
-    private readonly trylock: boolean,
+    public trylock: boolean,
   ) {}
 
   get version(): number {
@@ -53,6 +69,18 @@ export class Coordinator {
     })
   }
 
+  /**
+   * Applies nginx.conf's new static groups (Store.reload()) in turn with changes, and resolves once the result is
+   * durable and every live worker acknowledged it. Never refused by dyups_trylock: it waits for its turn. On
+   * error (E_PERSIST) nothing changed anywhere.
+   */
+  reload(staticGroups: readonly UpstreamGroup[]): Promise<ReloadOutcome> {
+    return new Promise((resolve) => {
+      this.queue.push({ staticGroups, resolve })
+      if (!this.inFlight) void this.drain()
+    })
+  }
+
   private async drain(): Promise<void> {
     this.inFlight = true
     try {
@@ -66,11 +94,17 @@ export class Coordinator {
     }
   }
 
-  private async run(batch: Pending[]): Promise<void> {
+  private async run(batch: (Pending | PendingReload)[]): Promise<void> {
     // If-Match is checked against the exact version the change would apply to, so a conditional change starts a new
-    // sub-batch: everything before it is applied first.
+    // sub-batch: everything before it is applied first. So does a reload.
     let group: Pending[] = []
     for (const p of batch) {
+      if ('staticGroups' in p) {
+        if (group.length > 0) await this.commit(group)
+        group = []
+        await this.applyReload(p)
+        continue
+      }
       if (p.ifMatch !== null && group.length > 0) {
         await this.commit(group)
         group = []
@@ -83,6 +117,19 @@ export class Coordinator {
       group.push(p)
     }
     if (group.length > 0) await this.commit(group)
+  }
+
+  private async applyReload(p: PendingReload): Promise<void> {
+    let r
+    try {
+      r = await this.store.reload(p.staticGroups)
+    } catch (e) {
+      const error = e instanceof DyupsError ? e : new DyupsError('E_INTERNAL', String((e as Error)?.message ?? e))
+      p.resolve({ version: this.store.version, error, changes: 0 })
+      return
+    }
+    if (r.delta.changes.length > 0) await this.broadcast(r.delta)
+    p.resolve({ version: r.delta.version, error: r.error, changes: r.delta.changes.length })
   }
 
   private async commit(group: Pending[]): Promise<void> {

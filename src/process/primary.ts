@@ -216,6 +216,7 @@ export async function runPrimary(opts: BootOptions, booted: Booted, onReady: () 
       if (!stopping) log('alert', `upstream table not reloaded, configuration kept: ${formatError(r.error)}`)
       return null
     }
+    log('info', `upstream table reloaded: ${r.changes} change(s) to workers, version ${r.version}`)
     return stopping ? null : next
   }
 
