@@ -94,8 +94,8 @@ export class JsModule {
       microtaskMode: 'afterEvaluate',
     })
     ;(ctx as Record<string, unknown>).__dyupsHost = hostCall
-    BOOT.runInContext(ctx)
-    this.script.runInContext(ctx, { timeout: JS_TIMEOUT_MS })
+    BOOT.runInContext(ctx, { displayErrors: false })
+    this.script.runInContext(ctx, { timeout: JS_TIMEOUT_MS, displayErrors: false })
     this.exported = (ctx as Record<string, unknown>).__dyupsExport
     this.ctx = ctx
     return this.exported
@@ -105,14 +105,14 @@ export class JsModule {
   call(fn: unknown, r: unknown): unknown {
     const ctx = this.ctx!
     ;(ctx as Record<string, unknown>).__dyupsCall = [fn, r]
-    return CALL.runInContext(ctx, { timeout: JS_TIMEOUT_MS })
+    return CALL.runInContext(ctx, { timeout: JS_TIMEOUT_MS, displayErrors: false })
   }
 
   /** Resolves a dyups promise in the module's context; the code waiting on it runs now, bounded by the timeout. */
   settle(resolve: unknown, status: number, body: string): void {
     const ctx = this.ctx!
     ;(ctx as Record<string, unknown>).__dyupsSettle = [resolve, status, body]
-    SETTLE.runInContext(ctx, { timeout: JS_TIMEOUT_MS })
+    SETTLE.runInContext(ctx, { timeout: JS_TIMEOUT_MS, displayErrors: false })
   }
 }
 
