@@ -12,7 +12,7 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs'
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net'
 import { join } from 'node:path'
 import type { TestContext } from 'node:test'
-import { canConnect, childPids, freePorts, runBin, sleep, startDyups, tempPrefix, waitGone, writeConf, type Run } from './helpers.js'
+import { BIN, canConnect, childPids, freePorts, sleep, startDyups, tempPrefix, waitGone, writeConf, type Run } from './helpers.js'
 
 export const NGINX = '/usr/sbin/nginx'
 
@@ -34,27 +34,29 @@ export interface Proc {
   errorLog(): string
 }
 
-/** Runs `nginx -t` on `conf/nginx.conf` of `prefix`; bounded by 20 s. */
-export function nginxTest(prefix: string): Promise<Run> {
-  const bin = requireNginx()
+/** Runs a command to completion, its output read to the end ('close', not 'exit'); bounded by 20 s. */
+function run(cmd: string, args: string[]): Promise<Run> {
   return new Promise((res, rej) => {
-    const child = spawn(bin, ['-t', '-p', `${prefix}/`, '-c', 'conf/nginx.conf'], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] })
     let stdout = '', stderr = ''
     child.stdout.on('data', (b: Buffer) => (stdout += b.toString('latin1')))
     child.stderr.on('data', (b: Buffer) => (stderr += b.toString('latin1')))
     const timer = setTimeout(() => {
       child.kill('SIGKILL')
-      rej(new Error(`nginx -t did not finish; stderr: ${stderr}`))
+      rej(new Error(`${cmd} ${args.join(' ')} did not finish; stderr: ${stderr}`))
     }, 20_000)
-    child.on('exit', (code) => {
+    child.on('close', (code) => {
       clearTimeout(timer)
       res({ code, stdout, stderr })
     })
   })
 }
 
+/** Runs `nginx -t` on `conf/nginx.conf` of `prefix`. */
+export const nginxTest = (prefix: string): Promise<Run> => run(requireNginx(), ['-t', '-p', `${prefix}/`, '-c', 'conf/nginx.conf'])
+
 /** Runs `dyups -t` on `conf/nginx.conf` of `prefix`. */
-export const dyupsTest = (prefix: string): Promise<Run> => runBin(['-t', '-p', prefix, '-c', 'conf/nginx.conf'])
+export const dyupsTest = (prefix: string): Promise<Run> => run(process.execPath, [BIN, '-t', '-p', prefix, '-c', 'conf/nginx.conf'])
 
 /**
  * Starts the real nginx in the foreground on `conf/nginx.conf` of `prefix` (which must put `pid` and `error_log`
