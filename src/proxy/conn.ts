@@ -23,9 +23,11 @@ export class UpstreamConn {
   requests = 0
   connected = false
   closed = false
-  /** Set while it sits in a pool. */
-  idleSince = 0
+  /** ms: when it was opened, for keepalive_time. */
+  readonly born = Date.now()
+  /** Set while it sits idle: its server's pool, and the cache of the group that keeps it (pool.ts). */
   pool: { remove(c: UpstreamConn): void } | null = null
+  cache: { readonly idle: UpstreamConn[] } | null = null
 
   constructor(readonly server: Server) {
     const s = server.unix ? connect({ path: server.host }) : connect({ host: server.host, port: server.port, noDelay: true })

@@ -333,7 +333,7 @@ export class Exchange implements ConnUser {
     if (this.chunkOut) this.down.socket.write(CHUNK_END)
     if (reusable && this.parser.head!.reusable(this.down.method)) {
       conn.socket.resume()
-      this.pools.release(conn, this.keepalive)
+      this.pools.release(conn, this.keepalive, this.sel.name)
     } else conn.destroy()
     this.down.finished(0, false)
   }

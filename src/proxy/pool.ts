@@ -1,34 +1,47 @@
 /**
- * Idle keepalive connections, kept per backend server address so they outlive group replacements: a group replaced
- * through the interface that still lists a server reuses its warm connections. A server no longer in any group has
- * its idle connections closed by `retain()`.
- *
- * Each server keeps at most `keepalive N` idle connections (nginx counts N per worker for the whole upstream block;
- * per server is the closest shape once pools outlive groups). The most recently used connection is reused first,
- * and idle ones close after `keepalive_timeout`.
+ * Idle keepalive connections. As in nginx, `keepalive N` bounds the idle connections of one group (in each
+ * worker): when a group already keeps N, its least recently used one is closed. The connections themselves are
+ * found by server address, so a group replaced through the interface (same name) that still lists a server reuses
+ * its warm connections and keeps its bound. The most recently used connection to a server is reused first, and
+ * idle ones close after `keepalive_timeout`.
  */
 import type { Keepalive, Server } from '../upstream/index.js'
 import { UpstreamConn } from './conn.js'
 
+/** The idle connections of one group, least recently used first (nginx's per-upstream cache queue). */
+class GroupCache {
+  readonly idle: UpstreamConn[] = []
+}
+
+/** The idle connections to one server address, most recently used last. */
 class ServerPool {
   readonly idle: UpstreamConn[] = []
+
+  /** Takes `c` out of this pool and out of its group's cache. */
   remove(c: UpstreamConn): void {
     const i = this.idle.indexOf(c)
     if (i >= 0) this.idle.splice(i, 1)
     c.pool = null
+    const cache = c.cache
+    if (cache !== null) {
+      const j = cache.idle.indexOf(c)
+      if (j >= 0) cache.idle.splice(j, 1)
+      c.cache = null
+    }
   }
 }
 
 export class Pools {
   private readonly byAddr = new Map<string, ServerPool>()
+  private readonly byGroup = new Map<string, GroupCache>()
 
   /** A connected idle connection to `server`, or a new one (not yet connected: wait for onConnect). */
   acquire(server: Server): UpstreamConn {
     const p = this.byAddr.get(server.addr)
     if (p !== undefined) {
       while (p.idle.length > 0) {
-        const c = p.idle.pop()!
-        c.pool = null
+        const c = p.idle[p.idle.length - 1]!
+        p.remove(c)
         if (c.closed) continue
         c.socket.setTimeout(0)
         return c
@@ -37,30 +50,51 @@ export class Pools {
     return new UpstreamConn(server)
   }
 
-  /** Keeps `c` for reuse if the group's keepalive allows it; closes it otherwise. */
-  release(c: UpstreamConn, ka: Keepalive): void {
+  /**
+   * Keeps `c` for reuse if the keepalive settings of `group` allow it, closing that group's least recently used
+   * idle connection when it already keeps `keepalive` of them; closes `c` otherwise.
+   */
+  release(c: UpstreamConn, ka: Keepalive, group: string): void {
     c.user = null
-    if (c.closed || ka.connections === 0 || c.requests >= ka.requests) return c.destroy()
+    if (c.closed || ka.connections === 0 || c.requests >= ka.requests || Date.now() - c.born > ka.time) return c.destroy()
+    let cache = this.byGroup.get(group)
+    if (cache === undefined) this.byGroup.set(group, (cache = new GroupCache()))
+    while (cache.idle.length >= ka.connections) {
+      const old = cache.idle.shift()!
+      old.cache = null
+      old.pool?.remove(old)
+      old.destroy()
+    }
     let p = this.byAddr.get(c.server.addr)
     if (p === undefined) this.byAddr.set(c.server.addr, (p = new ServerPool()))
-    if (p.idle.length >= ka.connections) p.idle.shift()!.destroy()
     c.pool = p
+    c.cache = cache
     c.socket.setTimeout(ka.timeout)
     p.idle.push(c)
+    cache.idle.push(c)
   }
 
   /** Closes idle connections to servers that are not in `live` (addresses of every server of every group). */
   retain(live: ReadonlySet<string>): void {
     for (const [addr, p] of this.byAddr) {
       if (live.has(addr)) continue
-      for (const c of p.idle.splice(0)) c.destroy()
+      for (const c of p.idle.slice()) {
+        p.remove(c)
+        c.destroy()
+      }
       this.byAddr.delete(addr)
     }
   }
 
   /** Closes every idle connection (graceful stop). */
   closeIdle(): void {
-    for (const p of this.byAddr.values()) for (const c of p.idle.splice(0)) c.destroy()
+    for (const p of this.byAddr.values()) {
+      for (const c of p.idle.slice()) {
+        p.remove(c)
+        c.destroy()
+      }
+    }
     this.byAddr.clear()
+    this.byGroup.clear()
   }
 }
