@@ -371,6 +371,8 @@ export interface HitOptions {
   body?: string
   /** The client socket's source address (127.0.0.X: ip_hash sees a different client). */
   localAddress?: string
+  /** @default 'side' */
+  host?: string
 }
 
 /** One request on a fresh connection with `Connection: close`, read until the server closes (bounded: 15 s). */
@@ -378,7 +380,7 @@ export function hit(port: number, o: HitOptions = {}): Promise<Hit> {
   const method = o.method ?? 'GET'
   const body = o.body ?? ''
   const len = o.body !== undefined || method === 'POST' ? `Content-Length: ${Buffer.byteLength(body, 'latin1')}\r\n` : ''
-  const raw = `${method} ${o.path ?? '/'} HTTP/1.1\r\nHost: side\r\nConnection: close\r\n${len}\r\n${body}`
+  const raw = `${method} ${o.path ?? '/'} HTTP/1.1\r\nHost: ${o.host ?? 'side'}\r\nConnection: close\r\n${len}\r\n${body}`
   return new Promise((res, rej) => {
     const s = connect({ port, host: '127.0.0.1', ...(o.localAddress !== undefined ? { localAddress: o.localAddress } : {}) })
     const chunks: Buffer[] = []
