@@ -8,6 +8,10 @@
  * `ngx.dyups`) gives `update`, `delete` and `get`, returning promises of `{status, body}` — the REST interface's
  * answer for the same change.
  *
+ * Strings are byte strings, one char per byte, as everywhere in dyups: module files are read as latin1, request
+ * bodies and names arrive as latin1, and what a handler sends goes out as latin1 (as UTF-8 when a string holds
+ * characters past U+00FF).
+ *
  * Every stretch of module code — the handler's synchronous part, and each continuation after a dyups call resolves
  * — runs inside one `vm` evaluation with a {@link JS_TIMEOUT_MS} timeout (the context drains its own microtasks
  * within that evaluation, `microtaskMode: 'afterEvaluate'`), so a runaway loop is cut and answered with 500.
