@@ -131,6 +131,26 @@ test('failures and retries, as nginx', async (t) => {
       location: 'proxy_next_upstream error http_502;',
       reqs: gets(4),
     },
+    {
+      name: 'one primary refused: the backup, then the backup alone',
+      upstream: srv(await farm.dead('X24'), `${(await ok('E24')).addr} backup;`),
+      reqs: gets(3),
+    },
+    {
+      name: 'least_conn past a refused server',
+      upstream: `        least_conn;\n${srv(await ok('A25'), await farm.dead('X25'), `${(await ok('B25')).addr} weight=2;`)}`,
+      reqs: gets(6),
+    },
+    {
+      name: 'least_conn: every primary refused, the backups by least_conn',
+      upstream: `        least_conn;\n${srv(await farm.dead('X26'), `${(await ok('E26')).addr} backup;`, `${(await ok('F26')).addr} backup;`)}`,
+      reqs: gets(4),
+    },
+    {
+      name: 'ip_hash with a single server refused: 502 each time',
+      upstream: `        ip_hash;\n${srv(await farm.dead('X27'))}`,
+      reqs: gets(2),
+    },
   ]
   const p = await startScenarios(t, list)
   await compareScenarios(t, p, farm, list)
