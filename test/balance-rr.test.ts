@@ -15,11 +15,13 @@ test('round robin: mixed weights, down and backup, as nginx', async (t) => {
     upstream u { server ${a!.addr} weight=5; server ${b!.addr} weight=2; server ${c!.addr}; server ${d!.addr} down; server ${e!.addr} backup; }
     upstream two { server ${a!.addr}; server ${b!.addr} weight=3 max_fails=0; }
     upstream deadpair { server ${x!.addr}; server ${y!.addr}; server ${e!.addr} backup; }
-    upstream onedown { server ${a!.addr} down; server ${b!.addr}; }`
+    upstream onedown { server ${a!.addr} down; server ${b!.addr}; }
+    upstream dup { server ${a!.addr}; server ${b!.addr}; server ${a!.addr} weight=2; }`
   const extra = `
         location /two { proxy_pass http://two; }
         location /deadpair { proxy_pass http://deadpair; }
         location /onedown { proxy_pass http://onedown; }
+        location /dup { proxy_pass http://dup; }
 `
   const p = await startPair(t, { upstream }, extra)
 
@@ -28,6 +30,7 @@ test('round robin: mixed weights, down and backup, as nginx', async (t) => {
     ['weights 1:3', 12, '/two'],
     ['both primaries refused: the backup, then the backup alone within fail_timeout', 4, '/deadpair'],
     ['a down server is never used', 4, '/onedown'],
+    ['duplicate server lines are peers of their own', 12, '/dup'],
   ]
   for (const [name, n, path] of cases) {
     await t.test(name, async () => {
