@@ -16,8 +16,7 @@ import { UNSUPPORTED } from './unsupported.js'
 export const REFUSED_FOR_NOW: readonly string[] = [
   'ssl_certificate', 'ssl_certificate_key', 'proxy_redirect', 'proxy_intercept_errors', 'error_page',
   'proxy_ssl_server_name', 'proxy_ssl_name', 'proxy_ssl_verify', 'proxy_ssl_trusted_certificate',
-  'proxy_ssl_session_reuse', 'content_by_lua', 'content_by_lua_block', 'content_by_lua_file', 'js_import',
-  'js_content', 'check_status', 'gzip',
+  'proxy_ssl_session_reuse', 'gzip',
 ]
 
 /** The command that regenerates the file, quoted in the file itself and in the test's failure message. */
