@@ -277,7 +277,6 @@ class JsRun {
 
   fail(e: unknown): void {
     this.done = true
-    if (this.resp.sent) return
     log('error', `js exception: ${describe(e)}${logContext(this.req)}`)
     this.resp.fail(this.c, 500)
   }
