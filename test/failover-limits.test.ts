@@ -11,7 +11,7 @@ const srv = (...bs: (Backend | string)[]): string => bs.map((b) => `        serv
 test('retry limits and connect timeouts, as nginx', async (t) => {
   const farm = new Farm(t)
   const ok = (n: string): Promise<Backend> => farm.add(n)
-  const slow502 = (n: string): Promise<Backend> => farm.add(n, { status: 502, delay: 600 })
+  const slow502 = (n: string): Promise<Backend> => farm.add(n, { status: 502, delay: 650 })
   const list: Scenario[] = [
     {
       name: 'proxy_next_upstream_timeout: a late 502 is passed to the client',
