@@ -179,6 +179,8 @@ export class LuaVm {
   private readonly runner: number
   private readonly hook: number
   private current: LuaRun | null = null
+  /** Instructions run outside any request (finalizers run by a collection during a compile), since the last one. */
+  private idleTicks = 0
 
   private constructor(engine: WasmoonEngine) {
     this.m = engine.global.lua.module
@@ -188,6 +190,9 @@ export class LuaVm {
     this.nresPtr = this.lenPtr + 4
     this.hook = this.m.addFunction((L: number) => this.onHook(L), 'vii')
     this.runner = this.loadPrelude()
+    // The main state runs Lua only for the prelude and for finalizers a collection calls while it compiles a chunk;
+    // those get the same budget, outside any request.
+    this.m._lua_sethook(this.L, this.hook, LUA_MASKCOUNT, HOOK_EVERY)
   }
 
   static async create(): Promise<LuaVm> {
@@ -433,9 +438,14 @@ export class LuaVm {
   /** The count hook: charges the running request; past its budget, leaves the coroutine (or fails the call). */
   private onHook(L: number): void {
     const r = this.current
-    if (r === null) return
-    const ticks = ++r.ticks
     const m = this.m
+    if (r === null) {
+      if (++this.idleTicks * HOOK_EVERY <= MAX_INSTRUCTIONS) return
+      this.push(L, 'instruction budget exceeded outside a request')
+      m._lua_error(L)
+      return
+    }
+    const ticks = ++r.ticks
     if (ticks * HOOK_EVERY <= MAX_INSTRUCTIONS && ((ticks & 63) !== 0 || Date.now() - r.sliceStart <= MAX_SLICE_MS)) {
       if ((ticks - r.sliceTicks) * HOOK_EVERY >= SLICE_INSTRUCTIONS && this.canWait(L, r)) {
         r.preempted = true
@@ -482,6 +492,7 @@ export class LuaVm {
   /** The registry reference of the script's compiled chunk, or the reason it has none. */
   private chunk(s: LuaScript): number | string {
     if (s.vm === this) return s.ref
+    this.idleTicks = 0
     let code: string
     if (s.file !== null) {
       try {
@@ -555,7 +566,7 @@ export class LuaVm {
       }
     } finally {
       this.current = null
-      m._lua_settop(T, 0)
+      // Dropped, not cleared: emptying a suspended coroutine's stack would run its to-be-closed variables' code.
       m._luaL_unref(L, LUA_REGISTRYINDEX, r.threadRef)
     }
   }
