@@ -2,7 +2,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { createServer } from 'node:net'
 import type { AddressInfo, Socket } from 'node:net'
-import { HttpConn } from './client.js'
+import { Client, HttpConn } from './client.js'
 
 /** A server that answers the n-th request on a connection with replies[n] verbatim (then closes if asked). */
 async function rawServer(t: { after: (f: () => void) => void }, replies: string[], requests: string[]): Promise<number> {
@@ -80,4 +80,17 @@ test('a connection closed mid-response rejects, and the connection is marked clo
   await assert.rejects(c.request('GET', '/'), /connection closed/)
   assert.equal(c.open, false)
   await assert.rejects(c.request('GET', '/'), /connection closed/)
+})
+
+test('Client opens a new connection after a Connection: close answer', async (t) => {
+  const requests: string[] = []
+  // Every connection answers its first request and closes: each request needs a connection of its own.
+  const port = await rawServer(t, ['HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok<close>'], requests)
+  const c = new Client(port)
+  t.after(() => c.close())
+  for (let i = 0; i < 3; i++) {
+    const r = await c.request('POST', `/upstream/g${i}`, {}, 'server 1.2.3.4;')
+    assert.deepEqual([r.status, r.body.toString()], [200, 'ok'])
+  }
+  assert.equal(requests.length, 3)
 })

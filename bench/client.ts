@@ -180,3 +180,28 @@ export class HttpConn {
     return true
   }
 }
+
+/**
+ * One connection at a time to a port, opened again before a request when the server has closed the previous one
+ * (a `Connection: close` answer, e.g. after nginx-style `keepalive_requests`), as any keepalive client does.
+ * A connection lost while a request is in flight still rejects that request.
+ */
+export class Client {
+  private conn: HttpConn | null = null
+
+  constructor(readonly port: number) {}
+
+  /**
+   * Sends one request on the current connection, or on a new one when it was closed.
+   * @throws Error when connecting fails or the connection fails during the request.
+   */
+  async request(method: string, path: string, headers: Record<string, string> = {}, body?: string | Buffer): Promise<Reply> {
+    if (this.conn === null || !this.conn.open) this.conn = await HttpConn.open(this.port)
+    return this.conn.request(method, path, headers, body)
+  }
+
+  close(): void {
+    this.conn?.close()
+    this.conn = null
+  }
+}

@@ -4,7 +4,7 @@
  * same traffic on a steady table, and with nginx serving the same traffic (it cannot change groups without a reload).
  */
 import { performance } from 'node:perf_hooks'
-import { HttpConn } from '../client.js'
+import { Client } from '../client.js'
 import type { Ctx, Scenario } from '../context.js'
 import { commands, upstreamBlock } from '../config.js'
 import { order } from '../measure.js'
@@ -33,7 +33,7 @@ async function phase(ctx: Ctx, p: Proxy, churn: boolean): Promise<Phase> {
   let elapsed = 1
   if (churn) {
     const sets = [commands([b.addr('A'), b.addr('B')], 16), commands([b.addr('C'), b.addr('D')], 16)]
-    let c = await HttpConn.open(p.ifPort!)
+    const c = new Client(p.ifPort!)
     const t0 = performance.now()
     const end = t0 + ctx.opts.seconds * 1000
     for (let i = 0; performance.now() < end; i++) {
@@ -46,7 +46,6 @@ async function phase(ctx: Ctx, p: Proxy, churn: boolean): Promise<Phase> {
         else fail(`${r.status} ${r.body.toString('latin1').slice(0, 40).trim()}`)
       } catch (e) {
         fail((e as Error).message)
-        c = await HttpConn.open(p.ifPort!)
       }
     }
     elapsed = (performance.now() - t0) / 1000

@@ -6,7 +6,7 @@
  * answer after a 200 is a broken promise (counted).
  */
 import { performance } from 'node:perf_hooks'
-import { HttpConn } from '../client.js'
+import { Client, HttpConn } from '../client.js'
 import type { Ctx, Scenario } from '../context.js'
 import { commands, upstreamBlock } from '../config.js'
 import { sampleTree, socketOwner } from '../procstat.js'
@@ -43,7 +43,7 @@ interface Run { ack: number[], routed: number[], stale: number, failed: number, 
 
 async function changes(ctx: Ctx, p: Proxy, n: number): Promise<Run> {
   const b = ctx.backends
-  const iface = await HttpConn.open(p.ifPort!)
+  const iface = new Client(p.ifPort!)
   let conns = await connectEveryWorker(p, 'probe')
   const run: Run = { ack: [], routed: [], stale: 0, failed: 0, workers: sampleTree(p.pid).workers.length, reached: conns.size }
   let current = 'A'

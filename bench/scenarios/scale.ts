@@ -4,7 +4,7 @@
  * one update. Each proxy is compared with itself at 10 groups, and with nginx.
  */
 import { performance } from 'node:perf_hooks'
-import { HttpConn } from '../client.js'
+import { Client } from '../client.js'
 import type { Ctx, Scenario } from '../context.js'
 import { commands, upstreamBlock } from '../config.js'
 import { interleaved, pick } from '../measure.js'
@@ -26,7 +26,7 @@ const NGINX_MAX_GROUPS = 10000
 
 /** Sequential replacements of random groups; ms per POST round trip. */
 async function updateTimes(p: Proxy, groups: number, n: number, servers: string): Promise<number[]> {
-  const c = await HttpConn.open(p.ifPort!)
+  const c = new Client(p.ifPort!)
   const out: number[] = []
   try {
     for (let i = 0; i < n; i++) {

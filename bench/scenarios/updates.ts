@@ -5,7 +5,7 @@
  * in the same run, as the ceiling for one client of a persisting interface.
  */
 import { performance } from 'node:perf_hooks'
-import { HttpConn } from '../client.js'
+import { Client } from '../client.js'
 import type { Ctx, Scenario } from '../context.js'
 import { commands, upstreamBlock } from '../config.js'
 import { fsyncRate } from '../fsync.js'
@@ -41,7 +41,7 @@ async function burst(ctx: Ctx, p: Proxy, v: Variant, seconds: number): Promise<B
   const stop = new AbortController()
   const traffic = runPaced({ port: p.port, rate: ctx.opts.quick ? 500 : 1000, seconds: seconds + 5, conns: 8,
     hosts: ['bench'], signal: stop.signal })
-  const conns = await Promise.all(Array.from({ length: v.clients }, () => HttpConn.open(p.ifPort!)))
+  const conns = Array.from({ length: v.clients }, () => new Client(p.ifPort!))
   let ok = 0
   let failed = 0
   const reasons: Record<string, number> = {}
@@ -51,8 +51,7 @@ async function burst(ctx: Ctx, p: Proxy, v: Variant, seconds: number): Promise<B
   }
   const t0 = performance.now()
   const end = t0 + seconds * 1000
-  await Promise.all(conns.map(async (conn, k) => {
-    let c = conn
+  await Promise.all(conns.map(async (c, k) => {
     for (let i = 0; performance.now() < end; i++) {
       const name = v.create ? `new${++created}` : `u${1 + ((k * 7 + i * 13) % GROUPS)}`
       try {
@@ -61,8 +60,6 @@ async function burst(ctx: Ctx, p: Proxy, v: Variant, seconds: number): Promise<B
         else why(`POST ${r.status} ${r.body.toString('latin1').slice(0, 40).trim()}`)
       } catch (e) {
         why(`POST: ${(e as Error).message}`)
-        c = await HttpConn.open(p.ifPort!)
-        conns[k] = c
       }
     }
   }))
