@@ -190,20 +190,20 @@ function level(parent: Inherited, block: readonly Directive[], vars: Variables, 
     const a0 = d.args[0] ?? ''
     switch (d.name) {
       case 'client_max_body_size': i.clientMaxBodySize = parseOffset(a0) ?? i.clientMaxBodySize; break
-      case 'keepalive_timeout': i.keepaliveTimeout = parseTime(a0) ?? i.keepaliveTimeout; break
+      case 'keepalive_timeout': i.keepaliveTimeout = parseTime(a0, 'ms') ?? i.keepaliveTimeout; break
       case 'keepalive_requests': i.keepaliveRequests = Number(a0); break
-      case 'client_body_timeout': i.clientBodyTimeout = parseTime(a0) ?? i.clientBodyTimeout; break
-      case 'client_header_timeout': i.clientHeaderTimeout = parseTime(a0) ?? i.clientHeaderTimeout; break
-      case 'send_timeout': i.sendTimeout = parseTime(a0) ?? i.sendTimeout; break
+      case 'client_body_timeout': i.clientBodyTimeout = parseTime(a0, 'ms') ?? i.clientBodyTimeout; break
+      case 'client_header_timeout': i.clientHeaderTimeout = parseTime(a0, 'ms') ?? i.clientHeaderTimeout; break
+      case 'send_timeout': i.sendTimeout = parseTime(a0, 'ms') ?? i.sendTimeout; break
       case 'default_type': i.defaultType = a0; break
       case 'types': i.types = compileTypes(d); break
       case 'server_tokens': i.serverTokens = a0 !== 'off'; break
       case 'proxy_http_version': i.proxyVersion = a0 === '1.1' ? '1.1' : '1.0'; break
-      case 'proxy_connect_timeout': i.proxy.connectTimeout = parseTime(a0) ?? i.proxy.connectTimeout; break
-      case 'proxy_read_timeout': i.proxy.readTimeout = parseTime(a0) ?? i.proxy.readTimeout; break
-      case 'proxy_send_timeout': i.proxy.sendTimeout = parseTime(a0) ?? i.proxy.sendTimeout; break
+      case 'proxy_connect_timeout': i.proxy.connectTimeout = parseTime(a0, 'ms') ?? i.proxy.connectTimeout; break
+      case 'proxy_read_timeout': i.proxy.readTimeout = parseTime(a0, 'ms') ?? i.proxy.readTimeout; break
+      case 'proxy_send_timeout': i.proxy.sendTimeout = parseTime(a0, 'ms') ?? i.proxy.sendTimeout; break
       case 'proxy_next_upstream_tries': i.proxy.nextTries = Number(a0); break
-      case 'proxy_next_upstream_timeout': i.proxy.nextTimeout = parseTime(a0) ?? 0; break
+      case 'proxy_next_upstream_timeout': i.proxy.nextTimeout = parseTime(a0, 'ms') ?? 0; break
       case 'proxy_next_upstream': {
         let bits = 0
         for (const a of d.args) {
@@ -369,7 +369,7 @@ function resolverOf(block: readonly Directive[]): HttpConfig['resolver'] {
   const valid = d.args.find((a) => a.startsWith('valid='))
   return {
     servers: d.args.filter((a) => !a.includes('=')),
-    timeoutMs: parseTime(find(block, 'resolver_timeout')?.args[0] ?? '30s') ?? 30_000,
-    validMs: valid === undefined ? 0 : (parseTime(valid.slice(6)) ?? 0),
+    timeoutMs: parseTime(find(block, 'resolver_timeout')?.args[0] ?? '30s', 'ms') ?? 30_000,
+    validMs: valid === undefined ? 0 : (parseTime(valid.slice(6), 'ms') ?? 0),
   }
 }
