@@ -68,14 +68,13 @@ test('bad upstream blocks in nginx.conf: nginx -t and dyups -t say the same', as
     assert.deepEqual([r.dy, r.codes], [r.ngx, [1, 1]])
   })
 
-  // Known differences, kept visible: dyups refuses `backup` in a group whose method cannot use it even when the
-  // method comes later (nginx accepts, and its ip_hash never picks the backup), and points "no servers in upstream"
-  // at the last directive where nginx names the `upstream` line.
+  // A known difference, kept visible: dyups refuses `backup` in a group whose method cannot use it even when the
+  // method comes later (nginx accepts, and its ip_hash never picks the backup).
   await t.test('backup before ip_hash with a primary', { todo: 'dyups refuses what nginx accepts' }, async () => {
     const r = await check('server 127.0.0.1:81;\n        server 127.0.0.1:82 backup;\n        ip_hash;')
     assert.deepEqual([r.dy, r.codes], [r.ngx, [0, 0]])
   })
-  await t.test('only backup servers', { todo: 'dyups names the last directive\'s line' }, async () => {
+  await t.test('only backup servers: nginx names the upstream line', async () => {
     const r = await check('server 127.0.0.1:81 backup;')
     assert.equal(r.ngx, `no servers in upstream "u" in ${r.file}:9`)
     assert.deepEqual([r.dy, r.codes], [r.ngx, [1, 1]])

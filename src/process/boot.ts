@@ -44,7 +44,7 @@ export async function bootConfig(opts: BootOptions): Promise<Booted> {
     const key = groupKey(d.args[0]!)
     if (seen.has(key)) throw new DyupsError('E_CONFIG', `duplicate upstream "${d.args[0]}"`, { file: d.file, line: d.line })
     seen.set(key, d)
-    staticGroups.push(await buildGroup(d.args[0]!, d.block ?? [], { source: 'config' }))
+    staticGroups.push(await buildGroup(d.args[0]!, d.block ?? [], { source: 'config', at: { file: d.file, line: d.line } }))
   }
 
   // Workers get the tree without the persistence file's groups: the table carries those, and may be huge.

@@ -155,7 +155,7 @@ export async function readUpstreamConf(path: string, resolve?: Resolver): Promis
     if (seen.has(key)) throw new DyupsError('E_CONFIG', `duplicate upstream "${name}"`, at)
     seen.add(key)
     try {
-      groups.push(await buildGroup(name, d.block, { source: 'config', resolve }))
+      groups.push(await buildGroup(name, d.block, { source: 'config', resolve, at: { file: d.file, line: d.line } }))
     } catch (e) {
       throw asConfigError(e, d)
     }
