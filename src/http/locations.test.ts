@@ -1,53 +1,9 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import type { Directive } from '../config/index.js'
+import { parseText, type Directive } from '../config/index.js'
 import { buildLocations, LocationMatch, pcreToJs, type Location, type LocationTree } from './locations.js'
 
-/** Test-only: enough nginx syntax (words, quotes, nginx's escapes, #comments, ; { }) to build Directive trees. */
-function conf(text: string, file = 't.conf'): Directive[] {
-  const root: Directive[] = []
-  const stack: Directive[][] = [root]
-  let words: string[] = []
-  let line = 1
-  let start = 1
-  let i = 0
-  const push = (block: Directive[] | null): void => {
-    const [name, ...args] = words
-    stack[stack.length - 1]!.push({ name: name!, args, block, file, line: start })
-    words = []
-  }
-  const unescape = (s: string): string =>
-    s.replace(/\\(["'\\tnr])/g, (_, ch: string) => (ch === 't' ? '\t' : ch === 'n' ? '\n' : ch === 'r' ? '\r' : ch))
-  while (i < text.length) {
-    const c = text[i]!
-    if (c === '\n') line++
-    if (c === ' ' || c === '\t' || c === '\r' || c === '\n') i++
-    else if (c === '#') while (i < text.length && text[i] !== '\n') i++
-    else if (c === ';') (push(null), i++)
-    else if (c === '{') {
-      const b: Directive[] = []
-      push(b)
-      stack.push(b)
-      i++
-    } else if (c === '}') (stack.pop(), i++)
-    else {
-      if (words.length === 0) start = line
-      let j = i
-      if (c === '"' || c === "'") {
-        j++
-        while (text[j] !== c) j += text[j] === '\\' ? 2 : 1
-        words.push(unescape(text.slice(i + 1, j)))
-        i = j + 1
-      } else {
-        while (j < text.length && !' \t\r\n;{}'.includes(text[j]!)) j += text[j] === '\\' ? 2 : 1
-        words.push(unescape(text.slice(i, j)))
-        i = j
-      }
-    }
-  }
-  return root
-}
-
+const conf = (text: string): Directive[] => parseText(text, 't.conf')
 
 /** The label a test location answers with: `return 200 LABEL` or `add_header X-Loc LABEL`. */
 function label(loc: Location | null): string {
