@@ -51,20 +51,7 @@ export interface Run {
 
 /** Runs the binary to completion (for -t, -T, -s, -v); bounded by `ms`. */
 export function runBin(args: string[], ms = 20_000): Promise<Run> {
-  return new Promise((res, rej) => {
-    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
-    let stdout = '', stderr = ''
-    child.stdout.on('data', (b: Buffer) => (stdout += b.toString('latin1')))
-    child.stderr.on('data', (b: Buffer) => (stderr += b.toString('latin1')))
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL')
-      rej(new Error(`dyups ${args.join(' ')} did not finish in ${ms} ms; stderr: ${stderr}`))
-    }, ms)
-    child.on('exit', (code) => {
-      clearTimeout(timer)
-      res({ code, stdout, stderr })
-    })
-  })
+  return runBinIn(undefined, args, ms)
 }
 
 export interface Dyups {
@@ -81,45 +68,8 @@ export interface Dyups {
  * Starts the real binary in the foreground (`daemon off`) on `conf/nginx.conf` of `prefix` and waits until every
  * port in `waitPorts` accepts connections. Stopped after the test.
  */
-export async function startDyups(t: TestContext, prefix: string, waitPorts: number[], extraArgs: string[] = []): Promise<Dyups> {
-  const child = spawn(process.execPath, [BIN, '-p', prefix, '-c', 'conf/nginx.conf', ...extraArgs], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  })
-  let err = ''
-  child.stderr!.on('data', (b: Buffer) => (err += b.toString('latin1')))
-  let exited: number | null | undefined
-  const exit = new Promise<number | null>((r) => child.on('exit', (code) => r((exited = code))))
-  const d: Dyups = {
-    child,
-    prefix,
-    pid: child.pid!,
-    stderr: () => err,
-    stop: async (signal = 'SIGTERM', ms = 10_000) => {
-      if (exited !== undefined) return exited
-      child.kill(signal)
-      const timer = setTimeout(() => child.kill('SIGKILL'), ms)
-      const code = await exit
-      clearTimeout(timer)
-      return code
-    },
-    errorLog: () => {
-      try {
-        return readFileSync(join(prefix, 'logs/error.log'), 'latin1')
-      } catch {
-        return ''
-      }
-    },
-  }
-  t.after(() => d.stop('SIGKILL'))
-  const deadline = Date.now() + 15_000
-  for (const port of waitPorts) {
-    while (!(await canConnect(port))) {
-      if (exited !== undefined) throw new Error(`dyups exited with ${exited}: ${err}`)
-      if (Date.now() > deadline) throw new Error(`dyups did not listen on ${port}: ${err}`)
-      await sleep(20)
-    }
-  }
-  return d
+export function startDyups(t: TestContext, prefix: string, waitPorts: number[], extraArgs: string[] = []): Promise<Dyups> {
+  return startBinIn(t, undefined, prefix, ['-p', prefix, '-c', 'conf/nginx.conf', ...extraArgs], waitPorts)
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
@@ -514,8 +464,11 @@ export function detailLine(addr: string, p: { weight?: number; maxConns?: number
 // ---------------------------------------------------------------------------------------------------------------
 // Command-line, proxy and process end-to-end helpers.
 
-/** Runs the binary to completion in the working directory `cwd` (relative `-p`/`-c` resolve there); bounded by `ms`. */
-export function runBinIn(cwd: string, args: string[], ms = 20_000): Promise<Run> {
+/**
+ * Runs the binary to completion in the working directory `cwd` (relative `-p`/`-c` resolve there; this process's
+ * when undefined); bounded by `ms`. Resolves on 'close', not 'exit': output can still be in the pipes at exit.
+ */
+export function runBinIn(cwd: string | undefined, args: string[], ms = 20_000): Promise<Run> {
   return new Promise((res, rej) => {
     const child = spawn(process.execPath, [BIN, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] })
     let stdout = '', stderr = ''
@@ -525,7 +478,7 @@ export function runBinIn(cwd: string, args: string[], ms = 20_000): Promise<Run>
       child.kill('SIGKILL')
       rej(new Error(`dyups ${args.join(' ')} did not finish in ${ms} ms; stderr: ${stderr}`))
     }, ms)
-    child.on('exit', (code) => {
+    child.on('close', (code) => {
       clearTimeout(timer)
       res({ code, stdout, stderr })
     })
@@ -554,9 +507,10 @@ export function pidFromFile(path: string): number | null {
 
 /**
  * Like {@link startDyups}, with the whole argument list given and a working directory, e.g. `npm start`'s
- * `-p example -c conf/nginx.conf` run from the directory above the prefix. Stopped after the test.
+ * `-p example -c conf/nginx.conf` run from the directory above the prefix (this process's directory when `cwd` is
+ * undefined). Stopped after the test.
  */
-export async function startBinIn(t: TestContext, cwd: string, prefix: string, args: string[], waitPorts: number[]): Promise<Dyups> {
+export async function startBinIn(t: TestContext, cwd: string | undefined, prefix: string, args: string[], waitPorts: number[]): Promise<Dyups> {
   const child = spawn(process.execPath, [BIN, ...args], { cwd, stdio: ['ignore', 'ignore', 'pipe'] })
   let err = ''
   child.stderr!.on('data', (b: Buffer) => (err += b.toString('latin1')))
