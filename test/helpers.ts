@@ -2,6 +2,7 @@
  * End-to-end helpers: free ports, generated configurations in temp prefixes, the real `dyups` binary started and
  * stopped by PID, real backends, and a small HTTP client on raw sockets (so tests see exact bytes).
  */
+import assert from 'node:assert/strict'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer, connect, type AddressInfo, type Server, type Socket } from 'node:net'
@@ -456,6 +457,17 @@ export function answer(r: Response): Answer {
 /** The expected {@link answer}. */
 export const ans = (status: number, body = ''): Answer => ({ status, body, lengthOk: true })
 
+/** The upstream table as the interface shows it: what a reload or a restart must keep. */
+export interface Table {
+  list: Answer
+  detail: Answer
+}
+
+/** /list and /detail of the interface on `iface`, as {@link answer}s. */
+export async function table(iface: number): Promise<Table> {
+  return { list: answer(await iget(iface, '/list')), detail: answer(await iget(iface, '/detail')) }
+}
+
 /** `server ADDR weight=… down=…\n`, the /detail line of one server line; defaults as SPEC §4. */
 export function detailLine(addr: string, p: { weight?: number; maxConns?: number; maxFails?: number; failTimeout?: number; backup?: boolean; down?: boolean } = {}): string {
   return `server ${addr} weight=${p.weight ?? 1} max_conns=${p.maxConns ?? 0} max_fails=${p.maxFails ?? 1} fail_timeout=${p.failTimeout ?? 10} backup=${p.backup ? 1 : 0} down=${p.down ? 1 : 0}\n`
@@ -569,6 +581,24 @@ export async function waitPortsClosed(ports: number[], ms = 10_000): Promise<num
     if (open.length === 0 || Date.now() > deadline) return open
     await sleep(10)
   }
+}
+
+/**
+ * SIGKILL to the primary and `workers` (its children at the call unless given) at once; asserts that every one of
+ * them is gone and that no port in `ports` accepts connections any more.
+ */
+export async function killAll(d: Dyups, ports: number[], workers: number[] = childPids(d.pid)): Promise<void> {
+  const pids = [d.pid, ...workers]
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGKILL')
+    } catch {
+      // Already gone.
+    }
+  }
+  await d.stop('SIGKILL')
+  assert.deepEqual(await waitGone(pids), [], 'every process of the killed instance is gone')
+  assert.deepEqual(await waitPortsClosed(ports), [], 'the killed instance no longer listens')
 }
 
 /**

@@ -20,43 +20,19 @@ import {
   iget,
   interfaceConf,
   ipost,
+  killAll,
   reachWorkers,
   startDyups,
+  table,
   tempPrefix,
   via,
-  waitGone,
   waitPortsClosed,
   writeConf,
-  type Answer,
   type Dyups,
 } from './helpers.js'
 
 const OK = ans(200, 'success')
 const NGINX = '/usr/sbin/nginx'
-
-interface Snapshot {
-  list: Answer
-  detail: Answer
-}
-
-async function snapshot(iface: number): Promise<Snapshot> {
-  return { list: answer(await iget(iface, '/list')), detail: answer(await iget(iface, '/detail')) }
-}
-
-/** SIGKILL to the primary and every worker at once; waits until all are gone. */
-async function killAll(d: Dyups, workers: number[], ports: number[]): Promise<void> {
-  const pids = [d.pid, ...workers]
-  for (const pid of pids) {
-    try {
-      process.kill(pid, 'SIGKILL')
-    } catch {
-      // Already gone.
-    }
-  }
-  await d.stop('SIGKILL')
-  assert.deepEqual(await waitGone(pids), [], 'every process of the killed instance is gone')
-  assert.deepEqual(await waitPortsClosed(ports), [], 'the killed instance no longer listens')
-}
 
 /** `nginx -t` on a configuration that includes `file` inside http {}, everything else in a temp dir. */
 function nginxAccepts(t: TestContext, file: string): Promise<{ ok: boolean; out: string }> {
@@ -94,7 +70,7 @@ test('persistence across kill -9 and a clean stop (2 workers, seed layout)', asy
   }
 
   let d = await start()
-  assert.deepEqual((await snapshot(iface)).list, ans(200, 's0\nhost1\nhost2\n'))
+  assert.deepEqual((await table(iface)).list, ans(200, 's0\nhost1\nhost2\n'))
 
   // Cycle 1: create, replace both kinds of static group, delete a static group, delete a created one, re-create it.
   const cycle1: [string, string, string?][] = [
@@ -111,10 +87,10 @@ test('persistence across kill -9 and a clean stop (2 workers, seed layout)', asy
   let workers = childPids(d.pid)
   assert.ok(workers.length >= 2, `workers of ${d.pid}: ${workers.join(', ')}`)
   assert.deepEqual(answer(await ipost(iface, '/upstream/NEW1', `server 127.0.0.1:${B[0]};`)), OK)
-  await killAll(d, workers, [proxy, iface])
+  await killAll(d, [proxy, iface], workers)
 
   d = await start()
-  const after1 = await snapshot(iface)
+  const after1 = await table(iface)
   assert.deepEqual(after1.list, ans(200, 's0\nhost1\nnew2\nNEW1\n'))
   const expectedDetail1 =
     `s0\nserver 127.0.0.1:${B[1]} weight=1 max_conns=0 max_fails=1 fail_timeout=10 backup=0 down=0\n` +
@@ -137,17 +113,17 @@ test('persistence across kill -9 and a clean stop (2 workers, seed layout)', asy
   for (const [op, name, body] of before2Ops) {
     assert.deepEqual(answer(op === 'post' ? await ipost(iface, `/upstream/${name}`, body!) : await idelete(iface, `/upstream/${name}`)), OK, `${op} ${name}`)
   }
-  const preDelete = await snapshot(iface)
+  const preDelete = await table(iface)
   workers = childPids(d.pid)
   assert.deepEqual(answer(await idelete(iface, '/upstream/s0')), OK)
-  const before2 = await snapshot(iface)
+  const before2 = await table(iface)
   workers = [...new Set([...workers, ...childPids(d.pid)])]
-  await killAll(d, workers, [proxy, iface])
+  await killAll(d, [proxy, iface], workers)
   assert.notDeepEqual(before2, preDelete)
   assert.ok(!before2.list.body.split('\n').includes('s0'))
 
   d = await start()
-  assert.deepEqual(await snapshot(iface), before2)
+  assert.deepEqual(await table(iface), before2)
   assert.deepEqual(answer(await iget(iface, '/upstream/s0')), ans(404))
   assert.equal(await route('s0'), 'status 502')
   assert.equal(await route('host2'), 'k3')
@@ -164,12 +140,12 @@ test('persistence across kill -9 and a clean stop (2 workers, seed layout)', asy
   assert.ok(nginx.ok, `nginx -t on upstream.conf:\n${nginx.out}\n--- upstream.conf ---\n${text}`)
   assert.ok(!/upstream\s+"?s0"?\s*\{/.test(text), `the deleted static group has no block:\n${text}`)
   d = await start()
-  assert.deepEqual(await snapshot(iface), before2)
+  assert.deepEqual(await table(iface), before2)
   assert.equal(await route('s0'), 'status 502')
 
   // And once more after a change made since the clean start.
   assert.deepEqual(answer(await ipost(iface, '/upstream/s0', `server 127.0.0.1:${B[4]};`)), OK)
-  const before3 = await snapshot(iface)
+  const before3 = await table(iface)
   assert.ok(before3.list.body.split('\n').includes('s0'))
   assert.equal((await reachWorkers(proxy, 2)).length, 2)
   assert.equal(await d.stop('SIGTERM'), 0)
@@ -177,7 +153,7 @@ test('persistence across kill -9 and a clean stop (2 workers, seed layout)', asy
   const nginx2 = await nginxAccepts(t, path)
   assert.ok(nginx2.ok, `nginx -t on upstream.conf:\n${nginx2.out}\n--- upstream.conf ---\n${readFileSync(path, 'latin1')}`)
   d = await start()
-  assert.deepEqual(await snapshot(iface), before3)
+  assert.deepEqual(await table(iface), before3)
   assert.equal(await route('s0'), 'k4')
 })
 
@@ -196,15 +172,15 @@ test('persistence across kill -9 with master_process off', async (t) => {
   assert.deepEqual(answer(await ipost(iface, '/upstream/x%20y', `server 127.0.0.1:${a!.port};`)), OK)
   assert.deepEqual(answer(await ipost(iface, '/upstream/%FF', `server 127.0.0.1:${a!.port};`)), OK)
   assert.deepEqual(answer(await idelete(iface, '/upstream/host2')), OK)
-  const before = await snapshot(iface)
+  const before = await table(iface)
   assert.deepEqual(before.list, ans(200, 'host1\nx y\n\xff\n'))
-  await killAll(d, [], [proxy, iface])
+  await killAll(d, [proxy, iface], [])
   d = await startDyups(t, prefix, [proxy, iface])
-  assert.deepEqual(await snapshot(iface), before)
+  assert.deepEqual(await table(iface), before)
   assert.equal((await via(proxy, 'host1')).body, 'm1')
   assert.equal((await via(proxy, 'host2')).status, 502)
   assert.equal(await d.stop('SIGQUIT'), 0)
   assert.deepEqual(await waitPortsClosed([proxy, iface]), [])
   d = await startDyups(t, prefix, [proxy, iface])
-  assert.deepEqual(await snapshot(iface), before)
+  assert.deepEqual(await table(iface), before)
 })

@@ -20,43 +20,20 @@ import {
   iget,
   interfaceConf,
   ipost,
+  killAll,
   runBin,
   sleep,
   startDyups,
+  table,
   tempPrefix,
   via,
   waitGone,
-  waitPortsClosed,
   writeConf,
-  type Answer,
   type Dyups,
+  type Table,
 } from './helpers.js'
 
 const OK = ans(200, 'success')
-
-interface Table {
-  list: Answer
-  detail: Answer
-}
-
-async function table(iface: number): Promise<Table> {
-  return { list: answer(await iget(iface, '/list')), detail: answer(await iget(iface, '/detail')) }
-}
-
-/** SIGKILL to the primary and its workers at once; waits until they are gone and the ports are free. */
-async function killAll(d: Dyups, ports: number[]): Promise<void> {
-  const pids = [d.pid, ...childPids(d.pid)]
-  for (const pid of pids) {
-    try {
-      process.kill(pid, 'SIGKILL')
-    } catch {
-      // Already gone.
-    }
-  }
-  await d.stop('SIGKILL')
-  assert.deepEqual(await waitGone(pids), [], 'every process of the killed instance is gone')
-  assert.deepEqual(await waitPortsClosed(ports), [], 'the killed instance no longer listens')
-}
 
 test('-s reload applies edited, added and removed upstream blocks; interface changes win; a restart agrees', async (t) => {
   const bs = await Promise.all(['r0', 'r1', 'r2', 'r3', 'r4', 'r5'].map((n) => backend(t, n)))
