@@ -190,11 +190,11 @@ export function mdReport(rep: Report): string {
   return `${out.join('\n')}\n`
 }
 
-/** Writes latest.json and latest.md into `dir`; returns their paths. */
-export function writeReport(dir: string, rep: Report): string[] {
+/** Writes NAME.json and NAME.md into `dir`; returns their paths. */
+export function writeReport(dir: string, rep: Report, name = 'latest'): string[] {
   mkdirSync(dir, { recursive: true })
-  const json = join(dir, 'latest.json')
-  const md = join(dir, 'latest.md')
+  const json = join(dir, `${name}.json`)
+  const md = join(dir, `${name}.md`)
   writeFileSync(json, `${JSON.stringify(rep, null, 2)}\n`)
   writeFileSync(md, mdReport(rep))
   return [json, md]

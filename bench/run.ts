@@ -29,15 +29,17 @@ const USAGE = `usage: npm run bench -- [options]
                      the harness then runs with nginx on both sides)
   --sched MODE       dyups cluster scheduling: default (rr), none, or both (adds dyups-none)
   --profile          start dyups under node --cpu-prof; profiles in bench/results/profiles/
-  --keep             keep the temporary directory (configs and logs of every server)`
+  --keep             keep the temporary directory (configs and logs of every server)
+  --name NAME        write bench/results/NAME.json and NAME.md instead of latest.*`
 
 interface Args extends Options {
+  name: string
   proxyBin: string | null
   sched: 'default' | 'none' | 'both'
 }
 
 function parseArgs(argv: readonly string[]): Args {
-  const a: Args = { quick: false, runs: 0, seconds: 0, only: [], profile: false, keep: false, proxyBin: null, sched: 'default' }
+  const a: Args = { quick: false, runs: 0, seconds: 0, only: [], profile: false, keep: false, name: 'latest', proxyBin: null, sched: 'default' }
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i]!
     const val = (): string => {
@@ -53,6 +55,12 @@ function parseArgs(argv: readonly string[]): Args {
       case '--proxy-bin': a.proxyBin = val(); break
       case '--profile': a.profile = true; break
       case '--keep': a.keep = true; break
+      case '--name': {
+        const v = val()
+        if (!/^[\w.-]+$/.test(v)) throw new RangeError(`--name: "${v}" is not a plain file name`)
+        a.name = v
+        break
+      }
       case '--sched': {
         const v = val()
         if (v !== 'default' && v !== 'none' && v !== 'both') throw new RangeError(`--sched: "${v}" is not default, none or both`)
@@ -136,7 +144,7 @@ async function main(): Promise<number> {
   report.durationSec = (performance.now() - t0) / 1000
   report.machine.loadAvgAtEnd = loadAverage()
   console.log(`\n${textReport(report)}`)
-  const files = writeReport(results, report)
+  const files = writeReport(results, report, args.name)
   console.log(`\nwritten: ${files.join(', ')}${args.keep ? `\nkept: ${tmp}` : ''}${profileDir ? `\nprofiles: ${profileDir}` : ''}`)
   return Object.keys(report.failures).length > 0 ? 1 : 0
 }
