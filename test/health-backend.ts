@@ -5,7 +5,7 @@
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net'
 import assert from 'node:assert/strict'
 import type { TestContext } from 'node:test'
-import { request, waitFor } from './helpers.js'
+import { readRequests, request, waitFor } from './helpers.js'
 
 export interface HealthBackend {
   readonly port: number
@@ -57,25 +57,16 @@ export async function healthBackend(t: TestContext, name: string, checkAnswer: n
     },
   }
   function onConn(s: Socket): void {
-    sockets.add(s)
-    s.on('close', () => sockets.delete(s))
-    s.on('error', () => {})
-    let buf = ''
-    s.on('data', (chunk) => {
-      buf += chunk.toString('latin1')
-      for (let end = buf.indexOf('\r\n\r\n'); end >= 0; end = buf.indexOf('\r\n\r\n')) {
-        const head = buf.slice(0, end)
-        buf = buf.slice(end + 4)
-        const path = head.split(' ')[1] ?? ''
-        paths.push(path)
-        if (isCheck(path)) {
-          if (b.checkAnswer !== 'hang') s.end(`HTTP/1.0 ${b.checkAnswer} X\r\nContent-Length: 0\r\n\r\n`)
-          continue
-        }
-        const close = /\r\nconnection: *close/i.test(head) || /^[^\r]* HTTP\/1\.0$/m.test(head.split('\r\n')[0]!)
-        s.write(`HTTP/1.1 200 OK\r\nContent-Length: ${name.length}\r\n${close ? 'Connection: close\r\n' : ''}\r\n${name}`)
-        if (close) s.end()
+    readRequests(s, sockets, (head) => {
+      const path = head.split(' ')[1] ?? ''
+      paths.push(path)
+      if (isCheck(path)) {
+        if (b.checkAnswer !== 'hang') s.end(`HTTP/1.0 ${b.checkAnswer} X\r\nContent-Length: 0\r\n\r\n`)
+        return
       }
+      const close = /\r\nconnection: *close/i.test(head) || /^[^\r]* HTTP\/1\.0$/m.test(head.split('\r\n')[0]!)
+      s.write(`HTTP/1.1 200 OK\r\nContent-Length: ${name.length}\r\n${close ? 'Connection: close\r\n' : ''}\r\n${name}`)
+      if (close) s.end()
     })
   }
   await b.reopen()

@@ -159,32 +159,44 @@ function dechunk(s: string): string {
 }
 
 /**
+ * Reads the requests on one connection a test backend accepted: keeps it in `sockets` until it closes, ignores its
+ * errors, and calls `onRequest` with each complete request's head (through the blank line) and its Content-Length
+ * body (empty without one).
+ */
+export function readRequests(s: Socket, sockets: Set<Socket>, onRequest: (head: string, body: string) => void): void {
+  sockets.add(s)
+  s.on('close', () => sockets.delete(s))
+  s.on('error', () => {})
+  let buf = ''
+  s.on('data', (b: Buffer) => {
+    buf += b.toString('latin1')
+    for (;;) {
+      const end = buf.indexOf('\r\n\r\n')
+      if (end < 0) return
+      const head = buf.slice(0, end + 4)
+      const m = /\r\ncontent-length: *(\d+)/i.exec(head)
+      const len = m ? Number(m[1]) : 0
+      if (buf.length < end + 4 + len) return
+      const body = buf.slice(end + 4, end + 4 + len)
+      buf = buf.slice(end + 4 + len)
+      onRequest(head, body)
+    }
+  })
+}
+
+/**
  * A backend that answers every request with `name` (and records what it received). Closed after the test.
  */
 export async function backend(t: TestContext, name: string, opts: { port?: number } = {}): Promise<{ port: number; name: string; requests: string[]; server: Server }> {
   const requests: string[] = []
   const sockets = new Set<Socket>()
   const server = createServer((s) => {
-    sockets.add(s)
-    s.on('close', () => sockets.delete(s))
-    let buf = ''
-    s.on('data', (b) => {
-      buf += b.toString('latin1')
-      for (;;) {
-        const end = buf.indexOf('\r\n\r\n')
-        if (end < 0) return
-        const head = buf.slice(0, end + 4)
-        const m = /\r\ncontent-length: *(\d+)/i.exec(head)
-        const len = m ? Number(m[1]) : 0
-        if (buf.length < end + 4 + len) return
-        requests.push(buf.slice(0, end + 4 + len))
-        buf = buf.slice(end + 4 + len)
-        const close = /\r\nconnection: *close/i.test(head) || /^[^\r]* HTTP\/1\.0\r\n/.test(head)
-        s.write(`HTTP/1.1 200 OK\r\nContent-Length: ${name.length}\r\nContent-Type: text/plain\r\n${close ? 'Connection: close\r\n' : ''}\r\n${name}`)
-        if (close) s.end()
-      }
+    readRequests(s, sockets, (head, body) => {
+      requests.push(head + body)
+      const close = /\r\nconnection: *close/i.test(head) || /^[^\r]* HTTP\/1\.0\r\n/.test(head)
+      s.write(`HTTP/1.1 200 OK\r\nContent-Length: ${name.length}\r\nContent-Type: text/plain\r\n${close ? 'Connection: close\r\n' : ''}\r\n${name}`)
+      if (close) s.end()
     })
-    s.on('error', () => {})
   })
   await new Promise<void>((r) => server.listen(opts.port ?? 0, '127.0.0.1', r))
   t.after(() => new Promise((r) => {

@@ -6,27 +6,16 @@
 import assert from 'node:assert/strict'
 import { createServer, type AddressInfo, type Socket } from 'node:net'
 import { test, type TestContext } from 'node:test'
-import { ans, answer, backend, freePorts, idelete, ipost, request, startInterface, via } from './helpers.js'
+import { ans, answer, backend, freePorts, idelete, ipost, readRequests, request, startInterface, via } from './helpers.js'
 
 const OK = ans(200, 'success')
 
 /** A backend answering `name` that can be shut down, its open connections included. */
 async function killable(t: TestContext, name: string): Promise<{ port: number; kill: () => Promise<void> }> {
   const sockets = new Set<Socket>()
-  const server = createServer((s) => {
-    sockets.add(s)
-    s.on('close', () => sockets.delete(s))
-    s.on('error', () => {})
-    let buf = ''
-    s.on('data', (b) => {
-      buf += b.toString('latin1')
-      let end
-      while ((end = buf.indexOf('\r\n\r\n')) >= 0) {
-        buf = buf.slice(end + 4)
-        s.write(`HTTP/1.1 200 OK\r\nContent-Length: ${name.length}\r\n\r\n${name}`)
-      }
-    })
-  })
+  const server = createServer((s) =>
+    readRequests(s, sockets, () => s.write(`HTTP/1.1 200 OK\r\nContent-Length: ${name.length}\r\n\r\n${name}`)),
+  )
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
   let closed = false
   const kill = async (): Promise<void> => {

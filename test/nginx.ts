@@ -12,7 +12,9 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs'
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net'
 import { join } from 'node:path'
 import type { TestContext } from 'node:test'
-import { BIN, canConnect, childPids, freePorts, sleep, startDyups, tempPrefix, waitGone, writeConf, type Run } from './helpers.js'
+import {
+  BIN, canConnect, childPids, freePorts, readRequests, sleep, startDyups, tempPrefix, waitGone, writeConf, type Run,
+} from './helpers.js'
 
 export const NGINX = '/usr/sbin/nginx'
 
@@ -312,25 +314,11 @@ function makeBackend(name: string, port: number, initial: Mode, arrivals: string
 
 function serve(b: Backend, s: Socket, sockets: Set<Socket>, arrivals: string[]): void {
   b.conns++
-  sockets.add(s)
-  s.on('close', () => sockets.delete(s))
-  s.on('error', () => {})
-  let buf = ''
-  s.on('data', (chunk) => {
-    buf += chunk.toString('latin1')
-    for (;;) {
-      const end = buf.indexOf('\r\n\r\n')
-      if (end < 0) return
-      const head = buf.slice(0, end + 4)
-      const m = /\r\ncontent-length: *(\d+)/i.exec(head)
-      const len = m ? Number(m[1]) : 0
-      if (buf.length < end + 4 + len) return
-      buf = buf.slice(end + 4 + len)
-      b.requests++
-      arrivals.push(b.name)
-      const close = /\r\nconnection: *close/i.test(head) || /^[^\r]* HTTP\/1\.0\r\n/.test(head)
-      answer(b, s, close)
-    }
+  readRequests(s, sockets, (head) => {
+    b.requests++
+    arrivals.push(b.name)
+    const close = /\r\nconnection: *close/i.test(head) || /^[^\r]* HTTP\/1\.0\r\n/.test(head)
+    answer(b, s, close)
   })
 }
 

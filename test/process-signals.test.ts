@@ -10,8 +10,8 @@ import { createServer, type AddressInfo, type Socket } from 'node:net'
 import { join } from 'node:path'
 import { test, type TestContext } from 'node:test'
 import {
-  Conn, alive, canConnect, childPids, freePorts, pidFromFile, request, runBin, startDyups, tempPrefix, waitFor, waitGone,
-  writeConf,
+  Conn, alive, canConnect, childPids, freePorts, pidFromFile, readRequests, request, runBin, startDyups, tempPrefix, waitFor,
+  waitGone, writeConf,
 } from './helpers.js'
 
 /** A backend that holds every request until `release()`, then answers `held`. */
@@ -23,22 +23,13 @@ async function holdingBackend(t: TestContext): Promise<{ port: number; received:
   const answer = (s: Socket): void => {
     s.write('HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nheld')
   }
-  const server = createServer((s) => {
-    sockets.add(s)
-    s.on('close', () => sockets.delete(s))
-    s.on('error', () => {})
-    let buf = ''
-    s.on('data', (b) => {
-      buf += b.toString('latin1')
-      let end
-      while ((end = buf.indexOf('\r\n\r\n')) >= 0) {
-        buf = buf.slice(end + 4)
-        count++
-        if (released) answer(s)
-        else waiting.push(s)
-      }
-    })
-  })
+  const server = createServer((s) =>
+    readRequests(s, sockets, () => {
+      count++
+      if (released) answer(s)
+      else waiting.push(s)
+    }),
+  )
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
   t.after(() => new Promise((r) => {
     server.close(r)
