@@ -573,6 +573,30 @@ export async function startBinIn(t: TestContext, cwd: string | undefined, prefix
   return d
 }
 
+/**
+ * Starts dyups with one worker on a fresh prefix: `upstream back` on a {@link backend} answering `name`, and one
+ * server on a free port whose block holds `locations` (whole lines). Stopped after the test.
+ */
+export async function startWithBack(t: TestContext, name: string, locations: string): Promise<{ port: number; back: Awaited<ReturnType<typeof backend>> }> {
+  const back = await backend(t, name)
+  const [port] = (await freePorts(1)) as [number]
+  const prefix = tempPrefix(t)
+  writeConf(prefix, 'conf/nginx.conf', `daemon off;
+worker_processes 1;
+error_log logs/error.log info;
+events {}
+http {
+    access_log off;
+    upstream back { server 127.0.0.1:${back.port}; }
+    server {
+        listen 127.0.0.1:${port};
+${locations}    }
+}
+`)
+  await startDyups(t, prefix, [port])
+  return { port, back }
+}
+
 /** nginx's standard error page (`<hr><center>SERVER</center>`, CRLF lines), as error_page-less nginx sends it. */
 export function errorPage(status: number, reason: string, server: string): string {
   return `<html>\r\n<head><title>${status} ${reason}</title></head>\r\n<body>\r\n<center><h1>${status} ${reason}</h1></center>\r\n<hr><center>${server}</center>\r\n</body>\r\n</html>\r\n`

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { backend, errorPage, exchange, freePorts, parseResponse, request, startDyups, tempPrefix, writeConf } from './helpers.js'
+import { errorPage, exchange, parseResponse, request, startWithBack } from './helpers.js'
 
 const HEAD_TOO_LARGE = (server: string): string =>
   '<html>\r\n<head><title>400 Request Header Or Cookie Too Large</title></head>\r\n<body>\r\n' +
@@ -13,25 +13,10 @@ const HEAD_TOO_LARGE = (server: string): string =>
   `<hr><center>${server}</center>\r\n</body>\r\n</html>\r\n`
 
 test('malformed requests, limits and oversized bodies', async (t) => {
-  const a = await backend(t, 'backend')
-  const [port] = (await freePorts(1)) as [number]
-  const prefix = tempPrefix(t)
-  writeConf(prefix, 'conf/nginx.conf', `daemon off;
-worker_processes 1;
-error_log logs/error.log info;
-events {}
-http {
-    access_log off;
-    upstream back { server 127.0.0.1:${a.port}; }
-    server {
-        listen 127.0.0.1:${port};
-        location / { return 200 "fine"; }
+  const { port, back: a } = await startWithBack(t, 'backend', `        location / { return 200 "fine"; }
         location /small { client_max_body_size 1k; echo "small"; }
         location /proxy { proxy_pass http://back; }
-    }
-}
 `)
-  await startDyups(t, prefix, [port])
   const stillServing = async (what: string): Promise<void> => {
     const r = await request(port)
     assert.deepEqual([r.status, r.body], [200, 'fine'], `a new connection is answered after ${what}`)

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict'
 import { connect } from 'node:net'
 import { test } from 'node:test'
-import { Conn, backend, exchange, freePorts, parseResponse, startDyups, tempPrefix, writeConf, type Response } from './helpers.js'
+import { Conn, exchange, parseResponse, startWithBack, type Response } from './helpers.js'
 
 /** Consecutive responses framed by Content-Length (what these handlers send), in order. */
 function splitResponses(text: string): Response[] {
@@ -25,25 +25,10 @@ function splitResponses(text: string): Response[] {
 }
 
 test('keep-alive, pipelining and connection close', async (t) => {
-  const a = await backend(t, 'from-backend')
-  const [port] = (await freePorts(1)) as [number]
-  const prefix = tempPrefix(t)
-  writeConf(prefix, 'conf/nginx.conf', `daemon off;
-worker_processes 1;
-error_log logs/error.log info;
-events {}
-http {
-    access_log off;
-    upstream back { server 127.0.0.1:${a.port}; }
-    server {
-        listen 127.0.0.1:${port};
-        location /echo { echo "echo $uri"; }
+  const { port, back: a } = await startWithBack(t, 'from-backend', `        location /echo { echo "echo $uri"; }
         location /ret { return 200 "ret $uri"; }
         location /proxy { proxy_pass http://back; }
-    }
-}
 `)
-  await startDyups(t, prefix, [port])
 
   await t.test('several requests on one connection, across handlers', async () => {
     const c = await Conn.open(port)
