@@ -146,7 +146,8 @@ export function parseResponse(text: string): Response {
   return { status, headers, rawHeaders, body }
 }
 
-function dechunk(s: string): string {
+/** The data of a chunked body (trailers dropped); what is there so far when it is cut short. */
+export function dechunk(s: string): string {
   let out = '', i = 0
   for (;;) {
     const eol = s.indexOf('\r\n', i)

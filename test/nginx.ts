@@ -13,7 +13,8 @@ import { connect, createServer, type AddressInfo, type Server, type Socket } fro
 import { join } from 'node:path'
 import type { TestContext } from 'node:test'
 import {
-  BIN, canConnect, childPids, freePorts, readRequests, sleep, startDyups, tempPrefix, waitGone, writeConf, type Run,
+  BIN, canConnect, childPids, dechunk, freePorts, readRequests, sleep, startDyups, tempPrefix, waitGone, writeConf,
+  type Run,
 } from './helpers.js'
 
 export const NGINX = '/usr/sbin/nginx'
@@ -390,18 +391,6 @@ export function hit(port: number, o: HitOptions = {}): Promise<Hit> {
     })
     s.write(raw, 'latin1')
   })
-}
-
-function dechunk(s: string): string {
-  let out = '', i = 0
-  for (;;) {
-    const eol = s.indexOf('\r\n', i)
-    if (eol < 0) return out
-    const n = parseInt(s.slice(i, eol), 16)
-    if (!(n > 0)) return out
-    out += s.slice(eol + 2, eol + 2 + n)
-    i = eol + 2 + n + 2
-  }
 }
 
 /** What one side did with a request sequence. */
