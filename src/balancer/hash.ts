@@ -4,7 +4,8 @@
  * that cannot take the request rehashes, and after 20 rehashes (or for an empty key) round robin takes over.
  */
 import { crc32 } from '../crc32.js'
-import { unusable, type RrPeer, type Selection } from './peer.js'
+import { getHashedPeer } from './hash-peer.js'
+import type { RrPeer, Selection } from './peer.js'
 import { getRoundRobinPeer } from './smooth-wrr.js'
 
 export function initHash(sel: Selection, key: string): void {
@@ -16,30 +17,13 @@ export function initHash(sel: Selection, key: string): void {
 
 /** ngx_http_upstream_get_hash_peer. */
 export function getHashPeer(sel: Selection): RrPeer | null {
-  const tier = sel.tier
-  if (sel.hashTries > 20 || tier.number < 2 || sel.key.length === 0) return getRoundRobinPeer(sel)
-  const now = sel.now
-  const check = sel.core.check
-  const peers = tier.peers
-  let peer: RrPeer
-  let p: number
-  for (;;) {
-    const c = sel.rehash > 0 ? crc32(sel.key, crc32(String(sel.rehash))) : crc32(sel.key)
-    sel.hash = (sel.hash + ((c >>> 16) & 0x7fff)) >>> 0
-    sel.rehash++
-    let w = sel.hash % tier.totalWeight
-    p = 0
-    peer = peers[0]!
-    while (w >= peer.weight) {
-      w -= peer.weight
-      peer = peers[++p]!
-    }
-    if (!sel.isTried(p) && !unusable(peer, now, check)) break
-    if (++sel.hashTries > 20) return getRoundRobinPeer(sel)
-  }
-  sel.current = peer
-  peer.state.conns++
-  if (now - peer.state.checked > peer.failTimeout) peer.state.checked = now
-  sel.setTried(p)
-  return peer
+  if (sel.hashTries > 20 || sel.tier.number < 2 || sel.key.length === 0) return getRoundRobinPeer(sel)
+  return getHashedPeer(sel, nextHash)
+}
+
+/** Cache::Memcached's step: the key, prefixed with the rehash count after the first try. */
+function nextHash(sel: Selection): void {
+  const c = sel.rehash > 0 ? crc32(sel.key, crc32(String(sel.rehash))) : crc32(sel.key)
+  sel.hash = (sel.hash + ((c >>> 16) & 0x7fff)) >>> 0
+  sel.rehash++
 }

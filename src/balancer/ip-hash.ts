@@ -4,7 +4,8 @@
  * weight; a peer that cannot take the request rehashes, and after 20 rehashes round robin takes over.
  */
 import { inet6Addr } from '../upstream/index.js'
-import { unusable, type RrPeer, type Selection } from './peer.js'
+import { getHashedPeer } from './hash-peer.js'
+import type { RrPeer, Selection } from './peer.js'
 import { getRoundRobinPeer } from './smooth-wrr.js'
 
 const V6 = new Uint8Array(16)
@@ -70,30 +71,12 @@ function byteAt(sel: Selection, i: number): number {
 
 /** ngx_http_upstream_get_ip_hash_peer. */
 export function getIpHashPeer(sel: Selection): RrPeer | null {
-  const tier = sel.tier
-  if (sel.hashTries > 20 || tier.number < 2) return getRoundRobinPeer(sel)
-  const now = sel.now
-  const check = sel.core.check
-  const peers = tier.peers
+  if (sel.hashTries > 20 || sel.tier.number < 2) return getRoundRobinPeer(sel)
+  return getHashedPeer(sel, nextIpHash)
+}
+
+function nextIpHash(sel: Selection): void {
   let hash = sel.hash
-  let peer: RrPeer
-  let p: number
-  for (;;) {
-    for (let i = 0; i < sel.addrLen; i++) hash = (hash * 113 + byteAt(sel, i)) % 6271
-    let w = hash % tier.totalWeight
-    p = 0
-    peer = peers[0]!
-    while (w >= peer.weight) {
-      w -= peer.weight
-      peer = peers[++p]!
-    }
-    if (!sel.isTried(p) && !unusable(peer, now, check)) break
-    if (++sel.hashTries > 20) return getRoundRobinPeer(sel)
-  }
-  sel.current = peer
-  peer.state.conns++
-  if (now - peer.state.checked > peer.failTimeout) peer.state.checked = now
-  sel.setTried(p)
+  for (let i = 0; i < sel.addrLen; i++) hash = (hash * 113 + byteAt(sel, i)) % 6271
   sel.hash = hash
-  return peer
 }
