@@ -11,7 +11,7 @@ import {
 import { Exchange, buildClientHead, type Downstream } from '../proxy/index.js'
 import { log } from '../log.js'
 import { VERSION } from '../version.js'
-import type { LocConf, ServerConf } from './conf.js'
+import type { LocConf } from './conf.js'
 import { closesConnection, responseStatus } from './error-pages.js'
 import { LocationMatch } from './locations.js'
 import { Request } from './request.js'
@@ -414,9 +414,5 @@ export class Connection implements Downstream {
       this.state = CLOSED
       this.socket.destroy()
     }
-  }
-
-  get serverConf(): ServerConf | null {
-    return this.req?.server ?? null
   }
 }

@@ -4,7 +4,7 @@
  */
 import { spawn } from 'node:child_process'
 import { dumpConfig } from '../config/index.js'
-import { formatError, DyupsError } from '../errors.js'
+import { formatError } from '../errors.js'
 import { bootConfig, type BootOptions } from './boot.js'
 import { readPid, SignalError, sysError } from './pidfile.js'
 import { constants } from 'node:os'

@@ -74,18 +74,6 @@ export class Pools {
     cache.idle.push(c)
   }
 
-  /** Closes idle connections to servers that are not in `live` (addresses of every server of every group). */
-  retain(live: ReadonlySet<string>): void {
-    for (const [addr, p] of this.byAddr) {
-      if (live.has(addr)) continue
-      for (const c of p.idle.slice()) {
-        p.remove(c)
-        c.destroy()
-      }
-      this.byAddr.delete(addr)
-    }
-  }
-
   /** Closes every idle connection (graceful stop). */
   closeIdle(): void {
     for (const p of this.byAddr.values()) {
