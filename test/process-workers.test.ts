@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import { test } from 'node:test'
-import { alive, canConnect, childPids, freePorts, pidFromFile, request, runBin, startDyups, tempPrefix, waitFor, waitGone, writeConf } from './helpers.js'
+import { alive, canConnect, childPids, freePorts, pidFromFile, reachWorkers, request, runBin, startDyups, tempPrefix, waitFor, waitGone, writeConf } from './helpers.js'
 
 const conf = (port: number, extra: string): string => `daemon off;
 ${extra}
@@ -27,6 +27,9 @@ test('worker_processes 2: a worker killed with -9 is respawned, requests keep be
   writeConf(prefix, 'conf/nginx.conf', conf(port, 'worker_processes 2;'))
   const d = await startDyups(t, prefix, [port])
   assert.ok(await waitFor(() => childPids(d.pid).length === 2), `two workers: ${childPids(d.pid)}`)
+  // Both workers must be serving before one is killed: the port answers as soon as the first one listens, and a
+  // worker killed while its sibling is still starting leaves nobody on the socket for a moment.
+  assert.equal((await reachWorkers(port, 2)).length, 2, 'both workers answer')
   const before = childPids(d.pid)
   assert.equal(pidFromFile(join(prefix, 'logs/dyups.pid')), d.pid, 'the pid file names the primary')
   const victim = before[0]!
