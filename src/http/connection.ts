@@ -6,13 +6,13 @@
 import type { Socket } from 'node:net'
 import {
   ChunkedDecoder, NEED_MORE, PARSE_ERROR, RequestHeadParser, httpDate, type BodyKind, type RequestHead,
-  type ResponseHead, BODY_UNTIL_CLOSE, BODY_CHUNKED, statusLine,
+  type ResponseHead, BODY_UNTIL_CLOSE, BODY_CHUNKED, statusLine, wireStatus,
 } from '../http1/index.js'
 import { Exchange, buildClientHead, type Downstream } from '../proxy/index.js'
 import { log } from '../log.js'
 import { VERSION } from '../version.js'
 import type { LocConf } from './conf.js'
-import { closesConnection, responseStatus } from './error-pages.js'
+import { closesConnection } from './error-pages.js'
 import { LocationMatch } from './locations.js'
 import { Request } from './request.js'
 import { parseTarget, Target } from './uri.js'
@@ -112,7 +112,7 @@ export class Connection implements Downstream {
     this.state = BUSY
     const pages = this.worker.conf.errorPages
     const body = pages.body(status, true)
-    const shown = responseStatus(status)
+    const shown = wireStatus(status)
     this.socket.end(
       `${statusLine(shown)}Server: ${SERVER_ON}\r\nDate: ${httpDate()}\r\nContent-Type: text/html\r\n` +
         `Content-Length: ${body?.length ?? 0}\r\nConnection: close\r\n\r\n` + (body?.toString('latin1') ?? ''),
@@ -250,7 +250,7 @@ export class Connection implements Downstream {
     } else if (type === undefined && lc !== null) {
       type = contentTypeFor(lc.types, req.uri, lc.defaultType)
     }
-    const shown = responseStatus(status)
+    const shown = wireStatus(status)
     const noBody = status === 204 || status === 304 || req.method === 'HEAD'
     const len = body === null ? 0 : typeof body === 'string' ? Buffer.byteLength(body, 'latin1') : body.length
     const keep = req.keepAlive && this.keepAliveAllowed(lc)

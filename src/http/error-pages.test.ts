@@ -1,6 +1,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { ErrorPages, responseStatus, closesConnection } from './error-pages.js'
+import { ErrorPages, closesConnection } from './error-pages.js'
+import { wireStatus } from '../http1/index.js'
 
 // [status asked for, status line nginx 1.22.1 sent (null: connection closed, nothing sent), body with server_tokens on]
 // Captured from `location = /on/N { return N; }`; with `server_tokens off` nginx sent the same bytes with
@@ -60,7 +61,7 @@ test('bodies are nginx\'s, byte for byte, with dyups in the signature', () => {
 test('the status line of a special response', () => {
   for (const [status, line] of NGINX) {
     if (line === null) continue
-    assert.equal(responseStatus(status), line, String(status))
+    assert.equal(wireStatus(status), line, String(status))
   }
 })
 

@@ -68,14 +68,6 @@ function head(status: number): string | null {
 }
 
 /**
- * The status line nginx sends for a special response: 494–497 go out as 400; every other code as itself.
- * (499 is only ever logged: the client is gone.)
- */
-export function responseStatus(status: number): number {
-  return status >= 494 && status <= 497 ? 400 : status
-}
-
-/**
  * Whether nginx drops keep-alive after sending this special response (ngx_http_special_response_handler):
  * the request may be unread or malformed, so the connection cannot be trusted for another one.
  */
@@ -119,7 +111,7 @@ export class ErrorPages {
 
   /**
    * The HTML body nginx sends for `status` (as the handler was asked to finalize with it, so 494 rather than 400).
-   * Send it with `Content-Type: text/html` and the status from {@link responseStatus}.
+   * Send it with `Content-Type: text/html` and the status from http1's `wireStatus` (494–497 go out as 400).
    * @returns a shared Buffer (do not modify), or null when nginx sends no body for this code (e.g. 204, 499).
    */
   body(status: number, serverTokens: boolean): Buffer | null {
