@@ -24,6 +24,8 @@ const HEAD = 0
 const BODY = 1
 const BUSY = 2
 const CLOSED = 3
+/** After a 101: bytes are relayed to the backend as they come. */
+const TUNNEL = 4
 
 /** Bytes of a pipelined next request kept while the current one is handled; more pauses the socket. */
 const PIPELINE_BUFFER = 64 * 1024
@@ -51,6 +53,8 @@ export class Connection implements Downstream {
   private bodyParts: Buffer[] = []
   private bodyLeft = 0
   private exchange: Exchange | null = null
+  /** The backend socket of an upgraded connection. */
+  private peer: Socket | null = null
   private bodyStart = -1
   private readonly remoteAddr: string
   private readonly remotePort: number
@@ -86,6 +90,9 @@ export class Connection implements Downstream {
         return this.readHead(chunk)
       case BODY:
         return this.readBody(chunk, 0)
+      case TUNNEL:
+        if (!this.peer!.write(chunk)) this.socket.pause()
+        return
       case BUSY:
         this.pending = this.pending === null ? chunk : Buffer.concat([this.pending, chunk])
         if (this.pending.length > PIPELINE_BUFFER) this.socket.pause()
@@ -331,12 +338,34 @@ export class Connection implements Downstream {
       keepAlive: keep,
       hide: pass.hide,
       extra: this.addHeaders(lc, rh.status),
+      upgrade: rh.status === 101 ? rh.upgrade : null,
     })
     this.socket.write(head, 'latin1')
     req.headerSent = true
     // $body_bytes_sent: what the socket takes after the head, read once at the end instead of counted per chunk.
     this.bodyStart = this.socket.bytesWritten
     return chunk
+  }
+
+  tunnel(backend: Socket, rest: Buffer | null): void {
+    this.exchange = null
+    this.state = TUNNEL
+    this.peer = backend
+    this.worker.logRequest(this.req!)
+    const client = this.socket
+    if (rest !== null) client.write(rest)
+    if (this.pending !== null) backend.write(this.pending)
+    this.pending = null
+    backend.on('data', (b: Buffer) => {
+      if (!client.write(b)) backend.pause()
+    })
+    client.on('drain', () => backend.resume())
+    backend.on('drain', () => client.resume())
+    backend.on('end', () => client.end())
+    backend.on('close', () => client.destroy())
+    backend.on('error', () => client.destroy())
+    client.setTimeout(0)
+    client.resume()
   }
 
   attempt(addr: string, status: number, connectMs: number, responseMs: number): void {
@@ -403,6 +432,7 @@ export class Connection implements Downstream {
       if (this.req !== null) this.worker.logRequest(this.req)
     }
     this.socket.destroy()
+    this.peer?.destroy()
     this.worker.forget(this)
   }
 

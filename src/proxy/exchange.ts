@@ -60,6 +60,11 @@ export interface Downstream {
    * `broken`: the response was cut short after its head went out; the client connection must be closed.
    */
   finished(errorStatus: number, broken: boolean): void
+  /**
+   * The backend switched protocols (101 to an Upgrade request): from now on bytes flow both ways between the client
+   * and `backend` until either side closes. `rest`: bytes the backend sent after its head.
+   */
+  tunnel(backend: Socket, rest: Buffer | null): void
 }
 
 const S_IDLE = 0
@@ -192,6 +197,7 @@ export class Exchange implements ConnUser {
       this.parser.reset()
       return r < chunk.length ? this.onData(conn, chunk.subarray(r)) : undefined
     }
+    if (rh.status === 101 && rh.upgrade !== null) return this.switchProtocols(conn, rh, r < chunk.length ? chunk.subarray(r) : null)
     const bit = STATUS_BITS[rh.status]
     if (bit !== undefined && (this.settings.nextUpstream & bit) !== 0 && this.mayRetry() && this.anotherTry()) {
       this.down.attempt(this.peer!.server.addr, rh.status, this.connectMs, Date.now() - this.attemptStart)
@@ -250,6 +256,21 @@ export class Exchange implements ConnUser {
     } else ok = out.write(data)
     if (last) return this.complete(true)
     if (!ok) this.conn!.socket.pause()
+  }
+
+  /** WebSocket and other upgrades: the head goes to the client, then the connection leaves HTTP for good. */
+  private switchProtocols(conn: UpstreamConn, rh: ResponseHead, rest: Buffer | null): void {
+    this.state = S_DONE
+    this.conn = null
+    this.status = 101
+    this.down.attempt(this.peer!.server.addr, 101, this.connectMs, Date.now() - this.attemptStart)
+    this.sel.done(this.peer!, true)
+    this.down.responseHead(rh, BODY_NONE)
+    conn.user = null
+    conn.socket.removeAllListeners('data')
+    conn.socket.removeAllListeners('timeout')
+    conn.socket.setTimeout(0)
+    this.down.tunnel(conn.socket, rest)
   }
 
   onEnd(conn: UpstreamConn): void {

@@ -24,6 +24,8 @@ export interface ClientHeadOptions {
   hide: ReadonlySet<string>
   /** Extra `Name: value\r\n` lines (add_header), appended last. */
   extra: string
+  /** A 101 to an Upgrade request: `Connection: upgrade` and this `Upgrade` value instead of keep-alive/close. */
+  upgrade?: string | null
 }
 
 export const defaultHide = new Set(DEFAULT_HIDE)
@@ -48,7 +50,7 @@ export function buildClientHead(rh: ResponseHead, o: ClientHeadOptions): string 
     `HTTP/1.1 ${rh.status}${reason}\r\nServer: ${o.server}\r\nDate: ${o.date}\r\n` +
     contentType + contentLength + lastModified + location +
     (o.chunked ? 'Transfer-Encoding: chunked\r\n' : '') +
-    (o.keepAlive ? 'Connection: keep-alive\r\n' : 'Connection: close\r\n') +
+    (o.upgrade ? `Connection: upgrade\r\nUpgrade: ${o.upgrade}\r\n` : o.keepAlive ? 'Connection: keep-alive\r\n' : 'Connection: close\r\n') +
     rest + o.extra + '\r\n'
   )
 }
