@@ -75,7 +75,11 @@ export class Connection implements Downstream {
     socket.on('data', (b: Buffer) => this.onData(b))
     socket.on('error', () => this.onClose())
     socket.on('close', () => this.onClose())
-    socket.on('drain', () => this.exchange?.clientDrained())
+    // The client can take more: let whichever source is paused on it (a proxied body, a tunnel) go on.
+    socket.on('drain', () => {
+      this.exchange?.clientDrained()
+      this.peer?.resume()
+    })
     socket.on('timeout', () => this.onTimeout())
     socket.setTimeout(60_000)
   }
@@ -359,7 +363,6 @@ export class Connection implements Downstream {
     backend.on('data', (b: Buffer) => {
       if (!client.write(b)) backend.pause()
     })
-    client.on('drain', () => backend.resume())
     backend.on('drain', () => client.resume())
     backend.on('end', () => client.end())
     backend.on('close', () => client.destroy())
