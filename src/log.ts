@@ -55,12 +55,6 @@ export function setLogIdent(pid: number): void {
   ident = `${pid}#0`
 }
 
-export function enabled(level: Level): boolean {
-  const r = rank(level)
-  for (const s of sinks) if (r >= s.min) return true
-  return false
-}
-
 export function log(level: Level, message: string): void {
   const r = rank(level)
   let line: string | null = null

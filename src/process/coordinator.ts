@@ -50,10 +50,6 @@ export class Coordinator {
     public trylock: boolean,
   ) {}
 
-  get version(): number {
-    return this.store.version
-  }
-
   /** A change is being applied: taken, and not yet durable and acknowledged by every worker. */
   get busy(): boolean {
     return this.inFlight
