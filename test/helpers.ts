@@ -640,11 +640,12 @@ export async function killAll(d: Dyups, ports: number[], workers: number[] = chi
 
 /**
  * The pids of the workers answering `GET /pid` on `port` (a `location = /pid { return 200 $pid; }`), found by opening
- * connections 8 at a time until `n` distinct pids answered or 60 rounds passed.
+ * connections 8 at a time until `n` distinct pids answered or 10 s passed.
  */
 export async function reachWorkers(port: number, n: number): Promise<number[]> {
   const pids = new Set<number>()
-  for (let round = 0; round < 60 && pids.size < n; round++) {
+  const deadline = Date.now() + 10_000
+  while (pids.size < n && Date.now() < deadline) {
     const rs = await Promise.all(Array.from({ length: 8 }, () => request(port, { path: '/pid' })))
     for (const r of rs) if (r.status === 200) pids.add(Number(r.body))
   }
