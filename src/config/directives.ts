@@ -5,8 +5,8 @@ import { isCidr, parseAddress } from './addresses.js'
 import { checkListen, checkSslListens } from './listen.js'
 import { UNSUPPORTED } from './unsupported.js'
 
-// Contexts as nginx's NGX_*_CONF flags combine them. `if` stands for nginx's "if in location" (and "if in server"
-// where nginx allows it); dyups does not implement `if`, so only its own checks ever see it.
+// Contexts as nginx's NGX_*_CONF flags combine them. `if` stands for nginx's "if in location"; an `if` at the server
+// level may hold rewrite directives only, which compiling the request path checks (src/http/rewrite.ts).
 const MAIN: Context[] = ['main']
 const EVENTS: Context[] = ['events']
 const HTTP: Context[] = ['http']
@@ -196,6 +196,14 @@ function checkReturn(d: Directive): void {
     throw configError(d, `invalid return code "${a}"`)
   }
   if (code > 999) throw configError(d, `invalid return code "${d.args[0]}"`)
+}
+
+/** ngx_http_rewrite: the flag, when given, is one of nginx's four. */
+function checkRewriteFlag(d: Directive): void {
+  const f = d.args[2]
+  if (f !== undefined && f !== 'last' && f !== 'break' && f !== 'redirect' && f !== 'permanent') {
+    throw configError(d, `invalid parameter "${f}"`)
+  }
 }
 
 /** ngx_http_core_error_page */
@@ -444,6 +452,17 @@ export const DIRECTIVES: readonly DirectiveSpec[] = [
     docs: 'Answer with a status code and text or URL, or redirect to a URL.',
     validate: checkReturn,
   }),
+  spec('rewrite', ['server', 'location', 'if'], [2, 3], {
+    docs: 'Change `$uri` by a regex (`last`, `break`), or redirect (`redirect`, `permanent`, or an `http://` result).',
+    validate: checkRewriteFlag,
+  }),
+  spec('if', ['server', 'location'], [1, MORE], {
+    block: 'if',
+    docs: 'Run the block\'s rewrite directives (and, in a location, use its settings) when the condition holds.',
+  }),
+  spec('break', ['server', 'location', 'if'], 0, { docs: 'Stop running the rewrite directives of this level.' }),
+  flag('rewrite_log', HSLI, { default: 'off', docs: 'Accepted; rewrites are not logged.', noop: true }),
+  flag('uninitialized_variable_warn', HSLI, { default: 'on', docs: 'Accepted; no warning is logged.', noop: true }),
   spec('echo', LI, [0, MORE], { docs: 'Answer with the arguments as the body (echo module).' }),
   spec('proxy_pass', [...LI, 'limit_except'], 1, {
     unique: true,

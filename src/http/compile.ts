@@ -13,7 +13,8 @@ import { compileAccess } from './access-rules.js'
 import { AccessLog, compileAccessLogs, defaultAccessLog, LogFiles, LogFormats, type AccessLogContext } from './access-log.js'
 import { resolve } from 'node:path'
 import { log } from '../log.js'
-import type { AddHeader, Handler, HttpConfig, Listener, LocConf, ProxyPass, ServerConf, SetOp } from './conf.js'
+import type { AddHeader, Handler, HttpConfig, Listener, LocConf, ProxyPass, ServerConf } from './conf.js'
+import { compileRewrites } from './rewrite.js'
 import { ErrorPages } from './error-pages.js'
 import { buildLocations, type Location } from './locations.js'
 import { compileTypes, DEFAULT_TYPES, type MimeTypes } from './mime.js'
@@ -125,7 +126,7 @@ export function compileHttp(src: HttpSource): HttpConfig {
   const servers: ServerConf[] = serverDirs.map((s, index) => {
     const sblock = s.block ?? []
     const inh = level(base, sblock, vars, logCtx)
-    const serverSets = rewriteOps(sblock, vars)
+    const serverRewrites = compileRewrites(sblock, vars, null)
     const locations = buildLocations(sblock)
     vars.declareCaptures(locations.captureNames)
     const confs = new Map<Directive, LocConf>()
@@ -135,7 +136,7 @@ export function compileHttp(src: HttpSource): HttpConfig {
       for (let l: typeof loc | null = loc; l !== null; l = l.parent) chain.unshift(l.directive)
       let i = inh
       for (const d of chain) i = level(i, d.block ?? [], vars, logCtx)
-      const c = locConf(i, loc.directive.block ?? [], serverSets, vars, logsOf(i), loc)
+      const c = locConf(i, loc.directive.block ?? [], vars, logCtx, logsOf, loc)
       confs.set(loc.directive, c)
       return c
     })
@@ -144,7 +145,8 @@ export function compileHttp(src: HttpSource): HttpConfig {
       name: vhosts.serverNames[index] ?? '',
       locations,
       locConfs,
-      serverConf: locConf(inh, [], serverSets, vars, logsOf(inh)),
+      serverConf: locConf(inh, [], vars, logCtx, logsOf),
+      rewrites: serverRewrites,
       clientHeaderTimeout: inh.clientHeaderTimeout,
     }
   })
@@ -219,21 +221,18 @@ function level(parent: Inherited, block: readonly Directive[], vars: Variables, 
   return i
 }
 
-/** `set` and `return` of one level, in order: the rewrite phase. */
-function rewriteOps(block: readonly Directive[], vars: Variables): SetOp[] {
-  const ops: SetOp[] = []
-  for (const d of block) {
-    if (d.name !== 'set') continue
-    ops.push({ set: vars.setter(d.args[0]!, at(d)), value: vars.compile(d.args[1]!, at(d)) })
-  }
-  return ops
-}
-
-function locConf(i: Inherited, block: readonly Directive[], serverSets: readonly SetOp[], vars: Variables, logs: AccessLog[] | null, loc?: Location): LocConf {
+/**
+ * The configuration of a location (or of the server itself, `loc` undefined). `inherit`: the handler of the enclosing
+ * location, for an `if` block without one of its own (nginx's proxy module passes proxy_pass down into `if`).
+ */
+function locConf(i: Inherited, block: readonly Directive[], vars: Variables, logCtx: AccessLogContext, logsOf: (i: Inherited) => AccessLog[] | null, loc?: Location, inherit?: Handler): LocConf {
+  const own = handlerOf(i, block, vars, loc, inherit !== undefined)
+  const handler = own.kind === 'none' && inherit !== undefined ? inherit : own
+  const ifConf = (b: readonly Directive[]): LocConf => locConf(level(i, b, vars, logCtx), b, vars, logCtx, logsOf, loc, handler)
   return {
-    handler: handlerOf(i, block, vars, loc),
+    handler,
     access: i.access,
-    sets: [...serverSets, ...rewriteOps(block, vars)],
+    rewrites: inherit !== undefined ? [] : compileRewrites(block, vars, ifConf),
     addHeaders: i.addHeaders,
     clientMaxBodySize: i.clientMaxBodySize,
     keepaliveTimeout: i.keepaliveTimeout,
@@ -243,13 +242,11 @@ function locConf(i: Inherited, block: readonly Directive[], serverSets: readonly
     defaultType: i.defaultType,
     types: i.types,
     serverTokens: i.serverTokens,
-    accessLogs: logs,
+    accessLogs: logsOf(i),
   }
 }
 
-function handlerOf(i: Inherited, block: readonly Directive[], vars: Variables, loc?: Location): Handler {
-  const ret = find(block, 'return')
-  if (ret) return returnHandler(ret, vars)
+function handlerOf(i: Inherited, block: readonly Directive[], vars: Variables, loc: Location | undefined, inIf: boolean): Handler {
   if (find(block, 'dyups_interface')) return { kind: 'dyups' }
   const status = find(block, 'check_status')
   if (status) return { kind: 'check_status', format: status.args[0] === 'csv' || status.args[0] === 'json' ? status.args[0] : 'html' }
@@ -258,19 +255,11 @@ function handlerOf(i: Inherited, block: readonly Directive[], vars: Variables, l
   const echoes = block.filter((d) => d.name === 'echo')
   if (echoes.length > 0) return { kind: 'echo', parts: echoes.map((d) => vars.compile(d.args.join(' '), at(d))) }
   const pass = find(block, 'proxy_pass')
-  if (pass) return { kind: 'proxy', pass: proxyPass(i, pass, vars, loc) }
+  if (pass) return { kind: 'proxy', pass: proxyPass(i, pass, vars, loc, inIf) }
   return { kind: 'none' }
 }
 
-function returnHandler(d: Directive, vars: Variables): Handler {
-  const a0 = d.args[0]!
-  if (d.args.length === 1 && /^(https?:\/\/|\$scheme)/.test(a0)) return { kind: 'return', code: 302, text: vars.compile(a0, at(d)) }
-  const code = Number(a0)
-  if (!/^\d{3}$/.test(a0) || code > 999) throw new DyupsError('E_CONFIG', `invalid return code "${a0}"`, at(d))
-  return { kind: 'return', code, text: d.args.length > 1 ? vars.compile(d.args[1]!, at(d)) : null }
-}
-
-function proxyPass(i: Inherited, d: Directive, vars: Variables, loc?: Location): ProxyPass {
+function proxyPass(i: Inherited, d: Directive, vars: Variables, loc: Location | undefined, inIf: boolean): ProxyPass {
   const url = d.args[0]!
   const m = /^(https?):\/\/(.*)$/i.exec(url)
   if (!m) throw new DyupsError('E_CONFIG', `invalid URL prefix in "${url}"`, at(d))
@@ -283,7 +272,7 @@ function proxyPass(i: Inherited, d: Directive, vars: Variables, loc?: Location):
     host = slash > 0 ? rest.slice(0, slash) : rest
     uri = slash > 0 ? rest.slice(slash) : null
     if (host === '') throw new DyupsError('E_CONFIG', `no host in "${url}" of the "proxy_pass" directive`, at(d))
-    if (uri !== null && loc !== undefined && (loc.kind === 'regex' || loc.kind === 'iregex' || loc.kind === 'named')) {
+    if (uri !== null && (inIf || (loc !== undefined && (loc.kind === 'regex' || loc.kind === 'iregex' || loc.kind === 'named')))) {
       // nginx's own rule: there is no prefix for the URI part to replace.
       throw new DyupsError('E_CONFIG', '"proxy_pass" cannot have URI part in location given by regular expression, or inside named location, or inside "if" statement, or inside "limit_except" block', at(d))
     }

@@ -6,7 +6,8 @@ import type { HeaderPlan, ProxySettings } from '../proxy/index.js'
 import type { AccessRules } from './access-rules.js'
 import type { LocationTree } from './locations.js'
 import type { MimeTypes } from './mime.js'
-import type { Setter, Template, Variables } from './variables.js'
+import type { Template, Variables } from './variables.js'
+import type { RewriteOp } from './rewrite.js'
 import type { AccessLog, LogFiles } from './access-log.js'
 import type { VirtualHosts } from './vhosts.js'
 import type { ErrorPages } from './error-pages.js'
@@ -31,18 +32,12 @@ export interface ProxyPass {
 
 export type Handler =
   | { kind: 'proxy'; pass: ProxyPass }
-  | { kind: 'return'; code: number; text: Template | null }
   | { kind: 'echo'; parts: readonly Template[] }
   | { kind: 'dyups' }
   | { kind: 'check_status'; format: StatusFormat }
   | { kind: 'lua'; script: LuaScript }
   | { kind: 'js'; content: JsContent }
   | { kind: 'none' }
-
-export interface SetOp {
-  set: Setter
-  value: Template
-}
 
 export interface AddHeader {
   name: string
@@ -54,8 +49,8 @@ export interface AddHeader {
 export interface LocConf {
   handler: Handler
   access: AccessRules | null
-  /** `set` of the server level, then of the location, in order. */
-  sets: readonly SetOp[]
+  /** The location's rewrite directives (`set`, `rewrite`, `if`, `return`, `break`), in order. */
+  rewrites: readonly RewriteOp[]
   addHeaders: readonly AddHeader[]
   clientMaxBodySize: number
   keepaliveTimeout: number
@@ -77,6 +72,8 @@ export interface ServerConf {
   locConfs: readonly LocConf[]
   /** For a URI no location matches. */
   serverConf: LocConf
+  /** The server level's rewrite directives, run before a location is chosen. */
+  rewrites: readonly RewriteOp[]
   clientHeaderTimeout: number
 }
 

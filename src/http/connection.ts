@@ -5,7 +5,7 @@
  */
 import type { Socket } from 'node:net'
 import {
-  ChunkedDecoder, NEED_MORE, PARSE_ERROR, RequestHeadParser, httpDate, type BodyKind, type RequestHead,
+  ChunkedDecoder, ChunkedScanner, NEED_MORE, PARSE_ERROR, RequestHeadParser, httpDate, type BodyKind, type RequestHead,
   type ResponseHead, BODY_UNTIL_CLOSE, BODY_CHUNKED, statusLine, wireStatus,
 } from '../http1/index.js'
 import { Exchange, buildClientHead, type Downstream } from '../proxy/index.js'
@@ -17,7 +17,8 @@ import { LocationMatch } from './locations.js'
 import { Request } from './request.js'
 import { parseTarget, Target } from './uri.js'
 import type { HttpWorker } from './worker.js'
-import { runHandler } from './handlers.js'
+import { doReturn, runHandler } from './handlers.js'
+import { ANSWERED, GO_ON, MAX_URI_CHANGES, runRewrites, type RewriteAnswer } from './rewrite.js'
 import { contentTypeFor } from './mime.js'
 
 const HEAD = 0
@@ -38,7 +39,7 @@ const SERVER_OFF = 'dyups'
 
 let serial = 0
 
-export class Connection implements Downstream {
+export class Connection implements Downstream, RewriteAnswer {
   readonly socket: Socket
   private readonly parser = new RequestHeadParser()
   private readonly target = new Target()
@@ -56,6 +57,14 @@ export class Connection implements Downstream {
   /** The backend socket of an upgraded connection. */
   private peer: Socket | null = null
   private bodyStart = -1
+  /** The request announced a body that is not read yet. */
+  private bodyPending = false
+  /** Reading a body only to drop it: the request was answered before it was read. */
+  private discarding = false
+  /** Finds the end of a chunked body being dropped, keeping none of it. */
+  private skipper: ChunkedScanner | null = null
+  /** Bytes that came after the head, kept while the location is chosen. */
+  private rest: Buffer | null = null
   private readonly remoteAddr: string
   private readonly remotePort: number
   private readonly localAddr: string
@@ -154,15 +163,43 @@ export class Connection implements Downstream {
     const server = conf.servers[si < 0 ? 0 : si]!
     req.server = server
     req.serverName = server.name
-    const loc = server.locations.match(req.uri, this.match)
-    const lc = loc === null ? server.serverConf : server.locConfs[loc.id]!
-    req.loc = lc
-    if (this.match.redirect) {
-      return this.sendLocal(301, null, [['Location', this.absolute(loc!.name + (req.args === '' ? '' : `?${req.args}`))]])
+    req.loc = server.serverConf
+    // Until the body is read, an answer from here on must not leave its bytes to be parsed as the next request.
+    this.bodyPending = head.contentLength > 0 || head.chunked
+    if (this.bodyPending) this.rest = rest
+    else this.pending = rest
+    if (server.rewrites.length > 0 && runRewrites(server.rewrites, req, this) === ANSWERED) return
+    this.route()
+  }
+
+  /**
+   * nginx's find-config and rewrite phases: the location for `$uri`, then its rewrite directives, again while they
+   * change the URI (at most ten times); then the access check, the body and the content handler.
+   */
+  private route(): void {
+    const req = this.req!
+    const server = req.server!
+    for (;;) {
+      const loc = server.locations.match(req.uri, this.match)
+      req.loc = loc === null ? server.serverConf : server.locConfs[loc.id]!
+      if (this.match.redirect) {
+        return this.sendLocal(301, null, [['Location', this.absolute(loc!.name + (req.args === '' ? '' : `?${req.args}`))]])
+      }
+      req.captures = this.match.captures
+      req.uriChanged = false
+      const r = req.loc.rewrites.length === 0 ? GO_ON : runRewrites(req.loc.rewrites, req, this)
+      if (r === ANSWERED) return
+      if (r === GO_ON) break
+      if (++req.uriChanges > MAX_URI_CHANGES) {
+        log('error', `rewrite or internal redirection cycle while processing "${req.uri}", client: ${this.remoteAddr}, server: ${req.serverName}, request: "${req.requestLine}"`)
+        return this.finishLocal(500)
+      }
     }
-    req.captures = this.match.captures
+    const lc = req.loc
+    const head = req.head
     if (lc.access !== null && !lc.access.allows(this.remoteAddr)) return this.finishLocal(403)
-    for (const op of lc.sets) op.set(req, op.value.eval(req))
+    const rest = this.rest
+    this.rest = null
 
     // The body: read it whole before the handler runs (nginx's request buffering), bounded by client_max_body_size.
     if (head.contentLength > lc.clientMaxBodySize) return this.finishLocal(413)
@@ -183,35 +220,47 @@ export class Connection implements Downstream {
       if (rest !== null) this.readBody(rest, 0)
       return
     }
-    if (rest !== null) this.pending = rest
     this.dispatch()
   }
 
   private readBody(chunk: Buffer, from: number): void {
     const req = this.req!
-    if (this.decoder !== null && req.head.chunked) {
-      const r = this.decoder.execute(chunk, from)
+    const scanner = this.discarding ? this.skipper : this.decoder
+    if (scanner !== null && req.head.chunked) {
+      const r = scanner.execute(chunk, from)
       if (r === NEED_MORE) return
       if (r === PARSE_ERROR) {
-        const e = this.decoder.error!
+        if (this.discarding) {
+          // A broken body after the answer: nothing more to say to this client.
+          this.state = CLOSED
+          return void this.socket.destroy()
+        }
+        const e = scanner.error!
         return this.finishLocal(e.status === 413 ? 413 : 400)
       }
-      req.body = Buffer.from(this.decoder.body())
-      this.state = BUSY
       if (r < chunk.length) this.pending = chunk.subarray(r)
+      if (this.discarding) return this.discarded()
+      req.body = Buffer.from(this.decoder!.body())
+      this.bodyPending = false
+      this.state = BUSY
       return this.dispatch()
     }
     const n = chunk.length - from
     if (n < this.bodyLeft) {
-      this.bodyParts.push(from === 0 ? chunk : chunk.subarray(from))
+      if (!this.discarding) this.bodyParts.push(from === 0 ? chunk : chunk.subarray(from))
       this.bodyLeft -= n
       return
     }
-    this.bodyParts.push(chunk.subarray(from, from + this.bodyLeft))
     const end = from + this.bodyLeft
     this.bodyLeft = 0
+    if (this.discarding) {
+      if (end < chunk.length) this.pending = chunk.subarray(end)
+      return this.discarded()
+    }
+    this.bodyParts.push(chunk.subarray(from, end))
     req.body = this.bodyParts.length === 1 ? this.bodyParts[0]! : Buffer.concat(this.bodyParts)
     this.bodyParts = []
+    this.bodyPending = false
     this.state = BUSY
     if (end < chunk.length) this.pending = chunk.subarray(end)
     this.dispatch()
@@ -225,6 +274,11 @@ export class Connection implements Downstream {
   }
 
   // ---- responses ----
+
+  /** A `return` or a redirecting `rewrite` answers the request (RewriteAnswer). */
+  answer(code: number, text: string | null): void {
+    doReturn(this, this.req!, code, text)
+  }
 
   /**
    * A redirect target made absolute as nginx does (absolute_redirect on, server_name_in_redirect off,
@@ -264,7 +318,8 @@ export class Connection implements Downstream {
     const shown = wireStatus(status)
     const noBody = status === 204 || status === 304 || req.method === 'HEAD'
     const len = body === null ? 0 : typeof body === 'string' ? Buffer.byteLength(body, 'latin1') : body.length
-    const keep = req.keepAlive && this.keepAliveAllowed(lc)
+    // A client waiting for `100 Continue` may never send a body answered before it was read: close after the answer.
+    const keep = req.keepAlive && !(this.bodyPending && req.head.expectContinue) && this.keepAliveAllowed(lc)
     req.keepAlive = keep
     let h = `${statusLine(shown)}Server: ${tokens ? SERVER_ON : SERVER_OFF}\r\nDate: ${httpDate()}\r\n`
     if (type !== undefined && !(status === 204 || status === 304)) h += `Content-Type: ${type}\r\n`
@@ -406,6 +461,12 @@ export class Connection implements Downstream {
       this.socket.end()
       return
     }
+    if (this.bodyPending) return this.discardBody()
+    this.nextRequest()
+  }
+
+  private nextRequest(): void {
+    const req = this.req!
     this.req = null
     this.state = HEAD
     this.socket.setTimeout(req.loc?.keepaliveTimeout ?? 75_000)
@@ -413,6 +474,32 @@ export class Connection implements Downstream {
     const p = this.pending
     this.pending = null
     if (p !== null) this.readHead(p)
+  }
+
+  /**
+   * The answer went out before the body was read (`return`, a redirect, 403): read the body and drop it, then go on
+   * with the next request, as nginx's ngx_http_discard_request_body does.
+   */
+  private discardBody(): void {
+    const req = this.req!
+    const head = req.head
+    this.discarding = true
+    this.state = BODY
+    this.socket.setTimeout(req.loc?.clientBodyTimeout ?? 60_000)
+    if (head.chunked) this.skipper = new ChunkedScanner()
+    else this.bodyLeft = head.contentLength
+    const rest = this.rest
+    this.rest = null
+    this.socket.resume()
+    if (rest !== null) this.readBody(rest, 0)
+  }
+
+  /** The rest of a body answered early is read and dropped: on to the next request. */
+  private discarded(): void {
+    this.discarding = false
+    this.bodyPending = false
+    this.skipper = null
+    this.nextRequest()
   }
 
   private onTimeout(): void {

@@ -20,8 +20,6 @@ import { runJs, runLua } from './script/index.js'
 export function runHandler(w: HttpWorker, c: Connection, req: Request): void {
   const h = req.loc!.handler
   switch (h.kind) {
-    case 'return':
-      return doReturn(c, req, h.code, h.text)
     case 'echo': {
       let body = ''
       for (const p of h.parts) body += p.eval(req) + '\n'
@@ -42,14 +40,14 @@ export function runHandler(w: HttpWorker, c: Connection, req: Request): void {
   }
 }
 
-function doReturn(c: Connection, req: Request, code: number, text: Template | null): void {
+/** nginx's `return CODE [TEXT|URL]` (and a redirecting `rewrite`): `value` is the evaluated text, null for none. */
+export function doReturn(c: Connection, req: Request, code: number, value: string | null): void {
   if (code === 444) {
     req.status = 444
     req.keepAlive = false
     c.socket.destroy()
     return
   }
-  const value = text === null ? null : text.eval(req)
   if (code === 301 || code === 302 || code === 303 || code === 307 || code === 308) {
     return c.sendLocal(code, null, value === null ? null : [['Location', value.startsWith('/') ? c.absolute(value) : value]])
   }
@@ -94,7 +92,7 @@ function doProxy(w: HttpWorker, c: Connection, req: Request, pass: ProxyPass): v
     uri = m[2] === '' ? null : m[2]!
   }
   req.proxyHost = host
-  const path = uri === null ? req.requestUri : pass.url !== null ? uri : uri + escapeUri(req.uri.slice(pass.locationPrefix.length)) + (req.args === '' ? '' : `?${req.args}`)
+  const path = upstreamUri(req, pass, uri)
   const balancer = w.deps.table.route(host) ?? w.literals.get(host)
   if (balancer !== undefined) return forward(w, c, req, pass, balancer, path)
   // Not a group: a literal address makes an implicit upstream (cached); anything else is 502 at once.
@@ -105,6 +103,19 @@ function doProxy(w: HttpWorker, c: Connection, req: Request, pass: ProxyPass): v
     log('error', `${why}, client: ${req.remoteAddr}, server: ${req.serverName}, request: "${req.requestLine}", host: "${req.host}"`)
     c.finishLocal(502)
   })
+}
+
+/**
+ * The URI the backend gets, by nginx's rules: the client's request target unchanged, unless a rewrite changed `$uri`
+ * (then `$uri` escaped, with `$args`); with a URI part in proxy_pass, that part replaces the location's prefix — or is
+ * dropped when a rewrite `break` kept the request in a location that no longer matches it.
+ */
+function upstreamUri(req: Request, pass: ProxyPass, uri: string | null): string {
+  if (uri !== null && pass.url !== null) return uri
+  const args = req.args === '' ? '' : `?${req.args}`
+  if (uri === null) return req.rewritten ? escapeUri(req.uri) + args : req.requestUri
+  if (req.locationBypassed) return escapeUri(req.uri) + args
+  return uri + escapeUri(req.uri.slice(pass.locationPrefix.length)) + args
 }
 
 function forward(w: HttpWorker, c: Connection, req: Request, pass: ProxyPass, balancer: Balancer, path: string): void {

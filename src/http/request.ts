@@ -16,6 +16,14 @@ export class Request extends BasicVarSource {
   /** The request body, read whole (null: none). */
   body: Buffer | null = null
   versionMinor: number
+  /** A rewrite changed `$uri` since the location was last chosen (nginx's r->uri_changed). */
+  uriChanged = false
+  /** `$uri` is no longer the client's: the proxy sends it instead of the request line's target. */
+  rewritten = false
+  /** A rewrite `break` kept the request in its location: proxy_pass ignores its URI part (nginx's valid_location). */
+  locationBypassed = false
+  /** Locations chosen again after URI changes and internal redirects; nginx allows ten. */
+  uriChanges = 0
 
   constructor(head: RequestHead, slots: number) {
     super()
