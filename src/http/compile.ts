@@ -275,11 +275,12 @@ function returnHandler(d: Directive, vars: Variables): Handler {
 
 function proxyPass(i: Inherited, d: Directive, vars: Variables, loc?: Location): ProxyPass {
   const url = d.args[0]!
-  const m = /^(https?):\/\/(.*)$/i.exec(url)
-  if (!m) throw new DyupsError('E_CONFIG', `invalid URL prefix in "${url}"`, at(d))
-  const https = m[1]!.toLowerCase() === 'https'
-  const rest = m[2]!
   const tpl = vars.compile(url, at(d))
+  const m = /^(https?):\/\/(.*)$/i.exec(url)
+  // With variables (`$target`, `$scheme://…`) the URL is checked per request, as nginx does.
+  if (!m && tpl.constant !== null) throw new DyupsError('E_CONFIG', `invalid URL prefix in "${url}"`, at(d))
+  const https = m !== null && m[1]!.toLowerCase() === 'https'
+  const rest = m?.[2] ?? ''
   // As nginx: TLS is prepared for an https URL, and for one with variables, whose scheme is known per request.
   const tls = https || tpl.constant === null ? i.proxyTls.build(i.proxySsl, vars) : null
   let host = '', uri: string | null = null

@@ -119,6 +119,8 @@ function serverContext(http: readonly Directive[], server: readonly Directive[],
     key: pairs.map((p) => p.key),
     ciphers: first('ssl_ciphers')?.args[0] ?? DEFAULT_CIPHERS,
     honorCipherOrder: first('ssl_prefer_server_ciphers')?.args[0] === 'on',
+    // OpenSSL refuses to resume a session without one once peers are verified; cheap to have from the start.
+    sessionIdContext: 'dyups',
   }
   const timeout = first('ssl_session_timeout')
   opts.sessionTimeout = timeout === undefined ? 300 : (parseTime(timeout.args[0]!, 's') ?? 300)

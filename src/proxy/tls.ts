@@ -69,12 +69,10 @@ const BEGIN_CERT = '-----BEGIN CERTIFICATE-----'
  */
 export function readCertificate(path: string): string {
   const pem = readFile(path, `cannot load certificate "${path}": BIO_new_file() failed`)
-  const start = pem.indexOf(BEGIN_CERT)
   try {
-    if (start < 0) throw new Error('no start line')
-    new X509Certificate(pem.slice(start))
+    new X509Certificate(pem)
   } catch (e) {
-    throw new DyupsError('E_CONFIG', `cannot load certificate "${path}": PEM_read_bio_X509_AUX() failed (${(e as Error).message})`)
+    throw new DyupsError('E_CONFIG', `cannot load certificate "${path}": PEM_read_bio_X509_AUX() failed (${sslErrorText(e as Error)})`)
   }
   return pem
 }
@@ -89,7 +87,7 @@ export function readKey(path: string): string {
   try {
     createPrivateKey(pem)
   } catch (e) {
-    throw new DyupsError('E_CONFIG', `cannot load certificate key "${path}": PEM_read_bio_PrivateKey() failed (${(e as Error).message})`)
+    throw new DyupsError('E_CONFIG', `cannot load certificate key "${path}": PEM_read_bio_PrivateKey() failed (${sslErrorText(e as Error)})`)
   }
   return pem
 }
@@ -122,26 +120,27 @@ export function secureContext(opts: SecureContextOptions, pairs: readonly CertPa
     return createSecureContext(opts)
   } catch (e) {
     const msg = (e as Error).message
-    if (/no cipher match/i.test(msg)) throw new DyupsError('E_CONFIG', `SSL_CTX_set_cipher_list("${opts.ciphers ?? ''}") failed (no cipher match)`)
+    const text = sslErrorText(e as Error)
+    if (/no cipher match/i.test(msg)) throw new DyupsError('E_CONFIG', `SSL_CTX_set_cipher_list("${opts.ciphers ?? ''}") failed (${text})`)
     if (/key values mismatch/i.test(msg)) {
       const bad = pairs.find((p) => !keyMatches(p)) ?? pairs[0]
-      throw new DyupsError('E_CONFIG', `SSL_CTX_use_PrivateKey("${bad?.keyPath ?? ''}") failed (key values mismatch)`)
+      throw new DyupsError('E_CONFIG', `SSL_CTX_use_PrivateKey("${bad?.keyPath ?? ''}") failed (${text})`)
     }
-    throw new DyupsError('E_CONFIG', `SSL_CTX_new() failed (${msg})`)
+    throw new DyupsError('E_CONFIG', `SSL_CTX_new() failed (${text})`)
   }
 }
 
 function keyMatches(p: CertPair): boolean {
   try {
-    return new X509Certificate(p.cert.slice(p.cert.indexOf(BEGIN_CERT))).checkPrivateKey(createPrivateKey(p.key))
+    return new X509Certificate(p.cert).checkPrivateKey(createPrivateKey(p.key))
   } catch {
     return false
   }
 }
 
 /**
- * The text after `failed` in nginx's handshake errors: `SSL: error:0A00010B:SSL routines::wrong version number`
- * from OpenSSL's own line, or the socket error when the peer went away first.
+ * The text nginx puts in parentheses after an OpenSSL call `failed`: `SSL: error:0A00010B:SSL routines::wrong version
+ * number` from OpenSSL's error line, or the plain message of an error that is not OpenSSL's (a socket error).
  */
 export function sslErrorText(e: Error): string {
   const m = /error:([0-9A-F]{8}):([^:]*):[^:]*:([^:\n]*)/.exec(e.message)
