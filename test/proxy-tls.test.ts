@@ -210,6 +210,24 @@ http {
     assert.deepEqual(bodies(r.raw), [c.body], `body for SNI ${c.sni}`)
   }
 
+  // A client coming back resumes its session (a ticket of this worker).
+  const resumed: boolean[] = []
+  let session: Buffer | undefined
+  for (let i = 0; i < 2; i++) {
+    await new Promise<void>((res, rej) => {
+      const s = tlsConnect({ port, host: '127.0.0.1', ca, servername: 'a.test', ...(session ? { session } : {}) })
+      s.on('session', (b: Buffer) => (session = b))
+      s.on('secureConnect', () => {
+        resumed.push(s.isSessionReused())
+        s.write(get('/', 'a.test'))
+      })
+      s.on('data', () => {})
+      s.on('error', rej)
+      s.on('close', () => res())
+    })
+  }
+  assert.deepEqual(resumed, [false, true])
+
   // Two requests on one TLS connection, then an absolute redirect with the https scheme and the port.
   const two = await tlsExchange(port, ca, 'a.test', get('/', 'a.test', false) + get('/r', 'a.test'))
   assert.equal(bodies(two.raw)[0], 'https on a.test\n')

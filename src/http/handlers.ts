@@ -98,7 +98,7 @@ function doProxy(w: HttpWorker, c: Connection, req: Request, pass: ProxyPass): v
   req.proxyHost = host
   const path = uri === null ? req.requestUri : pass.url !== null ? uri : uri + escapeUri(req.uri.slice(pass.locationPrefix.length)) + (req.args === '' ? '' : `?${req.args}`)
   // An address without a port means 443 for https (groups keep their servers' own ports).
-  const addr = https && !host.startsWith('unix:') && !/:\d+$/.test(host) ? `${host}:443` : host
+  const addr = https && !hasPort(host) ? `${host}:443` : host
   const balancer = w.deps.table.route(host) ?? w.literals.get(addr)
   if (balancer !== undefined) return forward(w, c, req, pass, balancer, path, https)
   // Not a group: a literal address makes an implicit upstream (cached); anything else is 502 at once.
@@ -109,6 +109,14 @@ function doProxy(w: HttpWorker, c: Connection, req: Request, pass: ProxyPass): v
     log('error', `${why}, client: ${req.remoteAddr}, server: ${req.serverName}, request: "${req.requestLine}", host: "${req.host}"`)
     c.finishLocal(502)
   })
+}
+
+/** `host:port`, `[::1]:port` or `unix:/path`: an address that needs no default port. */
+function hasPort(host: string): boolean {
+  if (host.startsWith('unix:')) return true
+  let i = host.length - 1
+  while (i >= 0 && host.charCodeAt(i) >= 0x30 && host.charCodeAt(i) <= 0x39) i--
+  return i < host.length - 1 && host.charCodeAt(i) === 0x3a && host.charCodeAt(i - 1) !== 0x3a
 }
 
 function forward(w: HttpWorker, c: Connection, req: Request, pass: ProxyPass, balancer: Balancer, path: string, https: boolean): void {
