@@ -317,6 +317,7 @@ http {
         location /plainka/ { proxy_pass http://tbk; proxy_http_version 1.1; proxy_set_header Connection ""; }
         location /mixed/ { proxy_pass https://mixed; }
         location /notls/ { proxy_pass https://127.0.0.1:${plain}; }
+        location /noport/ { proxy_pass https://127.0.0.1; proxy_connect_timeout 5s; }
     }
 }
 `)
@@ -382,13 +383,22 @@ http {
     assert.equal(new Set(seen.filter((s) => s.tls).map((s) => s.conn)).size, 1)
   })
 
+  const logLine = async (path: string): Promise<string> => {
+    const line = (): string => readFileSync(join(prefix, 'logs/access.log'), 'latin1').split('\n').filter((l) => l.startsWith(path)).pop() ?? ''
+    assert.ok(await waitFor(() => line() !== ''), `access log line for ${path}`)
+    return line()
+  }
+
   await t.test('a failed handshake is an error for proxy_next_upstream: the next server answers', async () => {
     const r = await via(port, '/mixed/')
     assert.equal(r.status, 200)
     assert.equal(r.seen!.tls, true)
-    const line = (): string => readFileSync(join(prefix, 'logs/access.log'), 'latin1').split('\n').filter((l) => l.startsWith('/mixed/')).pop() ?? ''
-    assert.ok(await waitFor(() => line() !== ''), 'access log line for /mixed/')
-    assert.equal(line(), `/mixed/ 127.0.0.1:${plain}, 127.0.0.1:${back.port} 502, 200 200`)
+    assert.equal(await logLine('/mixed/'), `/mixed/ 127.0.0.1:${plain}, 127.0.0.1:${back.port} 502, 200 200`)
+  })
+
+  await t.test('an https address without a port means port 443', async () => {
+    await via(port, '/noport/')
+    assert.match(await logLine('/noport/'), /^\/noport\/ 127\.0\.0\.1:443 /)
   })
 })
 
