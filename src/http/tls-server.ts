@@ -67,7 +67,8 @@ export function compileTls(http: readonly Directive[], servers: readonly TlsServ
   for (const key of sslKeys) {
     const a = vhosts.address(key)
     if (a === undefined) continue
-    const dflt = contexts[a.defaultServer] ?? contexts.find((c) => c !== undefined)
+    // A server on the address without a certificate of its own (nginx would fail its handshakes) gets another's.
+    const dflt = contexts[a.defaultServer] ?? a.servers.map((i) => contexts[i]).find((c) => c !== undefined)
     if (dflt === undefined) continue // checkSslListens refused this already
     const byServer = contexts
     plan.set(key, {
