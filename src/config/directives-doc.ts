@@ -13,11 +13,7 @@ import { UNSUPPORTED } from './unsupported.js'
  * `"x" directive is not supported by dyups yet` (`x off;` passes). A copy of NOT_YET in src/http/compile.ts, kept by
  * hand because config/ may not import http/; directives-doc.test.ts fails when the two differ.
  */
-export const REFUSED_FOR_NOW: readonly string[] = [
-  'ssl_certificate', 'ssl_certificate_key', 'proxy_redirect', 'proxy_intercept_errors', 'error_page',
-  'proxy_ssl_server_name', 'proxy_ssl_name', 'proxy_ssl_verify', 'proxy_ssl_trusted_certificate',
-  'proxy_ssl_session_reuse', 'gzip',
-]
+export const REFUSED_FOR_NOW: readonly string[] = ['proxy_redirect', 'proxy_intercept_errors', 'error_page', 'gzip']
 
 /** The command that regenerates the file, quoted in the file itself and in the test's failure message. */
 export const REGENERATE = 'npx tsc -p tsconfig.json && node dist/src/config/directives-doc-main.js > docs/directives.md'
@@ -72,10 +68,9 @@ const refusedIntro = (names: readonly string[]): string =>
   wrap(
     'The request path does not build these yet, so `-t` refuses them with `"x" directive is not supported by dyups ' +
       `yet\`: ${names.map(code).join(', ')}. Written with the single argument \`off\` (\`gzip off;\`, ` +
-      '`proxy_intercept_errors off;`) they pass, since that is their default; the `ssl` parameter of `listen` is ' +
-      'refused the same way. Their companions (`gzip_types`, `ssl_protocols`, `ssl_ciphers`, `ssl_session_cache`, ' +
-      '...) are accepted but have nothing to act on until then. The Lua and JavaScript handlers in this list are ' +
-      "the scripting interface to dyups (Tengine's `ngx.dyups`).",
+      '`proxy_intercept_errors off;`) they pass, since that is their default. Their companions (`gzip_types`, ' +
+      '`gzip_comp_level`, ...) are accepted but have nothing to act on until then. The Lua and JavaScript handlers ' +
+      "in this list are the scripting interface to dyups (Tengine's `ngx.dyups`).",
   ) +
   '\n'
 

@@ -588,10 +588,19 @@ export const DIRECTIVES: readonly DirectiveSpec[] = [
   flag('proxy_ssl_verify', HSL, { default: 'off', docs: 'Verify TLS backend certificates.' }),
   str('proxy_ssl_trusted_certificate', HSL, { docs: 'CA certificates for `proxy_ssl_verify`.' }),
   flag('proxy_ssl_session_reuse', HSL, { default: 'on', docs: 'Reuse TLS sessions to backends.' }),
+  num('proxy_ssl_verify_depth', HSL, { default: '1', docs: 'Most CA certificates between a backend and the trusted one.' }),
+  someOf('proxy_ssl_protocols', HSL, ['sslv2', 'sslv3', 'tlsv1', 'tlsv1.1', 'tlsv1.2', 'tlsv1.3'], {
+    unique: true,
+    default: 'TLSv1.2 TLSv1.3',
+    docs: 'TLS versions offered to backends.',
+  }),
+  str('proxy_ssl_ciphers', HSL, { default: 'DEFAULT', docs: 'OpenSSL cipher list for backends.' }),
+  str('proxy_ssl_certificate', HSL, { docs: 'Client certificate (PEM) shown to TLS backends.' }),
+  str('proxy_ssl_certificate_key', HSL, { docs: 'Key (PEM) of `proxy_ssl_certificate`.' }),
 
   // TLS
-  spec('ssl_certificate', HS, 1, { docs: 'Server certificate (PEM).' }),
-  spec('ssl_certificate_key', HS, 1, { docs: 'Server key (PEM).' }),
+  spec('ssl_certificate', HS, 1, { docs: 'Server certificate chain (PEM), relative to the configuration directory; one per key type.' }),
+  spec('ssl_certificate_key', HS, 1, { docs: 'Key (PEM) of the `ssl_certificate` in the same position.' }),
   someOf('ssl_protocols', HS, ['sslv2', 'sslv3', 'tlsv1', 'tlsv1.1', 'tlsv1.2', 'tlsv1.3'], {
     unique: true,
     default: 'TLSv1.2 TLSv1.3',
@@ -599,8 +608,8 @@ export const DIRECTIVES: readonly DirectiveSpec[] = [
   }),
   str('ssl_ciphers', HS, { default: 'HIGH:!aNULL:!MD5', docs: 'OpenSSL cipher list.' }),
   flag('ssl_prefer_server_ciphers', HS, { default: 'off', docs: 'Prefer the server cipher order.' }),
-  spec('ssl_session_cache', HS, [1, 2], { unique: true, default: 'none', docs: 'TLS session cache.', validate: checkSessionCache }),
   sec('ssl_session_timeout', HS, { default: '5m', docs: 'TLS session lifetime.' }),
+  flag('ssl_session_tickets', HS, { default: 'on', docs: 'TLS session resumption through tickets (per worker process).' }),
 
   // gzip
   flag('gzip', HSLI, { default: 'off', docs: 'Compress responses.' }),
@@ -704,7 +713,13 @@ export const DIRECTIVES: readonly DirectiveSpec[] = [
   num('open_file_cache_min_uses', HSL, { ...noop, default: '1', docs: 'Uses that keep a descriptor in the cache.' }),
   flag('open_file_cache_errors', HSL, { ...noop, default: 'off', docs: 'Cache file lookup errors too.' }),
   flag('open_file_cache_events', HSL, { ...noop, default: 'off', docs: 'Use kernel events to validate the cache.' }),
-  flag('ssl_session_tickets', HS, { ...noop, default: 'on', docs: 'TLS session resumption through tickets.' }),
+  spec('ssl_session_cache', HS, [1, 2], {
+    ...noop,
+    unique: true,
+    default: 'none',
+    docs: 'Session-ID cache for TLS resumption (dyups resumes through tickets only).',
+    validate: checkSessionCache,
+  }),
   str('ssl_dhparam', HS, { ...noop, docs: 'DH parameters for DHE ciphers.' }),
   flag('ssl_stapling', HS, { ...noop, default: 'off', docs: 'OCSP stapling.' }),
   flag('ssl_stapling_verify', HS, { ...noop, default: 'off', docs: 'Verify OCSP responses.' }),

@@ -11,7 +11,7 @@ import { HeaderPlan, NEXT_ERROR, NEXT_TIMEOUT, NEXT_INVALID_HEADER, NEXT_500, NE
 import { VERSION } from '../version.js'
 import { compileAccess } from './access-rules.js'
 import { AccessLog, compileAccessLogs, defaultAccessLog, LogFiles, LogFormats, type AccessLogContext } from './access-log.js'
-import { resolve } from 'node:path'
+import { dirname, resolve } from 'node:path'
 import { log } from '../log.js'
 import type { AddHeader, Handler, HttpConfig, Listener, LocConf, ProxyPass, ServerConf } from './conf.js'
 import { compileRewrites } from './rewrite.js'
@@ -21,6 +21,8 @@ import { compileTypes, DEFAULT_TYPES, type MimeTypes } from './mime.js'
 import { Variables, type Template } from './variables.js'
 import { buildVirtualHosts, type ListenInput, type ServerInput } from './vhosts.js'
 import { ScriptCompiler, type JsImport } from './script/index.js'
+import { ProxyTlsCompiler } from './proxy-tls.js'
+import { compileTls } from './tls-server.js'
 
 /** What compiling needs: the checked configuration tree and where it lives. */
 export interface HttpSource {
@@ -59,26 +61,22 @@ interface Inherited {
   scripts: ScriptCompiler
   /** `js_import`s of the enclosing levels, outermost first. */
   jsImports: readonly JsImport[]
+  /** The proxy_ssl_* directives in force, and what turns them into TLS settings. */
+  proxySsl: readonly Directive[]
+  proxyTls: ProxyTlsCompiler
 }
 
 /**
  * Directives dyups parses but whose behaviour is not built yet. Accepting them silently would serve something else
- * than the configuration says (plain HTTP on an `ssl` listener, uncompressed answers, no error_page), so `-t` and
- * start-up refuse them. `gzip off` and friends that change nothing are let through.
+ * than the configuration says (uncompressed answers, no error_page), so `-t` and start-up refuse them. `gzip off`
+ * and friends that change nothing are let through.
  */
-const NOT_YET = new Set([
-  'ssl_certificate', 'ssl_certificate_key', 'proxy_redirect', 'proxy_intercept_errors', 'error_page',
-  'proxy_ssl_server_name', 'proxy_ssl_name', 'proxy_ssl_verify', 'proxy_ssl_trusted_certificate',
-  'proxy_ssl_session_reuse', 'gzip',
-])
+const NOT_YET = new Set(['proxy_redirect', 'proxy_intercept_errors', 'error_page', 'gzip'])
 
 function refuseNotYet(block: readonly Directive[]): void {
   for (const d of block) {
     if (NOT_YET.has(d.name) && !(d.args.length === 1 && d.args[0] === 'off')) {
       throw new DyupsError('E_CONFIG', `"${d.name}" directive is not supported by dyups yet`, at(d))
-    }
-    if (d.name === 'listen' && d.args.includes('ssl')) {
-      throw new DyupsError('E_CONFIG', `the "ssl" parameter of the "listen" directive is not supported by dyups yet`, at(d))
     }
     if (d.block !== null) refuseNotYet(d.block)
   }
@@ -104,6 +102,7 @@ export function compileHttp(src: HttpSource): HttpConfig {
       types: DEFAULT_TYPES, serverTokens: true, proxyHeaders: [], proxyVersion: '1.0',
       proxy: { connectTimeout: 60_000, readTimeout: 60_000, sendTimeout: 60_000, nextUpstream: NEXT_ERROR | NEXT_TIMEOUT, nextTries: 0, nextTimeout: 0 },
       hide: new Set(DEFAULT_HIDE), logs: 'default', scripts: new ScriptCompiler(src), jsImports: [],
+      proxySsl: [], proxyTls: new ProxyTlsCompiler(src.prefix, src.confFile),
     },
     block,
     vars,
@@ -121,6 +120,8 @@ export function compileHttp(src: HttpSource): HttpConfig {
     inputs.push({ directives: s.block ?? [], listens })
   }
   const vhosts = buildVirtualHosts(inputs)
+  const confDir = dirname(resolve(src.prefix, src.confFile))
+  const tls = compileTls(block, serverDirs.map((s, i) => ({ directive: s, listenKeys: inputs[i]!.listens.map((l) => l.key) })), vhosts, confDir)
   vars.declareCaptures(vhosts.captureNames)
 
   const servers: ServerConf[] = serverDirs.map((s, index) => {
@@ -153,6 +154,7 @@ export function compileHttp(src: HttpSource): HttpConfig {
   vars.finish()
   return {
     listeners: bindPlan([...listeners.values()]),
+    tls,
     servers,
     vhosts,
     errorPages: new ErrorPages(VERSION),
@@ -173,6 +175,7 @@ function level(parent: Inherited, block: readonly Directive[], vars: Variables, 
   if (own !== null) i.access = own
   const imports = block.filter((d) => d.name === 'js_import')
   if (imports.length > 0) i.jsImports = [...i.jsImports, ...imports.map((d) => i.scripts.import(d))]
+  i.proxySsl = ProxyTlsCompiler.merge(i.proxySsl, block)
   const adds = block.filter((d) => d.name === 'add_header')
   if (adds.length > 0) {
     i.addHeaders = adds.map((d) => ({ name: d.args[0]!, value: vars.compile(d.args[1]!, at(d)), always: d.args[2] === 'always' }))
@@ -261,11 +264,14 @@ function handlerOf(i: Inherited, block: readonly Directive[], vars: Variables, l
 
 function proxyPass(i: Inherited, d: Directive, vars: Variables, loc: Location | undefined, inIf: boolean): ProxyPass {
   const url = d.args[0]!
-  const m = /^(https?):\/\/(.*)$/i.exec(url)
-  if (!m) throw new DyupsError('E_CONFIG', `invalid URL prefix in "${url}"`, at(d))
-  if (m[1]!.toLowerCase() === 'https') throw new DyupsError('E_CONFIG', `https upstreams are not supported by dyups yet in "${url}"`, at(d))
-  const rest = m[2]!
   const tpl = vars.compile(url, at(d))
+  const m = /^(https?):\/\/(.*)$/i.exec(url)
+  // With variables (`$target`, `$scheme://…`) the URL is checked per request, as nginx does.
+  if (!m && tpl.constant !== null) throw new DyupsError('E_CONFIG', `invalid URL prefix in "${url}"`, at(d))
+  const https = m !== null && m[1]!.toLowerCase() === 'https'
+  const rest = m?.[2] ?? ''
+  // As nginx: TLS is prepared for an https URL, and for one with variables, whose scheme is known per request.
+  const tls = https || tpl.constant === null ? i.proxyTls.build(i.proxySsl, vars) : null
   let host = '', uri: string | null = null
   if (tpl.constant !== null) {
     const slash = rest.startsWith('unix:') ? rest.indexOf(':/', 5) + 1 || -1 : rest.indexOf('/')
@@ -301,6 +307,8 @@ function proxyPass(i: Inherited, d: Directive, vars: Variables, loc: Location | 
     values,
     settings: i.proxy,
     hide: i.hide,
+    https,
+    tls,
   }
 }
 

@@ -13,6 +13,8 @@ import type { VirtualHosts } from './vhosts.js'
 import type { ErrorPages } from './error-pages.js'
 import type { StatusFormat } from '../health/index.js'
 import type { JsContent, LuaScript } from './script/index.js'
+import type { ProxyTls } from './proxy-tls.js'
+import type { TlsPlan } from './tls-server.js'
 
 export interface ProxyPass {
   /** Evaluated per request when the URL has variables; else null and `host`/`uri` are fixed. */
@@ -28,6 +30,10 @@ export interface ProxyPass {
   values: readonly Template[]
   settings: ProxySettings
   hide: ReadonlySet<string>
+  /** The URL is `https://` (for a URL with variables: as written, the scheme is read per request). */
+  https: boolean
+  /** proxy_ssl_* for an https URL or one with variables; null for a literal `http://` URL. */
+  tls: ProxyTls | null
 }
 
 export type Handler =
@@ -91,6 +97,8 @@ export interface Listener {
 
 export interface HttpConfig {
   listeners: readonly Listener[]
+  /** The listen keys that are `ssl`, and how their connections are wrapped. */
+  tls: TlsPlan
   servers: readonly ServerConf[]
   vhosts: VirtualHosts
   errorPages: ErrorPages

@@ -20,6 +20,7 @@ import type { HttpWorker } from './worker.js'
 import { doReturn, runHandler } from './handlers.js'
 import { ANSWERED, GO_ON, MAX_URI_CHANGES, runRewrites, type RewriteAnswer } from './rewrite.js'
 import { contentTypeFor } from './mime.js'
+import { PLAIN_ON_TLS, TLS } from './tls-server.js'
 
 const HEAD = 0
 const BODY = 1
@@ -69,13 +70,20 @@ export class Connection implements Downstream, RewriteAnswer {
   private readonly remotePort: number
   private readonly localAddr: string
   private readonly localPort: number
+  /** `https` on an ssl address; plain HTTP sent there is answered with nginx's 497 page. */
+  private readonly https: boolean
+  private readonly plainOnTls: boolean
 
+  /** @param mode PLAIN, TLS or PLAIN_ON_TLS (tls-server.ts) */
   constructor(
     readonly worker: HttpWorker,
     socket: Socket,
     listenKey: string,
+    mode = 0,
   ) {
     this.socket = socket
+    this.https = mode === TLS
+    this.plainOnTls = mode === PLAIN_ON_TLS
     this.remoteAddr = socket.remoteAddress?.replace(/^::ffff:/, '') ?? ''
     this.remotePort = socket.remotePort ?? 0
     this.localAddr = socket.localAddress?.replace(/^::ffff:/, '') ?? ''
@@ -152,6 +160,7 @@ export class Connection implements Downstream, RewriteAnswer {
     req.serverPort = this.localPort
     req.connection = this.id
     req.connectionRequests = this.requests
+    if (this.https) req.scheme = 'https'
     this.state = BUSY
     // While a handler runs, the client owes us nothing: no client timeout (the backend has its own).
     this.socket.setTimeout(0)
@@ -163,6 +172,12 @@ export class Connection implements Downstream, RewriteAnswer {
     const server = conf.servers[si < 0 ? 0 : si]!
     req.server = server
     req.serverName = server.name
+    if (this.plainOnTls) {
+      // nginx checks this once the head is read and the server chosen (ngx_http_process_request).
+      req.loc = server.serverConf
+      log('info', `client sent plain HTTP request to HTTPS port while reading client request headers, client: ${this.remoteAddr}, server: ${req.serverName}, request: "${req.requestLine}", host: "${req.host}"`)
+      return this.finishLocal(497)
+    }
     req.loc = server.serverConf
     // Until the body is read, an answer from here on must not leave its bytes to be parsed as the next request.
     this.bodyPending = head.contentLength > 0 || head.chunked
@@ -287,6 +302,7 @@ export class Connection implements Downstream, RewriteAnswer {
   absolute(path: string): string {
     const req = this.req!
     const host = req.host !== '' ? req.host : (req.server?.name ?? this.localAddr)
+    if (this.https) return `https://${host}${this.localPort === 443 ? '' : `:${this.localPort}`}${path}`
     return `http://${host}${this.localPort === 80 ? '' : `:${this.localPort}`}${path}`
   }
 
@@ -329,7 +345,8 @@ export class Connection implements Downstream, RewriteAnswer {
     if (headers !== null) for (const [n, v] of headers) if (n !== 'Location') h += `${n}: ${v}\r\n`
     if (lc !== null) h += this.addHeaders(lc, status)
     h += '\r\n'
-    req.status = status
+    // nginx logs the code it sent: 400 for its own 494–497.
+    req.status = shown
     const s = this.socket
     if (noBody || body === null || len === 0) s.write(h, 'latin1')
     else {
@@ -424,6 +441,11 @@ export class Connection implements Downstream, RewriteAnswer {
     backend.on('error', () => client.destroy())
     client.setTimeout(0)
     client.resume()
+  }
+
+  upstreamError(message: string, upstream: string): void {
+    const req = this.req
+    log('error', `${message}, client: ${this.remoteAddr}, server: ${req?.serverName ?? ''}, request: "${req?.requestLine ?? ''}", upstream: "${upstream}", host: "${req?.host ?? ''}"`)
   }
 
   attempt(addr: string, status: number, connectMs: number, responseMs: number): void {

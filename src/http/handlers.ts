@@ -4,7 +4,7 @@
  */
 import { handleInterface } from '../dyups/index.js'
 import { createBalancer, type Balancer } from '../balancer/index.js'
-import { buildRequestHead, Exchange } from '../proxy/index.js'
+import { buildRequestHead, Exchange, sslName } from '../proxy/index.js'
 import { log } from '../log.js'
 import { formatError } from '../errors.js'
 import { parseCommands } from '../upstream/index.js'
@@ -81,24 +81,28 @@ async function doInterface(w: HttpWorker, c: Connection, req: Request): Promise<
 function doProxy(w: HttpWorker, c: Connection, req: Request, pass: ProxyPass): void {
   let host = pass.host
   let uri: string | null = pass.uri
+  let https = pass.https
   if (pass.url !== null) {
     const url = pass.url.eval(req)
-    const m = /^https?:\/\/([^/]*)(.*)$/i.exec(url)
-    if (m === null || m[1] === '') {
+    const m = /^http(s?):\/\/([^/]*)(.*)$/i.exec(url)
+    if (m === null || m[2] === '') {
       log('error', `invalid URL prefix in "${url}", client: ${req.remoteAddr}, host: "${req.host}"`)
       return c.finishLocal(500)
     }
-    host = m[1]!
-    uri = m[2] === '' ? null : m[2]!
+    https = m[1] !== ''
+    host = m[2]!
+    uri = m[3] === '' ? null : m[3]!
   }
   req.proxyHost = host
   const path = upstreamUri(req, pass, uri)
-  const balancer = w.deps.table.route(host) ?? w.literals.get(host)
-  if (balancer !== undefined) return forward(w, c, req, pass, balancer, path)
+  // An address without a port means 443 for https (groups keep their servers' own ports).
+  const addr = https && !hasPort(host) ? `${host}:443` : host
+  const balancer = w.deps.table.route(host) ?? w.literals.get(addr)
+  if (balancer !== undefined) return forward(w, c, req, pass, balancer, path, https)
   // Not a group: a literal address makes an implicit upstream (cached); anything else is 502 at once.
-  void literalBalancer(w, host).then(async (b) => {
-    if (b === undefined && w.names !== null) b = await w.names.balancer(host)
-    if (b !== undefined) return forward(w, c, req, pass, b, path)
+  void literalBalancer(w, addr).then(async (b) => {
+    if (b === undefined && w.names !== null) b = await w.names.balancer(addr)
+    if (b !== undefined) return forward(w, c, req, pass, b, path, https)
     const why = w.names === null ? `no resolver defined to resolve ${host}` : `${host} could not be resolved (3: Host not found)`
     log('error', `${why}, client: ${req.remoteAddr}, server: ${req.serverName}, request: "${req.requestLine}", host: "${req.host}"`)
     c.finishLocal(502)
@@ -118,14 +122,25 @@ function upstreamUri(req: Request, pass: ProxyPass, uri: string | null): string 
   return uri + escapeUri(req.uri.slice(pass.locationPrefix.length)) + args
 }
 
-function forward(w: HttpWorker, c: Connection, req: Request, pass: ProxyPass, balancer: Balancer, path: string): void {
+/** `host:port`, `[::1]:port` or `unix:/path`: an address that needs no default port. */
+function hasPort(host: string): boolean {
+  if (host.startsWith('unix:')) return true
+  let i = host.length - 1
+  while (i >= 0 && host.charCodeAt(i) >= 0x30 && host.charCodeAt(i) <= 0x39) i--
+  return i < host.length - 1 && host.charCodeAt(i) === 0x3a && host.charCodeAt(i - 1) !== 0x3a
+}
+
+function forward(w: HttpWorker, c: Connection, req: Request, pass: ProxyPass, balancer: Balancer, path: string, https: boolean): void {
   const values: string[] = new Array(pass.values.length)
   for (let i = 0; i < values.length; i++) values[i] = pass.values[i]!.eval(req)
   const body = req.body
   const head = buildRequestHead(req.method, path, pass.version, pass.plan, values, req.headers, body === null ? -1 : body.length)
   const group = balancer.group
   const sel = balancer.begin({ clientAddr: req.remoteAddr, hashKey: hashKey(w, group.policy.key, req), now: Date.now() })
-  c.startProxy(new Exchange(sel, w.pools, group.keepalive, pass.settings, head, body, c))
+  const tls = https ? pass.tls : null
+  if (tls === null) return c.startProxy(new Exchange(sel, w.pools, group.keepalive, pass.settings, head, body, c))
+  const name = sslName(tls.name === null ? req.proxyHost : tls.name.eval(req))
+  c.startProxy(new Exchange(sel, w.pools, group.keepalive, pass.settings, head, body, c, tls.tls, name))
 }
 
 function hashKey(w: HttpWorker, key: string | undefined, req: Request): string | undefined {

@@ -16,6 +16,7 @@ import type { Request } from './request.js'
 import type { RoutingTable } from './routing-table.js'
 import type { Template } from './variables.js'
 import type { HealthSource } from './check-status.js'
+import { PLAIN, sniff } from './tls-server.js'
 
 export interface WorkerDeps {
   table: RoutingTable
@@ -35,6 +36,8 @@ export class HttpWorker {
   stopping = false
   private readonly servers: Server[] = []
   private readonly conns = new Set<Connection>()
+  /** Connections to ssl addresses whose first byte has not come yet: no Connection yet, closed on stop. */
+  private readonly sniffing = new Set<Socket>()
   private readonly templates = new Map<string, Template>()
   private drained: (() => void) | null = null
 
@@ -75,7 +78,24 @@ export class HttpWorker {
     }
     let key = l.key
     if (l.wildcard) key = this.conf.vhosts.keyFor(s.localAddress?.replace(/^::ffff:/, '') ?? '', s.localPort ?? 0) ?? l.key
-    this.conns.add(new Connection(this, s, key))
+    const tls = this.conf.tls.get(key)
+    if (tls === undefined) {
+      this.conns.add(new Connection(this, s, key, PLAIN))
+      return
+    }
+    this.sniffing.add(s)
+    s.once('close', () => this.sniffing.delete(s))
+    // A client that never sends a byte is bounded by client_header_timeout, as a silent plain one.
+    const silent = (): void => void s.destroy()
+    s.on('timeout', silent)
+    s.setTimeout(this.conf.servers[this.conf.vhosts.address(key)?.defaultServer ?? 0]?.clientHeaderTimeout ?? 60_000)
+    sniff(s, tls, (socket, mode) => {
+      this.sniffing.delete(s)
+      s.setTimeout(0)
+      s.removeListener('timeout', silent)
+      if (this.stopping) socket.destroy()
+      else this.conns.add(new Connection(this, socket, key, mode))
+    })
   }
 
   forget(c: Connection): void {
@@ -112,6 +132,7 @@ export class HttpWorker {
     for (const s of this.servers) s.close()
     this.pools.closeIdle()
     for (const c of this.conns) c.closeIfIdle()
+    for (const s of this.sniffing) s.destroy()
     if (this.conns.size > 0) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, ms)

@@ -4,7 +4,18 @@
  * reusing a connection allocates nothing.
  */
 import { connect, type Socket } from 'node:net'
+import { connect as tlsConnect } from 'node:tls'
 import type { Server } from '../upstream/index.js'
+import { sslErrorText, type UpstreamTls } from './tls.js'
+
+/** How a connection to an `https://` upstream is made: its settings, the name, the session to resume. */
+export interface TlsDial {
+  tls: UpstreamTls
+  name: string
+  session: Buffer | undefined
+  /** Where new sessions go (proxy_ssl_session_reuse), by pool key; null: not kept. */
+  sessions: Map<string, Buffer> | null
+}
 
 /** What a connection reports to the exchange using it. */
 export interface ConnUser {
@@ -28,14 +39,56 @@ export class UpstreamConn {
   /** Set while it sits idle: its server's pool, and the cache of the group that keeps it (pool.ts). */
   pool: { remove(c: UpstreamConn): void } | null = null
   cache: { readonly idle: UpstreamConn[] } | null = null
+  /**
+   * Why the TLS handshake or the peer check failed, in nginx's words (`SSL_do_handshake() failed (…)`,
+   * `upstream SSL certificate verify error: (…)`); null otherwise. Read by the exchange to log the failure.
+   */
+  tlsError: string | null = null
 
-  constructor(readonly server: Server) {
-    const s = server.unix ? connect({ path: server.host }) : connect({ host: server.host, port: server.port, noDelay: true })
-    this.socket = s
-    s.on('connect', () => {
-      this.connected = true
-      this.user?.onConnect(this)
-    })
+  /**
+   * @param key the pool it returns to: the server's address, or the TLS pool key (UpstreamTls.poolKey)
+   * @param dial for an `https://` upstream: connected (onConnect) only once the handshake and checks passed
+   */
+  constructor(readonly server: Server, readonly key: string = server.addr, dial: TlsDial | null = null) {
+    const where = server.unix ? { path: server.host } : { host: server.host, port: server.port }
+    if (dial === null) {
+      const s = connect({ ...where, noDelay: true })
+      this.socket = s
+      s.on('connect', () => {
+        this.connected = true
+        this.user?.onConnect(this)
+      })
+    } else {
+      const s = tlsConnect({ ...where, ...dial.tls.connectOptions(dial.name, dial.session) })
+      this.socket = s
+      let tcp = false
+      s.on('connect', () => {
+        tcp = true
+        s.setNoDelay(true)
+      })
+      s.on('secureConnect', () => {
+        const why = dial.tls.checkPeer(s, dial.name)
+        if (why !== null) {
+          this.tlsError = why
+          s.destroy(new Error(why))
+          return
+        }
+        this.connected = true
+        this.user?.onConnect(this)
+      })
+      // The handshake failed after the TCP connect: nginx's SSL_do_handshake() error (a refused connect is not one).
+      s.on('error', (e) => {
+        if (!this.connected && tcp && this.tlsError === null) this.tlsError = handshakeError(e)
+      })
+      if (dial.sessions !== null) {
+        const sessions = dial.sessions
+        s.on('session', (session: Buffer) => {
+          if (sessions.size >= MAX_SESSIONS && !sessions.has(key)) sessions.clear()
+          sessions.set(key, session)
+        })
+      }
+    }
+    const s = this.socket
     s.on('data', (b: Buffer) => {
       if (this.user !== null) this.user.onData(this, b)
       else this.destroy() // a backend talking on an idle connection is out of sync: drop it
@@ -66,4 +119,13 @@ export class UpstreamConn {
     this.user = null
     this.socket.destroy()
   }
+}
+
+/** Saved TLS sessions per worker; more distinct pools than this (names from requests) start the map over. */
+const MAX_SESSIONS = 4096
+
+function handshakeError(e: Error): string {
+  const text = sslErrorText(e)
+  if (text === e.message) return `peer closed connection in SSL handshake (${(e as NodeJS.ErrnoException).code ?? e.message})`
+  return `SSL_do_handshake() failed (${text})`
 }

@@ -15,6 +15,7 @@ import {
 import type { Keepalive } from '../upstream/index.js'
 import type { ConnUser, UpstreamConn } from './conn.js'
 import type { Pools } from './pool.js'
+import type { UpstreamTls } from './tls.js'
 
 /** proxy_next_upstream conditions, as bits. */
 export const NEXT_ERROR = 1
@@ -65,6 +66,11 @@ export interface Downstream {
    * and `backend` until either side closes. `rest`: bytes the backend sent after its head.
    */
   tunnel(backend: Socket, rest: Buffer | null): void
+  /**
+   * Logs an upstream failure nginx logs at `error` (a TLS handshake or certificate check), adding the request's
+   * context: `MESSAGE, client: …, server: …, request: "…", upstream: "UPSTREAM", host: "…"`.
+   */
+  upstreamError?(message: string, upstream: string): void
 }
 
 const S_IDLE = 0
@@ -107,6 +113,9 @@ export class Exchange implements ConnUser {
     private readonly head: string,
     private readonly body: Buffer | null,
     private readonly down: Downstream,
+    /** For an `https://` upstream: its TLS settings and the proxy_ssl_name value; null: plain. */
+    private readonly tls: UpstreamTls | null = null,
+    private readonly tlsName = '',
   ) {}
 
   start(): void {
@@ -146,7 +155,7 @@ export class Exchange implements ConnUser {
   }
 
   private connect(peer: Peer): void {
-    const conn = this.pools.acquire(peer.server)
+    const conn = this.pools.acquire(peer.server, this.tls, this.tlsName)
     this.conn = conn
     conn.user = this
     this.attemptStart = Date.now()
@@ -287,6 +296,7 @@ export class Exchange implements ConnUser {
       this.drop()
       return this.connect(this.peer)
     }
+    if (conn.tlsError !== null) this.logTls(conn)
     this.failure(NEXT_ERROR, 502)
   }
 
@@ -297,6 +307,12 @@ export class Exchange implements ConnUser {
   }
 
   onDrain(): void {}
+
+  private logTls(conn: UpstreamConn): void {
+    const line = this.head.slice(0, this.head.indexOf('\r\n'))
+    const uri = line.slice(line.indexOf(' ') + 1, line.lastIndexOf(' '))
+    this.down.upstreamError?.(`${conn.tlsError} while SSL handshaking to upstream`, `https://${conn.server.addr}${uri}`)
+  }
 
   private mayRetry(): boolean {
     if (this.sentAny) return false

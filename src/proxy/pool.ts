@@ -3,17 +3,19 @@
  * worker): when a group already keeps N, its least recently used one is closed. The connections themselves are
  * found by server address, so a group replaced through the interface (same name) that still lists a server reuses
  * its warm connections and keeps its bound. The most recently used connection to a server is reused first, and
- * idle ones close after `keepalive_timeout`.
+ * idle ones close after `keepalive_timeout`. Connections to `https://` upstreams are pooled apart, by server, TLS
+ * settings and name (UpstreamTls.poolKey), and their TLS sessions are kept per pool for resumption.
  */
 import type { Keepalive, Server } from '../upstream/index.js'
 import { UpstreamConn } from './conn.js'
+import type { UpstreamTls } from './tls.js'
 
 /** The idle connections of one group, least recently used first (nginx's per-upstream cache queue). */
 class GroupCache {
   readonly idle: UpstreamConn[] = []
 }
 
-/** The idle connections to one server address, most recently used last. */
+/** The idle connections of one pool key (a server address, or address and TLS settings), most recently used last. */
 class ServerPool {
   readonly idle: UpstreamConn[] = []
 
@@ -34,10 +36,16 @@ class ServerPool {
 export class Pools {
   private readonly byAddr = new Map<string, ServerPool>()
   private readonly byGroup = new Map<string, GroupCache>()
+  /** The last TLS session of each TLS pool (proxy_ssl_session_reuse). */
+  private readonly sessions = new Map<string, Buffer>()
 
-  /** A connected idle connection to `server`, or a new one (not yet connected: wait for onConnect). */
-  acquire(server: Server): UpstreamConn {
-    const p = this.byAddr.get(server.addr)
+  /**
+   * A connected idle connection to `server`, or a new one (not yet connected: wait for onConnect).
+   * @param tls for an `https://` upstream: its settings; `name` is then proxy_ssl_name's value
+   */
+  acquire(server: Server, tls: UpstreamTls | null = null, name = ''): UpstreamConn {
+    const key = tls === null ? server.addr : tls.poolKey(server.addr, name)
+    const p = this.byAddr.get(key)
     if (p !== undefined) {
       while (p.idle.length > 0) {
         const c = p.idle[p.idle.length - 1]!
@@ -47,7 +55,9 @@ export class Pools {
         return c
       }
     }
-    return new UpstreamConn(server)
+    if (tls === null) return new UpstreamConn(server)
+    const sessions = tls.sessionReuse ? this.sessions : null
+    return new UpstreamConn(server, key, { tls, name, session: sessions?.get(key), sessions })
   }
 
   /**
@@ -65,8 +75,8 @@ export class Pools {
       old.pool?.remove(old)
       old.destroy()
     }
-    let p = this.byAddr.get(c.server.addr)
-    if (p === undefined) this.byAddr.set(c.server.addr, (p = new ServerPool()))
+    let p = this.byAddr.get(c.key)
+    if (p === undefined) this.byAddr.set(c.key, (p = new ServerPool()))
     c.pool = p
     c.cache = cache
     c.socket.setTimeout(ka.timeout)
