@@ -538,6 +538,7 @@ export const DIRECTIVES: readonly DirectiveSpec[] = [
   bufs('large_client_header_buffers', HS, { default: '4 8k', docs: 'Limits on request line and header size.' }),
   size('client_header_buffer_size', HS, { default: '1k', docs: 'Buffer for the request head.' }),
   spec('error_page', HSLI, [2, MORE], { docs: 'URI or redirect for error statuses.', validate: checkErrorPage }),
+  flag('recursive_error_pages', HSL, { default: 'off', docs: 'Let an error page\'s own errors follow `error_page` again.' }),
   str('root', HSLI, { default: 'html', docs: 'Document root.' }),
   spec('index', HSL, [1, MORE], { default: 'index.html', docs: 'Index file names.', validate: checkIndex }),
 

@@ -15,6 +15,7 @@ import { resolve } from 'node:path'
 import { log } from '../log.js'
 import type { AddHeader, Handler, HttpConfig, Listener, LocConf, ProxyPass, ServerConf, SetOp } from './conf.js'
 import { ErrorPages } from './error-pages.js'
+import { compileErrorPages, type ErrorPages as ErrorPageList } from './error-page.js'
 import { buildLocations, type Location } from './locations.js'
 import { compileTypes, DEFAULT_TYPES, type MimeTypes } from './mime.js'
 import { Variables, type Template } from './variables.js'
@@ -58,6 +59,9 @@ interface Inherited {
   scripts: ScriptCompiler
   /** `js_import`s of the enclosing levels, outermost first. */
   jsImports: readonly JsImport[]
+  errorPages: ErrorPageList | null
+  recursiveErrorPages: boolean
+  interceptErrors: boolean
 }
 
 /**
@@ -66,9 +70,9 @@ interface Inherited {
  * start-up refuse them. `gzip off` and friends that change nothing are let through.
  */
 const NOT_YET = new Set([
-  'ssl_certificate', 'ssl_certificate_key', 'proxy_redirect', 'proxy_intercept_errors', 'error_page',
+  'ssl_certificate', 'ssl_certificate_key', 'proxy_redirect', 'gzip',
   'proxy_ssl_server_name', 'proxy_ssl_name', 'proxy_ssl_verify', 'proxy_ssl_trusted_certificate',
-  'proxy_ssl_session_reuse', 'gzip',
+  'proxy_ssl_session_reuse',
 ])
 
 function refuseNotYet(block: readonly Directive[]): void {
@@ -103,6 +107,7 @@ export function compileHttp(src: HttpSource): HttpConfig {
       types: DEFAULT_TYPES, serverTokens: true, proxyHeaders: [], proxyVersion: '1.0',
       proxy: { connectTimeout: 60_000, readTimeout: 60_000, sendTimeout: 60_000, nextUpstream: NEXT_ERROR | NEXT_TIMEOUT, nextTries: 0, nextTimeout: 0 },
       hide: new Set(DEFAULT_HIDE), logs: 'default', scripts: new ScriptCompiler(src), jsImports: [],
+      errorPages: null, recursiveErrorPages: false, interceptErrors: false,
     },
     block,
     vars,
@@ -169,6 +174,7 @@ function level(parent: Inherited, block: readonly Directive[], vars: Variables, 
   if (logs !== undefined) i.logs = logs
   const own = compileAccess(block)
   if (own !== null) i.access = own
+  i.errorPages = compileErrorPages(block, vars) ?? i.errorPages
   const imports = block.filter((d) => d.name === 'js_import')
   if (imports.length > 0) i.jsImports = [...i.jsImports, ...imports.map((d) => i.scripts.import(d))]
   const adds = block.filter((d) => d.name === 'add_header')
@@ -198,6 +204,8 @@ function level(parent: Inherited, block: readonly Directive[], vars: Variables, 
       case 'default_type': i.defaultType = a0; break
       case 'types': i.types = compileTypes(d); break
       case 'server_tokens': i.serverTokens = a0 !== 'off'; break
+      case 'recursive_error_pages': i.recursiveErrorPages = a0 === 'on'; break
+      case 'proxy_intercept_errors': i.interceptErrors = a0 === 'on'; break
       case 'proxy_http_version': i.proxyVersion = a0 === '1.1' ? '1.1' : '1.0'; break
       case 'proxy_connect_timeout': i.proxy.connectTimeout = parseTime(a0, 'ms') ?? i.proxy.connectTimeout; break
       case 'proxy_read_timeout': i.proxy.readTimeout = parseTime(a0, 'ms') ?? i.proxy.readTimeout; break
@@ -234,6 +242,10 @@ function locConf(i: Inherited, block: readonly Directive[], serverSets: readonly
     handler: handlerOf(i, block, vars, loc),
     access: i.access,
     sets: [...serverSets, ...rewriteOps(block, vars)],
+    ownSets: serverSets.length,
+    errorPages: i.errorPages,
+    recursiveErrorPages: i.recursiveErrorPages,
+    interceptErrors: i.interceptErrors,
     addHeaders: i.addHeaders,
     clientMaxBodySize: i.clientMaxBodySize,
     keepaliveTimeout: i.keepaliveTimeout,

@@ -10,6 +10,7 @@ import type { Setter, Template, Variables } from './variables.js'
 import type { AccessLog, LogFiles } from './access-log.js'
 import type { VirtualHosts } from './vhosts.js'
 import type { ErrorPages } from './error-pages.js'
+import type { ErrorPages as ErrorPageList } from './error-page.js'
 import type { StatusFormat } from '../health/index.js'
 import type { JsContent, LuaScript } from './script/index.js'
 
@@ -56,6 +57,13 @@ export interface LocConf {
   access: AccessRules | null
   /** `set` of the server level, then of the location, in order. */
   sets: readonly SetOp[]
+  /** Where the location's own `set`s start in `sets` (a named location runs only those). */
+  ownSets: number
+  /** `error_page` list in effect (null: none). */
+  errorPages: ErrorPageList | null
+  recursiveErrorPages: boolean
+  /** proxy_intercept_errors */
+  interceptErrors: boolean
   addHeaders: readonly AddHeader[]
   clientMaxBodySize: number
   keepaliveTimeout: number

@@ -13,6 +13,7 @@ import { log } from '../log.js'
 import { VERSION } from '../version.js'
 import type { LocConf } from './conf.js'
 import { closesConnection } from './error-pages.js'
+import { intercepts, sendErrorPage } from './error-page.js'
 import { LocationMatch } from './locations.js'
 import { Request } from './request.js'
 import { parseTarget, Target } from './uri.js'
@@ -158,7 +159,7 @@ export class Connection implements Downstream {
     const lc = loc === null ? server.serverConf : server.locConfs[loc.id]!
     req.loc = lc
     if (this.match.redirect) {
-      return this.sendLocal(301, null, [['Location', this.absolute(loc!.name + (req.args === '' ? '' : `?${req.args}`))]])
+      return this.sendLocal(301, null, [['Location', loc!.name + (req.args === '' ? '' : `?${req.args}`)]])
     }
     req.captures = this.match.captures
     if (lc.access !== null && !lc.access.allows(this.remoteAddr)) return this.finishLocal(403)
@@ -240,6 +241,8 @@ export class Connection implements Downstream {
   finishLocal(status: number): void {
     const req = this.req!
     if (closesConnection(status)) req.keepAlive = false
+    req.errStatus = 0
+    if (req.loc !== null && req.loc.errorPages !== null && sendErrorPage(this, req, status)) return
     this.sendLocal(status, null, null)
   }
 
@@ -250,6 +253,7 @@ export class Connection implements Downstream {
   sendLocal(status: number, body: string | Buffer | null, headers: [string, string][] | null, contentType?: string): void {
     const req = this.req!
     const lc = req.loc
+    if (req.errStatus > 0) status = req.errStatus
     const tokens = lc?.serverTokens ?? true
     let type = contentType
     if (body === null) {
@@ -269,9 +273,12 @@ export class Connection implements Downstream {
     let h = `${statusLine(shown)}Server: ${tokens ? SERVER_ON : SERVER_OFF}\r\nDate: ${httpDate()}\r\n`
     if (type !== undefined && !(status === 204 || status === 304)) h += `Content-Type: ${type}\r\n`
     if (status !== 204 && status !== 304) h += `Content-Length: ${len}\r\n`
-    if (headers !== null) for (const [n, v] of headers) if (n === 'Location') h += `Location: ${v}\r\n`
+    // nginx's header filter makes a relative Location absolute and sends it here; others keep their list place.
+    if (req.location !== null && req.location.startsWith('/')) h += `Location: ${this.absolute(req.location)}\r\n`
+    if (headers !== null) for (const [n, v] of headers) if (n === 'Location' && v.startsWith('/')) h += `Location: ${this.absolute(v)}\r\n`
     h += keep ? 'Connection: keep-alive\r\n' : 'Connection: close\r\n'
-    if (headers !== null) for (const [n, v] of headers) if (n !== 'Location') h += `${n}: ${v}\r\n`
+    if (req.location !== null && !req.location.startsWith('/')) h += `Location: ${req.location}\r\n`
+    if (headers !== null) for (const [n, v] of headers) if (n !== 'Location' || !v.startsWith('/')) h += `${n}: ${v}\r\n`
     if (lc !== null) h += this.addHeaders(lc, status)
     h += '\r\n'
     req.status = status
@@ -333,7 +340,8 @@ export class Connection implements Downstream {
       else keep = false
     }
     req.keepAlive = keep
-    req.status = rh.status
+    const status = req.errStatus > 0 ? req.errStatus : rh.status
+    req.status = status
     const pass = (req.loc!.handler as { kind: 'proxy'; pass: import('./conf.js').ProxyPass }).pass
     const head = buildClientHead(rh, {
       server: lc.serverTokens ? SERVER_ON : SERVER_OFF,
@@ -341,8 +349,9 @@ export class Connection implements Downstream {
       chunked: chunk || passChunked,
       keepAlive: keep,
       hide: pass.hide,
-      extra: this.addHeaders(lc, rh.status),
+      extra: this.addHeaders(lc, status),
       upgrade: rh.status === 101 ? rh.upgrade : null,
+      status: req.errStatus,
     })
     this.socket.write(head, 'latin1')
     req.headerSent = true
@@ -369,6 +378,10 @@ export class Connection implements Downstream {
     backend.on('error', () => client.destroy())
     client.setTimeout(0)
     client.resume()
+  }
+
+  intercepts(status: number): boolean {
+    return intercepts(this.req!, status)
   }
 
   attempt(addr: string, status: number, connectMs: number, responseMs: number): void {

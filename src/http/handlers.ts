@@ -16,6 +16,7 @@ import type { HttpWorker } from './worker.js'
 import { doCheckStatus } from './check-status.js'
 import type { Template } from './variables.js'
 import { runJs, runLua } from './script/index.js'
+import { sendErrorPage } from './error-page.js'
 
 export function runHandler(w: HttpWorker, c: Connection, req: Request): void {
   const h = req.loc!.handler
@@ -51,7 +52,15 @@ function doReturn(c: Connection, req: Request, code: number, text: Template | nu
   }
   const value = text === null ? null : text.eval(req)
   if (code === 301 || code === 302 || code === 303 || code === 307 || code === 308) {
-    return c.sendLocal(code, null, value === null ? null : [['Location', value.startsWith('/') ? c.absolute(value) : value]])
+    // nginx finalizes a redirect as a special response: error_page applies to it.
+    req.errStatus = 0
+    // The Location stays with whatever answers instead (nginx keeps headers_out.location).
+    if (req.loc!.errorPages !== null) {
+      req.location = value
+      if (sendErrorPage(c, req, code)) return
+      req.location = null
+    }
+    return c.sendLocal(code, null, value === null ? null : [['Location', value]])
   }
   if (value === null) return code >= 300 ? c.finishLocal(code) : c.sendLocal(code, '', null)
   c.sendLocal(code, value, null)
@@ -94,7 +103,7 @@ function doProxy(w: HttpWorker, c: Connection, req: Request, pass: ProxyPass): v
     uri = m[2] === '' ? null : m[2]!
   }
   req.proxyHost = host
-  const path = uri === null ? req.requestUri : pass.url !== null ? uri : uri + escapeUri(req.uri.slice(pass.locationPrefix.length)) + (req.args === '' ? '' : `?${req.args}`)
+  const path = uri === null ? (req.uriChanged ? escapeUri(req.uri) + (req.args === '' ? '' : `?${req.args}`) : req.requestUri) : pass.url !== null ? uri : uri + escapeUri(req.uri.slice(pass.locationPrefix.length)) + (req.args === '' ? '' : `?${req.args}`)
   const balancer = w.deps.table.route(host) ?? w.literals.get(host)
   if (balancer !== undefined) return forward(w, c, req, pass, balancer, path)
   // Not a group: a literal address makes an implicit upstream (cached); anything else is 502 at once.
@@ -111,6 +120,7 @@ function forward(w: HttpWorker, c: Connection, req: Request, pass: ProxyPass, ba
   const values: string[] = new Array(pass.values.length)
   for (let i = 0; i < values.length; i++) values[i] = pass.values[i]!.eval(req)
   const body = req.body
+  if (req.upstreamAddr !== '') req.upstreamAgain = true
   const head = buildRequestHead(req.method, path, pass.version, pass.plan, values, req.headers, body === null ? -1 : body.length)
   const group = balancer.group
   const sel = balancer.begin({ clientAddr: req.remoteAddr, hashKey: hashKey(w, group.policy.key, req), now: Date.now() })

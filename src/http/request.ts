@@ -16,6 +16,16 @@ export class Request extends BasicVarSource {
   /** The request body, read whole (null: none). */
   body: Buffer | null = null
   versionMinor: number
+  /** nginx's r->err_status: the status an error page's answer goes out with (0: its own). */
+  errStatus = 0
+  /** An error page was followed (recursive_error_pages off): further errors get the standard page. */
+  errorPage = false
+  /** Internal redirects left (nginx's uri_changes); none left is a 500. */
+  uriChanges = 11
+  /** A `return` redirect's Location, kept for the error page that answers it instead. */
+  location: string | null = null
+  /** The URI was changed by an internal redirect: proxy_pass sends $uri, not the request's target. */
+  uriChanged = false
 
   constructor(head: RequestHead, slots: number) {
     super()
@@ -31,9 +41,13 @@ export class Request extends BasicVarSource {
     if (slots > 0) this.sets = new Array(slots)
   }
 
-  /** Adds one attempt to the $upstream_* lists, nginx's way: `, ` between attempts. */
+  /** The next attempt starts another upstream (after an internal redirect): ` : ` before it, as nginx. */
+  upstreamAgain = false
+
+  /** Adds one attempt to the $upstream_* lists, nginx's way: `, ` between attempts, ` : ` between upstreams. */
   upstreamAttempt(addr: string, status: number, connectMs: number, responseMs: number): void {
-    const sep = this.upstreamAddr === '' ? '' : ', '
+    const sep = this.upstreamAddr === '' ? '' : this.upstreamAgain ? ' : ' : ', '
+    this.upstreamAgain = false
     this.upstreamAddr += sep + addr
     this.upstreamStatus += sep + (status > 0 ? String(status) : '-')
     this.upstreamConnectTime += sep + (connectMs >= 0 ? (connectMs / 1000).toFixed(3) : '-')

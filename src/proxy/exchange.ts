@@ -53,6 +53,8 @@ export interface Downstream {
    * true to chunk-encode a body that has no length (an HTTP/1.1 client), false to send it as is.
    */
   responseHead(head: ResponseHead, kind: BodyKind): boolean
+  /** proxy_intercept_errors: whether the backend's answer with this status (>= 300) is replaced by an error page. */
+  intercepts(status: number): boolean
   /** One attempt ended: for $upstream_addr, $upstream_status, $upstream_connect_time, $upstream_response_time. */
   attempt(addr: string, status: number, connectMs: number, responseMs: number): void
   /**
@@ -209,6 +211,7 @@ export class Exchange implements ConnUser {
     this.kind = rh.bodyKind(this.down.method)
     this.remaining = this.kind === BODY_LENGTH ? rh.contentLength : 0
     this.status = rh.status
+    if (rh.status >= 300 && this.down.intercepts(rh.status)) return this.intercept(rh, chunk.length - r)
     // Head and the body bytes that came with it leave in one writev: a small response costs one syscall.
     const out = this.down.socket
     out.cork()
@@ -256,6 +259,24 @@ export class Exchange implements ConnUser {
     } else ok = out.write(data)
     if (last) return this.complete(true)
     if (!ok) this.conn!.socket.pause()
+  }
+
+  /**
+   * The answer is replaced by an error page: its body is not relayed. The connection goes back to the pool when
+   * the whole body is already here; anything else would need reading to the end, so it is closed.
+   */
+  private intercept(rh: ResponseHead, have: number): void {
+    this.state = S_DONE
+    const conn = this.conn!
+    this.conn = null
+    this.down.attempt(this.peer!.server.addr, this.status, this.connectMs, Date.now() - this.attemptStart)
+    this.sel.done(this.peer!, true)
+    const whole = this.kind === BODY_NONE || (this.kind === BODY_LENGTH && have === this.remaining)
+    if (whole && rh.reusable(this.down.method)) {
+      conn.socket.resume()
+      this.pools.release(conn, this.keepalive, this.sel.name)
+    } else conn.destroy()
+    this.down.finished(this.status, false)
   }
 
   /** WebSocket and other upgrades: the head goes to the client, then the connection leaves HTTP for good. */

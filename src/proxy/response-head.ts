@@ -4,7 +4,7 @@
  * backend's other headers as sent. Hop-by-hop headers and those nginx hides by default (`Date`, `Server`, `X-Pad`,
  * `X-Accel-*`) are not copied; `proxy_hide_header` adds names, `proxy_pass_header` lets hidden ones through.
  */
-import type { ResponseHead } from '../http1/index.js'
+import { statusLine, type ResponseHead } from '../http1/index.js'
 
 /** Lowercased names never copied from a backend: the proxy frames and dates the response itself. */
 const ALWAYS_DROP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'proxy-connection', 'upgrade', 'te', 'trailer'])
@@ -26,6 +26,8 @@ export interface ClientHeadOptions {
   extra: string
   /** A 101 to an Upgrade request: `Connection: upgrade` and this `Upgrade` value instead of keep-alive/close. */
   upgrade?: string | null
+  /** An error page's status replacing the backend's (nginx's err_status): its standard status line. */
+  status?: number
 }
 
 export const defaultHide = new Set(DEFAULT_HIDE)
@@ -47,7 +49,7 @@ export function buildClientHead(rh: ResponseHead, o: ClientHeadOptions): string 
   }
   const reason = rh.reason === '' ? '' : ` ${rh.reason}`
   return (
-    `HTTP/1.1 ${rh.status}${reason}\r\nServer: ${o.server}\r\nDate: ${o.date}\r\n` +
+    (o.status ? statusLine(o.status) : `HTTP/1.1 ${rh.status}${reason}\r\n`) + `Server: ${o.server}\r\nDate: ${o.date}\r\n` +
     contentType + contentLength + lastModified + location +
     (o.chunked ? 'Transfer-Encoding: chunked\r\n' : '') +
     (o.upgrade ? `Connection: upgrade\r\nUpgrade: ${o.upgrade}\r\n` : o.keepAlive ? 'Connection: keep-alive\r\n' : 'Connection: close\r\n') +
