@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { askBoth, keepAliveBoth, req, startResponses, type Seen } from './responses.js'
+import { ask, askBoth, keepAliveBoth, req, startResponses, type Seen } from './responses.js'
 import { sleep } from './helpers.js'
 
 const SERVER = `
@@ -124,4 +124,28 @@ test('error_page and proxy_intercept_errors answer as nginx', async (t) => {
       assert.deepEqual(d, n, `${a} then ${b}`)
     }
   })
+})
+
+test('an intercepted answer closes its backend connection as nginx', async (t) => {
+  const { pair, back } = await startResponses(t, {
+    upstream: 'keepalive 4;',
+    http: '    proxy_http_version 1.1;\n    proxy_set_header Connection "";\n',
+    server: `
+        location /e/ { return 200 "page\\n"; }
+        location /icpt/ { proxy_intercept_errors on; error_page 404 /e/404; proxy_pass http://u/s/404/; }
+        location /icptchunked/ { proxy_intercept_errors on; error_page 404 /e/404; proxy_pass http://u/chunked/3000?status=404; }
+`,
+  })
+  const conns: number[][] = []
+  for (const side of [pair.nginx, pair.dyups]) {
+    const before = back.conns
+    const counts: number[] = []
+    for (const path of ['/icpt/a', '/icpt/b', '/icpt/c', '/icptchunked/a', '/icptchunked/b']) {
+      const s = await ask(side.port, req(path))
+      assert.match(s.status, /^HTTP\/1\.1 404 /)
+      counts.push(back.conns - before)
+    }
+    conns.push(counts)
+  }
+  assert.deepEqual(conns[1], conns[0])
 })

@@ -25,6 +25,7 @@ export interface Scripted {
  * - `/big/N` → 200 `text/html`, N bytes of text, Content-Length;
  * - `/chunked/N` → 200 `text/html`, N bytes of text in chunks of at most 1000;
  * - `/close/N` → 200 `text/html`, N bytes, no length: delimited by the close;
+ *   (these three answer `?status=CODE` instead of 200 when asked)
  * - anything else → 200 `text/plain` `b 200 METHOD TARGET\n`.
  * HEAD gets the head alone.
  */
@@ -78,7 +79,8 @@ export async function scriptedBackend(t: TestContext): Promise<Scripted> {
         let body = ''
         for (let i = 0; body.length < n; i++) body += `line ${i} of a text body that compresses well\n`
         body = body.slice(0, n)
-        return send(200, 'Content-Type: text/html\r\n', body, { chunked: big[1] === 'chunked', untilClose: big[1] === 'close' })
+        const st = /[?&]status=(\d{3})/.exec(target)
+        return send(st ? Number(st[1]) : 200, 'Content-Type: text/html\r\n', body, { chunked: big[1] === 'chunked', untilClose: big[1] === 'close' })
       }
       send(200, 'Content-Type: text/plain\r\n', `b 200 ${method} ${target}\n`)
     })

@@ -211,7 +211,7 @@ export class Exchange implements ConnUser {
     this.kind = rh.bodyKind(this.down.method)
     this.remaining = this.kind === BODY_LENGTH ? rh.contentLength : 0
     this.status = rh.status
-    if (rh.status >= 300 && this.down.intercepts(rh.status)) return this.intercept(rh, chunk.length - r)
+    if (rh.status >= 300 && this.down.intercepts(rh.status)) return this.intercept()
     // Head and the body bytes that came with it leave in one writev: a small response costs one syscall.
     const out = this.down.socket
     out.cork()
@@ -262,20 +262,14 @@ export class Exchange implements ConnUser {
   }
 
   /**
-   * The answer is replaced by an error page: its body is not relayed. The connection goes back to the pool when
-   * the whole body is already here; anything else would need reading to the end, so it is closed.
+   * The answer is replaced by an error page: its body is not read, and the connection is closed rather than
+   * reused, as nginx 1.22 does (the upstream is finalized before its body is read).
    */
-  private intercept(rh: ResponseHead, have: number): void {
+  private intercept(): void {
     this.state = S_DONE
-    const conn = this.conn!
-    this.conn = null
     this.down.attempt(this.peer!.server.addr, this.status, this.connectMs, Date.now() - this.attemptStart)
     this.sel.done(this.peer!, true)
-    const whole = this.kind === BODY_NONE || (this.kind === BODY_LENGTH && have === this.remaining)
-    if (whole && rh.reusable(this.down.method)) {
-      conn.socket.resume()
-      this.pools.release(conn, this.keepalive, this.sel.name)
-    } else conn.destroy()
+    this.drop()
     this.down.finished(this.status, false)
   }
 
