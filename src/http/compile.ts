@@ -15,6 +15,7 @@ import { resolve } from 'node:path'
 import { log } from '../log.js'
 import type { AddHeader, Handler, HttpConfig, Listener, LocConf, ProxyPass, ServerConf, SetOp } from './conf.js'
 import { ErrorPages } from './error-pages.js'
+import { compileProxyRedirect, levelRedirects } from './proxy-redirect.js'
 import { compileErrorPages, type ErrorPages as ErrorPageList } from './error-page.js'
 import { buildLocations, type Location } from './locations.js'
 import { compileTypes, DEFAULT_TYPES, type MimeTypes } from './mime.js'
@@ -62,6 +63,8 @@ interface Inherited {
   errorPages: ErrorPageList | null
   recursiveErrorPages: boolean
   interceptErrors: boolean
+  /** proxy_redirect of the nearest level that sets it; null: none does (the default rule). */
+  redirects: readonly Directive[] | 'off' | null
 }
 
 /**
@@ -70,7 +73,7 @@ interface Inherited {
  * start-up refuse them. `gzip off` and friends that change nothing are let through.
  */
 const NOT_YET = new Set([
-  'ssl_certificate', 'ssl_certificate_key', 'proxy_redirect', 'gzip',
+  'ssl_certificate', 'ssl_certificate_key', 'gzip',
   'proxy_ssl_server_name', 'proxy_ssl_name', 'proxy_ssl_verify', 'proxy_ssl_trusted_certificate',
   'proxy_ssl_session_reuse',
 ])
@@ -107,7 +110,7 @@ export function compileHttp(src: HttpSource): HttpConfig {
       types: DEFAULT_TYPES, serverTokens: true, proxyHeaders: [], proxyVersion: '1.0',
       proxy: { connectTimeout: 60_000, readTimeout: 60_000, sendTimeout: 60_000, nextUpstream: NEXT_ERROR | NEXT_TIMEOUT, nextTries: 0, nextTimeout: 0 },
       hide: new Set(DEFAULT_HIDE), logs: 'default', scripts: new ScriptCompiler(src), jsImports: [],
-      errorPages: null, recursiveErrorPages: false, interceptErrors: false,
+      errorPages: null, recursiveErrorPages: false, interceptErrors: false, redirects: null,
     },
     block,
     vars,
@@ -175,6 +178,7 @@ function level(parent: Inherited, block: readonly Directive[], vars: Variables, 
   const own = compileAccess(block)
   if (own !== null) i.access = own
   i.errorPages = compileErrorPages(block, vars) ?? i.errorPages
+  i.redirects = levelRedirects(block) ?? i.redirects
   const imports = block.filter((d) => d.name === 'js_import')
   if (imports.length > 0) i.jsImports = [...i.jsImports, ...imports.map((d) => i.scripts.import(d))]
   const adds = block.filter((d) => d.name === 'add_header')
@@ -324,6 +328,7 @@ function proxyPass(i: Inherited, d: Directive, vars: Variables, loc?: Location):
     values,
     settings: i.proxy,
     hide: i.hide,
+    redirect: compileProxyRedirect({ directives: i.redirects, url: tpl.constant !== null ? url : null, hasUri: uri !== null, location: loc?.name ?? '' }, vars),
   }
 }
 

@@ -11,6 +11,7 @@ import type { AccessLog, LogFiles } from './access-log.js'
 import type { VirtualHosts } from './vhosts.js'
 import type { ErrorPages } from './error-pages.js'
 import type { ErrorPages as ErrorPageList } from './error-page.js'
+import type { ProxyRedirect } from './proxy-redirect.js'
 import type { StatusFormat } from '../health/index.js'
 import type { JsContent, LuaScript } from './script/index.js'
 
@@ -28,6 +29,8 @@ export interface ProxyPass {
   values: readonly Template[]
   settings: ProxySettings
   hide: ReadonlySet<string>
+  /** proxy_redirect rules; null: Location and Refresh pass unchanged. */
+  redirect: ProxyRedirect | null
 }
 
 export type Handler =

@@ -11,7 +11,7 @@ import {
 import { Exchange, buildClientHead, type Downstream } from '../proxy/index.js'
 import { log } from '../log.js'
 import { VERSION } from '../version.js'
-import type { LocConf } from './conf.js'
+import type { LocConf, ProxyPass } from './conf.js'
 import { closesConnection } from './error-pages.js'
 import { intercepts, sendErrorPage } from './error-page.js'
 import { LocationMatch } from './locations.js'
@@ -352,6 +352,7 @@ export class Connection implements Downstream {
       extra: this.addHeaders(lc, status),
       upgrade: rh.status === 101 ? rh.upgrade : null,
       status: req.errStatus,
+      redirect: pass.redirect !== null ? this : null,
     })
     this.socket.write(head, 'latin1')
     req.headerSent = true
@@ -378,6 +379,20 @@ export class Connection implements Downstream {
     backend.on('error', () => client.destroy())
     client.setTimeout(0)
     client.resume()
+  }
+
+  /** proxy_redirect on a proxied answer's Location. */
+  rewriteLocation(value: string): string | null {
+    return this.proxyPass().redirect!.rewrite(this.req!, value, 0)
+  }
+
+  /** proxy_redirect on a proxied answer's Refresh. */
+  rewriteRefresh(value: string): string | null {
+    return this.proxyPass().redirect!.rewriteRefresh(this.req!, value)
+  }
+
+  private proxyPass(): ProxyPass {
+    return (this.req!.loc!.handler as { kind: 'proxy'; pass: ProxyPass }).pass
   }
 
   intercepts(status: number): boolean {

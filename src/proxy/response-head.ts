@@ -12,6 +12,16 @@ const ALWAYS_DROP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'p
 /** nginx's default `proxy_hide_header` list. */
 export const DEFAULT_HIDE: readonly string[] = ['date', 'server', 'x-pad', 'x-accel-expires', 'x-accel-redirect', 'x-accel-limit-rate', 'x-accel-buffering', 'x-accel-charset']
 
+/** proxy_redirect, seen from the head builder. */
+export interface RedirectRewriter {
+  /** `Location`'s new value, or null to keep it as sent. */
+  rewriteLocation(value: string): string | null
+  /** `Refresh`'s new value, or null to keep it as sent. */
+  rewriteRefresh(value: string): string | null
+  /** A relative Location made absolute (nginx's absolute_redirect). */
+  absolute(path: string): string
+}
+
 export interface ClientHeadOptions {
   /** `Server: …` value. */
   server: string
@@ -26,6 +36,8 @@ export interface ClientHeadOptions {
   extra: string
   /** A 101 to an Upgrade request: `Connection: upgrade` and this `Upgrade` value instead of keep-alive/close. */
   upgrade?: string | null
+  /** proxy_redirect, when the location rewrites redirects. */
+  redirect?: RedirectRewriter | null
   /** An error page's status replacing the backend's (nginx's err_status): its standard status line. */
   status?: number
 }
@@ -42,9 +54,16 @@ export function buildClientHead(rh: ResponseHead, o: ClientHeadOptions): string 
       case 'content-type': contentType = `Content-Type: ${rh.value(i)}\r\n`; continue
       case 'content-length': contentLength = o.chunked ? '' : `Content-Length: ${rh.value(i)}\r\n`; continue
       case 'last-modified': lastModified = `Last-Modified: ${rh.value(i)}\r\n`; continue
-      case 'location': location = `Location: ${rh.value(i)}\r\n`; continue
     }
     if (ALWAYS_DROP.has(lower) || o.hide.has(lower)) continue
+    if (o.redirect && (lower === 'location' || lower === 'refresh')) {
+      const v = rh.value(i)
+      const r = lower === 'location' ? o.redirect.rewriteLocation(v) : o.redirect.rewriteRefresh(v)
+      // Only a Location rewritten to a path is made absolute and moves up; anything else keeps its place.
+      if (r !== null && lower === 'location' && r.startsWith('/')) location = `Location: ${o.redirect.absolute(r)}\r\n`
+      else rest += `${name}: ${r ?? v}\r\n`
+      continue
+    }
     rest += `${name}: ${rh.value(i)}\r\n`
   }
   const reason = rh.reason === '' ? '' : ` ${rh.reason}`
