@@ -14,7 +14,7 @@ import { UNSUPPORTED } from './unsupported.js'
  * hand because config/ may not import http/; directives-doc.test.ts fails when the two differ.
  */
 export const REFUSED_FOR_NOW: readonly string[] = [
-  'ssl_certificate', 'ssl_certificate_key', 'gzip',
+  'ssl_certificate', 'ssl_certificate_key',
   'proxy_ssl_server_name', 'proxy_ssl_name', 'proxy_ssl_verify', 'proxy_ssl_trusted_certificate',
   'proxy_ssl_session_reuse',
 ]

@@ -595,7 +595,8 @@ export const DIRECTIVES: readonly DirectiveSpec[] = [
   flag('gzip_vary', HSL, { default: 'off', docs: 'Add `Vary: Accept-Encoding`.' }),
   num('gzip_comp_level', HSL, { default: '1', docs: 'Compression level 1-9.', validate: bounded(1, 9) }),
   oneOf('gzip_http_version', HSL, ['1.0', '1.1'], { default: '1.1', docs: 'Lowest request HTTP version compressed.' }),
-  spec('gzip_disable', HSL, [1, MORE], { docs: 'User agents (regex) not served compressed.' }),
+  spec('gzip_disable', HSL, [1, MORE], { docs: 'User agents (regex, `msie6`) not served compressed.' }),
+  bufs('gzip_buffers', HSL, { ...noop, default: '32 4k|16 8k', docs: 'Buffers for compressing a response.' }),
 
   // scripted content
   spec('content_by_lua', LI, 1, { unique: 'content_by_lua', docs: 'Lua content handler (Tengine `ngx.dyups` API).' }),

@@ -51,7 +51,7 @@ export const UNSUPPORTED: readonly string[] = [
   'geo', 'geoip_country', 'geoip_city', 'geoip_org', 'geoip_proxy', 'geoip_proxy_recursive',
   'split_clients', 'real_ip_header', 'set_real_ip_from', 'real_ip_recursive', 'expires', 'mirror',
   'mirror_request_body', 'slice', 'health_check', 'match', 'status_zone', 'api', 'status', 'stub_status',
-  'gzip_static', 'gzip_buffers', 'gunzip', 'gunzip_buffers', 'brotli', 'brotli_types',
+  'gzip_static', 'gunzip', 'gunzip_buffers', 'brotli', 'brotli_types',
   'brotli_comp_level', 'brotli_static', 'charset_map', 'charset_types', 'override_charset',
   'userid', 'userid_domain', 'userid_expires', 'userid_name', 'userid_p3p', 'userid_path', 'userid_service',
   'userid_mark', 'userid_flags', 'valid_referers', 'referer_hash_bucket_size', 'referer_hash_max_size',

@@ -15,6 +15,7 @@ import { resolve } from 'node:path'
 import { log } from '../log.js'
 import type { AddHeader, Handler, HttpConfig, Listener, LocConf, ProxyPass, ServerConf, SetOp } from './conf.js'
 import { ErrorPages } from './error-pages.js'
+import { GZIP_DEFAULT, gzipLevel, type GzipConf } from './gzip.js'
 import { compileProxyRedirect, levelRedirects } from './proxy-redirect.js'
 import { compileErrorPages, type ErrorPages as ErrorPageList } from './error-page.js'
 import { buildLocations, type Location } from './locations.js'
@@ -65,6 +66,7 @@ interface Inherited {
   interceptErrors: boolean
   /** proxy_redirect of the nearest level that sets it; null: none does (the default rule). */
   redirects: readonly Directive[] | 'off' | null
+  gzip: GzipConf
 }
 
 /**
@@ -73,7 +75,7 @@ interface Inherited {
  * start-up refuse them. `gzip off` and friends that change nothing are let through.
  */
 const NOT_YET = new Set([
-  'ssl_certificate', 'ssl_certificate_key', 'gzip',
+  'ssl_certificate', 'ssl_certificate_key',
   'proxy_ssl_server_name', 'proxy_ssl_name', 'proxy_ssl_verify', 'proxy_ssl_trusted_certificate',
   'proxy_ssl_session_reuse',
 ])
@@ -110,7 +112,7 @@ export function compileHttp(src: HttpSource): HttpConfig {
       types: DEFAULT_TYPES, serverTokens: true, proxyHeaders: [], proxyVersion: '1.0',
       proxy: { connectTimeout: 60_000, readTimeout: 60_000, sendTimeout: 60_000, nextUpstream: NEXT_ERROR | NEXT_TIMEOUT, nextTries: 0, nextTimeout: 0 },
       hide: new Set(DEFAULT_HIDE), logs: 'default', scripts: new ScriptCompiler(src), jsImports: [],
-      errorPages: null, recursiveErrorPages: false, interceptErrors: false, redirects: null,
+      errorPages: null, recursiveErrorPages: false, interceptErrors: false, redirects: null, gzip: GZIP_DEFAULT,
     },
     block,
     vars,
@@ -179,6 +181,7 @@ function level(parent: Inherited, block: readonly Directive[], vars: Variables, 
   if (own !== null) i.access = own
   i.errorPages = compileErrorPages(block, vars) ?? i.errorPages
   i.redirects = levelRedirects(block) ?? i.redirects
+  i.gzip = gzipLevel(i.gzip, block)
   const imports = block.filter((d) => d.name === 'js_import')
   if (imports.length > 0) i.jsImports = [...i.jsImports, ...imports.map((d) => i.scripts.import(d))]
   const adds = block.filter((d) => d.name === 'add_header')
@@ -250,6 +253,7 @@ function locConf(i: Inherited, block: readonly Directive[], serverSets: readonly
     errorPages: i.errorPages,
     recursiveErrorPages: i.recursiveErrorPages,
     interceptErrors: i.interceptErrors,
+    gzip: i.gzip.enable ? i.gzip : null,
     addHeaders: i.addHeaders,
     clientMaxBodySize: i.clientMaxBodySize,
     keepaliveTimeout: i.keepaliveTimeout,

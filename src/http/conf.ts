@@ -12,6 +12,7 @@ import type { VirtualHosts } from './vhosts.js'
 import type { ErrorPages } from './error-pages.js'
 import type { ErrorPages as ErrorPageList } from './error-page.js'
 import type { ProxyRedirect } from './proxy-redirect.js'
+import type { GzipConf } from './gzip.js'
 import type { StatusFormat } from '../health/index.js'
 import type { JsContent, LuaScript } from './script/index.js'
 
@@ -67,6 +68,8 @@ export interface LocConf {
   recursiveErrorPages: boolean
   /** proxy_intercept_errors */
   interceptErrors: boolean
+  /** gzip settings when gzip is on, else null. */
+  gzip: GzipConf | null
   addHeaders: readonly AddHeader[]
   clientMaxBodySize: number
   keepaliveTimeout: number

@@ -6,7 +6,7 @@
 import type { Socket } from 'node:net'
 import {
   ChunkedDecoder, NEED_MORE, PARSE_ERROR, RequestHeadParser, httpDate, type BodyKind, type RequestHead,
-  type ResponseHead, BODY_UNTIL_CLOSE, BODY_CHUNKED, statusLine, wireStatus,
+  type ResponseHead, BODY_UNTIL_CLOSE, BODY_CHUNKED, BODY_NONE, statusLine, wireStatus,
 } from '../http1/index.js'
 import { Exchange, buildClientHead, type Downstream } from '../proxy/index.js'
 import { log } from '../log.js'
@@ -14,6 +14,7 @@ import { VERSION } from '../version.js'
 import type { LocConf, ProxyPass } from './conf.js'
 import { closesConnection } from './error-pages.js'
 import { intercepts, sendErrorPage } from './error-page.js'
+import { GZ_COMPRESS, GZ_VARY, GzipBody, gzipLocal, gzipProxied, gzipWhole } from './gzip.js'
 import { LocationMatch } from './locations.js'
 import { Request } from './request.js'
 import { parseTarget, Target } from './uri.js'
@@ -54,6 +55,9 @@ export class Connection implements Downstream {
   private bodyParts: Buffer[] = []
   private bodyLeft = 0
   private exchange: Exchange | null = null
+  /** The compressor of a gzipped proxied body, while it runs. */
+  private gz: GzipBody | null = null
+  private gzEnding = false
   /** The backend socket of an upgraded connection. */
   private peer: Socket | null = null
   private bodyStart = -1
@@ -78,7 +82,8 @@ export class Connection implements Downstream {
     socket.on('close', () => this.onClose())
     // The client can take more: let whichever source is paused on it (a proxied body, a tunnel) go on.
     socket.on('drain', () => {
-      this.exchange?.clientDrained()
+      if (this.gz !== null) this.gz.resume()
+      else this.exchange?.clientDrained()
       this.peer?.resume()
     })
     socket.on('timeout', () => this.onTimeout())
@@ -267,19 +272,29 @@ export class Connection implements Downstream {
     }
     const shown = wireStatus(status)
     const noBody = status === 204 || status === 304 || req.method === 'HEAD'
-    const len = body === null ? 0 : typeof body === 'string' ? Buffer.byteLength(body, 'latin1') : body.length
-    const keep = req.keepAlive && this.keepAliveAllowed(lc)
+    let len = body === null ? 0 : typeof body === 'string' ? Buffer.byteLength(body, 'latin1') : body.length
+    const gz = lc !== null && lc.gzip !== null && body !== null ? gzipLocal(lc.gzip, req, status, type, len) : 0
+    const client11 = req.versionMinor === 1
+    if (gz & GZ_COMPRESS && !noBody) {
+      body = gzipWhole(body!, lc!.gzip!.level, client11)
+      len = body.length
+    }
+    // A compressed body has no length: chunked to HTTP/1.1, until the close to HTTP/1.0 (HEAD: neither).
+    const keep = req.keepAlive && this.keepAliveAllowed(lc) && (client11 || noBody || !(gz & GZ_COMPRESS))
     req.keepAlive = keep
     let h = `${statusLine(shown)}Server: ${tokens ? SERVER_ON : SERVER_OFF}\r\nDate: ${httpDate()}\r\n`
     if (type !== undefined && !(status === 204 || status === 304)) h += `Content-Type: ${type}\r\n`
-    if (status !== 204 && status !== 304) h += `Content-Length: ${len}\r\n`
+    if (status !== 204 && status !== 304 && !(gz & GZ_COMPRESS)) h += `Content-Length: ${len}\r\n`
     // nginx's header filter makes a relative Location absolute and sends it here; others keep their list place.
     if (req.location !== null && req.location.startsWith('/')) h += `Location: ${this.absolute(req.location)}\r\n`
     if (headers !== null) for (const [n, v] of headers) if (n === 'Location' && v.startsWith('/')) h += `Location: ${this.absolute(v)}\r\n`
+    if (gz & GZ_COMPRESS && client11 && !noBody) h += 'Transfer-Encoding: chunked\r\n'
     h += keep ? 'Connection: keep-alive\r\n' : 'Connection: close\r\n'
+    if (gz & GZ_VARY) h += 'Vary: Accept-Encoding\r\n'
     if (req.location !== null && !req.location.startsWith('/')) h += `Location: ${req.location}\r\n`
     if (headers !== null) for (const [n, v] of headers) if (n !== 'Location' || !v.startsWith('/')) h += `${n}: ${v}\r\n`
     if (lc !== null) h += this.addHeaders(lc, status)
+    if (gz & GZ_COMPRESS) h += 'Content-Encoding: gzip\r\n'
     h += '\r\n'
     req.status = status
     const s = this.socket
@@ -339,20 +354,31 @@ export class Connection implements Downstream {
       if (client11) passChunked = true
       else keep = false
     }
-    req.keepAlive = keep
     const status = req.errStatus > 0 ? req.errStatus : rh.status
+    const gz = lc.gzip !== null ? gzipProxied(lc.gzip, req, rh, status) : 0
+    const headOnly = kind === BODY_NONE && req.method === 'HEAD'
+    if (gz & GZ_COMPRESS && !headOnly) {
+      // The compressor frames the body itself; an HTTP/1.0 client reads it until the close.
+      chunk = false
+      passChunked = false
+      if (!client11) keep = false
+      this.gz = new GzipBody(lc.gzip!.level, this.socket, client11, kind === BODY_CHUNKED, () => this.exchange?.clientDrained())
+    }
+    req.keepAlive = keep
     req.status = status
     const pass = (req.loc!.handler as { kind: 'proxy'; pass: import('./conf.js').ProxyPass }).pass
     const head = buildClientHead(rh, {
       server: lc.serverTokens ? SERVER_ON : SERVER_OFF,
       date: httpDate(),
-      chunked: chunk || passChunked,
+      chunked: chunk || passChunked || (this.gz !== null && client11),
       keepAlive: keep,
       hide: pass.hide,
       extra: this.addHeaders(lc, status),
       upgrade: rh.status === 101 ? rh.upgrade : null,
       status: req.errStatus,
       redirect: pass.redirect !== null ? this : null,
+      gzip: (gz & GZ_COMPRESS) !== 0,
+      vary: (gz & GZ_VARY) !== 0,
     })
     this.socket.write(head, 'latin1')
     req.headerSent = true
@@ -403,8 +429,22 @@ export class Connection implements Downstream {
     this.req!.upstreamAttempt(addr, status, connectMs, responseMs)
   }
 
+  get bodyFilter(): GzipBody | null {
+    return this.gz
+  }
+
   finished(errorStatus: number, broken: boolean): void {
     this.exchange = null
+    if (this.gz !== null) {
+      if (!broken && !this.gzEnding) {
+        // The request ends once the compressor has handed its last bytes to the client.
+        this.gzEnding = true
+        return this.gz.end(() => this.finished(errorStatus, false))
+      }
+      if (broken) this.gz.destroy()
+      this.gz = null
+      this.gzEnding = false
+    }
     if (this.bodyStart >= 0) {
       this.req!.bodyBytesSent = this.socket.bytesWritten - this.bodyStart
       this.bodyStart = -1
@@ -464,6 +504,7 @@ export class Connection implements Downstream {
     }
     this.socket.destroy()
     this.peer?.destroy()
+    this.gz?.destroy()
     this.worker.forget(this)
   }
 

@@ -53,6 +53,8 @@ export interface Downstream {
    * true to chunk-encode a body that has no length (an HTTP/1.1 client), false to send it as is.
    */
   responseHead(head: ResponseHead, kind: BodyKind): boolean
+  /** Set by responseHead when the body is to go through a filter (gzip) instead of straight to the socket. */
+  readonly bodyFilter: BodyFilter | null
   /** proxy_intercept_errors: whether the backend's answer with this status (>= 300) is replaced by an error page. */
   intercepts(status: number): boolean
   /** One attempt ended: for $upstream_addr, $upstream_status, $upstream_connect_time, $upstream_response_time. */
@@ -67,6 +69,11 @@ export interface Downstream {
    * and `backend` until either side closes. `rest`: bytes the backend sent after its head.
    */
   tunnel(backend: Socket, rest: Buffer | null): void
+}
+
+/** Takes the backend's body bytes as framed by the backend; false: pause the backend until clientDrained(). */
+export interface BodyFilter {
+  write(data: Buffer): boolean
 }
 
 const S_IDLE = 0
@@ -91,6 +98,7 @@ export class Exchange implements ConnUser {
   private kind: BodyKind = BODY_NONE
   private remaining = 0
   private chunkOut = false
+  private filter: BodyFilter | null = null
   private started = 0
   private attemptStart = 0
   private connectMs = -1
@@ -216,6 +224,7 @@ export class Exchange implements ConnUser {
     const out = this.down.socket
     out.cork()
     this.chunkOut = this.down.responseHead(rh, this.kind)
+    this.filter = this.down.bodyFilter
     this.sentAny = true
     this.state = S_BODY
     if (this.kind === BODY_CHUNKED) {
@@ -250,7 +259,8 @@ export class Exchange implements ConnUser {
     }
     const out = this.down.socket
     let ok: boolean
-    if (this.chunkOut) {
+    if (this.filter !== null) ok = this.filter.write(data)
+    else if (this.chunkOut) {
       out.cork()
       out.write(data.length.toString(16) + '\r\n', 'latin1')
       out.write(data)
