@@ -45,6 +45,8 @@ const SERVER = `
         location /icpt500/ { proxy_intercept_errors on; error_page 404 /e/icpt; proxy_pass http://u/s/500/; }
         location /icptown/ { proxy_intercept_errors on; error_page 404 = /s/200/again; proxy_pass http://u/s/404/; }
         location /icptredir/ { proxy_intercept_errors on; error_page 301 302 http://example.com/moved; proxy_pass http://u/s/302/; }
+        location /icpt401/ { proxy_intercept_errors on; error_page 401 /e/401; proxy_pass http://u/h/?_status=401&WWW-Authenticate=Basic%20realm%3Dx&X-Other=; }
+        location /icpt401std/ { proxy_intercept_errors on; error_page 401 /e/401; proxy_pass http://u/s/401/; }
         location /noicpt/ { error_page 404 /e/x; proxy_pass http://u/s/404/; }
 `
 
@@ -90,6 +92,8 @@ const CASES: Case[] = [
   { name: 'not intercepted without a page for 500', raw: req('/icpt500/x'), expect: has(500, 'b 500 GET /s/500/x') },
   { name: 'intercepted, page proxied with =', raw: req('/icptown/x'), expect: has(200, 'b 200 GET /s/200/again') },
   { name: 'intercepted 302 → URL', raw: req('/icptredir/x'), expect: has(302, 'Location: http://example.com/moved') },
+  { name: 'intercepted 401 keeps WWW-Authenticate', raw: req('/icpt401/x'), expect: has(401, 'WWW-Authenticate: Basic realm=x') },
+  { name: 'intercepted 401', raw: req('/icpt401std/x'), expect: has(401, 'page /e/401') },
   { name: 'intercept off: backend 404 passes', raw: req('/noicpt/x'), expect: has(404, 'b 404 GET /s/404/x') },
 ]
 

@@ -21,7 +21,7 @@ export interface Scripted {
 /**
  * A backend answering by path:
  * - `/s/CODE/...` → status CODE, `Content-Type: text/plain`, body `b CODE METHOD TARGET\n`;
- * - `/h/...?Name=value&...` → 200 with those headers (values URI-decoded), body `headers\n` (`_len=N`: N bytes);
+ * - `/h/...?Name=value&...` → 200 with those headers (values URI-decoded), body `headers\n` (`_len=N`: N bytes; `_status=CODE`: another status);
  * - `/big/N` → 200 `text/html`, N bytes of text, Content-Length;
  * - `/chunked/N` → 200 `text/html`, N bytes of text in chunks of at most 1000;
  * - `/close/N` → 200 `text/html`, N bytes, no length: delimited by the close;
@@ -67,14 +67,16 @@ export async function scriptedBackend(t: TestContext): Promise<Scripted> {
       if (path.startsWith('/h/')) {
         let hs = ''
         let body = 'headers\n'
+        let status = 200
         for (const kv of (target.split('?')[1] ?? '').split('&')) {
           if (kv === '') continue
           const i = kv.indexOf('=')
           const k = decodeURIComponent(kv.slice(0, i)), v = decodeURIComponent(kv.slice(i + 1))
           if (k === '_len') body = 'x'.repeat(Number(v))
+          else if (k === '_status') status = Number(v)
           else hs += `${k}: ${v}\r\n`
         }
-        return send(200, hs, body)
+        return send(status, hs, body)
       }
       const big = /^\/(big|chunked|close)\/(\d+)/.exec(path)
       if (big) {

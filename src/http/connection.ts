@@ -291,6 +291,7 @@ export class Connection implements Downstream {
     if (gz & GZ_COMPRESS && client11 && !noBody) h += 'Transfer-Encoding: chunked\r\n'
     h += keep ? 'Connection: keep-alive\r\n' : 'Connection: close\r\n'
     if (gz & GZ_VARY) h += 'Vary: Accept-Encoding\r\n'
+    if (req.wwwAuthenticate !== null) h += `WWW-Authenticate: ${req.wwwAuthenticate}\r\n`
     if (req.location !== null && !req.location.startsWith('/')) h += `Location: ${req.location}\r\n`
     if (headers !== null) for (const [n, v] of headers) if (n !== 'Location' || !v.startsWith('/')) h += `${n}: ${v}\r\n`
     if (lc !== null) h += this.addHeaders(lc, status)
@@ -421,8 +422,8 @@ export class Connection implements Downstream {
     return (this.req!.loc!.handler as { kind: 'proxy'; pass: ProxyPass }).pass
   }
 
-  intercepts(status: number): boolean {
-    return intercepts(this.req!, status)
+  intercepts(rh: ResponseHead): boolean {
+    return intercepts(this.req!, rh)
   }
 
   attempt(addr: string, status: number, connectMs: number, responseMs: number): void {

@@ -10,6 +10,7 @@
  * has a list, whether or not the status is in it. Internal redirects are bounded as in nginx: the 11th is a 500.
  */
 import type { Directive } from '../config/index.js'
+import type { ResponseHead } from '../http1/index.js'
 import { DyupsError } from '../errors.js'
 import { log } from '../log.js'
 import type { Connection } from './connection.js'
@@ -172,8 +173,14 @@ export function namedLocation(c: Connection, req: Request, name: string): void {
   runHandler(c.worker, c, req)
 }
 
-/** proxy_intercept_errors: whether a backend's `status` is to be replaced by the location's error page. */
-export function intercepts(req: Request, status: number): boolean {
+/**
+ * proxy_intercept_errors: whether a backend's answer is to be replaced by the location's error page. A 401's
+ * WWW-Authenticate is kept for the page, as nginx keeps it.
+ */
+export function intercepts(req: Request, rh: ResponseHead): boolean {
   const lc = req.loc
-  return lc !== null && lc.interceptErrors && lc.errorPages !== null && lc.errorPages.find(status) !== null
+  const status = rh.status
+  if (lc === null || !lc.interceptErrors || lc.errorPages === null || lc.errorPages.find(status) === null) return false
+  if (status === 401) req.wwwAuthenticate = rh.get('www-authenticate')
+  return true
 }

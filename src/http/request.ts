@@ -24,6 +24,8 @@ export class Request extends BasicVarSource {
   uriChanges = 11
   /** A `return` redirect's Location, kept for the error page that answers it instead. */
   location: string | null = null
+  /** An intercepted 401's WWW-Authenticate, sent with the error page that replaces it (as nginx). */
+  wwwAuthenticate: string | null = null
   /** The URI was changed by an internal redirect: proxy_pass sends $uri, not the request's target. */
   uriChanged = false
 

@@ -55,8 +55,8 @@ export interface Downstream {
   responseHead(head: ResponseHead, kind: BodyKind): boolean
   /** Set by responseHead when the body is to go through a filter (gzip) instead of straight to the socket. */
   readonly bodyFilter: BodyFilter | null
-  /** proxy_intercept_errors: whether the backend's answer with this status (>= 300) is replaced by an error page. */
-  intercepts(status: number): boolean
+  /** proxy_intercept_errors: whether the backend's answer (status >= 300) is replaced by an error page. */
+  intercepts(head: ResponseHead): boolean
   /** One attempt ended: for $upstream_addr, $upstream_status, $upstream_connect_time, $upstream_response_time. */
   attempt(addr: string, status: number, connectMs: number, responseMs: number): void
   /**
@@ -219,7 +219,7 @@ export class Exchange implements ConnUser {
     this.kind = rh.bodyKind(this.down.method)
     this.remaining = this.kind === BODY_LENGTH ? rh.contentLength : 0
     this.status = rh.status
-    if (rh.status >= 300 && this.down.intercepts(rh.status)) return this.intercept()
+    if (rh.status >= 300 && this.down.intercepts(rh)) return this.intercept()
     // Head and the body bytes that came with it leave in one writev: a small response costs one syscall.
     const out = this.down.socket
     out.cork()
