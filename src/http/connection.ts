@@ -503,6 +503,11 @@ export class Connection implements Downstream {
       this.exchange = null
       if (this.req !== null) this.worker.logRequest(this.req)
     }
+    if (this.gzEnding && this.req !== null) {
+      // The client left while the compressor was finishing: the request is over all the same.
+      this.gzEnding = false
+      this.worker.logRequest(this.req)
+    }
     this.socket.destroy()
     this.peer?.destroy()
     this.gz?.destroy()
