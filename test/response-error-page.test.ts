@@ -32,6 +32,7 @@ const SERVER = `
         location /toproxyown/ { error_page 404 = /s/201/x; return 404; }
         location /dead/ { proxy_pass http://dead; }
         location /small/ { client_max_body_size 1; error_page 413 /e/413; return 200 "small\\n"; }
+        location /smallp/ { client_max_body_size 1; error_page 413 /e/413; proxy_pass http://u; }
         location /loop/ { error_page 404 /loop/again; return 404; }
         location /rloop/ { recursive_error_pages on; error_page 404 /rloop/x; return 404; }
         location /chain/ { recursive_error_pages on; error_page 404 /chain2/; return 404; }
@@ -77,6 +78,8 @@ const CASES: Case[] = [
   { name: 'page proxied: backend head, error status', raw: req('/toproxy/x'), expect: has(404, 'b 201 GET /s/201/x?y=1') },
   { name: 'page proxied with =: backend status', raw: req('/toproxyown/x'), expect: has(201, 'b 201 GET /s/201/x') },
   { name: 'POST becomes GET', raw: req('/ret/x', { method: 'POST', body: 'abc' }), expect: has(404, 'page /e/404  GET') },
+  { name: 'POST with a body, page proxied as GET', raw: req('/toproxy/x', { method: 'POST', body: 'abc' }), expect: has(404, 'b 201 GET /s/201/x?y=1') },
+  { name: 'chunked body too large → page', raw: 'POST /smallp/x HTTP/1.1\r\nHost: side\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\na\r\n0123456789\r\n0\r\n\r\n', expect: has(413, 'page /e/413') },
   { name: 'HEAD stays HEAD', raw: req('/ret/x', { method: 'HEAD' }), expect: status(404) },
   { name: '502 from the proxy → page', raw: req('/dead/x'), expect: has(502, 'page /e/50x') },
   { name: '413 → page, connection closes', raw: req('/small/x', { method: 'POST', body: 'too long' }), expect: has(413, 'page /e/413') },

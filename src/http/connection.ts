@@ -247,6 +247,8 @@ export class Connection implements Downstream {
     const req = this.req!
     if (closesConnection(status)) req.keepAlive = false
     req.errStatus = 0
+    // An error page may proxy: the rest of a refused body must wait as pipelined bytes, not be parsed as a body.
+    if (this.state === BODY) this.state = BUSY
     if (req.loc !== null && req.loc.errorPages !== null && sendErrorPage(this, req, status)) return
     this.sendLocal(status, null, null)
   }
