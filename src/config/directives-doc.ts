@@ -71,9 +71,9 @@ const refusedIntro = (names: readonly string[]): string =>
   '## Refused by `-t` for now\n\n' +
   wrap(
     'The request path does not build these yet, so `-t` refuses them with `"x" directive is not supported by dyups ' +
-      `yet\`: ${names.map(code).join(', ')}. Written with the single argument \`off\` (\`gzip off;\`, ` +
-      '`proxy_intercept_errors off;`) they pass, since that is their default; the `ssl` parameter of `listen` is ' +
-      'refused the same way. Their companions (`gzip_types`, `ssl_protocols`, `ssl_ciphers`, `ssl_session_cache`, ' +
+      `yet\`: ${names.map(code).join(', ')}. Written with the single argument \`off\` (\`proxy_ssl_verify off;\`) ` +
+      'they pass, since that is their default; the `ssl` parameter of `listen` is ' +
+      'refused the same way. Their companions (`ssl_protocols`, `ssl_ciphers`, `ssl_session_cache`, ' +
       '...) are accepted but have nothing to act on until then. The Lua and JavaScript handlers in this list are ' +
       "the scripting interface to dyups (Tengine's `ngx.dyups`).",
   ) +
