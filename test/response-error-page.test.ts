@@ -156,3 +156,29 @@ test('an intercepted answer closes its backend connection as nginx', async (t) =
   }
   assert.deepEqual(conns[1], conns[0])
 })
+
+test('error_page and proxy_intercept_errors inherited from the http level as nginx', async (t) => {
+  const { pair } = await startResponses(t, {
+    http: '    error_page 404 /e/http;\n    proxy_intercept_errors on;\n',
+    server: `
+        location /e/ { return 200 "page $uri\\n"; }
+        location /none/ { }
+        location /own/ { error_page 500 /e/own; return 404; }
+        location /nested/ { location /nested/in/ { return 404; } }
+        location /icpt/ { proxy_pass http://u/s/404/; }
+        location /noicpt/ { proxy_intercept_errors off; proxy_pass http://u/s/404/; }
+`,
+  })
+  const cases: [string, (s: Seen) => boolean][] = [
+    ['/none/x', (s) => s.body === 'page /e/http\n'],
+    ['/own/x', (s) => s.body.includes('<h1>404 Not Found</h1>')],
+    ['/nested/in/x', (s) => s.body === 'page /e/http\n'],
+    ['/icpt/x', (s) => s.body === 'page /e/http\n'],
+    ['/noicpt/x', (s) => s.body === 'b 404 GET /s/404/x\n'],
+  ]
+  for (const [path, expect] of cases) {
+    const [n, d] = await askBoth(pair, req(path))
+    assert.ok(expect(n), `${path}: nginx answered ${JSON.stringify(n)}`)
+    assert.deepEqual(d, n, path)
+  }
+})

@@ -190,3 +190,29 @@ test('a client that does not read holds the backend back (backpressure through t
   assert.equal(r.body.length, 'GZIP:'.length + TOTAL)
   assert.equal(written, TOTAL)
 })
+
+test('gzip settings inherited from the http level as nginx', async (t) => {
+  const { pair } = await startResponses(t, {
+    http: '    gzip on;\n    gzip_vary on;\n    gzip_types text/plain;\n    gzip_min_length 30;\n',
+    server: `
+        location /off/ { gzip off; proxy_pass http://u/; }
+        location /types/ { gzip_types text/css; proxy_pass http://u/; }
+        location /len/ { gzip_min_length 0; proxy_pass http://u/; }
+`,
+  })
+  const cases: [string, boolean][] = [
+    ['/s/200/abcdefghijklmnopqrstuvwxyz', true],
+    ['/s/200/a', false],
+    ['/off/s/200/abcdefghijklmnopqrstuvwxyz', false],
+    ['/types/s/200/abcdefghijklmnopqrstuvwxyz', false],
+    ['/types/big/100', true],
+    ['/len/s/200/a', true],
+    ['/s/404/abcdefghijklmnopqrstuvwxyz', true],
+    ['/s/502/abcdefghijklmnopqrstuvwxyz', false],
+  ]
+  for (const [path, gz] of cases) {
+    const [n, d] = await askBoth(pair, req(path, { headers: AE }))
+    assert.equal(compressed(n), gz, `${path}: nginx answered ${JSON.stringify(n).slice(0, 300)}`)
+    assert.deepEqual(d, n, path)
+  }
+})
