@@ -19,6 +19,8 @@ const SERVER = `
         location /ret418/ { return 418; }
         location /rettext/ { return 404 "own text\\n"; }
         location /retredir/ { error_page 302 /e/302; return 302 /elsewhere; }
+        location /retredir2/ { error_page 302 /e2/; return 302 /elsewhere; }
+        location /e2/ { return 301 http://example.com/second; }
         location /own/ { error_page 404 = /e/own; return 404; }
         location /code/ { error_page 404 =202 /e/code; return 404; }
         location /url/ { error_page 404 http://example.com/nf?x=1; return 404; }
@@ -68,6 +70,7 @@ const CASES: Case[] = [
   { name: 'return without a page: standard', raw: req('/ret418/x'), expect: status(418) },
   { name: 'return with text: no error page', raw: req('/rettext/x'), expect: has(404, 'own text') },
   { name: 'return 302 follows error_page 302', raw: req('/retredir/x'), expect: has(302, 'page /e/302') },
+  { name: 'a redirect in the page replaces the Location', raw: req('/retredir2/x'), expect: has(301, 'Location: http://example.com/second') },
   { name: '= takes the page\'s status', raw: req('/own/x'), expect: has(200, 'page /e/own') },
   { name: '=202', raw: req('/code/x'), expect: has(202, 'page /e/code') },
   { name: 'URL: 302', raw: req('/url/x'), expect: has(302, 'Location: http://example.com/nf?x=1') },

@@ -54,7 +54,9 @@ function doReturn(c: Connection, req: Request, code: number, text: Template | nu
   if (code === 301 || code === 302 || code === 303 || code === 307 || code === 308) {
     // nginx finalizes a redirect as a special response: error_page applies to it.
     req.errStatus = 0
-    // The Location stays with whatever answers instead (nginx keeps headers_out.location).
+    // A new redirect replaces an earlier one's Location; it stays with whatever answers instead of it (nginx keeps
+    // headers_out.location through an error page).
+    req.location = null
     if (req.loc!.errorPages !== null) {
       req.location = value
       if (sendErrorPage(c, req, code)) return
