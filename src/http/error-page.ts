@@ -19,9 +19,6 @@ import { LocationMatch } from './locations.js'
 import type { Request } from './request.js'
 import type { Template, Variables } from './variables.js'
 
-/** nginx's NGX_HTTP_MAX_URI_CHANGES + 1: the count a request starts with. */
-export const URI_CHANGES = 11
-
 /** One `error_page` target. */
 export interface ErrorPage {
   /** -1: keep the error status; 0 (`=`): the page's own status; else `=CODE`. */

@@ -13,7 +13,7 @@
  */
 import type { Socket } from 'node:net'
 import { createGzip, gzipSync, type Gzip } from 'node:zlib'
-import type { Directive } from '../config/index.js'
+import { parseSize, type Directive } from '../config/index.js'
 import { ChunkedScanner, LAST_CHUNK, type ResponseHead } from '../http1/index.js'
 import { compileRegex } from './locations.js'
 import type { Request } from './request.js'
@@ -55,8 +55,6 @@ export const GZIP_DEFAULT: GzipConf = {
   httpMinor: 1, disableMsie6: false, disable: [],
 }
 
-const SIZE = /^(\d+)([kKmM]?)$/
-
 /**
  * The settings of one level over its parent's (each directive inherited on its own, as nginx merges them); the
  * parent object itself when the level sets none. Values were checked by the registry.
@@ -74,11 +72,7 @@ export function gzipLevel(parent: GzipConf, block: readonly Directive[]): GzipCo
       case 'gzip_comp_level': c.level = Number(a0); break
       case 'gzip_vary': c.vary = a0 === 'on'; break
       case 'gzip_http_version': c.httpMinor = a0 === '1.0' ? 0 : 1; break
-      case 'gzip_min_length': {
-        const m = SIZE.exec(a0)!
-        c.minLength = Number(m[1]) * (m[2] === '' ? 1 : /k/i.test(m[2]!) ? 1024 : 1024 * 1024)
-        break
-      }
+      case 'gzip_min_length': c.minLength = parseSize(a0) ?? c.minLength; break
       case 'gzip_proxied': {
         let bits = 0
         for (const a of d.args) bits |= PROXIED_BITS[a.toLowerCase()] ?? 0

@@ -105,7 +105,10 @@ function doProxy(w: HttpWorker, c: Connection, req: Request, pass: ProxyPass): v
     uri = m[2] === '' ? null : m[2]!
   }
   req.proxyHost = host
-  const path = uri === null ? (req.uriChanged ? escapeUri(req.uri) + (req.args === '' ? '' : `?${req.args}`) : req.requestUri) : pass.url !== null ? uri : uri + escapeUri(req.uri.slice(pass.locationPrefix.length)) + (req.args === '' ? '' : `?${req.args}`)
+  const args = req.args === '' ? '' : `?${req.args}`
+  // After an internal redirect nginx no longer has a valid unparsed URI: it sends $uri escaped, with $args.
+  const path = uri === null ? (req.uriChanged ? escapeUri(req.uri) + args : req.requestUri)
+    : pass.url !== null ? uri : uri + escapeUri(req.uri.slice(pass.locationPrefix.length)) + args
   const balancer = w.deps.table.route(host) ?? w.literals.get(host)
   if (balancer !== undefined) return forward(w, c, req, pass, balancer, path)
   // Not a group: a literal address makes an implicit upstream (cached); anything else is 502 at once.

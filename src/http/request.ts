@@ -20,7 +20,7 @@ export class Request extends BasicVarSource {
   errStatus = 0
   /** An error page was followed (recursive_error_pages off): further errors get the standard page. */
   errorPage = false
-  /** Internal redirects left (nginx's uri_changes); none left is a 500. */
+  /** Internal redirects left (nginx's uri_changes, NGX_HTTP_MAX_URI_CHANGES + 1); none left is a 500. */
   uriChanges = 11
   /** A `return` redirect's Location, kept for the error page that answers it instead. */
   location: string | null = null

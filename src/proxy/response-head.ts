@@ -2,8 +2,8 @@
  * The head a client receives for a proxied response, in nginx's order: the backend's status line, `Server`,
  * `Date`, `Content-Type`, `Content-Length`, a `Location` proxy_redirect made a path (absolute now),
  * `Transfer-Encoding`, `Connection`, then the backend's other headers as sent (Last-Modified and Location
- * included: nginx keeps their list place). Hop-by-hop headers and those nginx hides by default (`Date`, `Server`, `X-Pad`,
- * `X-Accel-*`) are not copied; `proxy_hide_header` adds names, `proxy_pass_header` lets hidden ones through.
+ * included: nginx keeps their list place). Hop-by-hop headers and those nginx hides by default (`Date`, `Server`,
+ * `X-Pad`, `X-Accel-*`) are not copied; `proxy_hide_header` adds names, `proxy_pass_header` lets hidden ones through.
  */
 import { statusLine, type ResponseHead } from '../http1/index.js'
 
