@@ -2,7 +2,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import { argsText, contextsText, REFUSED_FOR_NOW, REGENERATE, renderDirectivesDoc } from './directives-doc.js'
+import { argsText, contextsText, REGENERATE, renderDirectivesDoc } from './directives-doc.js'
 import { DIRECTIVES } from './directives.js'
 import type { DirectiveSpec } from './registry.js'
 import { UNSUPPORTED } from './unsupported.js'
@@ -43,24 +43,11 @@ test('docs/directives.md is the output of renderDirectivesDoc()', () => {
   )
 })
 
-test('REFUSED_FOR_NOW is the NOT_YET list of src/http/compile.ts', () => {
-  const source = readFileSync(root('src/http/compile.ts'), 'utf8')
-  const m = /const NOT_YET = new Set\(\[([^\]]*)\]\)/.exec(source)
-  assert.ok(m, 'NOT_YET not found in src/http/compile.ts: update this test and REFUSED_FOR_NOW in directives-doc.ts')
-  const notYet = [...m[1]!.matchAll(/'([^']+)'/g)].map((x) => x[1]!)
-  assert.deepEqual(
-    [...REFUSED_FOR_NOW].sort(),
-    notYet.sort(),
-    `update REFUSED_FOR_NOW in src/config/directives-doc.ts, then: ${REGENERATE}`,
-  )
-})
-
 test('every directive of the registry is listed once, in its table', () => {
   const secs = sections(doc)
   const titles = ['main', 'events', 'http', 'server', 'location', 'upstream']
   const expected = (s: DirectiveSpec): string => {
     if (s.noop) return 'Accepted, with no effect'
-    if (REFUSED_FOR_NOW.includes(s.name)) return 'Refused by `-t` for now'
     return titles.find((t) => s.contexts.includes(t as never))!
   }
   const want = new Map<string, number>()
@@ -108,12 +95,6 @@ test('the unsupported directives are listed, and only there', () => {
   const listed = new Set<string>()
   for (const [title, b] of secs) if (title !== 'Not supported by dyups') for (const r of rows(b)) listed.add(r[0]!)
   for (const name of UNSUPPORTED) assert.ok(!listed.has('`' + name + '`'), `${name} is also in a table`)
-})
-
-test('the refused paragraph names every directive refused for now', () => {
-  const body = sections(doc).get('Refused by `-t` for now')!
-  const paragraph = body.slice(0, body.indexOf('\n|'))
-  for (const name of REFUSED_FOR_NOW) assert.ok(paragraph.includes('`' + name + '`'), name)
 })
 
 test('argsText and contextsText', () => {

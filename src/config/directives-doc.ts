@@ -8,13 +8,6 @@ import type { DirectiveSpec } from './registry.js'
 import type { Context } from './types.js'
 import { UNSUPPORTED } from './unsupported.js'
 
-/**
- * Directives the configuration accepts but the request path does not build yet, so `-t` refuses them with
- * `"x" directive is not supported by dyups yet` (`x off;` passes). A copy of NOT_YET in src/http/compile.ts, kept by
- * hand because config/ may not import http/; directives-doc.test.ts fails when the two differ.
- */
-export const REFUSED_FOR_NOW: readonly string[] = ['proxy_redirect', 'proxy_intercept_errors', 'error_page', 'gzip']
-
 /** The command that regenerates the file, quoted in the file itself and in the test's failure message. */
 export const REGENERATE = 'npx tsc -p tsconfig.json && node dist/src/config/directives-doc-main.js > docs/directives.md'
 
@@ -62,17 +55,6 @@ These directives are accepted and their values validated as nginx validates them
 \`-t\` unchanged, but they have no effect in dyups: they tune mechanisms dyups does not have (sendfile, hash table
 sizes, temp files, OCSP, ...). The last column says what they do in nginx.
 `
-
-const refusedIntro = (names: readonly string[]): string =>
-  '## Refused by `-t` for now\n\n' +
-  wrap(
-    'The request path does not build these yet, so `-t` refuses them with `"x" directive is not supported by dyups ' +
-      `yet\`: ${names.map(code).join(', ')}. Written with the single argument \`off\` (\`gzip off;\`, ` +
-      '`proxy_intercept_errors off;`) they pass, since that is their default. Their companions (`gzip_types`, ' +
-      '`gzip_comp_level`, ...) are accepted but have nothing to act on until then. The Lua and JavaScript handlers ' +
-      "in this list are the scripting interface to dyups (Tengine's `ngx.dyups`).",
-  ) +
-  '\n'
 
 const UNSUPPORTED_INTRO = `## Not supported by dyups
 
@@ -157,14 +139,13 @@ function table(specs: readonly DirectiveSpec[], last: string): string {
 
 /**
  * Renders docs/directives.md from the registry: the intro, one table per context (main, events, http, server,
- * location, upstream) of the directives dyups implements, the no-ops, the directives refused for now, and the
- * nginx directives dyups does not support.
+ * location, upstream) of the directives dyups implements, the no-ops, and the nginx directives dyups does not
+ * support.
  * @example
  * writeFileSync('docs/directives.md', renderDirectivesDoc())
  */
 export function renderDirectivesDoc(): string {
-  const refused = new Set(REFUSED_FOR_NOW)
-  const working = DIRECTIVES.filter((s) => !s.noop && !refused.has(s.name))
+  const working = DIRECTIVES.filter((s) => !s.noop)
   const parts: string[] = [INTRO]
   for (const sec of SECTIONS) {
     const specs = working.filter((s) => sectionOf(s) === sec.context)
@@ -172,8 +153,6 @@ export function renderDirectivesDoc(): string {
     parts.push(`## ${sec.title}\n\n${wrap(sec.intro)}\n\n${table(specs, 'description')}`)
   }
   parts.push(NOOP_INTRO + '\n' + table(bySection(DIRECTIVES.filter((s) => s.noop === true)), 'in nginx'))
-  const refusedSpecs = bySection(DIRECTIVES.filter((s) => refused.has(s.name)))
-  parts.push(refusedIntro(REFUSED_FOR_NOW) + '\n' + table(refusedSpecs, 'description'))
   const names = [...UNSUPPORTED].sort().map(code).join(', ')
   parts.push(`${UNSUPPORTED_INTRO}\n${wrap(names + '.')}\n`)
   return parts.join('\n')

@@ -557,6 +557,7 @@ export const DIRECTIVES: readonly DirectiveSpec[] = [
   bufs('large_client_header_buffers', HS, { default: '4 8k', docs: 'Limits on request line and header size.' }),
   size('client_header_buffer_size', HS, { default: '1k', docs: 'Buffer for the request head.' }),
   spec('error_page', HSLI, [2, MORE], { docs: 'URI or redirect for error statuses.', validate: checkErrorPage }),
+  flag('recursive_error_pages', HSL, { default: 'off', docs: 'Let an error page\'s own errors follow `error_page` again.' }),
   str('root', HSLI, { default: 'html', docs: 'Document root.' }),
   spec('index', HSL, [1, MORE], { default: 'index.html', docs: 'Index file names.', validate: checkIndex }),
 
@@ -622,7 +623,8 @@ export const DIRECTIVES: readonly DirectiveSpec[] = [
   flag('gzip_vary', HSL, { default: 'off', docs: 'Add `Vary: Accept-Encoding`.' }),
   num('gzip_comp_level', HSL, { default: '1', docs: 'Compression level 1-9.', validate: bounded(1, 9) }),
   oneOf('gzip_http_version', HSL, ['1.0', '1.1'], { default: '1.1', docs: 'Lowest request HTTP version compressed.' }),
-  spec('gzip_disable', HSL, [1, MORE], { docs: 'User agents (regex) not served compressed.' }),
+  spec('gzip_disable', HSL, [1, MORE], { docs: 'User agents (regex, `msie6`) not served compressed.' }),
+  bufs('gzip_buffers', HSL, { ...noop, default: '32 4k|16 8k', docs: 'Buffers for compressing a response.' }),
 
   // scripted content
   spec('content_by_lua', LI, 1, { unique: 'content_by_lua', docs: 'Lua content handler (Tengine `ngx.dyups` API).' }),

@@ -16,6 +16,9 @@ import { log } from '../log.js'
 import type { AddHeader, Handler, HttpConfig, Listener, LocConf, ProxyPass, ServerConf } from './conf.js'
 import { compileRewrites } from './rewrite.js'
 import { ErrorPages } from './error-pages.js'
+import { GZIP_DEFAULT, gzipLevel, type GzipConf } from './gzip.js'
+import { compileProxyRedirect, levelRedirects } from './proxy-redirect.js'
+import { compileErrorPages, type ErrorPages as ErrorPageList } from './error-page.js'
 import { buildLocations, type Location } from './locations.js'
 import { compileTypes, DEFAULT_TYPES, type MimeTypes } from './mime.js'
 import { Variables, type Template } from './variables.js'
@@ -64,27 +67,16 @@ interface Inherited {
   /** The proxy_ssl_* directives in force, and what turns them into TLS settings. */
   proxySsl: readonly Directive[]
   proxyTls: ProxyTlsCompiler
-}
-
-/**
- * Directives dyups parses but whose behaviour is not built yet. Accepting them silently would serve something else
- * than the configuration says (uncompressed answers, no error_page), so `-t` and start-up refuse them. `gzip off`
- * and friends that change nothing are let through.
- */
-const NOT_YET = new Set(['proxy_redirect', 'proxy_intercept_errors', 'error_page', 'gzip'])
-
-function refuseNotYet(block: readonly Directive[]): void {
-  for (const d of block) {
-    if (NOT_YET.has(d.name) && !(d.args.length === 1 && d.args[0] === 'off')) {
-      throw new DyupsError('E_CONFIG', `"${d.name}" directive is not supported by dyups yet`, at(d))
-    }
-    if (d.block !== null) refuseNotYet(d.block)
-  }
+  errorPages: ErrorPageList | null
+  recursiveErrorPages: boolean
+  interceptErrors: boolean
+  /** proxy_redirect of the nearest level that sets it; null: none does (the default rule). */
+  redirects: readonly Directive[] | 'off' | null
+  gzip: GzipConf
 }
 
 export function compileHttp(src: HttpSource): HttpConfig {
   const http = find(src.tree, 'http')
-  refuseNotYet(http?.block ?? [])
   const vars = new Variables({ version: VERSION })
   const block = http?.block ?? []
   for (const d of block) if (d.name === 'map') vars.addMap(d)
@@ -103,6 +95,7 @@ export function compileHttp(src: HttpSource): HttpConfig {
       proxy: { connectTimeout: 60_000, readTimeout: 60_000, sendTimeout: 60_000, nextUpstream: NEXT_ERROR | NEXT_TIMEOUT, nextTries: 0, nextTimeout: 0 },
       hide: new Set(DEFAULT_HIDE), logs: 'default', scripts: new ScriptCompiler(src), jsImports: [],
       proxySsl: [], proxyTls: new ProxyTlsCompiler(src.prefix, src.confFile),
+      errorPages: null, recursiveErrorPages: false, interceptErrors: false, redirects: null, gzip: GZIP_DEFAULT,
     },
     block,
     vars,
@@ -173,6 +166,9 @@ function level(parent: Inherited, block: readonly Directive[], vars: Variables, 
   if (logs !== undefined) i.logs = logs
   const own = compileAccess(block)
   if (own !== null) i.access = own
+  i.errorPages = compileErrorPages(block, vars) ?? i.errorPages
+  i.redirects = levelRedirects(block) ?? i.redirects
+  i.gzip = gzipLevel(i.gzip, block)
   const imports = block.filter((d) => d.name === 'js_import')
   if (imports.length > 0) i.jsImports = [...i.jsImports, ...imports.map((d) => i.scripts.import(d))]
   i.proxySsl = ProxyTlsCompiler.merge(i.proxySsl, block)
@@ -203,6 +199,8 @@ function level(parent: Inherited, block: readonly Directive[], vars: Variables, 
       case 'default_type': i.defaultType = a0; break
       case 'types': i.types = compileTypes(d); break
       case 'server_tokens': i.serverTokens = a0 !== 'off'; break
+      case 'recursive_error_pages': i.recursiveErrorPages = a0 === 'on'; break
+      case 'proxy_intercept_errors': i.interceptErrors = a0 === 'on'; break
       case 'proxy_http_version': i.proxyVersion = a0 === '1.1' ? '1.1' : '1.0'; break
       case 'proxy_connect_timeout': i.proxy.connectTimeout = parseTime(a0, 'ms') ?? i.proxy.connectTimeout; break
       case 'proxy_read_timeout': i.proxy.readTimeout = parseTime(a0, 'ms') ?? i.proxy.readTimeout; break
@@ -236,6 +234,10 @@ function locConf(i: Inherited, block: readonly Directive[], vars: Variables, log
     handler,
     access: i.access,
     rewrites: inherit !== undefined ? [] : compileRewrites(block, vars, ifConf),
+    errorPages: i.errorPages,
+    recursiveErrorPages: i.recursiveErrorPages,
+    interceptErrors: i.interceptErrors,
+    gzip: i.gzip.enable ? i.gzip : null,
     addHeaders: i.addHeaders,
     clientMaxBodySize: i.clientMaxBodySize,
     keepaliveTimeout: i.keepaliveTimeout,
@@ -309,6 +311,7 @@ function proxyPass(i: Inherited, d: Directive, vars: Variables, loc: Location | 
     hide: i.hide,
     https,
     tls,
+    redirect: compileProxyRedirect({ directives: i.redirects, url: tpl.constant !== null ? url : null, hasUri: uri !== null, location: loc?.name ?? '' }, vars),
   }
 }
 

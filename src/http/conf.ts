@@ -11,6 +11,9 @@ import type { RewriteOp } from './rewrite.js'
 import type { AccessLog, LogFiles } from './access-log.js'
 import type { VirtualHosts } from './vhosts.js'
 import type { ErrorPages } from './error-pages.js'
+import type { ErrorPages as ErrorPageList } from './error-page.js'
+import type { ProxyRedirect } from './proxy-redirect.js'
+import type { GzipConf } from './gzip.js'
 import type { StatusFormat } from '../health/index.js'
 import type { JsContent, LuaScript } from './script/index.js'
 import type { ProxyTls } from './proxy-tls.js'
@@ -34,6 +37,8 @@ export interface ProxyPass {
   https: boolean
   /** proxy_ssl_* for an https URL or one with variables; null for a literal `http://` URL. */
   tls: ProxyTls | null
+  /** proxy_redirect rules; null: Location and Refresh pass unchanged. */
+  redirect: ProxyRedirect | null
 }
 
 export type Handler =
@@ -57,6 +62,13 @@ export interface LocConf {
   access: AccessRules | null
   /** The location's rewrite directives (`set`, `rewrite`, `if`, `return`, `break`), in order. */
   rewrites: readonly RewriteOp[]
+  /** `error_page` list in effect (null: none). */
+  errorPages: ErrorPageList | null
+  recursiveErrorPages: boolean
+  /** proxy_intercept_errors */
+  interceptErrors: boolean
+  /** gzip settings when gzip is on, else null. */
+  gzip: GzipConf | null
   addHeaders: readonly AddHeader[]
   clientMaxBodySize: number
   keepaliveTimeout: number

@@ -6,19 +6,21 @@
 import type { Socket } from 'node:net'
 import {
   ChunkedDecoder, ChunkedScanner, NEED_MORE, PARSE_ERROR, RequestHeadParser, httpDate, type BodyKind, type RequestHead,
-  type ResponseHead, BODY_UNTIL_CLOSE, BODY_CHUNKED, statusLine, wireStatus,
+  type ResponseHead, BODY_UNTIL_CLOSE, BODY_CHUNKED, BODY_NONE, statusLine, wireStatus,
 } from '../http1/index.js'
 import { Exchange, buildClientHead, type Downstream } from '../proxy/index.js'
 import { log } from '../log.js'
 import { VERSION } from '../version.js'
-import type { LocConf } from './conf.js'
+import type { LocConf, ProxyPass } from './conf.js'
 import { closesConnection } from './error-pages.js'
+import { intercepts, sendErrorPage } from './error-page.js'
+import { GZ_COMPRESS, GZ_VARY, GzipBody, gzipLocal, gzipProxied, gzipWhole } from './gzip.js'
 import { LocationMatch } from './locations.js'
 import { Request } from './request.js'
 import { parseTarget, Target } from './uri.js'
 import type { HttpWorker } from './worker.js'
 import { doReturn, runHandler } from './handlers.js'
-import { ANSWERED, GO_ON, MAX_URI_CHANGES, runRewrites, type RewriteAnswer } from './rewrite.js'
+import { ANSWERED, GO_ON, runRewrites, type RewriteAnswer } from './rewrite.js'
 import { contentTypeFor } from './mime.js'
 import { PLAIN_ON_TLS, TLS } from './tls-server.js'
 
@@ -55,11 +57,16 @@ export class Connection implements Downstream, RewriteAnswer {
   private bodyParts: Buffer[] = []
   private bodyLeft = 0
   private exchange: Exchange | null = null
+  /** The compressor of a gzipped proxied body, while it runs. */
+  private gz: GzipBody | null = null
+  private gzEnding = false
   /** The backend socket of an upgraded connection. */
   private peer: Socket | null = null
   private bodyStart = -1
   /** The request announced a body that is not read yet. */
   private bodyPending = false
+  /** The body is too large: it is dropped after the answer (which may be an error page's) instead of being read. */
+  private bodyRefused = false
   /** Reading a body only to drop it: the request was answered before it was read. */
   private discarding = false
   /** Finds the end of a chunked body being dropped, keeping none of it. */
@@ -94,7 +101,8 @@ export class Connection implements Downstream, RewriteAnswer {
     socket.on('close', () => this.onClose())
     // The client can take more: let whichever source is paused on it (a proxied body, a tunnel) go on.
     socket.on('drain', () => {
-      this.exchange?.clientDrained()
+      if (this.gz !== null) this.gz.resume()
+      else this.exchange?.clientDrained()
       this.peer?.resume()
     })
     socket.on('timeout', () => this.onTimeout())
@@ -181,6 +189,7 @@ export class Connection implements Downstream, RewriteAnswer {
     req.loc = server.serverConf
     // Until the body is read, an answer from here on must not leave its bytes to be parsed as the next request.
     this.bodyPending = head.contentLength > 0 || head.chunked
+    this.bodyRefused = false
     if (this.bodyPending) this.rest = rest
     else this.pending = rest
     if (server.rewrites.length > 0 && runRewrites(server.rewrites, req, this) === ANSWERED) return
@@ -188,36 +197,47 @@ export class Connection implements Downstream, RewriteAnswer {
   }
 
   /**
-   * nginx's find-config and rewrite phases: the location for `$uri`, then its rewrite directives, again while they
-   * change the URI (at most ten times); then the access check, the body and the content handler.
+   * nginx's find-config and rewrite phases: the location for `$uri` (or `named`), then its rewrite directives, again
+   * while they change the URI (ten changes at most); then the access check, the body and the content handler.
    */
-  private route(): void {
+  private route(named: LocConf | null = null): void {
     const req = this.req!
     const server = req.server!
     for (;;) {
-      const loc = server.locations.match(req.uri, this.match)
-      req.loc = loc === null ? server.serverConf : server.locConfs[loc.id]!
-      if (this.match.redirect) {
-        return this.sendLocal(301, null, [['Location', this.absolute(loc!.name + (req.args === '' ? '' : `?${req.args}`))]])
+      if (named !== null) {
+        req.loc = named
+        named = null
+      } else {
+        const loc = server.locations.match(req.uri, this.match)
+        req.loc = loc === null ? server.serverConf : server.locConfs[loc.id]!
+        if (this.match.redirect) {
+          return this.sendLocal(301, null, [['Location', loc!.name + (req.args === '' ? '' : `?${req.args}`)]])
+        }
+        req.captures = this.match.captures
       }
-      req.captures = this.match.captures
+      // nginx compares Content-Length with client_max_body_size as soon as the location is found, before rewrites.
+      if (this.bodyPending && !this.bodyRefused && req.head.contentLength > req.loc.clientMaxBodySize) {
+        this.bodyRefused = true
+        return this.finishLocal(413)
+      }
       req.uriChanged = false
       const r = req.loc.rewrites.length === 0 ? GO_ON : runRewrites(req.loc.rewrites, req, this)
       if (r === ANSWERED) return
       if (r === GO_ON) break
-      if (++req.uriChanges > MAX_URI_CHANGES) {
-        log('error', `rewrite or internal redirection cycle while processing "${req.uri}", client: ${this.remoteAddr}, server: ${req.serverName}, request: "${req.requestLine}"`)
+      if (--req.uriChanges === 0) {
+        log('error', `rewrite or internal redirection cycle while processing "${req.uri}", client: ${this.remoteAddr}, server: ${req.serverName}, request: "${req.requestLine}", host: "${req.host}"`)
         return this.finishLocal(500)
       }
     }
     const lc = req.loc
     const head = req.head
     if (lc.access !== null && !lc.access.allows(this.remoteAddr)) return this.finishLocal(403)
+    // No body, a body already read, or one refused (an error page after a 413): on to the handler.
+    if (!this.bodyPending || this.bodyRefused) return this.dispatch()
     const rest = this.rest
     this.rest = null
 
     // The body: read it whole before the handler runs (nginx's request buffering), bounded by client_max_body_size.
-    if (head.contentLength > lc.clientMaxBodySize) return this.finishLocal(413)
     if (head.chunked) {
       this.decoder = new ChunkedDecoder({ copy: true, maxBody: lc.clientMaxBodySize })
       this.state = BODY
@@ -236,6 +256,41 @@ export class Connection implements Downstream, RewriteAnswer {
       return
     }
     this.dispatch()
+  }
+
+  /**
+   * nginx's internal redirect (error_page, try_files, index): `$uri` and `$args` change and the request starts over
+   * at the server's rewrite directives; ten redirects at most.
+   */
+  internalRedirect(uri: string, args: string): void {
+    const req = this.req!
+    if (--req.uriChanges === 0) {
+      log('error', `rewrite or internal redirection cycle while internally redirecting to "${uri}", client: ${this.remoteAddr}, server: ${req.serverName}, request: "${req.requestLine}", host: "${req.host}"`)
+      return this.finishLocal(500)
+    }
+    req.uri = uri
+    req.args = args
+    req.rewritten = true
+    const server = req.server!
+    req.loc = server.serverConf
+    if (server.rewrites.length > 0 && runRewrites(server.rewrites, req, this) === ANSWERED) return
+    this.route()
+  }
+
+  /** nginx's named location (`@name`): its rewrite directives and handler, the URI unchanged. */
+  namedLocation(name: string): void {
+    const req = this.req!
+    if (--req.uriChanges === 0) {
+      log('error', `rewrite or internal redirection cycle while redirect to named location "${name}", client: ${this.remoteAddr}, server: ${req.serverName}, request: "${req.requestLine}", host: "${req.host}"`)
+      return this.finishLocal(500)
+    }
+    const server = req.server!
+    const loc = server.locations.findNamed(name)
+    if (loc === undefined) {
+      log('error', `could not find named location "${name}", client: ${this.remoteAddr}, server: ${req.serverName}, request: "${req.requestLine}", host: "${req.host}"`)
+      return this.finishLocal(500)
+    }
+    this.route(server.locConfs[loc.id]!)
   }
 
   private readBody(chunk: Buffer, from: number): void {
@@ -310,6 +365,10 @@ export class Connection implements Downstream, RewriteAnswer {
   finishLocal(status: number): void {
     const req = this.req!
     if (closesConnection(status)) req.keepAlive = false
+    req.errStatus = 0
+    // An error page may proxy: the rest of a refused body must wait as pipelined bytes, not be parsed as a body.
+    if (this.state === BODY) this.state = BUSY
+    if (req.loc !== null && req.loc.errorPages !== null && sendErrorPage(this, req, status)) return
     this.sendLocal(status, null, null)
   }
 
@@ -320,6 +379,7 @@ export class Connection implements Downstream, RewriteAnswer {
   sendLocal(status: number, body: string | Buffer | null, headers: [string, string][] | null, contentType?: string): void {
     const req = this.req!
     const lc = req.loc
+    if (req.errStatus > 0) status = req.errStatus
     const tokens = lc?.serverTokens ?? true
     let type = contentType
     if (body === null) {
@@ -333,17 +393,31 @@ export class Connection implements Downstream, RewriteAnswer {
     }
     const shown = wireStatus(status)
     const noBody = status === 204 || status === 304 || req.method === 'HEAD'
-    const len = body === null ? 0 : typeof body === 'string' ? Buffer.byteLength(body, 'latin1') : body.length
+    let len = body === null ? 0 : typeof body === 'string' ? Buffer.byteLength(body, 'latin1') : body.length
+    const gz = lc !== null && lc.gzip !== null && body !== null ? gzipLocal(lc.gzip, req, status, type, len) : 0
+    const client11 = req.versionMinor === 1
+    if (gz & GZ_COMPRESS && !noBody) {
+      body = gzipWhole(body!, lc!.gzip!.level, client11)
+      len = body.length
+    }
     // A client waiting for `100 Continue` may never send a body answered before it was read: close after the answer.
-    const keep = req.keepAlive && !(this.bodyPending && req.head.expectContinue) && this.keepAliveAllowed(lc)
+    // A compressed body has no length: chunked to HTTP/1.1, until the close to HTTP/1.0 (HEAD: neither).
+    const keep = req.keepAlive && !(this.bodyPending && req.head.expectContinue) && this.keepAliveAllowed(lc) && (client11 || noBody || !(gz & GZ_COMPRESS))
     req.keepAlive = keep
     let h = `${statusLine(shown)}Server: ${tokens ? SERVER_ON : SERVER_OFF}\r\nDate: ${httpDate()}\r\n`
     if (type !== undefined && !(status === 204 || status === 304)) h += `Content-Type: ${type}\r\n`
-    if (status !== 204 && status !== 304) h += `Content-Length: ${len}\r\n`
-    if (headers !== null) for (const [n, v] of headers) if (n === 'Location') h += `Location: ${v}\r\n`
+    if (status !== 204 && status !== 304 && !(gz & GZ_COMPRESS)) h += `Content-Length: ${len}\r\n`
+    // nginx's header filter makes a relative Location absolute and sends it here; others keep their list place.
+    if (req.location !== null && req.location.startsWith('/')) h += `Location: ${this.absolute(req.location)}\r\n`
+    if (headers !== null) for (const [n, v] of headers) if (n === 'Location' && v.startsWith('/')) h += `Location: ${this.absolute(v)}\r\n`
+    if (gz & GZ_COMPRESS && client11 && !noBody) h += 'Transfer-Encoding: chunked\r\n'
     h += keep ? 'Connection: keep-alive\r\n' : 'Connection: close\r\n'
-    if (headers !== null) for (const [n, v] of headers) if (n !== 'Location') h += `${n}: ${v}\r\n`
+    if (gz & GZ_VARY) h += 'Vary: Accept-Encoding\r\n'
+    if (req.wwwAuthenticate !== null) h += `WWW-Authenticate: ${req.wwwAuthenticate}\r\n`
+    if (req.location !== null && !req.location.startsWith('/')) h += `Location: ${req.location}\r\n`
+    if (headers !== null) for (const [n, v] of headers) if (n !== 'Location' || !v.startsWith('/')) h += `${n}: ${v}\r\n`
     if (lc !== null) h += this.addHeaders(lc, status)
+    if (gz & GZ_COMPRESS) h += 'Content-Encoding: gzip\r\n'
     h += '\r\n'
     // nginx logs the code it sent: 400 for its own 494–497.
     req.status = shown
@@ -404,17 +478,31 @@ export class Connection implements Downstream, RewriteAnswer {
       if (client11) passChunked = true
       else keep = false
     }
+    const status = req.errStatus > 0 ? req.errStatus : rh.status
+    const gz = lc.gzip !== null ? gzipProxied(lc.gzip, req, rh, status) : 0
+    const headOnly = kind === BODY_NONE && req.method === 'HEAD'
+    if (gz & GZ_COMPRESS && !headOnly) {
+      // The compressor frames the body itself; an HTTP/1.0 client reads it until the close.
+      chunk = false
+      passChunked = false
+      if (!client11) keep = false
+      this.gz = new GzipBody(lc.gzip!.level, this.socket, client11, kind === BODY_CHUNKED, () => this.exchange?.clientDrained())
+    }
     req.keepAlive = keep
-    req.status = rh.status
+    req.status = status
     const pass = (req.loc!.handler as { kind: 'proxy'; pass: import('./conf.js').ProxyPass }).pass
     const head = buildClientHead(rh, {
       server: lc.serverTokens ? SERVER_ON : SERVER_OFF,
       date: httpDate(),
-      chunked: chunk || passChunked,
+      chunked: chunk || passChunked || (this.gz !== null && client11),
       keepAlive: keep,
       hide: pass.hide,
-      extra: this.addHeaders(lc, rh.status),
+      extra: this.addHeaders(lc, status),
       upgrade: rh.status === 101 ? rh.upgrade : null,
+      status: req.errStatus,
+      redirect: pass.redirect !== null ? this : null,
+      gzip: (gz & GZ_COMPRESS) !== 0,
+      vary: (gz & GZ_VARY) !== 0,
     })
     this.socket.write(head, 'latin1')
     req.headerSent = true
@@ -448,12 +536,44 @@ export class Connection implements Downstream, RewriteAnswer {
     log('error', `${message}, client: ${this.remoteAddr}, server: ${req?.serverName ?? ''}, request: "${req?.requestLine ?? ''}", upstream: "${upstream}", host: "${req?.host ?? ''}"`)
   }
 
+  /** proxy_redirect on a proxied answer's Location. */
+  rewriteLocation(value: string): string | null {
+    return this.proxyPass().redirect!.rewrite(this.req!, value, 0)
+  }
+
+  /** proxy_redirect on a proxied answer's Refresh. */
+  rewriteRefresh(value: string): string | null {
+    return this.proxyPass().redirect!.rewriteRefresh(this.req!, value)
+  }
+
+  private proxyPass(): ProxyPass {
+    return (this.req!.loc!.handler as { kind: 'proxy'; pass: ProxyPass }).pass
+  }
+
+  intercepts(rh: ResponseHead): boolean {
+    return intercepts(this.req!, rh)
+  }
+
   attempt(addr: string, status: number, connectMs: number, responseMs: number): void {
     this.req!.upstreamAttempt(addr, status, connectMs, responseMs)
   }
 
+  get bodyFilter(): GzipBody | null {
+    return this.gz
+  }
+
   finished(errorStatus: number, broken: boolean): void {
     this.exchange = null
+    if (this.gz !== null) {
+      if (!broken && !this.gzEnding) {
+        // The request ends once the compressor has handed its last bytes to the client.
+        this.gzEnding = true
+        return this.gz.end(() => this.finished(errorStatus, false))
+      }
+      if (broken) this.gz.destroy()
+      this.gz = null
+      this.gzEnding = false
+    }
     if (this.bodyStart >= 0) {
       this.req!.bodyBytesSent = this.socket.bytesWritten - this.bodyStart
       this.bodyStart = -1
@@ -543,8 +663,14 @@ export class Connection implements Downstream, RewriteAnswer {
       this.exchange = null
       if (this.req !== null) this.worker.logRequest(this.req)
     }
+    if (this.gzEnding && this.req !== null) {
+      // The client left while the compressor was finishing: the request is over all the same.
+      this.gzEnding = false
+      this.worker.logRequest(this.req)
+    }
     this.socket.destroy()
     this.peer?.destroy()
+    this.gz?.destroy()
     this.worker.forget(this)
   }
 

@@ -16,6 +16,7 @@ import type { HttpWorker } from './worker.js'
 import { doCheckStatus } from './check-status.js'
 import type { Template } from './variables.js'
 import { runJs, runLua } from './script/index.js'
+import { sendErrorPage } from './error-page.js'
 
 export function runHandler(w: HttpWorker, c: Connection, req: Request): void {
   const h = req.loc!.handler
@@ -49,7 +50,17 @@ export function doReturn(c: Connection, req: Request, code: number, value: strin
     return
   }
   if (code === 301 || code === 302 || code === 303 || code === 307 || code === 308) {
-    return c.sendLocal(code, null, value === null ? null : [['Location', value.startsWith('/') ? c.absolute(value) : value]])
+    // nginx finalizes a redirect as a special response: error_page applies to it.
+    req.errStatus = 0
+    // A new redirect replaces an earlier one's Location; it stays with whatever answers instead of it (nginx keeps
+    // headers_out.location through an error page).
+    req.location = null
+    if (req.loc!.errorPages !== null) {
+      req.location = value
+      if (sendErrorPage(c, req, code)) return
+      req.location = null
+    }
+    return c.sendLocal(code, null, value === null ? null : [['Location', value]])
   }
   if (value === null) return code >= 300 ? c.finishLocal(code) : c.sendLocal(code, '', null)
   c.sendLocal(code, value, null)
@@ -134,6 +145,7 @@ function forward(w: HttpWorker, c: Connection, req: Request, pass: ProxyPass, ba
   const values: string[] = new Array(pass.values.length)
   for (let i = 0; i < values.length; i++) values[i] = pass.values[i]!.eval(req)
   const body = req.body
+  if (req.upstreamAddr !== '') req.upstreamAgain = true
   const head = buildRequestHead(req.method, path, pass.version, pass.plan, values, req.headers, body === null ? -1 : body.length)
   const group = balancer.group
   const sel = balancer.begin({ clientAddr: req.remoteAddr, hashKey: hashKey(w, group.policy.key, req), now: Date.now() })

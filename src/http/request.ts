@@ -22,8 +22,16 @@ export class Request extends BasicVarSource {
   rewritten = false
   /** A rewrite `break` kept the request in its location: proxy_pass ignores its URI part (nginx's valid_location). */
   locationBypassed = false
-  /** Locations chosen again after URI changes and internal redirects; nginx allows ten. */
-  uriChanges = 0
+  /** URI changes and internal redirects left (nginx's uri_changes, NGX_HTTP_MAX_URI_CHANGES + 1); none left is a 500. */
+  uriChanges = 11
+  /** nginx's r->err_status: the status an error page's answer goes out with (0: its own). */
+  errStatus = 0
+  /** An error page was followed (recursive_error_pages off): further errors get the standard page. */
+  errorPage = false
+  /** A `return` redirect's Location, kept for the error page that answers it instead. */
+  location: string | null = null
+  /** An intercepted 401's WWW-Authenticate, sent with the error page that replaces it (as nginx). */
+  wwwAuthenticate: string | null = null
 
   constructor(head: RequestHead, slots: number) {
     super()
@@ -39,9 +47,13 @@ export class Request extends BasicVarSource {
     if (slots > 0) this.sets = new Array(slots)
   }
 
-  /** Adds one attempt to the $upstream_* lists, nginx's way: `, ` between attempts. */
+  /** The next attempt starts another upstream (after an internal redirect): ` : ` before it, as nginx. */
+  upstreamAgain = false
+
+  /** Adds one attempt to the $upstream_* lists, nginx's way: `, ` between attempts, ` : ` between upstreams. */
   upstreamAttempt(addr: string, status: number, connectMs: number, responseMs: number): void {
-    const sep = this.upstreamAddr === '' ? '' : ', '
+    const sep = this.upstreamAddr === '' ? '' : this.upstreamAgain ? ' : ' : ', '
+    this.upstreamAgain = false
     this.upstreamAddr += sep + addr
     this.upstreamStatus += sep + (status > 0 ? String(status) : '-')
     this.upstreamConnectTime += sep + (connectMs >= 0 ? (connectMs / 1000).toFixed(3) : '-')

@@ -59,9 +59,6 @@ export const REMATCH = 1
 /** A `return` or a redirect answered the request. */
 export const ANSWERED = 2
 
-/** nginx allows ten URI changes per request (NGX_HTTP_MAX_URI_CHANGES). */
-export const MAX_URI_CHANGES = 10
-
 const REWRITE_DIRECTIVES = new Set(['set', 'rewrite', 'if', 'return', 'break'])
 
 /**

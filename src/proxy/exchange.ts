@@ -54,6 +54,10 @@ export interface Downstream {
    * true to chunk-encode a body that has no length (an HTTP/1.1 client), false to send it as is.
    */
   responseHead(head: ResponseHead, kind: BodyKind): boolean
+  /** Set by responseHead when the body is to go through a filter (gzip) instead of straight to the socket. */
+  readonly bodyFilter: BodyFilter | null
+  /** proxy_intercept_errors: whether the backend's answer (status >= 300) is replaced by an error page. */
+  intercepts(head: ResponseHead): boolean
   /** One attempt ended: for $upstream_addr, $upstream_status, $upstream_connect_time, $upstream_response_time. */
   attempt(addr: string, status: number, connectMs: number, responseMs: number): void
   /**
@@ -71,6 +75,11 @@ export interface Downstream {
    * context: `MESSAGE, client: …, server: …, request: "…", upstream: "UPSTREAM", host: "…"`.
    */
   upstreamError?(message: string, upstream: string): void
+}
+
+/** Takes the backend's body bytes as framed by the backend; false: pause the backend until clientDrained(). */
+export interface BodyFilter {
+  write(data: Buffer): boolean
 }
 
 const S_IDLE = 0
@@ -95,6 +104,7 @@ export class Exchange implements ConnUser {
   private kind: BodyKind = BODY_NONE
   private remaining = 0
   private chunkOut = false
+  private filter: BodyFilter | null = null
   private started = 0
   private attemptStart = 0
   private connectMs = -1
@@ -218,10 +228,12 @@ export class Exchange implements ConnUser {
     this.kind = rh.bodyKind(this.down.method)
     this.remaining = this.kind === BODY_LENGTH ? rh.contentLength : 0
     this.status = rh.status
+    if (rh.status >= 300 && this.down.intercepts(rh)) return this.intercept()
     // Head and the body bytes that came with it leave in one writev: a small response costs one syscall.
     const out = this.down.socket
     out.cork()
     this.chunkOut = this.down.responseHead(rh, this.kind)
+    this.filter = this.down.bodyFilter
     this.sentAny = true
     this.state = S_BODY
     if (this.kind === BODY_CHUNKED) {
@@ -256,7 +268,8 @@ export class Exchange implements ConnUser {
     }
     const out = this.down.socket
     let ok: boolean
-    if (this.chunkOut) {
+    if (this.filter !== null) ok = this.filter.write(data)
+    else if (this.chunkOut) {
       out.cork()
       out.write(data.length.toString(16) + '\r\n', 'latin1')
       out.write(data)
@@ -265,6 +278,18 @@ export class Exchange implements ConnUser {
     } else ok = out.write(data)
     if (last) return this.complete(true)
     if (!ok) this.conn!.socket.pause()
+  }
+
+  /**
+   * The answer is replaced by an error page: its body is not read, and the connection is closed rather than
+   * reused, as nginx 1.22 does (the upstream is finalized before its body is read).
+   */
+  private intercept(): void {
+    this.state = S_DONE
+    this.down.attempt(this.peer!.server.addr, this.status, this.connectMs, Date.now() - this.attemptStart)
+    this.sel.done(this.peer!, true)
+    this.drop()
+    this.down.finished(this.status, false)
   }
 
   /** WebSocket and other upgrades: the head goes to the client, then the connection leaves HTTP for good. */

@@ -146,10 +146,9 @@ export class ScriptResponse {
     c.finishLocal(status)
   }
 
-  private headerList(c: Connection): [string, string][] | null {
-    if (this.headers.length === 0) return null
-    // nginx makes a relative Location absolute (absolute_redirect on), as `return` does.
-    return this.headers.map(([n, v]) => (n === 'Location' && v.startsWith('/') ? [n, c.absolute(v)] : [n, v]))
+  private headerList(_c: Connection): [string, string][] | null {
+    // A relative Location is made absolute by sendLocal (absolute_redirect on), as for `return`.
+    return this.headers.length === 0 ? null : this.headers
   }
 }
 
