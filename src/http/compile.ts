@@ -20,6 +20,7 @@ import { compileTypes, DEFAULT_TYPES, type MimeTypes } from './mime.js'
 import { Variables, type Template } from './variables.js'
 import { buildVirtualHosts, type ListenInput, type ServerInput } from './vhosts.js'
 import { ScriptCompiler, type JsImport } from './script/index.js'
+import { compileTryFiles, staticDefaults, staticLevel, staticOfLocation, type StaticSettings } from './static-conf.js'
 
 /** What compiling needs: the checked configuration tree and where it lives. */
 export interface HttpSource {
@@ -58,6 +59,7 @@ interface Inherited {
   scripts: ScriptCompiler
   /** `js_import`s of the enclosing levels, outermost first. */
   jsImports: readonly JsImport[]
+  files: StaticSettings
 }
 
 /**
@@ -103,6 +105,7 @@ export function compileHttp(src: HttpSource): HttpConfig {
       types: DEFAULT_TYPES, serverTokens: true, proxyHeaders: [], proxyVersion: '1.0',
       proxy: { connectTimeout: 60_000, readTimeout: 60_000, sendTimeout: 60_000, nextUpstream: NEXT_ERROR | NEXT_TIMEOUT, nextTries: 0, nextTimeout: 0 },
       hide: new Set(DEFAULT_HIDE), logs: 'default', scripts: new ScriptCompiler(src), jsImports: [],
+      files: staticDefaults(src.prefix, vars),
     },
     block,
     vars,
@@ -144,7 +147,7 @@ export function compileHttp(src: HttpSource): HttpConfig {
       name: vhosts.serverNames[index] ?? '',
       locations,
       locConfs,
-      serverConf: locConf(inh, [], serverSets, vars, logsOf(inh)),
+      serverConf: { ...locConf(inh, [], serverSets, vars, logsOf(inh)), tryFiles: compileTryFiles(sblock, vars) },
       clientHeaderTimeout: inh.clientHeaderTimeout,
     }
   })
@@ -164,7 +167,7 @@ export function compileHttp(src: HttpSource): HttpConfig {
 
 /** Applies one level's directives over the inherited settings. */
 function level(parent: Inherited, block: readonly Directive[], vars: Variables, logCtx: AccessLogContext): Inherited {
-  const i: Inherited = { ...parent, proxy: { ...parent.proxy } }
+  const i: Inherited = { ...parent, proxy: { ...parent.proxy }, files: staticLevel(parent.files, block, vars) }
   const logs = compileAccessLogs(block, logCtx)
   if (logs !== undefined) i.logs = logs
   const own = compileAccess(block)
@@ -244,6 +247,8 @@ function locConf(i: Inherited, block: readonly Directive[], serverSets: readonly
     types: i.types,
     serverTokens: i.serverTokens,
     accessLogs: logs,
+    files: staticOfLocation(i.files, loc),
+    tryFiles: compileTryFiles(block, vars),
   }
 }
 
@@ -259,7 +264,7 @@ function handlerOf(i: Inherited, block: readonly Directive[], vars: Variables, l
   if (echoes.length > 0) return { kind: 'echo', parts: echoes.map((d) => vars.compile(d.args.join(' '), at(d))) }
   const pass = find(block, 'proxy_pass')
   if (pass) return { kind: 'proxy', pass: proxyPass(i, pass, vars, loc) }
-  return { kind: 'none' }
+  return { kind: 'static' }
 }
 
 function returnHandler(d: Directive, vars: Variables): Handler {

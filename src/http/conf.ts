@@ -12,6 +12,7 @@ import type { VirtualHosts } from './vhosts.js'
 import type { ErrorPages } from './error-pages.js'
 import type { StatusFormat } from '../health/index.js'
 import type { JsContent, LuaScript } from './script/index.js'
+import type { StaticSettings, TryFiles } from './static-conf.js'
 
 export interface ProxyPass {
   /** Evaluated per request when the URL has variables; else null and `host`/`uri` are fixed. */
@@ -37,7 +38,8 @@ export type Handler =
   | { kind: 'check_status'; format: StatusFormat }
   | { kind: 'lua'; script: LuaScript }
   | { kind: 'js'; content: JsContent }
-  | { kind: 'none' }
+  /** nginx's default content handler: index files and static files under root/alias. */
+  | { kind: 'static' }
 
 export interface SetOp {
   set: Setter
@@ -67,6 +69,10 @@ export interface LocConf {
   serverTokens: boolean
   /** null: access_log off. */
   accessLogs: readonly AccessLog[] | null
+  /** root/alias, index, etag, if_modified_since. */
+  files: StaticSettings
+  /** The block's own try_files, run before the handler; null: none. */
+  tryFiles: TryFiles | null
 }
 
 export interface ServerConf {

@@ -4,6 +4,7 @@
  * the proxy exchange, so a proxied request costs no extra object for its client side.
  */
 import type { Socket } from 'node:net'
+import type { Readable } from 'node:stream'
 import {
   ChunkedDecoder, NEED_MORE, PARSE_ERROR, RequestHeadParser, httpDate, type BodyKind, type RequestHead,
   type ResponseHead, BODY_UNTIL_CLOSE, BODY_CHUNKED, statusLine, wireStatus,
@@ -56,6 +57,8 @@ export class Connection implements Downstream {
   /** The backend socket of an upgraded connection. */
   private peer: Socket | null = null
   private bodyStart = -1
+  /** The file body being sent (sendStream), paused while the socket's buffer is full. */
+  private file: Readable | null = null
   private readonly remoteAddr: string
   private readonly remotePort: number
   private readonly localAddr: string
@@ -79,6 +82,7 @@ export class Connection implements Downstream {
     socket.on('drain', () => {
       this.exchange?.clientDrained()
       this.peer?.resume()
+      this.file?.resume()
     })
     socket.on('timeout', () => this.onTimeout())
     socket.setTimeout(60_000)
@@ -289,6 +293,54 @@ export class Connection implements Downstream {
     this.done()
   }
 
+  /**
+   * A response whose body is read from `body` (`length` bytes of a file), written with backpressure: the stream
+   * pauses while the socket's buffer is full and resumes on 'drain'. `before`: header lines that go before
+   * `Connection:` (Content-Type, Content-Length, Last-Modified), `after`: those after it (ETag, Accept-Ranges,
+   * Content-Range), both CRLF-terminated. `body` null: the head alone (HEAD, 304, an empty file).
+   */
+  sendStream(status: number, before: string, after: string, body: Readable | null, length: number, path = ''): void {
+    const req = this.req!
+    const lc = req.loc
+    const keep = req.keepAlive && this.keepAliveAllowed(lc)
+    req.keepAlive = keep
+    let h = `${statusLine(wireStatus(status))}Server: ${lc?.serverTokens !== false ? SERVER_ON : SERVER_OFF}\r\nDate: ${httpDate()}\r\n`
+    h += before + (keep ? 'Connection: keep-alive\r\n' : 'Connection: close\r\n') + after
+    if (lc !== null) h += this.addHeaders(lc, status)
+    h += '\r\n'
+    req.status = status
+    req.headerSent = true
+    this.socket.write(h, 'latin1')
+    if (body === null) {
+      req.bodyBytesSent = 0
+      return this.done()
+    }
+    this.file = body
+    // A client that stops reading is dropped after send_timeout without progress, as nginx does.
+    this.socket.setTimeout(lc?.sendTimeout ?? 60_000)
+    let sent = 0
+    body.on('data', (chunk: Buffer) => {
+      sent += chunk.length
+      req.bodyBytesSent = sent
+      if (!this.socket.write(chunk)) body.pause()
+    })
+    body.once('end', () => {
+      if (this.file !== body) return
+      this.file = null
+      this.socket.setTimeout(0)
+      this.done()
+    })
+    body.once('error', (e: NodeJS.ErrnoException) => {
+      if (this.file !== body) return
+      this.file = null
+      log('crit', `read() "${path}" failed (${e.code ?? e.message})`)
+      req.keepAlive = false
+      this.state = CLOSED
+      this.worker.logRequest(req)
+      this.socket.destroy()
+    })
+  }
+
   private keepAliveAllowed(lc: LocConf | null): boolean {
     if (this.worker.stopping) return false
     const max = lc?.keepaliveRequests ?? 1000
@@ -427,6 +479,12 @@ export class Connection implements Downstream {
       return
     }
     this.state = CLOSED
+    if (this.file !== null) {
+      // The client left during a file body: the file closes, the request is logged with what was sent.
+      this.file.destroy()
+      this.file = null
+      if (this.req !== null) this.worker.logRequest(this.req)
+    }
     if (this.exchange !== null) {
       // 499: the client left first; the backend is not to blame.
       if (this.req !== null && !this.req.headerSent) this.req.status = 499

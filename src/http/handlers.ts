@@ -1,6 +1,6 @@
 /**
  * Content handlers: what a location does with a request once its head (and body) are read —
- * `return`, `echo`, `dyups_interface`, `proxy_pass`.
+ * `return`, `echo`, `dyups_interface`, `proxy_pass`, static files.
  */
 import { handleInterface } from '../dyups/index.js'
 import { createBalancer, type Balancer } from '../balancer/index.js'
@@ -16,8 +16,19 @@ import type { HttpWorker } from './worker.js'
 import { doCheckStatus } from './check-status.js'
 import type { Template } from './variables.js'
 import { runJs, runLua } from './script/index.js'
+import { serveStatic } from './static-files.js'
+import { tryFiles } from './try-files.js'
 
+/** The try_files phase (when the location has it), then the content handler. */
 export function runHandler(w: HttpWorker, c: Connection, req: Request): void {
+  const tf = req.loc!.tryFiles
+  if (tf === null) return runContent(w, c, req)
+  void tryFiles(c, req, tf).then((found) => {
+    if (found) runContent(w, c, req)
+  })
+}
+
+function runContent(w: HttpWorker, c: Connection, req: Request): void {
   const h = req.loc!.handler
   switch (h.kind) {
     case 'return':
@@ -37,8 +48,8 @@ export function runHandler(w: HttpWorker, c: Connection, req: Request): void {
       return void runLua(w, c, req, h.script)
     case 'js':
       return runJs(w, c, req, h.content)
-    case 'none':
-      return c.finishLocal(404)
+    case 'static':
+      return serveStatic(c, req)
   }
 }
 

@@ -16,6 +16,10 @@ export class Request extends BasicVarSource {
   /** The request body, read whole (null: none). */
   body: Buffer | null = null
   versionMinor: number
+  /** Internal redirects left before nginx's "cycle" error (NGX_HTTP_MAX_URI_CHANGES + 1). */
+  uriChanges = 11
+  /** try_files matched a file under the alias of a regex location: the alias gets `$uri` appended. */
+  addUriToAlias = false
 
   constructor(head: RequestHead, slots: number) {
     super()
