@@ -150,14 +150,18 @@ export class Connection implements Downstream {
     this.state = BUSY
     // While a handler runs, the client owes us nothing: no client timeout (the backend has its own).
     this.socket.setTimeout(0)
-    if (!parseTarget(head.target, this.target)) return this.finishLocal(400)
-    req.uri = this.target.uri
-    req.args = this.target.args
-    req.requestUri = this.target.requestUri
     const si = conf.vhosts.select(this.listenKey, req.host)
     const server = conf.servers[si < 0 ? 0 : si]!
     req.server = server
     req.serverName = server.name
+    if (!parseTarget(head.target, this.target)) {
+      // The server's settings (server_tokens) shape the 400 page, as in nginx.
+      req.loc = server.serverConf
+      return this.finishLocal(400)
+    }
+    req.uri = this.target.uri
+    req.args = this.target.args
+    req.requestUri = this.target.requestUri
     const loc = server.locations.match(req.uri, this.match)
     const lc = loc === null ? server.serverConf : server.locConfs[loc.id]!
     req.loc = lc
