@@ -98,8 +98,10 @@ export function staticLevel(parent: StaticSettings, block: readonly Directive[],
             throw new DyupsError('E_CONFIG', `the $${bad} variable cannot be used in the "${d.name}" directive`, at(d))
           }
         }
+        // `root /` is '' (the URI alone): absolute before its slash is cut, as nginx tests the first byte.
+        const relative = !v.startsWith('/') && !v.startsWith('$')
         if (!alias && v.endsWith('/')) v = v.slice(0, -1)
-        if (!v.startsWith('$')) v = fullName(parent.prefix, v)
+        if (relative) v = fullName(parent.prefix, v)
         const tpl = vars.compile(v, at(d))
         root = { text: v, tpl: tpl.constant === null ? tpl : null, alias: 0 }
         isAlias = alias

@@ -17,6 +17,10 @@ import { internalRedirect } from './internal-redirect.js'
 import { contentTypeFor } from './mime.js'
 import type { Request } from './request.js'
 import { ALIAS_WHOLE, fullName, type StaticSettings } from './static-conf.js'
+import type { VarSource } from './variables.js'
+
+/** What mapping a URI to a path reads: the variables (for `$uri`, captures) and try_files' mark. */
+export type PathSource = VarSource & { addUriToAlias: boolean }
 
 const OPEN_FLAGS = constants.O_RDONLY | constants.O_NONBLOCK
 
@@ -82,12 +86,12 @@ export function escapesRoot(path: string): boolean {
  * The root part of the path (ngx_http_map_uri_to_path before the URI is appended): the root, the alias, or for an
  * alias of a regex location its whole value.
  */
-export function rootOf(fc: StaticSettings, req: Request): string {
+export function rootOf(fc: StaticSettings, req: PathSource): string {
   return fc.root.tpl === null ? fc.root.text : fullName(fc.prefix, fc.root.tpl.eval(req))
 }
 
 /** ngx_http_map_uri_to_path: the file `$uri` names under the location's root or alias. */
-export function mapUriToPath(fc: StaticSettings, req: Request): string {
+export function mapUriToPath(fc: StaticSettings, req: PathSource): string {
   const base = rootOf(fc, req)
   const alias = fc.root.alias
   if (alias === ALIAS_WHOLE) return req.addUriToAlias ? base + req.uri : base
