@@ -194,6 +194,12 @@ const CASES: Case[] = [
   { name: 'range with If-Range date', path: '/digits.txt', headers: { Range: 'bytes=1-1', 'If-Range': LM } },
   { name: 'HEAD range', path: '/digits.txt', method: 'HEAD', headers: { Range: 'bytes=0-1' } },
   { name: 'range and IMS: 304', path: '/digits.txt', headers: { Range: 'bytes=0-1', 'If-Modified-Since': LM } },
+  { name: 'multipart ranges', path: '/digits.txt', headers: { Range: 'bytes=0-1,5-6' } },
+  { name: 'multipart with suffix', path: '/digits.txt', headers: { Range: 'bytes=0-1, -2' } },
+  { name: 'HEAD multipart', path: '/digits.txt', method: 'HEAD', headers: { Range: 'bytes=1-2,4-5' } },
+  { name: 'multipart of a default_type file', path: '/noext', headers: { Range: 'bytes=0-0,3-4,8-' } },
+  { name: 'overlapping ranges: 200', path: '/digits.txt', headers: { Range: 'bytes=0-9,0-9' } },
+  { name: 'one of two satisfiable', path: '/digits.txt', headers: { Range: 'bytes=0-1,20-30' } },
   // Hostile paths: the URI parser answers, or the path stays inside the root.
   { name: 'dot-dot above root', path: '/../etc/passwd' },
   { name: 'encoded dot-dot', path: '/%2e%2e/etc/passwd' },

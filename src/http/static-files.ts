@@ -9,10 +9,10 @@
  */
 import { open, stat, type FileHandle } from 'node:fs/promises'
 import { constants, type Stats } from 'node:fs'
-import type { Readable } from 'node:stream'
+import { Readable } from 'node:stream'
 import { log } from '../log.js'
 import type { Connection } from './connection.js'
-import { etagListMatches, etagOf, parseHttpTime, parseRanges, RANGE_NOT_SATISFIABLE } from './conditional.js'
+import { etagListMatches, etagOf, parseHttpTime, parseRanges, RANGE_NOT_SATISFIABLE, type ByteRange } from './conditional.js'
 import { internalRedirect } from './internal-redirect.js'
 import { contentTypeFor } from './mime.js'
 import type { Request } from './request.js'
@@ -239,7 +239,7 @@ function respond(c: Connection, req: Request, fh: FileHandle, st: Stats, path: s
   let end = size
   let status = 200
   let after = `${etagLine}Accept-Ranges: bytes\r\n`
-  // ngx_http_range_header_filter (single ranges; several are answered whole, as nginx's max_ranges 1 would)
+  // ngx_http_range_header_filter
   const range = head.get('range')
   if (range !== null && range.length >= 7 && range.slice(0, 6).toLowerCase() === 'bytes=' && ifRangeHolds(head.get('if-range'), etag, mtime)) {
     const r = parseRanges(range.slice(6), size)
@@ -252,6 +252,8 @@ function respond(c: Connection, req: Request, fh: FileHandle, st: Stats, path: s
       end = r[0]!.end
       status = 206
       after = `${etagLine}Content-Range: bytes ${start}-${end - 1}/${size}\r\n`
+    } else if (typeof r !== 'number') {
+      return multipart(c, req, fh, r, size, contentTypeFor(lc.types, req.uri, lc.defaultType), lastModified, etagLine)
     }
   }
   const length = end - start
@@ -262,6 +264,48 @@ function respond(c: Connection, req: Request, fh: FileHandle, st: Stats, path: s
   }
   const body: Readable = fh.createReadStream({ start, end: end - 1, highWaterMark: CHUNK })
   c.sendStream(status, before, after, body, length, path)
+}
+
+/** nginx's boundaries count up from 1 (ngx_next_temp_number), written as 20 digits. */
+let boundaries = 0
+
+/**
+ * Several ranges: a multipart/byteranges body (ngx_http_range_multipart_header), each part with its own
+ * Content-Type and Content-Range, read range by range from the open file.
+ */
+function multipart(c: Connection, req: Request, fh: FileHandle, ranges: ByteRange[], size: number, type: string, lastModified: string, etagLine: string): void {
+  const boundary = String(++boundaries).padStart(20, '0')
+  const partHead = `\r\n--${boundary}\r\nContent-Type: ${type}\r\nContent-Range: bytes `
+  const trailer = `\r\n--${boundary}--\r\n`
+  let length = trailer.length
+  const heads: string[] = []
+  for (const r of ranges) {
+    const h = `${partHead}${r.start}-${r.end - 1}/${size}\r\n\r\n`
+    heads.push(h)
+    length += h.length + r.end - r.start
+  }
+  const before = `Content-Type: multipart/byteranges; boundary=${boundary}\r\nContent-Length: ${length}\r\n${lastModified}`
+  if (req.method === 'HEAD') {
+    void fh.close().catch(() => {})
+    return c.sendStream(206, before, etagLine, null, length)
+  }
+  c.sendStream(206, before, etagLine, Readable.from(parts(fh, ranges, heads, trailer), { objectMode: false, highWaterMark: CHUNK }), length)
+}
+
+/** The multipart body; the file is closed when it ends or when the client leaves (the generator's finally). */
+async function* parts(fh: FileHandle, ranges: ByteRange[], heads: string[], trailer: string): AsyncGenerator<Buffer> {
+  try {
+    for (let i = 0; i < ranges.length; i++) {
+      yield Buffer.from(heads[i]!, 'latin1')
+      const r = ranges[i]!
+      for await (const chunk of fh.createReadStream({ start: r.start, end: r.end - 1, autoClose: false, highWaterMark: CHUNK })) {
+        yield chunk as Buffer
+      }
+    }
+    yield Buffer.from(trailer, 'latin1')
+  } finally {
+    await fh.close().catch(() => {})
+  }
 }
 
 /** ngx_http_test_if_modified */
