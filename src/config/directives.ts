@@ -340,7 +340,8 @@ function checkMapEntry(e: Directive): void {
 }
 
 function checkIndex(d: Directive): void {
-  for (const a of d.args) if (a.length === 0) throw configError(d, `index "${a}" in "index" directive is invalid`)
+  // nginx names the first argument whichever one is empty.
+  for (const a of d.args) if (a.length === 0) throw configError(d, `index "${d.args[0]}" in "index" directive is invalid`)
 }
 
 /** ngx_http_disable_symlinks: `off`, `on` or `if_not_owner` [`from=part`]; dyups follows links, so only `off`. */

@@ -72,8 +72,7 @@ export function staticDefaults(prefix: string, vars: Variables): StaticSettings 
 
 /**
  * The settings of one level (http, server or location block) over the inherited ones.
- * @throws DyupsError E_CONFIG with nginx's wording for `root` and `alias` together, `$document_root` in them, and
- *   an absolute `index` that is not last.
+ * @throws DyupsError E_CONFIG with nginx's wording for `root` and `alias` together and `$document_root` in them.
  */
 export function staticLevel(parent: StaticSettings, block: readonly Directive[], vars: Variables): StaticSettings {
   let root = parent.root
@@ -109,13 +108,8 @@ export function staticLevel(parent: StaticSettings, block: readonly Directive[],
       }
       case 'index': {
         index ??= []
-        for (let k = 0; k < d.args.length; k++) {
-          const a = d.args[k]!
-          if (a.startsWith('/') && k !== d.args.length - 1) {
-            throw new DyupsError('E_CONFIG', 'only the last index in "index" directive should be absolute', at(d))
-          }
-          index.push(vars.compile(a, at(d)))
-        }
+        // An absolute name before the last is only a warning in nginx: the redirect to it happens when reached.
+        for (const a of d.args) index.push(vars.compile(a, at(d)))
         break
       }
       case 'etag':

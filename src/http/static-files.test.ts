@@ -58,7 +58,6 @@ test('static settings: nginx\'s configuration errors', () => {
     ['location /a/ { root $document_root/x; }', 'the $document_root variable cannot be used in the "root" directive in conf:6'],
     ['location /a/ { alias ${realpath_root}; }', 'the $realpath_root variable cannot be used in the "alias" directive in conf:6'],
     ['location @n { alias /x/; }', 'the "alias" directive cannot be used inside the named location in conf:6'],
-    ['index /a.html b.html;', 'only the last index in "index" directive should be absolute in conf:6'],
     ['location / { try_files $uri =40x; }', 'invalid code "=40x" in conf:6'],
     ['location / { try_files $uri =1000; }', 'invalid code "=1000" in conf:6'],
     ['location / { try_files $uri =; }', 'invalid code "=" in conf:6'],
