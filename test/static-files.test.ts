@@ -7,11 +7,11 @@
  */
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
-import { mkdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readdirSync, readFileSync, readlinkSync, utimesSync, writeFileSync } from 'node:fs'
 import { connect } from 'node:net'
 import { join } from 'node:path'
 import { test } from 'node:test'
-import { freePorts, request, sleep, startDyups, tempPrefix, writeConf, type Response } from './helpers.js'
+import { Conn, freePorts, request, sleep, startDyups, tempPrefix, writeConf, type Response } from './helpers.js'
 import { startNginx } from './nginx.js'
 
 /** Every file gets this modification time, so ETag and Last-Modified agree across the two prefixes. */
@@ -267,6 +267,28 @@ test('static files: dyups answers as nginx 1.22 does', async (t) => {
       assert.deepEqual(dy, ngx)
     })
   }
+
+  await t.test('one keep-alive connection, pipelined requests included', async () => {
+    const run = async (port: number): Promise<unknown[]> => {
+      const c = await Conn.open(port)
+      const out: unknown[] = []
+      const see = (r: Response): void => void out.push([r.status, r.headers['connection'], r.headers['content-length'], r.body.replace(/<center>(nginx|dyups)<\/center>/, '')])
+      see(await c.req({ path: '/a.txt' }))
+      see(await c.req({ path: '/a.txt', method: 'HEAD' }))
+      see(await c.req({ path: '/a.txt', headers: { 'If-None-Match': ETAG(16) } }))
+      see(await c.req({ path: '/nope' }))
+      see(await c.req({ path: '/digits.txt', headers: { Range: 'bytes=3-5' } }))
+      see(await c.req({ path: '/sub' }))
+      see(await c.req({ path: '/' }))
+      see(await c.send('GET /digits.txt HTTP/1.1\r\nHost: x\r\n\r\nGET /sub/b.txt HTTP/1.1\r\nHost: x\r\n\r\n'))
+      see(await c.read())
+      see(await c.send('GET /a.txt HTTP/1.0\r\n\r\n'))
+      out.push(await c.waitClosed())
+      c.close()
+      return out
+    }
+    assert.deepEqual(await run(pd), await run(pn))
+  })
 })
 
 test('static files: an alias never serves what lies outside its directory', async (t) => {
@@ -302,6 +324,63 @@ http {
     assert.doesNotMatch(r.body, /secret/, path)
   }
   assert.match(readLog(prefix), /"[^"]*\/data\/\.\.\/secret\.txt" is outside the document root/)
+})
+
+/** The open files of a process that are `path`. */
+function openFiles(pid: number, path: string): number {
+  let n = 0
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      if (readlinkSync(`/proc/${pid}/fd/${fd}`) === path) n++
+    } catch {
+      // Closed meanwhile.
+    }
+  }
+  return n
+}
+
+test('static files: a client that leaves mid-body releases the file', async (t) => {
+  const [port] = (await freePorts(1)) as [number]
+  const prefix = tempPrefix(t)
+  mkdirSync(join(prefix, 'html'))
+  const big = join(prefix, 'html/big.bin')
+  writeFileSync(big, Buffer.alloc(8 * 1024 * 1024, 0x61))
+  writeConf(prefix, 'conf/nginx.conf', `daemon off;
+master_process off;
+error_log logs/error.log error;
+events {}
+http {
+    access_log logs/access.log;
+    server {
+        listen 127.0.0.1:${port};
+        location / { }
+    }
+}
+`)
+  const d = await startDyups(t, prefix, [port])
+  for (const range of ['', 'Range: bytes=0-10,4000000-8000000\r\n']) {
+    const s = connect(port, '127.0.0.1')
+    await new Promise<void>((res) => {
+      s.once('data', () => {
+        s.destroy()
+        res()
+      })
+      s.write(`GET /big.bin HTTP/1.1\r\nHost: localhost\r\n${range}\r\n`)
+    })
+    const deadline = Date.now() + 5_000
+    while (openFiles(d.pid, big) > 0 && Date.now() < deadline) await sleep(20)
+    assert.equal(openFiles(d.pid, big), 0, `the file stays open after the client left (${range || 'whole'})`)
+  }
+  const r = await request(port, { path: '/big.bin', headers: { Range: 'bytes=0-3' } })
+  assert.deepEqual([r.status, r.body], [206, 'aaaa'])
+  // Both aborted requests are logged, with the bytes that went out before the client left.
+  const deadline = Date.now() + 5_000
+  let lines: string[] = []
+  while (lines.length < 3 && Date.now() < deadline) {
+    await sleep(20)
+    lines = readFileSync(join(prefix, 'logs/access.log'), 'latin1').split('\n').filter((l) => l !== '')
+  }
+  assert.deepEqual(lines.map((l) => / (\d{3}) \d+ /.exec(l)?.[1]), ['200', '206', '206'])
 })
 
 /** VmRSS of a process, in bytes. */
