@@ -92,7 +92,7 @@ export function parseHttpTime(s: string): number {
     year = digits(s, p + 1, 4)
     if (year < 0) return -1
   }
-  if (hour > 23 || min > 59 || sec > 60) return -1
+  if (hour > 23 || min > 59 || sec > 59) return -1
   month = month / 3
   const dim = [31, (year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0)) ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
   if (day < 1 || day > dim[month]!) return -1

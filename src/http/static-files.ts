@@ -103,8 +103,24 @@ const METHOD_OK = new Set(['GET', 'HEAD', 'POST'])
 /** The content phase of a location that has no other handler. */
 export function serveStatic(c: Connection, req: Request): void {
   if (!METHOD_OK.has(req.method)) return c.finishLocal(405)
-  if (req.uri.endsWith('/')) return void serveIndex(c, req)
-  void serveFile(c, req)
+  void serve(c, req)
+}
+
+async function serve(c: Connection, req: Request): Promise<void> {
+  try {
+    if (req.uri.endsWith('/')) await serveIndex(c, req)
+    else await serveFile(c, req)
+  } catch (e) {
+    internalError(c, req, e)
+  }
+}
+
+/** What nothing else expected (a bug, not a file error): logged, 500 if nothing was sent, never a crash. */
+export function internalError(c: Connection, req: Request, e: unknown): void {
+  log('alert', `static file handling failed: ${e instanceof Error ? e.message : String(e)}${context(req)}`)
+  if (c.socket.destroyed) return
+  if (req.headerSent) return void c.socket.destroy()
+  c.finishLocal(500)
 }
 
 /** ngx_http_index_handler, then the core content phase's 403 for a directory without index. */

@@ -10,7 +10,7 @@ import type { Connection } from './connection.js'
 import { internalRedirect, namedLocation } from './internal-redirect.js'
 import type { Request } from './request.js'
 import { ALIAS_WHOLE, type TryFiles } from './static-conf.js'
-import { context, errnoText, rootOf } from './static-files.js'
+import { context, errnoText, internalError, rootOf } from './static-files.js'
 
 /**
  * Runs the try_files phase of `req`'s location.
@@ -18,6 +18,15 @@ import { context, errnoText, rootOf } from './static-files.js'
  *   request was answered or redirected.
  */
 export async function tryFiles(c: Connection, req: Request, tf: TryFiles): Promise<boolean> {
+  try {
+    return await run(c, req, tf)
+  } catch (e) {
+    internalError(c, req, e)
+    return false
+  }
+}
+
+async function run(c: Connection, req: Request, tf: TryFiles): Promise<boolean> {
   const fc = req.loc!.files
   const alias = fc.root.alias
   for (const f of tf.files) {
