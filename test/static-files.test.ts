@@ -27,6 +27,9 @@ const FILES: Record<string, string> = {
   'html/empty.txt': '',
   'html/digits.txt': '0123456789',
   'html/sp ace.txt': 'space in name',
+  'html/caf\u00c3\u00a9.txt': 'UTF-8 name',
+  'html/dir \u00c3\u00a9/x.txt': 'UTF-8 directory',
+  'html/page.html': 'page via $uri.html',
   'html/sub/b.txt': 'in sub',
   'html/withidx/index.htm': 'htm index',
   'html/idx/second.html': 'second index',
@@ -91,6 +94,13 @@ http {
         location /before/ { if_modified_since before; }
         location /imsoff/ { if_modified_since off; }
         location /varroot/ { root $arg_r; }
+        location /ext/ { try_files $uri.html =404; root html/..; }
+        location /at/ { alias data/; try_files $uri $uri/ =404; }
+        location ~ ^/rt/(.*)$ { alias data/$1; try_files $uri =404; }
+        location /todeny/ { try_files $uri /denied/x; }
+        location /denied/ { deny all; }
+        location = /exact.txt { alias data/f.txt; }
+        location /vidx/ { alias html/idx/; index $arg_i; }
     }
 ${nginxOnly}}
 ${user}`
@@ -119,6 +129,18 @@ const CASES: Case[] = [
   { name: 'dot file', path: '/.hidden.html' },
   { name: 'empty file', path: '/empty.txt' },
   { name: 'encoded space', path: '/sp%20ace.txt' },
+  { name: 'UTF-8 name', path: '/caf%C3%A9.txt' },
+  { name: 'UTF-8 directory redirect', path: '/dir%20%C3%A9' },
+  { name: 'UTF-8 missing name', path: '/caf%C3%A8.txt' },
+  { name: 'try_files $uri.html', path: '/ext/page' },
+  { name: 'alias and try_files: file', path: '/at/f.txt' },
+  { name: 'alias and try_files: directory', path: '/at/d' },
+  { name: 'alias and try_files: index', path: '/at/' },
+  { name: 'alias and try_files: missing', path: '/at/none' },
+  { name: 'regex alias and try_files', path: '/rt/f.txt' },
+  { name: 'redirect into a denied location', path: '/todeny/x' },
+  { name: 'exact location file', path: '/exact.txt' },
+  { name: 'index from a variable', path: '/vidx/?i=second.html' },
   { name: 'missing file', path: '/nope.html' },
   { name: 'missing with args', path: '/nope?x=1' },
   { name: 'file as a directory', path: '/a.txt/more' },
@@ -220,11 +242,14 @@ const CASES: Case[] = [
 
 const KEYS = ['content-type', 'content-length', 'etag', 'last-modified', 'content-range', 'location', 'accept-ranges']
 
+/** Names are byte strings (latin1): `caf\u00c3\u00a9` is the UTF-8 `café` on disk. */
 function makeFiles(prefix: string): void {
   for (const d of DIRS) mkdirSync(join(prefix, d), { recursive: true })
   for (const [f, text] of Object.entries(FILES)) {
-    writeConf(prefix, f, text)
-    utimesSync(join(prefix, f), MTIME, MTIME)
+    const p = Buffer.from(join(prefix, f), 'latin1')
+    mkdirSync(Buffer.from(join(prefix, f, '..'), 'latin1'), { recursive: true })
+    writeFileSync(p, text)
+    utimesSync(p, MTIME, MTIME)
   }
 }
 

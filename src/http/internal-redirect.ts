@@ -58,7 +58,10 @@ export function namedLocation(c: Connection, req: Request, name: string): void {
 /** The phases after location matching: access rules, `set`, then try_files and the handler. */
 function enter(c: Connection, req: Request): void {
   const lc = req.loc!
-  if (lc.access !== null && !lc.access.allows(req.remoteAddr)) return c.finishLocal(403)
+  if (lc.access !== null && !lc.access.allows(req.remoteAddr)) {
+    log('error', `access forbidden by rule${context(req)}`)
+    return c.finishLocal(403)
+  }
   for (const op of lc.sets) op.set(req, op.value.eval(req))
   runHandler(c.worker, c, req)
 }

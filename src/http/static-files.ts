@@ -17,6 +17,7 @@ import { internalRedirect } from './internal-redirect.js'
 import { contentTypeFor } from './mime.js'
 import type { Request } from './request.js'
 import { ALIAS_WHOLE, fullName, type StaticSettings } from './static-conf.js'
+import { escapeUri } from './uri.js'
 import type { VarSource } from './variables.js'
 
 /** What mapping a URI to a path reads: the variables (for `$uri`, captures) and try_files' mark. */
@@ -40,6 +41,9 @@ const ERRNO: Readonly<Record<string, string>> = {
   ENAMETOOLONG: '36: File name too long',
   ELOOP: '40: Too many levels of symbolic links',
 }
+
+/** A path for fs calls: paths are byte strings (latin1), so a UTF-8 name reaches the file system as its bytes. */
+export const fsPath = (p: string): Buffer => Buffer.from(p, 'latin1')
 
 /** `(2: No such file or directory)` for a failed fs call. */
 export function errnoText(e: unknown): string {
@@ -133,7 +137,7 @@ async function serveIndex(c: Connection, req: Request): Promise<void> {
     if (name.startsWith('/')) return internalRedirect(c, req, name, req.args)
     const path = base + name
     try {
-      await stat(path)
+      await stat(fsPath(path))
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code
       if (code === 'ENOTDIR' || code === 'ENAMETOOLONG' || code === 'EACCES') return indexError(c, req, path, e)
@@ -141,7 +145,7 @@ async function serveIndex(c: Connection, req: Request): Promise<void> {
         // ngx_http_index_test_dir: the directory itself, without its trailing slash (an alias may have none).
         const dir = base.length > 1 && base.endsWith('/') ? base.slice(0, -1) : base
         try {
-          const st = await stat(dir)
+          const st = await stat(fsPath(dir))
           if (!st.isDirectory()) {
             log('alert', `"${dir}" is not a directory${context(req)}`)
             return c.finishLocal(500)
@@ -190,7 +194,7 @@ async function serveFile(c: Connection, req: Request): Promise<void> {
   let fh: FileHandle
   let st: Stats
   try {
-    fh = await open(path, OPEN_FLAGS)
+    fh = await open(fsPath(path), OPEN_FLAGS)
   } catch (e) {
     const [status, level] = openFailure((e as NodeJS.ErrnoException).code)
     log(level, `open() "${path}" failed (${errnoText(e)})${context(req)}`)
@@ -209,7 +213,8 @@ async function serveFile(c: Connection, req: Request): Promise<void> {
     await fh.close().catch(() => {})
     if (c.socket.destroyed) return
     if (st.isDirectory()) {
-      const loc = req.uri + '/' + (req.args === '' ? '' : `?${req.args}`)
+      // nginx escapes the URI here (NGX_ESCAPE_URI), unlike in most of its redirects.
+      const loc = escapeUri(req.uri) + '/' + (req.args === '' ? '' : `?${req.args}`)
       return c.sendLocal(301, null, [['Location', c.absolute(loc)]])
     }
     log('crit', `"${path}" is not a regular file${context(req)}`)

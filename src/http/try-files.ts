@@ -10,7 +10,7 @@ import type { Connection } from './connection.js'
 import { internalRedirect, namedLocation } from './internal-redirect.js'
 import type { Request } from './request.js'
 import { ALIAS_WHOLE, type TryFiles } from './static-conf.js'
-import { context, errnoText, internalError, rootOf } from './static-files.js'
+import { context, errnoText, fsPath, internalError, rootOf } from './static-files.js'
 
 /**
  * Runs the try_files phase of `req`'s location.
@@ -34,7 +34,7 @@ async function run(c: Connection, req: Request, tf: TryFiles): Promise<boolean> 
     const path = rootOf(fc, req) + name
     let isDir: boolean
     try {
-      isDir = (await stat(path)).isDirectory()
+      isDir = (await stat(fsPath(path))).isDirectory()
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code
       if (code !== 'ENOENT' && code !== 'ENOTDIR' && code !== 'ENAMETOOLONG') {
