@@ -93,6 +93,7 @@ http {
         location /noetag/ { etag off; }
         location /before/ { if_modified_since before; }
         location /imsoff/ { if_modified_since off; }
+        location /quiet/ { log_not_found off; }
         location /varroot/ { root $arg_r; }
         location /ext/ { try_files $uri.html =404; root html/..; }
         location /at/ { alias data/; try_files $uri $uri/ =404; }
@@ -152,6 +153,8 @@ const CASES: Case[] = [
   { name: 'second index name', path: '/withidx/' },
   { name: 'missing directory', path: '/nodir/' },
   { name: 'plain: missing file', path: '/plain/none' },
+  { name: 'log_not_found off: file', path: '/quiet/none' },
+  { name: 'log_not_found off: directory', path: '/quiet/nodir/' },
   { name: 'plain: file', path: '/plain/x.txt' },
   { name: 'plain: directory redirect', path: '/plain/d' },
   { name: 'plain: directory without index', path: '/plain/d/' },

@@ -1,6 +1,6 @@
 /**
  * The static-file settings of a location, compiled once: `root` / `alias` (ngx_http_core_root), `index`
- * (ngx_http_index_set_index), `etag`, `if_modified_since` (inherited http → server → location), and `try_files`
+ * (ngx_http_index_set_index), `etag`, `if_modified_since`, `log_not_found` (inherited http → server → location), and `try_files`
  * (ngx_http_core_try_files; not inherited, as in nginx).
  */
 import type { Directive } from '../config/index.js'
@@ -34,6 +34,8 @@ export interface StaticSettings {
   readonly index: readonly Template[]
   readonly etag: boolean
   readonly ifModifiedSince: IfModifiedSince
+  /** `log_not_found`: a 404 for a missing file writes its error-log line. */
+  readonly logNotFound: boolean
 }
 
 export interface TryFile {
@@ -67,6 +69,7 @@ export function staticDefaults(prefix: string, vars: Variables): StaticSettings 
     index: [vars.compile('index.html')],
     etag: true,
     ifModifiedSince: 'exact',
+    logNotFound: true,
   }
 }
 
@@ -80,6 +83,7 @@ export function staticLevel(parent: StaticSettings, block: readonly Directive[],
   let index: Template[] | null = null
   let etag = parent.etag
   let ims = parent.ifModifiedSince
+  let logNotFound = parent.logNotFound
   let rootDirective: Directive | null = null
   for (const d of block) {
     switch (d.name) {
@@ -113,14 +117,17 @@ export function staticLevel(parent: StaticSettings, block: readonly Directive[],
         break
       }
       case 'etag':
-        etag = d.args[0] === 'on'
+        etag = d.args[0]!.toLowerCase() === 'on'
         break
       case 'if_modified_since':
         ims = d.args[0]!.toLowerCase() as IfModifiedSince
         break
+      case 'log_not_found':
+        logNotFound = d.args[0]!.toLowerCase() === 'on'
+        break
     }
   }
-  return { prefix: parent.prefix, root, isAlias, index: index ?? parent.index, etag, ifModifiedSince: ims }
+  return { prefix: parent.prefix, root, isAlias, index: index ?? parent.index, etag, ifModifiedSince: ims, logNotFound }
 }
 
 /**

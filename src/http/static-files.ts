@@ -180,7 +180,7 @@ function indexError(c: Connection, req: Request, path: string, e: unknown): void
     log('error', `"${path}" is forbidden (${errnoText(e)})${context(req)}`)
     return c.finishLocal(403)
   }
-  log('error', `"${path}" is not found (${errnoText(e)})${context(req)}`)
+  if (req.loc!.files.logNotFound) log('error', `"${path}" is not found (${errnoText(e)})${context(req)}`)
   c.finishLocal(404)
 }
 
@@ -197,7 +197,7 @@ async function serveFile(c: Connection, req: Request): Promise<void> {
     fh = await open(fsPath(path), OPEN_FLAGS)
   } catch (e) {
     const [status, level] = openFailure((e as NodeJS.ErrnoException).code)
-    log(level, `open() "${path}" failed (${errnoText(e)})${context(req)}`)
+    if (status !== 404 || req.loc!.files.logNotFound) log(level, `open() "${path}" failed (${errnoText(e)})${context(req)}`)
     if (!c.socket.destroyed) c.finishLocal(status)
     return
   }
