@@ -334,7 +334,7 @@ export class Connection implements Downstream {
       this.socket.setTimeout(0)
       this.done()
     })
-    body.once('error', (e: NodeJS.ErrnoException) => {
+    body.on('error', (e: NodeJS.ErrnoException) => {
       if (this.file !== body) return
       this.file = null
       log('crit', `read() "${path}" failed (${e.code ?? e.message})`)

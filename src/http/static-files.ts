@@ -104,6 +104,9 @@ export function mapUriToPath(fc: StaticSettings, req: PathSource): string {
 
 const METHOD_OK = new Set(['GET', 'HEAD', 'POST'])
 
+/** A close that fails leaves nothing to do: the descriptor is gone either way. */
+const ignore = (): void => {}
+
 /** The content phase of a location that has no other handler. */
 export function serveStatic(c: Connection, req: Request): void {
   if (!METHOD_OK.has(req.method)) return c.finishLocal(405)
@@ -204,13 +207,13 @@ async function serveFile(c: Connection, req: Request): Promise<void> {
   try {
     st = await fh.stat()
   } catch (e) {
-    await fh.close().catch(() => {})
+    await fh.close().catch(ignore)
     log('crit', `fstat() "${path}" failed (${errnoText(e)})${context(req)}`)
     if (!c.socket.destroyed) c.finishLocal(500)
     return
   }
   if (c.socket.destroyed || !st.isFile()) {
-    await fh.close().catch(() => {})
+    await fh.close().catch(ignore)
     if (c.socket.destroyed) return
     if (st.isDirectory()) {
       // nginx escapes the URI here (NGX_ESCAPE_URI), unlike in most of its redirects.
@@ -221,7 +224,7 @@ async function serveFile(c: Connection, req: Request): Promise<void> {
     return c.finishLocal(404)
   }
   if (req.method === 'POST') {
-    await fh.close().catch(() => {})
+    await fh.close().catch(ignore)
     return c.finishLocal(405)
   }
   respond(c, req, fh, st, path)
@@ -242,7 +245,7 @@ function respond(c: Connection, req: Request, fh: FileHandle, st: Stats, path: s
   const ius = head.get('if-unmodified-since')
   const im = head.get('if-match')
   if ((ius !== null && !(parseHttpTime(ius) >= mtime)) || (im !== null && !etagListMatches(im, etag, false))) {
-    void fh.close().catch(() => {})
+    void fh.close().catch(ignore)
     return c.finishLocal(412)
   }
   const ims = head.get('if-modified-since')
@@ -250,7 +253,7 @@ function respond(c: Connection, req: Request, fh: FileHandle, st: Stats, path: s
   if (ims !== null || inm !== null) {
     const modified = (ims !== null && isModified(fc.ifModifiedSince, ims, mtime)) || (inm !== null && !etagListMatches(inm, etag, true))
     if (!modified) {
-      void fh.close().catch(() => {})
+      void fh.close().catch(ignore)
       return c.sendStream(304, lastModified, etagLine, null, 0)
     }
   }
@@ -265,7 +268,7 @@ function respond(c: Connection, req: Request, fh: FileHandle, st: Stats, path: s
   if (range !== null && range.length >= 7 && range.slice(0, 6).toLowerCase() === 'bytes=' && ifRangeHolds(head.get('if-range'), etag, mtime)) {
     const r = parseRanges(range.slice(6), size)
     if (r === RANGE_NOT_SATISFIABLE) {
-      void fh.close().catch(() => {})
+      void fh.close().catch(ignore)
       return c.sendLocal(416, null, [['Content-Range', `bytes */${size}`]])
     }
     if (typeof r !== 'number' && r.length === 1) {
@@ -280,7 +283,7 @@ function respond(c: Connection, req: Request, fh: FileHandle, st: Stats, path: s
   const length = end - start
   const before = `${type}Content-Length: ${length}\r\n${lastModified}`
   if (req.method === 'HEAD' || length === 0) {
-    void fh.close().catch(() => {})
+    void fh.close().catch(ignore)
     return c.sendStream(status, before, after, null, length)
   }
   const body: Readable = fh.createReadStream({ start, end: end - 1, highWaterMark: CHUNK })
@@ -307,7 +310,7 @@ function multipart(c: Connection, req: Request, fh: FileHandle, ranges: ByteRang
   }
   const before = `Content-Type: multipart/byteranges; boundary=${boundary}\r\nContent-Length: ${length}\r\n${lastModified}`
   if (req.method === 'HEAD') {
-    void fh.close().catch(() => {})
+    void fh.close().catch(ignore)
     return c.sendStream(206, before, etagLine, null, length)
   }
   c.sendStream(206, before, etagLine, Readable.from(parts(fh, ranges, heads, trailer), { objectMode: false, highWaterMark: CHUNK }), length)
@@ -325,7 +328,7 @@ async function* parts(fh: FileHandle, ranges: ByteRange[], heads: string[], trai
     }
     yield Buffer.from(trailer, 'latin1')
   } finally {
-    await fh.close().catch(() => {})
+    await fh.close().catch(ignore)
   }
 }
 
