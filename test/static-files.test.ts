@@ -30,6 +30,8 @@ const FILES: Record<string, string> = {
   'html/caf\u00c3\u00a9.txt': 'UTF-8 name',
   'html/dir \u00c3\u00a9/x.txt': 'UTF-8 directory',
   'html/page.html': 'page via $uri.html',
+  // Several read chunks long, in a pattern that shows a misplaced byte.
+  'html/long.txt': Array.from({ length: 30_000 }, (_, i) => `${i}`.padStart(9, '.') + '\n').join(''),
   'html/sub/b.txt': 'in sub',
   'html/withidx/index.htm': 'htm index',
   'html/idx/second.html': 'second index',
@@ -112,6 +114,7 @@ interface Case {
   path: string
   method?: string
   headers?: Record<string, string>
+  http10?: boolean
 }
 
 const LM = new Date(MTIME * 1000).toUTCString()
@@ -224,6 +227,10 @@ const CASES: Case[] = [
   { name: 'range with If-Range date', path: '/digits.txt', headers: { Range: 'bytes=1-1', 'If-Range': LM } },
   { name: 'HEAD range', path: '/digits.txt', method: 'HEAD', headers: { Range: 'bytes=0-1' } },
   { name: 'range and IMS: 304', path: '/digits.txt', headers: { Range: 'bytes=0-1', 'If-Modified-Since': LM } },
+  { name: 'a file of several chunks', path: '/long.txt' },
+  { name: 'range across chunks', path: '/long.txt', headers: { Range: 'bytes=65530-131080' } },
+  { name: 'multipart across chunks', path: '/long.txt', headers: { Range: 'bytes=0-10,70000-140000,-5' } },
+  { name: 'HTTP/1.0 range', path: '/digits.txt', headers: { Range: 'bytes=1-3' }, http10: true },
   { name: 'multipart ranges', path: '/digits.txt', headers: { Range: 'bytes=0-1,5-6' } },
   { name: 'multipart with suffix', path: '/digits.txt', headers: { Range: 'bytes=0-1, -2' } },
   { name: 'HEAD multipart', path: '/digits.txt', method: 'HEAD', headers: { Range: 'bytes=1-2,4-5' } },
@@ -292,7 +299,9 @@ test('static files: dyups answers as nginx 1.22 does', async (t) => {
     await t.test(c.name, async () => {
       const run = async (port: number, prefix: string): Promise<Record<string, unknown>> => {
         const from = readLog(prefix).length
-        const r = await request(port, { path: c.path, method: c.method ?? 'GET', headers: c.headers ?? {}, ...(c.method === 'POST' ? { body: '' } : {}) })
+        const r = c.http10
+          ? await request(port, { raw: `GET ${c.path} HTTP/1.0\r\n${Object.entries(c.headers ?? {}).map(([k, v]) => `${k}: ${v}\r\n`).join('')}\r\n` })
+          : await request(port, { path: c.path, method: c.method ?? 'GET', headers: c.headers ?? {}, ...(c.method === 'POST' ? { body: '' } : {}) })
         return shape(r, port, newErrors(readLog(prefix), from, prefix))
       }
       const ngx = await run(pn, xn)
