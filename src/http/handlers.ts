@@ -16,16 +16,18 @@ import type { HttpWorker } from './worker.js'
 import { doCheckStatus } from './check-status.js'
 import type { Template } from './variables.js'
 import { runJs, runLua } from './script/index.js'
-import { serveStatic } from './static-files.js'
+import { internalError, serveStatic } from './static-files.js'
 import { tryFiles } from './try-files.js'
 
 /** The try_files phase (when the location has it), then the content handler. */
 export function runHandler(w: HttpWorker, c: Connection, req: Request): void {
   const tf = req.loc!.tryFiles
   if (tf === null) return runContent(w, c, req)
-  void tryFiles(c, req, tf).then((found) => {
-    if (found) runContent(w, c, req)
-  })
+  tryFiles(c, req, tf)
+    .then((found) => {
+      if (found) runContent(w, c, req)
+    })
+    .catch((e: unknown) => internalError(c, req, e))
 }
 
 function runContent(w: HttpWorker, c: Connection, req: Request): void {
