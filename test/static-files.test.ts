@@ -96,6 +96,8 @@ http {
         location /before/ { if_modified_since before; }
         location /imsoff/ { if_modified_since off; }
         location /quiet/ { log_not_found off; }
+        location /noranges/ { max_ranges 0; alias html/; }
+        location /oneRange/ { max_ranges 1; alias html/; }
         location /varroot/ { root $arg_r; }
         location /ext/ { try_files $uri.html =404; root html/..; }
         location /at/ { alias data/; try_files $uri $uri/ =404; }
@@ -234,6 +236,9 @@ const CASES: Case[] = [
   { name: 'range across chunks', path: '/long.txt', headers: { Range: 'bytes=65530-131080' } },
   { name: 'multipart across chunks', path: '/long.txt', headers: { Range: 'bytes=0-10,70000-140000,-5' } },
   { name: 'HTTP/1.0 range', path: '/digits.txt', headers: { Range: 'bytes=1-3' }, http10: true },
+  { name: 'max_ranges 0', path: '/noranges/digits.txt', headers: { Range: 'bytes=1-2' } },
+  { name: 'max_ranges 1, one range', path: '/oneRange/digits.txt', headers: { Range: 'bytes=1-2' } },
+  { name: 'max_ranges 1, two ranges', path: '/oneRange/digits.txt', headers: { Range: 'bytes=1-2,4-5' } },
   { name: 'multipart ranges', path: '/digits.txt', headers: { Range: 'bytes=0-1,5-6' } },
   { name: 'multipart with suffix', path: '/digits.txt', headers: { Range: 'bytes=0-1, -2' } },
   { name: 'HEAD multipart', path: '/digits.txt', method: 'HEAD', headers: { Range: 'bytes=1-2,4-5' } },

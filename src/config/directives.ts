@@ -566,6 +566,7 @@ export const DIRECTIVES: readonly DirectiveSpec[] = [
       if (parseFlag(d)) throw configError(d, '"autoindex on" is not supported by dyups yet')
     },
   }),
+  num('max_ranges', HSL, { default: '-', docs: 'Most byte ranges in one request (more: the whole file); 0 = no ranges.' }),
   flag('log_not_found', HSL, { default: 'on', docs: 'Log a missing file to the error log.' }),
   spec('disable_symlinks', HSL, [1, 2], {
     unique: true,

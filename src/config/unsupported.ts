@@ -13,7 +13,7 @@ export const UNSUPPORTED: readonly string[] = [
   'limit_except', 'satisfy', 'limit_rate', 'limit_rate_after', 'aio', 'aio_write', 'directio', 'directio_alignment',
   'read_ahead', 'sendfile_max_chunk', 'subrequest_output_buffer_size', 'client_body_in_file_only',
   'client_body_in_single_buffer', 'log_subrequest', 'recursive_error_pages',
-  'chunked_transfer_encoding', 'max_ranges', 'http2', 'http3', 'quic_retry', 'quic_gso',
+  'chunked_transfer_encoding', 'http2', 'http3', 'quic_retry', 'quic_gso',
   'quic_host_key', 'auth_delay', 'connection_pool_size', 'request_pool_size', 'keepalive_disable',
   'send_lowat',
   // modules

@@ -1,6 +1,6 @@
 /**
  * The static-file settings of a location, compiled once: `root` / `alias` (ngx_http_core_root), `index`
- * (ngx_http_index_set_index), `etag`, `if_modified_since`, `log_not_found` (inherited http → server → location), and `try_files`
+ * (ngx_http_index_set_index), `etag`, `if_modified_since`, `log_not_found`, `max_ranges` (inherited http → server → location), and `try_files`
  * (ngx_http_core_try_files; not inherited, as in nginx).
  */
 import type { Directive } from '../config/index.js'
@@ -36,6 +36,8 @@ export interface StaticSettings {
   readonly ifModifiedSince: IfModifiedSince
   /** `log_not_found`: a 404 for a missing file writes its error-log line. */
   readonly logNotFound: boolean
+  /** `max_ranges`: 0 turns ranges off (no Accept-Ranges either); unlimited unless set. */
+  readonly maxRanges: number
 }
 
 export interface TryFile {
@@ -70,6 +72,7 @@ export function staticDefaults(prefix: string, vars: Variables): StaticSettings 
     etag: true,
     ifModifiedSince: 'exact',
     logNotFound: true,
+    maxRanges: Number.MAX_SAFE_INTEGER,
   }
 }
 
@@ -84,6 +87,7 @@ export function staticLevel(parent: StaticSettings, block: readonly Directive[],
   let etag = parent.etag
   let ims = parent.ifModifiedSince
   let logNotFound = parent.logNotFound
+  let maxRanges = parent.maxRanges
   let rootDirective: Directive | null = null
   for (const d of block) {
     switch (d.name) {
@@ -125,9 +129,12 @@ export function staticLevel(parent: StaticSettings, block: readonly Directive[],
       case 'log_not_found':
         logNotFound = d.args[0]!.toLowerCase() === 'on'
         break
+      case 'max_ranges':
+        maxRanges = Number(d.args[0])
+        break
     }
   }
-  return { prefix: parent.prefix, root, isAlias, index: index ?? parent.index, etag, ifModifiedSince: ims, logNotFound }
+  return { prefix: parent.prefix, root, isAlias, index: index ?? parent.index, etag, ifModifiedSince: ims, logNotFound, maxRanges }
 }
 
 /**

@@ -262,11 +262,11 @@ function respond(c: Connection, req: Request, fh: FileHandle, st: Stats, path: s
   let start = 0
   let end = size
   let status = 200
-  let after = `${etagLine}Accept-Ranges: bytes\r\n`
+  let after = fc.maxRanges === 0 ? etagLine : `${etagLine}Accept-Ranges: bytes\r\n`
   // ngx_http_range_header_filter
   const range = head.get('range')
-  if (range !== null && range.length >= 7 && range.slice(0, 6).toLowerCase() === 'bytes=' && ifRangeHolds(head.get('if-range'), etag, mtime)) {
-    const r = parseRanges(range.slice(6), size)
+  if (range !== null && fc.maxRanges > 0 && range.length >= 7 && range.slice(0, 6).toLowerCase() === 'bytes=' && ifRangeHolds(head.get('if-range'), etag, mtime)) {
+    const r = parseRanges(range.slice(6), size, fc.maxRanges)
     if (r === RANGE_NOT_SATISFIABLE) {
       void fh.close().catch(ignore)
       return c.sendLocal(416, null, [['Content-Range', `bytes */${size}`]])
