@@ -59,6 +59,9 @@ export class Connection implements Downstream {
   private bodyStart = -1
   /** The file body being sent (sendStream), paused while the socket's buffer is full. */
   private file: Readable | null = null
+  private filePath = ''
+  /** Its listeners, made on the connection's first file and reused by the next ones. */
+  private fileListeners: { data: (b: Buffer) => void; end: () => void; error: (e: NodeJS.ErrnoException) => void } | null = null
   private readonly remoteAddr: string
   private readonly remotePort: number
   private readonly localAddr: string
@@ -320,29 +323,41 @@ export class Connection implements Downstream {
       return this.done()
     }
     this.file = body
+    this.filePath = path
+    req.bodyBytesSent = 0
     // A client that stops reading is dropped after send_timeout without progress, as nginx does.
     this.socket.setTimeout(lc?.sendTimeout ?? 60_000)
-    let sent = 0
-    body.on('data', (chunk: Buffer) => {
-      sent += chunk.length
-      req.bodyBytesSent = sent
-      if (!this.socket.write(chunk)) body.pause()
+    const l = (this.fileListeners ??= {
+      data: (b) => this.fileData(b),
+      end: () => this.fileEnd(),
+      error: (e) => this.fileError(e),
     })
-    body.once('end', () => {
-      if (this.file !== body) return
-      this.file = null
-      this.socket.setTimeout(0)
-      this.done()
-    })
-    body.on('error', (e: NodeJS.ErrnoException) => {
-      if (this.file !== body) return
-      this.file = null
-      log('crit', `read() "${path}" failed (${e.code ?? e.message})`)
-      req.keepAlive = false
-      this.state = CLOSED
-      this.worker.logRequest(req)
-      this.socket.destroy()
-    })
+    body.on('data', l.data)
+    body.on('end', l.end)
+    body.on('error', l.error)
+  }
+
+  private fileData(chunk: Buffer): void {
+    this.req!.bodyBytesSent += chunk.length
+    if (!this.socket.write(chunk)) this.file?.pause()
+  }
+
+  private fileEnd(): void {
+    if (this.file === null) return
+    this.file = null
+    this.socket.setTimeout(0)
+    this.done()
+  }
+
+  private fileError(e: NodeJS.ErrnoException): void {
+    if (this.file === null) return
+    this.file = null
+    log('crit', `read() "${this.filePath}" failed (${e.code ?? e.message})`)
+    const req = this.req!
+    req.keepAlive = false
+    this.state = CLOSED
+    this.worker.logRequest(req)
+    this.socket.destroy()
   }
 
   private keepAliveAllowed(lc: LocConf | null): boolean {
