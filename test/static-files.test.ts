@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
-import { mkdirSync, readdirSync, readFileSync, readlinkSync, utimesSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readdirSync, readFileSync, readlinkSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs'
 import { connect } from 'node:net'
 import { join } from 'node:path'
 import { test } from 'node:test'
@@ -135,6 +135,10 @@ const CASES: Case[] = [
   { name: 'dot file', path: '/.hidden.html' },
   { name: 'empty file', path: '/empty.txt' },
   { name: 'encoded space', path: '/sp%20ace.txt' },
+  { name: 'symbolic link to a file', path: '/link.txt' },
+  { name: 'symbolic link to a directory', path: '/linkdir' },
+  { name: 'file through a linked directory', path: '/linkdir/g.txt' },
+  { name: 'dangling symbolic link', path: '/dangling.txt' },
   { name: 'UTF-8 name', path: '/caf%C3%A9.txt' },
   { name: 'UTF-8 directory redirect', path: '/dir%20%C3%A9' },
   { name: 'UTF-8 missing name', path: '/caf%C3%A8.txt' },
@@ -269,6 +273,10 @@ function makeFiles(prefix: string): void {
     writeFileSync(p, text)
     utimesSync(p, MTIME, MTIME)
   }
+  // disable_symlinks off: links are followed, also out of the root, as in nginx.
+  symlinkSync('../data/f.txt', join(prefix, 'html/link.txt'))
+  symlinkSync('../data/d', join(prefix, 'html/linkdir'))
+  symlinkSync('nowhere', join(prefix, 'html/dangling.txt'))
 }
 
 /** What a side answered, with its port, prefix and name written neutrally. */
