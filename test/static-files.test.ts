@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
-import { mkdirSync, readdirSync, readFileSync, readlinkSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readdirSync, readFileSync, readlinkSync, symlinkSync, truncateSync, utimesSync, writeFileSync } from 'node:fs'
 import { connect } from 'node:net'
 import { join } from 'node:path'
 import { test } from 'node:test'
@@ -439,6 +439,46 @@ http {
     lines = readFileSync(join(prefix, 'logs/access.log'), 'latin1').split('\n').filter((l) => l !== '')
   }
   assert.deepEqual(lines.map((l) => / (\d{3}) \d+ /.exec(l)?.[1]), ['200', '206', '206'])
+})
+
+test('static files: a file that shrinks while it is sent ends the connection', { timeout: 10_000 }, async (t) => {
+  const [port] = (await freePorts(1)) as [number]
+  const prefix = tempPrefix(t)
+  mkdirSync(join(prefix, 'html'))
+  const big = join(prefix, 'html/shrinks.bin')
+  const size = 32 * 1024 * 1024
+  writeFileSync(big, Buffer.alloc(size, 0x62))
+  writeConf(prefix, 'conf/nginx.conf', `daemon off;
+master_process off;
+error_log logs/error.log error;
+events {}
+http {
+    access_log off;
+    server {
+        listen 127.0.0.1:${port};
+        location / { }
+    }
+}
+`)
+  await startDyups(t, prefix, [port])
+  const s = connect(port, '127.0.0.1')
+  let got = 0
+  let resumed = false
+  const closed = new Promise<void>((r) => s.on('close', () => r()))
+  s.on('data', (b: Buffer) => {
+    got += b.length
+    if (resumed) return
+    // Far less than the file has gone out: the worker waits on the socket, the rest still unread on disk.
+    s.pause()
+    truncateSync(big, 0)
+    resumed = true
+    setTimeout(() => s.resume(), 100)
+  })
+  s.write('GET /shrinks.bin HTTP/1.1\r\nHost: localhost\r\n\r\n')
+  await closed
+  assert.ok(got < size, `received ${got} bytes of a ${size}-byte body`)
+  const log = readFileSync(join(prefix, 'logs/error.log'), 'latin1')
+  assert.match(log, /\[alert\] \d+#\d+: pread\(\) read only \d+ of 33554432 from "[^"]*shrinks\.bin"/)
 })
 
 /** VmRSS of a process, in bytes. */

@@ -60,6 +60,7 @@ export class Connection implements Downstream {
   /** The file body being sent (sendStream), paused while the socket's buffer is full. */
   private file: Readable | null = null
   private filePath = ''
+  private fileLength = 0
   /** Its listeners, made on the connection's first file and reused by the next ones. */
   private fileListeners: { data: (b: Buffer) => void; end: () => void; error: (e: NodeJS.ErrnoException) => void } | null = null
   private readonly remoteAddr: string
@@ -324,6 +325,7 @@ export class Connection implements Downstream {
     }
     this.file = body
     this.filePath = path
+    this.fileLength = length
     req.bodyBytesSent = 0
     // A client that stops reading is dropped after send_timeout without progress, as nginx does.
     this.socket.setTimeout(lc?.sendTimeout ?? 60_000)
@@ -345,6 +347,16 @@ export class Connection implements Downstream {
   private fileEnd(): void {
     if (this.file === null) return
     this.file = null
+    const req = this.req!
+    if (req.bodyBytesSent < this.fileLength) {
+      // The file shrank after its Content-Length went out: the client must see the body cut, not a next answer.
+      log('alert', `pread() read only ${req.bodyBytesSent} of ${this.fileLength} from "${this.filePath}"`)
+      req.keepAlive = false
+      this.state = CLOSED
+      this.worker.logRequest(req)
+      this.socket.destroy()
+      return
+    }
     this.socket.setTimeout(0)
     this.done()
   }
