@@ -66,7 +66,8 @@ http {
         image/jpeg jpg jpeg;
     }
     default_type application/octet-stream;
-    access_log off;
+    log_format t '$status $body_bytes_sent "$request" $uri';
+    access_log logs/t.log t;
     server_tokens off;
     sendfile on;
     tcp_nopush on;
@@ -292,12 +293,23 @@ function newErrors(log: string, from: number, prefix: string): string[] {
     l.replace(/^\S+ \S+ \[(\w+)\] \d+#\d+: (\*\d+ )?/, '[$1] ').split(prefix).join('PREFIX'))
 }
 
-function readLog(prefix: string): string {
+function readLog(prefix: string, file = 'logs/error.log'): string {
   try {
-    return readFileSync(join(prefix, 'logs/error.log'), 'latin1')
+    return readFileSync(join(prefix, file), 'latin1')
   } catch {
     return ''
   }
+}
+
+/** The access-log line a request added (waited for, bounded: the log is written after the answer). */
+async function accessLine(prefix: string, from: number): Promise<string> {
+  const deadline = Date.now() + 2_000
+  let text = readLog(prefix, 'logs/t.log').slice(from)
+  while (!text.endsWith('\n') && Date.now() < deadline) {
+    await sleep(5)
+    text = readLog(prefix, 'logs/t.log').slice(from)
+  }
+  return text.trim()
 }
 
 test('static files: dyups answers as nginx 1.22 does', async (t) => {
@@ -315,10 +327,11 @@ test('static files: dyups answers as nginx 1.22 does', async (t) => {
     await t.test(c.name, async () => {
       const run = async (port: number, prefix: string): Promise<Record<string, unknown>> => {
         const from = readLog(prefix).length
+        const fromAccess = readLog(prefix, 'logs/t.log').length
         const r = c.http10
           ? await request(port, { raw: `GET ${c.path} HTTP/1.0\r\n${Object.entries(c.headers ?? {}).map(([k, v]) => `${k}: ${v}\r\n`).join('')}\r\n` })
           : await request(port, { path: c.path, method: c.method ?? 'GET', headers: c.headers ?? {}, ...(c.method === 'POST' ? { body: '' } : {}) })
-        return shape(r, port, newErrors(readLog(prefix), from, prefix))
+        return { ...shape(r, port, newErrors(readLog(prefix), from, prefix)), access: await accessLine(prefix, fromAccess) }
       }
       const ngx = await run(pn, xn)
       const dy = await run(pd, xd)

@@ -159,8 +159,9 @@ export class Connection implements Downstream {
     req.server = server
     req.serverName = server.name
     if (!parseTarget(head.target, this.target)) {
-      // The server's settings (server_tokens) shape the 400 page, as in nginx.
+      // The server's settings (server_tokens) shape the 400 page, as in nginx; $uri stays empty.
       req.loc = server.serverConf
+      req.uri = ''
       return this.finishLocal(400)
     }
     req.uri = this.target.uri
