@@ -306,9 +306,10 @@ export class Connection implements Downstream {
    * A response whose body is read from `body` (`length` bytes of a file), written with backpressure: the stream
    * pauses while the socket's buffer is full and resumes on 'drain'. `before`: header lines that go before
    * `Connection:` (Content-Type, Content-Length, Last-Modified), `after`: those after it (ETag, Accept-Ranges,
-   * Content-Range), both CRLF-terminated. `body` null: the head alone (HEAD, 304, an empty file).
+   * Content-Range), both CRLF-terminated. `body` null: the head alone (HEAD, 304, an empty file); a Buffer: a small
+   * file read whole, written with the head in one go.
    */
-  sendStream(status: number, before: string, after: string, body: Readable | null, length: number, path = ''): void {
+  sendStream(status: number, before: string, after: string, body: Readable | Buffer | null, length: number, path = ''): void {
     const req = this.req!
     const lc = req.loc
     const keep = req.keepAlive && this.keepAliveAllowed(lc)
@@ -319,6 +320,17 @@ export class Connection implements Downstream {
     h += '\r\n'
     req.status = status
     req.headerSent = true
+    if (Buffer.isBuffer(body)) {
+      const s = this.socket
+      s.cork()
+      s.write(h, 'latin1')
+      s.write(body)
+      s.uncork()
+      req.bodyBytesSent = body.length
+      this.filePath = path
+      this.fileLength = length
+      return this.fileEnded()
+    }
     this.socket.write(h, 'latin1')
     if (body === null) {
       req.bodyBytesSent = 0
@@ -348,6 +360,10 @@ export class Connection implements Downstream {
   private fileEnd(): void {
     if (this.file === null) return
     this.file = null
+    this.fileEnded()
+  }
+
+  private fileEnded(): void {
     const req = this.req!
     if (req.bodyBytesSent < this.fileLength) {
       // The file shrank after its Content-Length went out: the client must see the body cut, not a next answer.

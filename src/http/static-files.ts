@@ -28,6 +28,9 @@ const OPEN_FLAGS = constants.O_RDONLY | constants.O_NONBLOCK
 /** Read size of file bodies: 64 KiB per chunk, as large as the socket takes in one go. */
 const CHUNK = 64 * 1024
 
+/** Bodies up to this size are read whole and written with the head: a stream costs more than the bytes. */
+const SMALL = 64 * 1024
+
 /** errno numbers and texts as nginx prints them (`(2: No such file or directory)`). */
 const ERRNO: Readonly<Record<string, string>> = {
   ENOENT: '2: No such file or directory',
@@ -227,11 +230,11 @@ async function serveFile(c: Connection, req: Request): Promise<void> {
     await fh.close().catch(ignore)
     return c.finishLocal(405)
   }
-  respond(c, req, fh, st, path)
+  await respond(c, req, fh, st, path)
 }
 
 /** The answer for an open regular file: nginx's not_modified and range filters, then the body. */
-function respond(c: Connection, req: Request, fh: FileHandle, st: Stats, path: string): void {
+async function respond(c: Connection, req: Request, fh: FileHandle, st: Stats, path: string): Promise<void> {
   const lc = req.loc!
   const fc = lc.files
   const size = st.size
@@ -286,8 +289,22 @@ function respond(c: Connection, req: Request, fh: FileHandle, st: Stats, path: s
     void fh.close().catch(ignore)
     return c.sendStream(status, before, after, null, length)
   }
+  if (length <= SMALL) return sendSmall(c, fh, status, before, after, start, length, path)
   const body: Readable = fh.createReadStream({ start, end: end - 1, highWaterMark: CHUNK })
   c.sendStream(status, before, after, body, length, path)
+}
+
+/** One read into one buffer; a short read (the file shrank) is sent as it is and ends the connection. */
+async function sendSmall(c: Connection, fh: FileHandle, status: number, before: string, after: string, start: number, length: number, path: string): Promise<void> {
+  const buf = Buffer.allocUnsafe(length)
+  let n: number
+  try {
+    n = (await fh.read(buf, 0, length, start)).bytesRead
+  } finally {
+    void fh.close().catch(ignore)
+  }
+  if (c.socket.destroyed) return
+  c.sendStream(status, before, after, n === length ? buf : buf.subarray(0, n), length, path)
 }
 
 /** nginx's boundaries count up from 1 (ngx_next_temp_number), written as 20 digits. */
