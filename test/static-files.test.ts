@@ -97,6 +97,9 @@ http {
         location /before/ { if_modified_since before; }
         location /imsoff/ { if_modified_since off; }
         location /quiet/ { log_not_found off; }
+        location /private/ { internal; alias data/; }
+        location /toprivate/ { try_files /nothing /private/f.txt; }
+        location /privdir/ { internal; }
         location /noranges/ { max_ranges 0; alias html/; }
         location /oneRange/ { max_ranges 1; alias html/; }
         location /varroot/ { root $arg_r; }
@@ -140,6 +143,10 @@ const CASES: Case[] = [
   { name: 'symbolic link to a directory', path: '/linkdir' },
   { name: 'file through a linked directory', path: '/linkdir/g.txt' },
   { name: 'dangling symbolic link', path: '/dangling.txt' },
+  { name: 'internal: direct', path: '/private/f.txt' },
+  { name: 'internal: missing, direct', path: '/private/none' },
+  { name: 'internal: by try_files', path: '/toprivate/x' },
+  { name: 'internal: directory redirect, direct', path: '/privdir' },
   { name: 'UTF-8 name', path: '/caf%C3%A9.txt' },
   { name: 'UTF-8 directory redirect', path: '/dir%20%C3%A9' },
   { name: 'UTF-8 missing name', path: '/caf%C3%A8.txt' },

@@ -559,6 +559,7 @@ export const DIRECTIVES: readonly DirectiveSpec[] = [
     unique: true,
     docs: 'The first existing file (`name/`: directory) becomes `$uri`, else redirect to the last URI or `=code`.',
   }),
+  spec('internal', LOC, 0, { unique: true, docs: 'Only internal redirects (try_files, index) reach the location.' }),
   flag('autoindex', HSL, {
     default: 'off',
     docs: 'Directory listings; only `off` (`on` is refused as not supported yet).',

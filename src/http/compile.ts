@@ -249,6 +249,7 @@ function locConf(i: Inherited, block: readonly Directive[], serverSets: readonly
     accessLogs: logs,
     files: staticOfLocation(i.files, loc),
     tryFiles: compileTryFiles(block, vars),
+    internal: find(block, 'internal') !== undefined,
   }
 }
 

@@ -73,6 +73,8 @@ export interface LocConf {
   files: StaticSettings
   /** The block's own try_files, run before the handler; null: none. */
   tryFiles: TryFiles | null
+  /** `internal`: a client's own request answers 404; internal redirects get in. */
+  internal: boolean
 }
 
 export interface ServerConf {

@@ -170,6 +170,8 @@ export class Connection implements Downstream {
     const loc = server.locations.match(req.uri, this.match)
     const lc = loc === null ? server.serverConf : server.locConfs[loc.id]!
     req.loc = lc
+    // `internal`: only internal redirects (try_files, index) reach it.
+    if (lc.internal) return this.finishLocal(404)
     if (this.match.redirect) {
       return this.sendLocal(301, null, [['Location', this.absolute(loc!.name + (req.args === '' ? '' : `?${req.args}`))]])
     }
