@@ -11,7 +11,7 @@ import { mkdirSync, readdirSync, readFileSync, readlinkSync, symlinkSync, trunca
 import { connect } from 'node:net'
 import { join } from 'node:path'
 import { test } from 'node:test'
-import { Conn, freePorts, request, sleep, startDyups, tempPrefix, writeConf, type Response } from './helpers.js'
+import { backend, Conn, freePorts, request, sleep, startDyups, tempPrefix, writeConf, type Response } from './helpers.js'
 import { startNginx } from './nginx.js'
 
 /** Every file gets this modification time, so ETag and Last-Modified agree across the two prefixes. */
@@ -45,11 +45,12 @@ const FILES: Record<string, string> = {
   'data/f.txt': 'aliased file',
   'data/d/g.txt': 'aliased dir file',
   'data/index.html': 'aliased index',
+  'html/app/index.html': 'app index',
 }
 const DIRS = ['html/sub/deeper', 'html/emptydir', 'html/plain/d', 'html/idx', 'html/abs', 'data/d']
 
 /** The server both run; paths are relative to the prefix, so the text is the same for both. */
-function conf(port: number, kind: 'nginx' | 'dyups'): string {
+function conf(port: number, kind: 'nginx' | 'dyups', app: number): string {
   const nginxOnly = kind === 'nginx'
     ? '    client_body_temp_path tmp/body;\n    proxy_temp_path tmp/proxy;\n    fastcgi_temp_path tmp/fastcgi;\n    uwsgi_temp_path tmp/uwsgi;\n    scgi_temp_path tmp/scgi;\n'
     : ''
@@ -100,6 +101,10 @@ http {
         location /private/ { internal; alias data/; }
         location /toprivate/ { try_files /nothing /private/f.txt; }
         location /privdir/ { internal; }
+        location /app/ { try_files $uri $uri/ @app; }
+        location @app { proxy_pass http://127.0.0.1:${app}; }
+        location /apptry/ { try_files /nothing /app-static/x; }
+        location /app-static/ { proxy_pass http://127.0.0.1:${app}/; }
         location /noranges/ { max_ranges 0; alias html/; }
         location /oneRange/ { max_ranges 1; alias html/; }
         location /varroot/ { root $arg_r; }
@@ -147,6 +152,9 @@ const CASES: Case[] = [
   { name: 'internal: missing, direct', path: '/private/none' },
   { name: 'internal: by try_files', path: '/toprivate/x' },
   { name: 'internal: directory redirect, direct', path: '/privdir' },
+  { name: 'try_files to a proxied named location', path: '/app/x?q=1' },
+  { name: 'try_files to a proxied location', path: '/apptry/y' },
+  { name: 'try_files: a file before the proxy', path: '/app/' },
   { name: 'UTF-8 name', path: '/caf%C3%A9.txt' },
   { name: 'UTF-8 directory redirect', path: '/dir%20%C3%A9' },
   { name: 'UTF-8 missing name', path: '/caf%C3%A8.txt' },
@@ -325,8 +333,9 @@ test('static files: dyups answers as nginx 1.22 does', async (t) => {
   const xd = tempPrefix(t)
   mkdirSync(join(xn, 'tmp'))
   for (const x of [xn, xd]) makeFiles(x)
-  writeConf(xn, 'conf/nginx.conf', conf(pn, 'nginx'))
-  writeConf(xd, 'conf/nginx.conf', conf(pd, 'dyups'))
+  const app = await backend(t, 'app')
+  writeConf(xn, 'conf/nginx.conf', conf(pn, 'nginx', app.port))
+  writeConf(xd, 'conf/nginx.conf', conf(pd, 'dyups', app.port))
   await startNginx(t, xn, [pn])
   await startDyups(t, xd, [pd], ['-g', 'daemon off;'])
 
@@ -335,10 +344,16 @@ test('static files: dyups answers as nginx 1.22 does', async (t) => {
       const run = async (port: number, prefix: string): Promise<Record<string, unknown>> => {
         const from = readLog(prefix).length
         const fromAccess = readLog(prefix, 'logs/t.log').length
+        const proxied = app.requests.length
         const r = c.http10
           ? await request(port, { raw: `GET ${c.path} HTTP/1.0\r\n${Object.entries(c.headers ?? {}).map(([k, v]) => `${k}: ${v}\r\n`).join('')}\r\n` })
           : await request(port, { path: c.path, method: c.method ?? 'GET', headers: c.headers ?? {}, ...(c.method === 'POST' ? { body: '' } : {}) })
-        return { ...shape(r, port, newErrors(readLog(prefix), from, prefix)), access: await accessLine(prefix, fromAccess) }
+        return {
+          ...shape(r, port, newErrors(readLog(prefix), from, prefix)),
+          access: await accessLine(prefix, fromAccess),
+          // What reached the backend, when the request ended up proxied: the request line.
+          backend: app.requests.slice(proxied).map((q) => q.slice(0, q.indexOf('\r\n'))),
+        }
       }
       const ngx = await run(pn, xn)
       const dy = await run(pd, xd)
