@@ -6,6 +6,7 @@
  * client does not read.
  */
 import assert from 'node:assert/strict'
+import { execFileSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { mkdirSync, readdirSync, readFileSync, readlinkSync, symlinkSync, truncateSync, utimesSync, writeFileSync } from 'node:fs'
 import { connect } from 'node:net'
@@ -101,6 +102,7 @@ http {
         location /private/ { internal; alias data/; }
         location /toprivate/ { try_files /nothing /private/f.txt; }
         location /privdir/ { internal; }
+        location /fifodir/ { alias html/; index fifo; }
         location /app/ { try_files $uri $uri/ @app; }
         location @app { proxy_pass http://127.0.0.1:${app}; }
         location /apptry/ { try_files /nothing /app-static/x; }
@@ -148,6 +150,8 @@ const CASES: Case[] = [
   { name: 'symbolic link to a directory', path: '/linkdir' },
   { name: 'file through a linked directory', path: '/linkdir/g.txt' },
   { name: 'dangling symbolic link', path: '/dangling.txt' },
+  { name: 'a FIFO', path: '/fifo' },
+  { name: 'a FIFO as an index', path: '/fifodir/' },
   { name: 'internal: direct', path: '/private/f.txt' },
   { name: 'internal: missing, direct', path: '/private/none' },
   { name: 'internal: by try_files', path: '/toprivate/x' },
@@ -293,6 +297,8 @@ function makeFiles(prefix: string): void {
   symlinkSync('../data/f.txt', join(prefix, 'html/link.txt'))
   symlinkSync('../data/d', join(prefix, 'html/linkdir'))
   symlinkSync('nowhere', join(prefix, 'html/dangling.txt'))
+  // Not a regular file: opened without blocking (O_NONBLOCK), then refused.
+  execFileSync('mkfifo', [join(prefix, 'html/fifo')])
 }
 
 /** What a side answered, with its port, prefix and name written neutrally. */
