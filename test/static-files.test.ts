@@ -103,6 +103,7 @@ http {
         location /toprivate/ { try_files /nothing /private/f.txt; }
         location /privdir/ { internal; }
         location /fifodir/ { alias html/; index fifo; }
+        location /retfirst/ { try_files $uri =404; return 200 "returned"; }
         location /app/ { try_files $uri $uri/ @app; }
         location @app { proxy_pass http://127.0.0.1:${app}; }
         location /apptry/ { try_files /nothing /app-static/x; }
@@ -151,6 +152,7 @@ const CASES: Case[] = [
   { name: 'file through a linked directory', path: '/linkdir/g.txt' },
   { name: 'dangling symbolic link', path: '/dangling.txt' },
   { name: 'a FIFO', path: '/fifo' },
+  { name: 'return before try_files', path: '/retfirst/x' },
   { name: 'a FIFO as an index', path: '/fifodir/' },
   { name: 'internal: direct', path: '/private/f.txt' },
   { name: 'internal: missing, direct', path: '/private/none' },

@@ -69,7 +69,7 @@ export interface LocConf {
   serverTokens: boolean
   /** null: access_log off. */
   accessLogs: readonly AccessLog[] | null
-  /** root/alias, index, etag, if_modified_since. */
+  /** root/alias, index, etag, if_modified_since, log_not_found, max_ranges. */
   files: StaticSettings
   /** The block's own try_files, run before the handler; null: none. */
   tryFiles: TryFiles | null

@@ -21,8 +21,10 @@ import { tryFiles } from './try-files.js'
 
 /** The try_files phase (when the location has it), then the content handler. */
 export function runHandler(w: HttpWorker, c: Connection, req: Request): void {
-  const tf = req.loc!.tryFiles
-  if (tf === null) return runContent(w, c, req)
+  const lc = req.loc!
+  const tf = lc.tryFiles
+  // `return` belongs to the rewrite phase, which nginx runs before try_files.
+  if (tf === null || lc.handler.kind === 'return') return runContent(w, c, req)
   tryFiles(c, req, tf)
     .then((found) => {
       if (found) runContent(w, c, req)
