@@ -44,6 +44,7 @@ http {
         listen 127.0.0.1:${port};
         location / { }
         location /try/ { try_files /secret.txt /locked/f.txt /ok.txt =404; }
+        location /try2/ { try_files /locked/f.txt /ok.txt =404; }
     }
 ${nginxOnly}}
 `
@@ -87,7 +88,7 @@ test('files without permission: 403 and the log line, as nginx', { skip: process
     await sleep(20)
   }
 
-  const paths = ['/ok.txt', '/secret.txt', '/locked/f.txt', '/locked/', '/locked', '/noexec/f.txt', '/noexec/', '/nolist/', '/nolist/f.txt', '/listonly/', '/try/x']
+  const paths = ['/ok.txt', '/secret.txt', '/locked/f.txt', '/locked/', '/locked', '/noexec/f.txt', '/noexec/', '/nolist/', '/nolist/f.txt', '/listonly/', '/try/x', '/try2/x']
   for (const path of paths) {
     await t.test(path, async () => {
       const run = async (port: number, prefix: string): Promise<unknown> => {
