@@ -348,7 +348,17 @@ function checkMapEntry(e: Directive): void {
 }
 
 function checkIndex(d: Directive): void {
-  for (const a of d.args) if (a.length === 0) throw configError(d, `index "${a}" in "index" directive is invalid`)
+  // nginx names the first argument whichever one is empty.
+  for (const a of d.args) if (a.length === 0) throw configError(d, `index "${d.args[0]}" in "index" directive is invalid`)
+}
+
+/** ngx_http_disable_symlinks: `off`, `on` or `if_not_owner` [`from=part`]; dyups follows links, so only `off`. */
+function checkDisableSymlinks(d: Directive): void {
+  const v = d.args[0]
+  if (v !== 'off' && v !== 'on' && v !== 'if_not_owner') throw configError(d, `invalid parameter "${v}"`)
+  if (d.args.length === 2 && !d.args[1].startsWith('from=')) throw configError(d, `invalid parameter "${d.args[1]}"`)
+  if (v !== 'off') throw configError(d, `"disable_symlinks ${v}" is not supported by dyups yet`)
+  if (d.args.length === 2) throw configError(d, '"from=" cannot be used with "off" parameter')
 }
 
 /** ngx_conf_check_num_bounds after ngx_conf_set_num_slot */
@@ -558,8 +568,33 @@ export const DIRECTIVES: readonly DirectiveSpec[] = [
   size('client_header_buffer_size', HS, { default: '1k', docs: 'Buffer for the request head.' }),
   spec('error_page', HSLI, [2, MORE], { docs: 'URI or redirect for error statuses.', validate: checkErrorPage }),
   flag('recursive_error_pages', HSL, { default: 'off', docs: 'Let an error page\'s own errors follow `error_page` again.' }),
-  str('root', HSLI, { default: 'html', docs: 'Document root.' }),
-  spec('index', HSL, [1, MORE], { default: 'index.html', docs: 'Index file names.', validate: checkIndex }),
+  str('root', HSLI, { default: 'html', docs: 'Directory of static files: the file is root + `$uri`.' }),
+  str('alias', LOC, { docs: 'Directory that replaces the location\'s prefix (a regex location: the whole path).' }),
+  spec('index', HSL, [1, MORE], {
+    default: 'index.html',
+    docs: 'Index files of a `/`-ending URI: the first that exists, by internal redirect.',
+    validate: checkIndex,
+  }),
+  spec('try_files', ['server', 'location'], [2, MORE], {
+    unique: true,
+    docs: 'The first existing file (`name/`: directory) becomes `$uri`, else redirect to the last URI or `=code`.',
+  }),
+  spec('internal', LOC, 0, { unique: true, docs: 'Only internal redirects (try_files, index) reach the location.' }),
+  flag('autoindex', HSL, {
+    default: 'off',
+    docs: 'Directory listings; only `off` (`on` is refused as not supported yet).',
+    validate: (d) => {
+      if (parseFlag(d)) throw configError(d, '"autoindex on" is not supported by dyups yet')
+    },
+  }),
+  num('max_ranges', HSL, { default: '-', docs: 'Most byte ranges in one request (more: the whole file); 0 = no ranges.' }),
+  flag('log_not_found', HSL, { default: 'on', docs: 'Log a missing file to the error log.' }),
+  spec('disable_symlinks', HSL, [1, 2], {
+    unique: true,
+    default: 'off',
+    docs: 'Symbolic links are followed; only `off` (the checks are refused as not supported yet).',
+    validate: checkDisableSymlinks,
+  }),
 
   // proxy
   spec('proxy_set_header', HSL, 2, {
@@ -738,9 +773,8 @@ export const DIRECTIVES: readonly DirectiveSpec[] = [
   flag('ignore_invalid_headers', HS, { ...noop, default: 'on', docs: 'Drop headers with invalid names.' }),
   flag('merge_slashes', HS, { ...noop, default: 'on', docs: 'Merge runs of slashes in the URI.' }),
   flag('msie_padding', HSL, { ...noop, default: 'on', docs: 'Pad error pages for old MSIE.' }),
-  flag('etag', HSL, { ...noop, default: 'on', docs: '`ETag` on static files.' }),
+  flag('etag', HSL, { default: 'on', docs: '`ETag` on static files.' }),
   oneOf('if_modified_since', HSL, ['off', 'exact', 'before'], {
-    ...noop,
     default: 'exact',
     docs: 'How `If-Modified-Since` is compared.',
   }),

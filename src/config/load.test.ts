@@ -304,6 +304,6 @@ test("load: Debian's stock nginx.conf parses; only its load_module is refused", 
     }
   }
   assert.equal(refused(l.tree), '"load_module" directive is not supported by dyups')
-  // Past it, the only refusals are other directives dyups does not implement (the default site's try_files).
+  // Past it, only directives dyups does not implement could be refused; the stock configuration has none left.
   assert.match(refused(l.tree.filter((d) => d.name !== 'load_module')), /^(ok|"\w+" directive is not supported by dyups)$/)
 })

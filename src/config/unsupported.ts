@@ -9,11 +9,10 @@ export const UNSUPPORTED: readonly string[] = [
   'devpoll_changes', 'devpoll_events', 'epoll_events', 'kqueue_changes', 'kqueue_events',
   'stream', 'mail', 'quic_bpf',
   // http core
-  'try_files', 'alias', 'internal',
   'limit_except', 'satisfy', 'limit_rate', 'limit_rate_after', 'aio', 'aio_write', 'directio', 'directio_alignment',
   'read_ahead', 'sendfile_max_chunk', 'subrequest_output_buffer_size', 'client_body_in_file_only',
-  'client_body_in_single_buffer', 'disable_symlinks', 'log_not_found', 'log_subrequest',
-  'chunked_transfer_encoding', 'max_ranges', 'http2', 'http3', 'quic_retry', 'quic_gso',
+  'client_body_in_single_buffer', 'log_subrequest',
+  'chunked_transfer_encoding', 'http2', 'http3', 'quic_retry', 'quic_gso',
   'quic_host_key', 'auth_delay', 'connection_pool_size', 'request_pool_size', 'keepalive_disable',
   'send_lowat',
   // modules
@@ -45,7 +44,7 @@ export const UNSUPPORTED: readonly string[] = [
   'auth_basic', 'auth_basic_user_file', 'auth_request', 'auth_request_set', 'auth_jwt', 'auth_jwt_key_file',
   'sub_filter', 'sub_filter_once', 'sub_filter_types', 'sub_filter_last_modified',
   'addition_types', 'add_before_body', 'add_after_body', 'add_trailer',
-  'autoindex', 'autoindex_exact_size', 'autoindex_format', 'autoindex_localtime', 'random_index',
+  'autoindex_exact_size', 'autoindex_format', 'autoindex_localtime', 'random_index',
   'ssi', 'ssi_types', 'ssi_silent_errors', 'ssi_value_length', 'ssi_min_file_chunk', 'ssi_last_modified',
   'geo', 'geoip_country', 'geoip_city', 'geoip_org', 'geoip_proxy', 'geoip_proxy_recursive',
   'split_clients', 'real_ip_header', 'set_real_ip_from', 'real_ip_recursive', 'expires', 'mirror',

@@ -26,6 +26,7 @@ import { buildVirtualHosts, type ListenInput, type ServerInput } from './vhosts.
 import { ScriptCompiler, type JsImport } from './script/index.js'
 import { ProxyTlsCompiler } from './proxy-tls.js'
 import { compileTls } from './tls-server.js'
+import { compileTryFiles, staticDefaults, staticLevel, staticOfLocation, type StaticSettings } from './static-conf.js'
 
 /** What compiling needs: the checked configuration tree and where it lives. */
 export interface HttpSource {
@@ -73,6 +74,7 @@ interface Inherited {
   /** proxy_redirect of the nearest level that sets it; null: none does (the default rule). */
   redirects: readonly Directive[] | 'off' | null
   gzip: GzipConf
+  files: StaticSettings
 }
 
 export function compileHttp(src: HttpSource): HttpConfig {
@@ -96,6 +98,7 @@ export function compileHttp(src: HttpSource): HttpConfig {
       hide: new Set(DEFAULT_HIDE), logs: 'default', scripts: new ScriptCompiler(src), jsImports: [],
       proxySsl: [], proxyTls: new ProxyTlsCompiler(src.prefix, src.confFile),
       errorPages: null, recursiveErrorPages: false, interceptErrors: false, redirects: null, gzip: GZIP_DEFAULT,
+      files: staticDefaults(src.prefix, vars),
     },
     block,
     vars,
@@ -139,7 +142,7 @@ export function compileHttp(src: HttpSource): HttpConfig {
       name: vhosts.serverNames[index] ?? '',
       locations,
       locConfs,
-      serverConf: locConf(inh, [], vars, logCtx, logsOf),
+      serverConf: { ...locConf(inh, [], vars, logCtx, logsOf), tryFiles: compileTryFiles(sblock, vars) },
       rewrites: serverRewrites,
       clientHeaderTimeout: inh.clientHeaderTimeout,
     }
@@ -161,7 +164,7 @@ export function compileHttp(src: HttpSource): HttpConfig {
 
 /** Applies one level's directives over the inherited settings. */
 function level(parent: Inherited, block: readonly Directive[], vars: Variables, logCtx: AccessLogContext): Inherited {
-  const i: Inherited = { ...parent, proxy: { ...parent.proxy } }
+  const i: Inherited = { ...parent, proxy: { ...parent.proxy }, files: staticLevel(parent.files, block, vars) }
   const logs = compileAccessLogs(block, logCtx)
   if (logs !== undefined) i.logs = logs
   const own = compileAccess(block)
@@ -228,7 +231,7 @@ function level(parent: Inherited, block: readonly Directive[], vars: Variables, 
  */
 function locConf(i: Inherited, block: readonly Directive[], vars: Variables, logCtx: AccessLogContext, logsOf: (i: Inherited) => AccessLog[] | null, loc?: Location, inherit?: Handler): LocConf {
   const own = handlerOf(i, block, vars, loc, inherit !== undefined)
-  const handler = own.kind === 'none' && inherit !== undefined ? inherit : own
+  const handler = own.kind === 'static' && inherit !== undefined ? inherit : own
   const ifConf = (b: readonly Directive[]): LocConf => locConf(level(i, b, vars, logCtx), b, vars, logCtx, logsOf, loc, handler)
   return {
     handler,
@@ -248,6 +251,9 @@ function locConf(i: Inherited, block: readonly Directive[], vars: Variables, log
     types: i.types,
     serverTokens: i.serverTokens,
     accessLogs: logsOf(i),
+    files: staticOfLocation(i.files, loc),
+    tryFiles: compileTryFiles(block, vars),
+    internal: find(block, 'internal') !== undefined,
   }
 }
 
@@ -261,7 +267,7 @@ function handlerOf(i: Inherited, block: readonly Directive[], vars: Variables, l
   if (echoes.length > 0) return { kind: 'echo', parts: echoes.map((d) => vars.compile(d.args.join(' '), at(d))) }
   const pass = find(block, 'proxy_pass')
   if (pass) return { kind: 'proxy', pass: proxyPass(i, pass, vars, loc, inIf) }
-  return { kind: 'none' }
+  return { kind: 'static' }
 }
 
 function proxyPass(i: Inherited, d: Directive, vars: Variables, loc: Location | undefined, inIf: boolean): ProxyPass {

@@ -18,6 +18,7 @@ import type { StatusFormat } from '../health/index.js'
 import type { JsContent, LuaScript } from './script/index.js'
 import type { ProxyTls } from './proxy-tls.js'
 import type { TlsPlan } from './tls-server.js'
+import type { StaticSettings, TryFiles } from './static-conf.js'
 
 export interface ProxyPass {
   /** Evaluated per request when the URL has variables; else null and `host`/`uri` are fixed. */
@@ -48,7 +49,8 @@ export type Handler =
   | { kind: 'check_status'; format: StatusFormat }
   | { kind: 'lua'; script: LuaScript }
   | { kind: 'js'; content: JsContent }
-  | { kind: 'none' }
+  /** nginx's default content handler: index files and static files under root/alias. */
+  | { kind: 'static' }
 
 export interface AddHeader {
   name: string
@@ -80,6 +82,12 @@ export interface LocConf {
   serverTokens: boolean
   /** null: access_log off. */
   accessLogs: readonly AccessLog[] | null
+  /** root/alias, index, etag, if_modified_since, log_not_found, max_ranges. */
+  files: StaticSettings
+  /** The block's own try_files, run before the handler; null: none. */
+  tryFiles: TryFiles | null
+  /** `internal`: a client's own request answers 404; internal redirects get in. */
+  internal: boolean
 }
 
 export interface ServerConf {

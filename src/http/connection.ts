@@ -4,6 +4,7 @@
  * the proxy exchange, so a proxied request costs no extra object for its client side.
  */
 import type { Socket } from 'node:net'
+import type { Readable } from 'node:stream'
 import {
   ChunkedDecoder, ChunkedScanner, NEED_MORE, PARSE_ERROR, RequestHeadParser, httpDate, type BodyKind, type RequestHead,
   type ResponseHead, BODY_UNTIL_CLOSE, BODY_CHUNKED, BODY_NONE, statusLine, wireStatus,
@@ -73,6 +74,12 @@ export class Connection implements Downstream, RewriteAnswer {
   private skipper: ChunkedScanner | null = null
   /** Bytes that came after the head, kept while the location is chosen. */
   private rest: Buffer | null = null
+  /** The file body being sent (sendStream), paused while the socket's buffer is full. */
+  private file: Readable | null = null
+  private filePath = ''
+  private fileLength = 0
+  /** Its listeners, made on the connection's first file and reused by the next ones. */
+  private fileListeners: { data: (b: Buffer) => void; end: () => void; error: (e: NodeJS.ErrnoException) => void } | null = null
   private readonly remoteAddr: string
   private readonly remotePort: number
   private readonly localAddr: string
@@ -104,6 +111,7 @@ export class Connection implements Downstream, RewriteAnswer {
       if (this.gz !== null) this.gz.resume()
       else this.exchange?.clientDrained()
       this.peer?.resume()
+      this.file?.resume()
     })
     socket.on('timeout', () => this.onTimeout())
     socket.setTimeout(60_000)
@@ -172,14 +180,24 @@ export class Connection implements Downstream, RewriteAnswer {
     this.state = BUSY
     // While a handler runs, the client owes us nothing: no client timeout (the backend has its own).
     this.socket.setTimeout(0)
-    if (!parseTarget(head.target, this.target)) return this.finishLocal(400)
-    req.uri = this.target.uri
-    req.args = this.target.args
-    req.requestUri = this.target.requestUri
+    // Until the body is read, an answer from here on must not leave its bytes to be parsed as the next request.
+    this.bodyPending = head.contentLength > 0 || head.chunked
+    this.bodyRefused = false
+    if (this.bodyPending) this.rest = rest
+    else this.pending = rest
     const si = conf.vhosts.select(this.listenKey, req.host)
     const server = conf.servers[si < 0 ? 0 : si]!
     req.server = server
     req.serverName = server.name
+    if (!parseTarget(head.target, this.target)) {
+      // The server's settings (server_tokens) shape the 400 page, as in nginx; $uri stays empty.
+      req.loc = server.serverConf
+      req.uri = ''
+      return this.finishLocal(400)
+    }
+    req.uri = this.target.uri
+    req.args = this.target.args
+    req.requestUri = this.target.requestUri
     if (this.plainOnTls) {
       // nginx checks this once the head is read and the server chosen (ngx_http_process_request).
       req.loc = server.serverConf
@@ -187,11 +205,6 @@ export class Connection implements Downstream, RewriteAnswer {
       return this.finishLocal(497)
     }
     req.loc = server.serverConf
-    // Until the body is read, an answer from here on must not leave its bytes to be parsed as the next request.
-    this.bodyPending = head.contentLength > 0 || head.chunked
-    this.bodyRefused = false
-    if (this.bodyPending) this.rest = rest
-    else this.pending = rest
     if (server.rewrites.length > 0 && runRewrites(server.rewrites, req, this) === ANSWERED) return
     this.route()
   }
@@ -207,18 +220,18 @@ export class Connection implements Downstream, RewriteAnswer {
       if (named !== null) {
         req.loc = named
         named = null
+        if (this.refuseBody()) return this.finishLocal(413)
       } else {
         const loc = server.locations.match(req.uri, this.match)
         req.loc = loc === null ? server.serverConf : server.locConfs[loc.id]!
+        req.captures = this.match.captures
+        // nginx's find-config checks, in its order: `internal` locations (reached only by rewrites and internal
+        // redirects), Content-Length over client_max_body_size, then the redirect that adds a slash.
+        if (req.loc.internal && !req.rewritten) return this.finishLocal(404)
+        if (this.refuseBody()) return this.finishLocal(413)
         if (this.match.redirect) {
           return this.sendLocal(301, null, [['Location', loc!.name + (req.args === '' ? '' : `?${req.args}`)]])
         }
-        req.captures = this.match.captures
-      }
-      // nginx compares Content-Length with client_max_body_size as soon as the location is found, before rewrites.
-      if (this.bodyPending && !this.bodyRefused && req.head.contentLength > req.loc.clientMaxBodySize) {
-        this.bodyRefused = true
-        return this.finishLocal(413)
       }
       req.uriChanged = false
       const r = req.loc.rewrites.length === 0 ? GO_ON : runRewrites(req.loc.rewrites, req, this)
@@ -231,7 +244,10 @@ export class Connection implements Downstream, RewriteAnswer {
     }
     const lc = req.loc
     const head = req.head
-    if (lc.access !== null && !lc.access.allows(this.remoteAddr)) return this.finishLocal(403)
+    if (lc.access !== null && !lc.access.allows(this.remoteAddr)) {
+      log('error', `access forbidden by rule, client: ${this.remoteAddr}, server: ${req.serverName}, request: "${req.requestLine}", host: "${req.host}"`)
+      return this.finishLocal(403)
+    }
     // No body, a body already read, or one refused (an error page after a 413): on to the handler.
     if (!this.bodyPending || this.bodyRefused) return this.dispatch()
     const rest = this.rest
@@ -258,12 +274,21 @@ export class Connection implements Downstream, RewriteAnswer {
     this.dispatch()
   }
 
+  /** A Content-Length over the location's client_max_body_size: the body will be dropped, not read. */
+  private refuseBody(): boolean {
+    if (!this.bodyPending || this.bodyRefused || this.req!.head.contentLength <= this.req!.loc!.clientMaxBodySize) return false
+    this.bodyRefused = true
+    return true
+  }
+
   /**
    * nginx's internal redirect (error_page, try_files, index): `$uri` and `$args` change and the request starts over
    * at the server's rewrite directives; ten redirects at most.
    */
   internalRedirect(uri: string, args: string): void {
     const req = this.req!
+    // try_files and index look at the disk first: the client may have gone meanwhile.
+    if (this.socket.destroyed) return
     if (--req.uriChanges === 0) {
       log('error', `rewrite or internal redirection cycle while internally redirecting to "${uri}", client: ${this.remoteAddr}, server: ${req.serverName}, request: "${req.requestLine}", host: "${req.host}"`)
       return this.finishLocal(500)
@@ -271,6 +296,7 @@ export class Connection implements Downstream, RewriteAnswer {
     req.uri = uri
     req.args = args
     req.rewritten = true
+    req.addUriToAlias = false
     const server = req.server!
     req.loc = server.serverConf
     if (server.rewrites.length > 0 && runRewrites(server.rewrites, req, this) === ANSWERED) return
@@ -280,6 +306,7 @@ export class Connection implements Downstream, RewriteAnswer {
   /** nginx's named location (`@name`): its rewrite directives and handler, the URI unchanged. */
   namedLocation(name: string): void {
     const req = this.req!
+    if (this.socket.destroyed) return
     if (--req.uriChanges === 0) {
       log('error', `rewrite or internal redirection cycle while redirect to named location "${name}", client: ${this.remoteAddr}, server: ${req.serverName}, request: "${req.requestLine}", host: "${req.host}"`)
       return this.finishLocal(500)
@@ -433,6 +460,93 @@ export class Connection implements Downstream, RewriteAnswer {
     req.bodyBytesSent = noBody ? 0 : len
     req.headerSent = true
     this.done()
+  }
+
+  /**
+   * A response whose body is read from `body` (`length` bytes of a file), written with backpressure: the stream
+   * pauses while the socket's buffer is full and resumes on 'drain'. `before`: header lines that go before
+   * `Connection:` (Content-Type, Content-Length, Last-Modified), `after`: those after it (ETag, Accept-Ranges,
+   * Content-Range), both CRLF-terminated. `body` null: the head alone (HEAD, 304, an empty file); a Buffer: a small
+   * file read whole, written with the head in one go.
+   */
+  sendStream(status: number, before: string, after: string, body: Readable | Buffer | null, length: number, path = ''): void {
+    const req = this.req!
+    const lc = req.loc
+    const keep = req.keepAlive && this.keepAliveAllowed(lc)
+    req.keepAlive = keep
+    let h = `${statusLine(wireStatus(status))}Server: ${lc?.serverTokens !== false ? SERVER_ON : SERVER_OFF}\r\nDate: ${httpDate()}\r\n`
+    h += before + (keep ? 'Connection: keep-alive\r\n' : 'Connection: close\r\n') + after
+    if (lc !== null) h += this.addHeaders(lc, status)
+    h += '\r\n'
+    req.status = status
+    req.headerSent = true
+    if (Buffer.isBuffer(body)) {
+      const s = this.socket
+      s.cork()
+      s.write(h, 'latin1')
+      s.write(body)
+      s.uncork()
+      req.bodyBytesSent = body.length
+      this.filePath = path
+      this.fileLength = length
+      return this.fileEnded()
+    }
+    this.socket.write(h, 'latin1')
+    if (body === null) {
+      req.bodyBytesSent = 0
+      return this.done()
+    }
+    this.file = body
+    this.filePath = path
+    this.fileLength = length
+    req.bodyBytesSent = 0
+    // A client that stops reading is dropped after send_timeout without progress, as nginx does.
+    this.socket.setTimeout(lc?.sendTimeout ?? 60_000)
+    const l = (this.fileListeners ??= {
+      data: (b) => this.fileData(b),
+      end: () => this.fileEnd(),
+      error: (e) => this.fileError(e),
+    })
+    body.on('data', l.data)
+    body.on('end', l.end)
+    body.on('error', l.error)
+  }
+
+  private fileData(chunk: Buffer): void {
+    this.req!.bodyBytesSent += chunk.length
+    if (!this.socket.write(chunk)) this.file?.pause()
+  }
+
+  private fileEnd(): void {
+    if (this.file === null) return
+    this.file = null
+    this.fileEnded()
+  }
+
+  private fileEnded(): void {
+    const req = this.req!
+    if (req.bodyBytesSent < this.fileLength) {
+      // The file shrank after its Content-Length went out: the client must see the body cut, not a next answer.
+      log('alert', `pread() read only ${req.bodyBytesSent} of ${this.fileLength} from "${this.filePath}"`)
+      req.keepAlive = false
+      this.state = CLOSED
+      this.worker.logRequest(req)
+      this.socket.destroy()
+      return
+    }
+    this.socket.setTimeout(0)
+    this.done()
+  }
+
+  private fileError(e: NodeJS.ErrnoException): void {
+    if (this.file === null) return
+    this.file = null
+    log('crit', `read() "${this.filePath}" failed (${e.code ?? e.message})`)
+    const req = this.req!
+    req.keepAlive = false
+    this.state = CLOSED
+    this.worker.logRequest(req)
+    this.socket.destroy()
   }
 
   private keepAliveAllowed(lc: LocConf | null): boolean {
@@ -656,6 +770,12 @@ export class Connection implements Downstream, RewriteAnswer {
       return
     }
     this.state = CLOSED
+    if (this.file !== null) {
+      // The client left during a file body: the file closes, the request is logged with what was sent.
+      this.file.destroy()
+      this.file = null
+      if (this.req !== null) this.worker.logRequest(this.req)
+    }
     if (this.exchange !== null) {
       // 499: the client left first; the backend is not to blame.
       if (this.req !== null && !this.req.headerSent) this.req.status = 499

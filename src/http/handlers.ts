@@ -1,6 +1,6 @@
 /**
  * Content handlers: what a location does with a request once its head (and body) are read —
- * `return`, `echo`, `dyups_interface`, `proxy_pass`.
+ * `return`, `echo`, `dyups_interface`, `proxy_pass`, static files.
  */
 import { handleInterface } from '../dyups/index.js'
 import { createBalancer, type Balancer } from '../balancer/index.js'
@@ -17,8 +17,22 @@ import { doCheckStatus } from './check-status.js'
 import type { Template } from './variables.js'
 import { runJs, runLua } from './script/index.js'
 import { sendErrorPage } from './error-page.js'
+import { internalError, serveStatic } from './static-files.js'
+import { tryFiles } from './try-files.js'
 
+/** The try_files phase (when the location has it), then the content handler. */
 export function runHandler(w: HttpWorker, c: Connection, req: Request): void {
+  const lc = req.loc!
+  const tf = lc.tryFiles
+  if (tf === null) return runContent(w, c, req)
+  tryFiles(c, req, tf)
+    .then((found) => {
+      if (found) runContent(w, c, req)
+    })
+    .catch((e: unknown) => internalError(c, req, e))
+}
+
+function runContent(w: HttpWorker, c: Connection, req: Request): void {
   const h = req.loc!.handler
   switch (h.kind) {
     case 'echo': {
@@ -36,8 +50,8 @@ export function runHandler(w: HttpWorker, c: Connection, req: Request): void {
       return void runLua(w, c, req, h.script)
     case 'js':
       return runJs(w, c, req, h.content)
-    case 'none':
-      return c.finishLocal(404)
+    case 'static':
+      return serveStatic(c, req)
   }
 }
 

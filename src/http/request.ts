@@ -32,6 +32,8 @@ export class Request extends BasicVarSource {
   location: string | null = null
   /** An intercepted 401's WWW-Authenticate, sent with the error page that replaces it (as nginx). */
   wwwAuthenticate: string | null = null
+  /** try_files matched a file under the alias of a regex location: the alias gets `$uri` appended. */
+  addUriToAlias = false
 
   constructor(head: RequestHead, slots: number) {
     super()
