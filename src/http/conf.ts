@@ -2,7 +2,7 @@
  * The compiled request-path configuration: what a worker consults per request. Built once per configuration
  * (compile.ts), then read-only.
  */
-import type { HeaderPlan, ProxySettings } from '../proxy/index.js'
+import type { HeaderPlan, ProxySettings, TempPath } from '../proxy/index.js'
 import type { AccessRules } from './access-rules.js'
 import type { LocationTree } from './locations.js'
 import type { MimeTypes } from './mime.js'
@@ -27,6 +27,8 @@ export interface ProxyPass {
   values: readonly Template[]
   settings: ProxySettings
   hide: ReadonlySet<string>
+  /** proxy_request_buffering: read the whole body (memory, then temp file) before contacting the backend. */
+  requestBuffering: boolean
 }
 
 export type Handler =
@@ -57,7 +59,12 @@ export interface LocConf {
   /** `set` of the server level, then of the location, in order. */
   sets: readonly SetOp[]
   addHeaders: readonly AddHeader[]
+  /** Infinity for `client_max_body_size 0` (no limit). */
   clientMaxBodySize: number
+  /** client_body_buffer_size: a proxied body larger than this goes to a temp file. */
+  bodyBufferSize: number
+  /** client_body_temp_path. */
+  bodyTemp: TempPath
   keepaliveTimeout: number
   keepaliveRequests: number
   clientBodyTimeout: number
@@ -107,4 +114,6 @@ export interface HttpConfig {
   logFiles: LogFiles
   /** For templates met at run time (a posted group's `hash` key). */
   vars: Variables
+  /** Every client_body_temp_path, created when a worker starts (as nginx creates its paths). */
+  tempPaths: readonly TempPath[]
 }

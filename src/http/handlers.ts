@@ -110,11 +110,10 @@ function doProxy(w: HttpWorker, c: Connection, req: Request, pass: ProxyPass): v
 function forward(w: HttpWorker, c: Connection, req: Request, pass: ProxyPass, balancer: Balancer, path: string): void {
   const values: string[] = new Array(pass.values.length)
   for (let i = 0; i < values.length; i++) values[i] = pass.values[i]!.eval(req)
-  const body = req.body
-  const head = buildRequestHead(req.method, path, pass.version, pass.plan, values, req.headers, body === null ? -1 : body.length)
+  const head = buildRequestHead(req.method, path, pass.version, pass.plan, values, req.headers, c.bodyOutLength)
   const group = balancer.group
   const sel = balancer.begin({ clientAddr: req.remoteAddr, hashKey: hashKey(w, group.policy.key, req), now: Date.now() })
-  c.startProxy(new Exchange(sel, w.pools, group.keepalive, pass.settings, head, body, c))
+  c.startProxy(new Exchange(sel, w.pools, group.keepalive, pass.settings, head, c.bodySpool, c, c.bodyOutMode))
 }
 
 function hashKey(w: HttpWorker, key: string | undefined, req: Request): string | undefined {

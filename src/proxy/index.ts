@@ -5,5 +5,6 @@
 export { Exchange, type Downstream, type ProxySettings } from './exchange.js'
 export * from './exchange.js'
 export { Pools } from './pool.js'
-export { HeaderPlan, buildRequestHead } from './request-head.js'
+export { BodySpool, TempPath } from './spool.js'
+export { HeaderPlan, buildRequestHead, CHUNKED_BODY } from './request-head.js'
 export { buildClientHead, defaultHide, DEFAULT_HIDE, type ClientHeadOptions } from './response-head.js'
