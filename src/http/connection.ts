@@ -252,9 +252,9 @@ export class Connection implements Downstream {
     const head = this.req!.head
     this.state = BODY
     this.socket.setTimeout(lc.clientBodyTimeout)
-    if (head.chunked) {
-      this.decoder = new ChunkedDecoder({ maxBody: lc.clientMaxBodySize })
-    } else this.bodyLeft = head.contentLength
+    // A decoder left by an earlier chunked request on this connection must not read this body.
+    this.decoder = head.chunked ? new ChunkedDecoder({ maxBody: lc.clientMaxBodySize }) : null
+    if (!head.chunked) this.bodyLeft = head.contentLength
     if (head.expectContinue) this.socket.write('HTTP/1.1 100 Continue\r\n\r\n')
     let stream = !pass.requestBuffering && (!head.chunked || pass.version === '1.1')
     if (stream && head.chunked && rest !== null) {
