@@ -8,7 +8,7 @@ import { createServer, type AddressInfo, type Socket } from 'node:net'
 import { readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import test from 'node:test'
-import { GiB, MiB, RssSampler, fds, generatedCrc, logLines, open, readAll, sendGenerated, settleFds, sinkBackend, startSide } from './bodies.js'
+import { GiB, MiB, RssSampler, rssKb, fds, generatedCrc, logLines, open, readAll, sendGenerated, settleFds, sinkBackend, startSide } from './bodies.js'
 
 const RSS_LIMIT_KB = 150 * 1024
 
@@ -17,6 +17,7 @@ test('a 1 GiB upload goes through a temp file with the worker under 150 MB', asy
   const d = await startSide(t, 'dyups', sink.port, '    client_max_body_size 0;\n', '        location / { proxy_pass http://u; }\n')
   const temp = join(d.prefix, 'client_body_temp')
   const before = fds(d.worker).length
+  const idleKb = rssKb(d.worker)
   const rss = new RssSampler([d.worker])
   const s = await open(d.port)
   const reply = readAll(s, 120_000)
@@ -28,7 +29,7 @@ test('a 1 GiB upload goes through a temp file with the worker under 150 MB', asy
   })
   const r = await reply
   const maxKb = rss.stop()
-  console.log(`worker VmRSS max during a 1 GiB spooled upload: ${(maxKb / 1024).toFixed(1)} MB`)
+  console.log(`worker VmRSS ${(idleKb / 1024).toFixed(1)} MB idle, max a 1 GiB spooled upload: ${(maxKb / 1024).toFixed(1)} MB`)
   assert.match(r.text, /^HTTP\/1\.1 200 OK\r\n/)
   assert.equal(r.text.slice(r.text.indexOf('\r\n\r\n') + 4), `${GiB} ${crc}`, 'the backend got every byte, in order')
   assert.equal(sink.received.length, 1)
