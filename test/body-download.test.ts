@@ -32,7 +32,7 @@ test('a 1 GiB download to a reader that keeps stopping leaves the worker under 1
     return sleep(300).then(() => void (ahead = Math.max(ahead, src.written - n)))
   })
   const maxKb = rss.stop()
-  console.log(`worker VmRSS ${(idleKb / 1024).toFixed(1)} MB idle, max a 1 GiB download with stops: ${(maxKb / 1024).toFixed(1)} MB; backend ahead of the client by at most ${(ahead / MiB).toFixed(1)} MiB`)
+  console.log(`worker VmRSS ${(idleKb / 1024).toFixed(1)} MB idle, max during a 1 GiB download with stops: ${(maxKb / 1024).toFixed(1)} MB; backend ahead of the client by at most ${(ahead / MiB).toFixed(1)} MiB`)
   assert.equal(got.status, 200)
   assert.equal(got.bytes, GiB)
   assert.deepEqual(src.crcs, [got.crc], 'the client got every byte the backend sent, in order')

@@ -29,7 +29,7 @@ test('a 1 GiB upload goes through a temp file with the worker under 150 MB', asy
   })
   const r = await reply
   const maxKb = rss.stop()
-  console.log(`worker VmRSS ${(idleKb / 1024).toFixed(1)} MB idle, max a 1 GiB spooled upload: ${(maxKb / 1024).toFixed(1)} MB`)
+  console.log(`worker VmRSS ${(idleKb / 1024).toFixed(1)} MB idle, max during a 1 GiB spooled upload: ${(maxKb / 1024).toFixed(1)} MB`)
   assert.match(r.text, /^HTTP\/1\.1 200 OK\r\n/)
   assert.equal(r.text.slice(r.text.indexOf('\r\n\r\n') + 4), `${GiB} ${crc}`, 'the backend got every byte, in order')
   assert.equal(sink.received.length, 1)

@@ -27,7 +27,7 @@ test('a 1 GiB upload streams to the backend with the worker under 150 MB', async
   })
   const r = await reply
   const maxKb = rss.stop()
-  console.log(`worker VmRSS ${(idleKb / 1024).toFixed(1)} MB idle, max a 1 GiB streamed upload: ${(maxKb / 1024).toFixed(1)} MB`)
+  console.log(`worker VmRSS ${(idleKb / 1024).toFixed(1)} MB idle, max during a 1 GiB streamed upload: ${(maxKb / 1024).toFixed(1)} MB`)
   assert.match(r.text, /^HTTP\/1\.1 200 OK\r\n/)
   assert.equal(r.text.slice(r.text.indexOf('\r\n\r\n') + 4), `${GiB} ${crc}`, 'the backend got every byte, in order')
   assert.equal(early, 1, 'the backend was connected while the body was still coming')
