@@ -93,7 +93,9 @@ export class Connection implements Downstream {
       this.peer?.resume()
     })
     socket.on('timeout', () => this.onTimeout())
-    socket.setTimeout(60_000)
+    // client_header_timeout of the address's default server, as nginx takes it before it knows the Host.
+    const si = worker.conf.vhosts.select(listenKey, '')
+    socket.setTimeout(worker.conf.servers[si < 0 ? 0 : si]?.clientHeaderTimeout ?? 60_000)
   }
 
   get method(): string {
