@@ -651,7 +651,7 @@ export class Connection implements Downstream {
     this.releaseBody()
     if (reading && this.req!.status !== 408) {
       // nginx ends a request whose client left in the middle of its body with 400.
-      log('info', `client prematurely closed connection while reading client request body${this.where()}`)
+      log('info', `client prematurely closed connection${this.exchange !== null ? ' while sending request to upstream' : ''}${this.where()}`)
       this.req!.status = 400
     }
     if (reading && this.exchange === null) this.worker.logRequest(this.req!)

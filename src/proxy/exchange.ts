@@ -152,6 +152,8 @@ export class Exchange implements ConnUser {
   /** The client went away: stop, and do not keep a half-read connection. */
   abort(): void {
     if (this.state === S_DONE) return
+    // A response cut short by the client still names the status the backend gave (nginx's $upstream_status).
+    if (this.state === S_BODY && this.peer !== null) this.down.attempt(this.peer.server.addr, this.status, this.connectMs, Date.now() - this.attemptStart)
     this.state = S_DONE
     if (this.peer !== null) this.sel.done(this.peer, true)
     this.drop()
