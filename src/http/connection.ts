@@ -68,6 +68,8 @@ export class Connection implements Downstream {
   private bodyRest: Buffer | null = null
   /** A streamed body waits for the backend to drain. */
   private bodyPaused = false
+  /** send_timeout runs for the response being relayed. */
+  private sendArmed = false
   private readonly remoteAddr: string
   private readonly remotePort: number
   private readonly localAddr: string
@@ -304,7 +306,7 @@ export class Connection implements Downstream {
     if (this.bodyMode === BODY_OUT_SPOOL) return this.dispatch()
     // Streamed: the exchange has it all; what the client sends now waits (pipelining) while the answer goes out.
     this.socket.pause()
-    this.socket.setTimeout(this.req!.loc!.sendTimeout)
+    this.socket.setTimeout(0)
     this.exchange?.feedEnd()
   }
 
@@ -501,7 +503,14 @@ export class Connection implements Downstream {
       if (rest !== null) this.readProxyBody(rest, 0)
       // Still paused only if the exchange asked for it; it resumes the client when it can take more.
       if (this.state === BODY && this.exchange !== null && !this.bodyPaused) this.socket.resume()
-    } else this.socket.setTimeout(this.req!.loc!.sendTimeout)
+    }
+  }
+
+  clientFull(): void {
+    // send_timeout is armed only once the client falls behind: a response it keeps up with costs no timer.
+    if (this.sendArmed || this.req === null) return
+    this.sendArmed = true
+    this.socket.setTimeout(this.req.loc!.sendTimeout)
   }
 
   responseHead(rh: ResponseHead, kind: BodyKind): boolean {
@@ -565,6 +574,7 @@ export class Connection implements Downstream {
 
   finished(errorStatus: number, broken: boolean): void {
     this.exchange = null
+    this.sendArmed = false
     this.releaseBody()
     if (this.bodyStart >= 0) {
       this.req!.bodyBytesSent = this.socket.bytesWritten - this.bodyStart

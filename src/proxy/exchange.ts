@@ -68,6 +68,8 @@ export interface Downstream {
   tunnel(backend: Socket, rest: Buffer | null): void
   /** A streamed body (proxy_request_buffering off): the backend takes more again, read on from the client. */
   bodyResume(): void
+  /** The client takes the response slower than the backend sends it (send_timeout starts to matter). */
+  clientFull(): void
   /** Something for the error log, in nginx's words (`upstream timed out … while sending request to upstream`). */
   note(level: 'error' | 'info', what: string): void
 }
@@ -366,7 +368,10 @@ export class Exchange implements ConnUser {
       out.uncork()
     } else ok = out.write(data)
     if (last) return this.complete(true)
-    if (!ok) this.conn!.socket.pause()
+    if (!ok) {
+      this.conn!.socket.pause()
+      this.down.clientFull()
+    }
   }
 
   /** WebSocket and other upgrades: the head goes to the client, then the connection leaves HTTP for good. */
