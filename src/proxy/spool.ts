@@ -47,19 +47,24 @@ export class TempPath {
         end -= n
       }
       const path = join(dir, name)
+      let fd: number
       try {
-        const fd = openSync(path, 'wx+', 0o600)
-        unlinkSync(path)
-        return { fd, path }
+        fd = openSync(path, 'wx+', 0o600)
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code
         if (attempt < 100 && code === 'EEXIST') continue
-        if (attempt < 100 && code === 'ENOENT') {
-          mkdirSync(dir, { recursive: true, mode: 0o700 })
-          continue
-        }
+        if (code !== 'ENOENT') throw e
+        // A level directory (or the path itself, removed meanwhile) is created on first use, as nginx does.
+        mkdirSync(dir, { recursive: true, mode: 0o700 })
+        fd = openSync(path, 'wx+', 0o600)
+      }
+      try {
+        unlinkSync(path)
+      } catch (e) {
+        closeSync(fd)
         throw e
       }
+      return { fd, path }
     }
   }
 }
