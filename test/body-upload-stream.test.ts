@@ -3,10 +3,11 @@
  * is full, so 1 GiB passes with the worker's memory bounded and no temp file.
  */
 import assert from 'node:assert/strict'
-import { readdirSync } from 'node:fs'
+import { readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import test from 'node:test'
-import { GiB, RssSampler, rssKb, fds, logLines, open, readAll, sendGenerated, settleFds, sinkBackend, startSide } from './bodies.js'
+import { GiB, RssSampler, crcOf, fds, logLines, open, readAll, rssKb, sendGenerated, settleFds, sinkBackend, sleep, startSide } from './bodies.js'
+import { freePorts } from './helpers.js'
 
 const RSS_LIMIT_KB = 150 * 1024
 
@@ -37,4 +38,35 @@ test('a 1 GiB upload streams to the backend with the worker under 150 MB', async
   assert.deepEqual(await logLines(d, 1), [`200 POST /up ${`${GiB} ${crc}`.length} 200`])
   assert.deepEqual(readdirSync(join(d.prefix, 'client_body_temp')), [])
   assert.equal(await settleFds(d.worker, before), before, 'both sockets are closed')
+})
+
+test('a streamed body goes to the next server when the first cannot be reached, and not after it went out', async (t) => {
+  const sink = await sinkBackend(t)
+  const stall = await sinkBackend(t, { stall: true })
+  const [dead] = (await freePorts(1)) as [number]
+  const d = await startSide(t, 'dyups', sink.port, '    proxy_send_timeout 300ms;\n    proxy_read_timeout 300ms;\n',
+    `        location /refused { proxy_request_buffering off; proxy_http_version 1.1; proxy_pass http://refused; }
+        location /sent { proxy_request_buffering off; proxy_http_version 1.1; proxy_next_upstream error timeout non_idempotent; proxy_pass http://sent; }
+    }
+    upstream refused { server 127.0.0.1:${dead} weight=100; server 127.0.0.1:${sink.port}; }
+    upstream sent { server 127.0.0.1:${stall.port} weight=100; server 127.0.0.1:${sink.port}; }
+    server {
+        listen 127.0.0.1:1;
+`)
+  assert.ok(statSync(join(d.prefix, 'client_body_temp')).isDirectory(), 'client_body_temp is created at start')
+  const replies: string[] = []
+  for (const path of ['/refused', '/sent']) {
+    const s = await open(d.port)
+    const reply = readAll(s)
+    s.write(`PUT ${path} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n4\r\nabcd\r\n`)
+    await sleep(100)
+    s.write('3\r\nefg\r\n0\r\n\r\n')
+    const r = await reply
+    replies.push(`${r.text.split('\r\n')[0]} ${r.text.slice(r.text.indexOf('\r\n\r\n') + 4, r.text.indexOf('\r\n\r\n') + 4 + 20).split('<')[0]}`)
+  }
+  assert.deepEqual(replies, [`HTTP/1.1 200 OK 7 ${crcOf(Buffer.from('abcdefg'))}`, 'HTTP/1.1 504 Gateway Time-out '])
+  assert.equal(sink.received.length, 1)
+  assert.match(sink.received[0]!.head, /^PUT \/refused HTTP\/1\.1\r\nHost: refused\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n/)
+  const log = (await logLines(d, 2)).map((l) => l.split(' ').filter((_, i) => i !== 3).join(' '))
+  assert.deepEqual(log, ['200 PUT /refused 502, 200', '504 PUT /sent 504'])
 })
