@@ -39,7 +39,8 @@ test('a 1 GiB download to a reader that keeps stopping leaves the worker under 1
   assert.ok(maxKb < RSS_LIMIT_KB, `worker RSS ${maxKb} kB under ${RSS_LIMIT_KB} kB`)
   assert.ok(ahead < 64 * MiB, `the backend is held back while the client stops (ahead by ${ahead} bytes)`)
   assert.deepEqual(await logLines(d, 1), [`200 GET /big ${GiB} 200`])
-  assert.equal(await settleFds(d.worker, before), before, 'both sockets are closed')
+  const after = await settleFds(d.worker, before)
+  assert.ok(after <= before, `both sockets are closed: ${after} descriptors, ${before} before`)
 })
 
 test('proxy_buffering off relays the same way', async (t) => {

@@ -39,7 +39,8 @@ test('a 1 GiB upload goes through a temp file with the worker under 150 MB', asy
   assert.match(d.errorLog(), new RegExp(`\\[warn\\] .*a client request body is buffered to a temporary file ${temp}/\\d{10}, client: 127\\.0\\.0\\.1, server: , request: "POST /up HTTP/1\\.1", host: "x"`))
   assert.deepEqual(await logLines(d, 1), [`200 POST /up ${`${GiB} ${crc}`.length} 200`])
   assert.deepEqual(readdirSync(temp), [], 'nothing left in client_body_temp')
-  assert.equal(await settleFds(d.worker, before), before, 'the temp file and both sockets are closed')
+  const after = await settleFds(d.worker, before)
+  assert.ok(after <= before, `the temp file and both sockets are closed: ${after} descriptors, ${before} before`)
 })
 
 test('bodies up to client_body_buffer_size stay in memory; larger ones are resent from the file on a retry', async (t) => {

@@ -37,7 +37,8 @@ test('a 1 GiB upload streams to the backend with the worker under 150 MB', async
   assert.doesNotMatch(d.errorLog(), /temporary file/)
   assert.deepEqual(await logLines(d, 1), [`200 POST /up ${`${GiB} ${crc}`.length} 200`])
   assert.deepEqual(readdirSync(join(d.prefix, 'client_body_temp')), [])
-  assert.equal(await settleFds(d.worker, before), before, 'both sockets are closed')
+  const after = await settleFds(d.worker, before)
+  assert.ok(after <= before, `both sockets are closed: ${after} descriptors, ${before} before`)
 })
 
 test('a streamed body goes to the next server when the first cannot be reached, and not after it went out', async (t) => {
