@@ -40,10 +40,15 @@ export function fds(pid: number): string[] {
   return out
 }
 
-/** Waits (bounded) until the process has no more descriptors than `baseline`; returns the count then. */
-export async function settleFds(pid: number, baseline: number, ms = 5_000): Promise<number> {
-  await waitFor(() => fds(pid).length <= baseline, ms, 50)
-  return fds(pid).length
+/**
+ * Waits (bounded) until the process holds no descriptor that it did not hold in `before` (sockets and temp files
+ * opened meanwhile are closed again); returns the ones still open then.
+ */
+export async function newFds(pid: number, before: readonly string[], ms = 5_000): Promise<string[]> {
+  const had = new Set(before)
+  const extra = (): string[] => fds(pid).filter((f) => !had.has(f))
+  await waitFor(() => extra().length === 0, ms, 50)
+  return extra()
 }
 
 /** The highest RSS of some processes, sampled every `every` ms until stop(). */
