@@ -127,6 +127,8 @@ export class Exchange implements ConnUser {
   private fedEnd = false
   /** The backend answered before the whole body was sent: its connection cannot be reused. */
   private cutBody = false
+  /** The read buffer of a file body (see pump). */
+  private pumpBuf: Buffer | null = null
 
   constructor(
     private readonly sel: PeerSelection,
@@ -236,13 +238,18 @@ export class Exchange implements ConnUser {
     if (ok && !this.fedEnd) this.down.bodyResume()
   }
 
-  /** Writes the spooled body from `pos` until the socket is full (drain goes on) or the body is out. */
+  /**
+   * Writes the spooled body from `pos` until the socket is full (drain goes on) or the body is out. A file body is
+   * read into one buffer, reused: a chunk larger than the socket's high-water mark is either written at once
+   * (write() true) or held until 'drain', when the socket has let go of it.
+   */
   private pump(s: Socket): void {
     const body = this.body!
+    if (body.inFile && this.pumpBuf === null && PUMP_CHUNK > s.writableHighWaterMark) this.pumpBuf = Buffer.allocUnsafeSlow(PUMP_CHUNK)
     while (this.pos < body.size) {
       let b: Buffer
       try {
-        b = body.read(this.pos, PUMP_CHUNK)
+        b = body.read(this.pos, PUMP_CHUNK, this.pumpBuf ?? undefined)
       } catch (e) {
         this.down.note('error', `read() from temp file failed (${(e as Error).message})`)
         return this.failure(NEXT_OFF, 500)

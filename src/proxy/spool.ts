@@ -118,24 +118,24 @@ export class BodySpool {
   }
 
   /**
-   * Up to `max` bytes from `pos` (fewer only at the end): a view of the memory body, or a fresh buffer read from the
-   * file (the socket it is written to keeps it until sent).
+   * Up to `max` bytes from `pos` (fewer only at the end): a view of the memory body, or the bytes read from the
+   * file into `into` (a view of it; `into` is allocated when not given).
    * @throws the fs error when the temp file cannot be read
    */
-  read(pos: number, max: number): Buffer {
+  read(pos: number, max: number, into?: Buffer): Buffer {
     const n = Math.min(max, this.size - pos)
     if (this.fd < 0) {
       this.whole ??= this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts, this.size)
       return this.whole.subarray(pos, pos + n)
     }
-    const b = Buffer.allocUnsafeSlow(n)
+    const b = into !== undefined && into.length >= n ? into : Buffer.allocUnsafeSlow(n)
     let got = 0
     while (got < n) {
       const r = readSync(this.fd, b, got, n - got, pos + got)
       if (r === 0) throw new Error(`temp file ${this.path} ended at ${pos + got} of ${this.size}`)
       got += r
     }
-    return b
+    return b.length === n ? b : b.subarray(0, n)
   }
 
   /** Frees the memory and the temp file; safe to call twice. */
