@@ -118,6 +118,13 @@ const bufs = (name: string, contexts: Context[], extra: Extra = {}): DirectiveSp
 
 const noop: Extra = { noop: true }
 
+/** ngx_conf_set_path_slot: `levels` are 1 to 3 numbers of 1 or 2 digits. */
+function checkTempPath(d: Directive): void {
+  for (const a of d.args.slice(1)) {
+    if (!/^[12]$/.test(a)) throw invalidValue(d)
+  }
+}
+
 // ---- value checks of single directives -------------------------------------------------------------------------
 
 const LOG_LEVELS = ['emerg', 'alert', 'crit', 'error', 'warn', 'notice', 'info', 'debug']
@@ -561,9 +568,18 @@ export const DIRECTIVES: readonly DirectiveSpec[] = [
   num('keepalive_requests', HSL, { default: '1000', docs: 'Requests per client connection.' }),
   msec('keepalive_time', HSL, { ...noop, default: '1h', docs: 'Longest lifetime of a client connection.' }),
   offset('client_max_body_size', HSL, { default: '1m', docs: 'Largest request body (413 above it); 0 = no limit.' }),
-  msec('client_body_timeout', HSL, { default: '60s', docs: 'Timeout between two reads of the request body.' }),
-  msec('client_header_timeout', HS, { default: '60s', docs: 'Timeout for reading the request head.' }),
-  msec('send_timeout', HSL, { default: '60s', docs: 'Timeout between two writes to the client.' }),
+  msec('client_body_timeout', HSL, {
+    default: '60s',
+    docs: 'Timeout between two reads of the request body; then the connection is closed and 408 logged.',
+  }),
+  msec('client_header_timeout', HS, {
+    default: '60s',
+    docs: 'Timeout for reading the request head (of the address\'s default server); then the connection is closed.',
+  }),
+  msec('send_timeout', HSL, {
+    default: '60s',
+    docs: 'Timeout for a client that takes nothing of a proxied response waiting for it; then the connection is closed.',
+  }),
   bufs('large_client_header_buffers', HS, { default: '4 8k', docs: 'Limits on request line and header size.' }),
   size('client_header_buffer_size', HS, { default: '1k', docs: 'Buffer for the request head.' }),
   spec('error_page', HSLI, [2, MORE], { docs: 'URI or redirect for error statuses.', validate: checkErrorPage }),
@@ -604,7 +620,10 @@ export const DIRECTIVES: readonly DirectiveSpec[] = [
   oneOf('proxy_http_version', HSL, ['1.0', '1.1'], { default: '1.0', docs: 'HTTP version spoken to backends.' }),
   msec('proxy_connect_timeout', HSL, { default: '60s', docs: 'Timeout for connecting to a backend.' }),
   msec('proxy_read_timeout', HSL, { default: '60s', docs: 'Timeout between two reads from a backend.' }),
-  msec('proxy_send_timeout', HSL, { default: '60s', docs: 'Timeout between two writes to a backend.' }),
+  msec('proxy_send_timeout', HSL, {
+    default: '60s',
+    docs: 'Timeout for a backend that takes nothing of the request body; then 504 (or the next server).',
+  }),
   someOf('proxy_next_upstream', HSL, [
     'error', 'timeout', 'invalid_header', 'http_500', 'http_502', 'http_503', 'http_504', 'http_403', 'http_404',
     'http_429', 'non_idempotent', 'off', 'updating',
@@ -615,10 +634,18 @@ export const DIRECTIVES: readonly DirectiveSpec[] = [
   spec('proxy_hide_header', HSL, 1, { docs: 'Do not pass a backend header.' }),
   spec('proxy_redirect', HSL, [1, 2], { default: 'default', docs: 'Rewrite `Location:` from backends.', validate: checkProxyRedirect }),
   flag('proxy_intercept_errors', HSL, { default: 'off', docs: 'Answer backend errors >= 300 with `error_page`.' }),
-  flag('proxy_buffering', HSL, { default: 'on', docs: 'Buffer backend responses.' }),
-  flag('proxy_request_buffering', HSL, { default: 'on', docs: 'Read the whole request body before forwarding.' }),
-  size('proxy_buffer_size', HSL, { default: '4k|8k', docs: 'Buffer for the backend response head.' }),
-  bufs('proxy_buffers', HSL, { default: '8 4k|8k', docs: 'Buffers for a backend response.' }),
+  flag('proxy_buffering', HSL, {
+    ...noop,
+    default: 'on',
+    docs: 'Buffer backend responses (dyups relays them with backpressure instead, never to disk, either way).',
+  }),
+  flag('proxy_request_buffering', HSL, {
+    default: 'on',
+    docs: '`on`: read the whole body (memory, then a temp file) before contacting the backend, resent on retries. ' +
+      '`off`: stream it as it comes (chunked to an HTTP/1.1 backend), not retried once sent.',
+  }),
+  size('proxy_buffer_size', HSL, { ...noop, default: '4k|8k', docs: 'Buffer for the backend response head.' }),
+  bufs('proxy_buffers', HSL, { ...noop, default: '8 4k|8k', docs: 'Buffers for a backend response.' }),
   flag('proxy_ssl_server_name', HSL, { default: 'off', docs: 'Send SNI to TLS backends.' }),
   str('proxy_ssl_name', HSL, { default: '$proxy_host', docs: 'Name for SNI and certificate checks.' }),
   flag('proxy_ssl_verify', HSL, { default: 'off', docs: 'Verify TLS backend certificates.' }),
@@ -779,15 +806,14 @@ export const DIRECTIVES: readonly DirectiveSpec[] = [
     docs: 'How `If-Modified-Since` is compared.',
   }),
   size('client_body_buffer_size', HSL, {
-    ...noop,
     default: '8k|16k',
-    docs: 'Buffer for the request body before a temp file.',
+    docs: 'A proxied request body larger than this (16k by default) goes to a temp file.',
   }),
   spec('client_body_temp_path', HSL, [1, 4], {
-    ...noop,
     unique: true,
     default: 'client_body_temp',
-    docs: 'Directory for request body temp files.',
+    docs: 'Directory [and `levels`] of request body temp files, created at start; each file is unlinked once open.',
+    validate: checkTempPath,
   }),
   spec('proxy_temp_path', HSL, [1, 4], {
     ...noop,
@@ -795,7 +821,11 @@ export const DIRECTIVES: readonly DirectiveSpec[] = [
     default: 'proxy_temp',
     docs: 'Directory for backend response temp files.',
   }),
-  size('proxy_max_temp_file_size', HSL, { ...noop, default: '1024m', docs: 'Largest backend response temp file.' }),
+  size('proxy_max_temp_file_size', HSL, {
+    ...noop,
+    default: '1024m',
+    docs: 'Largest backend response temp file (dyups relays responses with backpressure instead).',
+  }),
   size('proxy_busy_buffers_size', HSL, { ...noop, default: '8k|16k', docs: 'Buffers busy sending to the client.' }),
   bufs('output_buffers', HSL, { ...noop, default: '2 32k', docs: 'Buffers for reading files.' }),
   size('postpone_output', HSL, { ...noop, default: '1460', docs: 'Bytes gathered before sending.' }),

@@ -4,10 +4,10 @@
  * request needs is decided here, so the hot path only looks things up.
  */
 import type { Directive } from '../config/index.js'
-import { parseAddress, parseFlag, parseOffset, parseTime } from '../config/index.js'
+import { parseAddress, parseFlag, parseOffset, parseSize, parseTime } from '../config/index.js'
 import { DyupsError, type Pos } from '../errors.js'
 import { HeaderPlan, NEXT_ERROR, NEXT_TIMEOUT, NEXT_INVALID_HEADER, NEXT_500, NEXT_502, NEXT_503, NEXT_504,
-  NEXT_403, NEXT_404, NEXT_429, NEXT_NON_IDEMPOTENT, DEFAULT_HIDE, type ProxySettings } from '../proxy/index.js'
+  NEXT_403, NEXT_404, NEXT_429, NEXT_NON_IDEMPOTENT, DEFAULT_HIDE, TempPath, type ProxySettings } from '../proxy/index.js'
 import { VERSION } from '../version.js'
 import { compileAccess } from './access-rules.js'
 import { AccessLog, compileAccessLogs, defaultAccessLog, LogFiles, LogFormats, type AccessLogContext } from './access-log.js'
@@ -49,6 +49,11 @@ interface Inherited {
   access: LocConf['access']
   addHeaders: AddHeader[]
   clientMaxBodySize: number
+  bodyBufferSize: number
+  bodyTemp: TempPath
+  /** One TempPath per directory, shared by every level that names it. */
+  temps: Map<string, TempPath>
+  requestBuffering: boolean
   keepaliveTimeout: number
   keepaliveRequests: number
   clientBodyTimeout: number
@@ -57,6 +62,7 @@ interface Inherited {
   defaultType: string
   types: MimeTypes
   serverTokens: boolean
+  prefix: string
   proxyHeaders: Directive[]
   proxyVersion: '1.0' | '1.1'
   proxy: ProxySettings
@@ -89,9 +95,13 @@ export function compileHttp(src: HttpSource): HttpConfig {
   const logsOf = (i: Inherited): AccessLog[] | null =>
     i.logs === 'off' ? null : i.logs === 'default' ? (dflt ??= [defaultAccessLog(logCtx)]) : i.logs
 
+  const temps = new Map<string, TempPath>()
+  const defaultTemp = new TempPath(resolve(src.prefix, 'client_body_temp'))
+  temps.set(defaultTemp.dir, defaultTemp)
   const base = level(
     {
-      access: null, addHeaders: [], clientMaxBodySize: 1024 * 1024, keepaliveTimeout: 75_000, keepaliveRequests: 1000,
+      access: null, addHeaders: [], clientMaxBodySize: 1024 * 1024, bodyBufferSize: 16 * 1024, bodyTemp: defaultTemp,
+      temps, requestBuffering: true, prefix: src.prefix, keepaliveTimeout: 75_000, keepaliveRequests: 1000,
       clientBodyTimeout: 60_000, clientHeaderTimeout: 60_000, sendTimeout: 60_000, defaultType: 'text/plain',
       types: DEFAULT_TYPES, serverTokens: true, proxyHeaders: [], proxyVersion: '1.0',
       proxy: { connectTimeout: 60_000, readTimeout: 60_000, sendTimeout: 60_000, nextUpstream: NEXT_ERROR | NEXT_TIMEOUT, nextTries: 0, nextTimeout: 0 },
@@ -159,6 +169,7 @@ export function compileHttp(src: HttpSource): HttpConfig {
     accessLogs: logsOf(base),
     logFiles: files,
     vars,
+    tempPaths: [...temps.values()],
   }
 }
 
@@ -193,7 +204,24 @@ function level(parent: Inherited, block: readonly Directive[], vars: Variables, 
   for (const d of block) {
     const a0 = d.args[0] ?? ''
     switch (d.name) {
-      case 'client_max_body_size': i.clientMaxBodySize = parseOffset(a0) ?? i.clientMaxBodySize; break
+      // 0 turns the check off.
+      case 'client_max_body_size': {
+        const v = parseOffset(a0)
+        if (v !== null) i.clientMaxBodySize = v === 0 ? Infinity : v
+        break
+      }
+      case 'client_body_buffer_size': i.bodyBufferSize = parseSize(a0) ?? i.bodyBufferSize; break
+      case 'client_body_temp_path': {
+        const dir = resolve(i.prefix, a0)
+        let t = i.temps.get(dir)
+        if (t === undefined) {
+          t = new TempPath(dir, d.args.slice(1).map(Number))
+          i.temps.set(dir, t)
+        }
+        i.bodyTemp = t
+        break
+      }
+      case 'proxy_request_buffering': i.requestBuffering = a0 === 'on'; break
       case 'keepalive_timeout': i.keepaliveTimeout = parseTime(a0, 'ms') ?? i.keepaliveTimeout; break
       case 'keepalive_requests': i.keepaliveRequests = Number(a0); break
       case 'client_body_timeout': i.clientBodyTimeout = parseTime(a0, 'ms') ?? i.clientBodyTimeout; break
@@ -243,6 +271,8 @@ function locConf(i: Inherited, block: readonly Directive[], vars: Variables, log
     gzip: i.gzip.enable ? i.gzip : null,
     addHeaders: i.addHeaders,
     clientMaxBodySize: i.clientMaxBodySize,
+    bodyBufferSize: i.bodyBufferSize,
+    bodyTemp: i.bodyTemp,
     keepaliveTimeout: i.keepaliveTimeout,
     keepaliveRequests: i.keepaliveRequests,
     clientBodyTimeout: i.clientBodyTimeout,
@@ -318,6 +348,7 @@ function proxyPass(i: Inherited, d: Directive, vars: Variables, loc: Location | 
     https,
     tls,
     redirect: compileProxyRedirect({ directives: i.redirects, url: tpl.constant !== null ? url : null, hasUri: uri !== null, location: loc?.name ?? '' }, vars),
+    requestBuffering: i.requestBuffering,
   }
 }
 

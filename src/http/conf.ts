@@ -2,7 +2,7 @@
  * The compiled request-path configuration: what a worker consults per request. Built once per configuration
  * (compile.ts), then read-only.
  */
-import type { HeaderPlan, ProxySettings } from '../proxy/index.js'
+import type { HeaderPlan, ProxySettings, TempPath } from '../proxy/index.js'
 import type { AccessRules } from './access-rules.js'
 import type { LocationTree } from './locations.js'
 import type { MimeTypes } from './mime.js'
@@ -40,6 +40,8 @@ export interface ProxyPass {
   tls: ProxyTls | null
   /** proxy_redirect rules; null: Location and Refresh pass unchanged. */
   redirect: ProxyRedirect | null
+  /** proxy_request_buffering: read the whole body (memory, then temp file) before contacting the backend. */
+  requestBuffering: boolean
 }
 
 export type Handler =
@@ -72,7 +74,12 @@ export interface LocConf {
   /** gzip settings when gzip is on, else null. */
   gzip: GzipConf | null
   addHeaders: readonly AddHeader[]
+  /** Infinity for `client_max_body_size 0` (no limit). */
   clientMaxBodySize: number
+  /** client_body_buffer_size: a proxied body larger than this goes to a temp file. */
+  bodyBufferSize: number
+  /** client_body_temp_path. */
+  bodyTemp: TempPath
   keepaliveTimeout: number
   keepaliveRequests: number
   clientBodyTimeout: number
@@ -132,4 +139,6 @@ export interface HttpConfig {
   logFiles: LogFiles
   /** For templates met at run time (a posted group's `hash` key). */
   vars: Variables
+  /** Every client_body_temp_path, created when a worker starts (as nginx creates its paths). */
+  tempPaths: readonly TempPath[]
 }

@@ -9,7 +9,10 @@ import {
   ChunkedDecoder, ChunkedScanner, NEED_MORE, PARSE_ERROR, RequestHeadParser, httpDate, type BodyKind, type RequestHead,
   type ResponseHead, BODY_UNTIL_CLOSE, BODY_CHUNKED, BODY_NONE, statusLine, wireStatus,
 } from '../http1/index.js'
-import { Exchange, buildClientHead, type Downstream } from '../proxy/index.js'
+import {
+  BODY_OUT_NONE, BODY_OUT_SPOOL, BODY_OUT_STREAM, BODY_OUT_STREAM_CHUNKED, BodySpool, CHUNKED_BODY, Exchange, buildClientHead,
+  type Downstream,
+} from '../proxy/index.js'
 import { log } from '../log.js'
 import { VERSION } from '../version.js'
 import type { LocConf, ProxyPass } from './conf.js'
@@ -80,6 +83,16 @@ export class Connection implements Downstream, RewriteAnswer {
   private fileLength = 0
   /** Its listeners, made on the connection's first file and reused by the next ones. */
   private fileListeners: { data: (b: Buffer) => void; end: () => void; error: (e: NodeJS.ErrnoException) => void } | null = null
+  /** How a proxied request's body is read (BODY_OUT_*); NONE for every other request. */
+  private bodyMode = BODY_OUT_NONE
+  /** The body read whole for the backend (proxy_request_buffering on). */
+  private spool: BodySpool | null = null
+  /** Body bytes read with the head, kept while a streamed body waits for its exchange. */
+  private bodyRest: Buffer | null = null
+  /** A streamed body waits for the backend to drain. */
+  private bodyPaused = false
+  /** send_timeout runs for the response being relayed. */
+  private sendArmed = false
   private readonly remoteAddr: string
   private readonly remotePort: number
   private readonly localAddr: string
@@ -114,7 +127,9 @@ export class Connection implements Downstream, RewriteAnswer {
       this.file?.resume()
     })
     socket.on('timeout', () => this.onTimeout())
-    socket.setTimeout(60_000)
+    // client_header_timeout of the address's default server, as nginx takes it before it knows the Host.
+    const si = worker.conf.vhosts.select(listenKey, '')
+    socket.setTimeout(worker.conf.servers[si < 0 ? 0 : si]?.clientHeaderTimeout ?? 60_000)
   }
 
   get method(): string {
@@ -126,7 +141,7 @@ export class Connection implements Downstream, RewriteAnswer {
       case HEAD:
         return this.readHead(chunk)
       case BODY:
-        return this.readBody(chunk, 0)
+        return this.bodyMode === BODY_OUT_NONE ? this.readBody(chunk, 0) : this.readProxyBody(chunk, 0)
       case TUNNEL:
         if (!this.peer!.write(chunk)) this.socket.pause()
         return
@@ -253,6 +268,8 @@ export class Connection implements Downstream, RewriteAnswer {
     const rest = this.rest
     this.rest = null
 
+    // A proxied body goes to the backend as nginx sends it (spooled or streamed); other handlers get it whole.
+    if (lc.handler.kind === 'proxy') return this.beginProxyBody(lc, lc.handler.pass, rest)
     // The body: read it whole before the handler runs (nginx's request buffering), bounded by client_max_body_size.
     if (head.chunked) {
       this.decoder = new ChunkedDecoder({ copy: true, maxBody: lc.clientMaxBodySize })
@@ -276,7 +293,9 @@ export class Connection implements Downstream, RewriteAnswer {
 
   /** A Content-Length over the location's client_max_body_size: the body will be dropped, not read. */
   private refuseBody(): boolean {
-    if (!this.bodyPending || this.bodyRefused || this.req!.head.contentLength <= this.req!.loc!.clientMaxBodySize) return false
+    const req = this.req!
+    if (!this.bodyPending || this.bodyRefused || req.head.contentLength <= req.loc!.clientMaxBodySize) return false
+    log('error', `client intended to send too large body: ${req.head.contentLength} bytes${this.where()}`)
     this.bodyRefused = true
     return true
   }
@@ -368,6 +387,169 @@ export class Connection implements Downstream, RewriteAnswer {
     this.socket.setTimeout(0)
     this.socket.pause()
     runHandler(this.worker, this, this.req!)
+  }
+
+  // ---- proxied request bodies ----
+
+  /**
+   * proxy_request_buffering on (or a chunked body toward an HTTP/1.0 backend): the body is spooled (memory, then a
+   * temp file) and the backend contacted once it is complete. Off: the backend is contacted at once and the body
+   * streams to it with backpressure both ways — chunk-encoded when the client sent it chunked, unless it is
+   * already complete in what came with the head (nginx then knows its length and sends a Content-Length).
+   */
+  private beginProxyBody(lc: LocConf, pass: ProxyPass, rest: Buffer | null): void {
+    const head = this.req!.head
+    this.state = BODY
+    this.socket.setTimeout(lc.clientBodyTimeout)
+    // A decoder left by an earlier chunked request on this connection must not read this body.
+    this.decoder = head.chunked ? new ChunkedDecoder({ maxBody: lc.clientMaxBodySize }) : null
+    if (!head.chunked) this.bodyLeft = head.contentLength
+    if (head.expectContinue) this.socket.write('HTTP/1.1 100 Continue\r\n\r\n')
+    let stream = !pass.requestBuffering && (!head.chunked || pass.version === '1.1')
+    if (stream && head.chunked && rest !== null) {
+      const probe = new ChunkedDecoder({ maxBody: lc.clientMaxBodySize })
+      const r = probe.execute(rest, 0)
+      if (r >= 0 || r === PARSE_ERROR) stream = false
+    }
+    if (!stream) {
+      this.bodyMode = BODY_OUT_SPOOL
+      this.spool = new BodySpool(lc.bodyBufferSize, lc.bodyTemp)
+      if (rest !== null) this.readProxyBody(rest, 0)
+      return
+    }
+    this.bodyMode = head.chunked ? BODY_OUT_STREAM_CHUNKED : BODY_OUT_STREAM
+    // Nothing is read until the exchange exists to take it (startProxy).
+    this.bodyRest = rest
+    this.socket.pause()
+    runHandler(this.worker, this, this.req!)
+  }
+
+  private readProxyBody(chunk: Buffer, from: number): void {
+    let end: number
+    const dec = this.decoder
+    if (dec !== null) {
+      const r = dec.execute(chunk, from)
+      const parts = dec.parts
+      for (let i = 0; i < parts.length; i++) if (!this.bodyData(parts[i]!)) return
+      parts.length = 0
+      if (r === NEED_MORE) return
+      if (r === PARSE_ERROR) return this.badBody(dec.error!.status === 413)
+      end = r
+    } else {
+      const n = chunk.length - from
+      if (n < this.bodyLeft) {
+        this.bodyLeft -= n
+        this.bodyData(from === 0 ? chunk : chunk.subarray(from))
+        return
+      }
+      end = from + this.bodyLeft
+      this.bodyLeft = 0
+      if (!this.bodyData(chunk.subarray(from, end))) return
+    }
+    this.state = BUSY
+    this.bodyPending = false
+    if (end < chunk.length) this.pending = chunk.subarray(end)
+    if (this.bodyMode === BODY_OUT_SPOOL) return this.dispatch()
+    // Streamed: the exchange has it all; what the client sends now waits (pipelining) while the answer goes out.
+    this.socket.pause()
+    this.socket.setTimeout(0)
+    this.exchange?.feedEnd()
+  }
+
+  /** One run of body bytes: to the spool, or on to the backend. false: the request ended here. */
+  private bodyData(data: Buffer): boolean {
+    if (this.bodyMode === BODY_OUT_SPOOL) {
+      const spool = this.spool!
+      try {
+        if (spool.write(data)) log('warn', `a client request body is buffered to a temporary file ${spool.path}${this.where()}`)
+      } catch (e) {
+        log('crit', `write() to a temporary file failed (${(e as Error).message})${this.where()}`)
+        this.finishLocal(500)
+        return false
+      }
+      return true
+    }
+    if (!this.exchange!.feed(data)) {
+      // The backend is full: read no more (and time nothing) until it drains.
+      this.bodyPaused = true
+      this.socket.pause()
+      this.socket.setTimeout(0)
+    }
+    return true
+  }
+
+  /** A chunked body that is malformed or grows past client_max_body_size. */
+  private badBody(tooLarge: boolean): void {
+    const dec = this.decoder!
+    if (tooLarge) log('error', `client intended to send too large chunked body: ${dec.dataBytes}+${dec.chunkSize} bytes${this.where()}`)
+    else log('info', `client sent invalid chunked body${this.where()}`)
+    const ex = this.exchange
+    if (ex !== null) {
+      this.exchange = null
+      ex.abort()
+    }
+    const req = this.req!
+    if (req.headerSent) {
+      req.keepAlive = false
+      this.state = CLOSED
+      this.worker.logRequest(req)
+      this.releaseBody()
+      this.socket.destroy()
+      return
+    }
+    this.finishLocal(tooLarge ? 413 : 400)
+  }
+
+  /** How the body goes to the backend (BODY_OUT_*). */
+  get bodyOutMode(): number {
+    return this.bodyMode
+  }
+
+  /** The spooled body (BODY_OUT_SPOOL), else null. */
+  get bodySpool(): BodySpool | null {
+    return this.spool
+  }
+
+  /** The Content-Length the backend gets: -1 none, CHUNKED_BODY for a body streamed chunked. */
+  get bodyOutLength(): number {
+    switch (this.bodyMode) {
+      case BODY_OUT_SPOOL:
+        return this.spool!.size
+      case BODY_OUT_STREAM:
+        return this.req!.head.contentLength
+      case BODY_OUT_STREAM_CHUNKED:
+        return CHUNKED_BODY
+    }
+    return -1
+  }
+
+  bodyResume(): void {
+    this.bodyPaused = false
+    if (this.state !== BODY) return
+    this.socket.setTimeout(this.req!.loc!.clientBodyTimeout)
+    this.socket.resume()
+  }
+
+  note(level: 'error' | 'info', what: string): void {
+    log(level, what + this.where())
+  }
+
+  /** The spool's memory and temp file are freed when its request ends, however it ends. */
+  private releaseBody(): void {
+    if (this.bodyMode === BODY_OUT_NONE) return
+    this.bodyMode = BODY_OUT_NONE
+    this.bodyPaused = false
+    this.spool?.close()
+    this.spool = null
+    this.bodyRest = null
+    this.decoder = null
+  }
+
+  /** nginx's error-log context of a request. */
+  private where(): string {
+    const req = this.req
+    if (req === null) return `, client: ${this.remoteAddr}, server: ${this.localAddr}:${this.localPort}`
+    return `, client: ${this.remoteAddr}, server: ${req.serverName}, request: "${req.requestLine}", host: "${req.host}"`
   }
 
   // ---- responses ----
@@ -550,7 +732,8 @@ export class Connection implements Downstream, RewriteAnswer {
   }
 
   private keepAliveAllowed(lc: LocConf | null): boolean {
-    if (this.worker.stopping) return false
+    // A body not read to its end leaves the stream out of sync: answer, then close.
+    if (this.worker.stopping || this.state === BODY) return false
     const max = lc?.keepaliveRequests ?? 1000
     const timeout = lc?.keepaliveTimeout ?? 75_000
     return timeout > 0 && this.requests < max
@@ -574,6 +757,20 @@ export class Connection implements Downstream, RewriteAnswer {
   startProxy(ex: Exchange): void {
     this.exchange = ex
     ex.start()
+    if (this.bodyMode >= BODY_OUT_STREAM && this.state === BODY) {
+      const rest = this.bodyRest
+      this.bodyRest = null
+      if (rest !== null) this.readProxyBody(rest, 0)
+      // Still paused only if the exchange asked for it; it resumes the client when it can take more.
+      if (this.state === BODY && this.exchange !== null && !this.bodyPaused) this.socket.resume()
+    }
+  }
+
+  clientFull(): void {
+    // send_timeout is armed only once the client falls behind: a response it keeps up with costs no timer.
+    if (this.sendArmed || this.req === null) return
+    this.sendArmed = true
+    this.socket.setTimeout(this.req.loc!.sendTimeout)
   }
 
   responseHead(rh: ResponseHead, kind: BodyKind): boolean {
@@ -688,6 +885,8 @@ export class Connection implements Downstream, RewriteAnswer {
       this.gz = null
       this.gzEnding = false
     }
+    this.sendArmed = false
+    this.releaseBody()
     if (this.bodyStart >= 0) {
       this.req!.bodyBytesSent = this.socket.bytesWritten - this.bodyStart
       this.bodyStart = -1
@@ -707,6 +906,7 @@ export class Connection implements Downstream, RewriteAnswer {
 
   private done(): void {
     const req = this.req!
+    this.releaseBody()
     this.worker.logRequest(req)
     if (!req.keepAlive) {
       // nginx's lingering close: keep reading (and dropping) what the client still sends for a while, so a client
@@ -759,8 +959,38 @@ export class Connection implements Downstream, RewriteAnswer {
   }
 
   private onTimeout(): void {
-    // Idle keep-alive, a stalled head or body: nginx closes without an answer (logging 408 for a started request).
-    this.state = CLOSED
+    const req = this.req
+    switch (this.state) {
+      case HEAD:
+        // client_header_timeout (slowloris) or an idle keep-alive connection: nginx closes without an answer.
+        if (this.parser.inProgress) log('info', `client timed out (110: Connection timed out) while reading client request headers${this.where()}`)
+        else if (this.requests === 0) log('info', `client timed out (110: Connection timed out) while waiting for request${this.where()}`)
+        break
+      case BODY:
+        // client_body_timeout: nginx closes without an answer and logs the request as 408.
+        if (req !== null && !req.headerSent) req.status = 408
+        break
+      case BUSY:
+        if (this.exchange !== null && req !== null) {
+          // send_timeout: only a client that does not take what is waiting for it has timed out; else the backend
+          // is slow, which proxy_read_timeout covers.
+          if (this.socket.writableLength === 0) {
+            this.socket.setTimeout(req.loc!.sendTimeout)
+            return
+          }
+          log('info', `client timed out (110: Connection timed out) while sending to client${this.where()}`)
+        }
+        break
+    }
+    if (this.state === BODY && this.exchange === null && req !== null) {
+      this.state = CLOSED
+      this.worker.logRequest(req)
+      this.releaseBody()
+      this.socket.destroy()
+      return
+    }
+    // Closing runs onClose, which aborts an exchange and logs its request.
+    if (this.exchange === null) this.state = CLOSED
     this.socket.destroy()
   }
 
@@ -769,6 +999,7 @@ export class Connection implements Downstream, RewriteAnswer {
       this.worker.forget(this)
       return
     }
+    const reading = this.state === BODY && this.req !== null
     this.state = CLOSED
     if (this.file !== null) {
       // The client left during a file body: the file closes, the request is logged with what was sent.
@@ -776,9 +1007,16 @@ export class Connection implements Downstream, RewriteAnswer {
       this.file = null
       if (this.req !== null) this.worker.logRequest(this.req)
     }
+    this.releaseBody()
+    if (reading && this.req!.status !== 408) {
+      // nginx ends a request whose client left in the middle of its body with 400.
+      log('info', `client prematurely closed connection${this.exchange !== null ? ' while sending request to upstream' : ''}${this.where()}`)
+      this.req!.status = 400
+    }
+    if (reading && this.exchange === null) this.worker.logRequest(this.req!)
     if (this.exchange !== null) {
-      // 499: the client left first; the backend is not to blame.
-      if (this.req !== null && !this.req.headerSent) this.req.status = 499
+      // 499: the client left first; the backend is not to blame (408 when its body timed out).
+      if (this.req !== null && !this.req.headerSent && !reading) this.req.status = 499
       this.exchange.abort()
       this.exchange = null
       if (this.req !== null) this.worker.logRequest(this.req)

@@ -158,15 +158,14 @@ function hasPort(host: string): boolean {
 function forward(w: HttpWorker, c: Connection, req: Request, pass: ProxyPass, balancer: Balancer, path: string, https: boolean): void {
   const values: string[] = new Array(pass.values.length)
   for (let i = 0; i < values.length; i++) values[i] = pass.values[i]!.eval(req)
-  const body = req.body
   if (req.upstreamAddr !== '') req.upstreamAgain = true
-  const head = buildRequestHead(req.method, path, pass.version, pass.plan, values, req.headers, body === null ? -1 : body.length)
+  const head = buildRequestHead(req.method, path, pass.version, pass.plan, values, req.headers, c.bodyOutLength)
   const group = balancer.group
   const sel = balancer.begin({ clientAddr: req.remoteAddr, hashKey: hashKey(w, group.policy.key, req), now: Date.now() })
   const tls = https ? pass.tls : null
-  if (tls === null) return c.startProxy(new Exchange(sel, w.pools, group.keepalive, pass.settings, head, body, c))
+  if (tls === null) return c.startProxy(new Exchange(sel, w.pools, group.keepalive, pass.settings, head, c.bodySpool, c, c.bodyOutMode))
   const name = sslName(tls.name === null ? req.proxyHost : tls.name.eval(req))
-  c.startProxy(new Exchange(sel, w.pools, group.keepalive, pass.settings, head, body, c, tls.tls, name))
+  c.startProxy(new Exchange(sel, w.pools, group.keepalive, pass.settings, head, c.bodySpool, c, c.bodyOutMode, tls.tls, name))
 }
 
 function hashKey(w: HttpWorker, key: string | undefined, req: Request): string | undefined {

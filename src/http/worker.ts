@@ -51,6 +51,14 @@ export class HttpWorker {
 
   /** Opens every listener of the configuration. @throws DyupsError with nginx's bind() message */
   async listen(): Promise<void> {
+    // As nginx creates its temp paths at start-up; a path that cannot be made fails the first body that needs it.
+    for (const t of this.conf.tempPaths) {
+      try {
+        t.create()
+      } catch {
+        // Reported when a body is spooled there.
+      }
+    }
     for (const l of this.conf.listeners) this.servers.push(await this.open(l))
   }
 

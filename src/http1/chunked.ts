@@ -83,6 +83,11 @@ export class ChunkedScanner {
     }
   }
 
+  /** The size of the chunk being read (for a log line about it). */
+  get chunkSize(): number {
+    return this.size
+  }
+
   /** The last chunk and the trailers have been read. */
   get done(): boolean {
     return this.state === S_DONE

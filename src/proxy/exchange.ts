@@ -16,6 +16,7 @@ import type { Keepalive } from '../upstream/index.js'
 import type { ConnUser, UpstreamConn } from './conn.js'
 import type { Pools } from './pool.js'
 import type { UpstreamTls } from './tls.js'
+import type { BodySpool } from './spool.js'
 
 /** proxy_next_upstream conditions, as bits. */
 export const NEXT_ERROR = 1
@@ -75,12 +76,30 @@ export interface Downstream {
    * context: `MESSAGE, client: …, server: …, request: "…", upstream: "UPSTREAM", host: "…"`.
    */
   upstreamError?(message: string, upstream: string): void
+  /** A streamed body (proxy_request_buffering off): the backend takes more again, read on from the client. */
+  bodyResume(): void
+  /** The client takes the response slower than the backend sends it (send_timeout starts to matter). */
+  clientFull(): void
+  /** Something for the error log, in nginx's words (`upstream timed out … while sending request to upstream`). */
+  note(level: 'error' | 'info', what: string): void
 }
 
 /** Takes the backend's body bytes as framed by the backend; false: pause the backend until clientDrained(). */
 export interface BodyFilter {
   write(data: Buffer): boolean
 }
+
+/**
+ * How the request body goes to the backend: none, a spooled body read whole beforehand (memory or temp file), or
+ * streamed as it arrives (`feed`), as is or chunk-encoded.
+ */
+export const BODY_OUT_NONE = 0
+export const BODY_OUT_SPOOL = 1
+export const BODY_OUT_STREAM = 2
+export const BODY_OUT_STREAM_CHUNKED = 3
+
+/** Bytes read from a spooled body per write to the backend. */
+const PUMP_CHUNK = 64 * 1024
 
 const S_IDLE = 0
 const S_CONNECTING = 1
@@ -113,6 +132,19 @@ export class Exchange implements ConnUser {
   private sentAny = false
   private fresh = false
   private status = 0
+  /** Spooled body: the next byte to send in this attempt. */
+  private pos = 0
+  /** This attempt still has body bytes to send (proxy_send_timeout applies, not proxy_read_timeout). */
+  private bodyOut = false
+  /** A request went out on some connection: a streamed body cannot be sent again (nginx's request_sent). */
+  private requestSent = false
+  /** Streamed body bytes that came before a connection could take them (the client is paused meanwhile). */
+  private queue: Buffer[] | null = null
+  private fedEnd = false
+  /** The backend answered before the whole body was sent: its connection cannot be reused. */
+  private cutBody = false
+  /** The read buffer of a file body (see pump). */
+  private pumpBuf: Buffer | null = null
 
   constructor(
     private readonly sel: PeerSelection,
@@ -121,8 +153,10 @@ export class Exchange implements ConnUser {
     private readonly settings: ProxySettings,
     /** The request head for the backend (latin1). */
     private readonly head: string,
-    private readonly body: Buffer | null,
+    private readonly body: BodySpool | null,
     private readonly down: Downstream,
+    /** BODY_OUT_*; a spool is given for BODY_OUT_SPOOL. */
+    private readonly bodyMode: number = body === null ? BODY_OUT_NONE : BODY_OUT_SPOOL,
     /** For an `https://` upstream: its TLS settings and the proxy_ssl_name value; null: plain. */
     private readonly tls: UpstreamTls | null = null,
     private readonly tlsName = '',
@@ -141,6 +175,8 @@ export class Exchange implements ConnUser {
   /** The client went away: stop, and do not keep a half-read connection. */
   abort(): void {
     if (this.state === S_DONE) return
+    // A response cut short by the client still names the status the backend gave (nginx's $upstream_status).
+    if (this.state === S_BODY && this.peer !== null) this.down.attempt(this.peer.server.addr, this.status, this.connectMs, Date.now() - this.attemptStart)
     this.state = S_DONE
     if (this.peer !== null) this.sel.done(this.peer, true)
     this.drop()
@@ -191,15 +227,93 @@ export class Exchange implements ConnUser {
   private send(conn: UpstreamConn): void {
     this.state = S_WAITING
     conn.requests++
+    this.requestSent = true
     const s = conn.socket
-    s.setTimeout(this.settings.readTimeout)
-    if (this.body === null) s.write(this.head, 'latin1')
-    else {
-      s.cork()
+    const mode = this.bodyMode
+    if (mode === BODY_OUT_NONE) {
+      s.setTimeout(this.settings.readTimeout)
       s.write(this.head, 'latin1')
-      s.write(this.body)
-      s.uncork()
+      return
     }
+    this.bodyOut = true
+    this.cutBody = false
+    s.setTimeout(this.settings.sendTimeout)
+    s.cork()
+    s.write(this.head, 'latin1')
+    if (mode === BODY_OUT_SPOOL) {
+      this.pos = 0
+      this.pump(s)
+      s.uncork()
+      return
+    }
+    let ok = true
+    const q = this.queue
+    if (q !== null) {
+      for (let i = 0; i < q.length; i++) ok = this.writeBody(s, q[i]!)
+      q.length = 0
+    }
+    if (this.fedEnd) this.endBody(s)
+    s.uncork()
+    if (ok && !this.fedEnd) this.down.bodyResume()
+  }
+
+  /**
+   * Writes the spooled body from `pos` until the socket is full (drain goes on) or the body is out. A file body is
+   * read into one buffer, reused: a chunk larger than the socket's high-water mark is either written at once
+   * (write() true) or held until 'drain', when the socket has let go of it.
+   */
+  private pump(s: Socket): void {
+    const body = this.body!
+    if (body.inFile && this.pumpBuf === null && PUMP_CHUNK > s.writableHighWaterMark) this.pumpBuf = Buffer.allocUnsafeSlow(PUMP_CHUNK)
+    while (this.pos < body.size) {
+      let b: Buffer
+      try {
+        b = body.read(this.pos, PUMP_CHUNK, this.pumpBuf ?? undefined)
+      } catch (e) {
+        this.down.note('error', `read() from temp file failed (${(e as Error).message})`)
+        return this.failure(NEXT_OFF, 500)
+      }
+      this.pos += b.length
+      if (!s.write(b)) return
+    }
+    this.bodyOut = false
+    s.setTimeout(this.settings.readTimeout)
+  }
+
+  private writeBody(s: Socket, data: Buffer): boolean {
+    if (this.bodyMode !== BODY_OUT_STREAM_CHUNKED) return s.write(data)
+    // nginx re-chunks a streamed chunked body: one chunk per piece read, extensions and trailers dropped.
+    s.cork()
+    s.write(data.length.toString(16) + '\r\n', 'latin1')
+    s.write(data)
+    const ok = s.write(CRLF)
+    s.uncork()
+    return ok
+  }
+
+  private endBody(s: Socket): void {
+    if (this.bodyMode === BODY_OUT_STREAM_CHUNKED) s.write(CHUNK_END)
+    this.bodyOut = false
+    s.setTimeout(this.settings.readTimeout)
+  }
+
+  /**
+   * Streamed body bytes from the client. Returns false when the client should pause until bodyResume().
+   * Bytes that come after the backend answered are dropped (the client connection is closed after the answer).
+   */
+  feed(data: Buffer): boolean {
+    if (this.state === S_DONE || this.cutBody || (this.requestSent && !this.bodyOut)) return true
+    if (this.state !== S_WAITING && this.state !== S_HEAD) {
+      ;(this.queue ??= []).push(data)
+      return false
+    }
+    return this.writeBody(this.conn!.socket, data)
+  }
+
+  /** The streamed body is complete. */
+  feedEnd(): void {
+    this.fedEnd = true
+    if ((this.state === S_WAITING || this.state === S_HEAD) && this.bodyOut) this.endBody(this.conn!.socket)
   }
 
   onData(conn: UpstreamConn, chunk: Buffer): void {
@@ -217,6 +331,12 @@ export class Exchange implements ConnUser {
       return r < chunk.length ? this.onData(conn, chunk.subarray(r)) : undefined
     }
     if (rh.status === 101 && rh.upgrade !== null) return this.switchProtocols(conn, rh, r < chunk.length ? chunk.subarray(r) : null)
+    if (this.bodyOut) {
+      // The backend answered before it had the whole body: stop sending it; the connection is spoilt for reuse.
+      this.bodyOut = false
+      this.cutBody = true
+      conn.socket.setTimeout(this.settings.readTimeout)
+    }
     const bit = STATUS_BITS[rh.status]
     if (bit !== undefined && (this.settings.nextUpstream & bit) !== 0 && this.mayRetry() && this.anotherTry()) {
       this.down.attempt(this.peer!.server.addr, rh.status, this.connectMs, Date.now() - this.attemptStart)
@@ -277,7 +397,10 @@ export class Exchange implements ConnUser {
       out.uncork()
     } else ok = out.write(data)
     if (last) return this.complete(true)
-    if (!ok) this.conn!.socket.pause()
+    if (!ok) {
+      this.conn!.socket.pause()
+      this.down.clientFull()
+    }
   }
 
   /**
@@ -316,8 +439,9 @@ export class Exchange implements ConnUser {
   onError(conn: UpstreamConn, _err: Error | null): void {
     if (conn !== this.conn || this.state === S_DONE) return
     if (this.state === S_BODY) return this.broken()
-    // A kept-alive connection the backend closed meanwhile: try once more on a fresh one, not counted as a failure.
-    if (!this.fresh && this.state === S_WAITING && this.peer !== null) {
+    // A kept-alive connection the backend closed meanwhile: try once more on a fresh one, not counted as a failure
+    // (a streamed body that started going out cannot be sent again).
+    if (!this.fresh && this.state === S_WAITING && this.peer !== null && this.bodyMode < BODY_OUT_STREAM) {
       this.drop()
       return this.connect(this.peer)
     }
@@ -328,10 +452,15 @@ export class Exchange implements ConnUser {
   onTimeout(conn: UpstreamConn): void {
     if (conn !== this.conn || this.state === S_DONE) return
     if (this.state === S_BODY) return this.broken()
+    if (this.state === S_WAITING && this.bodyOut) this.down.note('error', 'upstream timed out (110: Connection timed out) while sending request to upstream')
     this.failure(NEXT_TIMEOUT, 504)
   }
 
-  onDrain(): void {}
+  onDrain(conn: UpstreamConn): void {
+    if (conn !== this.conn || (this.state !== S_WAITING && this.state !== S_HEAD) || !this.bodyOut) return
+    if (this.bodyMode === BODY_OUT_SPOOL) this.pump(conn.socket)
+    else if (!this.fedEnd) this.down.bodyResume()
+  }
 
   private logTls(conn: UpstreamConn): void {
     const line = this.head.slice(0, this.head.indexOf('\r\n'))
@@ -341,6 +470,8 @@ export class Exchange implements ConnUser {
 
   private mayRetry(): boolean {
     if (this.sentAny) return false
+    // nginx: with request buffering off, a request that started going out is never sent to another server.
+    if (this.bodyMode >= BODY_OUT_STREAM && this.requestSent) return false
     if (!NON_IDEMPOTENT.has(this.down.method)) return true
     return (this.settings.nextUpstream & NEXT_NON_IDEMPOTENT) !== 0 || this.state === S_CONNECTING
   }
@@ -393,7 +524,7 @@ export class Exchange implements ConnUser {
     this.down.attempt(this.peer!.server.addr, this.status, this.connectMs, Date.now() - this.attemptStart)
     this.sel.done(this.peer!, true)
     if (this.chunkOut) this.down.socket.write(CHUNK_END)
-    if (reusable && this.parser.head!.reusable(this.down.method)) {
+    if (reusable && !this.cutBody && !this.bodyOut && this.parser.head!.reusable(this.down.method)) {
       conn.socket.resume()
       this.pools.release(conn, this.keepalive, this.sel.name)
     } else conn.destroy()

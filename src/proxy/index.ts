@@ -5,7 +5,8 @@
 export { Exchange, type Downstream, type ProxySettings } from './exchange.js'
 export * from './exchange.js'
 export { Pools } from './pool.js'
-export { HeaderPlan, buildRequestHead } from './request-head.js'
+export { BodySpool, TempPath } from './spool.js'
+export { HeaderPlan, buildRequestHead, CHUNKED_BODY } from './request-head.js'
 export { buildClientHead, defaultHide, DEFAULT_HIDE, type ClientHeadOptions, type RedirectRewriter } from './response-head.js'
 export {
   UpstreamTls, DEFAULT_CIPHERS, DEFAULT_PROTOCOLS, readCertificate, readKey, readTrusted, secureContext, sslErrorText,

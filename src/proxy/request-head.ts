@@ -18,13 +18,16 @@ export class HeaderPlan {
   }
 }
 
+/** bodyLength of buildRequestHead for a body of unknown length, sent chunked (proxy_request_buffering off). */
+export const CHUNKED_BODY = -2
+
 /** Always handled by the proxy itself, never copied from the client. */
 const HOP_BY_HOP = ['content-length', 'transfer-encoding', 'te', 'keep-alive', 'expect', 'upgrade', 'connection', 'host']
 
 /**
  * @param values the evaluated value of each `plan.names[i]`; '' leaves the header out
  * @param clientHeaders the client's headers, flat [name, value, …]
- * @param bodyLength the body sent, -1 for none
+ * @param bodyLength the body sent, -1 for none, CHUNKED_BODY for a body streamed chunked
  */
 export function buildRequestHead(
   method: string,
@@ -42,6 +45,7 @@ export function buildRequestHead(
     if (v !== '') h += `${names[i]}: ${v}\r\n`
   }
   if (bodyLength >= 0) h += `Content-Length: ${bodyLength}\r\n`
+  else if (bodyLength === CHUNKED_BODY) h += 'Transfer-Encoding: chunked\r\n'
   const skip = plan.skip
   for (let i = 0; i < clientHeaders.length; i += 2) {
     const name = clientHeaders[i]!
