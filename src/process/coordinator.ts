@@ -19,12 +19,19 @@ export interface Outcome {
   error: DyupsError | null
 }
 
-/** Sends a delta to every live worker; resolves when all of them (that stay alive) acknowledged `version`. */
-export type Broadcast = (delta: Delta) => Promise<void>
+/**
+ * Sends a delta to every live worker; resolves when all of them (that stay alive) acknowledged `version`.
+ * `answerable(w)`, when given, may be called (synchronously too) once every live worker other than `w` has
+ * acknowledged: `w` itself applies the delta before it reads anything sent after it, so `w`'s changes may be
+ * answered to `w` from then on.
+ */
+export type Broadcast = (delta: Delta, answerable?: (worker: number) => void) => Promise<void>
 
 interface Pending {
   change: Change
   ifMatch: number | null
+  /** The worker that asked (see Broadcast), or null. */
+  origin: number | null
   resolve: (o: Outcome) => void
 }
 
@@ -42,6 +49,8 @@ export interface ReloadOutcome extends Outcome {
 export class Coordinator {
   private queue: (Pending | PendingReload)[] = []
   private inFlight = false
+  /** Changes and reloads taken and not answered yet. */
+  private open = 0
 
   /** `trylock`: dyups_trylock; a reload may change it. */
   constructor(
@@ -50,17 +59,29 @@ export class Coordinator {
     public trylock: boolean,
   ) {}
 
-  /** A change is being applied: taken, and not yet durable and acknowledged by every worker. */
+  /**
+   * A change is being applied: taken and not answered yet (an answered change may still wait for its own
+   * worker's acknowledgement, which that worker sent before anything else it sends), or a reload is.
+   */
   get busy(): boolean {
-    return this.inFlight
+    return this.open > 0
   }
 
-  submit(change: Change, ifMatch: number | null): Promise<Outcome> {
-    if (this.trylock && this.inFlight) {
+  /**
+   * Applies `change` in turn. `origin`: the worker that asked, which may be answered as soon as every other worker
+   * acknowledged (it applies the delta before it reads the answer); null waits for every worker.
+   */
+  submit(change: Change, ifMatch: number | null, origin: number | null = null): Promise<Outcome> {
+    if (this.trylock && this.busy) {
       return Promise.resolve({ version: this.store.version, error: new DyupsError('E_LOCKED', 'another change is being applied') })
     }
+    this.open++
     return new Promise((resolve) => {
-      this.queue.push({ change, ifMatch, resolve })
+      const done = (o: Outcome): void => {
+        this.open--
+        resolve(o)
+      }
+      this.queue.push({ change, ifMatch, origin, resolve: done })
       if (!this.inFlight) void this.drain()
     })
   }
@@ -71,8 +92,13 @@ export class Coordinator {
    * error (E_PERSIST) nothing changed anywhere.
    */
   reload(staticGroups: readonly UpstreamGroup[]): Promise<ReloadOutcome> {
+    this.open++
     return new Promise((resolve) => {
-      this.queue.push({ staticGroups, resolve })
+      const done = (o: ReloadOutcome): void => {
+        this.open--
+        resolve(o)
+      }
+      this.queue.push({ staticGroups, resolve: done })
       if (!this.inFlight) void this.drain()
     })
   }
@@ -137,10 +163,18 @@ export class Coordinator {
       for (const p of group) p.resolve({ version: this.store.version, error })
       return
     }
-    if (results.delta.changes.length > 0) await this.broadcast(results.delta)
-    for (let i = 0; i < group.length; i++) {
+    const answered: boolean[] = new Array(group.length).fill(false)
+    const answer = (i: number): void => {
+      if (answered[i]) return
+      answered[i] = true
       const r = results[i]!
       group[i]!.resolve({ version: r.version, error: r.error })
     }
+    if (results.delta.changes.length > 0) {
+      await this.broadcast(results.delta, (worker) => {
+        for (let i = 0; i < group.length; i++) if (group[i]!.origin === worker) answer(i)
+      })
+    }
+    for (let i = 0; i < group.length; i++) answer(i)
   }
 }

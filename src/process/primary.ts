@@ -8,12 +8,13 @@ import cluster, { type Worker } from 'node:cluster'
 import { fileURLToPath } from 'node:url'
 import { formatError } from '../errors.js'
 import { configureLog, log, reopenLog } from '../log.js'
-import { Store, type Delta } from '../store/index.js'
+import { Store, packDelta, type Change, type Delta } from '../store/index.js'
+import { packGroup, unpackGroup, type UpstreamGroup } from '../upstream/index.js'
 import { Prober } from '../health/index.js'
 import { bootConfig, type Booted, type BootOptions } from './boot.js'
 import { Coordinator } from './coordinator.js'
 import { removePid, writePid } from './pidfile.js'
-import type { Boot, ToPrimary, ToWorker } from './protocol.js'
+import type { Answer, Boot, ToPrimary, ToWorker } from './protocol.js'
 
 /** A worker that has not acknowledged a change after this long is hung: it is killed and respawned. */
 const ACK_TIMEOUT_MS = 10_000
@@ -31,6 +32,8 @@ interface Waiter {
   version: number
   pending: Set<number>
   done: () => void
+  /** Told the one worker left to acknowledge, if any (Broadcast's `answerable`). */
+  answerable: ((worker: number) => void) | undefined
   timer: NodeJS.Timeout
 }
 
@@ -59,30 +62,58 @@ export async function runPrimary(opts: BootOptions, booted: Booted, onReady: () 
   })
   prober.load(store.list().map((e) => e.group))
 
+  // The packed line a worker sent for a group, so the broadcast forwards it instead of packing the group again.
+  const packedLines = new WeakMap<UpstreamGroup, string>()
+  const packedLine = (g: UpstreamGroup): string => packedLines.get(g) ?? packGroup(g)
+  const unpackChange = (c: string): Change => {
+    if (c.charCodeAt(0) !== 0x5b) return { op: 'delete', name: c.slice(1) }
+    const group = unpackGroup(c)
+    packedLines.set(group, c)
+    return { op: 'put', group }
+  }
+
+  // Answers go out once per worker per turn of the event loop: a group commit answers many changes at once.
+  const outbox = new Map<Member, Answer[]>()
+  const flush = (): void => {
+    for (const [m, r] of outbox) send(m, { t: 'results', r })
+    outbox.clear()
+  }
+  const answer = (m: Member, a: Answer): void => {
+    const q = outbox.get(m)
+    if (q !== undefined) return void q.push(a)
+    if (outbox.size === 0) process.nextTick(flush)
+    outbox.set(m, [a])
+  }
+
   const settle = (w: Waiter, id: number): void => {
     w.pending.delete(id)
     if (w.pending.size === 0) {
       clearTimeout(w.timer)
       waiters.delete(w)
       w.done()
+    } else if (w.pending.size === 1 && w.answerable !== undefined) {
+      for (const last of w.pending) w.answerable(last)
     }
   }
 
-  const broadcast = (delta: Delta): Promise<void> =>
+  const broadcast = (delta: Delta, answerable?: (worker: number) => void): Promise<void> =>
     new Promise((done) => {
       // New servers' health goes out before the change itself, so no worker routes to one that starts down.
       prober.apply(delta.changes)
       const version = delta.version
       const counts = store.counts()
-      const w: Waiter = { version, pending: new Set(), done, timer: undefined as unknown as NodeJS.Timeout }
+      const w: Waiter = { version, pending: new Set(), done, answerable, timer: undefined as unknown as NodeJS.Timeout }
+      const msg: ToWorker = { t: 'apply', delta: packDelta(delta, packedLine), counts }
       for (const m of members.values()) {
         // A worker that is not initialised yet gets the whole current table in its init, which includes this change.
         if (!m.ready && m.acked === -1) continue
         w.pending.add(m.worker.id)
-        send(m, { t: 'apply', delta, counts })
+        send(m, msg)
       }
       if (w.pending.size === 0) return done()
       waiters.add(w)
+      // One worker only: it applies the delta before it reads its answers, which may follow at once.
+      if (w.pending.size === 1 && answerable !== undefined) for (const only of w.pending) answerable(only)
       w.timer = setTimeout(() => {
         for (const id of w.pending) {
           const m = members.get(id)
@@ -130,8 +161,8 @@ export async function runPrimary(opts: BootOptions, booted: Booted, onReady: () 
         for (const w of [...waiters]) if (w.version <= m.acked && w.pending.has(m.worker.id)) settle(w, m.worker.id)
         break
       case 'change':
-        void coordinator.submit(msg.change, msg.ifMatch).then((o) => {
-          send(m, { t: 'result', id: msg.id, version: o.version, error: o.error && { code: o.error.code, message: o.error.message } })
+        void coordinator.submit(unpackChange(msg.change), msg.ifMatch, m.worker.id).then((o) => {
+          answer(m, o.error === null ? [msg.id, o.version] : [msg.id, o.version, o.error.code, o.error.message])
         })
         break
       case 'busy':

@@ -1,8 +1,10 @@
 /**
  * Messages between the primary and its workers (node:cluster IPC, JSON). Changes go up as validated groups, come back
- * down as versioned deltas that carry only what changed, and are acknowledged by version.
+ * down as versioned deltas that carry only what changed, and are acknowledged by version. Groups cross packed
+ * (PackedDelta's encoding: a packGroup() line for a put, `-NAME` for a delete): a third of the bytes of the
+ * objects, and what the worker's table keeps anyway.
  */
-import type { Change, Delta, Snapshot, TableCounts } from '../store/index.js'
+import type { PackedDelta, Snapshot, TableCounts } from '../store/index.js'
 import type { Directive } from '../config/index.js'
 import type { Code } from '../errors.js'
 import type { HealthChange, StatusRow } from '../health/index.js'
@@ -22,9 +24,9 @@ export type ToWorker =
   /** The answer to a checkStatus request: the prober's rows. */
   | { t: 'checkStatus'; id: number; rows: StatusRow[] }
   /** `counts` after the delta, for dyups_read_msg_log. */
-  | { t: 'apply'; delta: Delta; counts: TableCounts }
-  /** The outcome of one change: the table version after it, or the error that stopped it. */
-  | { t: 'result'; id: number; version: number; error: { code: Code; message: string } | null }
+  | { t: 'apply'; delta: PackedDelta; counts: TableCounts }
+  /** Outcomes of changes this worker sent, all of them answerable now (see Coordinator). */
+  | { t: 'results'; r: Answer[] }
   | { t: 'stop'; graceful: boolean }
   | { t: 'reopen' }
   | { t: 'busy'; id: number; busy: boolean }
@@ -34,8 +36,12 @@ export type ToPrimary =
   | { t: 'hello' }
   | { t: 'ready' }
   | { t: 'ack'; version: number }
-  | { t: 'change'; id: number; change: Change; ifMatch: number | null }
+  /** `change`: one change in PackedDelta's encoding. */
+  | { t: 'change'; id: number; change: string; ifMatch: number | null }
   | { t: 'busy'; id: number }
   | { t: 'fatal'; message: string }
   /** A check_status page asks for the prober's rows. */
   | { t: 'checkStatus'; id: number }
+
+/** The outcome of one change: [id, table version after it] or, when it failed, [id, version, code, message]. */
+export type Answer = [number, number] | [number, number, Code, string]

@@ -7,6 +7,7 @@ import { configureLog, log, reopenLog, setLogIdent } from '../log.js'
 import type { ChangeSink, Outcome } from '../dyups/index.js'
 import { HttpWorker, RoutingTable, compileHttp, type HealthSource } from '../http/index.js'
 import { HealthView, type StatusRow } from '../health/index.js'
+import { packGroup } from '../upstream/index.js'
 import { logCounts, readSettings } from './settings.js'
 import type { ToPrimary, ToWorker } from './protocol.js'
 
@@ -35,7 +36,7 @@ export function startWorker(): void {
       new Promise((resolve) => {
         const id = ++nextId
         results.set(id, resolve)
-        send({ t: 'change', id, change, ifMatch })
+        send({ t: 'change', id, change: change.op === 'put' ? packGroup(change.group) : '-' + change.name, ifMatch })
       }),
     busy: () =>
       new Promise((resolve) => {
@@ -67,16 +68,17 @@ export function startWorker(): void {
         break
       }
       case 'apply':
-        table.apply(msg.delta)
+        table.applyPacked(msg.delta)
         send({ t: 'ack', version: msg.delta.version })
         if (readMsgLog) logCounts(msg.counts)
         break
-      case 'result': {
-        const r = results.get(msg.id)
-        results.delete(msg.id)
-        r?.({ version: msg.version, error: msg.error })
+      case 'results':
+        for (const a of msg.r) {
+          const r = results.get(a[0])
+          results.delete(a[0])
+          r?.({ version: a[1], error: a.length === 2 ? null : { code: a[2], message: a[3] } })
+        }
         break
-      }
       case 'health':
         health.apply(msg.changes)
         break
