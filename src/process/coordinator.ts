@@ -4,7 +4,10 @@
  * acknowledged the new version. So a `200 success` means every worker already routes by the change.
  *
  * dyups_trylock off: changes that arrive while a batch is in flight wait and form the next batch, in arrival order;
- * the whole batch shares one journal fsync (group commit) and one broadcast.
+ * the whole batch shares one journal fsync (group commit) and one broadcast. A batch is in flight until it is
+ * durable and broadcast: the next one is written while workers acknowledge the previous one (each worker applies
+ * deltas in the order they are sent, and acknowledges versions in that order, so an answer still waits for
+ * its own batch to be durable and applied everywhere).
  * dyups_trylock on: a change that arrives while another is being applied fails at once with E_LOCKED (409).
  *
  * A reload's new static groups take their turn in the same queue: changes taken before it apply to the old
@@ -170,11 +173,13 @@ export class Coordinator {
       const r = results[i]!
       group[i]!.resolve({ version: r.version, error: r.error })
     }
-    if (results.delta.changes.length > 0) {
-      await this.broadcast(results.delta, (worker) => {
-        for (let i = 0; i < group.length; i++) if (group[i]!.origin === worker) answer(i)
-      })
+    const answerAll = (): void => {
+      for (let i = 0; i < group.length; i++) answer(i)
     }
-    for (let i = 0; i < group.length; i++) answer(i)
+    if (results.delta.changes.length === 0) return answerAll()
+    // Not awaited: the broadcast is sent now, and the next batch may go to the disk while workers acknowledge.
+    void this.broadcast(results.delta, (worker) => {
+      for (let i = 0; i < group.length; i++) if (group[i]!.origin === worker) answer(i)
+    }).then(answerAll)
   }
 }
