@@ -26,9 +26,10 @@ export interface Outcome {
  * Sends a delta to every live worker; resolves when all of them (that stay alive) acknowledged `version`.
  * `answerable(w)`, when given, may be called (synchronously too) once every live worker other than `w` has
  * acknowledged: `w` itself applies the delta before it reads anything sent after it, so `w`'s changes may be
- * answered to `w` from then on.
+ * answered to `w` from then on. `soleOrigin`: the one worker whose changes the delta answers, when there is one;
+ * no answer waits for its acknowledgement, so it may send it late (the promise resolves only once it has).
  */
-export type Broadcast = (delta: Delta, answerable?: (worker: number) => void) => Promise<void>
+export type Broadcast = (delta: Delta, answerable?: (worker: number) => void, soleOrigin?: number | null) => Promise<void>
 
 interface Pending {
   change: Change
@@ -177,9 +178,17 @@ export class Coordinator {
       for (let i = 0; i < group.length; i++) answer(i)
     }
     if (results.delta.changes.length === 0) return answerAll()
+    let sole: number | null | undefined
+    for (const p of group) {
+      if (p.origin === null || (sole !== undefined && sole !== p.origin)) {
+        sole = null
+        break
+      }
+      sole = p.origin
+    }
     // Not awaited: the broadcast is sent now, and the next batch may go to the disk while workers acknowledge.
     void this.broadcast(results.delta, (worker) => {
       for (let i = 0; i < group.length; i++) if (group[i]!.origin === worker) answer(i)
-    }).then(answerAll)
+    }, sole ?? null).then(answerAll)
   }
 }

@@ -72,17 +72,28 @@ export async function runPrimary(opts: BootOptions, booted: Booted, onReady: () 
     return { op: 'put', group }
   }
 
-  // Answers go out once per worker per turn of the event loop: a group commit answers many changes at once.
-  const outbox = new Map<Member, Answer[]>()
+  // Deltas and answers go out once per worker per turn of the event loop, in order: a group commit answers many
+  // changes with one message, and with one worker its answers ride with the delta itself.
+  type Queued = Extract<ToWorker, { t: 'apply' | 'results' }>
+  const outbox = new Map<Member, Queued[]>()
   const flush = (): void => {
-    for (const [m, r] of outbox) send(m, { t: 'results', r })
+    for (const [m, q] of outbox) for (const msg of q) send(m, msg)
     outbox.clear()
   }
-  const answer = (m: Member, a: Answer): void => {
+  const enqueue = (m: Member, msg: Queued): void => {
     const q = outbox.get(m)
-    if (q !== undefined) return void q.push(a)
+    if (q !== undefined) return void q.push(msg)
     if (outbox.size === 0) process.nextTick(flush)
-    outbox.set(m, [a])
+    outbox.set(m, [msg])
+  }
+  const answer = (m: Member, a: Answer): void => {
+    const last = outbox.get(m)?.at(-1)
+    if (last === undefined) return enqueue(m, { t: 'results', r: [a] })
+    ;(last.r ??= []).push(a)
+  }
+  const acked = (m: Member, version: number): void => {
+    m.acked = Math.max(m.acked, version)
+    for (const w of [...waiters]) if (w.version <= m.acked && w.pending.has(m.worker.id)) settle(w, m.worker.id)
   }
 
   const settle = (w: Waiter, id: number): void => {
@@ -96,19 +107,19 @@ export async function runPrimary(opts: BootOptions, booted: Booted, onReady: () 
     }
   }
 
-  const broadcast = (delta: Delta, answerable?: (worker: number) => void): Promise<void> =>
+  const broadcast = (delta: Delta, answerable?: (worker: number) => void, soleOrigin: number | null = null): Promise<void> =>
     new Promise((done) => {
       // New servers' health goes out before the change itself, so no worker routes to one that starts down.
       prober.apply(delta.changes)
       const version = delta.version
       const counts = store.counts()
       const w: Waiter = { version, pending: new Set(), done, answerable, timer: undefined as unknown as NodeJS.Timeout }
-      const msg: ToWorker = { t: 'apply', delta: packDelta(delta, packedLine), counts }
+      const packed = packDelta(delta, packedLine)
       for (const m of members.values()) {
         // A worker that is not initialised yet gets the whole current table in its init, which includes this change.
         if (!m.ready && m.acked === -1) continue
         w.pending.add(m.worker.id)
-        send(m, msg)
+        enqueue(m, m.worker.id === soleOrigin ? { t: 'apply', delta: packed, counts, lazy: true } : { t: 'apply', delta: packed, counts })
       }
       if (w.pending.size === 0) return done()
       waiters.add(w)
@@ -157,10 +168,10 @@ export async function runPrimary(opts: BootOptions, booted: Booted, onReady: () 
         }
         break
       case 'ack':
-        m.acked = Math.max(m.acked, msg.version)
-        for (const w of [...waiters]) if (w.version <= m.acked && w.pending.has(m.worker.id)) settle(w, m.worker.id)
+        acked(m, msg.version)
         break
       case 'change':
+        if (msg.acked !== undefined) acked(m, msg.acked)
         void coordinator.submit(unpackChange(msg.change), msg.ifMatch, m.worker.id).then((o) => {
           answer(m, o.error === null ? [msg.id, o.version] : [msg.id, o.version, o.error.code, o.error.message])
         })

@@ -23,8 +23,12 @@ export type ToWorker =
   | { t: 'health'; changes: HealthChange[] }
   /** The answer to a checkStatus request: the prober's rows. */
   | { t: 'checkStatus'; id: number; rows: StatusRow[] }
-  /** `counts` after the delta, for dyups_read_msg_log. */
-  | { t: 'apply'; delta: PackedDelta; counts: TableCounts }
+  /**
+   * `counts` after the delta, for dyups_read_msg_log. `lazy`: no answer waits for this worker's acknowledgement
+   * (it asked for every change of the delta), so it may send it with its next change or a little later.
+   * `r`: answers for this worker, readable once the delta is applied.
+   */
+  | { t: 'apply'; delta: PackedDelta; counts: TableCounts; lazy?: true; r?: Answer[] }
   /** Outcomes of changes this worker sent, all of them answerable now (see Coordinator). */
   | { t: 'results'; r: Answer[] }
   | { t: 'stop'; graceful: boolean }
@@ -36,8 +40,8 @@ export type ToPrimary =
   | { t: 'hello' }
   | { t: 'ready' }
   | { t: 'ack'; version: number }
-  /** `change`: one change in PackedDelta's encoding. */
-  | { t: 'change'; id: number; change: string; ifMatch: number | null }
+  /** `change`: one change in PackedDelta's encoding; `acked`: a late acknowledgement (see apply's `lazy`). */
+  | { t: 'change'; id: number; change: string; ifMatch: number | null; acked?: number }
   | { t: 'busy'; id: number }
   | { t: 'fatal'; message: string }
   /** A check_status page asks for the prober's rows. */

@@ -9,7 +9,13 @@ import { HttpWorker, RoutingTable, compileHttp, type HealthSource } from '../htt
 import { HealthView, type StatusRow } from '../health/index.js'
 import { packGroup } from '../upstream/index.js'
 import { logCounts, readSettings } from './settings.js'
-import type { ToPrimary, ToWorker } from './protocol.js'
+import type { Answer, ToPrimary, ToWorker } from './protocol.js'
+
+/**
+ * How long a late acknowledgement may wait for a change to ride with. Answers to other workers' changes never wait
+ * for it (the primary asks for it at once then); only the primary's bookkeeping does.
+ */
+const LATE_ACK_MS = 5
 
 export function startWorker(): void {
   setLogIdent(process.pid)
@@ -36,7 +42,10 @@ export function startWorker(): void {
       new Promise((resolve) => {
         const id = ++nextId
         results.set(id, resolve)
-        send({ t: 'change', id, change: change.op === 'put' ? packGroup(change.group) : '-' + change.name, ifMatch })
+        const packed = change.op === 'put' ? packGroup(change.group) : '-' + change.name
+        if (lateAck === -1) send({ t: 'change', id, change: packed, ifMatch })
+        else send({ t: 'change', id, change: packed, ifMatch, acked: lateAck })
+        lateAck = -1
       }),
     busy: () =>
       new Promise((resolve) => {
@@ -45,8 +54,24 @@ export function startWorker(): void {
         send({ t: 'busy', id })
       }),
   }
+  // A `lazy` delta's acknowledgement, not sent yet: it goes with the next change, or alone after LATE_ACK_MS.
+  let lateAck = -1
+  let lateTimer: NodeJS.Timeout | null = null
+  const sendLateAck = (): void => {
+    lateTimer = null
+    if (lateAck !== -1) send({ t: 'ack', version: lateAck })
+    lateAck = -1
+  }
   let http: HttpWorker | null = null
   let readMsgLog = false
+
+  const answered = (answers: Answer[]): void => {
+    for (const a of answers) {
+      const r = results.get(a[0])
+      results.delete(a[0])
+      r?.({ version: a[1], error: a.length === 2 ? null : { code: a[2], message: a[3] } })
+    }
+  }
 
   process.on('message', (msg: ToWorker) => {
     switch (msg.t) {
@@ -69,15 +94,19 @@ export function startWorker(): void {
       }
       case 'apply':
         table.applyPacked(msg.delta)
-        send({ t: 'ack', version: msg.delta.version })
+        if (msg.lazy) {
+          lateAck = msg.delta.version
+          lateTimer ??= setTimeout(sendLateAck, LATE_ACK_MS)
+        } else {
+          // Acknowledgements are cumulative: this one covers a late one.
+          lateAck = -1
+          send({ t: 'ack', version: msg.delta.version })
+        }
         if (readMsgLog) logCounts(msg.counts)
+        if (msg.r !== undefined) answered(msg.r)
         break
       case 'results':
-        for (const a of msg.r) {
-          const r = results.get(a[0])
-          results.delete(a[0])
-          r?.({ version: a[1], error: a.length === 2 ? null : { code: a[2], message: a[3] } })
-        }
+        answered(msg.r)
         break
       case 'health':
         health.apply(msg.changes)
