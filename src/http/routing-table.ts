@@ -14,10 +14,11 @@ export class RoutingTable implements TableView {
   private replica = new Replica({ version: 0, packed: "" })
   private readonly balancers = new Map<string, Balancer>()
 
-  init(snapshot: Snapshot): void {
+  /** `earlier`: the snapshot's first lines, when it came in pieces (see Replica). */
+  init(snapshot: Snapshot, earlier: readonly string[] = []): void {
     for (const b of this.balancers.values()) b.release()
     this.balancers.clear()
-    this.replica = new Replica(snapshot)
+    this.replica = new Replica(snapshot, earlier)
   }
 
   apply(delta: Delta): void {

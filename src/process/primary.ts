@@ -16,6 +16,9 @@ import { Coordinator } from './coordinator.js'
 import { removePid, writePid } from './pidfile.js'
 import type { Answer, Boot, ToPrimary, ToWorker } from './protocol.js'
 
+/** Snapshot characters per IPC message to a starting worker. */
+const PART_CHARS = 256 * 1024
+
 /** A worker that has not acknowledged a change after this long is hung: it is killed and respawned. */
 const ACK_TIMEOUT_MS = 10_000
 
@@ -149,7 +152,18 @@ export async function runPrimary(opts: BootOptions, booted: Booted, onReady: () 
       // A stop that came before the worker could hear it: it never gets a table, it just ends.
       if (m.stopping) return send(m, { t: 'stop', graceful: false })
       m.acked = store.version
-      send(m, { t: 'init', boot: b, snapshot: store.snapshot(), down: prober.downAddresses() })
+      const snapshot = store.snapshot()
+      const { packed } = snapshot
+      // Pieces of at most about PART_CHARS: one message of 100 000 groups (15 MB) costs a worker several times its
+      // size while it is read and parsed, and its heap keeps that size long after.
+      let at = 0
+      while (packed.length - at > PART_CHARS) {
+        const nl = packed.indexOf('\n', at + PART_CHARS)
+        if (nl === -1) break
+        send(m, { t: 'part', packed: packed.slice(at, nl) })
+        at = nl + 1
+      }
+      send(m, { t: 'init', boot: b, snapshot: at === 0 ? snapshot : { version: snapshot.version, packed: packed.slice(at) }, down: prober.downAddresses() })
     })
     return m
   }

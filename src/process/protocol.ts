@@ -17,8 +17,12 @@ export interface Boot {
 }
 
 export type ToWorker =
-  /** `down`: the addresses active health checks hold down right now. */
+  /**
+   * `down`: the addresses active health checks hold down right now. A large table's snapshot comes in pieces:
+   * `part` messages with its first lines, then the init with the rest.
+   */
   | { t: 'init'; boot: Boot; snapshot: Snapshot; down?: string[] }
+  | { t: 'part'; packed: string }
   /** Active health checks: addresses that went down or came back, in order. */
   | { t: 'health'; changes: HealthChange[] }
   /** The answer to a checkStatus request: the prober's rows. */

@@ -62,6 +62,8 @@ export function startWorker(): void {
     if (lateAck !== -1) send({ t: 'ack', version: lateAck })
     lateAck = -1
   }
+  // The first lines of the snapshot, when it comes in pieces before the init.
+  const parts: string[] = []
   let http: HttpWorker | null = null
   let readMsgLog = false
 
@@ -75,12 +77,16 @@ export function startWorker(): void {
 
   process.on('message', (msg: ToWorker) => {
     switch (msg.t) {
+      case 'part':
+        parts.push(msg.packed)
+        break
       case 'init': {
         try {
           const settings = readSettings(msg.boot.tree, msg.boot.prefix)
           configureLog(settings.errorLogs)
           readMsgLog = settings.readMsgLog
-          table.init(msg.snapshot)
+          table.init(msg.snapshot, parts)
+          parts.length = 0
           health.reset(msg.down ?? [])
           http = new HttpWorker(compileHttp(msg.boot), { table, sink, trylock: settings.trylock, readMsgLog: settings.readMsgLog, health: healthSource })
           http.listen().then(

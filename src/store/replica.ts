@@ -12,11 +12,19 @@ export class Replica {
   #groups = new Map<string, string>()
   #version: number
 
-  constructor(snapshot: Snapshot) {
-    if (snapshot.packed !== '') {
-      for (const line of snapshot.packed.split('\n')) this.#groups.set(groupKey(unpackName(line)), line)
-    }
+  /**
+   * `earlier`: pieces of packed lines (joined by `\n`, as in Snapshot.packed) that come before the snapshot's own,
+   * for a snapshot sent in pieces.
+   */
+  constructor(snapshot: Snapshot, earlier: readonly string[] = []) {
+    for (const part of earlier) this.#load(part)
+    this.#load(snapshot.packed)
     this.#version = snapshot.version
+  }
+
+  #load(packed: string): void {
+    if (packed === '') return
+    for (const line of packed.split('\n')) this.#groups.set(groupKey(unpackName(line)), line)
   }
 
   get version(): number {
