@@ -52,8 +52,32 @@ export async function runPrimary(opts: BootOptions, booted: Booted, onReady: () 
   let stopping = false
   let lastSpawn = 0
 
-  const send = (m: Member, msg: ToWorker): void => {
+  const write = (m: Member, msg: ToWorker): void => {
     if (m.worker.isConnected()) m.worker.send(msg)
+  }
+
+  // Deltas and answers go out once per worker per turn of the event loop, in order: a group commit answers many
+  // changes with one message, and with one worker its answers ride with the delta itself.
+  type Queued = Extract<ToWorker, { t: 'apply' | 'results' }>
+  const outbox = new Map<Member, Queued[]>()
+  const flush = (): void => {
+    for (const [m, q] of outbox) for (const msg of q) write(m, msg)
+    outbox.clear()
+  }
+  const enqueue = (m: Member, msg: Queued): void => {
+    const q = outbox.get(m)
+    if (q !== undefined) return void q.push(msg)
+    if (outbox.size === 0) process.nextTick(flush)
+    outbox.set(m, [msg])
+  }
+  /** Sends at once, after whatever is queued for `m`, so a worker hears everything in the order it was sent. */
+  const send = (m: Member, msg: ToWorker): void => {
+    const q = outbox.get(m)
+    if (q !== undefined) {
+      outbox.delete(m)
+      for (const queued of q) write(m, queued)
+    }
+    write(m, msg)
   }
 
   // Active health checks probe from here, once for all workers. Every worker that has its table hears each change;
@@ -75,20 +99,6 @@ export async function runPrimary(opts: BootOptions, booted: Booted, onReady: () 
     return { op: 'put', group }
   }
 
-  // Deltas and answers go out once per worker per turn of the event loop, in order: a group commit answers many
-  // changes with one message, and with one worker its answers ride with the delta itself.
-  type Queued = Extract<ToWorker, { t: 'apply' | 'results' }>
-  const outbox = new Map<Member, Queued[]>()
-  const flush = (): void => {
-    for (const [m, q] of outbox) for (const msg of q) send(m, msg)
-    outbox.clear()
-  }
-  const enqueue = (m: Member, msg: Queued): void => {
-    const q = outbox.get(m)
-    if (q !== undefined) return void q.push(msg)
-    if (outbox.size === 0) process.nextTick(flush)
-    outbox.set(m, [msg])
-  }
   const answer = (m: Member, a: Answer): void => {
     const last = outbox.get(m)?.at(-1)
     if (last === undefined) return enqueue(m, { t: 'results', r: [a] })
