@@ -4,10 +4,11 @@
  * acknowledged the new version. So a `200 success` means every worker already routes by the change.
  *
  * dyups_trylock off: changes that arrive while a batch is in flight wait and form the next batch, in arrival order;
- * the whole batch shares one journal fsync (group commit) and one broadcast. A batch is in flight until it is
- * durable and broadcast: the next one is written while workers acknowledge the previous one (each worker applies
- * deltas in the order they are sent, and acknowledges versions in that order, so an answer still waits for
- * its own batch to be durable and applied everywhere).
+ * the whole batch shares one journal fsync (group commit) and one broadcast. The next batch is written to the
+ * journal while workers acknowledge the previous one, and broadcast once the previous one is answered: changes
+ * that arrive meanwhile join it, so a batch's broadcast, acknowledgements and answers are shared by as many
+ * changes as arrived during one round trip (each worker applies deltas in the order they are sent, so an answer
+ * still waits for its own batch to be durable and applied everywhere).
  * dyups_trylock on: a change that arrives while another is being applied fails at once with E_LOCKED (409).
  *
  * A reload's new static groups take their turn in the same queue: changes taken before it apply to the old
@@ -55,6 +56,8 @@ export class Coordinator {
   private inFlight = false
   /** Changes and reloads taken and not answered yet. */
   private open = 0
+  /** Resolves when every change of the last broadcast batch is answered. */
+  private answering: Promise<void> = Promise.resolve()
 
   /** `trylock`: dyups_trylock; a reload may change it. */
   constructor(
@@ -167,12 +170,18 @@ export class Coordinator {
       for (const p of group) p.resolve({ version: this.store.version, error })
       return
     }
+    // Durable now; the previous batch may still be waiting for acknowledgements.
+    await this.answering
+    let allAnswered!: () => void
+    const answering = new Promise<void>((resolve) => (allAnswered = resolve))
     const answered: boolean[] = new Array(group.length).fill(false)
+    let left = group.length
     const answer = (i: number): void => {
       if (answered[i]) return
       answered[i] = true
       const r = results[i]!
       group[i]!.resolve({ version: r.version, error: r.error })
+      if (--left === 0) allAnswered()
     }
     const answerAll = (): void => {
       for (let i = 0; i < group.length; i++) answer(i)
@@ -186,7 +195,8 @@ export class Coordinator {
       }
       sole = p.origin
     }
-    // Not awaited: the broadcast is sent now, and the next batch may go to the disk while workers acknowledge.
+    // Not awaited: the next batch may go to the disk while workers acknowledge this one.
+    this.answering = answering
     void this.broadcast(results.delta, (worker) => {
       for (let i = 0; i < group.length; i++) if (group[i]!.origin === worker) answer(i)
     }, sole ?? null).then(answerAll)
