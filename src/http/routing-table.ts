@@ -5,7 +5,7 @@
  * keeps also keep their passive-health state and connection counts.
  */
 import { createBalancer, PeerStates, type Balancer } from '../balancer/index.js'
-import { Replica, type Delta, type Snapshot } from '../store/index.js'
+import { Replica, packDelta, type Delta, type PackedDelta, type Snapshot } from '../store/index.js'
 import { groupKey, type UpstreamGroup } from '../upstream/index.js'
 import type { TableView } from '../dyups/index.js'
 
@@ -14,18 +14,24 @@ export class RoutingTable implements TableView {
   private replica = new Replica({ version: 0, packed: "" })
   private readonly balancers = new Map<string, Balancer>()
 
-  init(snapshot: Snapshot): void {
+  /** `earlier`: the snapshot's first lines, when it came in pieces (see Replica). */
+  init(snapshot: Snapshot, earlier: readonly string[] = []): void {
     for (const b of this.balancers.values()) b.release()
     this.balancers.clear()
-    this.replica = new Replica(snapshot)
+    this.replica = new Replica(snapshot, earlier)
   }
 
   apply(delta: Delta): void {
+    this.applyPacked(packDelta(delta))
+  }
+
+  /** apply() for a delta in its packed form, as the primary sends it. */
+  applyPacked(delta: PackedDelta): void {
     // A worker initialised while this delta was on its way already has it in its snapshot.
     if (delta.version <= this.replica.version) return
-    this.replica.apply(delta)
-    for (const c of delta.changes) {
-      const key = groupKey(c.op === 'put' ? c.group.name : c.name)
+    const keys = this.replica.applyPacked(delta)
+    if (this.balancers.size === 0) return
+    for (const key of keys) {
       const old = this.balancers.get(key)
       if (old === undefined) continue
       const now = this.replica.get(key)

@@ -4,7 +4,11 @@
  * acknowledged the new version. So a `200 success` means every worker already routes by the change.
  *
  * dyups_trylock off: changes that arrive while a batch is in flight wait and form the next batch, in arrival order;
- * the whole batch shares one journal fsync (group commit) and one broadcast.
+ * the whole batch shares one journal fsync (group commit) and one broadcast. The next batch is written to the
+ * journal while workers acknowledge the previous one, and broadcast once the previous one is answered: changes
+ * that arrive meanwhile join it, so a batch's broadcast, acknowledgements and answers are shared by as many
+ * changes as arrived during one round trip (each worker applies deltas in the order they are sent, so an answer
+ * still waits for its own batch to be durable and applied everywhere).
  * dyups_trylock on: a change that arrives while another is being applied fails at once with E_LOCKED (409).
  *
  * A reload's new static groups take their turn in the same queue: changes taken before it apply to the old
@@ -19,12 +23,20 @@ export interface Outcome {
   error: DyupsError | null
 }
 
-/** Sends a delta to every live worker; resolves when all of them (that stay alive) acknowledged `version`. */
-export type Broadcast = (delta: Delta) => Promise<void>
+/**
+ * Sends a delta to every live worker; resolves when all of them (that stay alive) acknowledged `version`.
+ * `answerable(w)`, when given, may be called (synchronously too) once every live worker other than `w` has
+ * acknowledged: `w` itself applies the delta before it reads anything sent after it, so `w`'s changes may be
+ * answered to `w` from then on. `soleOrigin`: the one worker whose changes the delta answers, when there is one;
+ * no answer waits for its acknowledgement, so it may send it late (the promise resolves only once it has).
+ */
+export type Broadcast = (delta: Delta, answerable?: (worker: number) => void, soleOrigin?: number | null) => Promise<void>
 
 interface Pending {
   change: Change
   ifMatch: number | null
+  /** The worker that asked (see Broadcast), or null. */
+  origin: number | null
   resolve: (o: Outcome) => void
 }
 
@@ -42,6 +54,10 @@ export interface ReloadOutcome extends Outcome {
 export class Coordinator {
   private queue: (Pending | PendingReload)[] = []
   private inFlight = false
+  /** Changes and reloads taken and not answered yet. */
+  private open = 0
+  /** Resolves when every change of the last broadcast batch is answered. */
+  private answering: Promise<void> = Promise.resolve()
 
   /** `trylock`: dyups_trylock; a reload may change it. */
   constructor(
@@ -50,17 +66,29 @@ export class Coordinator {
     public trylock: boolean,
   ) {}
 
-  /** A change is being applied: taken, and not yet durable and acknowledged by every worker. */
+  /**
+   * A change is being applied: taken and not answered yet (an answered change may still wait for its own
+   * worker's acknowledgement, which that worker sent before anything else it sends), or a reload is.
+   */
   get busy(): boolean {
-    return this.inFlight
+    return this.open > 0
   }
 
-  submit(change: Change, ifMatch: number | null): Promise<Outcome> {
-    if (this.trylock && this.inFlight) {
+  /**
+   * Applies `change` in turn. `origin`: the worker that asked, which may be answered as soon as every other worker
+   * acknowledged (it applies the delta before it reads the answer); null waits for every worker.
+   */
+  submit(change: Change, ifMatch: number | null, origin: number | null = null): Promise<Outcome> {
+    if (this.trylock && this.busy) {
       return Promise.resolve({ version: this.store.version, error: new DyupsError('E_LOCKED', 'another change is being applied') })
     }
+    this.open++
     return new Promise((resolve) => {
-      this.queue.push({ change, ifMatch, resolve })
+      const done = (o: Outcome): void => {
+        this.open--
+        resolve(o)
+      }
+      this.queue.push({ change, ifMatch, origin, resolve: done })
       if (!this.inFlight) void this.drain()
     })
   }
@@ -71,8 +99,13 @@ export class Coordinator {
    * error (E_PERSIST) nothing changed anywhere.
    */
   reload(staticGroups: readonly UpstreamGroup[]): Promise<ReloadOutcome> {
+    this.open++
     return new Promise((resolve) => {
-      this.queue.push({ staticGroups, resolve })
+      const done = (o: ReloadOutcome): void => {
+        this.open--
+        resolve(o)
+      }
+      this.queue.push({ staticGroups, resolve: done })
       if (!this.inFlight) void this.drain()
     })
   }
@@ -137,10 +170,35 @@ export class Coordinator {
       for (const p of group) p.resolve({ version: this.store.version, error })
       return
     }
-    if (results.delta.changes.length > 0) await this.broadcast(results.delta)
-    for (let i = 0; i < group.length; i++) {
+    // Durable now; the previous batch may still be waiting for acknowledgements.
+    await this.answering
+    let allAnswered!: () => void
+    const answering = new Promise<void>((resolve) => (allAnswered = resolve))
+    const answered: boolean[] = new Array(group.length).fill(false)
+    let left = group.length
+    const answer = (i: number): void => {
+      if (answered[i]) return
+      answered[i] = true
       const r = results[i]!
       group[i]!.resolve({ version: r.version, error: r.error })
+      if (--left === 0) allAnswered()
     }
+    const answerAll = (): void => {
+      for (let i = 0; i < group.length; i++) answer(i)
+    }
+    if (results.delta.changes.length === 0) return answerAll()
+    let sole: number | null | undefined
+    for (const p of group) {
+      if (p.origin === null || (sole !== undefined && sole !== p.origin)) {
+        sole = null
+        break
+      }
+      sole = p.origin
+    }
+    // Not awaited: the next batch may go to the disk while workers acknowledge this one.
+    this.answering = answering
+    void this.broadcast(results.delta, (worker) => {
+      for (let i = 0; i < group.length; i++) if (group[i]!.origin === worker) answer(i)
+    }, sole ?? null).then(answerAll)
   }
 }

@@ -8,12 +8,16 @@ import cluster, { type Worker } from 'node:cluster'
 import { fileURLToPath } from 'node:url'
 import { formatError } from '../errors.js'
 import { configureLog, log, reopenLog } from '../log.js'
-import { Store, type Delta } from '../store/index.js'
+import { Store, packDelta, type Change, type Delta } from '../store/index.js'
+import { packGroup, unpackGroup, type UpstreamGroup } from '../upstream/index.js'
 import { Prober } from '../health/index.js'
 import { bootConfig, type Booted, type BootOptions } from './boot.js'
 import { Coordinator } from './coordinator.js'
 import { removePid, writePid } from './pidfile.js'
-import type { Boot, ToPrimary, ToWorker } from './protocol.js'
+import type { Answer, Boot, ToPrimary, ToWorker } from './protocol.js'
+
+/** Snapshot characters per IPC message to a starting worker. */
+const PART_CHARS = 256 * 1024
 
 /** A worker that has not acknowledged a change after this long is hung: it is killed and respawned. */
 const ACK_TIMEOUT_MS = 10_000
@@ -31,6 +35,8 @@ interface Waiter {
   version: number
   pending: Set<number>
   done: () => void
+  /** Told the one worker left to acknowledge, if any (Broadcast's `answerable`). */
+  answerable: ((worker: number) => void) | undefined
   timer: NodeJS.Timeout
 }
 
@@ -46,8 +52,32 @@ export async function runPrimary(opts: BootOptions, booted: Booted, onReady: () 
   let stopping = false
   let lastSpawn = 0
 
-  const send = (m: Member, msg: ToWorker): void => {
+  const write = (m: Member, msg: ToWorker): void => {
     if (m.worker.isConnected()) m.worker.send(msg)
+  }
+
+  // Deltas and answers go out once per worker per turn of the event loop, in order: a group commit answers many
+  // changes with one message, and with one worker its answers ride with the delta itself.
+  type Queued = Extract<ToWorker, { t: 'apply' | 'results' }>
+  const outbox = new Map<Member, Queued[]>()
+  const flush = (): void => {
+    for (const [m, q] of outbox) for (const msg of q) write(m, msg)
+    outbox.clear()
+  }
+  const enqueue = (m: Member, msg: Queued): void => {
+    const q = outbox.get(m)
+    if (q !== undefined) return void q.push(msg)
+    if (outbox.size === 0) process.nextTick(flush)
+    outbox.set(m, [msg])
+  }
+  /** Sends at once, after whatever is queued for `m`, so a worker hears everything in the order it was sent. */
+  const send = (m: Member, msg: ToWorker): void => {
+    const q = outbox.get(m)
+    if (q !== undefined) {
+      outbox.delete(m)
+      for (const queued of q) write(m, queued)
+    }
+    write(m, msg)
   }
 
   // Active health checks probe from here, once for all workers. Every worker that has its table hears each change;
@@ -59,30 +89,55 @@ export async function runPrimary(opts: BootOptions, booted: Booted, onReady: () 
   })
   prober.load(store.list().map((e) => e.group))
 
+  // The packed line a worker sent for a group, so the broadcast forwards it instead of packing the group again.
+  const packedLines = new WeakMap<UpstreamGroup, string>()
+  const packedLine = (g: UpstreamGroup): string => packedLines.get(g) ?? packGroup(g)
+  const unpackChange = (c: string): Change => {
+    if (c.charCodeAt(0) !== 0x5b) return { op: 'delete', name: c.slice(1) }
+    const group = unpackGroup(c)
+    packedLines.set(group, c)
+    return { op: 'put', group }
+  }
+
+  const answer = (m: Member, a: Answer): void => {
+    const last = outbox.get(m)?.at(-1)
+    if (last === undefined) return enqueue(m, { t: 'results', r: [a] })
+    ;(last.r ??= []).push(a)
+  }
+  const acked = (m: Member, version: number): void => {
+    m.acked = Math.max(m.acked, version)
+    for (const w of [...waiters]) if (w.version <= m.acked && w.pending.has(m.worker.id)) settle(w, m.worker.id)
+  }
+
   const settle = (w: Waiter, id: number): void => {
     w.pending.delete(id)
     if (w.pending.size === 0) {
       clearTimeout(w.timer)
       waiters.delete(w)
       w.done()
+    } else if (w.pending.size === 1 && w.answerable !== undefined) {
+      for (const last of w.pending) w.answerable(last)
     }
   }
 
-  const broadcast = (delta: Delta): Promise<void> =>
+  const broadcast = (delta: Delta, answerable?: (worker: number) => void, soleOrigin: number | null = null): Promise<void> =>
     new Promise((done) => {
       // New servers' health goes out before the change itself, so no worker routes to one that starts down.
       prober.apply(delta.changes)
       const version = delta.version
       const counts = store.counts()
-      const w: Waiter = { version, pending: new Set(), done, timer: undefined as unknown as NodeJS.Timeout }
+      const w: Waiter = { version, pending: new Set(), done, answerable, timer: undefined as unknown as NodeJS.Timeout }
+      const packed = packDelta(delta, packedLine)
       for (const m of members.values()) {
         // A worker that is not initialised yet gets the whole current table in its init, which includes this change.
         if (!m.ready && m.acked === -1) continue
         w.pending.add(m.worker.id)
-        send(m, { t: 'apply', delta, counts })
+        enqueue(m, m.worker.id === soleOrigin ? { t: 'apply', delta: packed, counts, lazy: true } : { t: 'apply', delta: packed, counts })
       }
       if (w.pending.size === 0) return done()
       waiters.add(w)
+      // One worker only: it applies the delta before it reads its answers, which may follow at once.
+      if (w.pending.size === 1 && answerable !== undefined) for (const only of w.pending) answerable(only)
       w.timer = setTimeout(() => {
         for (const id of w.pending) {
           const m = members.get(id)
@@ -107,7 +162,18 @@ export async function runPrimary(opts: BootOptions, booted: Booted, onReady: () 
       // A stop that came before the worker could hear it: it never gets a table, it just ends.
       if (m.stopping) return send(m, { t: 'stop', graceful: false })
       m.acked = store.version
-      send(m, { t: 'init', boot: b, snapshot: store.snapshot(), down: prober.downAddresses() })
+      const snapshot = store.snapshot()
+      const { packed } = snapshot
+      // Pieces of at most about PART_CHARS: one message of 100 000 groups (15 MB) costs a worker several times its
+      // size while it is read and parsed, and its heap keeps that size long after.
+      let at = 0
+      while (packed.length - at > PART_CHARS) {
+        const nl = packed.indexOf('\n', at + PART_CHARS)
+        if (nl === -1) break
+        send(m, { t: 'part', packed: packed.slice(at, nl) })
+        at = nl + 1
+      }
+      send(m, { t: 'init', boot: b, snapshot: at === 0 ? snapshot : { version: snapshot.version, packed: packed.slice(at) }, down: prober.downAddresses() })
     })
     return m
   }
@@ -126,12 +192,12 @@ export async function runPrimary(opts: BootOptions, booted: Booted, onReady: () 
         }
         break
       case 'ack':
-        m.acked = Math.max(m.acked, msg.version)
-        for (const w of [...waiters]) if (w.version <= m.acked && w.pending.has(m.worker.id)) settle(w, m.worker.id)
+        acked(m, msg.version)
         break
       case 'change':
-        void coordinator.submit(msg.change, msg.ifMatch).then((o) => {
-          send(m, { t: 'result', id: msg.id, version: o.version, error: o.error && { code: o.error.code, message: o.error.message } })
+        if (msg.acked !== undefined) acked(m, msg.acked)
+        void coordinator.submit(unpackChange(msg.change), msg.ifMatch, m.worker.id).then((o) => {
+          answer(m, o.error === null ? [msg.id, o.version] : [msg.id, o.version, o.error.code, o.error.message])
         })
         break
       case 'busy':

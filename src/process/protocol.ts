@@ -1,8 +1,10 @@
 /**
  * Messages between the primary and its workers (node:cluster IPC, JSON). Changes go up as validated groups, come back
- * down as versioned deltas that carry only what changed, and are acknowledged by version.
+ * down as versioned deltas that carry only what changed, and are acknowledged by version. Groups cross packed
+ * (PackedDelta's encoding: a packGroup() line for a put, `-NAME` for a delete): a third of the bytes of the
+ * objects, and what the worker's table keeps anyway.
  */
-import type { Change, Delta, Snapshot, TableCounts } from '../store/index.js'
+import type { PackedDelta, Snapshot, TableCounts } from '../store/index.js'
 import type { Directive } from '../config/index.js'
 import type { Code } from '../errors.js'
 import type { HealthChange, StatusRow } from '../health/index.js'
@@ -15,16 +17,24 @@ export interface Boot {
 }
 
 export type ToWorker =
-  /** `down`: the addresses active health checks hold down right now. */
+  /**
+   * `down`: the addresses active health checks hold down right now. A large table's snapshot comes in pieces:
+   * `part` messages with its first lines, then the init with the rest.
+   */
   | { t: 'init'; boot: Boot; snapshot: Snapshot; down?: string[] }
+  | { t: 'part'; packed: string }
   /** Active health checks: addresses that went down or came back, in order. */
   | { t: 'health'; changes: HealthChange[] }
   /** The answer to a checkStatus request: the prober's rows. */
   | { t: 'checkStatus'; id: number; rows: StatusRow[] }
-  /** `counts` after the delta, for dyups_read_msg_log. */
-  | { t: 'apply'; delta: Delta; counts: TableCounts }
-  /** The outcome of one change: the table version after it, or the error that stopped it. */
-  | { t: 'result'; id: number; version: number; error: { code: Code; message: string } | null }
+  /**
+   * `counts` after the delta, for dyups_read_msg_log. `lazy`: no answer waits for this worker's acknowledgement
+   * (it asked for every change of the delta), so it may send it with its next change or a little later.
+   * `r`: answers for this worker, readable once the delta is applied.
+   */
+  | { t: 'apply'; delta: PackedDelta; counts: TableCounts; lazy?: true; r?: Answer[] }
+  /** Outcomes of changes this worker sent, all of them answerable now (see Coordinator). */
+  | { t: 'results'; r: Answer[] }
   | { t: 'stop'; graceful: boolean }
   | { t: 'reopen' }
   | { t: 'busy'; id: number; busy: boolean }
@@ -34,8 +44,12 @@ export type ToPrimary =
   | { t: 'hello' }
   | { t: 'ready' }
   | { t: 'ack'; version: number }
-  | { t: 'change'; id: number; change: Change; ifMatch: number | null }
+  /** `change`: one change in PackedDelta's encoding; `acked`: a late acknowledgement (see apply's `lazy`). */
+  | { t: 'change'; id: number; change: string; ifMatch: number | null; acked?: number }
   | { t: 'busy'; id: number }
   | { t: 'fatal'; message: string }
   /** A check_status page asks for the prober's rows. */
   | { t: 'checkStatus'; id: number }
+
+/** The outcome of one change: [id, table version after it] or, when it failed, [id, version, code, message]. */
+export type Answer = [number, number] | [number, number, Code, string]

@@ -7,8 +7,15 @@ import { configureLog, log, reopenLog, setLogIdent } from '../log.js'
 import type { ChangeSink, Outcome } from '../dyups/index.js'
 import { HttpWorker, RoutingTable, compileHttp, type HealthSource } from '../http/index.js'
 import { HealthView, type StatusRow } from '../health/index.js'
+import { packGroup } from '../upstream/index.js'
 import { logCounts, readSettings } from './settings.js'
-import type { ToPrimary, ToWorker } from './protocol.js'
+import type { Answer, ToPrimary, ToWorker } from './protocol.js'
+
+/**
+ * How long a late acknowledgement may wait for a change to ride with. Answers to other workers' changes never wait
+ * for it (the primary asks for it at once then); only the primary's bookkeeping does.
+ */
+const LATE_ACK_MS = 5
 
 export function startWorker(): void {
   setLogIdent(process.pid)
@@ -35,7 +42,10 @@ export function startWorker(): void {
       new Promise((resolve) => {
         const id = ++nextId
         results.set(id, resolve)
-        send({ t: 'change', id, change, ifMatch })
+        const packed = change.op === 'put' ? packGroup(change.group) : '-' + change.name
+        if (lateAck === -1) send({ t: 'change', id, change: packed, ifMatch })
+        else send({ t: 'change', id, change: packed, ifMatch, acked: lateAck })
+        lateAck = -1
       }),
     busy: () =>
       new Promise((resolve) => {
@@ -44,17 +54,39 @@ export function startWorker(): void {
         send({ t: 'busy', id })
       }),
   }
+  // A `lazy` delta's acknowledgement, not sent yet: it goes with the next change, or alone after LATE_ACK_MS.
+  let lateAck = -1
+  let lateTimer: NodeJS.Timeout | null = null
+  const sendLateAck = (): void => {
+    lateTimer = null
+    if (lateAck !== -1) send({ t: 'ack', version: lateAck })
+    lateAck = -1
+  }
+  // The first lines of the snapshot, when it comes in pieces before the init.
+  const parts: string[] = []
   let http: HttpWorker | null = null
   let readMsgLog = false
 
+  const answered = (answers: Answer[]): void => {
+    for (const a of answers) {
+      const r = results.get(a[0])
+      results.delete(a[0])
+      r?.({ version: a[1], error: a.length === 2 ? null : { code: a[2], message: a[3] } })
+    }
+  }
+
   process.on('message', (msg: ToWorker) => {
     switch (msg.t) {
+      case 'part':
+        parts.push(msg.packed)
+        break
       case 'init': {
         try {
           const settings = readSettings(msg.boot.tree, msg.boot.prefix)
           configureLog(settings.errorLogs)
           readMsgLog = settings.readMsgLog
-          table.init(msg.snapshot)
+          table.init(msg.snapshot, parts)
+          parts.length = 0
           health.reset(msg.down ?? [])
           http = new HttpWorker(compileHttp(msg.boot), { table, sink, trylock: settings.trylock, readMsgLog: settings.readMsgLog, health: healthSource })
           http.listen().then(
@@ -67,16 +99,21 @@ export function startWorker(): void {
         break
       }
       case 'apply':
-        table.apply(msg.delta)
-        send({ t: 'ack', version: msg.delta.version })
+        table.applyPacked(msg.delta)
+        if (msg.lazy) {
+          lateAck = msg.delta.version
+          lateTimer ??= setTimeout(sendLateAck, LATE_ACK_MS)
+        } else {
+          // Acknowledgements are cumulative: this one covers a late one.
+          lateAck = -1
+          send({ t: 'ack', version: msg.delta.version })
+        }
         if (readMsgLog) logCounts(msg.counts)
+        if (msg.r !== undefined) answered(msg.r)
         break
-      case 'result': {
-        const r = results.get(msg.id)
-        results.delete(msg.id)
-        r?.({ version: msg.version, error: msg.error })
+      case 'results':
+        answered(msg.r)
         break
-      }
       case 'health':
         health.apply(msg.changes)
         break

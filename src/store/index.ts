@@ -7,13 +7,14 @@
  * On reload, the same list built from the new nginx.conf goes to Store.reload().
  */
 export { Store, type StoreOptions } from './store.js'
-export { Replica } from './replica.js'
+export { Replica, packDelta } from './replica.js'
 export { checkWritable, upstreamConfMatcher } from './check.js'
 export type {
   BatchResult,
   Change,
   ChangeResult,
   Delta,
+  PackedDelta,
   PersistStats,
   ReloadResult,
   Snapshot,

@@ -3,11 +3,15 @@
  *
  * Positional writes (not O_APPEND) let a failed append be overwritten by the next one, so even when the partial
  * bytes cannot be truncated away, no good record ever follows a bad one.
+ *
+ * The identity check and the write are synchronous: they only touch the page cache (a few microseconds), while
+ * each asynchronous file call costs a round trip through the thread pool that every group commit would wait for.
+ * Only the fdatasync, which waits for the disk, runs in the pool.
  */
-import { constants } from 'node:fs'
+import { constants, statSync, writeSync } from 'node:fs'
 import { open, stat, type FileHandle } from 'node:fs/promises'
 import { dirname } from 'node:path'
-import { StepError, step, syncDir, writeAll } from './files.js'
+import { StepError, step, syncDir } from './files.js'
 
 const { O_RDWR, O_CREAT, O_TRUNC } = constants
 
@@ -58,10 +62,10 @@ export class JournalFile {
   }
 
   /** Whether `path` still names the file we write (an operator may have moved or replaced it). */
-  async isCurrent(): Promise<boolean> {
+  isCurrent(): boolean {
     try {
-      const st = await stat(this.path)
-      return st.dev === this.dev && st.ino === this.ino
+      const st = statSync(this.path, { throwIfNoEntry: false })
+      return st !== undefined && st.dev === this.dev && st.ino === this.ino
     } catch {
       return false
     }
@@ -74,7 +78,7 @@ export class JournalFile {
    */
   async append(buf: Buffer): Promise<void> {
     try {
-      await writeAll(this.fh, buf, this.path, this.size)
+      writeAllSync(this.fh.fd, buf, this.path, this.size)
       // fdatasync also flushes the size change of an append; the inode times need not be durable.
       await step('fdatasync', this.path, () => this.fh.datasync())
     } catch (e) {
@@ -91,5 +95,20 @@ export class JournalFile {
 
   async close(): Promise<void> {
     await this.fh.close().catch(() => undefined)
+  }
+}
+
+/** Writes all of `buf` at `pos`, looping over short writes. @throws StepError */
+function writeAllSync(fd: number, buf: Buffer, label: string, pos: number): void {
+  let off = 0
+  while (off < buf.length) {
+    let n: number
+    try {
+      n = writeSync(fd, buf, off, buf.length - off, pos + off)
+    } catch (e) {
+      throw new StepError('write', label, e)
+    }
+    if (n === 0) throw new StepError('write', label, new Error('wrote 0 bytes'))
+    off += n
   }
 }

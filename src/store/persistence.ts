@@ -193,7 +193,7 @@ export class Persistence {
    */
   async append(record: Buffer, table: Table): Promise<void> {
     try {
-      if (!this.#broken && this.#journal !== null && !(await this.#journal.isCurrent())) this.#broken = true
+      if (!this.#broken && this.#journal !== null && !this.#journal.isCurrent()) this.#broken = true
       if (this.#broken || this.#journal === null) await this.#resync(table)
       await this.#journal!.append(record)
     } catch (e) {

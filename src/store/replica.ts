@@ -6,17 +6,25 @@
  */
 import { DyupsError } from '../errors.js'
 import { groupKey, packGroup, unpackGroup, type UpstreamGroup } from '../upstream/index.js'
-import type { Delta, Snapshot } from './types.js'
+import type { Delta, PackedDelta, Snapshot } from './types.js'
 
 export class Replica {
   #groups = new Map<string, string>()
   #version: number
 
-  constructor(snapshot: Snapshot) {
-    if (snapshot.packed !== '') {
-      for (const line of snapshot.packed.split('\n')) this.#groups.set(groupKey(unpackName(line)), line)
-    }
+  /**
+   * `earlier`: pieces of packed lines (joined by `\n`, as in Snapshot.packed) that come before the snapshot's own,
+   * for a snapshot sent in pieces.
+   */
+  constructor(snapshot: Snapshot, earlier: readonly string[] = []) {
+    for (const part of earlier) this.#load(part)
+    this.#load(snapshot.packed)
     this.#version = snapshot.version
+  }
+
+  #load(packed: string): void {
+    if (packed === '') return
+    for (const line of packed.split('\n')) this.#groups.set(groupKey(unpackName(line)), line)
   }
 
   get version(): number {
@@ -44,15 +52,47 @@ export class Replica {
    *   or repeated): the worker must ask for a snapshot instead.
    */
   apply(delta: Delta): void {
+    this.applyPacked(packDelta(delta))
+  }
+
+  /**
+   * apply() for a delta in its packed form, as workers receive it.
+   * @returns the keys (groupKey()) of the groups it put or deleted, in order.
+   * @throws DyupsError E_INTERNAL as apply().
+   */
+  applyPacked(delta: PackedDelta): string[] {
     if (delta.from !== this.#version) {
       throw new DyupsError('E_INTERNAL', `delta from version ${delta.from} does not follow version ${this.#version}`)
     }
-    for (const c of delta.changes) {
-      if (c.op === 'put') this.#groups.set(groupKey(c.group.name), packGroup(c.group))
-      else this.#groups.delete(groupKey(c.name))
+    const keys: string[] = new Array(delta.changes.length)
+    for (let i = 0; i < delta.changes.length; i++) {
+      const c = delta.changes[i]!
+      if (c.charCodeAt(0) === 0x5b) {
+        const key = groupKey(unpackName(c))
+        this.#groups.set(key, c)
+        keys[i] = key
+      } else {
+        const key = groupKey(c.slice(1))
+        this.#groups.delete(key)
+        keys[i] = key
+      }
     }
     this.#version = delta.version
+    return keys
   }
+}
+
+/**
+ * The packed form of `delta` (see PackedDelta). `pack` turns a group into its packGroup() line; a caller that
+ * already holds the line (a worker sent it) passes a lookup to avoid packing twice.
+ */
+export function packDelta(delta: Delta, pack: (g: UpstreamGroup) => string = packGroup): PackedDelta {
+  const changes: string[] = new Array(delta.changes.length)
+  for (let i = 0; i < delta.changes.length; i++) {
+    const c = delta.changes[i]!
+    changes[i] = c.op === 'put' ? pack(c.group) : '-' + c.name
+  }
+  return { from: delta.from, version: delta.version, changes }
 }
 
 /** The name of a packed group without unpacking the rest: the first JSON string of the line (`["name",…`). */

@@ -30,6 +30,17 @@ export interface Delta {
  */
 export type BatchResult = ChangeResult[] & { readonly delta: Delta }
 
+/**
+ * A Delta as it crosses to workers: each change is one string, a put as the group's packGroup() line (which always
+ * starts with `[`), a delete as `-` followed by the name. Cheaper to send, parse and keep than group objects, and
+ * the worker stores a put's line as it is.
+ */
+export interface PackedDelta {
+  readonly from: number
+  readonly version: number
+  readonly changes: readonly string[]
+}
+
 /** The outcome of Store.reload(). */
 export interface ReloadResult {
   /** null when the new static groups applied; otherwise nothing changed (E_PERSIST: PATH could not be written). */
