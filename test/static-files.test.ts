@@ -591,3 +591,17 @@ http {
   assert.equal(hash.digest('hex'), want)
   assert.ok(held < 20 * 1024 * 1024, `worker RSS grew by ${held} bytes while the client was not reading`)
 })
+
+test('the 301 to a directory sends Location where nginx does: before Connection', async (t) => {
+  const prefix = tempPrefix(t)
+  mkdirSync(join(prefix, 'html/d'), { recursive: true })
+  const [port] = (await freePorts(1)) as [number]
+  writeConf(prefix, 'conf/nginx.conf', `daemon off;\nworker_processes 1;\nevents {}\nhttp {\n    access_log off;\n    server {\n        listen 127.0.0.1:${port};\n        location / { }\n    }\n}\n`)
+  await startDyups(t, prefix, [port])
+  for (const path of ['/d', '/d?x=1']) {
+    const r = await request(port, { path })
+    assert.equal(r.status, 301)
+    assert.deepEqual(r.rawHeaders.map(([k]) => k), ['Server', 'Date', 'Content-Type', 'Content-Length', 'Location', 'Connection'], path)
+    assert.equal(r.headers.location, `http://localhost:${port}${path.replace('/d', '/d/')}`)
+  }
+})

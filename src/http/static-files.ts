@@ -219,8 +219,9 @@ async function serveFile(c: Connection, req: Request): Promise<void> {
     if (c.socket.destroyed) return
     if (st.isDirectory()) {
       // nginx escapes the URI here (NGX_ESCAPE_URI), unlike in most of its redirects.
+      // Relative, as nginx's static module leaves it: the header filter makes it absolute ahead of Connection.
       const loc = escapeUri(req.uri) + '/' + (req.args === '' ? '' : `?${req.args}`)
-      return c.sendLocal(301, null, [['Location', c.absolute(loc)]])
+      return c.sendLocal(301, null, [['Location', loc]])
     }
     log('crit', `"${path}" is not a regular file${context(req)}`)
     return c.finishLocal(404)
