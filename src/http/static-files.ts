@@ -240,19 +240,22 @@ async function respond(c: Connection, req: Request, fh: FileHandle, st: Stats, p
   const size = st.size
   const mtime = Math.floor(st.mtimeMs / 1000)
   const etag = fc.etag ? etagOf(mtime, size) : null
-  const lastModified = `Last-Modified: ${new Date(mtime * 1000).toUTCString()}\r\n`
+  // ngx_http_send_header: an error page's code replaces the 200 before the filters, so a file served as an error
+  // page gets no 304, 412 or range, and the header filter drops Last-Modified off 200, 206 and 304.
+  const ok = req.errStatus <= 0 || req.errStatus === 200
+  const lastModified = ok ? `Last-Modified: ${new Date(mtime * 1000).toUTCString()}\r\n` : ''
   const etagLine = etag === null ? '' : `ETag: ${etag}\r\n`
   const head = req.head
 
   // ngx_http_not_modified_header_filter
-  const ius = head.get('if-unmodified-since')
-  const im = head.get('if-match')
+  const ius = ok ? head.get('if-unmodified-since') : null
+  const im = ok ? head.get('if-match') : null
   if ((ius !== null && !(parseHttpTime(ius) >= mtime)) || (im !== null && !etagListMatches(im, etag, false))) {
     void fh.close().catch(ignore)
     return c.finishLocal(412)
   }
-  const ims = head.get('if-modified-since')
-  const inm = head.get('if-none-match')
+  const ims = ok ? head.get('if-modified-since') : null
+  const inm = ok ? head.get('if-none-match') : null
   if (ims !== null || inm !== null) {
     const modified = (ims !== null && isModified(fc.ifModifiedSince, ims, mtime)) || (inm !== null && !etagListMatches(inm, etag, true))
     if (!modified) {
@@ -264,10 +267,10 @@ async function respond(c: Connection, req: Request, fh: FileHandle, st: Stats, p
   const type = `Content-Type: ${contentTypeFor(lc.types, req.uri, lc.defaultType)}\r\n`
   let start = 0
   let end = size
-  let status = 200
-  let after = fc.maxRanges === 0 ? etagLine : `${etagLine}Accept-Ranges: bytes\r\n`
+  let status = ok ? 200 : req.errStatus
+  let after = fc.maxRanges === 0 || !ok ? etagLine : `${etagLine}Accept-Ranges: bytes\r\n`
   // ngx_http_range_header_filter
-  const range = head.get('range')
+  const range = ok ? head.get('range') : null
   if (range !== null && fc.maxRanges > 0 && range.length >= 7 && range.slice(0, 6).toLowerCase() === 'bytes=' && ifRangeHolds(head.get('if-range'), etag, mtime)) {
     const r = parseRanges(range.slice(6), size, fc.maxRanges)
     if (r === RANGE_NOT_SATISFIABLE) {
