@@ -467,9 +467,9 @@ export class Connection implements Downstream, RewriteAnswer {
    * pauses while the socket's buffer is full and resumes on 'drain'. `before`: header lines that go before
    * `Connection:` (Content-Type, Content-Length, Last-Modified), `after`: those after it (ETag, Accept-Ranges,
    * Content-Range), both CRLF-terminated. `body` null: the head alone (HEAD, 304, an empty file); a Buffer: a small
-   * file read whole, written with the head in one go.
+   * file read whole, written with the head in one go. `last`: lines after add_header's (Content-Encoding).
    */
-  sendStream(status: number, before: string, after: string, body: Readable | Buffer | null, length: number, path = ''): void {
+  sendStream(status: number, before: string, after: string, body: Readable | Buffer | null, length: number, path = '', last = ''): void {
     const req = this.req!
     const lc = req.loc
     const keep = req.keepAlive && this.keepAliveAllowed(lc)
@@ -477,7 +477,7 @@ export class Connection implements Downstream, RewriteAnswer {
     let h = `${statusLine(wireStatus(status))}Server: ${lc?.serverTokens !== false ? SERVER_ON : SERVER_OFF}\r\nDate: ${httpDate()}\r\n`
     h += before + (keep ? 'Connection: keep-alive\r\n' : 'Connection: close\r\n') + after
     if (lc !== null) h += this.addHeaders(lc, status)
-    h += '\r\n'
+    h += last + '\r\n'
     req.status = status
     req.headerSent = true
     if (Buffer.isBuffer(body)) {

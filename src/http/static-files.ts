@@ -13,6 +13,7 @@ import { Readable } from 'node:stream'
 import { log } from '../log.js'
 import type { Connection } from './connection.js'
 import { etagListMatches, etagOf, parseHttpTime, parseRanges, RANGE_NOT_SATISFIABLE, type ByteRange } from './conditional.js'
+import { GZ_COMPRESS, GZ_VARY, gzipLocal, gzipStream, gzipWhole } from './gzip.js'
 import { contentTypeFor } from './mime.js'
 import type { Request } from './request.js'
 import { ALIAS_WHOLE, fullName, type StaticSettings } from './static-conf.js'
@@ -264,7 +265,11 @@ async function respond(c: Connection, req: Request, fh: FileHandle, st: Stats, p
     }
   }
 
-  const type = `Content-Type: ${contentTypeFor(lc.types, req.uri, lc.defaultType)}\r\n`
+  const mime = contentTypeFor(lc.types, req.uri, lc.defaultType)
+  const type = `Content-Type: ${mime}\r\n`
+  // ngx_http_gzip_header_filter runs before the range filter: a compressed answer has no length, hence no range.
+  const gz = lc.gzip !== null ? gzipLocal(lc.gzip, req, ok ? 200 : req.errStatus, mime, size) : 0
+  if (gz & GZ_COMPRESS) return sendGzipped(c, req, fh, ok ? 200 : req.errStatus, type + lastModified, etag, gz, size)
   let start = 0
   let end = size
   let status = ok ? 200 : req.errStatus
@@ -288,6 +293,7 @@ async function respond(c: Connection, req: Request, fh: FileHandle, st: Stats, p
   }
   const length = end - start
   const before = `${type}Content-Length: ${length}\r\n${lastModified}`
+  if (gz & GZ_VARY) after = `Vary: Accept-Encoding\r\n${after}`
   if (req.method === 'HEAD' || length === 0) {
     void fh.close().catch(ignore)
     return c.sendStream(status, before, after, null, length)
@@ -295,6 +301,39 @@ async function respond(c: Connection, req: Request, fh: FileHandle, st: Stats, p
   if (length <= SMALL) return sendSmall(c, fh, status, before, after, start, length, path)
   const body: Readable = fh.createReadStream({ start, end: end - 1, highWaterMark: CHUNK })
   c.sendStream(status, before, after, body, length, path)
+}
+
+/**
+ * A whole file compressed (nginx's gzip filter): chunked to an HTTP/1.1 client, until the close to HTTP/1.0; the
+ * ETag made weak, Content-Encoding last. A small file is read and compressed at once, a larger one as it is read.
+ */
+async function sendGzipped(c: Connection, req: Request, fh: FileHandle, status: number, before: string, etag: string | null, gz: number, size: number): Promise<void> {
+  const client11 = req.versionMinor === 1
+  const head = req.method === 'HEAD'
+  if (!client11 && !head) req.keepAlive = false
+  const framing = client11 && !head ? 'Transfer-Encoding: chunked\r\n' : ''
+  const after = `${gz & GZ_VARY ? 'Vary: Accept-Encoding\r\n' : ''}${etag === null ? '' : `ETag: ${etag.startsWith('W/') ? etag : `W/${etag}`}\r\n`}`
+  const last = 'Content-Encoding: gzip\r\n'
+  const level = req.loc!.gzip!.level
+  if (head) {
+    void fh.close().catch(ignore)
+    return c.sendStream(status, before + framing, after, null, 0, '', last)
+  }
+  if (size <= SMALL) {
+    const buf = Buffer.allocUnsafe(size)
+    let n: number
+    try {
+      n = (await fh.read(buf, 0, size, 0)).bytesRead
+    } finally {
+      void fh.close().catch(ignore)
+    }
+    if (c.socket.destroyed) return
+    const z = gzipWhole(n === size ? buf : buf.subarray(0, n), level, client11)
+    return c.sendStream(status, before + framing, after, z, z.length, '', last)
+  }
+  // The compressed length is unknown: a file that shrinks meanwhile just ends the body sooner.
+  const body = gzipStream(fh.createReadStream({ highWaterMark: CHUNK }), level, client11)
+  c.sendStream(status, before + framing, after, body, 0, '', last)
 }
 
 /** One read into one buffer; a short read (the file shrank) is sent as it is and ends the connection. */
