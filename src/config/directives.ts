@@ -674,7 +674,7 @@ export const DIRECTIVES: readonly DirectiveSpec[] = [
     ...noop,
     unique: true,
     default: 'nobody nobody',
-    docs: 'User and group of worker processes.',
+    docs: 'User and group of worker processes. dyups does not switch users: its workers keep the user that started it, and a warning says so (run it as the user you want, e.g. from systemd `User=`).',
   }),
   spec('worker_cpu_affinity', MAIN, [1, MORE], { ...noop, unique: true, docs: 'Bind worker processes to CPUs.' }),
   str('worker_priority', MAIN, { ...noop, default: '0', docs: 'Scheduling priority of worker processes.' }),
