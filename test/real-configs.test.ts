@@ -478,6 +478,24 @@ function snakeoil(): string {
   ])
 }
 
+/** Whether a TLS handshake limited to `version` succeeds (the client allows every cipher, so the server decides). */
+function handshake(port: number, ca: Buffer, version: 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3'): Promise<boolean> {
+  return new Promise((res) => {
+    const s = tlsConnect({ port, host: '127.0.0.1', ca, servername: 'a.test', minVersion: version, maxVersion: version, ciphers: 'DEFAULT:@SECLEVEL=0' })
+    const timer = setTimeout(() => s.destroy(), 10_000)
+    s.on('secureConnect', () => {
+      clearTimeout(timer)
+      s.destroy()
+      res(true)
+    })
+    s.on('error', () => {
+      clearTimeout(timer)
+      res(false)
+    })
+    s.on('close', () => res(false))
+  })
+}
+
 test("Debian's proxy_params and snippets/snakeoil.conf included from a site: -t and the backend's view as nginx", async (t) => {
   requireNginx()
   const sides: { prefix: string; port: number; app: Awaited<ReturnType<typeof appBackend>> }[] = []
@@ -486,7 +504,9 @@ test("Debian's proxy_params and snippets/snakeoil.conf included from a site: -t 
     const app = await appBackend(t)
     const prefix = prefixFor(t, kind)
     copyTestCertificates(join(prefix, 'conf'))
-    writeConf(prefix, 'conf/nginx.conf', mainConf())
+    // The stock main file: its http-level `ssl_protocols TLSv1 TLSv1.1 TLSv1.2 TLSv1.3;` applies to the site.
+    writeConf(prefix, 'conf/nginx.conf', stockNginxConf())
+    mkdirSync(join(prefix, 'conf/modules-enabled'))
     writeConf(prefix, 'conf/mime.types', stock('mime.types'))
     writeConf(prefix, 'conf/proxy_params', stock('proxy_params'))
     writeConf(prefix, 'conf/snippets/snakeoil.conf', snakeoil())
@@ -515,6 +535,13 @@ test("Debian's proxy_params and snippets/snakeoil.conf included from a site: -t 
   assert.deepEqual(sd, sn)
   assert.match(n.app.got[0]!.head, /\r\nHost: a\.test\r\nX-Real-IP: 127\.0\.0\.1\r\nX-Forwarded-For: 192\.0\.2\.7, 127\.0\.0\.1\r\nX-Forwarded-Proto: https\r\n/)
   assert.deepEqual(d.app.got.map((g) => g.head), n.app.got.map((g) => g.head))
+
+  // TLS versions the stock line names: what the TLS library allows is served, the rest refused, on both alike.
+  for (const v of ['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'] as const) {
+    const hn = await handshake(n.port, ca, v)
+    assert.equal(await handshake(d.port, ca, v), hn, v)
+    if (v === 'TLSv1.2' || v === 'TLSv1.3') assert.ok(hn, v)
+  }
 })
 
 test("Debian's sites-available/default as shipped passes -t on both; snippets/fastcgi-php.conf is refused clearly", async (t) => {
