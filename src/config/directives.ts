@@ -764,7 +764,7 @@ export const DIRECTIVES: readonly DirectiveSpec[] = [
   str('ssl_stapling_responder', HS, { ...noop, docs: 'OCSP responder URL.' }),
   str('ssl_ecdh_curve', HS, { ...noop, default: 'auto', docs: 'Curves for ECDHE ciphers.' }),
   size('ssl_buffer_size', HS, { ...noop, default: '16k', docs: 'Size of TLS records sent.' }),
-  str('charset', HSLI, { ...noop, default: 'off', docs: 'Charset added to `Content-Type`.' }),
+  str('charset', HSLI, { default: 'off', docs: '`; charset=NAME` added to a `Content-Type` of the default charset_types (`text/html`, `text/xml`, `text/plain`, `text/vnd.wap.wml`, `application/javascript`, `application/rss+xml`) without parameters; no recoding.' }),
   str('source_charset', HSLI, { ...noop, docs: 'Charset of responses, for recoding.' }),
   flag('server_name_in_redirect', HSL, { ...noop, default: 'off', docs: 'Use the primary server name in redirects.' }),
   flag('port_in_redirect', HSL, { ...noop, default: 'on', docs: 'Keep the port in redirects.' }),

@@ -26,6 +26,7 @@ import { buildVirtualHosts, type ListenInput, type ServerInput } from './vhosts.
 import { ScriptCompiler, type JsImport } from './script/index.js'
 import { ProxyTlsCompiler } from './proxy-tls.js'
 import { compileTls } from './tls-server.js'
+import { charsetOf } from './charset.js'
 import { compileTryFiles, staticDefaults, staticLevel, staticOfLocation, type StaticSettings } from './static-conf.js'
 
 /** What compiling needs: the checked configuration tree and where it lives. */
@@ -57,6 +58,7 @@ interface Inherited {
   defaultType: string
   types: MimeTypes
   serverTokens: boolean
+  charset: string | null
   proxyHeaders: Directive[]
   proxyVersion: '1.0' | '1.1'
   proxy: ProxySettings
@@ -93,7 +95,7 @@ export function compileHttp(src: HttpSource): HttpConfig {
     {
       access: null, addHeaders: [], clientMaxBodySize: 1024 * 1024, keepaliveTimeout: 75_000, keepaliveRequests: 1000,
       clientBodyTimeout: 60_000, clientHeaderTimeout: 60_000, sendTimeout: 60_000, defaultType: 'text/plain',
-      types: DEFAULT_TYPES, serverTokens: true, proxyHeaders: [], proxyVersion: '1.0',
+      types: DEFAULT_TYPES, serverTokens: true, charset: null, proxyHeaders: [], proxyVersion: '1.0',
       proxy: { connectTimeout: 60_000, readTimeout: 60_000, sendTimeout: 60_000, nextUpstream: NEXT_ERROR | NEXT_TIMEOUT, nextTries: 0, nextTimeout: 0 },
       hide: new Set(DEFAULT_HIDE), logs: 'default', scripts: new ScriptCompiler(src), jsImports: [],
       proxySsl: [], proxyTls: new ProxyTlsCompiler(src.prefix, src.confFile),
@@ -202,6 +204,7 @@ function level(parent: Inherited, block: readonly Directive[], vars: Variables, 
       case 'default_type': i.defaultType = a0; break
       case 'types': i.types = compileTypes(d); break
       case 'server_tokens': i.serverTokens = a0 !== 'off'; break
+      case 'charset': i.charset = charsetOf(a0); break
       case 'recursive_error_pages': i.recursiveErrorPages = a0 === 'on'; break
       case 'proxy_intercept_errors': i.interceptErrors = a0 === 'on'; break
       case 'proxy_http_version': i.proxyVersion = a0 === '1.1' ? '1.1' : '1.0'; break
@@ -250,6 +253,7 @@ function locConf(i: Inherited, block: readonly Directive[], vars: Variables, log
     defaultType: i.defaultType,
     types: i.types,
     serverTokens: i.serverTokens,
+    charset: i.charset,
     accessLogs: logsOf(i),
     files: staticOfLocation(i.files, loc),
     tryFiles: compileTryFiles(block, vars),

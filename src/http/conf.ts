@@ -80,6 +80,8 @@ export interface LocConf {
   defaultType: string
   types: MimeTypes
   serverTokens: boolean
+  /** `; charset=NAME` from `charset` (charset.ts); null: off. */
+  charset: string | null
   /** null: access_log off. */
   accessLogs: readonly AccessLog[] | null
   /** root/alias, index, etag, if_modified_since, log_not_found, max_ranges. */

@@ -15,6 +15,7 @@ import { VERSION } from '../version.js'
 import type { LocConf, ProxyPass } from './conf.js'
 import { closesConnection } from './error-pages.js'
 import { intercepts, sendErrorPage } from './error-page.js'
+import { charsetSuffix } from './charset.js'
 import { GZ_COMPRESS, GZ_VARY, GzipBody, gzipLocal, gzipProxied, gzipWhole } from './gzip.js'
 import { LocationMatch } from './locations.js'
 import { Request } from './request.js'
@@ -432,7 +433,7 @@ export class Connection implements Downstream, RewriteAnswer {
     const keep = req.keepAlive && !(this.bodyPending && req.head.expectContinue) && this.keepAliveAllowed(lc) && (client11 || noBody || !(gz & GZ_COMPRESS))
     req.keepAlive = keep
     let h = `${statusLine(shown)}Server: ${tokens ? SERVER_ON : SERVER_OFF}\r\nDate: ${httpDate()}\r\n`
-    if (type !== undefined && !(status === 204 || status === 304)) h += `Content-Type: ${type}\r\n`
+    if (type !== undefined && !(status === 204 || status === 304)) h += `Content-Type: ${type}${charsetSuffix(lc?.charset ?? null, type)}\r\n`
     if (status !== 204 && status !== 304 && !(gz & GZ_COMPRESS)) h += `Content-Length: ${len}\r\n`
     // nginx's header filter makes a relative Location absolute and sends it here; others keep their list place.
     if (req.location !== null && req.location.startsWith('/')) h += `Location: ${this.absolute(req.location)}\r\n`
@@ -617,6 +618,7 @@ export class Connection implements Downstream, RewriteAnswer {
       redirect: pass.redirect !== null ? this : null,
       gzip: (gz & GZ_COMPRESS) !== 0,
       vary: (gz & GZ_VARY) !== 0,
+      charset: charsetSuffix(lc.charset, rh.get('content-type') ?? undefined),
     })
     this.socket.write(head, 'latin1')
     req.headerSent = true

@@ -13,6 +13,7 @@ import { Readable } from 'node:stream'
 import { log } from '../log.js'
 import type { Connection } from './connection.js'
 import { etagListMatches, etagOf, parseHttpTime, parseRanges, RANGE_NOT_SATISFIABLE, type ByteRange } from './conditional.js'
+import { charsetSuffix } from './charset.js'
 import { GZ_COMPRESS, GZ_VARY, gzipLocal, gzipStream, gzipWhole } from './gzip.js'
 import { contentTypeFor } from './mime.js'
 import type { Request } from './request.js'
@@ -266,7 +267,7 @@ async function respond(c: Connection, req: Request, fh: FileHandle, st: Stats, p
   }
 
   const mime = contentTypeFor(lc.types, req.uri, lc.defaultType)
-  const type = `Content-Type: ${mime}\r\n`
+  const type = `Content-Type: ${mime}${charsetSuffix(lc.charset, mime)}\r\n`
   // ngx_http_gzip_header_filter runs before the range filter: a compressed answer has no length, hence no range.
   const gz = lc.gzip !== null ? gzipLocal(lc.gzip, req, ok ? 200 : req.errStatus, mime, size) : 0
   if (gz & GZ_COMPRESS) return sendGzipped(c, req, fh, ok ? 200 : req.errStatus, type + lastModified, etag, gz, size)
@@ -288,7 +289,7 @@ async function respond(c: Connection, req: Request, fh: FileHandle, st: Stats, p
       status = 206
       after = `${etagLine}Content-Range: bytes ${start}-${end - 1}/${size}\r\n`
     } else if (typeof r !== 'number') {
-      return multipart(c, req, fh, r, size, contentTypeFor(lc.types, req.uri, lc.defaultType), lastModified, etagLine)
+      return multipart(c, req, fh, r, size, mime + charsetSuffix(lc.charset, mime), lastModified, etagLine)
     }
   }
   const length = end - start

@@ -45,6 +45,8 @@ export interface ClientHeadOptions {
   vary?: boolean
   /** An error page's status replacing the backend's (nginx's err_status): its standard status line. */
   status?: number
+  /** Appended to the Content-Type value (`; charset=NAME`, decided by the caller's charset setting). */
+  charset?: string
 }
 
 export const defaultHide = new Set(DEFAULT_HIDE)
@@ -56,7 +58,7 @@ export function buildClientHead(rh: ResponseHead, o: ClientHeadOptions): string 
     const name = rh.name(i)
     const lower = name.toLowerCase()
     switch (lower) {
-      case 'content-type': contentType = `Content-Type: ${rh.value(i)}\r\n`; continue
+      case 'content-type': contentType = `Content-Type: ${rh.value(i)}${o.charset ?? ''}\r\n`; continue
       case 'content-length': contentLength = o.chunked || o.gzip ? '' : `Content-Length: ${rh.value(i)}\r\n`; continue
     }
     if (ALWAYS_DROP.has(lower) || o.hide.has(lower)) continue
