@@ -395,7 +395,7 @@ async function proxySide(t: TestContext, kind: 'nginx' | 'dyups', www: string, d
   return { prefix, http, https, app, ws }
 }
 
-/** Whether dyups accepts `expires` (the site leaves it out otherwise; see the report in docs/directives.md). */
+/** Whether dyups accepts `expires` (the site leaves it out otherwise, on both sides). */
 async function dyupsHasExpires(t: TestContext): Promise<boolean> {
   const prefix = tempPrefix(t)
   writeConf(prefix, 'conf/nginx.conf', 'events {}\nhttp { server { location / { expires 1h; } } }\n')

@@ -1,6 +1,6 @@
 import type { Context, Directive } from './types.js'
 import { Registry, configError, type CheckContext, type DirectiveSpec } from './registry.js'
-import { parseFlag, parseNumber, parseOffset, parseSize, parseTime } from './values.js'
+import { parseExpires, parseFlag, parseNumber, parseOffset, parseSize, parseTime } from './values.js'
 import { isCidr, parseAddress } from './addresses.js'
 import { checkListen, checkSslListens } from './listen.js'
 import { UNSUPPORTED } from './unsupported.js'
@@ -384,6 +384,13 @@ function checkRandom(d: Directive): void {
 }
 
 /** ngx_http_upstream_zone: at least 8 pages. */
+/** ngx_http_headers_expires */
+function checkExpires(d: Directive): void {
+  if (d.args.some((a) => a.includes('$'))) throw configError(d, '"expires" with variables is not supported by dyups yet')
+  const r = parseExpires(d.args)
+  if (typeof r === 'string') throw configError(d, `"expires" directive ${r}`)
+}
+
 function checkZone(d: Directive): void {
   if (d.args.length < 2) return
   const n = parseSize(d.args[1])
@@ -774,6 +781,12 @@ export const DIRECTIVES: readonly DirectiveSpec[] = [
   flag('merge_slashes', HS, { ...noop, default: 'on', docs: 'Merge runs of slashes in the URI.' }),
   flag('msie_padding', HSL, { ...noop, default: 'on', docs: 'Pad error pages for old MSIE.' }),
   flag('etag', HSL, { default: 'on', docs: '`ETag` on static files.' }),
+  spec('expires', HSLI, [1, 2], {
+    unique: true,
+    default: 'off',
+    docs: '`Expires` and `Cache-Control` on 200, 201, 204, 206, 301, 302, 303, 304, 307 and 308 answers: `[modified] TIME` (a negative TIME: `Cache-Control: no-cache`), `@TIME` (time of day), `epoch`, `max`, `off`; variables are not supported.',
+    validate: checkExpires,
+  }),
   oneOf('if_modified_since', HSL, ['off', 'exact', 'before'], {
     default: 'exact',
     docs: 'How `If-Modified-Since` is compared.',

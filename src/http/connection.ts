@@ -16,6 +16,8 @@ import type { LocConf, ProxyPass } from './conf.js'
 import { closesConnection } from './error-pages.js'
 import { intercepts, sendErrorPage } from './error-page.js'
 import { charsetSuffix } from './charset.js'
+import { parseHttpTime } from './conditional.js'
+import { expiresLines, expiresValues } from './expires.js'
 import { GZ_COMPRESS, GZ_VARY, GzipBody, gzipLocal, gzipProxied, gzipWhole } from './gzip.js'
 import { LocationMatch } from './locations.js'
 import { Request } from './request.js'
@@ -444,6 +446,7 @@ export class Connection implements Downstream, RewriteAnswer {
     if (req.wwwAuthenticate !== null) h += `WWW-Authenticate: ${req.wwwAuthenticate}\r\n`
     if (req.location !== null && !req.location.startsWith('/')) h += `Location: ${req.location}\r\n`
     if (headers !== null) for (const [n, v] of headers) if (n !== 'Location' || !v.startsWith('/')) h += `${n}: ${v}\r\n`
+    if (lc !== null && lc.expires !== null) h += expiresLines(lc.expires, status, -1)
     if (lc !== null) h += this.addHeaders(lc, status)
     if (gz & GZ_COMPRESS) h += 'Content-Encoding: gzip\r\n'
     h += '\r\n'
@@ -619,6 +622,7 @@ export class Connection implements Downstream, RewriteAnswer {
       gzip: (gz & GZ_COMPRESS) !== 0,
       vary: (gz & GZ_VARY) !== 0,
       charset: charsetSuffix(lc.charset, rh.get('content-type') ?? undefined),
+      expires: lc.expires !== null ? expiresValues(lc.expires, status, lastModifiedOf(rh)) : null,
     })
     this.socket.write(head, 'latin1')
     req.headerSent = true
@@ -805,4 +809,12 @@ export class Connection implements Downstream, RewriteAnswer {
       this.socket.destroy()
     }
   }
+}
+
+/** A backend's Last-Modified in seconds, or -1 (for `expires modified`). */
+function lastModifiedOf(rh: ResponseHead): number {
+  const v = rh.get('last-modified')
+  if (v === null) return -1
+  const t = parseHttpTime(v)
+  return t >= 0 ? t : -1
 }

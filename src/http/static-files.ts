@@ -14,6 +14,7 @@ import { log } from '../log.js'
 import type { Connection } from './connection.js'
 import { etagListMatches, etagOf, parseHttpTime, parseRanges, RANGE_NOT_SATISFIABLE, type ByteRange } from './conditional.js'
 import { charsetSuffix } from './charset.js'
+import { expiresLines } from './expires.js'
 import { GZ_COMPRESS, GZ_VARY, gzipLocal, gzipStream, gzipWhole } from './gzip.js'
 import { contentTypeFor } from './mime.js'
 import type { Request } from './request.js'
@@ -262,7 +263,7 @@ async function respond(c: Connection, req: Request, fh: FileHandle, st: Stats, p
     const modified = (ims !== null && isModified(fc.ifModifiedSince, ims, mtime)) || (inm !== null && !etagListMatches(inm, etag, true))
     if (!modified) {
       void fh.close().catch(ignore)
-      return c.sendStream(304, lastModified, etagLine, null, 0)
+      return c.sendStream(304, lastModified, etagLine + expiresLines(lc.expires, 304, mtime), null, 0)
     }
   }
 
@@ -270,11 +271,12 @@ async function respond(c: Connection, req: Request, fh: FileHandle, st: Stats, p
   const type = `Content-Type: ${mime}${charsetSuffix(lc.charset, mime)}\r\n`
   // ngx_http_gzip_header_filter runs before the range filter: a compressed answer has no length, hence no range.
   const gz = lc.gzip !== null ? gzipLocal(lc.gzip, req, ok ? 200 : req.errStatus, mime, size) : 0
-  if (gz & GZ_COMPRESS) return sendGzipped(c, req, fh, ok ? 200 : req.errStatus, type + lastModified, etag, gz, size)
+  if (gz & GZ_COMPRESS) return sendGzipped(c, req, fh, ok ? 200 : req.errStatus, type + lastModified, etag, gz, size, expiresLines(lc.expires, ok ? 200 : req.errStatus, mtime))
   let start = 0
   let end = size
   let status = ok ? 200 : req.errStatus
-  let after = fc.maxRanges === 0 || !ok ? etagLine : `${etagLine}Accept-Ranges: bytes\r\n`
+  // nginx's headers filter (Expires, Cache-Control) runs before the range filter (Accept-Ranges, Content-Range).
+  let after = fc.maxRanges === 0 || !ok ? '' : 'Accept-Ranges: bytes\r\n'
   // ngx_http_range_header_filter
   const range = ok ? head.get('range') : null
   if (range !== null && fc.maxRanges > 0 && range.length >= 7 && range.slice(0, 6).toLowerCase() === 'bytes=' && ifRangeHolds(head.get('if-range'), etag, mtime)) {
@@ -287,13 +289,14 @@ async function respond(c: Connection, req: Request, fh: FileHandle, st: Stats, p
       start = r[0]!.start
       end = r[0]!.end
       status = 206
-      after = `${etagLine}Content-Range: bytes ${start}-${end - 1}/${size}\r\n`
+      after = `Content-Range: bytes ${start}-${end - 1}/${size}\r\n`
     } else if (typeof r !== 'number') {
-      return multipart(c, req, fh, r, size, mime + charsetSuffix(lc.charset, mime), lastModified, etagLine)
+      return multipart(c, req, fh, r, size, mime + charsetSuffix(lc.charset, mime), lastModified, etagLine + expiresLines(lc.expires, 206, mtime))
     }
   }
   const length = end - start
   const before = `${type}Content-Length: ${length}\r\n${lastModified}`
+  after = etagLine + expiresLines(lc.expires, status, mtime) + after
   if (gz & GZ_VARY) after = `Vary: Accept-Encoding\r\n${after}`
   if (req.method === 'HEAD' || length === 0) {
     void fh.close().catch(ignore)
@@ -308,12 +311,12 @@ async function respond(c: Connection, req: Request, fh: FileHandle, st: Stats, p
  * A whole file compressed (nginx's gzip filter): chunked to an HTTP/1.1 client, until the close to HTTP/1.0; the
  * ETag made weak, Content-Encoding last. A small file is read and compressed at once, a larger one as it is read.
  */
-async function sendGzipped(c: Connection, req: Request, fh: FileHandle, status: number, before: string, etag: string | null, gz: number, size: number): Promise<void> {
+async function sendGzipped(c: Connection, req: Request, fh: FileHandle, status: number, before: string, etag: string | null, gz: number, size: number, expires: string): Promise<void> {
   const client11 = req.versionMinor === 1
   const head = req.method === 'HEAD'
   if (!client11 && !head) req.keepAlive = false
   const framing = client11 && !head ? 'Transfer-Encoding: chunked\r\n' : ''
-  const after = `${gz & GZ_VARY ? 'Vary: Accept-Encoding\r\n' : ''}${etag === null ? '' : `ETag: ${etag.startsWith('W/') ? etag : `W/${etag}`}\r\n`}`
+  const after = `${gz & GZ_VARY ? 'Vary: Accept-Encoding\r\n' : ''}${etag === null ? '' : `ETag: ${etag.startsWith('W/') ? etag : `W/${etag}`}\r\n`}${expires}`
   const last = 'Content-Encoding: gzip\r\n'
   const level = req.loc!.gzip!.level
   if (head) {
