@@ -177,3 +177,19 @@ test('-p resolves against the working directory, -c against the prefix; an absol
   assert.equal(r.code, 1)
   assert.equal(r.stderr, `dyups: [emerg] open() "${missing}" failed (2: No such file or directory)\ndyups: configuration file ${missing} test failed\n`)
 })
+
+test('user: accepted; dyups warns that it does not switch users, in -t and at start', async (t) => {
+  const prefix = tempPrefix(t)
+  const [port] = (await freePorts(1)) as [number]
+  const conf = writeConf(prefix, 'conf/nginx.conf', `user www-data;\ndaemon off;\nworker_processes 1;\nerror_log logs/error.log;\nevents {}\nhttp {\n    access_log off;\n    server { listen 127.0.0.1:${port}; }\n}\n`)
+  const warn = process.getuid?.() === 0
+    ? `the "user" directive is not applied by dyups, worker processes run as root in ${conf}:1`
+    : `the "user" directive makes sense only if the master process runs with super-user privileges, ignored in ${conf}:1`
+  const r = await runBin(['-t', '-p', prefix, '-c', 'conf/nginx.conf'])
+  assert.equal(r.code, 0, r.stderr)
+  assert.ok(r.stderr.includes(`dyups: [warn] ${warn}\n`), r.stderr)
+  assert.equal((await runBin(['-t', '-q', '-p', prefix, '-c', 'conf/nginx.conf'])).stderr, '', '-q keeps warnings quiet')
+  const d = await startDyups(t, prefix, [port])
+  assert.equal((await request(port, { path: '/' })).status, 404)
+  assert.ok(await waitFor(() => d.stderr().includes(`dyups: [warn] ${warn}\n`)), d.stderr())
+})

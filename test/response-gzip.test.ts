@@ -8,10 +8,23 @@ import { test } from 'node:test'
 import { gunzipSync } from 'node:zlib'
 import { randomBytes } from 'node:crypto'
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net'
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { Conn, sleep } from './helpers.js'
 import { askBoth, req, seen, startResponses, type Seen } from './responses.js'
 
+/** Static files both sides serve (one directory: same ETag); readable by a root nginx's workers. */
+const FILES = mkdtempSync(join(tmpdir(), 'dyups-gzip-files-'))
+process.once('exit', () => rmSync(FILES, { recursive: true, force: true }))
+chmodSync(FILES, 0o755)
+writeFileSync(join(FILES, 'small.html'), '<html><body>a static page long enough to be compressed</body></html>\n')
+writeFileSync(join(FILES, 'large.html'), Array.from({ length: 20000 }, (_, i) => `<p>line ${i} of a large page</p>\n`).join(''))
+writeFileSync(join(FILES, 'a.txt'), 'plain text, not in the default gzip_types\n')
+
 const SERVER = `
+        location /gzfile/ { gzip on; gzip_vary on; alias ${FILES}/; }
+        location /gzfile10/ { gzip on; gzip_http_version 1.0; alias ${FILES}/; }
         location /gz/ { gzip on; proxy_pass http://u/; }
         location /gzv/ { gzip on; gzip_vary on; proxy_pass http://u/; }
         location /gzt/ { gzip on; gzip_types text/plain; proxy_pass http://u/; }
@@ -101,6 +114,15 @@ const CASES: Case[] = [
   { name: 'error page to HTTP/1.0', raw: req('/gzret404/x', { headers: AE, version: '1.0' }), gzip: false },
   { name: 'add_header before Content-Encoding', raw: req('/gzadd/big/100', { headers: AE }), gzip: true },
   { name: 'gzip off in a nested location', raw: req('/gzoff/in/big/100', { headers: AE }), gzip: false },
+  { name: 'static file', raw: req('/gzfile/small.html', { headers: AE }), gzip: true },
+  { name: 'static file, HEAD', raw: req('/gzfile/small.html', { method: 'HEAD', headers: AE }), gzip: false },
+  { name: 'static file, large, compressed as read', raw: req('/gzfile/large.html', { headers: AE }), gzip: true },
+  { name: 'static file, Range ignored', raw: req('/gzfile/small.html', { headers: AE + 'Range: bytes=0-9\r\n' }), gzip: true },
+  { name: 'static file, Range without gzip', raw: req('/gzfile/small.html', { headers: 'Range: bytes=0-9\r\n' }), gzip: false },
+  { name: 'static file, not in gzip_types', raw: req('/gzfile/a.txt', { headers: AE }), gzip: false },
+  { name: 'static file, no Accept-Encoding', raw: req('/gzfile/small.html'), gzip: false },
+  { name: 'static file to HTTP/1.0', raw: req('/gzfile10/large.html', { headers: AE, version: '1.0' }), gzip: true },
+  { name: 'static file to HTTP/1.0, HEAD', raw: req('/gzfile10/small.html', { method: 'HEAD', headers: AE, version: '1.0' }), gzip: false },
 ]
 
 const compressed = (s: Seen): boolean => s.body.startsWith('GZIP:')

@@ -591,3 +591,39 @@ http {
   assert.equal(hash.digest('hex'), want)
   assert.ok(held < 20 * 1024 * 1024, `worker RSS grew by ${held} bytes while the client was not reading`)
 })
+
+test('the 301 to a directory sends Location where nginx does: before Connection', async (t) => {
+  const prefix = tempPrefix(t)
+  mkdirSync(join(prefix, 'html/d'), { recursive: true })
+  const [port] = (await freePorts(1)) as [number]
+  writeConf(prefix, 'conf/nginx.conf', `daemon off;\nworker_processes 1;\nevents {}\nhttp {\n    access_log off;\n    server {\n        listen 127.0.0.1:${port};\n        location / { }\n    }\n}\n`)
+  await startDyups(t, prefix, [port])
+  for (const path of ['/d', '/d?x=1']) {
+    const r = await request(port, { path })
+    assert.equal(r.status, 301)
+    assert.deepEqual(r.rawHeaders.map(([k]) => k), ['Server', 'Date', 'Content-Type', 'Content-Length', 'Location', 'Connection'], path)
+    assert.equal(r.headers.location, `http://localhost:${port}${path.replace('/d', '/d/')}`)
+  }
+})
+
+test('a file served as an error page keeps the error code, without Last-Modified, 304 or ranges, as nginx', async (t) => {
+  const prefix = tempPrefix(t)
+  mkdirSync(join(prefix, 'html'), { recursive: true })
+  writeFileSync(join(prefix, 'html/err.html'), 'error page text\n')
+  utimesSync(join(prefix, 'html/err.html'), MTIME, MTIME)
+  const [port] = (await freePorts(1)) as [number]
+  writeConf(prefix, 'conf/nginx.conf', `daemon off;\nworker_processes 1;\nevents {}\nhttp {\n    access_log off;\n    server {\n        listen 127.0.0.1:${port};\n        error_page 404 /err.html;\n        location /ok/ { error_page 404 =200 /err.html; }\n    }\n}\n`)
+  await startDyups(t, prefix, [port])
+  const cases: [string, Record<string, string>, number, string[]][] = [
+    ['/missing', {}, 404, ['Server', 'Date', 'Content-Type', 'Content-Length', 'Connection', 'ETag']],
+    ['/missing', { 'If-Modified-Since': LM }, 404, ['Server', 'Date', 'Content-Type', 'Content-Length', 'Connection', 'ETag']],
+    ['/missing', { Range: 'bytes=0-1' }, 404, ['Server', 'Date', 'Content-Type', 'Content-Length', 'Connection', 'ETag']],
+    ['/ok/missing', {}, 200, ['Server', 'Date', 'Content-Type', 'Content-Length', 'Last-Modified', 'Connection', 'ETag', 'Accept-Ranges']],
+  ]
+  for (const [path, headers, status, names] of cases) {
+    const r = await request(port, { path, headers })
+    assert.equal(r.status, status, `${path} ${JSON.stringify(headers)}`)
+    assert.equal(r.body, 'error page text\n')
+    assert.deepEqual(r.rawHeaders.map(([k]) => k), names, `${path} ${JSON.stringify(headers)}`)
+  }
+})

@@ -1,6 +1,6 @@
 import type { Context, Directive } from './types.js'
 import { Registry, configError, type CheckContext, type DirectiveSpec } from './registry.js'
-import { parseFlag, parseNumber, parseOffset, parseSize, parseTime } from './values.js'
+import { parseExpires, parseFlag, parseNumber, parseOffset, parseSize, parseTime } from './values.js'
 import { isCidr, parseAddress } from './addresses.js'
 import { checkListen, checkSslListens } from './listen.js'
 import { UNSUPPORTED } from './unsupported.js'
@@ -391,6 +391,13 @@ function checkRandom(d: Directive): void {
 }
 
 /** ngx_http_upstream_zone: at least 8 pages. */
+/** ngx_http_headers_expires */
+function checkExpires(d: Directive): void {
+  if (d.args.some((a) => a.includes('$'))) throw configError(d, '"expires" with variables is not supported by dyups yet')
+  const r = parseExpires(d.args)
+  if (typeof r === 'string') throw configError(d, `"expires" directive ${r}`)
+}
+
 function checkZone(d: Directive): void {
   if (d.args.length < 2) return
   const n = parseSize(d.args[1])
@@ -701,7 +708,7 @@ export const DIRECTIVES: readonly DirectiveSpec[] = [
     ...noop,
     unique: true,
     default: 'nobody nobody',
-    docs: 'User and group of worker processes.',
+    docs: 'User and group of worker processes. dyups does not switch users: its workers keep the user that started it, and a warning says so (run it as the user you want, e.g. from systemd `User=`).',
   }),
   spec('worker_cpu_affinity', MAIN, [1, MORE], { ...noop, unique: true, docs: 'Bind worker processes to CPUs.' }),
   str('worker_priority', MAIN, { ...noop, default: '0', docs: 'Scheduling priority of worker processes.' }),
@@ -791,7 +798,7 @@ export const DIRECTIVES: readonly DirectiveSpec[] = [
   str('ssl_stapling_responder', HS, { ...noop, docs: 'OCSP responder URL.' }),
   str('ssl_ecdh_curve', HS, { ...noop, default: 'auto', docs: 'Curves for ECDHE ciphers.' }),
   size('ssl_buffer_size', HS, { ...noop, default: '16k', docs: 'Size of TLS records sent.' }),
-  str('charset', HSLI, { ...noop, default: 'off', docs: 'Charset added to `Content-Type`.' }),
+  str('charset', HSLI, { default: 'off', docs: '`; charset=NAME` added to a `Content-Type` of the default charset_types (`text/html`, `text/xml`, `text/plain`, `text/vnd.wap.wml`, `application/javascript`, `application/rss+xml`) without parameters; no recoding.' }),
   str('source_charset', HSLI, { ...noop, docs: 'Charset of responses, for recoding.' }),
   flag('server_name_in_redirect', HSL, { ...noop, default: 'off', docs: 'Use the primary server name in redirects.' }),
   flag('port_in_redirect', HSL, { ...noop, default: 'on', docs: 'Keep the port in redirects.' }),
@@ -801,6 +808,12 @@ export const DIRECTIVES: readonly DirectiveSpec[] = [
   flag('merge_slashes', HS, { ...noop, default: 'on', docs: 'Merge runs of slashes in the URI.' }),
   flag('msie_padding', HSL, { ...noop, default: 'on', docs: 'Pad error pages for old MSIE.' }),
   flag('etag', HSL, { default: 'on', docs: '`ETag` on static files.' }),
+  spec('expires', HSLI, [1, 2], {
+    unique: true,
+    default: 'off',
+    docs: '`Expires` and `Cache-Control` on 200, 201, 204, 206, 301, 302, 303, 304, 307 and 308 answers: `[modified] TIME` (a negative TIME: `Cache-Control: no-cache`), `@TIME` (time of day), `epoch`, `max`, `off`; variables are not supported.',
+    validate: checkExpires,
+  }),
   oneOf('if_modified_since', HSL, ['off', 'exact', 'before'], {
     default: 'exact',
     docs: 'How `If-Modified-Since` is compared.',

@@ -23,6 +23,14 @@ export {
   parseNumber,
   parsePositive,
   parseNonNegative,
+  parseExpires,
+  EXPIRES_OFF,
+  EXPIRES_ACCESS,
+  EXPIRES_MODIFIED,
+  EXPIRES_DAILY,
+  EXPIRES_EPOCH,
+  EXPIRES_MAX,
+  type ExpiresSetting,
 } from './values.js'
 export { Registry, configError, posOf, type DirectiveSpec, type CheckContext } from './registry.js'
 export { DIRECTIVES, defaultRegistry, locationInfo } from './directives.js'

@@ -178,3 +178,48 @@ export function parseFlag(d: Directive): boolean {
     line: d.line,
   })
 }
+
+/** How `expires` sets the time (ngx_http_headers_filter_module's NGX_HTTP_EXPIRES_*). */
+export const EXPIRES_OFF = 0
+export const EXPIRES_ACCESS = 1
+export const EXPIRES_MODIFIED = 2
+export const EXPIRES_DAILY = 3
+export const EXPIRES_EPOCH = 4
+export const EXPIRES_MAX = 5
+
+/** An `expires` setting: its kind and seconds (from the access, from Last-Modified, or the time of day). */
+export interface ExpiresSetting {
+  kind: number
+  time: number
+}
+
+/**
+ * ngx_http_headers_expires and ngx_http_parse_expires: `[modified] [+|-]TIME`, `@TIME`, `epoch`, `max`, `off`.
+ * @returns the setting, or nginx's message (said after `"expires" directive`)
+ */
+export function parseExpires(args: readonly string[]): ExpiresSetting | string {
+  let kind = EXPIRES_ACCESS
+  if (args.length === 2) {
+    if (args[0] !== 'modified') return 'invalid value'
+    kind = EXPIRES_MODIFIED
+  }
+  let v = args[args.length - 1]!
+  if (v === 'epoch') return { kind: EXPIRES_EPOCH, time: 0 }
+  if (v === 'max') return { kind: EXPIRES_MAX, time: 0 }
+  if (v === 'off') return { kind: EXPIRES_OFF, time: 0 }
+  let minus = false
+  if (v.startsWith('@')) {
+    v = v.slice(1)
+    if (kind === EXPIRES_MODIFIED) return 'daily time cannot be used with "modified" parameter'
+    kind = EXPIRES_DAILY
+  } else if (v.startsWith('+')) v = v.slice(1)
+  else if (v.startsWith('-')) {
+    v = v.slice(1)
+    minus = true
+  }
+  const ms = parseTime(v, 's')
+  if (ms === null) return 'invalid value'
+  const t = ms / 1000
+  if (kind === EXPIRES_DAILY && t > 24 * 60 * 60) return 'daily time value must be less than 24 hours'
+  return { kind, time: minus ? -t : t }
+}

@@ -3,7 +3,7 @@
  * locations with their inherited settings and handlers, variables. Runs at start-up, `-t` and reload; everything a
  * request needs is decided here, so the hot path only looks things up.
  */
-import type { Directive } from '../config/index.js'
+import type { Directive, ExpiresSetting } from '../config/index.js'
 import { parseAddress, parseFlag, parseOffset, parseSize, parseTime } from '../config/index.js'
 import { DyupsError, type Pos } from '../errors.js'
 import { HeaderPlan, NEXT_ERROR, NEXT_TIMEOUT, NEXT_INVALID_HEADER, NEXT_500, NEXT_502, NEXT_503, NEXT_504,
@@ -26,6 +26,8 @@ import { buildVirtualHosts, type ListenInput, type ServerInput } from './vhosts.
 import { ScriptCompiler, type JsImport } from './script/index.js'
 import { ProxyTlsCompiler } from './proxy-tls.js'
 import { compileTls } from './tls-server.js'
+import { charsetOf } from './charset.js'
+import { expiresLevel } from './expires.js'
 import { compileTryFiles, staticDefaults, staticLevel, staticOfLocation, type StaticSettings } from './static-conf.js'
 
 /** What compiling needs: the checked configuration tree and where it lives. */
@@ -63,6 +65,8 @@ interface Inherited {
   types: MimeTypes
   serverTokens: boolean
   prefix: string
+  charset: string | null
+  expires: ExpiresSetting | null
   proxyHeaders: Directive[]
   proxyVersion: '1.0' | '1.1'
   proxy: ProxySettings
@@ -103,7 +107,7 @@ export function compileHttp(src: HttpSource): HttpConfig {
       access: null, addHeaders: [], clientMaxBodySize: 1024 * 1024, bodyBufferSize: 16 * 1024, bodyTemp: defaultTemp,
       temps, requestBuffering: true, prefix: src.prefix, keepaliveTimeout: 75_000, keepaliveRequests: 1000,
       clientBodyTimeout: 60_000, clientHeaderTimeout: 60_000, sendTimeout: 60_000, defaultType: 'text/plain',
-      types: DEFAULT_TYPES, serverTokens: true, proxyHeaders: [], proxyVersion: '1.0',
+      types: DEFAULT_TYPES, serverTokens: true, charset: null, expires: null, proxyHeaders: [], proxyVersion: '1.0',
       proxy: { connectTimeout: 60_000, readTimeout: 60_000, sendTimeout: 60_000, nextUpstream: NEXT_ERROR | NEXT_TIMEOUT, nextTries: 0, nextTimeout: 0 },
       hide: new Set(DEFAULT_HIDE), logs: 'default', scripts: new ScriptCompiler(src), jsImports: [],
       proxySsl: [], proxyTls: new ProxyTlsCompiler(src.prefix, src.confFile),
@@ -183,6 +187,7 @@ function level(parent: Inherited, block: readonly Directive[], vars: Variables, 
   i.errorPages = compileErrorPages(block, vars) ?? i.errorPages
   i.redirects = levelRedirects(block) ?? i.redirects
   i.gzip = gzipLevel(i.gzip, block)
+  i.expires = expiresLevel(i.expires, block)
   const imports = block.filter((d) => d.name === 'js_import')
   if (imports.length > 0) i.jsImports = [...i.jsImports, ...imports.map((d) => i.scripts.import(d))]
   i.proxySsl = ProxyTlsCompiler.merge(i.proxySsl, block)
@@ -230,6 +235,7 @@ function level(parent: Inherited, block: readonly Directive[], vars: Variables, 
       case 'default_type': i.defaultType = a0; break
       case 'types': i.types = compileTypes(d); break
       case 'server_tokens': i.serverTokens = a0 !== 'off'; break
+      case 'charset': i.charset = charsetOf(a0); break
       case 'recursive_error_pages': i.recursiveErrorPages = a0 === 'on'; break
       case 'proxy_intercept_errors': i.interceptErrors = a0 === 'on'; break
       case 'proxy_http_version': i.proxyVersion = a0 === '1.1' ? '1.1' : '1.0'; break
@@ -280,6 +286,8 @@ function locConf(i: Inherited, block: readonly Directive[], vars: Variables, log
     defaultType: i.defaultType,
     types: i.types,
     serverTokens: i.serverTokens,
+    charset: i.charset,
+    expires: i.expires,
     accessLogs: logsOf(i),
     files: staticOfLocation(i.files, loc),
     tryFiles: compileTryFiles(block, vars),

@@ -14,6 +14,7 @@ import type { ErrorPages } from './error-pages.js'
 import type { ErrorPages as ErrorPageList } from './error-page.js'
 import type { ProxyRedirect } from './proxy-redirect.js'
 import type { GzipConf } from './gzip.js'
+import type { ExpiresSetting } from '../config/index.js'
 import type { StatusFormat } from '../health/index.js'
 import type { JsContent, LuaScript } from './script/index.js'
 import type { ProxyTls } from './proxy-tls.js'
@@ -87,6 +88,10 @@ export interface LocConf {
   defaultType: string
   types: MimeTypes
   serverTokens: boolean
+  /** `; charset=NAME` from `charset` (charset.ts); null: off. */
+  charset: string | null
+  /** `expires`; null: off. */
+  expires: ExpiresSetting | null
   /** null: access_log off. */
   accessLogs: readonly AccessLog[] | null
   /** root/alias, index, etag, if_modified_since, log_not_found, max_ranges. */

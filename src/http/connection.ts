@@ -18,6 +18,9 @@ import { VERSION } from '../version.js'
 import type { LocConf, ProxyPass } from './conf.js'
 import { closesConnection } from './error-pages.js'
 import { intercepts, sendErrorPage } from './error-page.js'
+import { charsetSuffix } from './charset.js'
+import { parseHttpTime } from './conditional.js'
+import { expiresLines, expiresValues } from './expires.js'
 import { GZ_COMPRESS, GZ_VARY, GzipBody, gzipLocal, gzipProxied, gzipWhole } from './gzip.js'
 import { LocationMatch } from './locations.js'
 import { Request } from './request.js'
@@ -614,7 +617,7 @@ export class Connection implements Downstream, RewriteAnswer {
     const keep = req.keepAlive && !(this.bodyPending && req.head.expectContinue) && this.keepAliveAllowed(lc) && (client11 || noBody || !(gz & GZ_COMPRESS))
     req.keepAlive = keep
     let h = `${statusLine(shown)}Server: ${tokens ? SERVER_ON : SERVER_OFF}\r\nDate: ${httpDate()}\r\n`
-    if (type !== undefined && !(status === 204 || status === 304)) h += `Content-Type: ${type}\r\n`
+    if (type !== undefined && !(status === 204 || status === 304)) h += `Content-Type: ${type}${charsetSuffix(lc?.charset ?? null, type)}\r\n`
     if (status !== 204 && status !== 304 && !(gz & GZ_COMPRESS)) h += `Content-Length: ${len}\r\n`
     // nginx's header filter makes a relative Location absolute and sends it here; others keep their list place.
     if (req.location !== null && req.location.startsWith('/')) h += `Location: ${this.absolute(req.location)}\r\n`
@@ -625,6 +628,7 @@ export class Connection implements Downstream, RewriteAnswer {
     if (req.wwwAuthenticate !== null) h += `WWW-Authenticate: ${req.wwwAuthenticate}\r\n`
     if (req.location !== null && !req.location.startsWith('/')) h += `Location: ${req.location}\r\n`
     if (headers !== null) for (const [n, v] of headers) if (n !== 'Location' || !v.startsWith('/')) h += `${n}: ${v}\r\n`
+    if (lc !== null && lc.expires !== null) h += expiresLines(lc.expires, status, -1)
     if (lc !== null) h += this.addHeaders(lc, status)
     if (gz & GZ_COMPRESS) h += 'Content-Encoding: gzip\r\n'
     h += '\r\n'
@@ -649,9 +653,9 @@ export class Connection implements Downstream, RewriteAnswer {
    * pauses while the socket's buffer is full and resumes on 'drain'. `before`: header lines that go before
    * `Connection:` (Content-Type, Content-Length, Last-Modified), `after`: those after it (ETag, Accept-Ranges,
    * Content-Range), both CRLF-terminated. `body` null: the head alone (HEAD, 304, an empty file); a Buffer: a small
-   * file read whole, written with the head in one go.
+   * file read whole, written with the head in one go. `last`: lines after add_header's (Content-Encoding).
    */
-  sendStream(status: number, before: string, after: string, body: Readable | Buffer | null, length: number, path = ''): void {
+  sendStream(status: number, before: string, after: string, body: Readable | Buffer | null, length: number, path = '', last = ''): void {
     const req = this.req!
     const lc = req.loc
     const keep = req.keepAlive && this.keepAliveAllowed(lc)
@@ -659,7 +663,7 @@ export class Connection implements Downstream, RewriteAnswer {
     let h = `${statusLine(wireStatus(status))}Server: ${lc?.serverTokens !== false ? SERVER_ON : SERVER_OFF}\r\nDate: ${httpDate()}\r\n`
     h += before + (keep ? 'Connection: keep-alive\r\n' : 'Connection: close\r\n') + after
     if (lc !== null) h += this.addHeaders(lc, status)
-    h += '\r\n'
+    h += last + '\r\n'
     req.status = status
     req.headerSent = true
     if (Buffer.isBuffer(body)) {
@@ -814,6 +818,8 @@ export class Connection implements Downstream, RewriteAnswer {
       redirect: pass.redirect !== null ? this : null,
       gzip: (gz & GZ_COMPRESS) !== 0,
       vary: (gz & GZ_VARY) !== 0,
+      charset: charsetSuffix(lc.charset, rh.get('content-type') ?? undefined),
+      expires: lc.expires !== null ? expiresValues(lc.expires, status, lastModifiedOf(rh)) : null,
     })
     this.socket.write(head, 'latin1')
     req.headerSent = true
@@ -1041,4 +1047,12 @@ export class Connection implements Downstream, RewriteAnswer {
       this.socket.destroy()
     }
   }
+}
+
+/** A backend's Last-Modified in seconds, or -1 (for `expires modified`). */
+function lastModifiedOf(rh: ResponseHead): number {
+  const v = rh.get('last-modified')
+  if (v === null) return -1
+  const t = parseHttpTime(v)
+  return t >= 0 ? t : -1
 }

@@ -12,6 +12,7 @@
  * backend is paused while the compressor holds a buffer's worth, and the compressor while the client is full.
  */
 import type { Socket } from 'node:net'
+import { pipeline, Transform, type Readable } from 'node:stream'
 import { createGzip, gzipSync, type Gzip } from 'node:zlib'
 import { parseSize, type Directive } from '../config/index.js'
 import { ChunkedScanner, LAST_CHUNK, type ResponseHead } from '../http1/index.js'
@@ -278,6 +279,31 @@ export function gzipWhole(body: string | Buffer, level: number, chunked: boolean
   const z = gzipSync(typeof body === 'string' ? Buffer.from(body, 'latin1') : body, { level })
   if (!chunked) return z
   return Buffer.concat([Buffer.from(z.length.toString(16) + '\r\n', 'latin1'), z, Buffer.from('\r\n', 'latin1'), LAST_CHUNK])
+}
+
+/** Frames each buffer as one chunk, and ends with the last chunk. */
+function chunkFramer(): Transform {
+  return new Transform({
+    transform(b: Buffer, _enc, cb): void {
+      if (b.length === 0) return cb()
+      cb(null, Buffer.concat([Buffer.from(b.length.toString(16) + '\r\n', 'latin1'), b, CRLF]))
+    },
+    flush(cb): void {
+      cb(null, LAST_CHUNK)
+    },
+  })
+}
+
+const CRLF = Buffer.from('\r\n', 'latin1')
+
+/**
+ * A file's body compressed as it is read, framed as chunks when `chunked`; backpressure on the result reaches the
+ * file. An error of any stage destroys the result with it.
+ */
+export function gzipStream(src: Readable, level: number, chunked: boolean): Readable {
+  const z = createGzip({ level })
+  const ignore = (): void => {}
+  return chunked ? pipeline(src, z, chunkFramer(), ignore) : pipeline(src, z, ignore)
 }
 
 /** Feeds the data of a chunked body to the compressor. */

@@ -13,6 +13,9 @@ import { Readable } from 'node:stream'
 import { log } from '../log.js'
 import type { Connection } from './connection.js'
 import { etagListMatches, etagOf, parseHttpTime, parseRanges, RANGE_NOT_SATISFIABLE, type ByteRange } from './conditional.js'
+import { charsetSuffix } from './charset.js'
+import { expiresLines } from './expires.js'
+import { GZ_COMPRESS, GZ_VARY, gzipLocal, gzipStream, gzipWhole } from './gzip.js'
 import { contentTypeFor } from './mime.js'
 import type { Request } from './request.js'
 import { ALIAS_WHOLE, fullName, type StaticSettings } from './static-conf.js'
@@ -219,8 +222,9 @@ async function serveFile(c: Connection, req: Request): Promise<void> {
     if (c.socket.destroyed) return
     if (st.isDirectory()) {
       // nginx escapes the URI here (NGX_ESCAPE_URI), unlike in most of its redirects.
+      // Relative, as nginx's static module leaves it: the header filter makes it absolute ahead of Connection.
       const loc = escapeUri(req.uri) + '/' + (req.args === '' ? '' : `?${req.args}`)
-      return c.sendLocal(301, null, [['Location', c.absolute(loc)]])
+      return c.sendLocal(301, null, [['Location', loc]])
     }
     log('crit', `"${path}" is not a regular file${context(req)}`)
     return c.finishLocal(404)
@@ -239,34 +243,42 @@ async function respond(c: Connection, req: Request, fh: FileHandle, st: Stats, p
   const size = st.size
   const mtime = Math.floor(st.mtimeMs / 1000)
   const etag = fc.etag ? etagOf(mtime, size) : null
-  const lastModified = `Last-Modified: ${new Date(mtime * 1000).toUTCString()}\r\n`
+  // ngx_http_send_header: an error page's code replaces the 200 before the filters, so a file served as an error
+  // page gets no 304, 412 or range, and the header filter drops Last-Modified off 200, 206 and 304.
+  const ok = req.errStatus <= 0 || req.errStatus === 200
+  const lastModified = ok ? `Last-Modified: ${new Date(mtime * 1000).toUTCString()}\r\n` : ''
   const etagLine = etag === null ? '' : `ETag: ${etag}\r\n`
   const head = req.head
 
   // ngx_http_not_modified_header_filter
-  const ius = head.get('if-unmodified-since')
-  const im = head.get('if-match')
+  const ius = ok ? head.get('if-unmodified-since') : null
+  const im = ok ? head.get('if-match') : null
   if ((ius !== null && !(parseHttpTime(ius) >= mtime)) || (im !== null && !etagListMatches(im, etag, false))) {
     void fh.close().catch(ignore)
     return c.finishLocal(412)
   }
-  const ims = head.get('if-modified-since')
-  const inm = head.get('if-none-match')
+  const ims = ok ? head.get('if-modified-since') : null
+  const inm = ok ? head.get('if-none-match') : null
   if (ims !== null || inm !== null) {
     const modified = (ims !== null && isModified(fc.ifModifiedSince, ims, mtime)) || (inm !== null && !etagListMatches(inm, etag, true))
     if (!modified) {
       void fh.close().catch(ignore)
-      return c.sendStream(304, lastModified, etagLine, null, 0)
+      return c.sendStream(304, lastModified, etagLine + expiresLines(lc.expires, 304, mtime), null, 0)
     }
   }
 
-  const type = `Content-Type: ${contentTypeFor(lc.types, req.uri, lc.defaultType)}\r\n`
+  const mime = contentTypeFor(lc.types, req.uri, lc.defaultType)
+  const type = `Content-Type: ${mime}${charsetSuffix(lc.charset, mime)}\r\n`
+  // ngx_http_gzip_header_filter runs before the range filter: a compressed answer has no length, hence no range.
+  const gz = lc.gzip !== null ? gzipLocal(lc.gzip, req, ok ? 200 : req.errStatus, mime, size) : 0
+  if (gz & GZ_COMPRESS) return sendGzipped(c, req, fh, ok ? 200 : req.errStatus, type + lastModified, etag, gz, size, expiresLines(lc.expires, ok ? 200 : req.errStatus, mtime))
   let start = 0
   let end = size
-  let status = 200
-  let after = fc.maxRanges === 0 ? etagLine : `${etagLine}Accept-Ranges: bytes\r\n`
+  let status = ok ? 200 : req.errStatus
+  // nginx's headers filter (Expires, Cache-Control) runs before the range filter (Accept-Ranges, Content-Range).
+  let after = fc.maxRanges === 0 || !ok ? '' : 'Accept-Ranges: bytes\r\n'
   // ngx_http_range_header_filter
-  const range = head.get('range')
+  const range = ok ? head.get('range') : null
   if (range !== null && fc.maxRanges > 0 && range.length >= 7 && range.slice(0, 6).toLowerCase() === 'bytes=' && ifRangeHolds(head.get('if-range'), etag, mtime)) {
     const r = parseRanges(range.slice(6), size, fc.maxRanges)
     if (r === RANGE_NOT_SATISFIABLE) {
@@ -277,13 +289,15 @@ async function respond(c: Connection, req: Request, fh: FileHandle, st: Stats, p
       start = r[0]!.start
       end = r[0]!.end
       status = 206
-      after = `${etagLine}Content-Range: bytes ${start}-${end - 1}/${size}\r\n`
+      after = `Content-Range: bytes ${start}-${end - 1}/${size}\r\n`
     } else if (typeof r !== 'number') {
-      return multipart(c, req, fh, r, size, contentTypeFor(lc.types, req.uri, lc.defaultType), lastModified, etagLine)
+      return multipart(c, req, fh, r, size, mime + charsetSuffix(lc.charset, mime), lastModified, etagLine + expiresLines(lc.expires, 206, mtime))
     }
   }
   const length = end - start
   const before = `${type}Content-Length: ${length}\r\n${lastModified}`
+  after = etagLine + expiresLines(lc.expires, status, mtime) + after
+  if (gz & GZ_VARY) after = `Vary: Accept-Encoding\r\n${after}`
   if (req.method === 'HEAD' || length === 0) {
     void fh.close().catch(ignore)
     return c.sendStream(status, before, after, null, length)
@@ -291,6 +305,39 @@ async function respond(c: Connection, req: Request, fh: FileHandle, st: Stats, p
   if (length <= SMALL) return sendSmall(c, fh, status, before, after, start, length, path)
   const body: Readable = fh.createReadStream({ start, end: end - 1, highWaterMark: CHUNK })
   c.sendStream(status, before, after, body, length, path)
+}
+
+/**
+ * A whole file compressed (nginx's gzip filter): chunked to an HTTP/1.1 client, until the close to HTTP/1.0; the
+ * ETag made weak, Content-Encoding last. A small file is read and compressed at once, a larger one as it is read.
+ */
+async function sendGzipped(c: Connection, req: Request, fh: FileHandle, status: number, before: string, etag: string | null, gz: number, size: number, expires: string): Promise<void> {
+  const client11 = req.versionMinor === 1
+  const head = req.method === 'HEAD'
+  if (!client11 && !head) req.keepAlive = false
+  const framing = client11 && !head ? 'Transfer-Encoding: chunked\r\n' : ''
+  const after = `${gz & GZ_VARY ? 'Vary: Accept-Encoding\r\n' : ''}${etag === null ? '' : `ETag: ${etag.startsWith('W/') ? etag : `W/${etag}`}\r\n`}${expires}`
+  const last = 'Content-Encoding: gzip\r\n'
+  const level = req.loc!.gzip!.level
+  if (head) {
+    void fh.close().catch(ignore)
+    return c.sendStream(status, before + framing, after, null, 0, '', last)
+  }
+  if (size <= SMALL) {
+    const buf = Buffer.allocUnsafe(size)
+    let n: number
+    try {
+      n = (await fh.read(buf, 0, size, 0)).bytesRead
+    } finally {
+      void fh.close().catch(ignore)
+    }
+    if (c.socket.destroyed) return
+    const z = gzipWhole(n === size ? buf : buf.subarray(0, n), level, client11)
+    return c.sendStream(status, before + framing, after, z, z.length, '', last)
+  }
+  // The compressed length is unknown: a file that shrinks meanwhile just ends the body sooner.
+  const body = gzipStream(fh.createReadStream({ highWaterMark: CHUNK }), level, client11)
+  c.sendStream(status, before + framing, after, body, 0, '', last)
 }
 
 /** One read into one buffer; a short read (the file shrank) is sent as it is and ends the connection. */

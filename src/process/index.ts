@@ -11,7 +11,7 @@ import { constants } from 'node:os'
 import { runPrimary } from './primary.js'
 import { runSingle } from './single.js'
 import { loadConfig } from '../config/index.js'
-import { readSettings } from './settings.js'
+import { readSettings, userWarning } from './settings.js'
 
 export interface RunOptions extends BootOptions {
   dump?: boolean
@@ -25,6 +25,8 @@ export async function testConfig(opts: RunOptions): Promise<number> {
     const booted = await bootConfig(opts)
     if (!opts.quiet) {
       for (const n of booted.loaded.notes) process.stderr.write(`dyups: [notice] ${n}\n`)
+      const uw = userWarning(booted.loaded.tree)
+      if (uw !== null) process.stderr.write(`dyups: [warn] ${uw}\n`)
       process.stderr.write(`dyups: the configuration file ${opts.confFile} syntax is ok\n`)
       process.stderr.write(`dyups: configuration file ${opts.confFile} test is successful\n`)
     }
@@ -56,6 +58,9 @@ export async function sendSignal(opts: RunOptions): Promise<number> {
 export async function run(opts: RunOptions): Promise<void> {
   const booted = await bootConfig(opts)
   const s = booted.settings
+  // As nginx's warnings while it reads the configuration: on stderr, before going to the background.
+  const uw = userWarning(booted.loaded.tree)
+  if (uw !== null && process.env.DYUPS_DAEMON !== '1') process.stderr.write(`dyups: [warn] ${uw}\n`)
   if (s.daemon && process.env.DYUPS_DAEMON !== '1') return daemonize()
   const ready = (): void => {
     if (process.env.DYUPS_DAEMON === '1' && process.send) {

@@ -54,6 +54,20 @@ export function readSettings(tree: readonly Directive[], prefix: string): Settin
   }
 }
 
+/**
+ * What to warn about a `user` directive: dyups does not switch users, its workers keep the user that started it. Run
+ * as root it says so; otherwise it gives nginx's warning (nginx itself ignores `user` unless started as root).
+ * @returns `message in FILE:LINE`, or null without `user`
+ */
+export function userWarning(tree: readonly Directive[], uid: number = process.getuid?.() ?? -1): string | null {
+  const d = first(tree, 'user')
+  if (d === undefined) return null
+  const message = uid === 0
+    ? 'the "user" directive is not applied by dyups, worker processes run as root'
+    : 'the "user" directive makes sense only if the master process runs with super-user privileges, ignored'
+  return `${message} in ${d.file}:${d.line}`
+}
+
 /** dyups_read_msg_log: Tengine's line, logged whenever a worker applies a change. */
 export function logCounts(c: TableCounts): void {
   log('info', `[dyups] has ${c.groups} upstreams, ${c.static} static, ${c.deleted} deleted, all ${c.groups + c.deleted}`)

@@ -45,21 +45,38 @@ export interface ClientHeadOptions {
   vary?: boolean
   /** An error page's status replacing the backend's (nginx's err_status): its standard status line. */
   status?: number
+  /** Appended to the Content-Type value (`; charset=NAME`, decided by the caller's charset setting). */
+  charset?: string
+  /** `expires`: these values replace the backend's Expires and first Cache-Control in place (other Cache-Control lines
+   * dropped), or are added after the backend's headers. */
+  expires?: { expires: string; cacheControl: string } | null
 }
 
 export const defaultHide = new Set(DEFAULT_HIDE)
 
 export function buildClientHead(rh: ResponseHead, o: ClientHeadOptions): string {
   let contentType = '', contentLength = '', location = '', rest = ''
+  const ex = o.expires ?? null
+  let exSeen = false, ccSeen = false
   const n = rh.headerCount
   for (let i = 0; i < n; i++) {
     const name = rh.name(i)
     const lower = name.toLowerCase()
     switch (lower) {
-      case 'content-type': contentType = `Content-Type: ${rh.value(i)}\r\n`; continue
+      case 'content-type': contentType = `Content-Type: ${rh.value(i)}${o.charset ?? ''}\r\n`; continue
       case 'content-length': contentLength = o.chunked || o.gzip ? '' : `Content-Length: ${rh.value(i)}\r\n`; continue
     }
     if (ALWAYS_DROP.has(lower) || o.hide.has(lower)) continue
+    if (ex !== null && lower === 'expires') {
+      if (!exSeen) rest += `${name}: ${ex.expires}\r\n`
+      exSeen = true
+      continue
+    }
+    if (ex !== null && lower === 'cache-control') {
+      if (!ccSeen) rest += `${name}: ${ex.cacheControl}\r\n`
+      ccSeen = true
+      continue
+    }
     if (o.gzip && (lower === 'accept-ranges' || lower === 'etag')) {
       // nginx's ngx_http_clear_accept_ranges and ngx_http_weak_etag.
       const v = rh.value(i)
@@ -77,6 +94,8 @@ export function buildClientHead(rh: ResponseHead, o: ClientHeadOptions): string 
     }
     rest += `${name}: ${rh.value(i)}\r\n`
   }
+  if (ex !== null && !exSeen) rest += `Expires: ${ex.expires}\r\n`
+  if (ex !== null && !ccSeen) rest += `Cache-Control: ${ex.cacheControl}\r\n`
   const reason = rh.reason === '' ? '' : ` ${rh.reason}`
   return (
     (o.status ? statusLine(o.status) : `HTTP/1.1 ${rh.status}${reason}\r\n`) + `Server: ${o.server}\r\nDate: ${o.date}\r\n` +
