@@ -447,7 +447,7 @@ export const DIRECTIVES: readonly DirectiveSpec[] = [
   spec('worker_connections', EVENTS, 1, {
     unique: true,
     default: '512',
-    docs: 'Maximum simultaneous connections per worker.',
+    docs: 'Client connections one worker keeps open at most; beyond it a new connection is closed at once, with an alert.',
     validate: (d) => {
       if (parseNumber(d.args[0]) === null) throw configError(d, `invalid number "${d.args[0]}"`)
     },

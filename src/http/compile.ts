@@ -162,7 +162,9 @@ export function compileHttp(src: HttpSource): HttpConfig {
     }
   })
   vars.finish()
+  const events = find(src.tree, 'events')?.block ?? []
   return {
+    workerConnections: Number(find(events, 'worker_connections')?.args[0] ?? 512),
     listeners: bindPlan([...listeners.values()]),
     tls,
     servers,
@@ -320,8 +322,10 @@ function proxyPass(i: Inherited, d: Directive, vars: Variables, loc: Location | 
   const tls = https || tpl.constant === null ? i.proxyTls.build(i.proxySsl, vars) : null
   let host = '', uri: string | null = null
   if (tpl.constant !== null) {
-    const slash = rest.startsWith('unix:') ? rest.indexOf(':/', 5) + 1 || -1 : rest.indexOf('/')
-    host = slash > 0 ? rest.slice(0, slash) : rest
+    // `unix:/path:/uri`: the socket path ends at the `:` before the URI part, which is not part of the host.
+    const unix = rest.startsWith('unix:')
+    const slash = unix ? rest.indexOf(':/', 5) + 1 || -1 : rest.indexOf('/')
+    host = slash > 0 ? rest.slice(0, unix ? slash - 1 : slash) : rest
     uri = slash > 0 ? rest.slice(slash) : null
     if (host === '') throw new DyupsError('E_CONFIG', `no host in "${url}" of the "proxy_pass" directive`, at(d))
     if (uri !== null && (inIf || (loc !== undefined && (loc.kind === 'regex' || loc.kind === 'iregex' || loc.kind === 'named')))) {

@@ -146,4 +146,6 @@ export interface HttpConfig {
   vars: Variables
   /** Every client_body_temp_path, created when a worker starts (as nginx creates its paths). */
   tempPaths: readonly TempPath[]
+  /** `events { worker_connections }`: client connections one worker keeps open at most. */
+  workerConnections: number
 }

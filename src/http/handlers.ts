@@ -118,7 +118,8 @@ function doProxy(w: HttpWorker, c: Connection, req: Request, pass: ProxyPass): v
     host = m[2]!
     uri = m[3] === '' ? null : m[3]!
   }
-  req.proxyHost = host
+  // nginx's $proxy_host for a unix socket is `localhost` (ngx_http_proxy_set_vars).
+  req.proxyHost = host.startsWith('unix:') ? 'localhost' : host
   const path = upstreamUri(req, pass, uri)
   // An address without a port means 443 for https (groups keep their servers' own ports).
   const addr = https && !hasPort(host) ? `${host}:443` : host

@@ -8,6 +8,7 @@ import { existsSync, unlinkSync } from 'node:fs'
 import type { Balancer } from '../balancer/index.js'
 import type { ChangeSink } from '../dyups/index.js'
 import { DyupsError } from '../errors.js'
+import { log } from '../log.js'
 import { Pools } from '../proxy/index.js'
 import type { HttpConfig, Listener } from './conf.js'
 import { Connection } from './connection.js'
@@ -81,6 +82,12 @@ export class HttpWorker {
 
   private accept(s: Socket, l: Listener): void {
     if (this.stopping) {
+      s.destroy()
+      return
+    }
+    if (this.conns.size + this.sniffing.size >= this.conf.workerConnections) {
+      // nginx's words when its connection array is full; the client is closed at once rather than queued.
+      log('alert', `${this.conf.workerConnections} worker_connections are not enough`)
       s.destroy()
       return
     }
