@@ -186,6 +186,21 @@ export function readRequests(s: Socket, sockets: Set<Socket>, onRequest: (head: 
 }
 
 /**
+ * Closes a test server: its connections are dropped first (dyups may hold kept-alive ones), and the close is not
+ * waited for longer than 2 s, so a teardown never hangs on a connection it cannot see.
+ */
+export function closeServer(server: Server, sockets: Iterable<Socket>): Promise<void> {
+  return new Promise((resolve) => {
+    for (const s of sockets) s.destroy()
+    const timer = setTimeout(resolve, 2_000)
+    server.close(() => {
+      clearTimeout(timer)
+      resolve()
+    })
+  })
+}
+
+/**
  * A backend that answers every request with `name` (and records what it received). Closed after the test.
  */
 export async function backend(t: TestContext, name: string, opts: { port?: number } = {}): Promise<{ port: number; name: string; requests: string[]; server: Server }> {
@@ -200,10 +215,7 @@ export async function backend(t: TestContext, name: string, opts: { port?: numbe
     })
   })
   await new Promise<void>((r) => server.listen(opts.port ?? 0, '127.0.0.1', r))
-  t.after(() => new Promise((r) => {
-    server.close(r)
-    for (const s of sockets) s.destroy()
-  }))
+  t.after(() => closeServer(server, sockets))
   return { port: (server.address() as AddressInfo).port, name, requests, server }
 }
 

@@ -4,9 +4,10 @@
  */
 import assert from 'node:assert/strict'
 import { connect, createServer, type Socket } from 'node:net'
+import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { test, type TestContext } from 'node:test'
-import { ans, answer, freePorts, ipost, parseResponse, readRequests, request, startDyups, tempPrefix, writeConf } from './helpers.js'
+import { ans, answer, closeServer, freePorts, ipost, parseResponse, readRequests, request, startDyups, tempPrefix, waitFor, writeConf } from './helpers.js'
 
 /** A backend on a unix socket under `dir` that answers `name URI` and records the requests. */
 async function unixBackend(t: TestContext, dir: string, name: string): Promise<{ path: string; requests: string[] }> {
@@ -22,10 +23,7 @@ async function unixBackend(t: TestContext, dir: string, name: string): Promise<{
     })
   })
   await new Promise<void>((r) => server.listen(path, r))
-  t.after(() => new Promise((r) => {
-    server.close(r)
-    for (const s of sockets) s.destroy()
-  }))
+  t.after(() => closeServer(server, sockets))
   return { path, requests }
 }
 
@@ -89,7 +87,8 @@ http {
   assert.deepEqual(answer(await ipost(iface, '/upstream/dyn', `server unix:${b.path};`)), ans(200, 'success'))
   assert.equal(await got('/z', 'dyn'), '200 b /z')
 
-  // dyups on a unix socket answers like on TCP.
+  // dyups on a unix socket answers like on TCP (the socket opens after the TCP listener: wait for it, bounded).
+  assert.ok(await waitFor(() => existsSync(listen)), `${listen} was not created`)
   const viaUnix = parseResponse(await unixExchange(listen, 'GET /group/u HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'))
   assert.equal(`${viaUnix.status} ${viaUnix.body}`, '200 a /group/u')
 })

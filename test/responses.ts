@@ -7,7 +7,7 @@
 import { createServer, type AddressInfo, type Socket } from 'node:net'
 import type { TestContext } from 'node:test'
 import { gunzipSync } from 'node:zlib'
-import { Conn, dechunk, exchange, readRequests } from './helpers.js'
+import { closeServer, Conn, dechunk, exchange, readRequests } from './helpers.js'
 import { startPair, type Pair } from './nginx.js'
 
 /** What the scripted backend saw: one line per request, `METHOD target`. */
@@ -91,10 +91,7 @@ export async function scriptedBackend(t: TestContext): Promise<Scripted> {
     })
   })
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
-  t.after(() => new Promise((r) => {
-    server.close(r)
-    for (const s of sockets) s.destroy()
-  }))
+  t.after(() => closeServer(server, sockets))
   b.port = (server.address() as AddressInfo).port
   return b
 }

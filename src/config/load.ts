@@ -6,6 +6,7 @@ import { parseInto } from './parser.js'
 import { globSync, hasGlobMagic } from './glob.js'
 import { checkTree } from './check.js'
 import type { Registry } from './registry.js'
+import { errnoText } from '../errno.js'
 
 export interface LoadOptions {
   /** `-c`: the main configuration file; relative to the prefix when relative, as in nginx. */
@@ -40,25 +41,7 @@ export const MAX_FILE_SIZE = 64 * 1024 * 1024
 /** nginx has no limit, but an include cycle would recurse until it runs out of memory. */
 export const MAX_INCLUDE_DEPTH = 32
 
-const ERRNO: Record<string, [number, string]> = {
-  EPERM: [1, 'Operation not permitted'],
-  ENOENT: [2, 'No such file or directory'],
-  EIO: [5, 'Input/output error'],
-  EACCES: [13, 'Permission denied'],
-  ENOTDIR: [20, 'Not a directory'],
-  EISDIR: [21, 'Is a directory'],
-  EMFILE: [24, 'Too many open files'],
-  ENAMETOOLONG: [36, 'File name too long'],
-  ELOOP: [40, 'Too many levels of symbolic links'],
-}
 
-/** `(2: No such file or directory)`, as nginx appends errno to a message. */
-function errnoText(e: unknown): string {
-  const code = (e as NodeJS.ErrnoException).code ?? ''
-  const known = ERRNO[code]
-  if (known !== undefined) return `(${known[0]}: ${known[1]})`
-  return `(${code || String(e)})`
-}
 
 /** JS strings from the command line are UTF-16; the configuration works on bytes, one char each. */
 const toLatin1 = (s: string): string => Buffer.from(s, 'utf8').toString('latin1')
@@ -98,7 +81,7 @@ export function loadConfig(opts: LoadOptions): LoadedConfig {
     try {
       size = statSync(bytes(path)).size
     } catch (e) {
-      throw new DyupsError('E_CONFIG', `open() "${path}" failed ${errnoText(e)}`, at)
+      throw new DyupsError('E_CONFIG', `open() "${path}" failed (${errnoText(e)})`, at)
     }
     if (size > MAX_FILE_SIZE) {
       throw new DyupsError('E_CONFIG', `"${path}" is too large (${size} bytes, the limit is 64 MiB)`, at)
@@ -109,8 +92,8 @@ export function loadConfig(opts: LoadOptions): LoadedConfig {
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code
       // nginx opens a directory fine and fails reading it, logging no configuration position.
-      if (code === 'EISDIR' || code === 'EIO') throw new DyupsError('E_CONFIG', `pread() "${path}" failed ${errnoText(e)}`)
-      throw new DyupsError('E_CONFIG', `open() "${path}" failed ${errnoText(e)}`, at)
+      if (code === 'EISDIR' || code === 'EIO') throw new DyupsError('E_CONFIG', `pread() "${path}" failed (${errnoText(e)})`)
+      throw new DyupsError('E_CONFIG', `open() "${path}" failed (${errnoText(e)})`, at)
     }
     if (!seen.has(path)) {
       seen.add(path)

@@ -19,6 +19,7 @@ import { closeSync, openSync, writeSync } from 'node:fs'
 import { gzipSync } from 'node:zlib'
 import { DyupsError, type Pos } from '../errors.js'
 import { parseSize, parseTime, type Directive } from '../config/index.js'
+import { errnoText } from '../errno.js'
 import {
   secondsDotMillis,
   statusText,
@@ -290,26 +291,7 @@ export class LogFormats {
 // ---------------------------------------------------------------------------------------------------------------
 // Files
 
-const STRERROR: Readonly<Record<string, [number, string]>> = {
-  ENOENT: [2, 'No such file or directory'],
-  EACCES: [13, 'Permission denied'],
-  EISDIR: [21, 'Is a directory'],
-  ENOTDIR: [20, 'Not a directory'],
-  EROFS: [30, 'Read-only file system'],
-  ENOSPC: [28, 'No space left on device'],
-  EDQUOT: [122, 'Disk quota exceeded'],
-  EIO: [5, 'Input/output error'],
-  EBADF: [9, 'Bad file descriptor'],
-}
 
-/** `(2: No such file or directory)`, nginx's errno suffix. */
-function errnoText(e: unknown): string {
-  const code = (e as NodeJS.ErrnoException).code ?? ''
-  const known = STRERROR[code]
-  if (known) return `(${known[0]}: ${known[1]})`
-  const errno = (e as NodeJS.ErrnoException).errno
-  return `(${errno === undefined ? '?' : -errno}: ${code || (e instanceof Error ? e.message : String(e))})`
-}
 
 export interface LogFilesOptions {
   /** Called for write and reopen failures (nginx logs them at `alert`/`crit`); the message names the file. */
@@ -338,7 +320,7 @@ export class LogFile {
     try {
       return openSync(path, 'a', 0o644)
     } catch (e) {
-      throw new DyupsError('E_CONFIG', `open() "${path}" failed ${errnoText(e)}`)
+      throw new DyupsError('E_CONFIG', `open() "${path}" failed (${errnoText(e)})`)
     }
   }
 
@@ -392,7 +374,7 @@ export class LogFile {
       let off = 0
       while (off < buf.length) off += writeSync(this.fd, buf, off, buf.length - off)
     } catch (e) {
-      this.onError?.(`write() to "${this.path}" failed ${errnoText(e)}`)
+      this.onError?.(`write() to "${this.path}" failed (${errnoText(e)})`)
     }
   }
 
@@ -403,7 +385,7 @@ export class LogFile {
     try {
       fd = openSync(this.path, 'a', 0o644)
     } catch (e) {
-      this.onError?.(`open() "${this.path}" failed ${errnoText(e)}`)
+      this.onError?.(`open() "${this.path}" failed (${errnoText(e)})`)
       return
     }
     const old = this.fd

@@ -21,6 +21,7 @@ import type { Request } from './request.js'
 import { ALIAS_WHOLE, fullName, type StaticSettings } from './static-conf.js'
 import { escapeUri } from './uri.js'
 import type { VarSource } from './variables.js'
+import { errnoText } from '../errno.js'
 
 /** What mapping a URI to a path reads: the variables (for `$uri`, captures) and try_files' mark. */
 export type PathSource = VarSource & { addUriToAlias: boolean }
@@ -33,29 +34,10 @@ const CHUNK = 64 * 1024
 /** Bodies up to this size are read whole and written with the head: a stream costs more than the bytes. */
 const SMALL = 64 * 1024
 
-/** errno numbers and texts as nginx prints them (`(2: No such file or directory)`). */
-const ERRNO: Readonly<Record<string, string>> = {
-  ENOENT: '2: No such file or directory',
-  EIO: '5: Input/output error',
-  EACCES: '13: Permission denied',
-  ENOTDIR: '20: Not a directory',
-  EISDIR: '21: Is a directory',
-  ENFILE: '23: Too many open files in system',
-  EMFILE: '24: Too many open files',
-  EMLINK: '31: Too many links',
-  ENAMETOOLONG: '36: File name too long',
-  ELOOP: '40: Too many levels of symbolic links',
-}
 
 /** A path for fs calls: paths are byte strings (latin1), so a UTF-8 name reaches the file system as its bytes. */
 export const fsPath = (p: string): Buffer => Buffer.from(p, 'latin1')
 
-/** `(2: No such file or directory)` for a failed fs call. */
-export function errnoText(e: unknown): string {
-  const err = e as NodeJS.ErrnoException
-  const code = err.code ?? 'EIO'
-  return ERRNO[code] ?? `${Math.abs(err.errno ?? 0)}: ${code}`
-}
 
 /** `, client: …, server: …, request: "…", host: "…"`: the request context nginx appends to error lines. */
 export function context(req: Request): string {

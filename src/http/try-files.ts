@@ -9,7 +9,8 @@ import { log } from '../log.js'
 import type { Connection } from './connection.js'
 import type { Request } from './request.js'
 import { ALIAS_WHOLE, type TryFiles } from './static-conf.js'
-import { context, errnoText, fsPath, internalError, rootOf } from './static-files.js'
+import { errnoText } from '../errno.js'
+import { context, fsPath, internalError, rootOf } from './static-files.js'
 
 /**
  * Runs the try_files phase of `req`'s location.

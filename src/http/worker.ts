@@ -3,6 +3,7 @@
  * pools. Built from a compiled configuration; stopped gracefully (listeners closed, idle connections closed,
  * requests in flight finished) or at once.
  */
+import cluster from 'node:cluster'
 import { createServer, type Server, type Socket } from 'node:net'
 import { existsSync, unlinkSync } from 'node:fs'
 import type { Balancer } from '../balancer/index.js'
@@ -72,7 +73,8 @@ export class HttpWorker {
         reject(new DyupsError('E_CONFIG', `bind() to ${what} failed (${errno})`))
       })
       if (l.path !== null) {
-        if (existsSync(l.path) && process.env.NODE_UNIQUE_ID === undefined) unlinkSync(l.path)
+        // A cluster worker listens on the primary's socket: removing the file would unlink it for everyone.
+        if (existsSync(l.path) && !cluster.isWorker) unlinkSync(l.path)
         server.listen({ path: l.path, backlog: l.backlog }, () => resolve(server))
       } else {
         server.listen({ host: l.host!, port: l.port, ipv6Only: l.ipv6only, backlog: l.backlog }, () => resolve(server))

@@ -17,6 +17,8 @@ export interface Booted {
   staticGroups: UpstreamGroup[]
   /** What a worker needs to build its request path. */
   boot: Boot
+  /** Paths of `listen unix:` sockets. */
+  unixListeners: string[]
 }
 
 export interface BootOptions {
@@ -54,6 +56,8 @@ export async function bootConfig(opts: BootOptions): Promise<Booted> {
     : loaded.tree
   const boot: Boot = { prefix: opts.prefix, confFile: opts.confFile, tree }
   // Compiling the request path here makes `-t` report listen, location and variable errors, as nginx -t does.
-  compileHttp(boot).logFiles.close()
-  return { loaded, settings, staticGroups, boot }
+  const compiled = compileHttp(boot)
+  compiled.logFiles.close()
+  const unixListeners = compiled.listeners.flatMap((l) => (l.path !== null ? [l.path] : []))
+  return { loaded, settings, staticGroups, boot, unixListeners }
 }

@@ -5,6 +5,7 @@
  * TERM/INT fast stop, USR1 reopen logs.
  */
 import cluster, { type Worker } from 'node:cluster'
+import { existsSync, unlinkSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { formatError } from '../errors.js'
 import { configureLog, log, reopenLog } from '../log.js'
@@ -319,6 +320,8 @@ export async function runPrimary(opts: BootOptions, booted: Booted, onReady: () 
     for (const m of members.values()) send(m, { t: 'reopen' })
   })
 
+  // A socket file left by an earlier run would fail the bind; workers never remove it (they share the primary's).
+  for (const path of booted.unixListeners) if (existsSync(path)) unlinkSync(path)
   await startGeneration(boot, settings.workers)
   log('notice', `dyups started, ${settings.workers} worker process(es)`)
   onReady()

@@ -17,6 +17,7 @@ import type { ConnUser, UpstreamConn } from './conn.js'
 import type { Pools } from './pool.js'
 import type { UpstreamTls } from './tls.js'
 import type { BodySpool } from './spool.js'
+import { errnoText } from '../errno.js'
 
 /** proxy_next_upstream conditions, as bits. */
 export const NEXT_ERROR = 1
@@ -191,6 +192,7 @@ export class Exchange implements ConnUser {
     const peer = this.sel.next()
     if (peer === null) {
       // nginx's "no live upstreams": an attempt of its own, named after the group, with status 502.
+      this.logFailure(this.sel.name, 'no live upstreams while connecting to upstream')
       this.down.attempt(this.sel.name, 502, -1, 0)
       this.lastError = 502
       return this.fail()
@@ -323,7 +325,10 @@ export class Exchange implements ConnUser {
     this.state = S_HEAD
     const r = this.parser.execute(chunk, 0)
     if (r === NEED_MORE) return
-    if (r === PARSE_ERROR) return this.failure(NEXT_INVALID_HEADER, 502)
+    if (r === PARSE_ERROR) {
+      this.logFailure(conn.server.addr, 'upstream sent invalid header while reading response header from upstream')
+      return this.failure(NEXT_INVALID_HEADER, 502)
+    }
     const rh = this.parser.head!
     if (rh.status >= 100 && rh.status < 200 && rh.status !== 101) {
       // Interim responses (100 Continue, 103) are not relayed; the final one follows.
@@ -378,7 +383,7 @@ export class Exchange implements ConnUser {
         break
       case BODY_CHUNKED: {
         const end = this.scanner!.execute(data, 0)
-        if (end === PARSE_ERROR) return this.broken()
+        if (end === PARSE_ERROR) return this.broken('upstream sent invalid chunked response while reading upstream')
         if (end !== NEED_MORE) {
           data = data.subarray(0, end)
           last = true
@@ -436,23 +441,29 @@ export class Exchange implements ConnUser {
     this.onError(conn, null)
   }
 
-  onError(conn: UpstreamConn, _err: Error | null): void {
+  onError(conn: UpstreamConn, err: Error | null): void {
     if (conn !== this.conn || this.state === S_DONE) return
-    if (this.state === S_BODY) return this.broken()
+    if (this.state === S_BODY) return this.broken('upstream prematurely closed connection while reading upstream')
     // A kept-alive connection the backend closed meanwhile: try once more on a fresh one, not counted as a failure
     // (a streamed body that started going out cannot be sent again).
     if (!this.fresh && this.state === S_WAITING && this.peer !== null && this.bodyMode < BODY_OUT_STREAM) {
       this.drop()
       return this.connect(this.peer)
     }
-    if (conn.tlsError !== null) this.logTls(conn)
+    const addr = conn.server.addr
+    if (conn.tlsError !== null) this.logFailure(addr, `${conn.tlsError} while SSL handshaking to upstream`)
+    else if (this.state === S_CONNECTING) this.logFailure(addr, `connect() ${conn.server.unix ? `to ${addr} ` : ''}failed (${errnoText(err)}) while connecting to upstream`)
+    else if (err === null) this.logFailure(addr, 'upstream prematurely closed connection while reading response header from upstream')
+    else this.logFailure(addr, `recv() failed (${errnoText(err)}) while reading response header from upstream`)
     this.failure(NEXT_ERROR, 502)
   }
 
   onTimeout(conn: UpstreamConn): void {
     if (conn !== this.conn || this.state === S_DONE) return
-    if (this.state === S_BODY) return this.broken()
-    if (this.state === S_WAITING && this.bodyOut) this.down.note('error', 'upstream timed out (110: Connection timed out) while sending request to upstream')
+    if (this.state === S_BODY) return this.broken('upstream timed out (110: Connection timed out) while reading upstream')
+    const phase = this.state === S_CONNECTING ? 'connecting to upstream'
+      : this.state === S_WAITING && this.bodyOut ? 'sending request to upstream' : 'reading response header from upstream'
+    this.logFailure(conn.server.addr, `upstream timed out (110: Connection timed out) while ${phase}`)
     this.failure(NEXT_TIMEOUT, 504)
   }
 
@@ -462,11 +473,13 @@ export class Exchange implements ConnUser {
     else if (!this.fedEnd) this.down.bodyResume()
   }
 
-  private logTls(conn: UpstreamConn): void {
+  /** nginx's error line for a failed attempt: `WHAT, client: …, upstream: "http://ADDR/URI", host: …`. */
+  private logFailure(addr: string, what: string): void {
     const line = this.head.slice(0, this.head.indexOf('\r\n'))
     const uri = line.slice(line.indexOf(' ') + 1, line.lastIndexOf(' '))
-    this.down.upstreamError?.(`${conn.tlsError} while SSL handshaking to upstream`, `https://${conn.server.addr}${uri}`)
+    this.down.upstreamError?.(what, `${this.tls !== null ? 'https' : 'http'}://${addr}${uri}`)
   }
+
 
   private mayRetry(): boolean {
     if (this.sentAny) return false
@@ -509,7 +522,8 @@ export class Exchange implements ConnUser {
    * The response was cut short after its head went out. nginx ends such a request without blaming the server
    * (ngx_http_upstream_finalize_request frees the peer with state 0): it stays in rotation.
    */
-  private broken(): void {
+  private broken(what: string): void {
+    this.logFailure(this.peer!.server.addr, what)
     this.state = S_DONE
     this.down.attempt(this.peer!.server.addr, this.status, this.connectMs, Date.now() - this.attemptStart)
     this.sel.done(this.peer!, true)

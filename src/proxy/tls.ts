@@ -11,6 +11,7 @@ import { readFileSync } from 'node:fs'
 import { isIP } from 'node:net'
 import { checkServerIdentity, createSecureContext, type PeerCertificate, type SecureContext, type SecureContextOptions, type TLSSocket } from 'node:tls'
 import { DyupsError, type Pos } from '../errors.js'
+import { errnoText } from '../errno.js'
 
 /** nginx's protocol names (compared caselessly), oldest first, with the OpenSSL option that turns each off. */
 const VERSIONS: readonly { name: string; node: 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3'; off: number }[] = [
@@ -43,21 +44,12 @@ export function tlsVersions(protocols: readonly string[], directive: string, at?
   return { minVersion: VERSIONS[first]!.node, maxVersion: VERSIONS[last]!.node, secureOptions }
 }
 
-/** errno text as nginx prints it after a failed system call. */
-function errnoText(e: NodeJS.ErrnoException): string {
-  switch (e.code) {
-    case 'ENOENT': return '2: No such file or directory'
-    case 'EACCES': return '13: Permission denied'
-    case 'EISDIR': return '21: Is a directory'
-    default: return `${e.errno === undefined ? '' : -e.errno}: ${e.message}`
-  }
-}
 
 function readFile(path: string, failed: string): string {
   try {
     return readFileSync(path, 'latin1')
   } catch (e) {
-    throw new DyupsError('E_CONFIG', `${failed} (${errnoText(e as NodeJS.ErrnoException)})`)
+    throw new DyupsError('E_CONFIG', `${failed} (${errnoText(e)})`)
   }
 }
 
