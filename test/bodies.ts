@@ -10,7 +10,7 @@ import { mkdirSync, readFileSync, readdirSync, readlinkSync } from 'node:fs'
 import { connect, createServer, type Server, type Socket, type AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import type { TestContext } from 'node:test'
-import { childPids, freePorts, sleep, startDyups, tempPrefix, waitFor, writeConf } from './helpers.js'
+import { childPids, freePorts, readText, sleep, startDyups, tempPrefix, waitFor, writeConf } from './helpers.js'
 import { startNginx } from './nginx.js'
 
 export const MiB = 1024 * 1024
@@ -312,13 +312,7 @@ export async function startSide(t: TestContext, kind: 'nginx' | 'dyups', backPor
   let workers: number[] = []
   await waitFor(() => (workers = childPids(pid)).length === 1, 10_000)
   assert.equal(workers.length, 1, `${kind} has one worker`)
-  const read = (f: string): string => {
-    try {
-      return readFileSync(join(prefix, f), 'latin1')
-    } catch {
-      return ''
-    }
-  }
+  const read = (f: string): string => readText(join(prefix, f))
   return {
     kind,
     port,

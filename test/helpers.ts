@@ -185,6 +185,15 @@ export function readRequests(s: Socket, sockets: Set<Socket>, onRequest: (head: 
   })
 }
 
+/** A file's bytes as latin1, or '' while it does not exist (a log not written yet). */
+export function readText(path: string): string {
+  try {
+    return readFileSync(path, 'latin1')
+  } catch {
+    return ''
+  }
+}
+
 /**
  * Closes a test server: its connections are dropped first (dyups may hold kept-alive ones), and the close is not
  * waited for longer than 2 s, so a teardown never hangs on a connection it cannot see.
@@ -566,13 +575,7 @@ export async function startBinIn(t: TestContext, cwd: string | undefined, prefix
       clearTimeout(timer)
       return code
     },
-    errorLog: () => {
-      try {
-        return readFileSync(join(prefix, 'logs/error.log'), 'latin1')
-      } catch {
-        return ''
-      }
-    },
+    errorLog: () => readText(join(prefix, 'logs/error.log')),
   }
   t.after(() => d.stop('SIGKILL'))
   const deadline = Date.now() + 15_000

@@ -8,12 +8,12 @@
  */
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
-import { existsSync, mkdirSync, readFileSync } from 'node:fs'
+import { existsSync, mkdirSync } from 'node:fs'
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net'
 import { join } from 'node:path'
 import type { TestContext } from 'node:test'
 import {
-  BIN, canConnect, childPids, dechunk, freePorts, readRequests, sleep, startDyups, tempPrefix, waitGone, writeConf,
+  BIN, canConnect, childPids, dechunk, freePorts, readRequests, readText, sleep, startDyups, tempPrefix, waitGone, writeConf,
   type Run,
 } from './helpers.js'
 
@@ -153,13 +153,7 @@ export interface Pair {
 }
 
 function proc(kind: 'nginx' | 'dyups', prefix: string, port: number, pid: number, stderr: () => string): Proc {
-  const read = (f: string): string => {
-    try {
-      return readFileSync(join(prefix, f), 'latin1')
-    } catch {
-      return ''
-    }
-  }
+  const read = (f: string): string => readText(join(prefix, f))
   return {
     kind,
     prefix,

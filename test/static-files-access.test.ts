@@ -6,10 +6,10 @@
  */
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
-import { chmodSync, chownSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { chmodSync, chownSync, mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
-import { BIN, canConnect, freePorts, request, sleep, tempPrefix, writeConf } from './helpers.js'
+import { BIN, canConnect, freePorts, readText, request, sleep, tempPrefix, writeConf } from './helpers.js'
 import { startNginx } from './nginx.js'
 
 const NOBODY = 65534
@@ -62,13 +62,7 @@ function makeTree(prefix: string): void {
   for (const [p, mode] of TREE.slice().reverse()) chmodSync(join(prefix, p), mode)
 }
 
-function readLog(prefix: string): string {
-  try {
-    return readFileSync(join(prefix, 'logs/error.log'), 'latin1')
-  } catch {
-    return ''
-  }
-}
+const readLog = (prefix: string): string => readText(join(prefix, 'logs/error.log'))
 
 test('files without permission: 403 and the log line, as nginx', async (t) => {
   const [pn, pd] = (await freePorts(2)) as [number, number]
