@@ -154,9 +154,5 @@ export function getChashPeer(sel: Selection, ring: ChashRing): RrPeer | null {
     sel.hash++
     if (++sel.hashTries > 20) return getRoundRobinPeer(sel)
   }
-  sel.current = best
-  best.state.conns++
-  if (now - best.state.checked > best.failTimeout) best.state.checked = now
-  sel.setTried(bi)
-  return best
+  return sel.take(best, bi)
 }

@@ -28,9 +28,5 @@ export function getHashedPeer(sel: Selection, step: (sel: Selection) => void): R
     if (!sel.isTried(p) && !unusable(peer, now, check)) break
     if (++sel.hashTries > 20) return getRoundRobinPeer(sel)
   }
-  sel.current = peer
-  peer.state.conns++
-  if (now - peer.state.checked > peer.failTimeout) peer.state.checked = now
-  sel.setTried(p)
-  return peer
+  return sel.take(peer, p)
 }

@@ -58,9 +58,5 @@ export function getLeastConnPeer(sel: Selection): RrPeer | null {
     best.currentWeight -= total
   }
 
-  if (now - best.state.checked > best.failTimeout) best.state.checked = now
-  best.state.conns++
-  sel.current = best
-  sel.setTried(p)
-  return best
+  return sel.take(best, p)
 }

@@ -141,6 +141,18 @@ export class Selection {
     else this.#tn[i >>> 5]! |= 1 << (i & 31)
   }
 
+  /**
+   * The chosen peer of a hashing, least_conn or random search (peer `i` of the current tier): it becomes the current
+   * one, counts a connection, starts a new fail_timeout window if the last one is over, and is not tried again.
+   */
+  take(peer: RrPeer, i: number): RrPeer {
+    this.current = peer
+    if (this.now - peer.state.checked > peer.failTimeout) peer.state.checked = this.now
+    peer.state.conns++
+    this.setTried(i)
+    return peer
+  }
+
   clearTried(): void {
     this.#t0 = 0
     if (this.#tn !== null) this.#tn.fill(0)

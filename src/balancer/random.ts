@@ -44,11 +44,7 @@ export function getRandomPeer(sel: Selection, starts: Float64Array, random: () =
     if (!sel.isTried(i) && !unusable(peer, now, check)) break
     if (++sel.hashTries > 20) return getRoundRobinPeer(sel)
   }
-  sel.current = peer
-  if (now - peer.state.checked > peer.failTimeout) peer.state.checked = now
-  peer.state.conns++
-  sel.setTried(i)
-  return peer
+  return sel.take(peer, i)
 }
 
 /** ngx_http_upstream_get_random2_peer. */
@@ -77,9 +73,5 @@ export function getRandom2Peer(sel: Selection, starts: Float64Array, random: () 
     }
     if (++sel.hashTries > 20) return getRoundRobinPeer(sel)
   }
-  sel.current = peer
-  if (now - peer.state.checked > peer.failTimeout) peer.state.checked = now
-  peer.state.conns++
-  sel.setTried(i)
-  return peer
+  return sel.take(peer, i)
 }
