@@ -6,26 +6,17 @@
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
 import { crc32 } from 'node:zlib'
-import { mkdirSync, readFileSync, readdirSync, readlinkSync } from 'node:fs'
+import { mkdirSync, readdirSync, readlinkSync } from 'node:fs'
 import { connect, createServer, type Server, type Socket, type AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import type { TestContext } from 'node:test'
-import { childPids, freePorts, readText, sleep, startDyups, tempPrefix, waitFor, writeConf } from './helpers.js'
+import { childPids, freePorts, readText, rssKb, sleep, startDyups, tempPrefix, waitFor, writeConf } from './helpers.js'
 import { startNginx } from './nginx.js'
 
 export const MiB = 1024 * 1024
 export const GiB = 1024 * MiB
 const CHUNK = 64 * 1024
 
-/** VmRSS of a process in KiB (0 when it is gone). */
-export function rssKb(pid: number): number {
-  try {
-    const m = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'latin1'))
-    return m === null ? 0 : Number(m[1])
-  } catch {
-    return 0
-  }
-}
 
 /** What a process's descriptors point at (`socket:[…]`, paths, `… (deleted)`). */
 export function fds(pid: number): string[] {

@@ -5,7 +5,8 @@
  */
 import assert from 'node:assert/strict'
 import test from 'node:test'
-import { GiB, MiB, RssSampler, rssKb, download, fds, newFds, logLines, open, sleep, sourceBackend, startSide } from './bodies.js'
+import { GiB, MiB, RssSampler, download, fds, newFds, logLines, open, sleep, sourceBackend, startSide } from './bodies.js'
+import { rssKb } from './helpers.js'
 
 const RSS_LIMIT_KB = 150 * 1024
 

@@ -8,7 +8,8 @@ import { createServer, type AddressInfo, type Socket } from 'node:net'
 import { readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import test from 'node:test'
-import { GiB, MiB, RssSampler, rssKb, fds, newFds, generatedCrc, logLines, open, readAll, sendGenerated, sinkBackend, startSide } from './bodies.js'
+import { GiB, MiB, RssSampler, fds, newFds, generatedCrc, logLines, open, readAll, sendGenerated, sinkBackend, startSide } from './bodies.js'
+import { rssKb } from './helpers.js'
 
 const RSS_LIMIT_KB = 150 * 1024
 

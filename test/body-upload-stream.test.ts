@@ -6,8 +6,8 @@ import assert from 'node:assert/strict'
 import { readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import test from 'node:test'
-import { GiB, RssSampler, crcOf, fds, newFds, logLines, open, readAll, rssKb, sendGenerated, sinkBackend, sleep, startSide } from './bodies.js'
-import { freePorts } from './helpers.js'
+import { GiB, RssSampler, crcOf, fds, newFds, logLines, open, readAll, sendGenerated, sinkBackend, sleep, startSide } from './bodies.js'
+import { freePorts, rssKb } from './helpers.js'
 
 const RSS_LIMIT_KB = 150 * 1024
 

@@ -185,6 +185,16 @@ export function readRequests(s: Socket, sockets: Set<Socket>, onRequest: (head: 
   })
 }
 
+/** VmRSS of a process in KiB (0 when it is gone). */
+export function rssKb(pid: number): number {
+  try {
+    const m = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'latin1'))
+    return m === null ? 0 : Number(m[1])
+  } catch {
+    return 0
+  }
+}
+
 /** A file's bytes as latin1, or '' while it does not exist (a log not written yet). */
 export function readText(path: string): string {
   try {

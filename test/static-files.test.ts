@@ -12,7 +12,7 @@ import { mkdirSync, readdirSync, readFileSync, readlinkSync, symlinkSync, trunca
 import { connect } from 'node:net'
 import { join } from 'node:path'
 import { test } from 'node:test'
-import { backend, Conn, freePorts, request, sleep, startDyups, tempPrefix, writeConf, type Response } from './helpers.js'
+import { backend, Conn, freePorts, request, rssKb, sleep, startDyups, tempPrefix, writeConf, type Response } from './helpers.js'
 import { startNginx } from './nginx.js'
 
 /** Every file gets this modification time, so ETag and Last-Modified agree across the two prefixes. */
@@ -335,6 +335,22 @@ async function accessLine(prefix: string, from: number): Promise<string> {
   return text.trim()
 }
 
+/** A single-process dyups configuration with one server on `port` holding `locations`, written into `prefix`. */
+function oneServer(prefix: string, port: number, accessLog: string, locations: string): void {
+  writeConf(prefix, 'conf/nginx.conf', `daemon off;
+master_process off;
+error_log logs/error.log error;
+events {}
+http {
+    access_log ${accessLog};
+    server {
+        listen 127.0.0.1:${port};
+        ${locations}
+    }
+}
+`)
+}
+
 test('static files: dyups answers as nginx 1.22 does', async (t) => {
   const [pn, pd] = (await freePorts(2)) as [number, number]
   const xn = tempPrefix(t)
@@ -399,19 +415,7 @@ test('static files: an alias never serves what lies outside its directory', asyn
   writeConf(prefix, 'secret.txt', 'secret')
   // The classic misconfiguration: a location without its trailing slash over an alias with one. nginx serves
   // /files../secret.txt from the parent directory; dyups refuses any path with a `..` segment.
-  writeConf(prefix, 'conf/nginx.conf', `daemon off;
-master_process off;
-error_log logs/error.log error;
-events {}
-http {
-    access_log off;
-    server {
-        listen 127.0.0.1:${port};
-        location /files { alias data/; }
-        location /v/ { root html/$arg_d; }
-    }
-}
-`)
+  oneServer(prefix, port, 'off', 'location /files { alias data/; }\n        location /v/ { root html/$arg_d; }')
   await startDyups(t, prefix, [port])
   const cases: [string, number][] = [
     ['/files../secret.txt', 403],
@@ -446,18 +450,7 @@ test('static files: a client that leaves mid-body releases the file', async (t) 
   mkdirSync(join(prefix, 'html'))
   const big = join(prefix, 'html/big.bin')
   writeFileSync(big, Buffer.alloc(8 * 1024 * 1024, 0x61))
-  writeConf(prefix, 'conf/nginx.conf', `daemon off;
-master_process off;
-error_log logs/error.log error;
-events {}
-http {
-    access_log logs/access.log;
-    server {
-        listen 127.0.0.1:${port};
-        location / { }
-    }
-}
-`)
+  oneServer(prefix, port, 'logs/access.log', 'location / { }')
   const d = await startDyups(t, prefix, [port])
   for (const range of ['', 'Range: bytes=0-10,4000000-8000000\r\n']) {
     const s = connect(port, '127.0.0.1')
@@ -491,18 +484,7 @@ test('static files: a file that shrinks while it is sent ends the connection', {
   const big = join(prefix, 'html/shrinks.bin')
   const size = 32 * 1024 * 1024
   writeFileSync(big, Buffer.alloc(size, 0x62))
-  writeConf(prefix, 'conf/nginx.conf', `daemon off;
-master_process off;
-error_log logs/error.log error;
-events {}
-http {
-    access_log off;
-    server {
-        listen 127.0.0.1:${port};
-        location / { }
-    }
-}
-`)
+  oneServer(prefix, port, 'off', 'location / { }')
   await startDyups(t, prefix, [port])
   const s = connect(port, '127.0.0.1')
   let got = 0
@@ -525,10 +507,7 @@ http {
 })
 
 /** VmRSS of a process, in bytes. */
-function rss(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'latin1'))
-  return Number(m![1]) * 1024
-}
+const rss = (pid: number): number => rssKb(pid) * 1024
 
 test('static files: a 50 MB file streams with bounded memory while the client does not read', async (t) => {
   const [port] = (await freePorts(1)) as [number]
@@ -539,18 +518,7 @@ test('static files: a 50 MB file streams with bounded memory while the client do
   mkdirSync(join(prefix, 'html'))
   writeFileSync(join(prefix, 'html/big.bin'), data)
   const want = createHash('sha256').update(data).digest('hex')
-  writeConf(prefix, 'conf/nginx.conf', `daemon off;
-master_process off;
-error_log logs/error.log error;
-events {}
-http {
-    access_log off;
-    server {
-        listen 127.0.0.1:${port};
-        location / { }
-    }
-}
-`)
+  oneServer(prefix, port, 'off', 'location / { }')
   const d = await startDyups(t, prefix, [port])
   // Warm up: the first request compiles the code paths.
   assert.equal((await request(port, { path: '/nothing' })).status, 404)
