@@ -332,7 +332,7 @@ export class GzipBody {
    * @param fromChunked the backend's body is chunked: its framing is taken off first
    * @param drained called when the compressor can take more after write() said it was full
    */
-  constructor(level: number, private readonly client: Socket, private readonly chunked: boolean, fromChunked: boolean, drained: () => void) {
+  constructor(level: number, client: Socket, private readonly chunked: boolean, fromChunked: boolean, drained: () => void) {
     const z = createGzip({ level })
     this.z = z
     this.dechunk = fromChunked ? new Dechunk(z) : null
