@@ -219,7 +219,7 @@ export class Connection implements Downstream, RewriteAnswer {
     if (this.plainOnTls) {
       // nginx checks this once the head is read and the server chosen (ngx_http_process_request).
       req.loc = server.serverConf
-      log('info', `client sent plain HTTP request to HTTPS port while reading client request headers, client: ${this.remoteAddr}, server: ${req.serverName}, request: "${req.requestLine}", host: "${req.host}"`)
+      log('info', `client sent plain HTTP request to HTTPS port while reading client request headers${this.where()}`)
       return this.finishLocal(497)
     }
     req.loc = server.serverConf
@@ -256,14 +256,14 @@ export class Connection implements Downstream, RewriteAnswer {
       if (r === ANSWERED) return
       if (r === GO_ON) break
       if (--req.uriChanges === 0) {
-        log('error', `rewrite or internal redirection cycle while processing "${req.uri}", client: ${this.remoteAddr}, server: ${req.serverName}, request: "${req.requestLine}", host: "${req.host}"`)
+        log('error', `rewrite or internal redirection cycle while processing "${req.uri}"${this.where()}`)
         return this.finishLocal(500)
       }
     }
     const lc = req.loc
     const head = req.head
     if (lc.access !== null && !lc.access.allows(this.remoteAddr)) {
-      log('error', `access forbidden by rule, client: ${this.remoteAddr}, server: ${req.serverName}, request: "${req.requestLine}", host: "${req.host}"`)
+      log('error', `access forbidden by rule${this.where()}`)
       return this.finishLocal(403)
     }
     // No body, a body already read, or one refused (an error page after a 413): on to the handler.
@@ -312,7 +312,7 @@ export class Connection implements Downstream, RewriteAnswer {
     // try_files and index look at the disk first: the client may have gone meanwhile.
     if (this.socket.destroyed) return
     if (--req.uriChanges === 0) {
-      log('error', `rewrite or internal redirection cycle while internally redirecting to "${uri}", client: ${this.remoteAddr}, server: ${req.serverName}, request: "${req.requestLine}", host: "${req.host}"`)
+      log('error', `rewrite or internal redirection cycle while internally redirecting to "${uri}"${this.where()}`)
       return this.finishLocal(500)
     }
     req.uri = uri
@@ -330,13 +330,13 @@ export class Connection implements Downstream, RewriteAnswer {
     const req = this.req!
     if (this.socket.destroyed) return
     if (--req.uriChanges === 0) {
-      log('error', `rewrite or internal redirection cycle while redirect to named location "${name}", client: ${this.remoteAddr}, server: ${req.serverName}, request: "${req.requestLine}", host: "${req.host}"`)
+      log('error', `rewrite or internal redirection cycle while redirect to named location "${name}"${this.where()}`)
       return this.finishLocal(500)
     }
     const server = req.server!
     const loc = server.locations.findNamed(name)
     if (loc === undefined) {
-      log('error', `could not find named location "${name}", client: ${this.remoteAddr}, server: ${req.serverName}, request: "${req.requestLine}", host: "${req.host}"`)
+      log('error', `could not find named location "${name}"${this.where()}`)
       return this.finishLocal(500)
     }
     this.route(server.locConfs[loc.id]!)
