@@ -433,7 +433,7 @@ ${server}
 test('-t: certificate errors with nginx\'s words', async (t) => {
   requireNginx()
   // Messages nginx and dyups word alike, compared whole (with the file and line where nginx gives them). Other
-  // files and values are checked against nginx's words in src/proxy/tls.test.ts and src/http/tls-server.test.ts.
+  // files and values are checked against nginx's words in src/proxy/tls.test.ts and src/http/conf/tls.test.ts.
   const same: [string, string][] = [
     ['listen ssl without a certificate', 'listen 127.0.0.1:1 ssl;'],
     ['a certificate without a key', 'listen 127.0.0.1:1 ssl;\nssl_certificate a.pem;'],

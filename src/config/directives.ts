@@ -6,7 +6,7 @@ import { checkListen, checkSslListens } from './listen.js'
 import { UNSUPPORTED } from './unsupported.js'
 
 // Contexts as nginx's NGX_*_CONF flags combine them. `if` stands for nginx's "if in location"; an `if` at the server
-// level may hold rewrite directives only, which compiling the request path checks (src/http/rewrite.ts).
+// level may hold rewrite directives only, which compiling the request path checks (src/http/modules/rewrite.ts).
 const MAIN: Context[] = ['main']
 const EVENTS: Context[] = ['events']
 const HTTP: Context[] = ['http']

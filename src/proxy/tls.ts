@@ -1,7 +1,7 @@
 /**
  * TLS as nginx configures it, on Node's `tls`: protocol lists, PEM files read with nginx's error wording, and the
  * settings of `https://` upstreams (ngx_http_proxy_set_ssl, ngx_http_upstream_ssl_init_connection). The listening
- * side (http/tls-server.ts) shares the file and protocol helpers.
+ * side (http/conf/tls.ts) shares the file and protocol helpers.
  *
  * Everything that reads a file or builds a SecureContext runs at configuration time (start-up, `-t`, reload), so a
  * bad certificate fails the test instead of a handshake.

@@ -1,0 +1,164 @@
+/**
+ * The request path of one worker: its listening sockets, its connections, the routing table and the connection
+ * pools. Built from a compiled configuration; stopped gracefully (listeners closed, idle connections closed,
+ * requests in flight finished) or at once.
+ */
+import cluster from 'node:cluster'
+import { createServer, type Server, type Socket } from 'node:net'
+import { existsSync, unlinkSync } from 'node:fs'
+import type { Balancer } from '../../balancer/index.js'
+import type { ChangeSink } from '../../dyups/index.js'
+import { DyupsError } from '../../errors.js'
+import { log } from '../../log.js'
+import { Pools } from '../../proxy/index.js'
+import type { HttpConfig, Listener } from '../conf/types.js'
+import { Connection } from './connection.js'
+import { NameResolver } from '../lib/names.js'
+import type { Request } from '../lib/request.js'
+import type { RoutingTable } from '../lib/routing-table.js'
+import type { Template } from '../lib/variables.js'
+import type { HealthSource } from '../modules/check-status.js'
+import { PLAIN, sniff } from '../conf/tls.js'
+
+export interface WorkerDeps {
+  table: RoutingTable
+  sink: ChangeSink
+  trylock: boolean
+  readMsgLog: boolean
+  /** Where check_status reads from; absent: an empty page. */
+  health?: HealthSource
+}
+
+export class HttpWorker {
+  readonly pools = new Pools()
+  /** Implicit upstreams of literal addresses in proxy_pass. */
+  readonly literals = new Map<string, Balancer>()
+  /** DNS for proxy_pass hosts that are no group, when a `resolver` is configured. */
+  readonly names: NameResolver | null
+  stopping = false
+  private readonly servers: Server[] = []
+  private readonly conns = new Set<Connection>()
+  /** Connections to ssl addresses whose first byte has not come yet: no Connection yet, closed on stop. */
+  private readonly sniffing = new Set<Socket>()
+  private readonly templates = new Map<string, Template>()
+  private drained: (() => void) | null = null
+
+  constructor(
+    readonly conf: HttpConfig,
+    readonly deps: WorkerDeps,
+  ) {
+    const r = conf.resolver
+    this.names = r === null ? null : new NameResolver(r.servers, r.timeoutMs, r.validMs, deps.table.states)
+  }
+
+  /** Opens every listener of the configuration. @throws DyupsError with nginx's bind() message */
+  async listen(): Promise<void> {
+    // As nginx creates its temp paths at start-up; a path that cannot be made fails the first body that needs it.
+    for (const t of this.conf.tempPaths) {
+      try {
+        t.create()
+      } catch {
+        // Reported when a body is spooled there.
+      }
+    }
+    for (const l of this.conf.listeners) this.servers.push(await this.open(l))
+  }
+
+  private open(l: Listener): Promise<Server> {
+    const server = createServer({ noDelay: true }, (s: Socket) => this.accept(s, l))
+    return new Promise((resolve, reject) => {
+      server.once('error', (e: NodeJS.ErrnoException) => {
+        const what = l.path !== null ? l.key : l.key
+        const errno = e.code === 'EADDRINUSE' ? '98: Address already in use' : e.code === 'EACCES' ? '13: Permission denied' : `${e.errno ?? ''}: ${e.message}`
+        reject(new DyupsError('E_CONFIG', `bind() to ${what} failed (${errno})`))
+      })
+      if (l.path !== null) {
+        // A cluster worker listens on the primary's socket: removing the file would unlink it for everyone.
+        if (existsSync(l.path) && !cluster.isWorker) unlinkSync(l.path)
+        server.listen({ path: l.path, backlog: l.backlog }, () => resolve(server))
+      } else {
+        server.listen({ host: l.host!, port: l.port, ipv6Only: l.ipv6only, backlog: l.backlog }, () => resolve(server))
+      }
+    })
+  }
+
+  private accept(s: Socket, l: Listener): void {
+    if (this.stopping) {
+      s.destroy()
+      return
+    }
+    if (this.conns.size + this.sniffing.size >= this.conf.workerConnections) {
+      // nginx's words when its connection array is full; the client is closed at once rather than queued.
+      log('alert', `${this.conf.workerConnections} worker_connections are not enough`)
+      s.destroy()
+      return
+    }
+    let key = l.key
+    if (l.wildcard) key = this.conf.vhosts.keyFor(s.localAddress?.replace(/^::ffff:/, '') ?? '', s.localPort ?? 0) ?? l.key
+    const tls = this.conf.tls.get(key)
+    if (tls === undefined) {
+      this.conns.add(new Connection(this, s, key, PLAIN))
+      return
+    }
+    this.sniffing.add(s)
+    s.once('close', () => this.sniffing.delete(s))
+    // A client that never sends a byte is bounded by client_header_timeout, as a silent plain one.
+    const silent = (): void => void s.destroy()
+    s.on('timeout', silent)
+    s.setTimeout(this.conf.servers[this.conf.vhosts.address(key)?.defaultServer ?? 0]?.clientHeaderTimeout ?? 60_000)
+    sniff(s, tls, (socket, mode) => {
+      this.sniffing.delete(s)
+      s.setTimeout(0)
+      s.removeListener('timeout', silent)
+      if (this.stopping) socket.destroy()
+      else this.conns.add(new Connection(this, socket, key, mode))
+    })
+  }
+
+  forget(c: Connection): void {
+    this.conns.delete(c)
+    if (this.drained !== null && this.conns.size === 0) this.drained()
+  }
+
+  /** A compiled template for a string that reaches us at run time (a `hash` key of a posted group). */
+  template(text: string): Template {
+    let t = this.templates.get(text)
+    if (t === undefined) {
+      t = this.conf.vars.compile(text)
+      if (this.templates.size < 10_000) this.templates.set(text, t)
+    }
+    return t
+  }
+
+  logRequest(req: Request): void {
+    const logs = req.loc?.accessLogs ?? this.conf.accessLogs
+    if (logs === null) return
+    req.endMsec = Date.now()
+    for (const l of logs) l.write(req)
+  }
+
+  reopenLogs(): void {
+    this.conf.logFiles.reopen()
+  }
+
+  /** Graceful stop: stop accepting, close idle connections, wait (bounded) for requests in flight. */
+  async close(ms = 30_000): Promise<void> {
+    this.stopping = true
+    this.conf.logFiles.flush()
+    // server.close() reports only once every connection is gone, so it is not awaited: connections are ours to end.
+    for (const s of this.servers) s.close()
+    this.pools.closeIdle()
+    for (const c of this.conns) c.closeIfIdle()
+    for (const s of this.sniffing) s.destroy()
+    if (this.conns.size > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, ms)
+        this.drained = () => {
+          clearTimeout(timer)
+          resolve()
+        }
+      })
+    }
+    this.conf.logFiles.flush()
+  }
+}

@@ -1,0 +1,64 @@
+/**
+ * One request's state: what variables read (VarSource), what the access log writes, and what handlers fill in.
+ * One object per request; its fields are plain so V8 keeps one shape for all of them.
+ */
+import type { RequestHead } from '../../http1/index.js'
+import type { LocConf, ServerConf } from '../conf/types.js'
+import { BasicVarSource } from './variables.js'
+
+export class Request extends BasicVarSource {
+  head: RequestHead
+  server: ServerConf | null = null
+  loc: LocConf | null = null
+  keepAlive: boolean
+  /** The response head went out: errors now end the connection instead of sending a page. */
+  headerSent = false
+  /** The request body, read whole (null: none). */
+  body: Buffer | null = null
+  versionMinor: number
+  /** A rewrite changed `$uri` since the location was last chosen (nginx's r->uri_changed). */
+  uriChanged = false
+  /** `$uri` is no longer the client's: the proxy sends it instead of the request line's target. */
+  rewritten = false
+  /** A rewrite `break` kept the request in its location: proxy_pass ignores its URI part (nginx's valid_location). */
+  locationBypassed = false
+  /** URI changes and internal redirects left (nginx's uri_changes, NGX_HTTP_MAX_URI_CHANGES + 1); none left is a 500. */
+  uriChanges = 11
+  /** nginx's r->err_status: the status an error page's answer goes out with (0: its own). */
+  errStatus = 0
+  /** An error page was followed (recursive_error_pages off): further errors get the standard page. */
+  errorPage = false
+  /** A `return` redirect's Location, kept for the error page that answers it instead. */
+  location: string | null = null
+  /** An intercepted 401's WWW-Authenticate, sent with the error page that replaces it (as nginx). */
+  wwwAuthenticate: string | null = null
+  /** try_files matched a file under the alias of a regex location: the alias gets `$uri` appended. */
+  addUriToAlias = false
+
+  constructor(head: RequestHead, slots: number) {
+    super()
+    this.head = head
+    this.method = head.method
+    this.versionMinor = head.versionMinor
+    this.protocol = head.versionMinor === 0 ? 'HTTP/1.0' : 'HTTP/1.1'
+    this.requestLine = `${head.method} ${head.target} ${this.protocol}`
+    this.headers = head.headers
+    this.host = head.host ?? ''
+    this.keepAlive = head.keepAlive
+    this.startMsec = Date.now()
+    if (slots > 0) this.sets = new Array(slots)
+  }
+
+  /** The next attempt starts another upstream (after an internal redirect): ` : ` before it, as nginx. */
+  upstreamAgain = false
+
+  /** Adds one attempt to the $upstream_* lists, nginx's way: `, ` between attempts, ` : ` between upstreams. */
+  upstreamAttempt(addr: string, status: number, connectMs: number, responseMs: number): void {
+    const sep = this.upstreamAddr === '' ? '' : this.upstreamAgain ? ' : ' : ', '
+    this.upstreamAgain = false
+    this.upstreamAddr += sep + addr
+    this.upstreamStatus += sep + (status > 0 ? String(status) : '-')
+    this.upstreamConnectTime += sep + (connectMs >= 0 ? (connectMs / 1000).toFixed(3) : '-')
+    this.upstreamResponseTime += sep + (responseMs >= 0 ? (responseMs / 1000).toFixed(3) : '-')
+  }
+}

@@ -1,0 +1,30 @@
+/**
+ * `location /status { check_status [html|csv|json]; }`: Tengine's health-check status page, from the rows the
+ * prober reports (through the worker's HealthSource). GET and HEAD only; `?format=` and `?status=up|down`.
+ */
+import { parseStatusQuery, renderStatus, type StatusFormat, type StatusRow } from '../../health/index.js'
+import { formatError } from '../../errors.js'
+import { log } from '../../log.js'
+import type { Connection } from '../core/connection.js'
+import type { Request } from '../lib/request.js'
+import type { HttpWorker } from '../core/worker.js'
+
+/** Where a worker reads the health-check status from (the prober, in this process or the primary). */
+export interface HealthSource {
+  status(): Promise<readonly StatusRow[]>
+}
+
+export async function doCheckStatus(w: HttpWorker, c: Connection, req: Request, format: StatusFormat): Promise<void> {
+  if (req.method !== 'GET' && req.method !== 'HEAD') return c.finishLocal(405)
+  const { query, errors } = parseStatusQuery(req.args, format)
+  for (const e of errors) log('error', `http upstream check, bad argument: "${e}"`)
+  let rows: readonly StatusRow[]
+  try {
+    rows = w.deps.health === undefined ? [] : await w.deps.health.status()
+  } catch (e) {
+    log('alert', `check_status failed: ${formatError(e)}`)
+    return c.finishLocal(500)
+  }
+  const page = renderStatus(rows, query)
+  c.sendLocal(200, page.body, null, page.contentType)
+}
