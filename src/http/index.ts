@@ -2,7 +2,7 @@
  * http/: the request path: listeners, virtual servers, locations, variables, handlers, error pages, access log.
  */
 export { compileHttp, type HttpSource } from './conf/compile.js'
-export { HttpWorker, type WorkerDeps } from './core/worker.js'
+export { HttpWorker } from './core/worker.js'
+export type { HealthSource, WorkerDeps } from './lib/context.js'
 export { RoutingTable } from './lib/routing-table.js'
-export type { HealthSource } from './modules/check-status.js'
 export type { HttpConfig } from './conf/types.js'

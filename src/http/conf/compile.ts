@@ -137,7 +137,7 @@ export function compileHttp(src: HttpSource): HttpConfig {
   const servers: ServerConf[] = serverDirs.map((s, index) => {
     const sblock = s.block ?? []
     const inh = level(base, sblock, vars, logCtx)
-    const serverRewrites = compileRewrites(sblock, vars, null)
+    const serverRewrites = compileRewrites<LocConf>(sblock, vars, null)
     const locations = buildLocations(sblock)
     vars.declareCaptures(locations.captureNames)
     const confs = new Map<Directive, LocConf>()

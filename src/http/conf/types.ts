@@ -19,6 +19,7 @@ import type { StatusFormat } from '../../health/index.js'
 import type { JsContent, LuaScript } from '../modules/script/index.js'
 import type { ProxyTls } from './proxy-tls.js'
 import type { TlsPlan } from './tls.js'
+import type { Request } from '../lib/request.js'
 import type { StaticSettings, TryFiles } from './static.js'
 
 export interface ProxyPass {
@@ -66,7 +67,7 @@ export interface LocConf {
   handler: Handler
   access: AccessRules | null
   /** The location's rewrite directives (`set`, `rewrite`, `if`, `return`, `break`), in order. */
-  rewrites: readonly RewriteOp[]
+  rewrites: readonly RewriteOp<LocConf>[]
   /** `error_page` list in effect (null: none). */
   errorPages: ErrorPageList | null
   recursiveErrorPages: boolean
@@ -111,7 +112,7 @@ export interface ServerConf {
   /** For a URI no location matches. */
   serverConf: LocConf
   /** The server level's rewrite directives, run before a location is chosen. */
-  rewrites: readonly RewriteOp[]
+  rewrites: readonly RewriteOp<LocConf>[]
   clientHeaderTimeout: number
 }
 
@@ -149,3 +150,6 @@ export interface HttpConfig {
   /** `events { worker_connections }`: client connections one worker keeps open at most. */
   workerConnections: number
 }
+
+/** A request as the request path sees it: with its server's and location's compiled configuration. */
+export type HttpRequest = Request<LocConf, ServerConf>

@@ -15,7 +15,7 @@ import {
 } from '../../proxy/index.js'
 import { log } from '../../log.js'
 import { VERSION } from '../../version.js'
-import type { LocConf, ProxyPass } from '../conf/types.js'
+import type { HttpConfig, HttpRequest, LocConf, ProxyPass } from '../conf/types.js'
 import { closesConnection } from '../conf/error-pages.js'
 import { intercepts, sendErrorPage } from '../modules/error-page.js'
 import { charsetSuffix } from '../filters/charset.js'
@@ -25,11 +25,13 @@ import { GZ_COMPRESS, GZ_VARY, GzipBody, gzipLocal, gzipProxied, gzipWhole } fro
 import { LocationMatch } from '../conf/locations.js'
 import { Request } from '../lib/request.js'
 import { parseTarget, Target } from '../lib/uri.js'
-import type { HttpWorker } from './worker.js'
-import { doReturn, runHandler } from './content.js'
+import { runHandler, type ContentResponder } from './content.js'
+import { doReturn } from '../modules/return.js'
+import { formatError } from '../../errors.js'
 import { ANSWERED, GO_ON, runRewrites, type RewriteAnswer } from '../modules/rewrite.js'
 import { contentTypeFor } from '../conf/mime.js'
 import { PLAIN_ON_TLS, TLS } from '../conf/tls.js'
+import type { Services } from '../lib/context.js'
 
 const HEAD = 0
 const BODY = 1
@@ -49,13 +51,21 @@ const SERVER_OFF = 'dyups'
 
 let serial = 0
 
-export class Connection implements Downstream, RewriteAnswer {
+/** What a connection needs of the worker that accepted it. */
+export interface ConnectionOwner extends Services {
+  readonly conf: HttpConfig
+  readonly stopping: boolean
+  logRequest(req: HttpRequest): void
+  forget(c: Connection): void
+}
+
+export class Connection implements Downstream, RewriteAnswer, ContentResponder {
   readonly socket: Socket
   private readonly parser = new RequestHeadParser()
   private readonly target = new Target()
   private readonly match = new LocationMatch()
   private state = HEAD
-  private req: Request | null = null
+  private req: HttpRequest | null = null
   private pending: Buffer | null = null
   private requests = 0
   private readonly id = ++serial
@@ -106,7 +116,7 @@ export class Connection implements Downstream, RewriteAnswer {
 
   /** @param mode PLAIN, TLS or PLAIN_ON_TLS (tls-server.ts) */
   constructor(
-    readonly worker: HttpWorker,
+    readonly worker: ConnectionOwner,
     socket: Socket,
     listenKey: string,
     mode = 0,
@@ -133,6 +143,32 @@ export class Connection implements Downstream, RewriteAnswer {
     // client_header_timeout of the address's default server, as nginx takes it before it knows the Host.
     const si = worker.conf.vhosts.select(listenKey, '')
     socket.setTimeout(worker.conf.servers[si < 0 ? 0 : si]?.clientHeaderTimeout ?? 60_000)
+  }
+
+  get gone(): boolean {
+    return this.socket.destroyed
+  }
+
+  abort(): void {
+    this.socket.destroy()
+  }
+
+  /**
+   * A handler threw or its promise rejected: logged with the request's context, then the request answers 500 — or,
+   * if its head is already out, its connection closes. Bound once per connection.
+   */
+  readonly failed = (e: unknown): void => {
+    const req = this.req
+    log('alert', `request handler failed: ${formatError(e).replace(/[\r\n]+/g, ' ')}${this.where()}`)
+    if (req === null || this.socket.destroyed || this.state === CLOSED) return
+    if (req.headerSent) {
+      req.keepAlive = false
+      this.state = CLOSED
+      this.worker.logRequest(req)
+      this.socket.destroy()
+      return
+    }
+    this.finishLocal(500)
   }
 
   get method(): string {
@@ -186,7 +222,7 @@ export class Connection implements Downstream, RewriteAnswer {
   private begin(head: RequestHead, rest: Buffer | null): void {
     this.requests++
     const conf = this.worker.conf
-    const req = new Request(head, conf.slots)
+    const req: HttpRequest = new Request(head, conf.slots)
     this.req = req
     req.remoteAddr = this.remoteAddr
     req.remotePort = this.remotePort
@@ -580,7 +616,7 @@ export class Connection implements Downstream, RewriteAnswer {
     req.errStatus = 0
     // An error page may proxy: the rest of a refused body must wait as pipelined bytes, not be parsed as a body.
     if (this.state === BODY) this.state = BUSY
-    if (req.loc !== null && req.loc.errorPages !== null && sendErrorPage(this, req, status)) return
+    if (req.loc !== null && sendErrorPage(this, req, status, req.loc.errorPages, req.loc.recursiveErrorPages)) return
     this.sendLocal(status, null, null)
   }
 
@@ -868,7 +904,8 @@ export class Connection implements Downstream, RewriteAnswer {
   }
 
   intercepts(rh: ResponseHead): boolean {
-    return intercepts(this.req!, rh)
+    const lc = this.req!.loc!
+    return lc.interceptErrors && intercepts(this.req!, rh, lc.errorPages)
   }
 
   attempt(addr: string, status: number, connectMs: number, responseMs: number): void {

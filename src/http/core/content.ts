@@ -1,196 +1,53 @@
 /**
- * Content handlers: what a location does with a request once its head (and body) are read —
- * `return`, `echo`, `dyups_interface`, `proxy_pass`, static files.
+ * The content phase: try_files (when the location has it), then the location's handler — `proxy_pass`, `echo`,
+ * `dyups_interface`, `check_status`, Lua, JS, static files. A handler that throws, or whose promise rejects, fails
+ * its own request only (Responder.fail): the worker goes on serving every other connection.
  */
-import { handleInterface } from '../../dyups/index.js'
-import { createBalancer, type Balancer } from '../../balancer/index.js'
-import { buildRequestHead, Exchange, sslName } from '../../proxy/index.js'
-import { log } from '../../log.js'
-import { formatError } from '../../errors.js'
-import { parseCommands } from '../../upstream/index.js'
-import type { Connection } from './connection.js'
-import type { ProxyPass } from '../conf/types.js'
-import type { Request } from '../lib/request.js'
-import { decodeForDyups, escapeUri } from '../lib/uri.js'
-import type { HttpWorker } from './worker.js'
+import type { HttpRequest } from '../conf/types.js'
+import type { ProxyResponder, Services } from '../lib/context.js'
 import { doCheckStatus } from '../modules/check-status.js'
+import { doInterface } from '../modules/dyups.js'
+import { doEcho } from '../modules/echo.js'
+import { doProxy } from '../modules/proxy.js'
 import { runJs, runLua } from '../modules/script/index.js'
-import { sendErrorPage } from '../modules/error-page.js'
-import { internalError, serveStatic } from '../modules/static.js'
+import { serveStatic } from '../modules/static.js'
 import { tryFiles } from '../modules/try-files.js'
 
-/** The try_files phase (when the location has it), then the content handler. */
-export function runHandler(w: HttpWorker, c: Connection, req: Request): void {
-  const lc = req.loc!
-  const tf = lc.tryFiles
+/** A responder whose failures are caught here; `failed` is bound once per connection, not made per request. */
+export interface ContentResponder extends ProxyResponder {
+  readonly failed: (e: unknown) => void
+}
+
+export function runHandler(w: Services, c: ContentResponder, req: HttpRequest): void {
+  const tf = req.loc!.tryFiles
   if (tf === null) return runContent(w, c, req)
   tryFiles(c, req, tf)
     .then((found) => {
       if (found) runContent(w, c, req)
     })
-    .catch((e: unknown) => internalError(c, req, e))
+    .catch(c.failed)
 }
 
-function runContent(w: HttpWorker, c: Connection, req: Request): void {
+function runContent(w: Services, c: ContentResponder, req: HttpRequest): void {
   const h = req.loc!.handler
-  switch (h.kind) {
-    case 'echo': {
-      let body = ''
-      for (const p of h.parts) body += p.eval(req) + '\n'
-      return c.sendLocal(200, body, null)
-    }
-    case 'dyups':
-      return void doInterface(w, c, req)
-    case 'check_status':
-      return void doCheckStatus(w, c, req, h.format)
-    case 'proxy':
-      return doProxy(w, c, req, h.pass)
-    case 'lua':
-      return void runLua(w, c, req, h.script)
-    case 'js':
-      return runJs(w, c, req, h.content)
-    case 'static':
-      return serveStatic(c, req)
-  }
-}
-
-/** nginx's `return CODE [TEXT|URL]` (and a redirecting `rewrite`): `value` is the evaluated text, null for none. */
-export function doReturn(c: Connection, req: Request, code: number, value: string | null): void {
-  if (code === 444) {
-    req.status = 444
-    req.keepAlive = false
-    c.socket.destroy()
-    return
-  }
-  if (code === 301 || code === 302 || code === 303 || code === 307 || code === 308) {
-    // nginx finalizes a redirect as a special response: error_page applies to it.
-    req.errStatus = 0
-    // A new redirect replaces an earlier one's Location; it stays with whatever answers instead of it (nginx keeps
-    // headers_out.location through an error page).
-    req.location = null
-    if (req.loc!.errorPages !== null) {
-      req.location = value
-      if (sendErrorPage(c, req, code)) return
-      req.location = null
-    }
-    return c.sendLocal(code, null, value === null ? null : [['Location', value]])
-  }
-  if (value === null) return code >= 300 ? c.finishLocal(code) : c.sendLocal(code, '', null)
-  c.sendLocal(code, value, null)
-}
-
-async function doInterface(w: HttpWorker, c: Connection, req: Request): Promise<void> {
-  const segments = decodeForDyups(req.head.target)
-  if (segments === null) return c.finishLocal(400)
-  const hasBody = req.head.contentLength >= 0 || req.head.chunked
   try {
-    const reply = await handleInterface(
-      {
-        method: req.method,
-        segments,
-        body: hasBody ? (req.body?.toString('latin1') ?? '') : null,
-        ifMatch: req.head.get('if-match'),
-      },
-      { table: w.deps.table, sink: w.deps.sink, trylock: w.deps.trylock },
-    )
-    const headers: [string, string][] | null = reply.etag !== null ? [['ETag', `"${reply.etag}"`]] : null
-    if (reply.status === 204) return c.sendLocal(204, '', headers)
-    c.sendLocal(reply.status, reply.body, headers, reply.body === null ? undefined : 'text/plain')
+    switch (h.kind) {
+      case 'echo':
+        return doEcho(c, req, h.parts)
+      case 'dyups':
+        return void doInterface(w, c, req).catch(c.failed)
+      case 'check_status':
+        return void doCheckStatus(w, c, req, h.format).catch(c.failed)
+      case 'proxy':
+        return doProxy(w, c, req, h.pass)
+      case 'lua':
+        return void runLua(w, c, req, h.script).catch(c.failed)
+      case 'js':
+        return runJs(w, c, req, h.content)
+      case 'static':
+        return serveStatic(c, req)
+    }
   } catch (e) {
-    log('alert', `dyups interface failed: ${formatError(e)}`)
-    c.sendLocal(500, formatError(e).replace(/[\r\n]+/g, ' '), null, 'text/plain')
+    c.failed(e)
   }
-}
-
-function doProxy(w: HttpWorker, c: Connection, req: Request, pass: ProxyPass): void {
-  let host = pass.host
-  let uri: string | null = pass.uri
-  let https = pass.https
-  if (pass.url !== null) {
-    const url = pass.url.eval(req)
-    const m = /^http(s?):\/\/([^/]*)(.*)$/i.exec(url)
-    if (m === null || m[2] === '') {
-      log('error', `invalid URL prefix in "${url}", client: ${req.remoteAddr}, host: "${req.host}"`)
-      return c.finishLocal(500)
-    }
-    https = m[1] !== ''
-    host = m[2]!
-    uri = m[3] === '' ? null : m[3]!
-  }
-  // nginx's $proxy_host for a unix socket is `localhost` (ngx_http_proxy_set_vars).
-  req.proxyHost = host.startsWith('unix:') ? 'localhost' : host
-  const path = upstreamUri(req, pass, uri)
-  // An address without a port means 443 for https (groups keep their servers' own ports).
-  const addr = https && !hasPort(host) ? `${host}:443` : host
-  const balancer = w.deps.table.route(host) ?? w.literals.get(addr)
-  if (balancer !== undefined) return forward(w, c, req, pass, balancer, path, https)
-  // Not a group: a literal address makes an implicit upstream (cached); anything else is 502 at once.
-  void literalBalancer(w, addr).then(async (b) => {
-    if (b === undefined && w.names !== null) b = await w.names.balancer(addr)
-    if (b !== undefined) return forward(w, c, req, pass, b, path, https)
-    const why = w.names === null ? `no resolver defined to resolve ${host}` : `${host} could not be resolved (3: Host not found)`
-    log('error', `${why}, client: ${req.remoteAddr}, server: ${req.serverName}, request: "${req.requestLine}", host: "${req.host}"`)
-    c.finishLocal(502)
-  })
-}
-
-/**
- * The URI the backend gets, by nginx's rules: the client's request target unchanged, unless a rewrite changed `$uri`
- * (then `$uri` escaped, with `$args`); with a URI part in proxy_pass, that part replaces the location's prefix — or is
- * dropped when a rewrite `break` kept the request in a location that no longer matches it.
- */
-function upstreamUri(req: Request, pass: ProxyPass, uri: string | null): string {
-  if (uri !== null && pass.url !== null) return uri
-  const args = req.args === '' ? '' : `?${req.args}`
-  if (uri === null) return req.rewritten ? escapeUri(req.uri) + args : req.requestUri
-  if (req.locationBypassed) return escapeUri(req.uri) + args
-  return uri + escapeUri(req.uri.slice(pass.locationPrefix.length)) + args
-}
-
-/** `host:port`, `[::1]:port` or `unix:/path`: an address that needs no default port. */
-function hasPort(host: string): boolean {
-  if (host.startsWith('unix:')) return true
-  let i = host.length - 1
-  while (i >= 0 && host.charCodeAt(i) >= 0x30 && host.charCodeAt(i) <= 0x39) i--
-  return i < host.length - 1 && host.charCodeAt(i) === 0x3a && host.charCodeAt(i - 1) !== 0x3a
-}
-
-function forward(w: HttpWorker, c: Connection, req: Request, pass: ProxyPass, balancer: Balancer, path: string, https: boolean): void {
-  const values: string[] = new Array(pass.values.length)
-  for (let i = 0; i < values.length; i++) values[i] = pass.values[i]!.eval(req)
-  if (req.upstreamAddr !== '') req.upstreamAgain = true
-  const head = buildRequestHead(req.method, path, pass.version, pass.plan, values, req.headers, c.bodyOutLength)
-  const group = balancer.group
-  const sel = balancer.begin({ clientAddr: req.remoteAddr, hashKey: hashKey(w, group.policy.key, req), now: Date.now() })
-  const tls = https ? pass.tls : null
-  if (tls === null) return c.startProxy(new Exchange(sel, w.pools, group.keepalive, pass.settings, head, c.bodySpool, c, c.bodyOutMode))
-  const name = sslName(tls.name === null ? req.proxyHost : tls.name.eval(req))
-  c.startProxy(new Exchange(sel, w.pools, group.keepalive, pass.settings, head, c.bodySpool, c, c.bodyOutMode, tls.tls, name))
-}
-
-function hashKey(w: HttpWorker, key: string | undefined, req: Request): string | undefined {
-  if (key === undefined) return undefined
-  try {
-    return w.template(key).eval(req)
-  } catch {
-    return ''
-  }
-}
-
-/**
- * A balancer for a literal address in proxy_pass (`127.0.0.1:8088`, `[::1]:80`, `unix:/path`): nginx's implicit
- * upstream. Names are not resolved (no `resolver` support yet), so they fail.
- */
-async function literalBalancer(w: HttpWorker, host: string): Promise<Balancer | undefined> {
-  if (w.literals.has(host)) return w.literals.get(host)
-  let b: Balancer | undefined
-  try {
-    const g = await parseCommands(host, `server ${host};`, async () => [])
-    b = createBalancer(g, w.deps.table.states)
-  } catch {
-    b = undefined
-  }
-  // Only addresses are cached: the key space of unknown names is the clients' to choose.
-  if (b !== undefined && w.literals.size < 1024) w.literals.set(host, b)
-  return b
 }

@@ -7,34 +7,24 @@ import cluster from 'node:cluster'
 import { createServer, type Server, type Socket } from 'node:net'
 import { existsSync, unlinkSync } from 'node:fs'
 import type { Balancer } from '../../balancer/index.js'
-import type { ChangeSink } from '../../dyups/index.js'
 import { DyupsError } from '../../errors.js'
 import { log } from '../../log.js'
 import { Pools } from '../../proxy/index.js'
 import type { HttpConfig, Listener } from '../conf/types.js'
 import { Connection } from './connection.js'
 import { NameResolver } from '../lib/names.js'
-import type { Request } from '../lib/request.js'
-import type { RoutingTable } from '../lib/routing-table.js'
-import type { Template } from '../lib/variables.js'
-import type { HealthSource } from '../modules/check-status.js'
+import type { HttpRequest } from '../conf/types.js'
+import type { Services, WorkerDeps } from '../lib/context.js'
+import type { Template, Variables } from '../lib/variables.js'
 import { PLAIN, sniff } from '../conf/tls.js'
 
-export interface WorkerDeps {
-  table: RoutingTable
-  sink: ChangeSink
-  trylock: boolean
-  readMsgLog: boolean
-  /** Where check_status reads from; absent: an empty page. */
-  health?: HealthSource
-}
-
-export class HttpWorker {
+export class HttpWorker implements Services {
   readonly pools = new Pools()
   /** Implicit upstreams of literal addresses in proxy_pass. */
   readonly literals = new Map<string, Balancer>()
   /** DNS for proxy_pass hosts that are no group, when a `resolver` is configured. */
   readonly names: NameResolver | null
+  readonly vars: Variables
   stopping = false
   private readonly servers: Server[] = []
   private readonly conns = new Set<Connection>()
@@ -47,6 +37,7 @@ export class HttpWorker {
     readonly conf: HttpConfig,
     readonly deps: WorkerDeps,
   ) {
+    this.vars = conf.vars
     const r = conf.resolver
     this.names = r === null ? null : new NameResolver(r.servers, r.timeoutMs, r.validMs, deps.table.states)
   }
@@ -130,7 +121,7 @@ export class HttpWorker {
     return t
   }
 
-  logRequest(req: Request): void {
+  logRequest(req: HttpRequest): void {
     const logs = req.loc?.accessLogs ?? this.conf.accessLogs
     if (logs === null) return
     req.endMsec = Date.now()

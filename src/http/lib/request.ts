@@ -3,13 +3,16 @@
  * One object per request; its fields are plain so V8 keeps one shape for all of them.
  */
 import type { RequestHead } from '../../http1/index.js'
-import type { LocConf, ServerConf } from '../conf/types.js'
 import { BasicVarSource } from './variables.js'
 
-export class Request extends BasicVarSource {
+/**
+ * `Loc` and `Srv` are the compiled location and server configuration (conf/types.ts names the pair `HttpRequest`):
+ * generic here so that a module can take the request without reaching the whole configuration.
+ */
+export class Request<Loc = unknown, Srv = unknown> extends BasicVarSource {
   head: RequestHead
-  server: ServerConf | null = null
-  loc: LocConf | null = null
+  server: Srv | null = null
+  loc: Loc | null = null
   keepAlive: boolean
   /** The response head went out: errors now end the connection instead of sending a page. */
   headerSent = false

@@ -5,16 +5,10 @@
 import { parseStatusQuery, renderStatus, type StatusFormat, type StatusRow } from '../../health/index.js'
 import { formatError } from '../../errors.js'
 import { log } from '../../log.js'
-import type { Connection } from '../core/connection.js'
+import type { Responder, Services } from '../lib/context.js'
 import type { Request } from '../lib/request.js'
-import type { HttpWorker } from '../core/worker.js'
 
-/** Where a worker reads the health-check status from (the prober, in this process or the primary). */
-export interface HealthSource {
-  status(): Promise<readonly StatusRow[]>
-}
-
-export async function doCheckStatus(w: HttpWorker, c: Connection, req: Request, format: StatusFormat): Promise<void> {
+export async function doCheckStatus(w: Services, c: Responder, req: Request, format: StatusFormat): Promise<void> {
   if (req.method !== 'GET' && req.method !== 'HEAD') return c.finishLocal(405)
   const { query, errors } = parseStatusQuery(req.args, format)
   for (const e of errors) log('error', `http upstream check, bad argument: "${e}"`)

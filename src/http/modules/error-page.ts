@@ -12,7 +12,7 @@
 import type { Directive } from '../../config/index.js'
 import type { ResponseHead } from '../../http1/index.js'
 import { DyupsError } from '../../errors.js'
-import type { Connection } from '../core/connection.js'
+import type { Responder } from '../lib/context.js'
 import type { Request } from '../lib/request.js'
 import type { Template, Variables } from '../lib/variables.js'
 
@@ -86,11 +86,10 @@ const REDIRECTS = new Set([301, 302, 303, 307, 308])
  * The special response for `status` went through the location's error_page list: when it names the status, the
  * request now follows the page and true is returned; false: send the standard page.
  */
-export function sendErrorPage(c: Connection, req: Request, status: number): boolean {
-  const lc = req.loc
-  if (lc === null || lc.errorPages === null || req.errorPage || req.uriChanges === 0) return false
-  if (!lc.recursiveErrorPages) req.errorPage = true
-  const page = lc.errorPages.find(status)
+export function sendErrorPage(c: Responder, req: Request, status: number, pages: ErrorPages | null, recursive: boolean): boolean {
+  if (pages === null || req.errorPage || req.uriChanges === 0) return false
+  if (!recursive) req.errorPage = true
+  const page = pages.find(status)
   if (page === null) return false
   req.errStatus = page.overwrite >= 0 ? page.overwrite : status
   let uri = page.uri
@@ -125,10 +124,9 @@ export function sendErrorPage(c: Connection, req: Request, status: number): bool
  * proxy_intercept_errors: whether a backend's answer is to be replaced by the location's error page. A 401's
  * WWW-Authenticate is kept for the page, as nginx keeps it.
  */
-export function intercepts(req: Request, rh: ResponseHead): boolean {
-  const lc = req.loc
+export function intercepts(req: Request, rh: ResponseHead, pages: ErrorPages | null): boolean {
   const status = rh.status
-  if (lc === null || !lc.interceptErrors || lc.errorPages === null || lc.errorPages.find(status) === null) return false
+  if (pages === null || pages.find(status) === null) return false
   if (status === 401) req.wwwAuthenticate = rh.get('www-authenticate')
   return true
 }

@@ -6,7 +6,6 @@
 import { statSync } from 'node:fs'
 import type { Directive } from '../../config/index.js'
 import { DyupsError, type Pos } from '../../errors.js'
-import type { LocConf } from '../conf/types.js'
 import { compileRegex, regexCaptures } from '../conf/locations.js'
 import type { Request } from '../lib/request.js'
 import type { Setter, Template, Variables } from '../lib/variables.js'
@@ -22,7 +21,8 @@ const FLAG_NONE = 0
 const FLAG_LAST = 1
 const FLAG_BREAK = 2
 
-export type RewriteOp =
+/** `Loc`: the location configuration an `if` block makes the request's (conf/types.ts's LocConf). */
+export type RewriteOp<Loc = unknown> =
   | { readonly op: typeof OP_SET; readonly set: Setter; readonly value: Template }
   | {
       readonly op: typeof OP_REWRITE
@@ -36,7 +36,7 @@ export type RewriteOp =
       /** The request's arguments are appended (the replacement does not end with `?`). */
       readonly keepArgs: boolean
     }
-  | { readonly op: typeof OP_IF; readonly cond: Condition; readonly body: readonly RewriteOp[]; readonly conf: LocConf | null }
+  | { readonly op: typeof OP_IF; readonly cond: Condition; readonly body: readonly RewriteOp<Loc>[]; readonly conf: Loc | null }
   | { readonly op: typeof OP_RETURN; readonly code: number; readonly text: Template | null }
   | { readonly op: typeof OP_BREAK }
 
@@ -65,7 +65,7 @@ const REWRITE_DIRECTIVES = new Set(['set', 'rewrite', 'if', 'return', 'break'])
  * The location configuration of `if (…) { block }`, inheriting from the enclosing location; null at the server level,
  * where an `if` holds rewrite directives only.
  */
-export type IfConf = ((block: readonly Directive[]) => LocConf) | null
+export type IfConf<Loc> = ((block: readonly Directive[]) => Loc) | null
 
 const at = (d: Directive): Pos => ({ file: d.file, line: d.line })
 
@@ -73,8 +73,8 @@ const at = (d: Directive): Pos => ({ file: d.file, line: d.line })
  * The rewrite ops of one level, in configuration order.
  * @throws DyupsError E_CONFIG with nginx's words for bad conditions, flags, regexes and return codes
  */
-export function compileRewrites(block: readonly Directive[], vars: Variables, ifConf: IfConf): RewriteOp[] {
-  const ops: RewriteOp[] = []
+export function compileRewrites<Loc>(block: readonly Directive[], vars: Variables, ifConf: IfConf<Loc>): RewriteOp<Loc>[] {
+  const ops: RewriteOp<Loc>[] = []
   for (const d of block) {
     switch (d.name) {
       case 'set':
@@ -107,7 +107,7 @@ export function compileRewrites(block: readonly Directive[], vars: Variables, if
   return ops
 }
 
-function compileRewrite(d: Directive, vars: Variables): RewriteOp {
+function compileRewrite(d: Directive, vars: Variables): RewriteOp<never> {
   const [pattern, repl, flagArg] = d.args as [string, string, string | undefined]
   const re = compileRegex(pattern, false, at(d))
   vars.declareCaptures(regexCaptures(re)[1], at(d))
@@ -126,7 +126,7 @@ function compileRewrite(d: Directive, vars: Variables): RewriteOp {
   return { op: OP_REWRITE, re, replacement: vars.compile(text, at(d)), flag, redirect, setsArgs: text.includes('?'), keepArgs }
 }
 
-function compileReturn(d: Directive, vars: Variables): RewriteOp {
+function compileReturn(d: Directive, vars: Variables): RewriteOp<never> {
   const a0 = d.args[0]!
   if (d.args.length === 1 && /^(https?:\/\/|\$scheme)/.test(a0)) return { op: OP_RETURN, code: 302, text: vars.compile(a0, at(d)) }
   const code = Number(a0)
@@ -181,7 +181,7 @@ function compileCondition(d: Directive, vars: Variables): Condition {
  * The caller clears `req.uriChanged` when it chooses a location, as nginx's find-config phase does.
  * @returns GO_ON, REMATCH (the URI changed and no `break` kept it in place) or ANSWERED
  */
-export function runRewrites(ops: readonly RewriteOp[], req: Request, out: RewriteAnswer): number {
+export function runRewrites<Loc>(ops: readonly RewriteOp<Loc>[], req: Request<Loc>, out: RewriteAnswer): number {
   const r = run(ops, req, out)
   if (r === STOP_BREAK) return GO_ON
   if (r === ANSWERED) return ANSWERED
@@ -193,7 +193,7 @@ const CONTINUE = 3
 const STOP_LAST = 4
 const STOP_BREAK = 5
 
-function run(ops: readonly RewriteOp[], req: Request, out: RewriteAnswer): number {
+function run<Loc>(ops: readonly RewriteOp<Loc>[], req: Request<Loc>, out: RewriteAnswer): number {
   for (let i = 0; i < ops.length; i++) {
     const o = ops[i]!
     switch (o.op) {

@@ -11,13 +11,13 @@ import { open, stat, type FileHandle } from 'node:fs/promises'
 import { constants, type Stats } from 'node:fs'
 import { Readable } from 'node:stream'
 import { log } from '../../log.js'
-import type { Connection } from '../core/connection.js'
+import type { Responder } from '../lib/context.js'
 import { etagListMatches, etagOf, parseHttpTime, parseRanges, RANGE_NOT_SATISFIABLE, type ByteRange } from '../filters/conditional.js'
 import { charsetSuffix } from '../filters/charset.js'
 import { expiresLines } from '../filters/expires.js'
 import { GZ_COMPRESS, GZ_VARY, gzipLocal, gzipStream, gzipWhole } from '../filters/gzip.js'
 import { contentTypeFor } from '../conf/mime.js'
-import type { Request } from '../lib/request.js'
+import type { HttpRequest } from '../conf/types.js'
 import { ALIAS_WHOLE, fullName, type StaticSettings } from '../conf/static.js'
 import { escapeUri } from '../lib/uri.js'
 import type { VarSource } from '../lib/variables.js'
@@ -40,7 +40,7 @@ export const fsPath = (p: string): Buffer => Buffer.from(p, 'latin1')
 
 
 /** `, client: …, server: …, request: "…", host: "…"`: the request context nginx appends to error lines. */
-export function context(req: Request): string {
+export function context(req: HttpRequest): string {
   return `, client: ${req.remoteAddr}, server: ${req.serverName}, request: "${req.requestLine}", host: "${req.host}"`
 }
 
@@ -95,12 +95,12 @@ const METHOD_OK = new Set(['GET', 'HEAD', 'POST'])
 const ignore = (): void => {}
 
 /** The content phase of a location that has no other handler. */
-export function serveStatic(c: Connection, req: Request): void {
+export function serveStatic(c: Responder, req: HttpRequest): void {
   if (!METHOD_OK.has(req.method)) return c.finishLocal(405)
   void serve(c, req)
 }
 
-async function serve(c: Connection, req: Request): Promise<void> {
+async function serve(c: Responder, req: HttpRequest): Promise<void> {
   try {
     if (req.uri.endsWith('/')) await serveIndex(c, req)
     else await serveFile(c, req)
@@ -110,15 +110,15 @@ async function serve(c: Connection, req: Request): Promise<void> {
 }
 
 /** What nothing else expected (a bug, not a file error): logged, 500 if nothing was sent, never a crash. */
-export function internalError(c: Connection, req: Request, e: unknown): void {
+export function internalError(c: Responder, req: HttpRequest, e: unknown): void {
   log('alert', `static file handling failed: ${e instanceof Error ? e.message : String(e)}${context(req)}`)
-  if (c.socket.destroyed) return
-  if (req.headerSent) return void c.socket.destroy()
+  if (c.gone) return
+  if (req.headerSent) return void c.abort()
   c.finishLocal(500)
 }
 
 /** ngx_http_index_handler, then the core content phase's 403 for a directory without index. */
-async function serveIndex(c: Connection, req: Request): Promise<void> {
+async function serveIndex(c: Responder, req: HttpRequest): Promise<void> {
   const fc = req.loc!.files
   const base = mapUriToPath(fc, req)
   let dirTested = false
@@ -154,18 +154,18 @@ async function serveIndex(c: Connection, req: Request): Promise<void> {
       log('crit', `stat() "${path}" failed (${errnoText(e)})${context(req)}`)
       return c.finishLocal(500)
     }
-    if (c.socket.destroyed) return
+    if (c.gone) return
     // The URI of the index file: the directory's URI and the name (with an alias too: the URI is not the path).
     return c.internalRedirect(req.uri + name, req.args)
   }
-  if (c.socket.destroyed) return
+  if (c.gone) return
   log('error', `directory index of "${base}" is forbidden${context(req)}`)
   c.finishLocal(403)
 }
 
 /** ngx_http_index_error */
-function indexError(c: Connection, req: Request, path: string, e: unknown): void {
-  if (c.socket.destroyed) return
+function indexError(c: Responder, req: HttpRequest, path: string, e: unknown): void {
+  if (c.gone) return
   if ((e as NodeJS.ErrnoException).code === 'EACCES') {
     log('error', `"${path}" is forbidden (${errnoText(e)})${context(req)}`)
     return c.finishLocal(403)
@@ -175,7 +175,7 @@ function indexError(c: Connection, req: Request, path: string, e: unknown): void
 }
 
 /** ngx_http_static_handler */
-async function serveFile(c: Connection, req: Request): Promise<void> {
+async function serveFile(c: Responder, req: HttpRequest): Promise<void> {
   const path = mapUriToPath(req.loc!.files, req)
   if (escapesRoot(path)) {
     log('error', `"${path}" is outside the document root${context(req)}`)
@@ -188,7 +188,7 @@ async function serveFile(c: Connection, req: Request): Promise<void> {
   } catch (e) {
     const [status, level] = openFailure((e as NodeJS.ErrnoException).code)
     if (status !== 404 || req.loc!.files.logNotFound) log(level, `open() "${path}" failed (${errnoText(e)})${context(req)}`)
-    if (!c.socket.destroyed) c.finishLocal(status)
+    if (!c.gone) c.finishLocal(status)
     return
   }
   try {
@@ -196,12 +196,12 @@ async function serveFile(c: Connection, req: Request): Promise<void> {
   } catch (e) {
     await fh.close().catch(ignore)
     log('crit', `fstat() "${path}" failed (${errnoText(e)})${context(req)}`)
-    if (!c.socket.destroyed) c.finishLocal(500)
+    if (!c.gone) c.finishLocal(500)
     return
   }
-  if (c.socket.destroyed || !st.isFile()) {
+  if (c.gone || !st.isFile()) {
     await fh.close().catch(ignore)
-    if (c.socket.destroyed) return
+    if (c.gone) return
     if (st.isDirectory()) {
       // nginx escapes the URI here (NGX_ESCAPE_URI), unlike in most of its redirects.
       // Relative, as nginx's static module leaves it: the header filter makes it absolute ahead of Connection.
@@ -219,7 +219,7 @@ async function serveFile(c: Connection, req: Request): Promise<void> {
 }
 
 /** The answer for an open regular file: nginx's not_modified and range filters, then the body. */
-async function respond(c: Connection, req: Request, fh: FileHandle, st: Stats, path: string): Promise<void> {
+async function respond(c: Responder, req: HttpRequest, fh: FileHandle, st: Stats, path: string): Promise<void> {
   const lc = req.loc!
   const fc = lc.files
   const size = st.size
@@ -293,7 +293,7 @@ async function respond(c: Connection, req: Request, fh: FileHandle, st: Stats, p
  * A whole file compressed (nginx's gzip filter): chunked to an HTTP/1.1 client, until the close to HTTP/1.0; the
  * ETag made weak, Content-Encoding last. A small file is read and compressed at once, a larger one as it is read.
  */
-async function sendGzipped(c: Connection, req: Request, fh: FileHandle, status: number, before: string, etag: string | null, gz: number, size: number, expires: string): Promise<void> {
+async function sendGzipped(c: Responder, req: HttpRequest, fh: FileHandle, status: number, before: string, etag: string | null, gz: number, size: number, expires: string): Promise<void> {
   const client11 = req.versionMinor === 1
   const head = req.method === 'HEAD'
   if (!client11 && !head) req.keepAlive = false
@@ -313,7 +313,7 @@ async function sendGzipped(c: Connection, req: Request, fh: FileHandle, status: 
     } finally {
       void fh.close().catch(ignore)
     }
-    if (c.socket.destroyed) return
+    if (c.gone) return
     const z = gzipWhole(n === size ? buf : buf.subarray(0, n), level, client11)
     return c.sendStream(status, before + framing, after, z, z.length, '', last)
   }
@@ -323,7 +323,7 @@ async function sendGzipped(c: Connection, req: Request, fh: FileHandle, status: 
 }
 
 /** One read into one buffer; a short read (the file shrank) is sent as it is and ends the connection. */
-async function sendSmall(c: Connection, fh: FileHandle, status: number, before: string, after: string, start: number, length: number, path: string): Promise<void> {
+async function sendSmall(c: Responder, fh: FileHandle, status: number, before: string, after: string, start: number, length: number, path: string): Promise<void> {
   const buf = Buffer.allocUnsafe(length)
   let n: number
   try {
@@ -331,7 +331,7 @@ async function sendSmall(c: Connection, fh: FileHandle, status: number, before: 
   } finally {
     void fh.close().catch(ignore)
   }
-  if (c.socket.destroyed) return
+  if (c.gone) return
   c.sendStream(status, before, after, n === length ? buf : buf.subarray(0, n), length, path)
 }
 
@@ -342,7 +342,7 @@ let boundaries = 0
  * Several ranges: a multipart/byteranges body (ngx_http_range_multipart_header), each part with its own
  * Content-Type and Content-Range, read range by range from the open file.
  */
-function multipart(c: Connection, req: Request, fh: FileHandle, ranges: ByteRange[], size: number, type: string, lastModified: string, etagLine: string): void {
+function multipart(c: Responder, req: HttpRequest, fh: FileHandle, ranges: ByteRange[], size: number, type: string, lastModified: string, etagLine: string): void {
   const boundary = String(++boundaries).padStart(20, '0')
   const partHead = `\r\n--${boundary}\r\nContent-Type: ${type}\r\nContent-Range: bytes `
   const trailer = `\r\n--${boundary}--\r\n`

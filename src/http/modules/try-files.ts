@@ -6,8 +6,8 @@
  */
 import { stat } from 'node:fs/promises'
 import { log } from '../../log.js'
-import type { Connection } from '../core/connection.js'
-import type { Request } from '../lib/request.js'
+import type { Responder } from '../lib/context.js'
+import type { HttpRequest } from '../conf/types.js'
 import { ALIAS_WHOLE, type TryFiles } from '../conf/static.js'
 import { errnoText } from '../../errno.js'
 import { context, fsPath, internalError, rootOf } from './static.js'
@@ -17,7 +17,7 @@ import { context, fsPath, internalError, rootOf } from './static.js'
  * @returns true when a candidate matched ($uri changed): the caller runs the content handler; false when the
  *   request was answered or redirected.
  */
-export async function tryFiles(c: Connection, req: Request, tf: TryFiles): Promise<boolean> {
+export async function tryFiles(c: Responder, req: HttpRequest, tf: TryFiles): Promise<boolean> {
   try {
     return await run(c, req, tf)
   } catch (e) {
@@ -26,7 +26,7 @@ export async function tryFiles(c: Connection, req: Request, tf: TryFiles): Promi
   }
 }
 
-async function run(c: Connection, req: Request, tf: TryFiles): Promise<boolean> {
+async function run(c: Responder, req: HttpRequest, tf: TryFiles): Promise<boolean> {
   const fc = req.loc!.files
   const alias = fc.root.alias
   for (const f of tf.files) {
@@ -53,9 +53,9 @@ async function run(c: Connection, req: Request, tf: TryFiles): Promise<boolean> 
     } else {
       req.uri = req.uri.slice(0, alias) + name
     }
-    return !c.socket.destroyed
+    return !c.gone
   }
-  if (c.socket.destroyed) return false
+  if (c.gone) return false
   if (tf.fallback === null) {
     c.finishLocal(tf.code)
     return false

@@ -20,9 +20,8 @@ import { readFileSync } from 'node:fs'
 import vm from 'node:vm'
 import { DyupsError, type Pos } from '../../../errors.js'
 import { log } from '../../../log.js'
-import type { Connection } from '../../core/connection.js'
+import type { Responder, Services } from '../../lib/context.js'
 import type { Request } from '../../lib/request.js'
-import type { HttpWorker } from '../../core/worker.js'
 import { bodyText, dyupsCall, headerPairs, levelOf, logContext, parseArgs, ScriptResponse, variable, type DyupsOp } from './ngx-api.js'
 
 /** How long one evaluation of module code may run before it is terminated. */
@@ -206,7 +205,7 @@ export class JsContent {
 }
 
 /** Runs a JavaScript content handler for `req` and answers on `c`. Never throws. */
-export function runJs(w: HttpWorker, c: Connection, req: Request, content: JsContent): void {
+export function runJs(w: Services, c: Responder, req: Request, content: JsContent): void {
   new JsRun(w, c, req, content).start()
 }
 
@@ -218,8 +217,8 @@ class JsRun {
   readonly resp = new ScriptResponse()
 
   constructor(
-    readonly w: HttpWorker,
-    readonly c: Connection,
+    readonly w: Services,
+    readonly c: Responder,
     readonly req: Request,
     readonly content: JsContent,
   ) {}

@@ -20,9 +20,8 @@ import { createRequire } from 'node:module'
 import type { Pos } from '../../../errors.js'
 import { formatError } from '../../../errors.js'
 import { log } from '../../../log.js'
-import type { Connection } from '../../core/connection.js'
+import type { Responder, Services } from '../../lib/context.js'
 import type { Request } from '../../lib/request.js'
-import type { HttpWorker } from '../../core/worker.js'
 import { PRELUDE } from './lua-prelude.js'
 import {
   bodyText, dyupsCall, headerPairs, levelOf, logContext, parseArgs, ScriptResponse, variable, type DyupsAnswer, type DyupsOp,
@@ -129,8 +128,8 @@ class LuaRun {
   readonly resp = new ScriptResponse()
 
   constructor(
-    readonly w: HttpWorker,
-    readonly c: Connection,
+    readonly w: Services,
+    readonly c: Responder,
     readonly req: Request,
     readonly script: LuaScript,
   ) {}
@@ -154,7 +153,7 @@ export function luaVm(): Promise<LuaVm> {
 /**
  * Runs a Lua content handler for `req` and answers on `c`. Never throws: every failure is a 500 and a log line.
  */
-export async function runLua(w: HttpWorker, c: Connection, req: Request, script: LuaScript): Promise<void> {
+export async function runLua(w: Services, c: Responder, req: Request, script: LuaScript): Promise<void> {
   const run = new LuaRun(w, c, req, script)
   let vm: LuaVm | null = null
   try {

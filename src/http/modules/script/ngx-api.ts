@@ -8,9 +8,8 @@
 import { handleInterface, remove, update } from '../../../dyups/index.js'
 import { formatError } from '../../../errors.js'
 import { log, type Level } from '../../../log.js'
-import type { Connection } from '../../core/connection.js'
+import type { Responder, Services } from '../../lib/context.js'
 import type { Request } from '../../lib/request.js'
-import type { HttpWorker } from '../../core/worker.js'
 
 export interface DyupsAnswer {
   status: number
@@ -31,7 +30,7 @@ export type DyupsOp = 'update' | 'delete' | 'get'
  * an internal failure is a 500 with a one-line reason, as on the interface.
  * @param enabled whether the configuration has a `dyups_interface` (Tengine's requirement); if not: 405 `API disabled\n`
  */
-export async function dyupsCall(w: HttpWorker, enabled: boolean, op: DyupsOp, name: string, body = ''): Promise<DyupsAnswer> {
+export async function dyupsCall(w: Services, enabled: boolean, op: DyupsOp, name: string, body = ''): Promise<DyupsAnswer> {
   if (!enabled) return { status: API_DISABLED.status, body: API_DISABLED.body }
   const deps = w.deps
   try {
@@ -118,7 +117,7 @@ export class ScriptResponse {
   }
 
   /** Sends status (0: 200), headers and the body written so far. */
-  send(c: Connection, status = this.status): void {
+  send(c: Responder, status = this.status): void {
     if (this.sent) return
     this.sent = true
     const body = this.parts.length === 1 ? this.parts[0]! : this.parts.join('')
@@ -129,7 +128,7 @@ export class ScriptResponse {
    * Ends the request as `ngx.exit(status)` / `r.return(status)` without a body do: after output, with what was
    * written; a status of 300 and more with nothing written, nginx's page for it; otherwise an empty body.
    */
-  exit(c: Connection, status: number): void {
+  exit(c: Responder, status: number): void {
     if (this.sent) return
     if (this.size > 0 || status < 200) return this.send(c, this.status)
     if (status < 300) return this.send(c, status)
@@ -140,13 +139,13 @@ export class ScriptResponse {
   }
 
   /** A failed script: nginx's page for `status`, whatever was written. */
-  fail(c: Connection, status = 500): void {
+  fail(c: Responder, status = 500): void {
     if (this.sent) return
     this.sent = true
     c.finishLocal(status)
   }
 
-  private headerList(_c: Connection): [string, string][] | null {
+  private headerList(_c: Responder): [string, string][] | null {
     // A relative Location is made absolute by sendLocal (absolute_redirect on), as for `return`.
     return this.headers.length === 0 ? null : this.headers
   }
@@ -201,14 +200,14 @@ export function parseArgs(args: string, max: number): Array<[string, string | tr
  * Reads a variable by name as `$name` would (undefined: not found, or no such variable). Numbers are the
  * captures of the last regex match.
  */
-export function variable(w: HttpWorker, req: Request, name: string | number): string | undefined {
+export function variable(w: Services, req: Request, name: string | number): string | undefined {
   if (typeof name === 'number') {
     const c = req.captures
     return c === null || !Number.isInteger(name) ? undefined : (c[name] ?? undefined)
   }
   if (name === '') return undefined
   try {
-    return w.conf.vars.ref(name).get(req)
+    return w.vars.ref(name).get(req)
   } catch {
     // An unknown name: nginx's Lua and njs answer nil / undefined.
     return undefined

@@ -1,0 +1,76 @@
+/**
+ * What a module sees of the request path: the calls that answer the request it handles (`Responder`, nginx's
+ * finalize and redirect calls) and what the worker shares with every request (`Services`). Modules get these two
+ * and their own configuration, never the connection or the worker, so no import runs from a module back to core/.
+ */
+import type { Readable } from 'node:stream'
+import type { Balancer } from '../../balancer/index.js'
+import type { ChangeSink } from '../../dyups/index.js'
+import type { StatusRow } from '../../health/index.js'
+import type { BodySpool, Downstream, Exchange, Pools } from '../../proxy/index.js'
+import type { NameResolver } from './names.js'
+import type { RoutingTable } from './routing-table.js'
+import type { Template, Variables } from './variables.js'
+
+export interface Responder {
+  /** The client has gone: whatever was being prepared for it is dropped. */
+  readonly gone: boolean
+  /**
+   * A response made here (return, echo, the dyups interface, error pages). `body` null: the standard page of
+   * `status` (if it has one). Headers: extra `[name, value]` pairs, after the standard ones.
+   */
+  sendLocal(status: number, body: string | Buffer | null, headers: [string, string][] | null, contentType?: string): void
+  /** An error status: the location's error_page for it, else the standard page. */
+  finishLocal(status: number): void
+  /**
+   * A response whose body is `length` bytes read from `body`, with backpressure. `before`: header lines before
+   * `Connection:`, `after`: those after it, `last`: lines after add_header's; all CRLF-terminated. `body` null: the
+   * head alone; a Buffer: a small body written with the head in one go.
+   */
+  sendStream(status: number, before: string, after: string, body: Readable | Buffer | null, length: number, path?: string, last?: string): void
+  /** nginx's internal redirect: `$uri` and `$args` change and the request starts over at the server's rewrites. */
+  internalRedirect(uri: string, args: string): void
+  /** nginx's named location (`@name`): its rewrites and handler, the URI unchanged. */
+  namedLocation(name: string): void
+  /** Closes the connection without (the rest of) an answer: `return 444`, a body that cannot be completed. */
+  abort(): void
+}
+
+/** A responder that can also be the client side of a proxied exchange. */
+export interface ProxyResponder extends Responder, Downstream {
+  /** How the request body goes to the backend (BODY_OUT_*). */
+  readonly bodyOutMode: number
+  /** The spooled body (BODY_OUT_SPOOL), else null. */
+  readonly bodySpool: BodySpool | null
+  /** The Content-Length the backend gets: -1 none, CHUNKED_BODY for a body streamed chunked. */
+  readonly bodyOutLength: number
+  startProxy(ex: Exchange): void
+}
+
+/** Where a worker reads the health-check status from (the prober, in this process or the primary). */
+export interface HealthSource {
+  status(): Promise<readonly StatusRow[]>
+}
+
+/** What the process gives a worker's request path. */
+export interface WorkerDeps {
+  table: RoutingTable
+  sink: ChangeSink
+  trylock: boolean
+  readMsgLog: boolean
+  /** Where check_status reads from; absent: an empty page. */
+  health?: HealthSource
+}
+
+/** What a worker shares with every request it serves. */
+export interface Services {
+  readonly deps: WorkerDeps
+  readonly pools: Pools
+  /** Implicit upstreams of literal addresses in proxy_pass. */
+  readonly literals: Map<string, Balancer>
+  /** DNS for proxy_pass hosts that are no group, when a `resolver` is configured. */
+  readonly names: NameResolver | null
+  readonly vars: Variables
+  /** A compiled template for a string that reaches us at run time (a `hash` key of a posted group). */
+  template(text: string): Template
+}

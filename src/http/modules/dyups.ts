@@ -1,0 +1,34 @@
+/**
+ * `dyups_interface`: Tengine's REST interface in a location — the request's method, path segments, body and
+ * If-Match handed to src/dyups, its answer sent as the module sends it.
+ */
+import { handleInterface } from '../../dyups/index.js'
+import { formatError } from '../../errors.js'
+import { log } from '../../log.js'
+import type { Responder, Services } from '../lib/context.js'
+import type { Request } from '../lib/request.js'
+import { decodeForDyups } from '../lib/uri.js'
+
+export async function doInterface(w: Services, c: Responder, req: Request): Promise<void> {
+  const segments = decodeForDyups(req.head.target)
+  if (segments === null) return c.finishLocal(400)
+  const hasBody = req.head.contentLength >= 0 || req.head.chunked
+  try {
+    const reply = await handleInterface(
+      {
+        method: req.method,
+        segments,
+        body: hasBody ? (req.body?.toString('latin1') ?? '') : null,
+        ifMatch: req.head.get('if-match'),
+      },
+      { table: w.deps.table, sink: w.deps.sink, trylock: w.deps.trylock },
+    )
+    const headers: [string, string][] | null = reply.etag !== null ? [['ETag', `"${reply.etag}"`]] : null
+    if (reply.status === 204) return c.sendLocal(204, '', headers)
+    c.sendLocal(reply.status, reply.body, headers, reply.body === null ? undefined : 'text/plain')
+  } catch (e) {
+    log('alert', `dyups interface failed: ${formatError(e)}`)
+    c.sendLocal(500, formatError(e).replace(/[\r\n]+/g, ' '), null, 'text/plain')
+  }
+}
+
