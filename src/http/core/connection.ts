@@ -6,7 +6,7 @@
 import type { Socket } from 'node:net'
 import type { Readable } from 'node:stream'
 import {
-  ChunkedDecoder, ChunkedScanner, NEED_MORE, PARSE_ERROR, RequestHeadParser, httpDate, type BodyKind, type RequestHead,
+  NEED_MORE, PARSE_ERROR, RequestHeadParser, httpDate, type BodyKind, type RequestHead,
   type ResponseHead, BODY_UNTIL_CLOSE, BODY_CHUNKED, BODY_NONE, statusLine, wireStatus,
 } from '../../http1/index.js'
 import {
@@ -26,9 +26,10 @@ import { LocationMatch } from '../conf/locations.js'
 import { Request } from '../lib/request.js'
 import { parseTarget, Target } from '../lib/uri.js'
 import { runHandler, type ContentResponder } from './content.js'
+import { BODY_MORE, BODY_TOO_LARGE, BODY_WRITE_FAILED, BodyReader, READ_DISCARD, READ_SPOOL, READ_STREAM, READ_WHOLE } from './body-reader.js'
 import { doReturn } from '../modules/return.js'
 import { formatError } from '../../errors.js'
-import { ANSWERED, GO_ON, runRewrites, type RewriteAnswer } from '../modules/rewrite.js'
+import { internalRedirect, namedLocation, startPhases, type PhaseHost } from './phases.js'
 import { contentTypeFor } from '../conf/mime.js'
 import { PLAIN_ON_TLS, TLS } from '../conf/tls.js'
 import type { Services } from '../lib/context.js'
@@ -59,20 +60,19 @@ export interface ConnectionOwner extends Services {
   forget(c: Connection): void
 }
 
-export class Connection implements Downstream, RewriteAnswer, ContentResponder {
+export class Connection implements Downstream, PhaseHost, ContentResponder {
   readonly socket: Socket
   private readonly parser = new RequestHeadParser()
   private readonly target = new Target()
-  private readonly match = new LocationMatch()
+  readonly match = new LocationMatch()
   private state = HEAD
   private req: HttpRequest | null = null
   private pending: Buffer | null = null
   private requests = 0
   private readonly id = ++serial
   private readonly listenKey: string
-  private decoder: ChunkedDecoder | null = null
-  private bodyParts: Buffer[] = []
-  private bodyLeft = 0
+  /** Reads the bodies of this connection's requests, one at a time. */
+  private readonly body = new BodyReader()
   private exchange: Exchange | null = null
   /** The compressor of a gzipped proxied body, while it runs. */
   private gz: GzipBody | null = null
@@ -84,10 +84,6 @@ export class Connection implements Downstream, RewriteAnswer, ContentResponder {
   private bodyPending = false
   /** The body is too large: it is dropped after the answer (which may be an error page's) instead of being read. */
   private bodyRefused = false
-  /** Reading a body only to drop it: the request was answered before it was read. */
-  private discarding = false
-  /** Finds the end of a chunked body being dropped, keeping none of it. */
-  private skipper: ChunkedScanner | null = null
   /** Bytes that came after the head, kept while the location is chosen. */
   private rest: Buffer | null = null
   /** The file body being sent (sendStream), paused while the socket's buffer is full. */
@@ -98,15 +94,13 @@ export class Connection implements Downstream, RewriteAnswer, ContentResponder {
   private fileListeners: { data: (b: Buffer) => void; end: () => void; error: (e: NodeJS.ErrnoException) => void } | null = null
   /** How a proxied request's body is read (BODY_OUT_*); NONE for every other request. */
   private bodyMode = BODY_OUT_NONE
-  /** The body read whole for the backend (proxy_request_buffering on). */
-  private spool: BodySpool | null = null
   /** Body bytes read with the head, kept while a streamed body waits for its exchange. */
   private bodyRest: Buffer | null = null
   /** A streamed body waits for the backend to drain. */
   private bodyPaused = false
   /** send_timeout runs for the response being relayed. */
   private sendArmed = false
-  private readonly remoteAddr: string
+  readonly remoteAddr: string
   private readonly remotePort: number
   private readonly localAddr: string
   private readonly localPort: number
@@ -180,7 +174,7 @@ export class Connection implements Downstream, RewriteAnswer, ContentResponder {
       case HEAD:
         return this.readHead(chunk)
       case BODY:
-        return this.bodyMode === BODY_OUT_NONE ? this.readBody(chunk, 0) : this.readProxyBody(chunk, 0)
+        return this.readBody(chunk, 0)
       case TUNNEL:
         if (!this.peer!.write(chunk)) this.socket.pause()
         return
@@ -258,80 +252,28 @@ export class Connection implements Downstream, RewriteAnswer, ContentResponder {
       log('info', `client sent plain HTTP request to HTTPS port while reading client request headers${this.where()}`)
       return this.finishLocal(497)
     }
-    req.loc = server.serverConf
-    if (server.rewrites.length > 0 && runRewrites(server.rewrites, req, this) === ANSWERED) return
-    this.route()
+    startPhases(this, req)
   }
 
-  /**
-   * nginx's find-config and rewrite phases: the location for `$uri` (or `named`), then its rewrite directives, again
-   * while they change the URI (ten changes at most); then the access check, the body and the content handler.
-   */
-  private route(named: LocConf | null = null): void {
-    const req = this.req!
-    const server = req.server!
-    for (;;) {
-      if (named !== null) {
-        req.loc = named
-        named = null
-        if (this.refuseBody()) return this.finishLocal(413)
-      } else {
-        const loc = server.locations.match(req.uri, this.match)
-        req.loc = loc === null ? server.serverConf : server.locConfs[loc.id]!
-        req.captures = this.match.captures
-        // nginx's find-config checks, in its order: `internal` locations (reached only by rewrites and internal
-        // redirects), Content-Length over client_max_body_size, then the redirect that adds a slash.
-        if (req.loc.internal && !req.rewritten) return this.finishLocal(404)
-        if (this.refuseBody()) return this.finishLocal(413)
-        if (this.match.redirect) {
-          return this.sendLocal(301, null, [['Location', loc!.name + (req.args === '' ? '' : `?${req.args}`)]])
-        }
-      }
-      req.uriChanged = false
-      const r = req.loc.rewrites.length === 0 ? GO_ON : runRewrites(req.loc.rewrites, req, this)
-      if (r === ANSWERED) return
-      if (r === GO_ON) break
-      if (--req.uriChanges === 0) {
-        log('error', `rewrite or internal redirection cycle while processing "${req.uri}"${this.where()}`)
-        return this.finishLocal(500)
-      }
-    }
-    const lc = req.loc
-    const head = req.head
-    if (lc.access !== null && !lc.access.allows(this.remoteAddr)) {
-      log('error', `access forbidden by rule${this.where()}`)
-      return this.finishLocal(403)
-    }
+  /** Access granted (phases.ts): the body as the location reads it, then try_files and the content handler. */
+  content(lc: LocConf): void {
+    const head = this.req!.head
     // No body, a body already read, or one refused (an error page after a 413): on to the handler.
     if (!this.bodyPending || this.bodyRefused) return this.dispatch()
     const rest = this.rest
     this.rest = null
-
     // A proxied body goes to the backend as nginx sends it (spooled or streamed); other handlers get it whole.
     if (lc.handler.kind === 'proxy') return this.beginProxyBody(lc, lc.handler.pass, rest)
     // The body: read it whole before the handler runs (nginx's request buffering), bounded by client_max_body_size.
-    if (head.chunked) {
-      this.decoder = new ChunkedDecoder({ copy: true, maxBody: lc.clientMaxBodySize })
-      this.state = BODY
-      this.socket.setTimeout(lc.clientBodyTimeout)
-      if (head.expectContinue) this.socket.write('HTTP/1.1 100 Continue\r\n\r\n')
-      if (rest !== null) this.readBody(rest, 0)
-      return
-    }
-    if (head.contentLength > 0) {
-      this.bodyLeft = head.contentLength
-      this.bodyParts = []
-      this.state = BODY
-      this.socket.setTimeout(lc.clientBodyTimeout)
-      if (head.expectContinue) this.socket.write('HTTP/1.1 100 Continue\r\n\r\n')
-      if (rest !== null) this.readBody(rest, 0)
-      return
-    }
-    this.dispatch()
+    this.body.start(READ_WHOLE, head, lc.clientMaxBodySize)
+    this.state = BODY
+    this.socket.setTimeout(lc.clientBodyTimeout)
+    if (head.expectContinue) this.socket.write('HTTP/1.1 100 Continue\r\n\r\n')
+    if (rest !== null) this.readBody(rest, 0)
   }
 
   /** A Content-Length over the location's client_max_body_size: the body will be dropped, not read. */
-  private refuseBody(): boolean {
+  refuseBody(): boolean {
     const req = this.req!
     if (!this.bodyPending || this.bodyRefused || req.head.contentLength <= req.loc!.clientMaxBodySize) return false
     log('error', `client intended to send too large body: ${req.head.contentLength} bytes${this.where()}`)
@@ -339,88 +281,70 @@ export class Connection implements Downstream, RewriteAnswer, ContentResponder {
     return true
   }
 
-  /**
-   * nginx's internal redirect (error_page, try_files, index): `$uri` and `$args` change and the request starts over
-   * at the server's rewrite directives; ten redirects at most.
-   */
   internalRedirect(uri: string, args: string): void {
-    const req = this.req!
-    // try_files and index look at the disk first: the client may have gone meanwhile.
-    if (this.socket.destroyed) return
-    if (--req.uriChanges === 0) {
-      log('error', `rewrite or internal redirection cycle while internally redirecting to "${uri}"${this.where()}`)
-      return this.finishLocal(500)
-    }
-    req.uri = uri
-    req.args = args
-    req.rewritten = true
-    req.addUriToAlias = false
-    const server = req.server!
-    req.loc = server.serverConf
-    if (server.rewrites.length > 0 && runRewrites(server.rewrites, req, this) === ANSWERED) return
-    this.route()
+    internalRedirect(this, this.req!, uri, args)
   }
 
-  /** nginx's named location (`@name`): its rewrite directives and handler, the URI unchanged. */
   namedLocation(name: string): void {
-    const req = this.req!
-    if (this.socket.destroyed) return
-    if (--req.uriChanges === 0) {
-      log('error', `rewrite or internal redirection cycle while redirect to named location "${name}"${this.where()}`)
-      return this.finishLocal(500)
-    }
-    const server = req.server!
-    const loc = server.locations.findNamed(name)
-    if (loc === undefined) {
-      log('error', `could not find named location "${name}"${this.where()}`)
-      return this.finishLocal(500)
-    }
-    this.route(server.locConfs[loc.id]!)
+    namedLocation(this, this.req!, name)
   }
 
+  /** Body bytes, whichever way the body is read (body-reader.ts); its end goes on as the way of reading says. */
   private readBody(chunk: Buffer, from: number): void {
-    const req = this.req!
-    const scanner = this.discarding ? this.skipper : this.decoder
-    if (scanner !== null && req.head.chunked) {
-      const r = scanner.execute(chunk, from)
-      if (r === NEED_MORE) return
-      if (r === PARSE_ERROR) {
-        if (this.discarding) {
-          // A broken body after the answer: nothing more to say to this client.
-          this.state = CLOSED
-          return void this.socket.destroy()
-        }
-        const e = scanner.error!
-        return this.finishLocal(e.status === 413 ? 413 : 400)
+    const b = this.body
+    const r = b.execute(chunk, from)
+    if (b.mode === READ_STREAM) {
+      if (b.paused && !this.bodyPaused) {
+        // The backend is full: read no more (and time nothing) until it drains.
+        this.bodyPaused = true
+        this.socket.pause()
+        this.socket.setTimeout(0)
       }
-      if (r < chunk.length) this.pending = chunk.subarray(r)
-      if (this.discarding) return this.discarded()
-      req.body = Buffer.from(this.decoder!.body())
-      this.bodyPending = false
-      this.state = BUSY
-      return this.dispatch()
+    } else if (b.spooledToFile) {
+      b.spooledToFile = false
+      log('warn', `a client request body is buffered to a temporary file ${b.spool!.path}${this.where()}`)
     }
-    const n = chunk.length - from
-    if (n < this.bodyLeft) {
-      if (!this.discarding) this.bodyParts.push(from === 0 ? chunk : chunk.subarray(from))
-      this.bodyLeft -= n
-      return
+    if (r === BODY_MORE) return
+    if (r < 0) return this.bodyFailed(r)
+    if (r < chunk.length) this.pending = chunk.subarray(r)
+    switch (b.mode) {
+      case READ_DISCARD:
+        return this.discarded()
+      case READ_WHOLE:
+        this.req!.body = b.body
+        b.body = null
+        this.bodyPending = false
+        this.state = BUSY
+        return this.dispatch()
+      case READ_SPOOL:
+        this.state = BUSY
+        this.bodyPending = false
+        return this.dispatch()
     }
-    const end = from + this.bodyLeft
-    this.bodyLeft = 0
-    if (this.discarding) {
-      if (end < chunk.length) this.pending = chunk.subarray(end)
-      return this.discarded()
-    }
-    this.bodyParts.push(chunk.subarray(from, end))
-    req.body = this.bodyParts.length === 1 ? this.bodyParts[0]! : Buffer.concat(this.bodyParts)
-    this.bodyParts = []
-    this.bodyPending = false
+    // Streamed: the exchange has it all; what the client sends now waits (pipelining) while the answer goes out.
     this.state = BUSY
-    if (end < chunk.length) this.pending = chunk.subarray(end)
-    this.dispatch()
+    this.bodyPending = false
+    this.socket.pause()
+    this.socket.setTimeout(0)
+    this.exchange?.feedEnd()
   }
 
+  /** A body that cannot be read to its end. */
+  private bodyFailed(r: number): void {
+    switch (this.body.mode) {
+      case READ_DISCARD:
+        // A broken body after the answer: nothing more to say to this client.
+        this.state = CLOSED
+        return void this.socket.destroy()
+      case READ_WHOLE:
+        return this.finishLocal(r === BODY_TOO_LARGE ? 413 : 400)
+    }
+    if (r === BODY_WRITE_FAILED) {
+      log('crit', `write() to a temporary file failed (${this.body.writeError})${this.where()}`)
+      return this.finishLocal(500)
+    }
+    this.badBody(r === BODY_TOO_LARGE)
+  }
 
   private dispatch(): void {
     this.socket.setTimeout(0)
@@ -440,87 +364,27 @@ export class Connection implements Downstream, RewriteAnswer, ContentResponder {
     const head = this.req!.head
     this.state = BODY
     this.socket.setTimeout(lc.clientBodyTimeout)
-    // A decoder left by an earlier chunked request on this connection must not read this body.
-    this.decoder = head.chunked ? new ChunkedDecoder({ maxBody: lc.clientMaxBodySize }) : null
-    if (!head.chunked) this.bodyLeft = head.contentLength
     if (head.expectContinue) this.socket.write('HTTP/1.1 100 Continue\r\n\r\n')
     let stream = !pass.requestBuffering && (!head.chunked || pass.version === '1.1')
-    if (stream && head.chunked && rest !== null) {
-      const probe = new ChunkedDecoder({ maxBody: lc.clientMaxBodySize })
-      const r = probe.execute(rest, 0)
-      if (r >= 0 || r === PARSE_ERROR) stream = false
-    }
+    if (stream && head.chunked && rest !== null && BodyReader.endsIn(rest, lc.clientMaxBodySize)) stream = false
     if (!stream) {
       this.bodyMode = BODY_OUT_SPOOL
-      this.spool = new BodySpool(lc.bodyBufferSize, lc.bodyTemp)
-      if (rest !== null) this.readProxyBody(rest, 0)
+      this.body.start(READ_SPOOL, head, lc.clientMaxBodySize)
+      this.body.spoolTo(lc.bodyBufferSize, lc.bodyTemp)
+      if (rest !== null) this.readBody(rest, 0)
       return
     }
     this.bodyMode = head.chunked ? BODY_OUT_STREAM_CHUNKED : BODY_OUT_STREAM
+    this.body.start(READ_STREAM, head, lc.clientMaxBodySize)
     // Nothing is read until the exchange exists to take it (startProxy).
     this.bodyRest = rest
     this.socket.pause()
     runHandler(this.worker, this, this.req!)
   }
 
-  private readProxyBody(chunk: Buffer, from: number): void {
-    let end: number
-    const dec = this.decoder
-    if (dec !== null) {
-      const r = dec.execute(chunk, from)
-      const parts = dec.parts
-      for (let i = 0; i < parts.length; i++) if (!this.bodyData(parts[i]!)) return
-      parts.length = 0
-      if (r === NEED_MORE) return
-      if (r === PARSE_ERROR) return this.badBody(dec.error!.status === 413)
-      end = r
-    } else {
-      const n = chunk.length - from
-      if (n < this.bodyLeft) {
-        this.bodyLeft -= n
-        this.bodyData(from === 0 ? chunk : chunk.subarray(from))
-        return
-      }
-      end = from + this.bodyLeft
-      this.bodyLeft = 0
-      if (!this.bodyData(chunk.subarray(from, end))) return
-    }
-    this.state = BUSY
-    this.bodyPending = false
-    if (end < chunk.length) this.pending = chunk.subarray(end)
-    if (this.bodyMode === BODY_OUT_SPOOL) return this.dispatch()
-    // Streamed: the exchange has it all; what the client sends now waits (pipelining) while the answer goes out.
-    this.socket.pause()
-    this.socket.setTimeout(0)
-    this.exchange?.feedEnd()
-  }
-
-  /** One run of body bytes: to the spool, or on to the backend. false: the request ended here. */
-  private bodyData(data: Buffer): boolean {
-    if (this.bodyMode === BODY_OUT_SPOOL) {
-      const spool = this.spool!
-      try {
-        if (spool.write(data)) log('warn', `a client request body is buffered to a temporary file ${spool.path}${this.where()}`)
-      } catch (e) {
-        log('crit', `write() to a temporary file failed (${(e as Error).message})${this.where()}`)
-        this.finishLocal(500)
-        return false
-      }
-      return true
-    }
-    if (!this.exchange!.feed(data)) {
-      // The backend is full: read no more (and time nothing) until it drains.
-      this.bodyPaused = true
-      this.socket.pause()
-      this.socket.setTimeout(0)
-    }
-    return true
-  }
-
   /** A chunked body that is malformed or grows past client_max_body_size. */
   private badBody(tooLarge: boolean): void {
-    const dec = this.decoder!
-    if (tooLarge) log('error', `client intended to send too large chunked body: ${dec.dataBytes}+${dec.chunkSize} bytes${this.where()}`)
+    if (tooLarge) log('error', `client intended to send too large chunked body: ${this.body.sizes} bytes${this.where()}`)
     else log('info', `client sent invalid chunked body${this.where()}`)
     const ex = this.exchange
     if (ex !== null) {
@@ -546,14 +410,14 @@ export class Connection implements Downstream, RewriteAnswer, ContentResponder {
 
   /** The spooled body (BODY_OUT_SPOOL), else null. */
   get bodySpool(): BodySpool | null {
-    return this.spool
+    return this.body.spool
   }
 
   /** The Content-Length the backend gets: -1 none, CHUNKED_BODY for a body streamed chunked. */
   get bodyOutLength(): number {
     switch (this.bodyMode) {
       case BODY_OUT_SPOOL:
-        return this.spool!.size
+        return this.body.spool!.size
       case BODY_OUT_STREAM:
         return this.req!.head.contentLength
       case BODY_OUT_STREAM_CHUNKED:
@@ -564,6 +428,7 @@ export class Connection implements Downstream, RewriteAnswer, ContentResponder {
 
   bodyResume(): void {
     this.bodyPaused = false
+    this.body.paused = false
     if (this.state !== BODY) return
     this.socket.setTimeout(this.req!.loc!.clientBodyTimeout)
     this.socket.resume()
@@ -578,14 +443,12 @@ export class Connection implements Downstream, RewriteAnswer, ContentResponder {
     if (this.bodyMode === BODY_OUT_NONE) return
     this.bodyMode = BODY_OUT_NONE
     this.bodyPaused = false
-    this.spool?.close()
-    this.spool = null
+    this.body.release()
     this.bodyRest = null
-    this.decoder = null
   }
 
   /** nginx's error-log context of a request. */
-  private where(): string {
+  where(): string {
     const req = this.req
     if (req === null) return `, client: ${this.remoteAddr}, server: ${this.localAddr}:${this.localPort}`
     return `, client: ${this.remoteAddr}, server: ${req.serverName}, request: "${req.requestLine}", host: "${req.host}"`
@@ -798,9 +661,10 @@ export class Connection implements Downstream, RewriteAnswer, ContentResponder {
     this.exchange = ex
     ex.start()
     if (this.bodyMode >= BODY_OUT_STREAM && this.state === BODY) {
+      this.body.streamTo(ex)
       const rest = this.bodyRest
       this.bodyRest = null
-      if (rest !== null) this.readProxyBody(rest, 0)
+      if (rest !== null) this.readBody(rest, 0)
       // Still paused only if the exchange asked for it; it resumes the client when it can take more.
       if (this.state === BODY && this.exchange !== null && !this.bodyPaused) this.socket.resume()
     }
@@ -981,12 +845,9 @@ export class Connection implements Downstream, RewriteAnswer, ContentResponder {
    */
   private discardBody(): void {
     const req = this.req!
-    const head = req.head
-    this.discarding = true
     this.state = BODY
     this.socket.setTimeout(req.loc?.clientBodyTimeout ?? 60_000)
-    if (head.chunked) this.skipper = new ChunkedScanner()
-    else this.bodyLeft = head.contentLength
+    this.body.start(READ_DISCARD, req.head, Infinity)
     const rest = this.rest
     this.rest = null
     this.socket.resume()
@@ -995,9 +856,7 @@ export class Connection implements Downstream, RewriteAnswer, ContentResponder {
 
   /** The rest of a body answered early is read and dropped: on to the next request. */
   private discarded(): void {
-    this.discarding = false
     this.bodyPending = false
-    this.skipper = null
     this.nextRequest()
   }
 

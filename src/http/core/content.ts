@@ -5,6 +5,7 @@
  */
 import type { HttpRequest } from '../conf/types.js'
 import type { ProxyResponder, Services } from '../lib/context.js'
+import { CONTENT_FAILPOINT, contentFailpoint } from '../lib/failpoints.js'
 import { doCheckStatus } from '../modules/check-status.js'
 import { doInterface } from '../modules/dyups.js'
 import { doEcho } from '../modules/echo.js'
@@ -31,6 +32,10 @@ export function runHandler(w: Services, c: ContentResponder, req: HttpRequest): 
 function runContent(w: Services, c: ContentResponder, req: HttpRequest): void {
   const h = req.loc!.handler
   try {
+    if (CONTENT_FAILPOINT) {
+      const p = contentFailpoint(req)
+      if (p !== undefined) return void p.catch(c.failed)
+    }
     switch (h.kind) {
       case 'echo':
         return doEcho(c, req, h.parts)

@@ -1,0 +1,108 @@
+/**
+ * nginx's phases for one request, in its order: server rewrites → find the location → location rewrites (again while
+ * they change the URI) → access → the body → try_files and content. Internal redirects (error_page, index,
+ * try_files, rewrite `last`) and named locations re-enter here; ten URI changes at most, the eleventh is a 500.
+ */
+import { log } from '../../log.js'
+import type { HttpRequest, LocConf } from '../conf/types.js'
+import type { LocationMatch } from '../conf/locations.js'
+import { ANSWERED, GO_ON, runRewrites, type RewriteAnswer } from '../modules/rewrite.js'
+
+/** What the phases need of the connection that carries the request. */
+export interface PhaseHost extends RewriteAnswer {
+  readonly gone: boolean
+  /** The connection's location search state, reused by every request. */
+  readonly match: LocationMatch
+  readonly remoteAddr: string
+  finishLocal(status: number): void
+  sendLocal(status: number, body: string | null, headers: [string, string][] | null): void
+  /** A Content-Length over the location's client_max_body_size: true when the body is to be refused (413). */
+  refuseBody(): boolean
+  /** Access granted: read the body as the location needs it, then run the content phase. */
+  content(lc: LocConf): void
+  /** nginx's error-log context of the request. */
+  where(): string
+}
+
+/** The server's rewrite directives, then the location. */
+export function startPhases(h: PhaseHost, req: HttpRequest): void {
+  const server = req.server!
+  req.loc = server.serverConf
+  if (server.rewrites.length > 0 && runRewrites(server.rewrites, req, h) === ANSWERED) return
+  route(h, req, null)
+}
+
+/**
+ * nginx's find-config and rewrite phases: the location for `$uri` (or `named`), then its rewrite directives, again
+ * while they change the URI (ten changes at most); then the access check, the body and the content handler.
+ */
+function route(h: PhaseHost, req: HttpRequest, named: LocConf | null): void {
+  const server = req.server!
+  const match = h.match
+  for (;;) {
+    if (named !== null) {
+      req.loc = named
+      named = null
+      if (h.refuseBody()) return h.finishLocal(413)
+    } else {
+      const loc = server.locations.match(req.uri, match)
+      req.loc = loc === null ? server.serverConf : server.locConfs[loc.id]!
+      req.captures = match.captures
+      // nginx's find-config checks, in its order: `internal` locations (reached only by rewrites and internal
+      // redirects), Content-Length over client_max_body_size, then the redirect that adds a slash.
+      if (req.loc.internal && !req.rewritten) return h.finishLocal(404)
+      if (h.refuseBody()) return h.finishLocal(413)
+      if (match.redirect) {
+        return h.sendLocal(301, null, [['Location', loc!.name + (req.args === '' ? '' : `?${req.args}`)]])
+      }
+    }
+    req.uriChanged = false
+    const r = req.loc.rewrites.length === 0 ? GO_ON : runRewrites(req.loc.rewrites, req, h)
+    if (r === ANSWERED) return
+    if (r === GO_ON) break
+    if (--req.uriChanges === 0) {
+      log('error', `rewrite or internal redirection cycle while processing "${req.uri}"${h.where()}`)
+      return h.finishLocal(500)
+    }
+  }
+  const lc = req.loc
+  if (lc.access !== null && !lc.access.allows(h.remoteAddr)) {
+    log('error', `access forbidden by rule${h.where()}`)
+    return h.finishLocal(403)
+  }
+  h.content(lc)
+}
+
+/**
+ * nginx's internal redirect (error_page, try_files, index): `$uri` and `$args` change and the request starts over
+ * at the server's rewrite directives; ten redirects at most.
+ */
+export function internalRedirect(h: PhaseHost, req: HttpRequest, uri: string, args: string): void {
+  // try_files and index look at the disk first: the client may have gone meanwhile.
+  if (h.gone) return
+  if (--req.uriChanges === 0) {
+    log('error', `rewrite or internal redirection cycle while internally redirecting to "${uri}"${h.where()}`)
+    return h.finishLocal(500)
+  }
+  req.uri = uri
+  req.args = args
+  req.rewritten = true
+  req.addUriToAlias = false
+  startPhases(h, req)
+}
+
+/** nginx's named location (`@name`): its rewrite directives and handler, the URI unchanged. */
+export function namedLocation(h: PhaseHost, req: HttpRequest, name: string): void {
+  if (h.gone) return
+  if (--req.uriChanges === 0) {
+    log('error', `rewrite or internal redirection cycle while redirect to named location "${name}"${h.where()}`)
+    return h.finishLocal(500)
+  }
+  const server = req.server!
+  const loc = server.locations.findNamed(name)
+  if (loc === undefined) {
+    log('error', `could not find named location "${name}"${h.where()}`)
+    return h.finishLocal(500)
+  }
+  route(h, req, server.locConfs[loc.id]!)
+}
