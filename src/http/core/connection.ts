@@ -6,33 +6,30 @@
 import type { Socket } from 'node:net'
 import type { Readable } from 'node:stream'
 import {
-  NEED_MORE, PARSE_ERROR, RequestHeadParser, httpDate, type BodyKind, type RequestHead,
-  type ResponseHead, BODY_UNTIL_CLOSE, BODY_CHUNKED, BODY_NONE, statusLine, wireStatus,
+  NEED_MORE, PARSE_ERROR, RequestHeadParser, type BodyKind, type RequestHead, type ResponseHead, BODY_CHUNKED, BODY_NONE,
+  wireStatus,
 } from '../../http1/index.js'
 import {
-  BODY_OUT_NONE, BODY_OUT_SPOOL, BODY_OUT_STREAM, BODY_OUT_STREAM_CHUNKED, BodySpool, CHUNKED_BODY, Exchange, buildClientHead,
+  BODY_OUT_NONE, BODY_OUT_SPOOL, BODY_OUT_STREAM, BODY_OUT_STREAM_CHUNKED, BodySpool, CHUNKED_BODY, Exchange,
   type Downstream,
 } from '../../proxy/index.js'
-import { log } from '../../log.js'
-import { VERSION } from '../../version.js'
-import type { HttpConfig, HttpRequest, LocConf, ProxyPass } from '../conf/types.js'
-import { closesConnection } from '../conf/error-pages.js'
-import { intercepts, sendErrorPage } from '../modules/error-page.js'
-import { charsetSuffix } from '../filters/charset.js'
-import { parseHttpTime } from '../filters/conditional.js'
-import { expiresLines, expiresValues } from '../filters/expires.js'
-import { GZ_COMPRESS, GZ_VARY, GzipBody, gzipLocal, gzipProxied, gzipWhole } from '../filters/gzip.js'
-import { LocationMatch } from '../conf/locations.js'
-import { Request } from '../lib/request.js'
-import { parseTarget, Target } from '../lib/uri.js'
-import { runHandler, type ContentResponder } from './content.js'
-import { BODY_MORE, BODY_TOO_LARGE, BODY_WRITE_FAILED, BodyReader, READ_DISCARD, READ_SPOOL, READ_STREAM, READ_WHOLE } from './body-reader.js'
-import { doReturn } from '../modules/return.js'
 import { formatError } from '../../errors.js'
-import { internalRedirect, namedLocation, startPhases, type PhaseHost } from './phases.js'
+import { log } from '../../log.js'
+import { closesConnection } from '../conf/error-pages.js'
+import { LocationMatch } from '../conf/locations.js'
 import { contentTypeFor } from '../conf/mime.js'
 import { PLAIN_ON_TLS, TLS } from '../conf/tls.js'
+import type { HttpConfig, HttpRequest, LocConf, ProxyPass } from '../conf/types.js'
+import { GZ_COMPRESS, GzipBody, gzipLocal, gzipProxied, gzipWhole } from '../filters/gzip.js'
 import type { Services } from '../lib/context.js'
+import { Request } from '../lib/request.js'
+import { parseTarget, Target } from '../lib/uri.js'
+import { intercepts, sendErrorPage } from '../modules/error-page.js'
+import { doReturn } from '../modules/return.js'
+import { BODY_MORE, BODY_TOO_LARGE, BODY_WRITE_FAILED, BodyReader, READ_DISCARD, READ_SPOOL, READ_STREAM, READ_WHOLE } from './body-reader.js'
+import { runHandler, type ContentResponder } from './content.js'
+import { localHead, proxiedFraming, proxiedHead, rejectedHead, streamHead, type ProxiedFraming } from './head-writer.js'
+import { internalRedirect, namedLocation, startPhases, type PhaseHost } from './phases.js'
 
 const HEAD = 0
 const BODY = 1
@@ -47,8 +44,6 @@ const PIPELINE_BUFFER = 64 * 1024
 /** nginx's lingering_timeout is 5 s. */
 const LINGERING_TIMEOUT = 5_000
 
-const SERVER_ON = `dyups/${VERSION}`
-const SERVER_OFF = 'dyups'
 
 let serial = 0
 
@@ -77,6 +72,8 @@ export class Connection implements Downstream, PhaseHost, ContentResponder {
   /** The compressor of a gzipped proxied body, while it runs. */
   private gz: GzipBody | null = null
   private gzEnding = false
+  /** How the proxied body being relayed is framed (head-writer.ts), reused by each response. */
+  private readonly framing: ProxiedFraming = { chunked: false, keepAlive: false }
   /** The backend socket of an upgraded connection. */
   private peer: Socket | null = null
   private bodyStart = -1
@@ -205,11 +202,7 @@ export class Connection implements Downstream, PhaseHost, ContentResponder {
     const pages = this.worker.conf.errorPages
     const body = pages.body(status, true)
     const shown = wireStatus(status)
-    this.socket.end(
-      `${statusLine(shown)}Server: ${SERVER_ON}\r\nDate: ${httpDate()}\r\nContent-Type: text/html\r\n` +
-        `Content-Length: ${body?.length ?? 0}\r\nConnection: close\r\n\r\n` + (body?.toString('latin1') ?? ''),
-      'latin1',
-    )
+    this.socket.end(rejectedHead(shown, body?.length ?? 0) + (body?.toString('latin1') ?? ''), 'latin1')
     this.state = CLOSED
   }
 
@@ -515,22 +508,7 @@ export class Connection implements Downstream, PhaseHost, ContentResponder {
     // A compressed body has no length: chunked to HTTP/1.1, until the close to HTTP/1.0 (HEAD: neither).
     const keep = req.keepAlive && !(this.bodyPending && req.head.expectContinue) && this.keepAliveAllowed(lc) && (client11 || noBody || !(gz & GZ_COMPRESS))
     req.keepAlive = keep
-    let h = `${statusLine(shown)}Server: ${tokens ? SERVER_ON : SERVER_OFF}\r\nDate: ${httpDate()}\r\n`
-    if (type !== undefined && !(status === 204 || status === 304)) h += `Content-Type: ${type}${charsetSuffix(lc?.charset ?? null, type)}\r\n`
-    if (status !== 204 && status !== 304 && !(gz & GZ_COMPRESS)) h += `Content-Length: ${len}\r\n`
-    // nginx's header filter makes a relative Location absolute and sends it here; others keep their list place.
-    if (req.location !== null && req.location.startsWith('/')) h += `Location: ${this.absolute(req.location)}\r\n`
-    if (headers !== null) for (const [n, v] of headers) if (n === 'Location' && v.startsWith('/')) h += `Location: ${this.absolute(v)}\r\n`
-    if (gz & GZ_COMPRESS && client11 && !noBody) h += 'Transfer-Encoding: chunked\r\n'
-    h += keep ? 'Connection: keep-alive\r\n' : 'Connection: close\r\n'
-    if (gz & GZ_VARY) h += 'Vary: Accept-Encoding\r\n'
-    if (req.wwwAuthenticate !== null) h += `WWW-Authenticate: ${req.wwwAuthenticate}\r\n`
-    if (req.location !== null && !req.location.startsWith('/')) h += `Location: ${req.location}\r\n`
-    if (headers !== null) for (const [n, v] of headers) if (n !== 'Location' || !v.startsWith('/')) h += `${n}: ${v}\r\n`
-    if (lc !== null && lc.expires !== null) h += expiresLines(lc.expires, status, -1)
-    if (lc !== null) h += this.addHeaders(lc, status)
-    if (gz & GZ_COMPRESS) h += 'Content-Encoding: gzip\r\n'
-    h += '\r\n'
+    const h = localHead(req, lc, shown, type, len, gz, keep, headers, this)
     // nginx logs the code it sent: 400 for its own 494–497.
     req.status = shown
     const s = this.socket
@@ -559,10 +537,7 @@ export class Connection implements Downstream, PhaseHost, ContentResponder {
     const lc = req.loc
     const keep = req.keepAlive && this.keepAliveAllowed(lc)
     req.keepAlive = keep
-    let h = `${statusLine(wireStatus(status))}Server: ${lc?.serverTokens !== false ? SERVER_ON : SERVER_OFF}\r\nDate: ${httpDate()}\r\n`
-    h += before + (keep ? 'Connection: keep-alive\r\n' : 'Connection: close\r\n') + after
-    if (lc !== null) h += this.addHeaders(lc, status)
-    h += last + '\r\n'
+    const h = streamHead(req, lc, wireStatus(status), keep, before, after, last)
     req.status = status
     req.headerSent = true
     if (Buffer.isBuffer(body)) {
@@ -642,19 +617,6 @@ export class Connection implements Downstream, PhaseHost, ContentResponder {
     return timeout > 0 && this.requests < max
   }
 
-  private addHeaders(lc: LocConf, status: number): string {
-    if (lc.addHeaders.length === 0) return ''
-    // nginx adds these only to 200, 201, 204, 206, 301, 302, 303, 304, 307, 308 unless `always`.
-    const ok = status === 200 || status === 201 || status === 204 || status === 206 || (status >= 301 && status <= 304) || status === 307 || status === 308
-    let h = ''
-    for (const a of lc.addHeaders) {
-      if (!ok && !a.always) continue
-      const v = a.value.eval(this.req!)
-      if (v !== '') h += `${a.name}: ${v}\r\n`
-    }
-    return h
-  }
-
   // ---- proxy ----
 
   startProxy(ex: Exchange): void {
@@ -680,48 +642,17 @@ export class Connection implements Downstream, PhaseHost, ContentResponder {
   responseHead(rh: ResponseHead, kind: BodyKind): boolean {
     const req = this.req!
     const lc = req.loc!
-    const client11 = req.versionMinor === 1
-    let keep = req.keepAlive && this.keepAliveAllowed(lc)
-    // A body delimited by the backend's close reaches an HTTP/1.1 client chunked; an HTTP/1.0 client gets it
-    // until we close.
-    let chunk = false
-    let passChunked = false
-    if (kind === BODY_UNTIL_CLOSE) {
-      if (client11) chunk = true
-      else keep = false
-    } else if (kind === BODY_CHUNKED) {
-      if (client11) passChunked = true
-      else keep = false
-    }
     const status = req.errStatus > 0 ? req.errStatus : rh.status
     const gz = lc.gzip !== null ? gzipProxied(lc.gzip, req, rh, status) : 0
-    const headOnly = kind === BODY_NONE && req.method === 'HEAD'
-    if (gz & GZ_COMPRESS && !headOnly) {
+    const framing = this.framing
+    const chunk = proxiedFraming(req, kind, gz, req.keepAlive && this.keepAliveAllowed(lc), framing)
+    if (gz & GZ_COMPRESS && !(kind === BODY_NONE && req.method === 'HEAD')) {
       // The compressor frames the body itself; an HTTP/1.0 client reads it until the close.
-      chunk = false
-      passChunked = false
-      if (!client11) keep = false
-      this.gz = new GzipBody(lc.gzip!.level, this.socket, client11, kind === BODY_CHUNKED, () => this.exchange?.clientDrained())
+      this.gz = new GzipBody(lc.gzip!.level, this.socket, req.versionMinor === 1, kind === BODY_CHUNKED, () => this.exchange?.clientDrained())
     }
-    req.keepAlive = keep
+    req.keepAlive = framing.keepAlive
     req.status = status
-    const pass = (req.loc!.handler as { kind: 'proxy'; pass: import('../conf/types.js').ProxyPass }).pass
-    const head = buildClientHead(rh, {
-      server: lc.serverTokens ? SERVER_ON : SERVER_OFF,
-      date: httpDate(),
-      chunked: chunk || passChunked || (this.gz !== null && client11),
-      keepAlive: keep,
-      hide: pass.hide,
-      extra: this.addHeaders(lc, status),
-      upgrade: rh.status === 101 ? rh.upgrade : null,
-      status: req.errStatus,
-      redirect: pass.redirect !== null ? this : null,
-      gzip: (gz & GZ_COMPRESS) !== 0,
-      vary: (gz & GZ_VARY) !== 0,
-      charset: charsetSuffix(lc.charset, rh.get('content-type') ?? undefined),
-      expires: lc.expires !== null ? expiresValues(lc.expires, status, lastModifiedOf(rh)) : null,
-    })
-    this.socket.write(head, 'latin1')
+    this.socket.write(proxiedHead(req, lc, this.proxyPass(), rh, status, gz, framing, this), 'latin1')
     req.headerSent = true
     // $body_bytes_sent: what the socket takes after the head, read once at the end instead of counted per chunk.
     this.bodyStart = this.socket.bytesWritten
@@ -945,10 +876,3 @@ export class Connection implements Downstream, PhaseHost, ContentResponder {
   }
 }
 
-/** A backend's Last-Modified in seconds, or -1 (for `expires modified`). */
-function lastModifiedOf(rh: ResponseHead): number {
-  const v = rh.get('last-modified')
-  if (v === null) return -1
-  const t = parseHttpTime(v)
-  return t >= 0 ? t : -1
-}
