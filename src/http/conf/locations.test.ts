@@ -1,7 +1,8 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { parseText, type Directive } from '../../config/index.js'
-import { buildLocations, LocationMatch, pcreToJs, type Location, type LocationTree } from './locations.js'
+import { buildLocations, LocationMatch, type Location, type LocationTree } from './locations.js'
+import { pcreToJs } from '../lib/regex.js'
 
 const conf = (text: string): Directive[] => parseText(text, 't.conf')
 

@@ -1,7 +1,8 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { parseText, type Directive } from '../../config/index.js'
-import { buildVirtualHosts, normalizeHost, asciiLower, VhostMatch, type ServerInput } from './vhosts.js'
+import { buildVirtualHosts, normalizeHost, VhostMatch, type ServerInput } from './vhosts.js'
+import { asciiLower } from '../lib/hostnames.js'
 
 const conf = (text: string): Directive[] => parseText(text, 't.conf')
 

@@ -18,7 +18,8 @@
 import { hostname as osHostname } from 'node:os'
 import { DyupsError, type Pos } from '../../errors.js'
 import type { Directive } from '../../config/index.js'
-import { compileRegex, regexCaptures } from './locations.js'
+import { compileRegex, regexCaptures } from '../lib/regex.js'
+import { asciiLower, wildcardKind } from '../lib/hostnames.js'
 
 export interface Warning {
   readonly message: string
@@ -95,31 +96,6 @@ export function normalizeHost(value: string): string | null {
   if (hostLen <= 0) return null
   const host = hostLen === len ? value : value.slice(0, hostLen)
   return upper ? asciiLower(host) : host
-}
-
-/** Lower-case A–Z only: latin1 bytes >= 0x80 are left alone (String#toLowerCase would change 0xC0–0xDE). */
-export function asciiLower(s: string): string {
-  let upper = false
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i)
-    if (c >= 0x80) return asciiLowerSlow(s)
-    if (c >= 0x41 && c <= 0x5a) upper = true
-  }
-  // Pure ASCII: the native conversion is exactly nginx's.
-  return upper ? s.toLowerCase() : s
-}
-
-function asciiLowerSlow(s: string): string {
-  let out = ''
-  let from = 0
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i)
-    if (c >= 0x41 && c <= 0x5a) {
-      out += s.slice(from, i) + String.fromCharCode(c | 0x20)
-      from = i + 1
-    }
-  }
-  return from === 0 ? s : out + s.slice(from)
 }
 
 interface HeadEntry {
@@ -296,26 +272,6 @@ interface ServerName {
   name: string
   regex: RegExp | null
   at: Pos
-}
-
-/**
- * ngx_hash_add_key's rules for names that may be wildcards (`server_name`, `map … { hostnames; }`):
- * `*.x` and `.x` lead, `x.*` trails; null = NGX_DECLINED (invalid).
- */
-export function wildcardKind(name: string): 'exact' | 'head' | 'tail' | null {
-  let stars = 0
-  for (let i = 0; i < name.length; i++) {
-    const c = name.charCodeAt(i)
-    if (c === 0x2a && ++stars > 1) return null
-    if (c === 0x2e && name.charCodeAt(i + 1) === 0x2e) return null
-    if (c === 0) return null
-  }
-  if (name.length > 1 && name.charCodeAt(0) === 0x2e) return 'head'
-  if (name.length > 2) {
-    if (name.charCodeAt(0) === 0x2a && name.charCodeAt(1) === 0x2e) return 'head'
-    if (name.charCodeAt(name.length - 2) === 0x2e && name.charCodeAt(name.length - 1) === 0x2a) return 'tail'
-  }
-  return stars > 0 ? null : 'exact'
 }
 
 /** All listen addresses and their servers, compiled. */

@@ -23,6 +23,7 @@ import type { HttpConfig, HttpRequest, LocConf, ProxyPass } from '../conf/types.
 import { GZ_COMPRESS, GzipBody, gzipLocal, gzipProxied, gzipWhole } from '../filters/gzip.js'
 import type { Services } from '../lib/context.js'
 import { Request } from '../lib/request.js'
+import { requestContext } from '../lib/log-context.js'
 import { parseTarget, Target } from '../lib/uri.js'
 import { intercepts, sendErrorPage } from '../modules/error-page.js'
 import { doReturn } from '../modules/return.js'
@@ -444,7 +445,7 @@ export class Connection implements Downstream, PhaseHost, ContentResponder {
   where(): string {
     const req = this.req
     if (req === null) return `, client: ${this.remoteAddr}, server: ${this.localAddr}:${this.localPort}`
-    return `, client: ${this.remoteAddr}, server: ${req.serverName}, request: "${req.requestLine}", host: "${req.host}"`
+    return requestContext(req)
   }
 
   // ---- responses ----
@@ -680,8 +681,7 @@ export class Connection implements Downstream, PhaseHost, ContentResponder {
   }
 
   upstreamError(message: string, upstream: string): void {
-    const req = this.req
-    log('error', `${message}, client: ${this.remoteAddr}, server: ${req?.serverName ?? ''}, request: "${req?.requestLine ?? ''}", upstream: "${upstream}", host: "${req?.host ?? ''}"`)
+    log('error', message + requestContext(this.req!, upstream))
   }
 
   /** proxy_redirect on a proxied answer's Location. */

@@ -16,7 +16,7 @@ import { pipeline, Transform, type Readable } from 'node:stream'
 import { createGzip, gzipSync, type Gzip } from 'node:zlib'
 import { parseSize, type Directive } from '../../config/index.js'
 import { ChunkedScanner, LAST_CHUNK, type ResponseHead } from '../../http1/index.js'
-import { compileRegex } from '../conf/locations.js'
+import { compileRegex } from '../lib/regex.js'
 import type { Request } from '../lib/request.js'
 
 const PROXIED_OFF = 1

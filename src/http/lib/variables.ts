@@ -19,9 +19,9 @@ import { randomBytes } from 'node:crypto'
 import { hostname as osHostname } from 'node:os'
 import { DyupsError, type Pos } from '../../errors.js'
 import type { Directive } from '../../config/index.js'
-import { compileRegex, regexCaptures } from '../conf/locations.js'
-import { asciiLower, wildcardKind } from '../conf/vhosts.js'
-import { parseIPv4, parseIPv6 } from '../modules/access.js'
+import { compileRegex, regexCaptures } from './regex.js'
+import { asciiLower, wildcardKind } from './hostnames.js'
+import { parseIPv4, parseIPv6 } from './ip.js'
 
 /** What variables read: one request (and its connection). The request object implements it. */
 export interface VarSource {

@@ -1,7 +1,8 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import type { Directive } from '../../config/index.js'
-import { compileAccess, inheritAccess, parseCidr, parseIPv4, parseIPv6 } from './access.js'
+import { compileAccess, inheritAccess, parseCidr } from './access.js'
+import { parseIPv4, parseIPv6 } from '../lib/ip.js'
 
 let line = 0
 const d = (name: string, ...args: string[]): Directive => ({ name, args, block: null, file: 'a.conf', line: ++line })

@@ -15,7 +15,7 @@
  */
 import type { Directive } from '../../config/index.js'
 import { DyupsError } from '../../errors.js'
-import { compileRegex } from '../conf/locations.js'
+import { compileRegex } from '../lib/regex.js'
 import type { Request } from '../lib/request.js'
 import type { Variables } from '../lib/variables.js'
 

@@ -9,6 +9,7 @@ import { parseCommands } from '../../upstream/index.js'
 import type { ProxyPass } from '../conf/types.js'
 import type { ProxyResponder, Services } from '../lib/context.js'
 import type { Request } from '../lib/request.js'
+import { requestContext } from '../lib/log-context.js'
 import { escapeUri } from '../lib/uri.js'
 
 export function doProxy(w: Services, c: ProxyResponder, req: Request, pass: ProxyPass): void {
@@ -38,7 +39,7 @@ export function doProxy(w: Services, c: ProxyResponder, req: Request, pass: Prox
     if (b === undefined && w.names !== null) b = await w.names.balancer(addr)
     if (b !== undefined) return forward(w, c, req, pass, b, path, https)
     const why = w.names === null ? `no resolver defined to resolve ${host}` : `${host} could not be resolved (3: Host not found)`
-    log('error', `${why}, client: ${req.remoteAddr}, server: ${req.serverName}, request: "${req.requestLine}", host: "${req.host}"`)
+    log('error', `${why}${requestContext(req)}`)
     c.finishLocal(502)
   })
 }

@@ -6,7 +6,7 @@
 import { statSync } from 'node:fs'
 import type { Directive } from '../../config/index.js'
 import { DyupsError, type Pos } from '../../errors.js'
-import { compileRegex, regexCaptures } from '../conf/locations.js'
+import { compileRegex, regexCaptures } from '../lib/regex.js'
 import type { Request } from '../lib/request.js'
 import type { Setter, Template, Variables } from '../lib/variables.js'
 

@@ -19,6 +19,7 @@ import { GZ_COMPRESS, GZ_VARY, gzipLocal, gzipStream, gzipWhole } from '../filte
 import { contentTypeFor } from '../conf/mime.js'
 import type { HttpRequest } from '../conf/types.js'
 import { ALIAS_WHOLE, fullName, type StaticSettings } from '../conf/static.js'
+import { requestContext } from '../lib/log-context.js'
 import { escapeUri } from '../lib/uri.js'
 import type { VarSource } from '../lib/variables.js'
 import { errnoText } from '../../errno.js'
@@ -39,10 +40,8 @@ const SMALL = 64 * 1024
 export const fsPath = (p: string): Buffer => Buffer.from(p, 'latin1')
 
 
-/** `, client: …, server: …, request: "…", host: "…"`: the request context nginx appends to error lines. */
-export function context(req: HttpRequest): string {
-  return `, client: ${req.remoteAddr}, server: ${req.serverName}, request: "${req.requestLine}", host: "${req.host}"`
-}
+/** The request context nginx appends to error lines. */
+export const context = requestContext
 
 /**
  * What the static handler answers when opening the file fails (ngx_http_static_handler), and the level it logs at.

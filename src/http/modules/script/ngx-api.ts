@@ -9,6 +9,7 @@ import { handleInterface, remove, update } from '../../../dyups/index.js'
 import { formatError } from '../../../errors.js'
 import { log, type Level } from '../../../log.js'
 import type { Responder, Services } from '../../lib/context.js'
+import { requestContext } from '../../lib/log-context.js'
 import type { Request } from '../../lib/request.js'
 
 export interface DyupsAnswer {
@@ -50,10 +51,8 @@ export async function dyupsCall(w: Services, enabled: boolean, op: DyupsOp, name
   }
 }
 
-/** `, client: …, server: …, request: "…", host: "…"`: the request context nginx appends to error lines. */
-export function logContext(req: Request): string {
-  return `, client: ${req.remoteAddr}, server: ${req.serverName}, request: "${req.requestLine}", host: "${req.host}"`
-}
+/** The request context nginx appends to error lines. */
+export const logContext = requestContext
 
 /** nginx's numeric log levels (ngx.ERR, ngx.INFO…) to ours; STDERR and EMERG alike are `emerg`. */
 const LEVEL_BY_NUMBER: readonly Level[] = ['emerg', 'emerg', 'alert', 'crit', 'error', 'warn', 'notice', 'info', 'debug']
