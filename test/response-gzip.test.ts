@@ -95,6 +95,7 @@ const CASES: Case[] = [
   { name: 'HTTP/1.0 below gzip_http_version', raw: req('/gz/big/100', { headers: AE, version: '1.0' }), gzip: false },
   { name: 'HTTP/1.0 with gzip_http_version 1.0', raw: req('/gz10/big/100', { headers: AE, version: '1.0' }), gzip: true },
   { name: 'HTTP/1.0, chunked backend', raw: req('/gz10/chunked/3000', { headers: AE, version: '1.0' }), gzip: true },
+  { name: 'HTTP/1.0, chunked backend, not compressed: the chunk framing comes off', raw: req('/gz/chunked/3000', { version: '1.0' }), gzip: false },
   { name: 'MSIE 6 disabled', raw: req('/gzdis/big/100', { headers: AE + OLD_IE }), gzip: false },
   { name: 'MSIE 6 SV1 allowed', raw: req('/gzdis/big/100', { headers: AE + 'User-Agent: Mozilla/4.0 (compatible; MSIE 6.0; Windows NT 5.1; SV1)\r\n' }), gzip: true },
   { name: 'MSIE 6 elsewhere', raw: req('/gz/big/100', { headers: AE + OLD_IE }), gzip: true },

@@ -488,8 +488,7 @@ function cases(p: Ports): Case[] {
     // proxied
     m('proxied: a length', req('/p/big/300')),
     m('proxied: chunked, HTTP/1.1', req('/p/chunked/3000')),
-    // Recorded as dyups answers today: the backend's chunk framing reaches the HTTP/1.0 client undecoded, where
-    // nginx 1.22 sends the decoded data until close.
+    // As nginx 1.22: the backend's chunk framing comes off, and the HTTP/1.0 client reads the data until the close.
     m('proxied: chunked, HTTP/1.0', req('/p/chunked/3000', { version: '1.0' })),
     m('proxied: until close, HTTP/1.1', req('/p/close/300')),
     m('proxied: until close, HTTP/1.0', req('/p/close/300', { version: '1.0' })),

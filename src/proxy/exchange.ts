@@ -9,7 +9,7 @@
 import type { Socket } from 'node:net'
 import type { PeerSelection, Peer } from '../balancer/index.js'
 import {
-  BODY_CHUNKED, BODY_LENGTH, BODY_NONE, BODY_UNTIL_CLOSE, ChunkedScanner, NEED_MORE, PARSE_ERROR,
+  BODY_CHUNKED, BODY_LENGTH, BODY_NONE, BODY_UNTIL_CLOSE, ChunkedDecoder, ChunkedScanner, NEED_MORE, PARSE_ERROR,
   ResponseHeadParser, type ResponseHead, type BodyKind,
 } from '../http1/index.js'
 import type { Keepalive } from '../upstream/index.js'
@@ -48,14 +48,22 @@ export interface ProxySettings {
 }
 
 /** The client side of an exchange, implemented by the request path. */
+/** Downstream.responseHead's answer: the body goes to the client as it comes. */
+export const FRAME_AS_IS = 0
+/** A body without a length is chunk-encoded here (an HTTP/1.1 client). */
+export const FRAME_CHUNK = 1
+/** A chunked body's framing is taken off (an HTTP/1.0 client reads it until the close, as nginx sends it). */
+export const FRAME_DECHUNK = 2
+
 export interface Downstream {
   readonly socket: Socket
   readonly method: string
   /**
    * The backend's response head is in: write the client head. Returns how to frame the body toward the client:
-   * true to chunk-encode a body that has no length (an HTTP/1.1 client), false to send it as is.
+   * FRAME_CHUNK to chunk-encode a body that has no length (an HTTP/1.1 client), FRAME_DECHUNK to take a chunked
+   * body's framing off (an HTTP/1.0 client), FRAME_AS_IS to send it as it comes.
    */
-  responseHead(head: ResponseHead, kind: BodyKind): boolean
+  responseHead(head: ResponseHead, kind: BodyKind): number
   /** Set by responseHead when the body is to go through a filter (gzip) instead of straight to the socket. */
   readonly bodyFilter: BodyFilter | null
   /** proxy_intercept_errors: whether the backend's answer (status >= 300) is replaced by an error page. */
@@ -121,6 +129,9 @@ export class Exchange implements ConnUser {
   private conn: UpstreamConn | null = null
   private readonly parser = new ResponseHeadParser()
   private scanner: ChunkedScanner | null = null
+  /** Takes the chunk framing off a chunked body for a client that cannot read chunks (FRAME_DECHUNK). */
+  private decoder: ChunkedDecoder | null = null
+  private dechunk = false
   private kind: BodyKind = BODY_NONE
   private remaining = 0
   private chunkOut = false
@@ -357,13 +368,20 @@ export class Exchange implements ConnUser {
     // Head and the body bytes that came with it leave in one writev: a small response costs one syscall.
     const out = this.down.socket
     out.cork()
-    this.chunkOut = this.down.responseHead(rh, this.kind)
+    const frame = this.down.responseHead(rh, this.kind)
+    this.chunkOut = frame === FRAME_CHUNK
+    this.dechunk = frame === FRAME_DECHUNK
     this.filter = this.down.bodyFilter
     this.sentAny = true
     this.state = S_BODY
     if (this.kind === BODY_CHUNKED) {
-      this.scanner ??= new ChunkedScanner({ upstream: true })
-      this.scanner.reset()
+      if (this.dechunk) {
+        this.decoder ??= new ChunkedDecoder({ upstream: true })
+        this.decoder.reset()
+      } else {
+        this.scanner ??= new ChunkedScanner({ upstream: true })
+        this.scanner.reset()
+      }
     }
     if (this.kind === BODY_NONE || (this.kind === BODY_LENGTH && this.remaining === 0)) this.complete(true)
     else if (r < chunk.length) this.relay(chunk, r)
@@ -382,7 +400,7 @@ export class Exchange implements ConnUser {
         this.remaining -= data.length
         break
       case BODY_CHUNKED: {
-        const end = this.scanner!.execute(data, 0)
+        const end = (this.dechunk ? this.decoder! : this.scanner!).execute(data, 0)
         if (end === PARSE_ERROR) return this.broken('upstream sent invalid chunked response while reading upstream')
         if (end !== NEED_MORE) {
           data = data.subarray(0, end)
@@ -394,7 +412,12 @@ export class Exchange implements ConnUser {
     const out = this.down.socket
     let ok: boolean
     if (this.filter !== null) ok = this.filter.write(data)
-    else if (this.chunkOut) {
+    else if (this.dechunk) {
+      const parts = this.decoder!.parts
+      ok = true
+      for (let i = 0; i < parts.length; i++) ok = out.write(parts[i]!)
+      parts.length = 0
+    } else if (this.chunkOut) {
       out.cork()
       out.write(data.length.toString(16) + '\r\n', 'latin1')
       out.write(data)

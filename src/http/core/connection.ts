@@ -640,13 +640,13 @@ export class Connection implements Downstream, PhaseHost, ContentResponder {
     this.socket.setTimeout(this.req.loc!.sendTimeout)
   }
 
-  responseHead(rh: ResponseHead, kind: BodyKind): boolean {
+  responseHead(rh: ResponseHead, kind: BodyKind): number {
     const req = this.req!
     const lc = req.loc!
     const status = req.errStatus > 0 ? req.errStatus : rh.status
     const gz = lc.gzip !== null ? gzipProxied(lc.gzip, req, rh, status) : 0
     const framing = this.framing
-    const chunk = proxiedFraming(req, kind, gz, req.keepAlive && this.keepAliveAllowed(lc), framing)
+    const frame = proxiedFraming(req, kind, gz, req.keepAlive && this.keepAliveAllowed(lc), framing)
     if (gz & GZ_COMPRESS && !(kind === BODY_NONE && req.method === 'HEAD')) {
       // The compressor frames the body itself; an HTTP/1.0 client reads it until the close.
       this.gz = new GzipBody(lc.gzip!.level, this.socket, req.versionMinor === 1, kind === BODY_CHUNKED, () => this.exchange?.clientDrained())
@@ -657,7 +657,7 @@ export class Connection implements Downstream, PhaseHost, ContentResponder {
     req.headerSent = true
     // $body_bytes_sent: what the socket takes after the head, read once at the end instead of counted per chunk.
     this.bodyStart = this.socket.bytesWritten
-    return chunk
+    return frame
   }
 
   tunnel(backend: Socket, rest: Buffer | null): void {

@@ -6,7 +6,7 @@
  * of files run in the static module, which hands its lines here (`before`/`after`).
  */
 import { BODY_CHUNKED, BODY_NONE, BODY_UNTIL_CLOSE, httpDate, statusLine, type BodyKind, type ResponseHead } from '../../http1/index.js'
-import { buildClientHead, type RedirectRewriter } from '../../proxy/index.js'
+import { buildClientHead, FRAME_AS_IS, FRAME_CHUNK, FRAME_DECHUNK, type RedirectRewriter } from '../../proxy/index.js'
 import { VERSION } from '../../version.js'
 import type { HttpRequest, LocConf, ProxyPass } from '../conf/types.js'
 import { charsetSuffix } from '../filters/charset.js'
@@ -102,10 +102,11 @@ export interface ProxiedFraming {
 
 /**
  * How the backend's body is framed toward the client: an HTTP/1.1 client gets a chunked or until-close body chunked;
- * an HTTP/1.0 client gets it until the close. A gzipped body is framed by the compressor the same way.
- * @returns whether to chunk-encode an until-close body here (Downstream.responseHead's answer)
+ * an HTTP/1.0 client gets it until the close, a chunked one with its framing taken off. A gzipped body is framed by
+ * the compressor the same way.
+ * @returns FRAME_AS_IS, FRAME_CHUNK or FRAME_DECHUNK (Downstream.responseHead's answer)
  */
-export function proxiedFraming(req: HttpRequest, kind: BodyKind, gz: number, keep: boolean, out: ProxiedFraming): boolean {
+export function proxiedFraming(req: HttpRequest, kind: BodyKind, gz: number, keep: boolean, out: ProxiedFraming): number {
   const client11 = req.versionMinor === 1
   let chunk = false
   let passChunked = false
@@ -124,7 +125,8 @@ export function proxiedFraming(req: HttpRequest, kind: BodyKind, gz: number, kee
   }
   out.chunked = chunk || passChunked || (compressed && client11)
   out.keepAlive = keep
-  return chunk
+  if (chunk) return FRAME_CHUNK
+  return kind === BODY_CHUNKED && !client11 && !compressed ? FRAME_DECHUNK : FRAME_AS_IS
 }
 
 /** A proxied response's head: the backend's lines through proxy_hide_header, proxy_redirect and the filters. */
