@@ -537,7 +537,7 @@ function cases(p: Ports): Case[] {
     { name: 'server_tokens off: the standard page', port: 'tokens', raw: req('/ret/404') },
     { name: 'server_tokens off: the default 404', port: 'tokens', raw: req('/none') },
     { name: 'server_tokens off: proxied', port: 'tokens', raw: req('/p/big/10') },
-    // Recorded as dyups answers today: no `Keep-Alive: timeout=60`, which nginx 1.22 sends for the second parameter.
+    // As nginx 1.22: `Keep-Alive: timeout=60` after `Connection: keep-alive` for the second parameter.
     { name: 'keepalive_timeout with a header timeout', port: 'tokens', raw: req('/ret', { keep: true }) + req('/ret') },
 
     // the dyups interface and check_status

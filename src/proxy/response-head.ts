@@ -31,6 +31,8 @@ export interface ClientHeadOptions {
   chunked: boolean
   /** `Connection: keep-alive` rather than `close`. */
   keepAlive: boolean
+  /** With keep-alive: `Keep-Alive: timeout=N` (keepalive_timeout's second parameter); 0: none. */
+  keepAliveHeader?: number
   /** Lowercased names hidden for this location. */
   hide: ReadonlySet<string>
   /** Extra `Name: value\r\n` lines (add_header), appended last. */
@@ -101,7 +103,7 @@ export function buildClientHead(rh: ResponseHead, o: ClientHeadOptions): string 
     (o.status ? statusLine(o.status) : `HTTP/1.1 ${rh.status}${reason}\r\n`) + `Server: ${o.server}\r\nDate: ${o.date}\r\n` +
     contentType + contentLength + location +
     (o.chunked ? 'Transfer-Encoding: chunked\r\n' : '') +
-    (o.upgrade ? `Connection: upgrade\r\nUpgrade: ${o.upgrade}\r\n` : o.keepAlive ? 'Connection: keep-alive\r\n' : 'Connection: close\r\n') +
+    (o.upgrade ? `Connection: upgrade\r\nUpgrade: ${o.upgrade}\r\n` : o.keepAlive ? (o.keepAliveHeader ? `Connection: keep-alive\r\nKeep-Alive: timeout=${o.keepAliveHeader}\r\n` : 'Connection: keep-alive\r\n') : 'Connection: close\r\n') +
     (o.vary ? 'Vary: Accept-Encoding\r\n' : '') + rest + o.extra + (o.gzip ? 'Content-Encoding: gzip\r\n' : '') + '\r\n'
   )
 }

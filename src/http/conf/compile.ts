@@ -57,6 +57,8 @@ interface Inherited {
   temps: Map<string, TempPath>
   requestBuffering: boolean
   keepaliveTimeout: number
+  /** keepalive_timeout's second parameter, in seconds: the `Keep-Alive: timeout=N` header; 0: none. */
+  keepaliveHeader: number
   keepaliveRequests: number
   clientBodyTimeout: number
   clientHeaderTimeout: number
@@ -105,7 +107,7 @@ export function compileHttp(src: HttpSource): HttpConfig {
   const base = level(
     {
       access: null, addHeaders: [], clientMaxBodySize: 1024 * 1024, bodyBufferSize: 16 * 1024, bodyTemp: defaultTemp,
-      temps, requestBuffering: true, prefix: src.prefix, keepaliveTimeout: 75_000, keepaliveRequests: 1000,
+      temps, requestBuffering: true, prefix: src.prefix, keepaliveTimeout: 75_000, keepaliveHeader: 0, keepaliveRequests: 1000,
       clientBodyTimeout: 60_000, clientHeaderTimeout: 60_000, sendTimeout: 60_000, defaultType: 'text/plain',
       types: DEFAULT_TYPES, serverTokens: true, charset: null, expires: null, proxyHeaders: [], proxyVersion: '1.0',
       proxy: { connectTimeout: 60_000, readTimeout: 60_000, sendTimeout: 60_000, nextUpstream: NEXT_ERROR | NEXT_TIMEOUT, nextTries: 0, nextTimeout: 0 },
@@ -229,7 +231,11 @@ function level(parent: Inherited, block: readonly Directive[], vars: Variables, 
         break
       }
       case 'proxy_request_buffering': i.requestBuffering = a0 === 'on'; break
-      case 'keepalive_timeout': i.keepaliveTimeout = parseTime(a0, 'ms') ?? i.keepaliveTimeout; break
+      case 'keepalive_timeout':
+        i.keepaliveTimeout = parseTime(a0, 'ms') ?? i.keepaliveTimeout
+        // As ngx_http_core_keepalive: without the second parameter the header timeout is inherited, not reset.
+        if (d.args[1] !== undefined) i.keepaliveHeader = Math.floor((parseTime(d.args[1], 's') ?? 0) / 1000)
+        break
       case 'keepalive_requests': i.keepaliveRequests = Number(a0); break
       case 'client_body_timeout': i.clientBodyTimeout = parseTime(a0, 'ms') ?? i.clientBodyTimeout; break
       case 'client_header_timeout': i.clientHeaderTimeout = parseTime(a0, 'ms') ?? i.clientHeaderTimeout; break
@@ -282,6 +288,7 @@ function locConf(i: Inherited, block: readonly Directive[], vars: Variables, log
     bodyBufferSize: i.bodyBufferSize,
     bodyTemp: i.bodyTemp,
     keepaliveTimeout: i.keepaliveTimeout,
+    keepaliveHeader: i.keepaliveHeader,
     keepaliveRequests: i.keepaliveRequests,
     clientBodyTimeout: i.clientBodyTimeout,
     sendTimeout: i.sendTimeout,

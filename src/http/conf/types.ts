@@ -83,6 +83,8 @@ export interface LocConf {
   /** client_body_temp_path. */
   bodyTemp: TempPath
   keepaliveTimeout: number
+  /** keepalive_timeout's second parameter, in seconds: the `Keep-Alive: timeout=N` header; 0: none. */
+  keepaliveHeader: number
   keepaliveRequests: number
   clientBodyTimeout: number
   sendTimeout: number

@@ -25,7 +25,11 @@ export function headStart(status: number, tokens: boolean): string {
   return `${statusLine(status)}${tokens ? SERVER_ON : SERVER_OFF}Date: ${httpDate()}\r\n`
 }
 
-const connection = (keep: boolean): string => (keep ? 'Connection: keep-alive\r\n' : 'Connection: close\r\n')
+/** `Connection:`, and with keep-alive the `Keep-Alive: timeout=N` keepalive_timeout's second parameter asks for. */
+function connection(keep: boolean, lc: LocConf | null): string {
+  if (!keep) return 'Connection: close\r\n'
+  return lc === null || lc.keepaliveHeader === 0 ? 'Connection: keep-alive\r\n' : `Connection: keep-alive\r\nKeep-Alive: timeout=${lc.keepaliveHeader}\r\n`
+}
 
 /** nginx adds add_header lines only to 200, 201, 204, 206, 301, 302, 303, 304, 307, 308 unless `always`. */
 export function addHeaderLines(lc: LocConf, req: HttpRequest, status: number): string {
@@ -70,7 +74,7 @@ export function localHead(
   if (headers !== null) for (const [n, v] of headers) if (n === 'Location' && v.startsWith('/')) h += `Location: ${redirects.absolute(v)}\r\n`
   // A compressed body has no length: chunked to HTTP/1.1, until the close to HTTP/1.0 (HEAD: neither).
   if (gz & GZ_COMPRESS && req.versionMinor === 1 && status !== 204 && status !== 304 && req.method !== 'HEAD') h += 'Transfer-Encoding: chunked\r\n'
-  h += connection(keep)
+  h += connection(keep, lc)
   if (gz & GZ_VARY) h += 'Vary: Accept-Encoding\r\n'
   if (req.wwwAuthenticate !== null) h += `WWW-Authenticate: ${req.wwwAuthenticate}\r\n`
   if (loc !== null && !loc.startsWith('/')) h += `Location: ${loc}\r\n`
@@ -88,7 +92,7 @@ export function localHead(
  * Expires, Accept-Ranges, Content-Range) after it, then add_header's lines, then `last` (Content-Encoding).
  */
 export function streamHead(req: HttpRequest, lc: LocConf | null, status: number, keep: boolean, before: string, after: string, last: string): string {
-  let h = headStart(status, lc?.serverTokens !== false) + before + connection(keep) + after
+  let h = headStart(status, lc?.serverTokens !== false) + before + connection(keep, lc) + after
   if (lc !== null) h += addHeaderLines(lc, req, status)
   return h + last + '\r\n'
 }
@@ -136,6 +140,7 @@ export function proxiedHead(req: HttpRequest, lc: LocConf, pass: ProxyPass, rh: 
     date: httpDate(),
     chunked: framing.chunked,
     keepAlive: framing.keepAlive,
+    keepAliveHeader: lc.keepaliveHeader,
     hide: pass.hide,
     extra: addHeaderLines(lc, req, status),
     upgrade: rh.status === 101 ? rh.upgrade : null,
