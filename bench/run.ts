@@ -27,6 +27,8 @@ const USAGE = `usage: npm run bench -- [options]
   --only a,b         run only these scenarios: ${scenarios.map((s) => s.id).join(', ')}
   --proxy-bin PATH   compare nginx with this binary instead of bin/dyups.js (an nginx binary works:
                      the harness then runs with nginx on both sides)
+  --node PATH        run dyups under this node binary (repeat to compare: --node /usr/bin/node
+                     --node node_modules/.bin/node gives columns dyups-node20 and dyups-node24)
   --sched MODE       dyups cluster scheduling: default (rr), none, or both (adds dyups-none)
   --profile          start dyups under node --cpu-prof; profiles in bench/results/profiles/
   --keep             keep the temporary directory (configs and logs of every server)
@@ -35,11 +37,13 @@ const USAGE = `usage: npm run bench -- [options]
 interface Args extends Options {
   name: string
   proxyBin: string | null
+  /** --node, in order: one dyups contender per Node binary */
+  nodes: string[]
   sched: 'default' | 'none' | 'both'
 }
 
 function parseArgs(argv: readonly string[]): Args {
-  const a: Args = { quick: false, runs: 0, seconds: 0, only: [], profile: false, keep: false, name: 'latest', proxyBin: null, sched: 'default' }
+  const a: Args = { quick: false, runs: 0, seconds: 0, only: [], profile: false, keep: false, name: 'latest', proxyBin: null, nodes: [], sched: 'default' }
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i]!
     const val = (): string => {
@@ -53,6 +57,7 @@ function parseArgs(argv: readonly string[]): Args {
       case '--seconds': a.seconds = Number(val()); break
       case '--only': a.only = val().split(','); break
       case '--proxy-bin': a.proxyBin = val(); break
+      case '--node': a.nodes.push(val()); break
       case '--profile': a.profile = true; break
       case '--keep': a.keep = true; break
       case '--name': {
@@ -95,7 +100,7 @@ async function main(): Promise<number> {
   const stamp = new Date().toISOString().replace(/[:.]/g, '-')
   const profileDir = args.profile ? join(results, 'profiles', stamp) : null
   const tmp = mkdtempSync(join(tmpdir(), 'dyups-bench-'))
-  const { contenders, notices } = chooseContenders(repo, tools.nginx, args.proxyBin, args.sched, profileDir, tmp)
+  const { contenders, notices } = chooseContenders(repo, tools.nginx, args.proxyBin, args.sched, profileDir, tmp, args.nodes)
   const cleanup = async (): Promise<void> => {
     await stopAll()
     if (!args.keep) rmSync(tmp, { recursive: true, force: true })
@@ -107,7 +112,7 @@ async function main(): Promise<number> {
   const report: Report = {
     date: new Date().toISOString(),
     machine: machine(tools.nginxVersion, tools.wrkVersion),
-    options: { quick: args.quick, runs: args.runs, seconds: args.seconds, only: args.only, sched: args.sched, profile: args.profile },
+    options: { quick: args.quick, runs: args.runs, seconds: args.seconds, only: args.only, sched: args.sched, profile: args.profile, ...(args.nodes.length > 0 ? { nodes: args.nodes } : {}) },
     contenders: contenders.map((c) => ({ label: c.label, command: [...(c.env ? Object.entries(c.env).map(([k, v]) => `${k}=${v}`) : []), ...c.argv].join(' ') })),
     notices,
     sections: [],
