@@ -101,7 +101,9 @@ export function chooseNodeOrExit(env = process.env) {
  * signals on to it, and ends as it ends: with its exit status, or killed by the same signal.
  */
 export function launch(node, args) {
-  const child = spawn(node, args, { stdio: 'inherit', env: { ...process.env, DYUPS_LAUNCHED: '1' } })
+  // Its own process group: a terminal's Ctrl-C or hang-up reaches the launcher alone, which passes it on once (in
+  // the terminal's group the child would get each such signal twice, and a hang-up would reload twice).
+  const child = spawn(node, args, { stdio: 'inherit', detached: true, env: { ...process.env, DYUPS_LAUNCHED: '1' } })
   const forward = (signal) => {
     if (child.exitCode === null && child.signalCode === null) child.kill(signal)
   }
