@@ -506,7 +506,7 @@ test('static files: a file that shrinks while it is sent ends the connection', {
   assert.match(log, /\[alert\] \d+#\d+: pread\(\) read only \d+ of 33554432 from "[^"]*shrinks\.bin"/)
 })
 
-/** VmRSS of a process, in bytes. */
+/** The anonymous resident memory of a process, in bytes. */
 const rss = (pid: number): number => rssKb(pid) * 1024
 
 test('static files: a 50 MB file streams with bounded memory while the client does not read', async (t) => {
