@@ -32,7 +32,22 @@ export interface UpdateOptions {
 }
 
 /** Creates or replaces group `name` from `body` (upstream-block contents, latin1). */
+const REFUSED_NAME: Reply = { status: 400, body: '', etag: null }
+
+/**
+ * A name holding a control byte (0x00–0x1F, 0x7F) would forge lines in `/list` and `/detail`, which scripts parse:
+ * refused with 400 and an empty body, nothing applied (Tengine accepts it).
+ */
+export function hasControlByte(name: string): boolean {
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i)
+    if (c < 0x20 || c === 0x7f) return true
+  }
+  return false
+}
+
 export async function update(sink: ChangeSink, name: string, body: string, opts: UpdateOptions): Promise<Reply> {
+  if (hasControlByte(name)) return REFUSED_NAME
   let group
   try {
     group = await parseCommands(name, body, opts.resolve)
@@ -48,5 +63,6 @@ export async function update(sink: ChangeSink, name: string, body: string, opts:
 
 /** Deletes group `name` (static or created). */
 export async function remove(sink: ChangeSink, name: string, ifMatch: number | null = null): Promise<Reply> {
+  if (hasControlByte(name)) return REFUSED_NAME
   return reply(await sink.submit({ op: 'delete', name }, ifMatch))
 }

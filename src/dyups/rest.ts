@@ -5,7 +5,7 @@
  * Beyond Tengine: reads carry the table version as an ETag; a write with If-Match answers 412 when it moved.
  */
 import { renderDetail, renderList, renderServers, type Resolver } from '../upstream/index.js'
-import { remove, update } from './api.js'
+import { hasControlByte, remove, update } from './api.js'
 import type { ChangeSink, Reply, TableView } from './types.js'
 
 export interface InterfaceRequest {
@@ -42,6 +42,7 @@ export async function handleInterface(req: InterfaceRequest, deps: InterfaceDeps
         return { status: 200, body, etag: v }
       }
       if (kind === 'upstream' && seg.length === 2) {
+        if (hasControlByte(seg[1]!)) return empty(400)
         const g = deps.table.get(seg[1]!)
         return g ? { status: 200, body: renderServers(g), etag: v } : empty(404, v)
       }
