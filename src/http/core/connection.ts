@@ -26,6 +26,7 @@ import { Request } from '../lib/request.js'
 import { requestContext } from '../lib/log-context.js'
 import { parseTarget, Target } from '../lib/uri.js'
 import { intercepts, sendErrorPage } from '../modules/error-page.js'
+import { pinUpstream } from '../modules/proxy.js'
 import { doReturn } from '../modules/return.js'
 import { BODY_MORE, BODY_TOO_LARGE, BODY_WRITE_FAILED, BodyReader, READ_DISCARD, READ_SPOOL, READ_STREAM, READ_WHOLE } from './body-reader.js'
 import { runHandler, type ContentResponder } from './content.js'
@@ -257,7 +258,10 @@ export class Connection implements Downstream, PhaseHost, ContentResponder {
     const rest = this.rest
     this.rest = null
     // A proxied body goes to the backend as nginx sends it (spooled or streamed); other handlers get it whole.
-    if (lc.handler.kind === 'proxy') return this.beginProxyBody(lc, lc.handler.pass, rest)
+    if (lc.handler.kind === 'proxy') {
+      pinUpstream(this.worker, this.req!, lc.handler.pass)
+      return this.beginProxyBody(lc, lc.handler.pass, rest)
+    }
     // The body: read it whole before the handler runs (nginx's request buffering), bounded by client_max_body_size.
     this.body.start(READ_WHOLE, head, lc.clientMaxBodySize)
     this.state = BODY

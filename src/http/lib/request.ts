@@ -2,6 +2,7 @@
  * One request's state: what variables read (VarSource), what the access log writes, and what handlers fill in.
  * One object per request; its fields are plain so V8 keeps one shape for all of them.
  */
+import type { Balancer } from '../../balancer/index.js'
 import type { RequestHead } from '../../http1/index.js'
 import { BasicVarSource } from './variables.js'
 
@@ -37,6 +38,13 @@ export class Request<Loc = unknown, Srv = unknown> extends BasicVarSource {
   wwwAuthenticate: string | null = null
   /** try_files matched a file under the alias of a regex location: the alias gets `$uri` appended. */
   addUriToAlias = false
+  /**
+   * The group proxy_pass chose when the location was found, before the body was read: a group deleted or replaced
+   * while the body comes in still serves this request (with its retries).
+   */
+  pinnedGroup: Balancer | null = null
+  /** The proxy_pass that pinned it: another location's (after an error page's redirect) looks its own group up. */
+  pinnedFor: object | null = null
 
   constructor(head: RequestHead, slots: number) {
     super()

@@ -12,13 +12,32 @@ import type { Request } from '../lib/request.js'
 import { requestContext } from '../lib/log-context.js'
 import { escapeUri } from '../lib/uri.js'
 
+/** `proxy_pass http://$var…`: the scheme, host and URI part of the value (null: not a URL nginx accepts). */
+const URL_PARTS = /^http(s?):\/\/([^/]*)(.*)$/i
+
+/**
+ * The location is found and its body is about to be read: the group the request goes to is chosen now and kept, so
+ * deleting or replacing it while the body comes in does not fail the request (DESIGN: a request pins its table
+ * version). Literal addresses and resolved names are looked up when the body is in, as they cannot be deleted.
+ */
+export function pinUpstream(w: Services, req: Request, pass: ProxyPass): void {
+  let host = pass.host
+  if (pass.url !== null) {
+    const m = URL_PARTS.exec(pass.url.eval(req))
+    if (m === null || m[2] === '') return
+    host = m[2]!
+  }
+  req.pinnedGroup = w.deps.table.route(host) ?? null
+  req.pinnedFor = pass
+}
+
 export function doProxy(w: Services, c: ProxyResponder, req: Request, pass: ProxyPass): void {
   let host = pass.host
   let uri: string | null = pass.uri
   let https = pass.https
   if (pass.url !== null) {
     const url = pass.url.eval(req)
-    const m = /^http(s?):\/\/([^/]*)(.*)$/i.exec(url)
+    const m = URL_PARTS.exec(url)
     if (m === null || m[2] === '') {
       log('error', `invalid URL prefix in "${url}", client: ${req.remoteAddr}, host: "${req.host}"`)
       return c.finishLocal(500)
@@ -32,7 +51,8 @@ export function doProxy(w: Services, c: ProxyResponder, req: Request, pass: Prox
   const path = upstreamUri(req, pass, uri)
   // An address without a port means 443 for https (groups keep their servers' own ports).
   const addr = https && !hasPort(host) ? `${host}:443` : host
-  const balancer = w.deps.table.route(host) ?? w.literals.get(addr)
+  const pinned = req.pinnedFor === pass ? req.pinnedGroup : null
+  const balancer = pinned ?? w.deps.table.route(host) ?? w.literals.get(addr)
   if (balancer !== undefined) return forward(w, c, req, pass, balancer, path, https)
   // Not a group: a literal address makes an implicit upstream (cached); anything else is 502 at once.
   void literalBalancer(w, addr).then(async (b) => {
