@@ -607,6 +607,9 @@ export async function startBinIn(t: TestContext, cwd: string | undefined, prefix
       await sleep(20)
     }
   }
+  // The pid file follows the sockets by a moment (it is written once they accept); bounded like the ports.
+  const noPid = (): boolean => readText(join(prefix, 'logs/dyups.pid')) === '' && readText(join(prefix, 'logs/nginx.pid')) === ''
+  while (waitPorts.length > 0 && noPid() && exited === undefined && Date.now() < deadline) await sleep(10)
   return d
 }
 

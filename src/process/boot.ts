@@ -5,7 +5,7 @@
 import { checkTree, loadConfig, type Directive, type LoadedConfig } from '../config/index.js'
 import { DyupsError } from '../errors.js'
 import { buildGroup, groupKey, type UpstreamGroup } from '../upstream/index.js'
-import { compileHttp } from '../http/index.js'
+import { compileHttp, type HttpConfig } from '../http/index.js'
 import { checkWritable, upstreamConfMatcher } from '../store/index.js'
 import { first, readSettings, type Settings } from './settings.js'
 import type { Boot } from './protocol.js'
@@ -17,8 +17,8 @@ export interface Booted {
   staticGroups: UpstreamGroup[]
   /** What a worker needs to build its request path. */
   boot: Boot
-  /** Paths of `listen unix:` sockets. */
-  unixListeners: string[]
+  /** The sockets to listen on, one per address (process/listeners.ts binds them). */
+  listeners: HttpConfig['listeners']
 }
 
 export interface BootOptions {
@@ -58,6 +58,5 @@ export async function bootConfig(opts: BootOptions): Promise<Booted> {
   // Compiling the request path here makes `-t` report listen, location and variable errors, as nginx -t does.
   const compiled = compileHttp(boot)
   compiled.logFiles.close()
-  const unixListeners = compiled.listeners.flatMap((l) => (l.path !== null ? [l.path] : []))
-  return { loaded, settings, staticGroups, boot, unixListeners }
+  return { loaded, settings, staticGroups, boot, listeners: compiled.listeners }
 }

@@ -1,11 +1,10 @@
 /**
- * The primary (master) process: owns the Store and the Coordinator, forks `worker_processes` workers that share the
- * listening sockets, respawns a worker that dies, and handles signals as nginx's master does:
- * HUP reload (nginx.conf's upstream blocks applied to the live table, then new workers), QUIT graceful stop,
- * TERM/INT fast stop, USR1 reopen logs.
+ * The primary (master) process: binds the listening sockets and keeps them, owns the Store and the Coordinator,
+ * forks `worker_processes` workers and passes them the sockets, respawns a worker that dies, and handles signals as
+ * nginx's master does: HUP reload (nginx.conf's upstream blocks applied to the live table, then new workers), QUIT
+ * graceful stop, TERM/INT fast stop, USR1 reopen logs.
  */
-import cluster, { type Worker } from 'node:cluster'
-import { existsSync, unlinkSync } from 'node:fs'
+import { fork, type ChildProcess, type SendHandle } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { formatError } from '../errors.js'
 import { configureLog, log, reopenLog } from '../log.js'
@@ -14,6 +13,7 @@ import { packGroup, unpackGroup, type UpstreamGroup } from '../upstream/index.js
 import { Prober } from '../health/index.js'
 import { bootConfig, type Booted, type BootOptions } from './boot.js'
 import { Coordinator } from './coordinator.js'
+import { bindAll, closeAll, type Bound } from './listeners.js'
 import { removePid, writePid } from './pidfile.js'
 import type { Answer, Boot, ToPrimary, ToWorker } from './protocol.js'
 
@@ -23,8 +23,16 @@ const PART_CHARS = 256 * 1024
 /** A worker that has not acknowledged a change after this long is hung: it is killed and respawned. */
 const ACK_TIMEOUT_MS = 10_000
 
+/** A worker that dies sooner than this after it was started is respawned after a pause, not at once. */
+const SPIN_MS = 1000
+
+const WORKER_MAIN = fileURLToPath(new URL('./worker-main.js', import.meta.url))
+
 interface Member {
-  worker: Worker
+  /** The primary's number for it: the Coordinator's `origin`. */
+  id: number
+  child: ChildProcess
+  started: number
   generation: number
   ready: boolean
   /** Highest version it acknowledged. */
@@ -44,17 +52,25 @@ interface Waiter {
 export async function runPrimary(opts: BootOptions, booted: Booted, onReady: () => void): Promise<void> {
   let { settings, boot } = booted
   configureLog(settings.errorLogs)
-  const store = await Store.open({ staticGroups: booted.staticGroups, path: settings.upstreamConf ?? undefined })
-  writePid(settings.pidPath)
+  // The sockets first: a dyups already serving on them fails this one here, before it opens the persistence files.
+  // Kept open for the primary's whole life, whatever its workers do (a reload may add and drop some).
+  let listening = await bindAll(booted.listeners)
+  let store: Store
+  try {
+    store = await Store.open({ staticGroups: booted.staticGroups, path: settings.upstreamConf ?? undefined })
+  } catch (e) {
+    closeAll(listening)
+    throw e
+  }
 
   const members = new Map<number, Member>()
   const waiters = new Set<Waiter>()
   let generation = 0
   let stopping = false
-  let lastSpawn = 0
+  let nextId = 0
 
   const write = (m: Member, msg: ToWorker): void => {
-    if (m.worker.isConnected()) m.worker.send(msg)
+    if (m.child.connected) m.child.send(msg)
   }
 
   // Deltas and answers go out once per worker per turn of the event loop, in order: a group commit answers many
@@ -107,7 +123,7 @@ export async function runPrimary(opts: BootOptions, booted: Booted, onReady: () 
   }
   const acked = (m: Member, version: number): void => {
     m.acked = Math.max(m.acked, version)
-    for (const w of [...waiters]) if (w.version <= m.acked && w.pending.has(m.worker.id)) settle(w, m.worker.id)
+    for (const w of [...waiters]) if (w.version <= m.acked && w.pending.has(m.id)) settle(w, m.id)
   }
 
   const settle = (w: Waiter, id: number): void => {
@@ -132,8 +148,8 @@ export async function runPrimary(opts: BootOptions, booted: Booted, onReady: () 
       for (const m of members.values()) {
         // A worker that is not initialised yet gets the whole current table in its init, which includes this change.
         if (!m.ready && m.acked === -1) continue
-        w.pending.add(m.worker.id)
-        enqueue(m, m.worker.id === soleOrigin ? { t: 'apply', delta: packed, counts, lazy: true } : { t: 'apply', delta: packed, counts })
+        w.pending.add(m.id)
+        enqueue(m, m.id === soleOrigin ? { t: 'apply', delta: packed, counts, lazy: true } : { t: 'apply', delta: packed, counts })
       }
       if (w.pending.size === 0) return done()
       waiters.add(w)
@@ -142,26 +158,30 @@ export async function runPrimary(opts: BootOptions, booted: Booted, onReady: () 
       w.timer = setTimeout(() => {
         for (const id of w.pending) {
           const m = members.get(id)
-          log('alert', `worker process ${m?.worker.process.pid} did not apply version ${version} in ${ACK_TIMEOUT_MS} ms, killing it`)
-          m?.worker.process.kill('SIGKILL')
+          log('alert', `worker process ${m?.child.pid} did not apply version ${version} in ${ACK_TIMEOUT_MS} ms, killing it`)
+          m?.child.kill('SIGKILL')
         }
       }, ACK_TIMEOUT_MS)
     })
 
   const coordinator = new Coordinator(store, broadcast, settings.trylock)
 
-  cluster.schedulingPolicy = cluster.SCHED_NONE
-  cluster.setupPrimary({ exec: fileURLToPath(new URL('./worker-main.js', import.meta.url)), args: [], silent: false })
-
   const spawn = (b: Boot, gen: number): Member => {
-    lastSpawn = Date.now()
-    const worker = cluster.fork({ DYUPS_WORKER: '1' })
-    const m: Member = { worker, generation: gen, ready: false, acked: -1, stopping: false }
-    members.set(worker.id, m)
-    worker.on('message', (msg: ToPrimary) => {
+    // The worker's stdio are the primary's; its IPC channel carries the protocol and the listening sockets.
+    const child = fork(WORKER_MAIN, [], { env: { ...process.env, DYUPS_WORKER: '1' }, stdio: [0, 1, 2, 'ipc'] })
+    const m: Member = { id: ++nextId, child, started: Date.now(), generation: gen, ready: false, acked: -1, stopping: false }
+    // The sockets of its generation: a worker respawned after a reload gets the reloaded ones.
+    const sockets = listening
+    members.set(m.id, m)
+    // A message to a worker that just died fails with EPIPE: its exit is handled below, the error is only noted.
+    child.on('error', (e) => log('info', `worker process ${child.pid}: ${formatError(e)}`))
+    child.on('exit', (code, signal) => onExit(m, code, signal))
+    child.on('message', (msg: ToPrimary) => {
       if (msg.t !== 'hello') return onMessage(m, msg)
       // A stop that came before the worker could hear it: it never gets a table, it just ends.
       if (m.stopping) return send(m, { t: 'stop', graceful: false })
+      // The sockets go first, each with its handle: the worker listens on them once it has its table.
+      for (const [key, bound] of sockets) if (m.child.connected) m.child.send({ t: 'listen', key } satisfies ToWorker, bound.handle as SendHandle)
       m.acked = store.version
       const snapshot = store.snapshot()
       const { packed } = snapshot
@@ -179,6 +199,20 @@ export async function runPrimary(opts: BootOptions, booted: Booted, onReady: () 
     return m
   }
 
+  // As nginx's, the pid file names the primary once its sockets accept: when the first worker listens on all of
+  // them (the sockets are shared, so they are in the LISTEN state for every worker from then on).
+  let pidWritten = false
+  const writePidOnce = (): void => {
+    pidWritten = true
+    try {
+      writePid(settings.pidPath)
+    } catch (e) {
+      log('emerg', formatError(e))
+      process.stderr.write(`dyups: [emerg] ${formatError(e)}\n`)
+      void stop(false, 1)
+    }
+  }
+
   let readyResolve: (() => void) | null = null
   const onMessage = (m: Member, msg: ToPrimary): void => {
     switch (msg.t) {
@@ -186,6 +220,7 @@ export async function runPrimary(opts: BootOptions, booted: Booted, onReady: () 
         break
       case 'ready':
         m.ready = true
+        if (!pidWritten) writePidOnce()
         if (readyResolve && [...members.values()].every((x) => x.ready || x.generation !== generation)) {
           const r = readyResolve
           readyResolve = null
@@ -197,7 +232,7 @@ export async function runPrimary(opts: BootOptions, booted: Booted, onReady: () 
         break
       case 'change':
         if (msg.acked !== undefined) acked(m, msg.acked)
-        void coordinator.submit(unpackChange(msg.change), msg.ifMatch, m.worker.id).then((o) => {
+        void coordinator.submit(unpackChange(msg.change), msg.ifMatch, m.id).then((o) => {
           answer(m, o.error === null ? [msg.id, o.version] : [msg.id, o.version, o.error.code, o.error.message])
         })
         break
@@ -217,18 +252,18 @@ export async function runPrimary(opts: BootOptions, booted: Booted, onReady: () 
     }
   }
 
-  cluster.on('exit', (worker, code, signal) => {
-    const m = members.get(worker.id)
-    members.delete(worker.id)
-    for (const w of [...waiters]) if (w.pending.has(worker.id)) settle(w, worker.id)
-    if (!m || stopping || m.stopping || m.generation !== generation) return
-    log('alert', `worker process ${worker.process.pid} exited ${signal ? `on signal ${signal}` : `with code ${code}`}`)
-    // Respawn at once, but do not spin if the worker dies right at start-up.
-    const delay = Date.now() - lastSpawn < 1000 ? 500 : 0
+  const onExit = (m: Member, code: number | null, signal: NodeJS.Signals | null): void => {
+    members.delete(m.id)
+    for (const w of [...waiters]) if (w.pending.has(m.id)) settle(w, m.id)
+    if (stopping || m.stopping || m.generation !== generation) return
+    log('alert', `worker process ${m.child.pid} exited ${signal ? `on signal ${signal}` : `with code ${code}`}`)
+    // Respawn at once, but do not spin if the worker died right at its start-up. Meanwhile connections wait in
+    // the sockets' queues: the primary holds the sockets, so none is refused.
+    const delay = Date.now() - m.started < SPIN_MS ? 500 : 0
     setTimeout(() => {
       if (!stopping && m.generation === generation) spawn(boot, generation)
     }, delay)
-  })
+  }
 
   const startGeneration = (b: Boot, n: number): Promise<void> =>
     new Promise((resolve) => {
@@ -244,9 +279,12 @@ export async function runPrimary(opts: BootOptions, booted: Booted, onReady: () 
       for (const m of members.values()) {
         m.stopping = true
         send(m, { t: 'stop', graceful })
-        if (!graceful) m.worker.process.kill('SIGKILL')
+        if (!graceful) m.child.kill('SIGKILL')
       }
-      await waitExit([...members.values()].map((m) => m.worker), graceful ? 30_000 : 2_000)
+      // As nginx's master on quit: the sockets close now (each worker closes its own as it is told to stop), so a
+      // new connection is refused rather than left waiting in a queue nobody accepts from; unix socket files go.
+      closeAll(listening)
+      await waitExit([...members.values()].map((m) => m.child), graceful ? 30_000 : 2_000)
       try {
         await store.close()
       } catch (e) {
@@ -261,7 +299,7 @@ export async function runPrimary(opts: BootOptions, booted: Booted, onReady: () 
    * changes: once this resolves they are durable and every worker routes by them.
    * @returns the new configuration, or null when it is refused (logged).
    */
-  const reconfigure = async (): Promise<Booted | null> => {
+  const reconfigure = async (): Promise<{ next: Booted; bound: Map<string, Bound> } | null> => {
     let next: Booted
     try {
       next = await bootConfig(opts)
@@ -277,14 +315,24 @@ export async function runPrimary(opts: BootOptions, booted: Booted, onReady: () 
       return null
     }
     if (stopping) return null
+    // The new configuration's sockets: an address it keeps keeps its socket, a new one is bound now, before the
+    // table changes, so a reload that cannot bind changes nothing (nginx's too).
+    let bound: Map<string, Bound>
+    try {
+      bound = await bindAll(next.listeners, listening)
+    } catch (e) {
+      log('emerg', formatError(e))
+      return null
+    }
     log('notice', 'signal process started; reconfiguring')
     const r = await coordinator.reload(next.staticGroups)
-    if (r.error !== null) {
+    if (r.error !== null || stopping) {
+      closeAll(bound, listening)
       if (!stopping) log('alert', `upstream table not reloaded, configuration kept: ${formatError(r.error)}`)
       return null
     }
     log('info', `upstream table reloaded: ${r.changes} change(s) to workers, version ${r.version}`)
-    return stopping ? null : next
+    return { next, bound }
   }
 
   // Reloads read nginx.conf and apply its groups one at a time, in signal order, so the last signal's
@@ -293,20 +341,25 @@ export async function runPrimary(opts: BootOptions, booted: Booted, onReady: () 
   const reload = async (): Promise<void> => {
     const mine = turn.then(reconfigure)
     turn = mine.catch(() => null)
-    const next = await mine
-    if (next === null) return
+    const done = await mine
+    if (done === null) return
+    const { next, bound } = done
     settings = next.settings
     boot = next.boot
     configureLog(settings.errorLogs)
     coordinator.trylock = settings.trylock
-    // The new workers start from the reloaded table (their init carries a snapshot).
+    // The new workers start from the reloaded table (their init carries a snapshot) on the new sockets.
     const old = [...members.values()]
+    const oldSockets = listening
+    listening = bound
     generation++
     await startGeneration(boot, settings.workers)
     for (const m of old) {
       m.stopping = true
       send(m, { t: 'stop', graceful: true })
     }
+    // Addresses the configuration no longer has: the old workers close their copies as they stop.
+    if (!stopping) closeAll(oldSockets, listening)
   }
 
   process.on('SIGHUP', () => {
@@ -320,24 +373,25 @@ export async function runPrimary(opts: BootOptions, booted: Booted, onReady: () 
     for (const m of members.values()) send(m, { t: 'reopen' })
   })
 
-  // A socket file left by an earlier run would fail the bind; workers never remove it (they share the primary's).
-  for (const path of booted.unixListeners) if (existsSync(path)) unlinkSync(path)
   await startGeneration(boot, settings.workers)
+  if (stopping) return
   log('notice', `dyups started, ${settings.workers} worker process(es)`)
   onReady()
 }
 
-function waitExit(workers: Worker[], ms: number): Promise<void> {
+const isDead = (c: ChildProcess): boolean => c.exitCode !== null || c.signalCode !== null
+
+function waitExit(children: ChildProcess[], ms: number): Promise<void> {
   return new Promise((resolve) => {
-    let left = workers.filter((w) => !w.isDead()).length
+    let left = children.filter((c) => !isDead(c)).length
     if (left === 0) return resolve()
     const timer = setTimeout(() => {
-      for (const w of workers) if (!w.isDead()) w.process.kill('SIGKILL')
+      for (const c of children) if (!isDead(c)) c.kill('SIGKILL')
       resolve()
     }, ms)
-    for (const w of workers) {
-      if (w.isDead()) continue
-      w.once('exit', () => {
+    for (const c of children) {
+      if (isDead(c)) continue
+      c.once('exit', () => {
         if (--left === 0) {
           clearTimeout(timer)
           resolve()

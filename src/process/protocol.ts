@@ -1,5 +1,5 @@
 /**
- * Messages between the primary and its workers (node:cluster IPC, JSON). Changes go up as validated groups, come back
+ * Messages between the primary and its workers (the IPC channel of child_process.fork, JSON). Changes go up as validated groups, come back
  * down as versioned deltas that carry only what changed, and are acknowledged by version. Groups cross packed
  * (PackedDelta's encoding: a packGroup() line for a put, `-NAME` for a delete): a third of the bytes of the
  * objects, and what the worker's table keeps anyway.
@@ -23,6 +23,11 @@ export type ToWorker =
    */
   | { t: 'init'; boot: Boot; snapshot: Snapshot; down?: string[] }
   | { t: 'part'; packed: string }
+  /**
+   * A listening socket for the listener `key`, its bound handle passed with the message (the second argument of
+   * `send`); every one comes before the init. The worker listens on it and accepts from it; the primary keeps it.
+   */
+  | { t: 'listen'; key: string }
   /** Active health checks: addresses that went down or came back, in order. */
   | { t: 'health'; changes: HealthChange[] }
   /** The answer to a checkStatus request: the prober's rows. */

@@ -9,14 +9,22 @@ import { HttpWorker, RoutingTable, compileHttp } from '../http/index.js'
 import { HealthView, Prober } from '../health/index.js'
 import type { Booted } from './boot.js'
 import { Coordinator } from './coordinator.js'
+import { bindAll, closeAll, removeSocketFiles } from './listeners.js'
 import { removePid, writePid } from './pidfile.js'
 import { logCounts } from './settings.js'
 
 export async function runSingle(booted: Booted, onReady: () => void): Promise<void> {
   const { settings, boot } = booted
   configureLog(settings.errorLogs)
-  const store = await Store.open({ staticGroups: booted.staticGroups, path: settings.upstreamConf ?? undefined })
-  writePid(settings.pidPath)
+  // As the primary's: the sockets before the persistence files, the pid file once they accept.
+  const listening = await bindAll(booted.listeners)
+  let store: Store
+  try {
+    store = await Store.open({ staticGroups: booted.staticGroups, path: settings.upstreamConf ?? undefined })
+  } catch (e) {
+    closeAll(listening)
+    throw e
+  }
   const table = new RoutingTable()
   table.init(store.snapshot())
   const health = new HealthView(table.states)
@@ -44,14 +52,18 @@ export async function runSingle(booted: Booted, onReady: () => void): Promise<vo
     readMsgLog: settings.readMsgLog,
     health: { status: async () => prober.status() },
   })
-  await http.listen()
+  await http.listen(new Map([...listening].map(([key, b]) => [key, b.handle])))
+  writePid(settings.pidPath)
 
   let exiting = false
   const stop = async (graceful: boolean): Promise<void> => {
     if (exiting) return
     exiting = true
     prober.close()
-    if (graceful) await http.close()
+    // The servers own the sockets now: they close them (graceful) or the exit does; the socket files go here.
+    const closing = graceful ? http.close() : null
+    removeSocketFiles(listening)
+    if (closing !== null) await closing
     try {
       await store.close()
     } catch (e) {

@@ -64,6 +64,9 @@ export function startWorker(): void {
   }
   // The first lines of the snapshot, when it comes in pieces before the init.
   const parts: string[] = []
+  // The listening sockets the primary passed, by listener key. Kept for the worker's life: a unix socket's handle
+  // is adopted by its server through the descriptor, and this handle must not be collected and closed meanwhile.
+  const handles = new Map<string, object>()
   let http: HttpWorker | null = null
   let readMsgLog = false
 
@@ -75,8 +78,11 @@ export function startWorker(): void {
     }
   }
 
-  process.on('message', (msg: ToWorker) => {
+  process.on('message', (msg: ToWorker, handle?: object) => {
     switch (msg.t) {
+      case 'listen':
+        if (handle !== undefined) handles.set(msg.key, handle)
+        break
       case 'part':
         parts.push(msg.packed)
         break
@@ -89,7 +95,7 @@ export function startWorker(): void {
           parts.length = 0
           health.reset(msg.down ?? [])
           http = new HttpWorker(compileHttp(msg.boot), { table, sink, trylock: settings.trylock, readMsgLog: settings.readMsgLog, health: healthSource })
-          http.listen().then(
+          http.listen(handles).then(
             () => send({ t: 'ready' }),
             (e) => send({ t: 'fatal', message: formatError(e) }),
           )

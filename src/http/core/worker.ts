@@ -3,7 +3,6 @@
  * pools. Built from a compiled configuration; stopped gracefully (listeners closed, idle connections closed,
  * requests in flight finished) or at once.
  */
-import cluster from 'node:cluster'
 import { createServer, type Server, type Socket } from 'node:net'
 import { existsSync, unlinkSync } from 'node:fs'
 import type { Balancer } from '../../balancer/index.js'
@@ -42,8 +41,12 @@ export class HttpWorker implements Services {
     this.names = r === null ? null : new NameResolver(r.servers, r.timeoutMs, r.validMs, deps.table.states)
   }
 
-  /** Opens every listener of the configuration. @throws DyupsError with nginx's bind() message */
-  async listen(): Promise<void> {
+  /**
+   * Opens every listener of the configuration: on the bound socket that `handles` holds for its key (a worker's,
+   * passed by the primary that keeps it open, see process/listeners.ts), or else bound here.
+   * @throws DyupsError with nginx's bind() message
+   */
+  async listen(handles?: ReadonlyMap<string, object>): Promise<void> {
     // As nginx creates its temp paths at start-up; a path that cannot be made fails the first body that needs it.
     for (const t of this.conf.tempPaths) {
       try {
@@ -52,20 +55,22 @@ export class HttpWorker implements Services {
         // Reported when a body is spooled there.
       }
     }
-    for (const l of this.conf.listeners) this.servers.push(await this.open(l))
+    for (const l of this.conf.listeners) this.servers.push(await this.open(l, handles?.get(l.key)))
   }
 
-  private open(l: Listener): Promise<Server> {
+  private open(l: Listener, handle: object | undefined): Promise<Server> {
     const server = createServer({ noDelay: true }, (s: Socket) => this.accept(s, l))
     return new Promise((resolve, reject) => {
       server.once('error', (e: NodeJS.ErrnoException) => {
-        const what = l.path !== null ? l.key : l.key
         const errno = e.code === 'EADDRINUSE' ? '98: Address already in use' : e.code === 'EACCES' ? '13: Permission denied' : `${e.errno ?? ''}: ${e.message}`
-        reject(new DyupsError('E_CONFIG', `bind() to ${what} failed (${errno})`))
+        reject(new DyupsError('E_CONFIG', `bind() to ${l.key} failed (${errno})`))
       })
-      if (l.path !== null) {
-        // A cluster worker listens on the primary's socket: removing the file would unlink it for everyone.
-        if (existsSync(l.path) && !cluster.isWorker) unlinkSync(l.path)
+      if (handle !== undefined) {
+        // The socket is bound already: listen() puts it in the LISTEN state (a no-op but the backlog if it is) and
+        // this process accepts from it alongside every other holder.
+        server.listen(handle, l.backlog, () => resolve(server))
+      } else if (l.path !== null) {
+        if (existsSync(l.path)) unlinkSync(l.path)
         server.listen({ path: l.path, backlog: l.backlog }, () => resolve(server))
       } else {
         server.listen({ host: l.host!, port: l.port, ipv6Only: l.ipv6only, backlog: l.backlog }, () => resolve(server))
