@@ -6,7 +6,9 @@ import { spawn } from 'node:child_process'
 import { dumpConfig } from '../config/index.js'
 import { formatError } from '../errors.js'
 import { bootConfig, type BootOptions } from './boot.js'
-import { readPid, SignalError, sysError } from './pidfile.js'
+import { readPid, runningPid, SignalError, sysError } from './pidfile.js'
+import { DyupsError } from '../errors.js'
+import { configureLog, log } from '../log.js'
 import { constants } from 'node:os'
 import { runPrimary } from './primary.js'
 import { runSingle } from './single.js'
@@ -61,6 +63,7 @@ export async function run(opts: RunOptions): Promise<void> {
   // As nginx's warnings while it reads the configuration: on stderr, before going to the background.
   const uw = userWarning(booted.loaded.tree)
   if (uw !== null && process.env.DYUPS_DAEMON !== '1') process.stderr.write(`dyups: [warn] ${uw}\n`)
+  alreadyRunning(s.pidPath, s.errorLogs)
   if (s.daemon && process.env.DYUPS_DAEMON !== '1') return daemonize()
   const ready = (): void => {
     if (process.env.DYUPS_DAEMON === '1' && process.send) {
@@ -71,6 +74,29 @@ export async function run(opts: RunOptions): Promise<void> {
   if (process.env.DYUPS_DAEMON === '1') process.stderr.on('error', () => {})
   if (!s.master) return runSingle(booted, ready)
   return runPrimary(opts, booted, ready)
+}
+
+/**
+ * A dyups already running on this pid file (the same prefix, as a rule) owns the sockets, the persistence files and
+ * the pid file: a second one must touch none of them. nginx, started twice, fails on its bind() and leaves the
+ * first alone; dyups says why before it tries anything. The error goes to the error log too, as nginx's does.
+ * @throws DyupsError
+ */
+function alreadyRunning(pidPath: string, errorLogs: { path: string; level: Parameters<typeof log>[0] }[]): void {
+  const pid = runningPid(pidPath)
+  if (pid === null) return
+  const message = `dyups is already running with pid ${pid} (pid file "${pidPath}"), not started`
+  // Files only: stderr hears it from the command line.
+  const files = errorLogs.filter((l) => l.path !== 'stderr')
+  if (files.length > 0) {
+    try {
+      configureLog(files)
+      log('emerg', message)
+    } catch {
+      // An error log that cannot be opened: stderr still tells.
+    }
+  }
+  throw new DyupsError('E_CONFIG', message)
 }
 
 /** Starts a detached copy with the same arguments and returns when it is serving (or fails with its error). */

@@ -18,6 +18,40 @@ export function removePid(path: string): void {
   }
 }
 
+/**
+ * The dyups the pid file at `path` names, if it runs: the file holds the pid of a live process other than this one
+ * which, where the system shows command lines (/proc), runs dyups. null for no file, a dead process, or a pid the
+ * system gave to another program since (a stale file must not keep dyups from starting).
+ */
+export function runningPid(path: string): number | null {
+  let pid: number
+  try {
+    pid = readPid(path)
+  } catch {
+    return null
+  }
+  if (pid === process.pid || pid === process.ppid) return null
+  try {
+    process.kill(pid, 0)
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EPERM') return null
+  }
+  const argv = readArgv(pid)
+  // No /proc (not Linux): a live pid is taken for dyups.
+  if (argv === null) return readArgv(process.pid) === null ? pid : null
+  // `node [options] …/dyups[.js] ARGS`: the script is one of the arguments after the interpreter.
+  return argv.slice(1).some((a) => /(^|\/)dyups(\.js)?$/.test(a)) ? pid : null
+}
+
+/** A process's arguments from /proc, or null when they cannot be read. */
+function readArgv(pid: number): string[] | null {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'latin1').split('\0')
+  } catch {
+    return null
+  }
+}
+
 /** A pid file that cannot be used: nginx's `-s` reports these at [error], not [emerg]; the command line reads `level`. */
 export class PidFileError extends DyupsError {
   readonly level: 'error' | 'alert' = 'error'
