@@ -144,7 +144,9 @@ export class HttpWorker implements Services {
     // server.close() reports only once every connection is gone, so it is not awaited: connections are ours to end.
     for (const s of this.servers) s.close()
     this.pools.closeIdle()
-    for (const c of this.conns) c.closeIfIdle()
+    // Idle is between requests (nginx's keep-alive idle). A connection that has not sent a byte yet was accepted
+    // just before the stop and is owed an answer: its request is served, then it closes (keep-alive is off now).
+    for (const c of this.conns) if (c.socket.bytesRead > 0) c.closeIfIdle()
     for (const s of this.sniffing) s.destroy()
     if (this.conns.size > 0) {
       await new Promise<void>((resolve) => {
