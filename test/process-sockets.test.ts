@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs'
-import { connect } from 'node:net'
+import { connect, createServer } from 'node:net'
 import { join } from 'node:path'
 import { test, type TestContext } from 'node:test'
 import {
@@ -289,4 +289,53 @@ test('a second dyups on the same prefix fails and leaves the first, its pid file
   assert.ok(await waitFor(() => pidFromFile(pidFile) === d2.pid), 'the pid file names the new primary')
   assert.equal((await iget(iface, '/list')).body, 'kept\n', 'with the table the first left')
   assert.equal(await d2.stop('SIGQUIT'), 0)
+})
+
+test('-s reload adds and drops listen addresses; an address it cannot bind refuses the reload and changes nothing', async (t) => {
+  const [a, b, taken] = (await freePorts(3)) as [number, number, number]
+  const prefix = tempPrefix(t)
+  const sock = join(prefix, 'logs/r.sock')
+  const two = (first: string, second: string, version: string): string => `daemon off;
+worker_processes 2;
+error_log logs/error.log info;
+events {}
+http {
+    access_log off;
+    server {
+        listen ${first};
+        listen ${second};
+        location / { return 200 "${version}"; }
+    }
+}
+`
+  writeConf(prefix, 'conf/nginx.conf', two(`127.0.0.1:${a}`, `unix:${sock}`, 'v1'))
+  const d = await startDyups(t, prefix, [a])
+  assert.ok(await waitFor(() => existsSync(sock)))
+  assert.ok(await waitFor(() => childPids(d.pid).length === 2))
+  const old = childPids(d.pid)
+
+  // a goes, b comes, the unix socket stays.
+  writeConf(prefix, 'conf/nginx.conf', two(`127.0.0.1:${b}`, `unix:${sock}`, 'v2'))
+  const sockIno = statSync(sock).ino
+  assert.deepEqual(await runBin(['-p', prefix, '-s', 'reload']), { code: 0, stdout: '', stderr: '' })
+  assert.ok(await waitFor(async () => (await canConnect(b)) && (await request(b)).body === 'v2'), 'the added address serves the new configuration')
+  assert.deepEqual(await waitGone(old), [], 'the old workers exited')
+  assert.equal(await canConnect(a), false, 'the dropped address no longer accepts')
+  assert.equal(statSync(sock).ino, sockIno, 'the unix socket kept is the same socket')
+  const now = childPids(d.pid)
+  assert.equal(now.length, 2)
+
+  // A port another process listens on: the reload is refused, the running configuration goes on.
+  const blocker = createServer()
+  await new Promise<void>((r) => blocker.listen(taken, '127.0.0.1', r))
+  t.after(() => new Promise((r) => blocker.close(r)))
+  writeConf(prefix, 'conf/nginx.conf', two(`127.0.0.1:${taken}`, `unix:${sock}`, 'v3'))
+  assert.deepEqual(await runBin(['-p', prefix, '-s', 'reload']), { code: 0, stdout: '', stderr: '' })
+  assert.ok(await waitFor(() => d.errorLog().includes(`bind() to 127.0.0.1:${taken} failed (98: Address already in use)`)), d.errorLog())
+  assert.equal((await request(b)).body, 'v2')
+  assert.deepEqual(childPids(d.pid), now, 'the workers were kept')
+
+  assert.equal(await d.stop('SIGQUIT'), 0)
+  assert.equal(existsSync(sock), false, 'the unix socket file is removed at exit')
+  assert.equal(await canConnect(b), false)
 })
