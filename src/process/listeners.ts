@@ -11,7 +11,7 @@
 import { lookup } from 'node:dns/promises'
 import { lstatSync, unlinkSync } from 'node:fs'
 import * as net from 'node:net'
-import { getSystemErrorName } from 'node:util'
+import { getSystemErrorMap } from 'node:util'
 import { DyupsError } from '../errors.js'
 import type { HttpConfig } from '../http/index.js'
 
@@ -44,19 +44,17 @@ const ERRNO_TEXT: Record<string, string> = {
   EROFS: '30: Read-only file system',
 }
 
-/** nginx's words for a socket that cannot be bound: `bind() to 127.0.0.1:80 failed (98: Address already in use)`. */
-export function bindError(key: string, code: string, message = code): DyupsError {
-  return new DyupsError('E_CONFIG', `bind() to ${key} failed (${ERRNO_TEXT[code] ?? message})`)
+/**
+ * nginx's words for a socket that cannot be bound: `bind() to 127.0.0.1:80 failed (98: Address already in use)`.
+ * `err`: a libuv error number (negative errno).
+ */
+function bindError(key: string, err: number): DyupsError {
+  const [code, text] = getSystemErrorMap().get(err) ?? [String(err), 'unknown error']
+  return new DyupsError('E_CONFIG', `bind() to ${key} failed (${ERRNO_TEXT[code] ?? `${-err}: ${text}`})`)
 }
 
-/** A libuv error number as its code name (-98 → EADDRINUSE). */
-function codeOf(err: number): string {
-  try {
-    return getSystemErrorName(err)
-  } catch {
-    return String(err)
-  }
-}
+/** libuv's EADDRINUSE. */
+const UV_EADDRINUSE = [...getSystemErrorMap()].find(([, [code]]) => code === 'EADDRINUSE')?.[0] ?? -98
 
 /**
  * Whether something accepts on the unix socket `path`: a live socket must not be unlinked (another process
@@ -83,7 +81,7 @@ async function bindOne(l: Listener): Promise<Bound> {
       // Absent: nothing to clear.
     }
     if (socket) {
-      if (await unixAlive(l.path)) throw bindError(l.key, 'EADDRINUSE')
+      if (await unixAlive(l.path)) throw bindError(l.key, UV_EADDRINUSE)
       try {
         unlinkSync(l.path)
       } catch {
@@ -113,7 +111,7 @@ async function bindOne(l: Listener): Promise<Bound> {
       }
     }
   }
-  if (typeof r === 'number') throw bindError(l.key, codeOf(r))
+  if (typeof r === 'number') throw bindError(l.key, r)
   if (l.path === null) return { listener: l, handle: r }
   try {
     const st = lstatSync(l.path)
