@@ -20,6 +20,7 @@ import { exchange, freePorts, readRequests, startDyups, tempPrefix, waitFor, wri
 import { dyupsTest, nginxTest, requireNginx, startNginx } from './nginx.js'
 import { seen, type Seen } from './responses.js'
 import { copyTestCertificates } from '../src/proxy/testing.js'
+import { tlsExchange } from './tls-client.js'
 
 const STOCK = '/etc/nginx'
 
@@ -349,27 +350,6 @@ http {
 `
 }
 
-/** Raw bytes over TLS (SNI `a.test`, trusting the test CA), read until the server closes. */
-function tlsExchange(port: number, ca: Buffer, raw: string): Promise<string> {
-  return new Promise((res, rej) => {
-    const s = tlsConnect({ port, host: '127.0.0.1', ca, servername: 'a.test' })
-    const chunks: Buffer[] = []
-    const timer = setTimeout(() => {
-      s.destroy()
-      rej(new Error(`no close from ${port} within 10 s`))
-    }, 10_000)
-    s.on('secureConnect', () => s.write(raw, 'latin1'))
-    s.on('data', (b: Buffer) => chunks.push(b))
-    s.on('error', (e) => {
-      clearTimeout(timer)
-      rej(e)
-    })
-    s.on('close', () => {
-      clearTimeout(timer)
-      res(Buffer.concat(chunks).toString('latin1'))
-    })
-  })
-}
 
 interface Side {
   prefix: string
