@@ -2,10 +2,10 @@
  * A backend for the health-check tests: it tells checks (requests to its check path) from proxied requests, answers
  * checks with a status the test sets (or never answers), and can close its listener and reopen it on the same port.
  */
-import { createServer, type AddressInfo, type Server, type Socket } from 'node:net'
+import { createServer, type Server, type Socket } from 'node:net'
 import assert from 'node:assert/strict'
 import type { TestContext } from 'node:test'
-import { readRequests, request, waitFor } from './helpers.js'
+import { freePorts, readRequests, request, waitFor } from './helpers.js'
 
 export interface HealthBackend {
   readonly port: number
@@ -31,7 +31,8 @@ export async function healthBackend(t: TestContext, name: string, checkAnswer: n
   const paths: string[] = []
   const sockets = new Set<Socket>()
   let server: Server | null = null
-  let port = 0
+  // A reserved port, not one listen(0) picks: reopen() listens on it again after close() released it.
+  const [port] = (await freePorts(1)) as [number]
   const b: HealthBackend = {
     get port() {
       return port
@@ -53,7 +54,6 @@ export async function healthBackend(t: TestContext, name: string, checkAnswer: n
       if (server !== null) return
       server = createServer(onConn)
       await new Promise<void>((r) => server!.listen(port, '127.0.0.1', r))
-      port = (server.address() as AddressInfo).port
     },
   }
   function onConn(s: Socket): void {
