@@ -44,14 +44,12 @@ test('a streamed body goes to the next server when the first cannot be reached, 
   const sink = await sinkBackend(t)
   const stall = await sinkBackend(t, { stall: true })
   const [dead] = (await freePorts(1)) as [number]
-  const d = await startSide(t, 'dyups', sink.port, '    proxy_send_timeout 300ms;\n    proxy_read_timeout 300ms;\n',
-    `        location /refused { proxy_request_buffering off; proxy_http_version 1.1; proxy_pass http://refused; }
-        location /sent { proxy_request_buffering off; proxy_http_version 1.1; proxy_next_upstream error timeout non_idempotent; proxy_pass http://sent; }
-    }
+  const d = await startSide(t, 'dyups', sink.port, `    proxy_send_timeout 300ms;
+    proxy_read_timeout 300ms;
     upstream refused { server 127.0.0.1:${dead} weight=100; server 127.0.0.1:${sink.port}; }
     upstream sent { server 127.0.0.1:${stall.port} weight=100; server 127.0.0.1:${sink.port}; }
-    server {
-        listen 127.0.0.1:1;
+`, `        location /refused { proxy_request_buffering off; proxy_http_version 1.1; proxy_pass http://refused; }
+        location /sent { proxy_request_buffering off; proxy_http_version 1.1; proxy_next_upstream error timeout non_idempotent; proxy_pass http://sent; }
 `)
   assert.ok(statSync(join(d.prefix, 'client_body_temp')).isDirectory(), 'client_body_temp is created at start')
   const replies: string[] = []
