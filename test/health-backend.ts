@@ -12,6 +12,8 @@ export interface HealthBackend {
   readonly name: string
   /** Request paths received, in order. */
   readonly paths: string[]
+  /** When each check arrived (performance.now(), ms), in order. */
+  readonly checkTimes: number[]
   /** What a check gets: a status code, or 'hang' (read, never answered). */
   checkAnswer: number | 'hang'
   /** Requests to `path` so far. */
@@ -29,6 +31,7 @@ export const isCheck = (path: string): boolean => path.startsWith('/health')
 
 export async function healthBackend(t: TestContext, name: string, checkAnswer: number | 'hang' = 200): Promise<HealthBackend> {
   const paths: string[] = []
+  const checkTimes: number[] = []
   const sockets = new Set<Socket>()
   let server: Server | null = null
   // A reserved port, not one listen(0) picks: reopen() listens on it again after close() released it.
@@ -39,6 +42,7 @@ export async function healthBackend(t: TestContext, name: string, checkAnswer: n
     },
     name,
     paths,
+    checkTimes,
     checkAnswer,
     count: (p) => paths.filter((x) => x === p).length,
     proxied: () => paths.filter((p) => !isCheck(p)).length,
@@ -61,6 +65,7 @@ export async function healthBackend(t: TestContext, name: string, checkAnswer: n
       const path = head.split(' ')[1] ?? ''
       paths.push(path)
       if (isCheck(path)) {
+        checkTimes.push(performance.now())
         if (b.checkAnswer !== 'hang') s.end(`HTTP/1.0 ${b.checkAnswer} X\r\nContent-Length: 0\r\n\r\n`)
         return
       }
