@@ -799,12 +799,14 @@ export async function killAll(d: Dyups, ports: number[], workers: number[] = chi
 
 /**
  * The pids of the workers answering `GET /pid` on `port` (a `location = /pid { return 200 $pid; }`), found by opening
- * connections 8 at a time until `n` distinct pids answered or 10 s passed.
+ * connections 8 at a time until `n` distinct pids answered or 30 s passed (each worker accepts from the shared
+ * socket; on a busy machine one still starting, or scheduled late, wins none for a while).
  */
 export async function reachWorkers(port: number, n: number): Promise<number[]> {
   const pids = new Set<number>()
-  const deadline = Date.now() + 10_000
-  while (pids.size < n && Date.now() < deadline) {
+  const deadline = Date.now() + 30_000
+  for (let round = 0; pids.size < n && Date.now() < deadline; round++) {
+    if (round > 0) await sleep(10)
     const rs = await Promise.all(Array.from({ length: 8 }, () => request(port, { path: '/pid' })))
     for (const r of rs) if (r.status === 200) pids.add(Number(r.body))
   }
