@@ -198,6 +198,8 @@ export interface Backend {
   conns: number
   /** Requests received so far. */
   requests: number
+  /** Connections open now. */
+  open(): number
   /** Stops listening and drops every connection: further connects are refused. */
   stop(): Promise<void>
   /** Listens again on the same port. */
@@ -257,7 +259,7 @@ export class Farm {
         f.once('error', rej)
       })
     }
-    const b: Backend = { name, port, addr: `127.0.0.1:${port}`, mode: 'hang', conns: 0, requests: 0, stop, start: async () => {} }
+    const b: Backend = { name, port, addr: `127.0.0.1:${port}`, mode: 'hang', conns: 0, requests: 0, open: () => 0, stop, start: async () => {} }
     this.all.push(b)
     return b
   }
@@ -287,6 +289,7 @@ function makeBackend(name: string, port: number, initial: Mode, arrivals: string
     mode: initial,
     conns: 0,
     requests: 0,
+    open: () => sockets.size,
     stop: () => new Promise<void>((r) => {
       for (const s of sockets) s.destroy()
       sockets.clear()
