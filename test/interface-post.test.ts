@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { ans, answer, backend, Conn, exchange, freePorts, idelete, iget, ipost, parseResponse, request, startInterface, via } from './helpers.js'
+import { ans, answer, backend, Conn, exchange, freePorts, idelete, iget, ipost, parseResponse, request, startInterface, via, waitFor } from './helpers.js'
 
 const OK = ans(200, 'success')
 const FAILED = ans(500, 'add server failed')
@@ -222,12 +222,8 @@ test('POST /upstream/NAME', async (t) => {
     for (let i = 0; i < cases.length; i++) {
       const [body, re] = cases[i]!
       assert.deepEqual(answer(await ipost(I, `/upstream/logged${i + 1}`, body)), FAILED)
-      let log = ''
-      for (let k = 0; k < 40 && !re.test(log); k++) {
-        log = s.d.errorLog()
-        if (!re.test(log)) await new Promise((r) => setTimeout(r, 50))
-      }
-      assert.match(log, re)
+      await waitFor(() => re.test(s.d.errorLog()))
+      assert.match(s.d.errorLog(), re)
     }
   })
 
