@@ -577,7 +577,7 @@ export async function startBinIn(t: TestContext, cwd: string | undefined, prefix
     errorLog: () => readText(join(prefix, 'logs/error.log')),
   }
   t.after(() => d.stop('SIGKILL'))
-  const deadline = Date.now() + 15_000
+  const deadline = Date.now() + 30_000
   for (const port of waitPorts) {
     while (!(await canConnect(port))) {
       if (exited !== undefined) throw new Error(`dyups exited with ${exited}: ${err}`)
