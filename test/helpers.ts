@@ -4,6 +4,8 @@
  */
 import assert from 'node:assert/strict'
 import { spawn, type ChildProcess } from 'node:child_process'
+import { ADDRCONFIG, type LookupAddress } from 'node:dns'
+import { lookup } from 'node:dns/promises'
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer, connect, type AddressInfo, type Server, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -499,6 +501,23 @@ export interface Table {
 /** /list and /detail of the interface on `iface`, as {@link answer}s. */
 export async function table(iface: number): Promise<Table> {
   return { list: answer(await iget(iface, '/list')), detail: answer(await iget(iface, '/detail')) }
+}
+
+/**
+ * The addresses `localhost:PORT` stands for on this machine, as `/upstream/NAME` shows them (`127.0.0.1:PORT`,
+ * `[::1]:PORT`): what getaddrinfo answers with AI_ADDRCONFIG, as nginx asks (or without it when that finds nothing),
+ * IPv4 first, each once. Whether `::1` is among them depends on /etc/hosts and on the machine having IPv6 addresses.
+ */
+export async function localhostAddrs(port: number): Promise<string[]> {
+  let found: LookupAddress[]
+  try {
+    found = await lookup('localhost', { all: true, order: 'ipv4first', hints: ADDRCONFIG })
+  } catch {
+    found = await lookup('localhost', { all: true, order: 'ipv4first' })
+  }
+  const v4 = [...new Set(found.filter((a) => a.family === 4).map((a) => `${a.address}:${port}`))]
+  const v6 = [...new Set(found.filter((a) => a.family === 6).map((a) => `[${a.address}]:${port}`))]
+  return v4.concat(v6)
 }
 
 /** `server ADDR weight=… down=…\n`, the /detail line of one server line; defaults as SPEC §4. */
