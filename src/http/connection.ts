@@ -616,7 +616,7 @@ export class Connection implements Downstream, RewriteAnswer {
     // A compressed body has no length: chunked to HTTP/1.1, until the close to HTTP/1.0 (HEAD: neither).
     const keep = req.keepAlive && !(this.bodyPending && req.head.expectContinue) && this.keepAliveAllowed(lc) && (client11 || noBody || !(gz & GZ_COMPRESS))
     req.keepAlive = keep
-    let h = `${statusLine(shown)}Server: ${tokens ? SERVER_ON : SERVER_OFF}\r\nDate: ${httpDate()}\r\n`
+    let h = `${statusLine(shown)}Server: ${tokens ? SERVER_ON : SERVER_OFF}\r\nDate: ${httpDate(req.answerTime())}\r\n`
     if (type !== undefined && !(status === 204 || status === 304)) h += `Content-Type: ${type}${charsetSuffix(lc?.charset ?? null, type)}\r\n`
     if (status !== 204 && status !== 304 && !(gz & GZ_COMPRESS)) h += `Content-Length: ${len}\r\n`
     // nginx's header filter makes a relative Location absolute and sends it here; others keep their list place.
@@ -628,7 +628,7 @@ export class Connection implements Downstream, RewriteAnswer {
     if (req.wwwAuthenticate !== null) h += `WWW-Authenticate: ${req.wwwAuthenticate}\r\n`
     if (req.location !== null && !req.location.startsWith('/')) h += `Location: ${req.location}\r\n`
     if (headers !== null) for (const [n, v] of headers) if (n !== 'Location' || !v.startsWith('/')) h += `${n}: ${v}\r\n`
-    if (lc !== null && lc.expires !== null) h += expiresLines(lc.expires, status, -1)
+    if (lc !== null && lc.expires !== null) h += expiresLines(lc.expires, status, -1, req.answerTime())
     if (lc !== null) h += this.addHeaders(lc, status)
     if (gz & GZ_COMPRESS) h += 'Content-Encoding: gzip\r\n'
     h += '\r\n'
@@ -660,7 +660,7 @@ export class Connection implements Downstream, RewriteAnswer {
     const lc = req.loc
     const keep = req.keepAlive && this.keepAliveAllowed(lc)
     req.keepAlive = keep
-    let h = `${statusLine(wireStatus(status))}Server: ${lc?.serverTokens !== false ? SERVER_ON : SERVER_OFF}\r\nDate: ${httpDate()}\r\n`
+    let h = `${statusLine(wireStatus(status))}Server: ${lc?.serverTokens !== false ? SERVER_ON : SERVER_OFF}\r\nDate: ${httpDate(req.answerTime())}\r\n`
     h += before + (keep ? 'Connection: keep-alive\r\n' : 'Connection: close\r\n') + after
     if (lc !== null) h += this.addHeaders(lc, status)
     h += last + '\r\n'
@@ -808,7 +808,7 @@ export class Connection implements Downstream, RewriteAnswer {
     const pass = (req.loc!.handler as { kind: 'proxy'; pass: import('./conf.js').ProxyPass }).pass
     const head = buildClientHead(rh, {
       server: lc.serverTokens ? SERVER_ON : SERVER_OFF,
-      date: httpDate(),
+      date: httpDate(req.answerTime()),
       chunked: chunk || passChunked || (this.gz !== null && client11),
       keepAlive: keep,
       hide: pass.hide,
@@ -819,7 +819,7 @@ export class Connection implements Downstream, RewriteAnswer {
       gzip: (gz & GZ_COMPRESS) !== 0,
       vary: (gz & GZ_VARY) !== 0,
       charset: charsetSuffix(lc.charset, rh.get('content-type') ?? undefined),
-      expires: lc.expires !== null ? expiresValues(lc.expires, status, lastModifiedOf(rh)) : null,
+      expires: lc.expires !== null ? expiresValues(lc.expires, status, lastModifiedOf(rh), req.answerTime()) : null,
     })
     this.socket.write(head, 'latin1')
     req.headerSent = true
