@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict'
 import test from 'node:test'
 import { logLines, open, readAll, sinkBackend, sleep, startSide, type Side, type Sink } from './bodies.js'
+import { waitFor } from './helpers.js'
 import { requireNginx } from './nginx.js'
 
 const HTTP = `    client_body_timeout 500ms;
@@ -120,10 +121,11 @@ test('a head slower than client_header_timeout is closed without an answer, as n
     s.write('GET /on HTTP/1.1\r\nHost: x\r\n')
     const idle = readAll(await open(side.port), 5_000)
     const [r, i] = await Promise.all([reply, idle])
-    await sleep(100)
-    const errors = side.errorLog().split('\n').filter((l) => l.includes('timed out'))
+    const timedOut = (): string[] => side.errorLog().split('\n').filter((l) => l.includes('timed out'))
       .map((l) => l.replace(/^\S+ \S+ (\[\w+\]) \d+#\d+: (\*\d+ )?/, '$1 ').replace(/, (server|request|host): [^,]*/g, ''))
-    out[kind] = { reply: r.text, closed: r.closed, idle: i, errors: errors.sort() }
+    // Both connections timed out (each closed when its timer fired): wait (bounded) for both of their lines.
+    await waitFor(() => timedOut().length >= 2, 10_000)
+    out[kind] = { reply: r.text, closed: r.closed, idle: i, errors: timedOut().sort() }
   }
   assert.deepEqual(out.dyups, out.nginx)
   assert.deepEqual(out.nginx!.errors, [

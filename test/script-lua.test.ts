@@ -8,7 +8,7 @@ import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { test } from 'node:test'
 import {
-  ans, answer, backend, childPids, Conn, freePorts, idelete, iget, ipost, request, startDyups, startInterface, tempPrefix, writeConf,
+  ans, answer, backend, childPids, Conn, freePorts, idelete, iget, ipost, request, sleep, startDyups, startInterface, tempPrefix, writeConf,
   type Response,
 } from './helpers.js'
 
@@ -176,7 +176,9 @@ test('the documentation example and the scripting calls answer as the REST inter
   // Created through Lua, the group routes in every worker before the 200 (SPEC §8), until Lua deletes it.
   assert.deepEqual((await request(s.proxy, { path: `/upd?port=${b.port}` })).body, '200success')
   const seen = new Map<number, string>()
-  for (let round = 0; round < 60 && seen.size < 2; round++) {
+  const deadline = Date.now() + 30_000
+  for (let round = 0; seen.size < 2 && Date.now() < deadline; round++) {
+    if (round > 0) await sleep(10)
     const conns = await Promise.all(Array.from({ length: 4 }, () => Conn.open(s.proxy)))
     await Promise.all(conns.map(async (c) => {
       const pid = Number((await c.req({ path: '/pid' })).body)
