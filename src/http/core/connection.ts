@@ -5,6 +5,7 @@
  */
 import type { Socket } from 'node:net'
 import type { Readable } from 'node:stream'
+import type { Deadline, DeadlineOwner, DeadlineWheel } from '../../deadlines.js'
 import {
   NEED_MORE, PARSE_ERROR, RequestHeadParser, type BodyKind, type RequestHead, type ResponseHead, BODY_CHUNKED, BODY_NONE,
   wireStatus,
@@ -52,11 +53,13 @@ let serial = 0
 export interface ConnectionOwner extends Services {
   readonly conf: HttpConfig
   readonly stopping: boolean
+  /** The worker's timer wheel: each connection's timeouts are one deadline on it. */
+  readonly deadlines: DeadlineWheel
   logRequest(req: HttpRequest): void
   forget(c: Connection): void
 }
 
-export class Connection implements Downstream, PhaseHost, ContentResponder {
+export class Connection implements Downstream, PhaseHost, ContentResponder, DeadlineOwner {
   readonly socket: Socket
   private readonly parser = new RequestHeadParser()
   private readonly target = new Target()
@@ -105,6 +108,16 @@ export class Connection implements Downstream, PhaseHost, ContentResponder {
   /** `https` on an ssl address; plain HTTP sent there is answered with nginx's 497 page. */
   private readonly https: boolean
   private readonly plainOnTls: boolean
+  /** The client's timeouts, on the worker's wheel: one entry for the connection's life, re-armed per phase. */
+  private readonly deadline: Deadline
+  /** client_header_timeout of the address's default server (nginx takes it before it knows the Host). */
+  private readonly headerTimeout: number
+  /** client_header_timeout runs for the head being read: later bytes of the same head do not extend it. */
+  private headArmed = true
+  /** The client's buffered bytes when send_timeout was armed: less at expiry means it read some (progress). */
+  private sendMark = 0
+  /** Closing after the last answer: what the client still sends is read and dropped, lingering_timeout apart. */
+  private lingering = false
 
   /** @param mode PLAIN, TLS or PLAIN_ON_TLS (tls-server.ts) */
   constructor(
@@ -126,15 +139,32 @@ export class Connection implements Downstream, PhaseHost, ContentResponder {
     socket.on('close', () => this.onClose())
     // The client can take more: let whichever source is paused on it (a proxied body, a tunnel) go on.
     socket.on('drain', () => {
+      // send_timeout is a gap between two writes the client took: it starts over.
+      if (this.sendArmed && this.state === BUSY) this.armSend()
       if (this.gz !== null) this.gz.resume()
       else this.exchange?.clientDrained()
       this.peer?.resume()
       this.file?.resume()
     })
-    socket.on('timeout', () => this.onTimeout())
     // client_header_timeout of the address's default server, as nginx takes it before it knows the Host.
     const si = worker.conf.vhosts.select(listenKey, '')
-    socket.setTimeout(worker.conf.servers[si < 0 ? 0 : si]?.clientHeaderTimeout ?? 60_000)
+    this.headerTimeout = worker.conf.servers[si < 0 ? 0 : si]?.clientHeaderTimeout ?? 60_000
+    this.deadline = worker.deadlines.create(this)
+    this.deadline.arm(this.headerTimeout)
+  }
+
+  onDeadline(): void {
+    if (this.state === BUSY && this.sendArmed && this.socket.writableLength < this.sendMark && !this.socket.destroyed) {
+      // The client took some of what waits for it since send_timeout was armed: that is progress, time the next gap.
+      return this.armSend()
+    }
+    this.onTimeout()
+  }
+
+  /** send_timeout from now, remembering how much the client still has to take. */
+  private armSend(): void {
+    this.sendMark = this.socket.writableLength
+    this.deadline.arm(this.req?.loc?.sendTimeout ?? 60_000)
   }
 
   get gone(): boolean {
@@ -172,6 +202,8 @@ export class Connection implements Downstream, PhaseHost, ContentResponder {
       case HEAD:
         return this.readHead(chunk)
       case BODY:
+        // client_body_timeout is a gap between two reads: each read starts it over.
+        this.deadline.arm(this.req?.loc?.clientBodyTimeout ?? 60_000)
         return this.readBody(chunk, 0)
       case TUNNEL:
         if (!this.peer!.write(chunk)) this.socket.pause()
@@ -180,12 +212,23 @@ export class Connection implements Downstream, PhaseHost, ContentResponder {
         this.pending = this.pending === null ? chunk : Buffer.concat([this.pending, chunk])
         if (this.pending.length > PIPELINE_BUFFER) this.socket.pause()
         return
+      case CLOSED:
+        // lingering_timeout is a gap between two reads of what is dropped.
+        if (this.lingering) this.deadline.arm(LINGERING_TIMEOUT)
+        return
     }
   }
 
   private readHead(chunk: Buffer): void {
     const r = this.parser.execute(chunk, 0)
-    if (r === NEED_MORE) return
+    if (r === NEED_MORE) {
+      // The first bytes of a head after a keep-alive wait: client_header_timeout bounds the whole head from here.
+      if (!this.headArmed) {
+        this.headArmed = true
+        this.deadline.arm(this.headerTimeout)
+      }
+      return
+    }
     if (r === PARSE_ERROR) {
       const e = this.parser.error!
       log('info', `client sent invalid request: ${e.message} while reading client request headers, client: ${this.remoteAddr}`)
@@ -221,7 +264,7 @@ export class Connection implements Downstream, PhaseHost, ContentResponder {
     if (this.https) req.scheme = 'https'
     this.state = BUSY
     // While a handler runs, the client owes us nothing: no client timeout (the backend has its own).
-    this.socket.setTimeout(0)
+    this.deadline.disarm()
     // Until the body is read, an answer from here on must not leave its bytes to be parsed as the next request.
     this.bodyPending = head.contentLength > 0 || head.chunked
     this.bodyRefused = false
@@ -261,7 +304,7 @@ export class Connection implements Downstream, PhaseHost, ContentResponder {
     // The body: read it whole before the handler runs (nginx's request buffering), bounded by client_max_body_size.
     this.body.start(READ_WHOLE, head, lc.clientMaxBodySize)
     this.state = BODY
-    this.socket.setTimeout(lc.clientBodyTimeout)
+    this.deadline.arm(lc.clientBodyTimeout)
     if (head.expectContinue) this.socket.write('HTTP/1.1 100 Continue\r\n\r\n')
     if (rest !== null) this.readBody(rest, 0)
   }
@@ -292,7 +335,7 @@ export class Connection implements Downstream, PhaseHost, ContentResponder {
         // The backend is full: read no more (and time nothing) until it drains.
         this.bodyPaused = true
         this.socket.pause()
-        this.socket.setTimeout(0)
+        this.deadline.disarm()
       }
     } else if (b.spooledToFile) {
       b.spooledToFile = false
@@ -319,7 +362,7 @@ export class Connection implements Downstream, PhaseHost, ContentResponder {
     this.state = BUSY
     this.bodyPending = false
     this.socket.pause()
-    this.socket.setTimeout(0)
+    this.deadline.disarm()
     this.exchange?.feedEnd()
   }
 
@@ -341,7 +384,7 @@ export class Connection implements Downstream, PhaseHost, ContentResponder {
   }
 
   private dispatch(): void {
-    this.socket.setTimeout(0)
+    this.deadline.disarm()
     this.socket.pause()
     runHandler(this.worker, this, this.req!)
   }
@@ -357,7 +400,7 @@ export class Connection implements Downstream, PhaseHost, ContentResponder {
   private beginProxyBody(lc: LocConf, pass: ProxyPass, rest: Buffer | null): void {
     const head = this.req!.head
     this.state = BODY
-    this.socket.setTimeout(lc.clientBodyTimeout)
+    this.deadline.arm(lc.clientBodyTimeout)
     if (head.expectContinue) this.socket.write('HTTP/1.1 100 Continue\r\n\r\n')
     let stream = !pass.requestBuffering && (!head.chunked || pass.version === '1.1')
     if (stream && head.chunked && rest !== null && BodyReader.endsIn(rest, lc.clientMaxBodySize)) stream = false
@@ -424,7 +467,7 @@ export class Connection implements Downstream, PhaseHost, ContentResponder {
     this.bodyPaused = false
     this.body.paused = false
     if (this.state !== BODY) return
-    this.socket.setTimeout(this.req!.loc!.clientBodyTimeout)
+    this.deadline.arm(this.req!.loc!.clientBodyTimeout)
     this.socket.resume()
   }
 
@@ -562,7 +605,8 @@ export class Connection implements Downstream, PhaseHost, ContentResponder {
     this.fileLength = length
     req.bodyBytesSent = 0
     // A client that stops reading is dropped after send_timeout without progress, as nginx does.
-    this.socket.setTimeout(lc?.sendTimeout ?? 60_000)
+    this.sendArmed = true
+    this.armSend()
     const l = (this.fileListeners ??= {
       data: (b) => this.fileData(b),
       end: () => this.fileEnd(),
@@ -595,7 +639,8 @@ export class Connection implements Downstream, PhaseHost, ContentResponder {
       this.socket.destroy()
       return
     }
-    this.socket.setTimeout(0)
+    this.sendArmed = false
+    this.deadline.disarm()
     this.done()
   }
 
@@ -637,7 +682,7 @@ export class Connection implements Downstream, PhaseHost, ContentResponder {
     // send_timeout is armed only once the client falls behind: a response it keeps up with costs no timer.
     if (this.sendArmed || this.req === null) return
     this.sendArmed = true
-    this.socket.setTimeout(this.req.loc!.sendTimeout)
+    this.armSend()
   }
 
   responseHead(rh: ResponseHead, kind: BodyKind): number {
@@ -676,7 +721,7 @@ export class Connection implements Downstream, PhaseHost, ContentResponder {
     backend.on('end', () => client.end())
     backend.on('close', () => client.destroy())
     backend.on('error', () => client.destroy())
-    client.setTimeout(0)
+    this.deadline.cancel()
     client.resume()
   }
 
@@ -750,7 +795,8 @@ export class Connection implements Downstream, PhaseHost, ContentResponder {
       // nginx's lingering close: keep reading (and dropping) what the client still sends for a while, so a client
       // that writes its whole body before reading still gets the answer instead of a reset.
       this.state = CLOSED
-      this.socket.setTimeout(LINGERING_TIMEOUT)
+      this.lingering = true
+      this.deadline.arm(LINGERING_TIMEOUT)
       this.socket.resume()
       this.socket.end()
       return
@@ -763,7 +809,8 @@ export class Connection implements Downstream, PhaseHost, ContentResponder {
     const req = this.req!
     this.req = null
     this.state = HEAD
-    this.socket.setTimeout(req.loc?.keepaliveTimeout ?? 75_000)
+    this.headArmed = false
+    this.deadline.arm(req.loc?.keepaliveTimeout ?? 75_000)
     this.socket.resume()
     const p = this.pending
     this.pending = null
@@ -777,7 +824,7 @@ export class Connection implements Downstream, PhaseHost, ContentResponder {
   private discardBody(): void {
     const req = this.req!
     this.state = BODY
-    this.socket.setTimeout(req.loc?.clientBodyTimeout ?? 60_000)
+    this.deadline.arm(req.loc?.clientBodyTimeout ?? 60_000)
     this.body.start(READ_DISCARD, req.head, Infinity)
     const rest = this.rest
     this.rest = null
@@ -808,7 +855,7 @@ export class Connection implements Downstream, PhaseHost, ContentResponder {
           // send_timeout: only a client that does not take what is waiting for it has timed out; else the backend
           // is slow, which proxy_read_timeout covers.
           if (this.socket.writableLength === 0) {
-            this.socket.setTimeout(req.loc!.sendTimeout)
+            this.armSend()
             return
           }
           log('info', `client timed out (110: Connection timed out) while sending to client${this.where()}`)
@@ -828,6 +875,7 @@ export class Connection implements Downstream, PhaseHost, ContentResponder {
   }
 
   private onClose(): void {
+    this.deadline.cancel()
     if (this.state === CLOSED && this.exchange === null) {
       this.worker.forget(this)
       return

@@ -10,6 +10,7 @@ import type { Balancer } from '../../balancer/index.js'
 import { DyupsError } from '../../errors.js'
 import { log } from '../../log.js'
 import { Pools } from '../../proxy/index.js'
+import { DeadlineWheel } from '../../deadlines.js'
 import type { HttpConfig, Listener } from '../conf/types.js'
 import { Connection } from './connection.js'
 import { NameResolver } from '../lib/names.js'
@@ -20,6 +21,8 @@ import { PLAIN, sniff } from '../conf/tls.js'
 
 export class HttpWorker implements Services {
   readonly pools = new Pools()
+  /** Every client connection's timeouts, on one timer. */
+  readonly deadlines = new DeadlineWheel()
   /** Implicit upstreams of literal addresses in proxy_pass. */
   readonly literals = new Map<string, Balancer>()
   /** DNS for proxy_pass hosts that are no group, when a `resolver` is configured. */
