@@ -7,6 +7,7 @@ import { connect, type Socket } from 'node:net'
 import { connect as tlsConnect } from 'node:tls'
 import type { Server } from '../upstream/index.js'
 import { sslErrorText, type UpstreamTls } from './tls.js'
+import type { Deadline, DeadlineOwner, DeadlineWheel } from '../deadlines.js'
 
 /** How a connection to an `https://` upstream is made: its settings, the name, the session to resume. */
 export interface TlsDial {
@@ -27,8 +28,10 @@ export interface ConnUser {
   onDrain(conn: UpstreamConn): void
 }
 
-export class UpstreamConn {
+export class UpstreamConn implements DeadlineOwner {
   readonly socket: Socket
+  /** Its timeouts (connect, send, read, keepalive while idle) on the worker's wheel. */
+  readonly deadline: Deadline
   user: ConnUser | null = null
   /** Requests sent on this connection, for keepalive_requests. */
   requests = 0
@@ -49,7 +52,8 @@ export class UpstreamConn {
    * @param key the pool it returns to: the server's address, or the TLS pool key (UpstreamTls.poolKey)
    * @param dial for an `https://` upstream: connected (onConnect) only once the handshake and checks passed
    */
-  constructor(readonly server: Server, readonly key: string = server.addr, dial: TlsDial | null = null) {
+  constructor(readonly server: Server, wheel: DeadlineWheel, readonly key: string = server.addr, dial: TlsDial | null = null) {
+    this.deadline = wheel.create(this)
     const where = server.unix ? { path: server.host } : { host: server.host, port: server.port }
     if (dial === null) {
       const s = connect({ ...where, noDelay: true })
@@ -104,17 +108,20 @@ export class UpstreamConn {
     })
     s.on('close', () => {
       this.closed = true
+      this.deadline.cancel()
       if (this.pool !== null) this.pool.remove(this)
       this.user?.onError(this, null)
-    })
-    s.on('timeout', () => {
-      if (this.user !== null) this.user.onTimeout(this)
-      else this.destroy() // keepalive_timeout of an idle connection
     })
     s.on('drain', () => this.user?.onDrain(this))
   }
 
+  onDeadline(): void {
+    if (this.user !== null) this.user.onTimeout(this)
+    else this.destroy() // keepalive_timeout of an idle connection
+  }
+
   destroy(): void {
+    this.deadline.cancel()
     this.closed = true
     this.user = null
     this.socket.destroy()

@@ -227,7 +227,7 @@ export class Exchange implements ConnUser {
       this.send(conn)
     } else {
       this.state = S_CONNECTING
-      conn.socket.setTimeout(this.settings.connectTimeout)
+      conn.deadline.arm(this.settings.connectTimeout)
     }
   }
 
@@ -244,13 +244,13 @@ export class Exchange implements ConnUser {
     const s = conn.socket
     const mode = this.bodyMode
     if (mode === BODY_OUT_NONE) {
-      s.setTimeout(this.settings.readTimeout)
+      conn.deadline.arm(this.settings.readTimeout)
       s.write(this.head, 'latin1')
       return
     }
     this.bodyOut = true
     this.cutBody = false
-    s.setTimeout(this.settings.sendTimeout)
+    conn.deadline.arm(this.settings.sendTimeout)
     s.cork()
     s.write(this.head, 'latin1')
     if (mode === BODY_OUT_SPOOL) {
@@ -290,7 +290,7 @@ export class Exchange implements ConnUser {
       if (!s.write(b)) return
     }
     this.bodyOut = false
-    s.setTimeout(this.settings.readTimeout)
+    this.conn!.deadline.arm(this.settings.readTimeout)
   }
 
   private writeBody(s: Socket, data: Buffer): boolean {
@@ -307,7 +307,7 @@ export class Exchange implements ConnUser {
   private endBody(s: Socket): void {
     if (this.bodyMode === BODY_OUT_STREAM_CHUNKED) s.write(CHUNK_END)
     this.bodyOut = false
-    s.setTimeout(this.settings.readTimeout)
+    this.conn!.deadline.arm(this.settings.readTimeout)
   }
 
   /**
@@ -320,6 +320,8 @@ export class Exchange implements ConnUser {
       ;(this.queue ??= []).push(data)
       return false
     }
+    // proxy_send_timeout: each write is progress.
+    this.conn!.deadline.arm(this.settings.sendTimeout)
     return this.writeBody(this.conn!.socket, data)
   }
 
@@ -331,6 +333,8 @@ export class Exchange implements ConnUser {
 
   onData(conn: UpstreamConn, chunk: Buffer): void {
     if (conn !== this.conn) return
+    // proxy_read_timeout is a gap between two reads: each read starts it over.
+    if (!this.bodyOut) conn.deadline.arm(this.settings.readTimeout)
     if (this.state === S_BODY) return this.relay(chunk, 0)
     if (this.state !== S_WAITING && this.state !== S_HEAD) return
     this.state = S_HEAD
@@ -351,7 +355,7 @@ export class Exchange implements ConnUser {
       // The backend answered before it had the whole body: stop sending it; the connection is spoilt for reuse.
       this.bodyOut = false
       this.cutBody = true
-      conn.socket.setTimeout(this.settings.readTimeout)
+      conn.deadline.arm(this.settings.readTimeout)
     }
     const bit = STATUS_BITS[rh.status]
     if (bit !== undefined && (this.settings.nextUpstream & bit) !== 0 && this.mayRetry() && this.anotherTry()) {
@@ -453,8 +457,7 @@ export class Exchange implements ConnUser {
     this.down.responseHead(rh, BODY_NONE)
     conn.user = null
     conn.socket.removeAllListeners('data')
-    conn.socket.removeAllListeners('timeout')
-    conn.socket.setTimeout(0)
+    conn.deadline.cancel()
     this.down.tunnel(conn.socket, rest)
   }
 
@@ -492,6 +495,8 @@ export class Exchange implements ConnUser {
 
   onDrain(conn: UpstreamConn): void {
     if (conn !== this.conn || (this.state !== S_WAITING && this.state !== S_HEAD) || !this.bodyOut) return
+    // proxy_send_timeout is a gap between two writes the backend took.
+    conn.deadline.arm(this.settings.sendTimeout)
     if (this.bodyMode === BODY_OUT_SPOOL) this.pump(conn.socket)
     else if (!this.fedEnd) this.down.bodyResume()
   }

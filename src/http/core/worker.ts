@@ -20,9 +20,9 @@ import type { Template, Variables } from '../lib/variables.js'
 import { PLAIN, sniff } from '../conf/tls.js'
 
 export class HttpWorker implements Services {
-  readonly pools = new Pools()
-  /** Every client connection's timeouts, on one timer. */
+  /** Every connection's timeouts, client and backend, on one timer. */
   readonly deadlines = new DeadlineWheel()
+  readonly pools = new Pools(this.deadlines)
   /** Implicit upstreams of literal addresses in proxy_pass. */
   readonly literals = new Map<string, Balancer>()
   /** DNS for proxy_pass hosts that are no group, when a `resolver` is configured. */
