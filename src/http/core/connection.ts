@@ -385,7 +385,8 @@ export class Connection implements Downstream, PhaseHost, ContentResponder, Dead
 
   private dispatch(): void {
     this.deadline.disarm()
-    this.socket.pause()
+    // The socket keeps reading: what a client pipelines meanwhile waits in `pending`, which pauses it past
+    // PIPELINE_BUFFER. Pausing here would cost a readStop and a resume (a nextTick and a read(0)) per request.
     runHandler(this.worker, this, this.req!)
   }
 
@@ -811,7 +812,7 @@ export class Connection implements Downstream, PhaseHost, ContentResponder, Dead
     this.state = HEAD
     this.headArmed = false
     this.deadline.arm(req.loc?.keepaliveTimeout ?? 75_000)
-    this.socket.resume()
+    if (this.socket.isPaused()) this.socket.resume()
     const p = this.pending
     this.pending = null
     if (p !== null) this.readHead(p)
