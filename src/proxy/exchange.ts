@@ -61,11 +61,14 @@ export interface Downstream {
   /**
    * The backend's response head is in: write the client head. Returns how to frame the body toward the client:
    * FRAME_CHUNK to chunk-encode a body that has no length (an HTTP/1.1 client), FRAME_DECHUNK to take a chunked
-   * body's framing off (an HTTP/1.0 client), FRAME_AS_IS to send it as it comes.
+   * body's framing off (an HTTP/1.0 client), FRAME_AS_IS to send it as it comes. `tail`: the whole body (latin1),
+   * when it is small and came with the head: written with the head in one write if it goes out as it is.
    */
-  responseHead(head: ResponseHead, kind: BodyKind): number
+  responseHead(head: ResponseHead, kind: BodyKind, tail?: string | null): number
   /** Set by responseHead when the body is to go through a filter (gzip) instead of straight to the socket. */
   readonly bodyFilter: BodyFilter | null
+  /** Set by responseHead when it wrote the `tail` it was given (the whole body) with the head. */
+  readonly tailTaken: boolean
   /** proxy_intercept_errors: whether the backend's answer (status >= 300) is replaced by an error page. */
   intercepts(head: ResponseHead): boolean
   /** One attempt ended: for $upstream_addr, $upstream_status, $upstream_connect_time, $upstream_response_time. */
@@ -121,6 +124,8 @@ const S_DONE = 5
 const NON_IDEMPOTENT = new Set(['POST', 'LOCK', 'PATCH'])
 
 const CHUNK_END = Buffer.from('0\r\n\r\n', 'latin1')
+/** A body up to this size that came whole with the head leaves with it as one string, in one write. */
+const SMALL_BODY = 4096
 const CRLF = Buffer.from('\r\n', 'latin1')
 
 export class Exchange implements ConnUser {
@@ -369,12 +374,26 @@ export class Exchange implements ConnUser {
     this.remaining = this.kind === BODY_LENGTH ? rh.contentLength : 0
     this.status = rh.status
     if (rh.status >= 300 && this.down.intercepts(rh)) return this.intercept()
-    // Head and the body bytes that came with it leave in one writev: a small response costs one syscall.
+    // A small body that came whole with the head leaves with it as one latin1 string: one write() through the
+    // stream layer, no cork and writev.
     const out = this.down.socket
-    out.cork()
-    const frame = this.down.responseHead(rh, this.kind)
+    const small = this.kind === BODY_LENGTH && this.remaining > 0 && this.remaining <= SMALL_BODY && chunk.length - r >= this.remaining
+    // Otherwise head and the body bytes that came with it leave in one writev: a small response costs one syscall.
+    if (!small) out.cork()
+    const frame = this.down.responseHead(rh, this.kind, small ? chunk.toString('latin1', r, r + this.remaining) : null)
     this.chunkOut = frame === FRAME_CHUNK
     this.dechunk = frame === FRAME_DECHUNK
+    if (small) {
+      if (this.down.tailTaken) {
+        this.filter = null
+        this.sentAny = true
+        this.state = S_BODY
+        this.remaining = 0
+        return this.complete(true)
+      }
+      // Not as it is (gzip): the head went alone, the body follows through the filter.
+      out.cork()
+    }
     this.filter = this.down.bodyFilter
     this.sentAny = true
     this.state = S_BODY

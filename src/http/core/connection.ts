@@ -11,7 +11,7 @@ import {
   wireStatus,
 } from '../../http1/index.js'
 import {
-  BODY_OUT_NONE, BODY_OUT_SPOOL, BODY_OUT_STREAM, BODY_OUT_STREAM_CHUNKED, BodySpool, CHUNKED_BODY, Exchange,
+  BODY_OUT_NONE, BODY_OUT_SPOOL, BODY_OUT_STREAM, BODY_OUT_STREAM_CHUNKED, BodySpool, CHUNKED_BODY, Exchange, FRAME_AS_IS,
   type Downstream,
 } from '../../proxy/index.js'
 import { formatError } from '../../errors.js'
@@ -686,7 +686,10 @@ export class Connection implements Downstream, PhaseHost, ContentResponder, Dead
     this.armSend()
   }
 
-  responseHead(rh: ResponseHead, kind: BodyKind): number {
+  /** responseHead wrote the body it was given with the head. */
+  tailTaken = false
+
+  responseHead(rh: ResponseHead, kind: BodyKind, tail: string | null = null): number {
     const req = this.req!
     const lc = req.loc!
     const status = req.errStatus > 0 ? req.errStatus : rh.status
@@ -699,7 +702,16 @@ export class Connection implements Downstream, PhaseHost, ContentResponder, Dead
     }
     req.keepAlive = framing.keepAlive
     req.status = status
-    this.socket.write(proxiedHead(req, lc, this.proxyPass(), rh, status, gz, framing, this), 'latin1')
+    const head = proxiedHead(req, lc, this.proxyPass(), rh, status, gz, framing, this)
+    this.tailTaken = tail !== null && this.gz === null && frame === FRAME_AS_IS
+    if (this.tailTaken) {
+      // The whole (small) body came with the backend's head: both leave in one write.
+      this.socket.write(head + tail!, 'latin1')
+      req.headerSent = true
+      this.bodyStart = this.socket.bytesWritten - tail!.length
+      return frame
+    }
+    this.socket.write(head, 'latin1')
     req.headerSent = true
     // $body_bytes_sent: what the socket takes after the head, read once at the end instead of counted per chunk.
     this.bodyStart = this.socket.bytesWritten
