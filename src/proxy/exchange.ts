@@ -355,7 +355,7 @@ export class Exchange implements ConnUser {
       this.parser.reset()
       return r < chunk.length ? this.onData(conn, chunk.subarray(r)) : undefined
     }
-    if (rh.status === 101 && rh.upgrade !== null) return this.switchProtocols(conn, rh, r < chunk.length ? chunk.subarray(r) : null)
+    if (rh.status === 101 && rh.upgrade !== null) return this.switchProtocols(conn, rh, r < chunk.length ? Buffer.from(chunk.subarray(r)) : null)
     if (this.bodyOut) {
       // The backend answered before it had the whole body: stop sending it; the connection is spoilt for reuse.
       this.bodyOut = false
@@ -413,6 +413,8 @@ export class Exchange implements ConnUser {
 
   private relay(chunk: Buffer, from: number): void {
     let data = from === 0 ? chunk : chunk.subarray(from)
+    // Bytes read into the shared buffer are written on (and may wait in the socket): they need their own copy.
+    if (this.conn!.shared) data = Buffer.from(data)
     let last = false
     switch (this.kind) {
       case BODY_LENGTH:
