@@ -19,7 +19,7 @@ import { log } from '../../log.js'
 import { closesConnection } from '../conf/error-pages.js'
 import { LocationMatch } from '../conf/locations.js'
 import { contentTypeFor } from '../conf/mime.js'
-import { PLAIN_ON_TLS, TLS } from '../conf/tls.js'
+import { PLAIN, PLAIN_ON_TLS, TLS } from '../conf/tls.js'
 import type { HttpConfig, HttpRequest, LocConf, ProxyPass } from '../conf/types.js'
 import { GZ_COMPRESS, GzipBody, gzipLocal, gzipProxied, gzipWhole } from '../filters/gzip.js'
 import type { Services } from '../lib/context.js'
@@ -32,6 +32,7 @@ import { BODY_MORE, BODY_TOO_LARGE, BODY_WRITE_FAILED, BodyReader, READ_DISCARD,
 import { runHandler, type ContentResponder } from './content.js'
 import { localHead, proxiedFraming, proxiedHead, rejectedHead, streamHead, type ProxiedFraming } from './head-writer.js'
 import { internalRedirect, namedLocation, startPhases, type PhaseHost } from './phases.js'
+import { readIntoShared } from './shared-read.js'
 
 const HEAD = 0
 const BODY = 1
@@ -118,6 +119,8 @@ export class Connection implements Downstream, PhaseHost, ContentResponder, Dead
   private sendMark = 0
   /** Closing after the last answer: what the client still sends is read and dropped, lingering_timeout apart. */
   private lingering = false
+  /** Reads arrive in the shared read buffer (shared-read.ts): bytes kept past onData must be copied. */
+  private readonly shared: boolean
 
   /** @param mode PLAIN, TLS or PLAIN_ON_TLS (tls-server.ts) */
   constructor(
@@ -134,7 +137,8 @@ export class Connection implements Downstream, PhaseHost, ContentResponder, Dead
     this.localAddr = socket.localAddress?.replace(/^::ffff:/, '') ?? ''
     this.localPort = socket.localPort ?? 0
     this.listenKey = listenKey
-    socket.on('data', (b: Buffer) => this.onData(b))
+    this.shared = mode === PLAIN && readIntoShared(socket, (b) => this.onData(b))
+    if (!this.shared) socket.on('data', (b: Buffer) => this.onData(b))
     socket.on('error', () => this.onClose())
     socket.on('close', () => this.onClose())
     // The client can take more: let whichever source is paused on it (a proxied body, a tunnel) go on.
@@ -198,9 +202,13 @@ export class Connection implements Downstream, PhaseHost, ContentResponder, Dead
   }
 
   private onData(chunk: Buffer): void {
+    // A read into the shared buffer: a head is parsed in place (the parser copies what it keeps, readHead what follows
+    // the head); every other state keeps or forwards the bytes (a body's parts, the spool, the backend socket, the
+    // tunnel's peer, `pending`), so they get their own copy. What lingering close reads is dropped.
+    if (this.shared && this.state !== HEAD && this.state !== CLOSED) chunk = Buffer.from(chunk)
     switch (this.state) {
       case HEAD:
-        return this.readHead(chunk)
+        return this.readHead(chunk, this.shared)
       case BODY:
         // client_body_timeout is a gap between two reads: each read starts it over.
         this.deadline.arm(this.req?.loc?.clientBodyTimeout ?? 60_000)
@@ -219,7 +227,8 @@ export class Connection implements Downstream, PhaseHost, ContentResponder, Dead
     }
   }
 
-  private readHead(chunk: Buffer): void {
+  /** @param borrowed `chunk` is the shared read buffer: what follows the head is copied before it is kept. */
+  private readHead(chunk: Buffer, borrowed: boolean): void {
     const r = this.parser.execute(chunk, 0)
     if (r === NEED_MORE) {
       // The first bytes of a head after a keep-alive wait: client_header_timeout bounds the whole head from here.
@@ -237,7 +246,7 @@ export class Connection implements Downstream, PhaseHost, ContentResponder, Dead
     }
     const head = this.parser.head!
     this.parser.reset()
-    this.begin(head, r < chunk.length ? chunk.subarray(r) : null)
+    this.begin(head, r < chunk.length ? (borrowed ? Buffer.from(chunk.subarray(r)) : chunk.subarray(r)) : null)
   }
 
   /** Answers a head that could not be parsed, then closes: the stream is out of sync. */
@@ -827,7 +836,7 @@ export class Connection implements Downstream, PhaseHost, ContentResponder, Dead
     if (this.socket.isPaused()) this.socket.resume()
     const p = this.pending
     this.pending = null
-    if (p !== null) this.readHead(p)
+    if (p !== null) this.readHead(p, false)
   }
 
   /**
