@@ -717,7 +717,9 @@ export class Connection implements Downstream, PhaseHost, ContentResponder, Dead
       // The whole (small) body came with the backend's head: both leave in one write.
       this.socket.write(head + tail!, 'latin1')
       req.headerSent = true
-      this.bodyStart = this.socket.bytesWritten - tail!.length
+      // $body_bytes_sent is known: no socket.bytesWritten (it walks the socket's write buffer, twice a request).
+      req.bodyBytesSent = tail!.length
+      this.bodyStart = -1
       return frame
     }
     this.socket.write(head, 'latin1')
