@@ -133,3 +133,28 @@ test('a head slower than client_header_timeout is closed without an answer, as n
     '[info] client timed out (110: Connection timed out) while waiting for request, client: 127.0.0.1',
   ])
 })
+
+test('a trickle of head bytes does not extend client_header_timeout, as in nginx', async (t) => {
+  requireNginx()
+  const out: Record<string, { text: string; closed: boolean; inTime: boolean }> = {}
+  for (const kind of ['nginx', 'dyups'] as const) {
+    const sink = await sinkBackend(t)
+    const side = await startSide(t, kind, sink.port, HTTP, LOCATIONS)
+    const s = await open(side.port)
+    const t0 = Date.now()
+    let closedAt = 0
+    s.once('close', () => { closedAt = Date.now() })
+    const reply = readAll(s, 5_000)
+    s.write('GET /on HTTP/1.1\r\nHost: x\r\n')
+    // A header line every 100 ms for 2 s: each gap is well under the 500 ms timeout, the whole head is not.
+    for (let i = 0; i < 20 && !s.destroyed && closedAt === 0; i++) {
+      await sleep(100)
+      if (!s.destroyed) s.write(`X-${i}: y\r\n`)
+    }
+    const r = await reply
+    // 500 ms, a wheel resolution late at most, and slack for a busy machine; idle-timeout behaviour would be 2 s+.
+    out[kind] = { text: r.text, closed: r.closed, inTime: closedAt > 0 && closedAt - t0 < 1_500 }
+  }
+  assert.deepEqual(out.dyups, out.nginx)
+  assert.deepEqual(out.nginx, { text: '', closed: true, inTime: true })
+})
