@@ -1,6 +1,7 @@
 /**
- * The bundled example, run as `npm start` runs it (`-p example -c conf/nginx.conf` from the directory above), on a
- * copy whose ports 8080/8081/8088/8089 are rewritten to free ones: the documentation's curl session, step by step.
+ * The bundled example, run as `npm start` runs its copy in example/run/ (`-p PREFIX -c conf/nginx.conf`, here with a
+ * relative prefix from the directory above), on a copy whose ports 8080/8081/8088/8089 are rewritten to free ones:
+ * the documentation's curl session, step by step.
  */
 import assert from 'node:assert/strict'
 import { cpSync, readFileSync, writeFileSync } from 'node:fs'
