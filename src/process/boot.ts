@@ -19,6 +19,8 @@ export interface Booted {
   boot: Boot
   /** Paths of `listen unix:` sockets. */
   unixListeners: string[]
+  /** Start-up warnings, `message in FILE:LINE` (a `dyups_interface` open to every address). */
+  warnings: string[]
 }
 
 export interface BootOptions {
@@ -56,8 +58,9 @@ export async function bootConfig(opts: BootOptions): Promise<Booted> {
     : loaded.tree
   const boot: Boot = { prefix: opts.prefix, confFile: opts.confFile, tree }
   // Compiling the request path here makes `-t` report listen, location and variable errors, as nginx -t does.
-  const compiled = compileHttp(boot)
+  const warnings: string[] = []
+  const compiled = compileHttp({ ...boot, warn: (message, at) => warnings.push(`${message} in ${at.file}:${at.line}`) })
   compiled.logFiles.close()
   const unixListeners = compiled.listeners.flatMap((l) => (l.path !== null ? [l.path] : []))
-  return { loaded, settings, staticGroups, boot, unixListeners }
+  return { loaded, settings, staticGroups, boot, unixListeners, warnings }
 }

@@ -44,6 +44,7 @@ interface Waiter {
 export async function runPrimary(opts: BootOptions, booted: Booted, onReady: () => void): Promise<void> {
   let { settings, boot } = booted
   configureLog(settings.errorLogs)
+  for (const w of booted.warnings) log('warn', w)
   const store = await Store.open({ staticGroups: booted.staticGroups, path: settings.upstreamConf ?? undefined })
   writePid(settings.pidPath)
 
@@ -278,6 +279,7 @@ export async function runPrimary(opts: BootOptions, booted: Booted, onReady: () 
     }
     if (stopping) return null
     log('notice', 'signal process started; reconfiguring')
+    for (const w of next.warnings) log('warn', w)
     const r = await coordinator.reload(next.staticGroups)
     if (r.error !== null) {
       if (!stopping) log('alert', `upstream table not reloaded, configuration kept: ${formatError(r.error)}`)

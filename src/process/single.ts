@@ -15,6 +15,7 @@ import { logCounts } from './settings.js'
 export async function runSingle(booted: Booted, onReady: () => void): Promise<void> {
   const { settings, boot } = booted
   configureLog(settings.errorLogs)
+  for (const w of booted.warnings) log('warn', w)
   const store = await Store.open({ staticGroups: booted.staticGroups, path: settings.upstreamConf ?? undefined })
   writePid(settings.pidPath)
   const table = new RoutingTable()
