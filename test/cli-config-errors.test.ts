@@ -1,5 +1,5 @@
 /**
- * Configuration errors as nginx reports them (SPEC §1): `dyups: [emerg] MESSAGE in FILE:LINE`, then
+ * Configuration errors as nginx reports them (README, "Command line"): `dyups: [emerg] MESSAGE in FILE:LINE`, then
  * `dyups: configuration file CONF test failed`, exit status 1. Messages were taken from nginx 1.22 -t on the same
  * files; the dyups-only ones (unsupported directives, the persistence path) follow the same shape.
  */

@@ -1,5 +1,5 @@
 /**
- * The command line as nginx's (SPEC §1): -v/-V, unknown options, -t/-T/-q, -g, and how -p/-c resolve, including the
+ * The command line as nginx's (README, "Command line"): -v/-V, unknown options, -t/-T/-q, -g, and how -p/-c resolve, including the
  * prefix fallback for the example's `include conf/upstream.conf;`.
  */
 import assert from 'node:assert/strict'

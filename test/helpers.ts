@@ -531,7 +531,7 @@ export async function localhostAddrs(port: number): Promise<string[]> {
   return v4.concat(v6)
 }
 
-/** `server ADDR weight=… down=…\n`, the /detail line of one server line; defaults as SPEC §4. */
+/** `server ADDR weight=… down=…\n`, the /detail line of one server line; defaults as docs/api.md#get-reading-the-table. */
 export function detailLine(addr: string, p: { weight?: number; maxConns?: number; maxFails?: number; failTimeout?: number; backup?: boolean; down?: boolean } = {}): string {
   return `server ${addr} weight=${p.weight ?? 1} max_conns=${p.maxConns ?? 0} max_fails=${p.maxFails ?? 1} fail_timeout=${p.failTimeout ?? 10} backup=${p.backup ? 1 : 0} down=${p.down ? 1 : 0}\n`
 }

@@ -1,5 +1,5 @@
 /**
- * The dyups directives (SPEC §1) and the interface's location rules (§2): accepted and validated values, the
+ * The dyups directives (docs/api.md#setting-up-the-interface) and the interface's location rules (docs/api.md#general-rules): accepted and validated values, the
  * `[dyups] has …` line of `dyups_read_msg_log`, the URI read whole under a prefix location, HTTP/1.0 and
  * `Connection: close` on the interface.
  */

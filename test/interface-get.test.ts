@@ -1,5 +1,5 @@
 /**
- * GET on the dyups interface (SPEC §2–§4): /list, /detail, /upstream/NAME, their exact bytes, the 404 and 204
+ * GET on the dyups interface (docs/api.md#general-rules, docs/api.md#get-reading-the-table): /list, /detail, /upstream/NAME, their exact bytes, the 404 and 204
  * answers, case-insensitive keywords and names, decoded names, the order of groups and the ETag on reads.
  */
 import assert from 'node:assert/strict'

@@ -1,5 +1,5 @@
 /**
- * POST /upstream/NAME (SPEC §5): the table of checks in order, accepted and rejected bodies (a rejection changes
+ * POST /upstream/NAME (docs/api.md#post-creating-and-replacing-a-group): the table of checks in order, accepted and rejected bodies (a rejection changes
  * nothing), body framing (Content-Length 0, chunked, 64 KB+, the 1m limit), odd bytes, If-Match and keep-alive.
  */
 import assert from 'node:assert/strict'
@@ -122,7 +122,7 @@ test('POST /upstream/NAME', async (t) => {
     assert.deepEqual(answer(await iget(I, '/upstream/chunky')), ans(200, `server 127.0.0.1:${P3}\nserver 127.0.0.1:${P4}\n`))
   })
 
-  await t.test('accepted bodies (SPEC §5)', async () => {
+  await t.test('accepted bodies (docs/api.md#post-creating-and-replacing-a-group)', async () => {
     const accepted: [string, string, string][] = [
       [
         'params',

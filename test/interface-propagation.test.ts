@@ -1,5 +1,5 @@
 /**
- * Propagation (SPEC §8): a `200 success` is sent only after every live worker routes by the change, so the very
+ * Propagation (docs/api.md#when-a-change-takes-effect): a `200 success` is sent only after every live worker routes by the change, so the very
  * next request on any connection to any worker sees it. Checked with 2 and 4 workers over 20 changes each: after
  * every 200, at once and without retrying, on a kept-alive connection pinned to each worker (found through
  * `$pid`) and on 16 fresh connections; interface reads on every worker are current too.

@@ -1,6 +1,6 @@
 /**
- * Changes outlive the workers that took them (SPEC §8, DESIGN "200 means applied everywhere; nothing is lost across
- * reloads"): a worker killed and respawned routes by the current table, and after a SIGHUP reload the new workers
+ * Changes outlive the workers that took them (docs/api.md#when-a-change-takes-effect: a 200 means applied everywhere,
+ * and nothing is lost across reloads): a worker killed and respawned routes by the current table, and after a SIGHUP reload the new workers
  * hold every change, including one made while the reload runs.
  */
 import assert from 'node:assert/strict'

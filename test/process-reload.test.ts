@@ -1,5 +1,5 @@
 /**
- * `-s reload` and the upstream table (DESIGN "200 means applied everywhere; nothing is lost across reloads",
+ * `-s reload` and the upstream table (docs/api.md#when-a-change-takes-effect,
  * "PATH is both ours and nginx's"): nginx.conf is the source of static groups and interface changes win over it.
  * An edited block takes effect, an added one appears, a removed one goes; a group replaced through the interface
  * keeps its servers, a deleted one stays deleted; PATH's own groups stay as they are. A start after the reload
