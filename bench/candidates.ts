@@ -4,7 +4,8 @@
  */
 import { cpSync, existsSync } from 'node:fs'
 import { execFileSync } from 'node:child_process'
-import { basename, join, resolve } from 'node:path'
+import { basename, dirname, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import type { Contender } from './proxies.js'
 
 export interface CandidateChoice {
@@ -123,4 +124,10 @@ export function chooseContenders(repo: string, nginx: string, proxyBin: string |
     }
   }
   return { contenders, notices }
+}
+
+/** Node's floor (relay.ts): a byte relay through Node's stream layer, run beside nginx and dyups with 1 worker. */
+export function relayContender(): Contender {
+  const js = join(dirname(fileURLToPath(import.meta.url)), 'relay.js')
+  return { label: 'relay', kind: 'relay', argv: [process.execPath, js] }
 }

@@ -17,6 +17,10 @@ export interface Options {
   profile: boolean
   /** keep the temporary directory (configs, logs) */
   keep: boolean
+  /** run Node's floor (relay.ts) beside the proxies at the 1-worker points of `small` */
+  relay: boolean
+  /** worker counts of `small` to measure: `1`, `auto`; empty = both */
+  workers: string[]
 }
 
 export interface Ctx {
@@ -25,6 +29,8 @@ export interface Ctx {
   backends: Backends
   /** nginx first, then the candidates */
   contenders: Contender[]
+  /** Node's floor (a byte relay), null with --no-relay */
+  relay: Contender | null
   /** temporary directory of this run */
   tmp: string
   log: (msg: string) => void

@@ -13,8 +13,11 @@ import type { ProxyConf } from './config.js'
 export interface Contender {
   /** column name in the tables: `nginx`, `dyups`, ... */
   label: string
-  /** `nginx` takes nginx's flags and has no interface; `dyups` has the interface */
-  kind: 'nginx' | 'dyups'
+  /**
+   * `nginx` takes nginx's flags and has no interface; `dyups` has the interface; `relay` is Node's floor
+   * (relay.ts): it reads the same configuration files and forwards bytes without HTTP
+   */
+  kind: 'nginx' | 'dyups' | 'relay'
   /** argv before the nginx-style flags, e.g. [`node`, `bin/dyups.js`] */
   argv: readonly string[]
   env?: Record<string, string>
@@ -24,7 +27,7 @@ export interface Contender {
 
 export interface Proxy {
   label: string
-  kind: 'nginx' | 'dyups'
+  kind: 'nginx' | 'dyups' | 'relay'
   pid: number
   port: number
   /** the dyups interface, null for nginx */
@@ -58,7 +61,8 @@ export async function startProxy(c: Contender, conf: ProxyConf, root: string, ti
   const ifPort = c.kind === 'dyups' ? await freePort() : null
   writeFileSync(join(prefix, 'conf', 'nginx.conf'), proxyConf(conf, port, ifPort))
   writeFileSync(join(prefix, 'conf', 'upstream.conf'), conf.upstreams)
-  const flags = ['-p', `${prefix}/`, '-c', 'conf/nginx.conf', '-g', 'daemon off;']
+  const flags = ['-p', `${prefix}/`, '-c', 'conf/nginx.conf']
+  if (c.kind !== 'relay') flags.push('-g', 'daemon off;')
   if (c.kind === 'nginx') flags.push('-e', 'logs/error.log')
   let argv = [...c.argv]
   if (c.profileDir) {

@@ -38,6 +38,8 @@ export interface Section {
 }
 
 export const BASELINE = 'nginx'
+/** Columns measured for reference (Node's floor), held to no target. */
+export const REFERENCES: ReadonlySet<string> = new Set(['relay'])
 
 /** Builds a row from raw samples (one per repetition) per contender. */
 export function makeRow(point: string, metric: string, samples: Record<string, number[]>,
@@ -52,7 +54,7 @@ export function makeRow(point: string, metric: string, samples: Record<string, n
   for (const k in values) {
     if (k === BASELINE) continue
     ratios[k] = ratio(values[k], values[BASELINE])
-    if (opts.target) pass[k] = values[k] == null ? null : opts.target.check(values[k]!, ratios[k]!)
+    if (opts.target && !REFERENCES.has(k)) pass[k] = values[k] == null ? null : opts.target.check(values[k]!, ratios[k]!)
   }
   const row: Row = { point, metric, values, samples, ratios }
   if (opts.target) {
@@ -89,7 +91,7 @@ function columns(s: Section): { head: string[], cells: string[][] } {
   const cells = s.rows.map((r) => {
     const c = [r.point, r.metric, ...s.labels.map((l) => fmt(r.values[l]))]
     if (withBase) for (const o of others) c.push(fmtRatio(r.ratios[o]))
-    c.push(r.target ?? '', r.pass ? others.map((o) => passText(r.pass![o])).join(' ') : '', r.reference ?? '')
+    c.push(r.target ?? '', r.pass ? others.filter((o) => !REFERENCES.has(o)).map((o) => passText(r.pass![o])).join(' ') : '', r.reference ?? '')
     return c
   })
   // Drop trailing columns that no row fills.

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url'
 import { performance } from 'node:perf_hooks'
 import { startBackends } from './backends.js'
 import type { Backends } from './backends.js'
-import { chooseContenders } from './candidates.js'
+import { chooseContenders, relayContender } from './candidates.js'
 import { installCleanup, stopAll } from './children.js'
 import type { Ctx, Options } from './context.js'
 import { loadAverage, machine } from './machine.js'
@@ -32,6 +32,8 @@ const USAGE = `usage: npm run bench -- [options]
   --sched MODE       dyups cluster scheduling: default (rr), none, or both (adds dyups-none)
   --profile          start dyups under node --cpu-prof; profiles in bench/results/profiles/
   --keep             keep the temporary directory (configs and logs of every server)
+  --workers 1|auto   small: only this worker count (default both)
+  --no-relay         small: do not run Node's floor (a byte relay) beside the proxies
   --name NAME        write bench/results/NAME.json and NAME.md instead of latest.*`
 
 interface Args extends Options {
@@ -43,7 +45,7 @@ interface Args extends Options {
 }
 
 function parseArgs(argv: readonly string[]): Args {
-  const a: Args = { quick: false, runs: 0, seconds: 0, only: [], profile: false, keep: false, name: 'latest', proxyBin: null, nodes: [], sched: 'default' }
+  const a: Args = { quick: false, runs: 0, seconds: 0, only: [], profile: false, keep: false, relay: true, workers: [], name: 'latest', proxyBin: null, nodes: [], sched: 'default' }
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i]!
     const val = (): string => {
@@ -60,6 +62,12 @@ function parseArgs(argv: readonly string[]): Args {
       case '--node': a.nodes.push(val()); break
       case '--profile': a.profile = true; break
       case '--keep': a.keep = true; break
+      case '--no-relay': a.relay = false; break
+      case '--workers': {
+        a.workers = val().split(',')
+        if (a.workers.some((w) => w !== '1' && w !== 'auto')) throw new RangeError('--workers: 1, auto or 1,auto')
+        break
+      }
       case '--name': {
         const v = val()
         if (!/^[\w.-]+$/.test(v)) throw new RangeError(`--name: "${v}" is not a plain file name`)
@@ -112,7 +120,7 @@ async function main(): Promise<number> {
   const report: Report = {
     date: new Date().toISOString(),
     machine: machine(tools.nginxVersion, tools.wrkVersion),
-    options: { quick: args.quick, runs: args.runs, seconds: args.seconds, only: args.only, sched: args.sched, profile: args.profile, ...(args.nodes.length > 0 ? { nodes: args.nodes } : {}) },
+    options: { quick: args.quick, runs: args.runs, seconds: args.seconds, only: args.only, sched: args.sched, profile: args.profile, relay: args.relay, workers: args.workers, ...(args.nodes.length > 0 ? { nodes: args.nodes } : {}) },
     contenders: contenders.map((c) => ({ label: c.label, command: [...(c.env ? Object.entries(c.env).map(([k, v]) => `${k}=${v}`) : []), ...c.argv].join(' ') })),
     notices,
     sections: [],
@@ -131,7 +139,8 @@ async function main(): Promise<number> {
         log(`${sc.id}: skipped (needs the dyups interface)`)
         continue
       }
-      const ctx: Ctx = { opts: args, tools, backends, contenders: cs, tmp, log }
+      const relay = args.relay && args.proxyBin === null ? relayContender() : null
+      const ctx: Ctx = { opts: args, tools, backends, contenders: cs, relay, tmp, log }
       try {
         for (const s of await sc.run(ctx)) {
           report.sections.push(s)

@@ -48,14 +48,14 @@ test('least_conn and random as nginx', async (t) => {
       farm.reset()
       const before = side.lines().length
       const held = hit(side.port, { path: '/held?i=held' })
-      assert.ok(await waitFor(() => farm.arrivals.length === 1, 5_000), 'the held request arrived')
+      assert.ok(await waitFor(() => farm.arrivals.length === 1, 15_000), 'the held request arrived')
       const seq: string[] = [farm.arrivals[0]!]
       for (let i = 0; i < 6; i++) {
         const r = await hit(side.port, { path: `/held?i=${i}` })
         seq.push(r.body)
       }
       const h = await held
-      await waitFor(() => side.lines().length - before >= 7, 5_000)
+      await waitFor(() => side.lines().length - before >= 7, 15_000)
       await sleep(0)
       return { held: `${h.status} ${h.body}`, seq, log: side.lines().slice(before).map((l) => farm.names(l.split('|').slice(0, 3).join('|'))) }
     }

@@ -35,7 +35,7 @@ export function fds(pid: number): string[] {
  * Waits (bounded) until the process holds no descriptor that it did not hold in `before` (sockets and temp files
  * opened meanwhile are closed again); returns the ones still open then.
  */
-export async function newFds(pid: number, before: readonly string[], ms = 5_000): Promise<string[]> {
+export async function newFds(pid: number, before: readonly string[], ms = 15_000): Promise<string[]> {
   const had = new Set(before)
   const extra = (): string[] => fds(pid).filter((f) => !had.has(f))
   await waitFor(() => extra().length === 0, ms, 50)
@@ -135,14 +135,18 @@ export interface Sink {
   /** Connections accepted so far, and those still open. */
   accepted: number
   open: Set<Socket>
+  /** Bytes read so far (heads and bodies, over all connections), and the last 256 of them (latin1). */
+  bytes: number
+  tail: string
 }
 
 /**
  * A backend that reads each request's body as it comes (Content-Length or chunked), checksumming it, and answers
- * `200 <bytes> <crc32>`. `stall`: it accepts and reads nothing, ever.
+ * `200 <bytes> <crc32>`. `stall`: it accepts and reads nothing, ever. `mute`: it reads everything (counted in
+ * `bytes`) and never answers.
  */
-export async function sinkBackend(t: TestContext, opts: { stall?: boolean } = {}): Promise<Sink> {
-  const sink: Sink = { port: 0, received: [], accepted: 0, open: new Set() }
+export async function sinkBackend(t: TestContext, opts: { stall?: boolean; mute?: boolean } = {}): Promise<Sink> {
+  const sink: Sink = { port: 0, received: [], accepted: 0, open: new Set(), bytes: 0, tail: '' }
   const server = createServer((s) => {
     sink.accepted++
     sink.open.add(s)
@@ -152,6 +156,11 @@ export async function sinkBackend(t: TestContext, opts: { stall?: boolean } = {}
       s.pause()
       return
     }
+    s.on('data', (b: Buffer) => {
+      sink.bytes += b.length
+      sink.tail = (sink.tail + b.subarray(-256).toString('latin1')).slice(-256)
+    })
+    if (opts.mute === true) return
     readBodies(s, (r) => {
       sink.received.push(r)
       const text = `${r.bytes} ${r.crc}`
@@ -315,7 +324,7 @@ export async function startSide(t: TestContext, kind: 'nginx' | 'dyups', backPor
 }
 
 /** Waits (bounded) for the access log to have `n` lines; returns them. */
-export async function logLines(side: Side, n: number, ms = 5_000): Promise<string[]> {
+export async function logLines(side: Side, n: number, ms = 15_000): Promise<string[]> {
   await waitFor(() => side.log().length >= n, ms, 20)
   return side.log()
 }

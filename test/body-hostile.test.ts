@@ -9,7 +9,7 @@ import { readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import test from 'node:test'
 import {
-  MiB, download, fds, logLines, open, sendGenerated, newFds, sinkBackend, sleep, sourceBackend, startSide,
+  MiB, download, fds, logLines, open, sendGenerated, newFds, sinkBackend, sourceBackend, startSide,
   type Side,
 } from './bodies.js'
 import { requireNginx } from './nginx.js'
@@ -49,13 +49,16 @@ test('a client that leaves in the middle of its upload', async (t) => {
       const s = await open(side.port)
       s.on('error', () => {})
       s.write(`POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Length: ${8 * MiB}\r\n\r\n`)
-      // 2 MiB, then gone: past client_body_buffer_size (a temp file with buffering on).
+      // 2 MiB, then gone: past client_body_buffer_size (a temp file with buffering on). The client leaves once the
+      // server has taken the body in: written to a temp file (buffering on), or passed on to the backend (off).
+      const from = sink.bytes
       await sendGenerated(s, 2 * MiB)
-      await sleep(200)
+      if (path === '/on') assert.ok(await waitFor(() => /buffered to a temporary file/.test(side.errorLog())), 'the body went to a temp file')
+      else assert.ok(await waitFor(() => sink.bytes - from >= 2 * MiB), `the backend got ${sink.bytes - from} bytes of the body`)
       s.destroy()
       await logLines(side, path === '/on' ? 1 : 2)
     }
-    await waitFor(() => sink.open.size === 0, 5_000)
+    await waitFor(() => sink.open.size === 0, 15_000)
     await clean(side, before)
     out[kind] = { log: side.log(), errors: errorLines(side, /prematurely|temporary/), backend: sink.open.size }
   }
@@ -78,7 +81,7 @@ test('a client that leaves in the middle of its download', async (t) => {
     void download(s, (n) => void (n > MiB && stop())).catch(() => {})
     await half
     s.destroy()
-    await waitFor(() => src.closed === 1, 5_000)
+    await waitFor(() => src.closed === 1, 15_000)
     const line = (await logLines(side, 1))[0]!.split(' ')
     await clean(side, before)
     out[kind] = { status: `${line[0]} ${line[1]} ${line[2]} ${line[4]}`, backendClosed: src.closed }
@@ -127,12 +130,12 @@ test('a client that stops reading the answer: send_timeout closes', async (t) =>
     // nginx keeps reading the backend into a temp file and re-arms send_timeout on every read.)
     s.write('GET /nb HTTP/1.1\r\nHost: x\r\n\r\n')
     s.pause()
-    // Not read for longer than send_timeout, then read to the end.
-    await sleep(1_500)
+    // Not read until send_timeout has passed (the server says so in its log), then read to the end.
+    assert.ok(await waitFor(() => errorLines(side, /timed out/).length > 0, 10_000), 'send_timeout did not fire')
     const got = download(s)
     s.resume()
     await got
-    await waitFor(() => src.closed === 1, 5_000)
+    await waitFor(() => src.closed === 1, 15_000)
     await clean(side, before)
     out[kind] = { closed: true, short: (await got).bytes < 64 * MiB, errors: errorLines(side, /timed out/) }
   }

@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict'
 import test from 'node:test'
 import { logLines, open, readAll, sinkBackend, sleep, startSide, type Side, type Sink } from './bodies.js'
+import { waitFor } from './helpers.js'
 import { requireNginx } from './nginx.js'
 
 const HTTP = `    client_body_timeout 500ms;
@@ -120,14 +121,40 @@ test('a head slower than client_header_timeout is closed without an answer, as n
     s.write('GET /on HTTP/1.1\r\nHost: x\r\n')
     const idle = readAll(await open(side.port), 5_000)
     const [r, i] = await Promise.all([reply, idle])
-    await sleep(100)
-    const errors = side.errorLog().split('\n').filter((l) => l.includes('timed out'))
+    const timedOut = (): string[] => side.errorLog().split('\n').filter((l) => l.includes('timed out'))
       .map((l) => l.replace(/^\S+ \S+ (\[\w+\]) \d+#\d+: (\*\d+ )?/, '$1 ').replace(/, (server|request|host): [^,]*/g, ''))
-    out[kind] = { reply: r.text, closed: r.closed, idle: i, errors: errors.sort() }
+    // Both connections timed out (each closed when its timer fired): wait (bounded) for both of their lines.
+    await waitFor(() => timedOut().length >= 2, 10_000)
+    out[kind] = { reply: r.text, closed: r.closed, idle: i, errors: timedOut().sort() }
   }
   assert.deepEqual(out.dyups, out.nginx)
   assert.deepEqual(out.nginx!.errors, [
     '[info] client timed out (110: Connection timed out) while reading client request headers, client: 127.0.0.1',
     '[info] client timed out (110: Connection timed out) while waiting for request, client: 127.0.0.1',
   ])
+})
+
+test('a trickle of head bytes does not extend client_header_timeout, as in nginx', async (t) => {
+  requireNginx()
+  const out: Record<string, { text: string; closed: boolean; inTime: boolean }> = {}
+  for (const kind of ['nginx', 'dyups'] as const) {
+    const sink = await sinkBackend(t)
+    const side = await startSide(t, kind, sink.port, HTTP, LOCATIONS)
+    const s = await open(side.port)
+    const t0 = Date.now()
+    let closedAt = 0
+    s.once('close', () => { closedAt = Date.now() })
+    const reply = readAll(s, 5_000)
+    s.write('GET /on HTTP/1.1\r\nHost: x\r\n')
+    // A header line every 100 ms for 2 s: each gap is well under the 500 ms timeout, the whole head is not.
+    for (let i = 0; i < 20 && !s.destroyed && closedAt === 0; i++) {
+      await sleep(100)
+      if (!s.destroyed) s.write(`X-${i}: y\r\n`)
+    }
+    const r = await reply
+    // 500 ms, a wheel resolution late at most, and slack for a busy machine; idle-timeout behaviour would be 2 s+.
+    out[kind] = { text: r.text, closed: r.closed, inTime: closedAt > 0 && closedAt - t0 < 1_500 }
+  }
+  assert.deepEqual(out.dyups, out.nginx)
+  assert.deepEqual(out.nginx, { text: '', closed: true, inTime: true })
 })

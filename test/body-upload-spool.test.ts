@@ -55,8 +55,9 @@ test('bodies up to client_body_buffer_size stay in memory; larger ones are resen
   t.after(() => new Promise<void>((r) => rude.close(() => r())))
   const sink = await sinkBackend(t)
   const rudePort = (rude.address() as AddressInfo).port
-  const d = await startSide(t, 'dyups', sink.port, '    client_body_buffer_size 64k;\n    client_max_body_size 8m;\n',
-    `        location / { proxy_pass http://u2; }\n    }\n    upstream u2 { server 127.0.0.1:${rudePort} max_fails=0 weight=100; server 127.0.0.1:${sink.port}; }\n    server {\n        listen 127.0.0.1:1;\n`)
+  const d = await startSide(t, 'dyups', sink.port,
+    `    client_body_buffer_size 64k;\n    client_max_body_size 8m;\n    upstream u2 { server 127.0.0.1:${rudePort} max_fails=0 weight=100; server 127.0.0.1:${sink.port}; }\n`,
+    '        location / { proxy_pass http://u2; }\n')
   const temp = join(d.prefix, 'client_body_temp')
   const cases = [
     { method: 'PUT', size: 64 * 1024, file: false },

@@ -6,8 +6,8 @@ import assert from 'node:assert/strict'
 import { readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import test from 'node:test'
-import { GiB, RssSampler, crcOf, fds, newFds, logLines, open, readAll, sendGenerated, sinkBackend, sleep, startSide } from './bodies.js'
-import { freePorts, rssKb } from './helpers.js'
+import { GiB, RssSampler, crcOf, fds, newFds, logLines, open, readAll, sendGenerated, sinkBackend, startSide } from './bodies.js'
+import { freePorts, rssKb, waitFor } from './helpers.js'
 
 const RSS_LIMIT_KB = 128 * 1024
 
@@ -42,24 +42,26 @@ test('a 1 GiB upload streams to the backend with the worker under 128 MB of its 
 
 test('a streamed body goes to the next server when the first cannot be reached, and not after it went out', async (t) => {
   const sink = await sinkBackend(t)
-  const stall = await sinkBackend(t, { stall: true })
+  const stall = await sinkBackend(t, { mute: true })
   const [dead] = (await freePorts(1)) as [number]
-  const d = await startSide(t, 'dyups', sink.port, '    proxy_send_timeout 300ms;\n    proxy_read_timeout 300ms;\n',
-    `        location /refused { proxy_request_buffering off; proxy_http_version 1.1; proxy_pass http://refused; }
-        location /sent { proxy_request_buffering off; proxy_http_version 1.1; proxy_next_upstream error timeout non_idempotent; proxy_pass http://sent; }
-    }
+  const d = await startSide(t, 'dyups', sink.port, `    proxy_send_timeout 300ms;
+    proxy_read_timeout 300ms;
     upstream refused { server 127.0.0.1:${dead} weight=100; server 127.0.0.1:${sink.port}; }
     upstream sent { server 127.0.0.1:${stall.port} weight=100; server 127.0.0.1:${sink.port}; }
-    server {
-        listen 127.0.0.1:1;
+`, `        location /refused { proxy_request_buffering off; proxy_http_version 1.1; proxy_pass http://refused; }
+        location /sent { proxy_request_buffering off; proxy_http_version 1.1; proxy_next_upstream error timeout non_idempotent; proxy_pass http://sent; }
 `)
   assert.ok(statSync(join(d.prefix, 'client_body_temp')).isDirectory(), 'client_body_temp is created at start')
   const replies: string[] = []
   for (const path of ['/refused', '/sent']) {
+    // The rest of the body comes once its first part has gone out to a server: to the second (the first refused),
+    // or to the first, which reads it and never answers.
+    const to = path === '/refused' ? sink : stall
+    const from = to.bytes
     const s = await open(d.port)
     const reply = readAll(s)
     s.write(`PUT ${path} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n4\r\nabcd\r\n`)
-    await sleep(100)
+    assert.ok(await waitFor(() => to.bytes > from && /\r\n4\r\nabcd\r\n$/.test(to.tail)), `the first part of ${path} did not go out`)
     s.write('3\r\nefg\r\n0\r\n\r\n')
     const r = await reply
     replies.push(`${r.text.split('\r\n')[0]} ${r.text.slice(r.text.indexOf('\r\n\r\n') + 4, r.text.indexOf('\r\n\r\n') + 4 + 20).split('<')[0]}`)

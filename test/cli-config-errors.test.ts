@@ -1,5 +1,5 @@
 /**
- * Configuration errors as nginx reports them (SPEC §1): `dyups: [emerg] MESSAGE in FILE:LINE`, then
+ * Configuration errors as nginx reports them (README, "Command line"): `dyups: [emerg] MESSAGE in FILE:LINE`, then
  * `dyups: configuration file CONF test failed`, exit status 1. Messages were taken from nginx 1.22 -t on the same
  * files; the dyups-only ones (unsupported directives, the persistence path) follow the same shape.
  */
@@ -98,11 +98,26 @@ const CASES: Case[] = [
   },
 ]
 
+/** `f` over `items`, at most `limit` at once, results in the items' order. */
+async function mapLimit<T, R>(items: readonly T[], limit: number, f: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length)
+  let next = 0
+  const lane = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++
+      out[i] = await f(items[i]!)
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane))
+  return out
+}
+
 const escapeRe = (s: string): string => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')
 
 test('-t reports each configuration error as nginx does, with file and line, exit 1', async (t) => {
   const [port] = await freePorts(1)
-  const runs = await Promise.all(CASES.map(async (c) => {
+  // Four at a time: a few dozen Node processes started at once on a busy 2-core machine take longer than runBin's bound.
+  const runs = await mapLimit(CASES, 4, async (c) => {
     const prefix = tempPrefix(t)
     const fill = (s: string): string => s.replaceAll('{P}', String(port)).replaceAll('{PREFIX}', prefix)
     writeConf(prefix, 'conf/nginx.conf', '')
@@ -112,7 +127,7 @@ test('-t reports each configuration error as nginx does, with file and line, exi
     if (typeof c.conf !== 'string') assert.deepEqual(readFileSync(confPath), c.conf)
     for (const [f, text] of Object.entries(c.files ?? {})) writeConf(prefix, f, fill(text))
     return { c, prefix, confPath, fill, r: await runBin(['-p', prefix, '-c', 'conf/nginx.conf', '-t']) }
-  }))
+  })
   const failures: string[] = []
   for (const { c, prefix, confPath, fill, r } of runs) {
     const at = ` in ${join(prefix, c.at)}:${c.line}`

@@ -1,5 +1,5 @@
 /**
- * The command line as nginx's (SPEC §1): -v/-V, unknown options, -t/-T/-q, -g, and how -p/-c resolve, including the
+ * The command line as nginx's (README, "Command line"): -v/-V, unknown options, -t/-T/-q, -g, and how -p/-c resolve, including the
  * prefix fallback for the example's `include conf/upstream.conf;`.
  */
 import assert from 'node:assert/strict'
@@ -54,7 +54,7 @@ test('unknown options and missing values: nginx message on stderr, exit 1', asyn
   }
 })
 
-test('-t on a copy of example/: the include notice and the two success lines', async (t) => {
+test('-t on a copy of example/: the include notice, the open-interface warning and the two success lines', async (t) => {
   const prefix = tempPrefix(t)
   cpSync(join(ROOT, 'example'), prefix, { recursive: true })
   const conf = join(prefix, 'conf/nginx.conf')
@@ -67,8 +67,13 @@ test('-t on a copy of example/: the include notice and the two success lines', a
   assert.ok(notice, `a notice names the resolved include: ${r.stderr}`)
   assert.ok(notice.includes(join(prefix, 'conf/upstream.conf')), notice)
   assert.ok(notice.includes(join(prefix, 'conf/conf/upstream.conf')), notice)
+  // The example's interface listens on every address and has no allow/deny: -t says so, naming its location.
+  const warn = lines.filter((l) => l.startsWith('dyups: [warn] '))
+  assert.equal(warn.length, 1, r.stderr)
+  assert.match(warn[0]!, / reachable from any address on 0\.0\.0\.0:8081 and no "allow" or "deny" rule guards it/)
+  assert.ok(warn[0]!.endsWith(` in ${conf}:37`), warn[0])
   assert.ok(r.stderr.endsWith(okLines(conf)), r.stderr)
-  assert.equal(r.stderr.split('\n').filter((l) => l !== '').length, 3, r.stderr)
+  assert.equal(r.stderr.split('\n').filter((l) => l !== '').length, 4, r.stderr)
 })
 
 test('-t resolves include against the configuration directory first', async (t) => {

@@ -1,6 +1,7 @@
 /**
- * The bundled example, run as `npm start` runs it (`-p example -c conf/nginx.conf` from the directory above), on a
- * copy whose ports 8080/8081/8088/8089 are rewritten to free ones: the documentation's curl session, step by step.
+ * The bundled example, run as `npm start` runs its copy in example/run/ (`-p PREFIX -c conf/nginx.conf`, here with a
+ * relative prefix from the directory above), on a copy whose ports 8080/8081/8088/8089 are rewritten to free ones:
+ * the documentation's curl session, step by step.
  */
 import assert from 'node:assert/strict'
 import { cpSync, readFileSync, writeFileSync } from 'node:fs'
@@ -21,6 +22,13 @@ test('the example: 502, POST a group, alternation, /detail, DELETE, /list', asyn
     writeFileSync(p, out, 'latin1')
   }
   const d = await startBinIn(t, dirname(prefix), prefix, ['-p', basename(prefix), '-c', 'conf/nginx.conf'], [proxy, iface, e1, e2])
+
+  // The interface listens on every address with no allow/deny: one warning at start, on stderr and in the error log,
+  // naming the listener and the location.
+  const warning = `the dyups interface is reachable from any address on 0.0.0.0:${iface} and no "allow" or "deny" rule ` +
+    `guards it: listen on 127.0.0.1, or add "allow 127.0.0.1; deny all;" to its location in ${join(prefix, 'conf/nginx.conf')}:37`
+  assert.deepEqual(d.stderr().split('\n').filter((l) => l.includes('[warn]')), [`dyups: [warn] ${warning}`])
+  assert.deepEqual(d.errorLog().split('\n').filter((l) => l.includes('[warn]')).map((l) => l.replace(/^.*\[warn\] \d+#0: /, '')), [warning])
 
   // The group does not exist yet: nginx's 502 page.
   const bad = await via(proxy, 'dyhost')

@@ -50,7 +50,7 @@ test('state survives a group replacement', async (t) => {
     assert.deepEqual(await seq('lc', 2), ['S', 'C'])
     farm.arrivals.length = 0
     const held = hit(st.proxy, { host: 'lc', path: '/?held' })
-    assert.ok(await waitFor(() => farm.arrivals.length === 1, 5_000))
+    assert.ok(await waitFor(() => farm.arrivals.length === 1, 15_000))
     assert.equal(farm.arrivals[0], 'S', 'the held request is on S')
     await replace('lc', `least_conn; server ${s!.addr}; server ${c!.addr};`)
     assert.deepEqual(await seq('lc', 4), ['C', 'C', 'C', 'C'], 'S holds a request: least_conn avoids it')

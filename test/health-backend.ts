@@ -2,16 +2,18 @@
  * A backend for the health-check tests: it tells checks (requests to its check path) from proxied requests, answers
  * checks with a status the test sets (or never answers), and can close its listener and reopen it on the same port.
  */
-import { createServer, type AddressInfo, type Server, type Socket } from 'node:net'
+import { createServer, type Server, type Socket } from 'node:net'
 import assert from 'node:assert/strict'
 import type { TestContext } from 'node:test'
-import { readRequests, request, waitFor } from './helpers.js'
+import { freePorts, readRequests, request, waitFor } from './helpers.js'
 
 export interface HealthBackend {
   readonly port: number
   readonly name: string
   /** Request paths received, in order. */
   readonly paths: string[]
+  /** When each check arrived (performance.now(), ms), in order. */
+  readonly checkTimes: number[]
   /** What a check gets: a status code, or 'hang' (read, never answered). */
   checkAnswer: number | 'hang'
   /** Requests to `path` so far. */
@@ -29,15 +31,18 @@ export const isCheck = (path: string): boolean => path.startsWith('/health')
 
 export async function healthBackend(t: TestContext, name: string, checkAnswer: number | 'hang' = 200): Promise<HealthBackend> {
   const paths: string[] = []
+  const checkTimes: number[] = []
   const sockets = new Set<Socket>()
   let server: Server | null = null
-  let port = 0
+  // A reserved port, not one listen(0) picks: reopen() listens on it again after close() released it.
+  const [port] = (await freePorts(1)) as [number]
   const b: HealthBackend = {
     get port() {
       return port
     },
     name,
     paths,
+    checkTimes,
     checkAnswer,
     count: (p) => paths.filter((x) => x === p).length,
     proxied: () => paths.filter((p) => !isCheck(p)).length,
@@ -53,7 +58,6 @@ export async function healthBackend(t: TestContext, name: string, checkAnswer: n
       if (server !== null) return
       server = createServer(onConn)
       await new Promise<void>((r) => server!.listen(port, '127.0.0.1', r))
-      port = (server.address() as AddressInfo).port
     },
   }
   function onConn(s: Socket): void {
@@ -61,6 +65,7 @@ export async function healthBackend(t: TestContext, name: string, checkAnswer: n
       const path = head.split(' ')[1] ?? ''
       paths.push(path)
       if (isCheck(path)) {
+        checkTimes.push(performance.now())
         if (b.checkAnswer !== 'hang') s.end(`HTTP/1.0 ${b.checkAnswer} X\r\nContent-Length: 0\r\n\r\n`)
         return
       }

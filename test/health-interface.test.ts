@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { idelete, iget, ipost, runBin, sleep, startInterface, tempPrefix, via, waitFor, writeConf } from './helpers.js'
+import { idelete, iget, ipost, runBin, startInterface, tempPrefix, via, waitFor, writeConf } from './helpers.js'
 import { healthBackend, isCheck, statusRows, waitState, type HealthBackend } from './health-backend.js'
 
 const addr = (b: HealthBackend): string => `127.0.0.1:${b.port}`
@@ -22,15 +22,20 @@ async function moreChecks(b: HealthBackend, path: string, n: number): Promise<nu
 
 test('probes follow check lines posted, replaced and deleted through the interface', async (t) => {
   const b = await healthBackend(t, 'hb')
+  // A witness: a group probed all along, on its own backend. When it has had two more probes, the prober has run
+  // past the time any probe of a target still alive would have been due (the same interval, the same timers).
+  const w = await healthBackend(t, 'witness')
   const s = await startInterface(t, { workers: 2, server: STATUS })
   const line = `check interval=100 rise=1 fall=1 type=http default_down=false;`
+  assert.equal((await ipost(s.iface, '/upstream/witness', `server ${addr(w)}; ${line} ${send('/health-w')}`)).body, 'success')
+  const twoMoreIntervals = (): Promise<number> => moreChecks(w, '/health-w', 3)
   assert.equal((await ipost(s.iface, '/upstream/dyn', `server ${addr(b)}; ${line} ${send('/health-a')}`)).body, 'success')
   await moreChecks(b, '/health-a', 3)
 
   // The same server and check line in a replacement: the counters go on.
   const rise = (await waitState(s.proxy, 'dyn', addr(b), 'up')).rise
   assert.equal((await ipost(s.iface, '/upstream/dyn', `${line} ${send('/health-a')} server ${addr(b)};`)).status, 200)
-  assert.ok((await statusRows(s.proxy))[0]!.rise >= rise)
+  assert.ok((await statusRows(s.proxy)).find((r) => r.upstream === 'dyn')!.rise >= rise)
 
   // Another check_http_send: the old probe stops, the new one starts.
   assert.equal((await ipost(s.iface, '/upstream/dyn', `server ${addr(b)}; ${line} ${send('/health-b')}`)).status, 200)
@@ -39,19 +44,19 @@ test('probes follow check lines posted, replaced and deleted through the interfa
   assert.ok(b.count('/health-a') <= a + 1, `old probe still running: ${b.count('/health-a')} after ${a}`)
   assert.deepEqual((await via(s.proxy, 'dyn')).body, 'hb')
 
-  // Deleted with its group: no probe at all any more.
+  // Deleted with its group: no probe at all any more (one already sent may still arrive).
   assert.equal((await idelete(s.iface, '/upstream/dyn')).status, 200)
   const total = b.paths.filter(isCheck).length
-  await sleep(400)
+  await twoMoreIntervals()
   assert.ok(b.paths.filter(isCheck).length <= total + 1)
   const settled = b.paths.filter(isCheck).length
-  await sleep(300)
+  await twoMoreIntervals()
   assert.equal(b.paths.filter(isCheck).length, settled)
-  assert.deepEqual(await statusRows(s.proxy), [])
+  assert.deepEqual((await statusRows(s.proxy)).map((r) => [r.upstream, r.name]), [['witness', addr(w)]])
 
   // A group without a check line is not probed.
   assert.equal((await ipost(s.iface, '/upstream/plain', `server ${addr(b)};`)).status, 200)
-  await sleep(300)
+  await twoMoreIntervals()
   assert.equal(b.paths.filter(isCheck).length, settled)
 })
 

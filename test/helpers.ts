@@ -4,29 +4,20 @@
  */
 import assert from 'node:assert/strict'
 import { spawn, type ChildProcess } from 'node:child_process'
+import { ADDRCONFIG, type LookupAddress } from 'node:dns'
+import { lookup } from 'node:dns/promises'
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer, connect, type AddressInfo, type Server, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { TestContext } from 'node:test'
+import { freePorts } from './ports.js'
+
+export { freePorts, testPortRange } from './ports.js'
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
 export const BIN = join(ROOT, 'bin/dyups.js')
-
-/** Ports the OS says are free right now (listen on 0, read, close). */
-export async function freePorts(n: number): Promise<number[]> {
-  const servers: Server[] = []
-  const ports: number[] = []
-  for (let i = 0; i < n; i++) {
-    const s = createServer()
-    await new Promise<void>((r) => s.listen(0, '127.0.0.1', r))
-    servers.push(s)
-    ports.push((s.address() as AddressInfo).port)
-  }
-  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))))
-  return ports
-}
 
 /** A temp prefix with `conf/`, `logs/`; removed after the test. */
 export function tempPrefix(t: TestContext): string {
@@ -523,7 +514,24 @@ export async function table(iface: number): Promise<Table> {
   return { list: answer(await iget(iface, '/list')), detail: answer(await iget(iface, '/detail')) }
 }
 
-/** `server ADDR weight=… down=…\n`, the /detail line of one server line; defaults as SPEC §4. */
+/**
+ * The addresses `localhost:PORT` stands for on this machine, as `/upstream/NAME` shows them (`127.0.0.1:PORT`,
+ * `[::1]:PORT`): what getaddrinfo answers with AI_ADDRCONFIG, as nginx asks (or without it when that finds nothing),
+ * IPv4 first, each once. Whether `::1` is among them depends on /etc/hosts and on the machine having IPv6 addresses.
+ */
+export async function localhostAddrs(port: number): Promise<string[]> {
+  let found: LookupAddress[]
+  try {
+    found = await lookup('localhost', { all: true, order: 'ipv4first', hints: ADDRCONFIG })
+  } catch {
+    found = await lookup('localhost', { all: true, order: 'ipv4first' })
+  }
+  const v4 = [...new Set(found.filter((a) => a.family === 4).map((a) => `${a.address}:${port}`))]
+  const v6 = [...new Set(found.filter((a) => a.family === 6).map((a) => `[${a.address}]:${port}`))]
+  return v4.concat(v6)
+}
+
+/** `server ADDR weight=… down=…\n`, the /detail line of one server line; defaults as docs/api.md#get-reading-the-table. */
 export function detailLine(addr: string, p: { weight?: number; maxConns?: number; maxFails?: number; failTimeout?: number; backup?: boolean; down?: boolean } = {}): string {
   return `server ${addr} weight=${p.weight ?? 1} max_conns=${p.maxConns ?? 0} max_fails=${p.maxFails ?? 1} fail_timeout=${p.failTimeout ?? 10} backup=${p.backup ? 1 : 0} down=${p.down ? 1 : 0}\n`
 }
@@ -599,7 +607,7 @@ export async function startBinIn(t: TestContext, cwd: string | undefined, prefix
     errorLog: () => readText(join(prefix, 'logs/error.log')),
   }
   t.after(() => d.stop('SIGKILL'))
-  const deadline = Date.now() + 15_000
+  const deadline = Date.now() + 30_000
   for (const port of waitPorts) {
     while (!(await canConnect(port))) {
       if (exited !== undefined) throw new Error(`dyups exited with ${exited}: ${err}`)
@@ -679,12 +687,14 @@ export async function killAll(d: Dyups, ports: number[], workers: number[] = chi
 
 /**
  * The pids of the workers answering `GET /pid` on `port` (a `location = /pid { return 200 $pid; }`), found by opening
- * connections 8 at a time until `n` distinct pids answered or 10 s passed.
+ * connections 8 at a time until `n` distinct pids answered or 30 s passed (each worker accepts from the shared
+ * socket; on a busy machine one still starting, or scheduled late, wins none for a while).
  */
 export async function reachWorkers(port: number, n: number): Promise<number[]> {
   const pids = new Set<number>()
-  const deadline = Date.now() + 10_000
-  while (pids.size < n && Date.now() < deadline) {
+  const deadline = Date.now() + 30_000
+  for (let round = 0; pids.size < n && Date.now() < deadline; round++) {
+    if (round > 0) await sleep(10)
     const rs = await Promise.all(Array.from({ length: 8 }, () => request(port, { path: '/pid' })))
     for (const r of rs) if (r.status === 200) pids.add(Number(r.body))
   }

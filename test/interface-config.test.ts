@@ -1,5 +1,5 @@
 /**
- * The dyups directives (SPEC §1) and the interface's location rules (§2): accepted and validated values, the
+ * The dyups directives (docs/api.md#setting-up-the-interface) and the interface's location rules (docs/api.md#general-rules): accepted and validated values, the
  * `[dyups] has …` line of `dyups_read_msg_log`, the URI read whole under a prefix location, HTTP/1.0 and
  * `Connection: close` on the interface.
  */
@@ -18,7 +18,7 @@ import {
   parseResponse,
   reachWorkers,
   runBin,
-  sleep,
+  waitFor,
   startDyups,
   startInterface,
   tempPrefix,
@@ -67,11 +67,7 @@ test('dyups_read_msg_log on: every worker logs the table summary when it applies
   const line = /\[info\] (\d+)#\d+: \[dyups\] has (\d+) upstreams, (\d+) static, (\d+) deleted, all (\d+)/g
   // The log file is written asynchronously: bounded wait for the lines, not for the change.
   let found: RegExpMatchArray[] = []
-  for (let i = 0; i < 100; i++) {
-    found = [...s.d.errorLog().matchAll(line)]
-    if (new Set(found.map((m) => Number(m[1]))).size >= 2) break
-    await sleep(50)
-  }
+  await waitFor(() => new Set((found = [...s.d.errorLog().matchAll(line)]).map((m) => Number(m[1]))).size >= 2, 15_000)
   const pids = new Set(found.map((m) => Number(m[1])))
   for (const w of workers) assert.ok(pids.has(w), `worker ${w} logged: ${s.d.errorLog()}`)
   for (const m of found) assert.equal(Number(m[5]), Number(m[2]) + Number(m[4]), m[0])

@@ -1,5 +1,5 @@
 /**
- * DELETE /upstream/NAME (SPEC §6): 405 for bad paths, 404 "not found uptream", 200 "success", and what a delete
+ * DELETE /upstream/NAME (docs/api.md#delete-removing-a-group): 405 for bad paths, 404 "not found uptream", 200 "success", and what a delete
  * leaves behind: GET 404, /list without it, 502 when proxying, a second DELETE 404, a POST re-creating it.
  */
 import assert from 'node:assert/strict'

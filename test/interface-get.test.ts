@@ -1,10 +1,10 @@
 /**
- * GET on the dyups interface (SPEC §2–§4): /list, /detail, /upstream/NAME, their exact bytes, the 404 and 204
+ * GET on the dyups interface (docs/api.md#general-rules, docs/api.md#get-reading-the-table): /list, /detail, /upstream/NAME, their exact bytes, the 404 and 204
  * answers, case-insensitive keywords and names, decoded names, the order of groups and the ETag on reads.
  */
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { ans, answer, backend, detailLine, freePorts, idelete, iget, ipost, startInterface, via, type Response } from './helpers.js'
+import { ans, answer, backend, detailLine, freePorts, idelete, iget, ipost, localhostAddrs, startInterface, via, type Response } from './helpers.js'
 
 const HTML_404 =
   /^<html>\r\n<head><title>404 Not Found<\/title><\/head>\r\n<body>\r\n<center><h1>404 Not Found<\/h1><\/center>\r\n<hr><center>[^<\r\n]+<\/center>\r\n<\/body>\r\n<\/html>\r\n$/
@@ -49,11 +49,13 @@ test('GET on the interface', async (t) => {
     detailLine(`127.0.0.1:${C}`, { failTimeout: 120, backup: true }) +
     detailLine(`127.0.0.1:${D}`, { down: true })
   const betaD = `Beta\n${betaLines}\n`
+  // `localhost` is what the machine's resolver makes of it: 127.0.0.1, and ::1 too where /etc/hosts and IPv6 say so.
+  const localA = await localhostAddrs(A), localC = await localhostAddrs(C)
   const gammaLines =
     detailLine(`[::1]:${A}`) +
     detailLine('unix:/tmp/dyups-get-test.sock') +
     detailLine('127.0.0.1:80') +
-    detailLine(`127.0.0.1:${A}`) +
+    localA.map((x) => detailLine(x)).join('') +
     detailLine(`127.0.0.1:${A}`) +
     detailLine(`127.0.0.1:${A}`)
   const gammaD = `gamma\n${gammaLines}\n`
@@ -87,7 +89,7 @@ test('GET on the interface', async (t) => {
       [
         '/upstream/gamma',
         `server [::1]:${A}\nserver unix:/tmp/dyups-get-test.sock\nserver 127.0.0.1:80\n` +
-          `server 127.0.0.1:${A}\nserver 127.0.0.1:${A}\nserver 127.0.0.1:${A}\n`,
+          localA.map((x) => `server ${x}\n`).join('') + `server 127.0.0.1:${A}\nserver 127.0.0.1:${A}\n`,
       ],
       ['/upstream/delta', `server 127.0.0.1:${B}\n`],
     ]
@@ -147,7 +149,7 @@ test('GET on the interface', async (t) => {
       detailLine(`[::1]:${B}`, { maxConns: 3, backup: true }) +
       detailLine('unix:/tmp/dyups-get-test-2.sock', { down: true }) +
       detailLine('127.0.0.1:80') +
-      detailLine(`127.0.0.1:${C}`, { failTimeout: 45 }) +
+      localC.map((x) => detailLine(x, { failTimeout: 45 })).join('') +
       detailLine(`127.0.0.1:${A}`) +
       detailLine(`127.0.0.1:${A}`)
     assert.deepEqual(answer(await iget(I, '/list')), ans(200, staticList + 'made\n'))
@@ -157,7 +159,7 @@ test('GET on the interface', async (t) => {
       ans(
         200,
         `server 127.0.0.1:${A}\nserver [::1]:${B}\nserver unix:/tmp/dyups-get-test-2.sock\nserver 127.0.0.1:80\n` +
-          `server 127.0.0.1:${C}\nserver 127.0.0.1:${A}\nserver 127.0.0.1:${A}\n`,
+          localC.map((x) => `server ${x}\n`).join('') + `server 127.0.0.1:${A}\nserver 127.0.0.1:${A}\n`,
       ),
     )
   })

@@ -1,5 +1,5 @@
 /**
- * Persistence (SPEC §8) with the seed's layout, `dyups_upstream_conf conf/upstream.conf; include conf/upstream.conf;`:
+ * Persistence (docs/api.md#persistence-dyups_upstream_conf) with the seed's layout, `dyups_upstream_conf conf/upstream.conf; include conf/upstream.conf;`:
  * a start after `kill -9` of the primary and its workers right after a 200, and after a clean stop, restores exactly
  * the table of the last acknowledged change (/list order, /detail bytes, routing), deleted static groups included;
  * the rewritten upstream.conf is a file nginx accepts inside http {}.

@@ -1,5 +1,5 @@
 /**
- * Routing by the table the interface manages (SPEC §7): `$host` and `set $var` pick the group, case-insensitive;
+ * Routing by the table the interface manages (docs/api.md#group-names): `$host` and `set $var` pick the group, case-insensitive;
  * unknown and deleted groups answer 502 at once; balancing is nginx's smooth weighted round robin with backup and
  * down servers, dead servers skipped.
  */

@@ -1,5 +1,5 @@
 /**
- * Concurrency (SPEC §1, §5, §6, §8): with `dyups_trylock on` a change arriving while another is applied answers
+ * Concurrency (docs/api.md#setting-up-the-interface, docs/api.md#post-creating-and-replacing-a-group, docs/api.md#delete-removing-a-group, docs/api.md#when-a-change-takes-effect): with `dyups_trylock on` a change arriving while another is applied answers
  * 409 `wait and try again\n` and applies nothing; with it off, concurrent changes are applied one at a time and
  * none is lost. The table after a burst equals the acknowledged writes, and survives a restart unchanged.
  */

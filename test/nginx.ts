@@ -92,7 +92,7 @@ export async function startNginx(t: TestContext, prefix: string, waitPorts: numb
       }
     }
   })
-  const deadline = Date.now() + 15_000
+  const deadline = Date.now() + 30_000
   for (const port of waitPorts) {
     while (!(await canConnect(port))) {
       if (exited !== undefined) throw new Error(`nginx exited with ${exited}: ${err}`)
@@ -198,6 +198,8 @@ export interface Backend {
   conns: number
   /** Requests received so far. */
   requests: number
+  /** Connections open now. */
+  open(): number
   /** Stops listening and drops every connection: further connects are refused. */
   stop(): Promise<void>
   /** Listens again on the same port. */
@@ -257,7 +259,7 @@ export class Farm {
         f.once('error', rej)
       })
     }
-    const b: Backend = { name, port, addr: `127.0.0.1:${port}`, mode: 'hang', conns: 0, requests: 0, stop, start: async () => {} }
+    const b: Backend = { name, port, addr: `127.0.0.1:${port}`, mode: 'hang', conns: 0, requests: 0, open: () => 0, stop, start: async () => {} }
     this.all.push(b)
     return b
   }
@@ -287,6 +289,7 @@ function makeBackend(name: string, port: number, initial: Mode, arrivals: string
     mode: initial,
     conns: 0,
     requests: 0,
+    open: () => sockets.size,
     stop: () => new Promise<void>((r) => {
       for (const s of sockets) s.destroy()
       sockets.clear()
@@ -417,7 +420,7 @@ export async function runSequence(p: Proc, farm: Farm, reqs: readonly HitOptions
     r.backends.push(farm.arrivals.slice(mark).join(',') || '-')
     r.client.push(h.status === 200 || h.status === 0 ? `${h.status} ${h.body}` : String(h.status))
   }
-  const deadline = Date.now() + 5_000
+  const deadline = Date.now() + 15_000
   let lines = p.lines().slice(before)
   while (lines.length < reqs.length && Date.now() < deadline) {
     await sleep(20)
@@ -518,7 +521,7 @@ export async function runHeld(p: Proc, farm: Farm, held: readonly HitOptions[], 
   for (const h of held) {
     const n = farm.arrivals.length
     pending.push(hit(p.port, h))
-    const deadline = Date.now() + 5_000
+    const deadline = Date.now() + 15_000
     while (farm.arrivals.length === n) {
       if (Date.now() > deadline) throw new Error(`held request ${h.path} reached no backend`)
       await sleep(5)
@@ -532,7 +535,7 @@ export async function runHeld(p: Proc, farm: Farm, held: readonly HitOptions[], 
   }
   await Promise.all(pending)
   const total = held.length + reqs.length
-  const deadline = Date.now() + 5_000
+  const deadline = Date.now() + 15_000
   while (p.lines().length - before < total && Date.now() < deadline) await sleep(20)
   const lines = p.lines().slice(before).map((l) => farm.names(l.split('|').slice(0, 3).join('|')))
   return { held: heldTo, client, log: lines.slice(0, reqs.length).concat(lines.slice(reqs.length).sort()) }

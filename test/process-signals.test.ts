@@ -178,17 +178,17 @@ test('-s reload and -s quit close idle keep-alive connections at once, as nginx'
   writeConf(prefix, 'conf/nginx.conf', conf(port, held.port, 'v2'))
   assert.deepEqual(await runBin(['-p', prefix, '-s', 'reload']), { code: 0, stdout: '', stderr: '' })
   // nginx's old workers close idle keep-alive connections as soon as they are told to quit (keepalive_timeout
-  // is 75 s here, so only that explains a close within the bound).
-  assert.ok(await waitFor(() => idle.closed, 5_000), 'reload: the idle keep-alive connection of an old worker was closed')
-  assert.deepEqual(await waitGone(oldWorkers, 5_000), [], 'the old workers exited')
+  // is 75 s here, so only that explains a close within the bound, however long starting the new workers takes).
+  assert.ok(await waitFor(() => idle.closed, 30_000), 'reload: the idle keep-alive connection of an old worker was closed')
+  assert.deepEqual(await waitGone(oldWorkers, 30_000), [], 'the old workers exited')
 
   const idle2 = await Conn.open(port)
   t.after(() => idle2.close())
   assert.equal((await idle2.req({ path: '/v' })).body, 'v2')
   const workers = childPids(d.pid)
   assert.deepEqual(await runBin(['-p', prefix, '-s', 'quit']), { code: 0, stdout: '', stderr: '' })
-  assert.ok(await waitFor(() => idle2.closed, 5_000), 'quit: the idle keep-alive connection was closed')
-  assert.deepEqual(await waitGone([d.pid, ...workers], 5_000), [], 'quit: everything exited')
+  assert.ok(await waitFor(() => idle2.closed, 30_000), 'quit: the idle keep-alive connection was closed')
+  assert.deepEqual(await waitGone([d.pid, ...workers], 30_000), [], 'quit: everything exited')
 })
 
 test('-s reopen re-creates a moved error log, and the workers write to it', async (t) => {

@@ -1,5 +1,5 @@
 /**
- * Bad input on the wire (DESIGN "the request path speaks HTTP/1.1", nginx's answers): every rejected request gets
+ * Bad input on the wire (docs/design.md, nginx's answers): every rejected request gets
  * nginx's status and page and its connection closed, and the server goes on answering new connections. Bodies
  * over `client_max_body_size` get 413, also when the client writes the whole body before reading.
  */

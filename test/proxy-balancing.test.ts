@@ -1,5 +1,5 @@
 /**
- * Proxying to upstream groups named by `$host` (SPEC §7), one worker so balancing is deterministic: echo backends
+ * Proxying to upstream groups named by `$host` (docs/api.md#group-names), one worker so balancing is deterministic: echo backends
  * served by dyups itself, exact round-robin alternation, `backup` only when every primary fails, and
  * `proxy_next_upstream` moving past a closed port (or not, when off).
  */

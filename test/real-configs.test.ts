@@ -1,12 +1,14 @@
 /**
  * Real-world configurations, unchanged: Debian's stock `nginx.conf`, `mime.types`, `proxy_params`, `snippets/` and
- * `sites-available/default` (from the nginx package, which .ci/run installs), and a reverse-proxy site written the
+ * `sites-available/default` (copies of Debian 12's nginx-common files in test/debian-nginx/, so that nothing depends
+ * on which nginx packages the machine has or how its /etc/nginx was edited), and a reverse-proxy site written the
  * way operators write them (TLS, HTTP → HTTPS redirect, gzip, `map` for WebSocket, keepalive upstream, error_page).
  * Each runs on the real nginx and on dyups side by side: the same requests must get the same answers, and the
  * backends must receive the same requests.
  *
  * The stock files are copied into temp prefixes and only their absolute paths are rewritten, by explicit string
  * replacements that fail loudly when a stock file changes shape. A missing stock file fails the test, never skips.
+ * The real nginx they are compared with is the machine's (/usr/sbin/nginx, which .ci/run installs).
  */
 import assert from 'node:assert/strict'
 import { once } from 'node:events'
@@ -16,17 +18,19 @@ import { join } from 'node:path'
 import { test, type TestContext } from 'node:test'
 import { connect as tlsConnect } from 'node:tls'
 import { WebSocket, WebSocketServer, type ClientOptions, type RawData } from 'ws'
-import { exchange, freePorts, readRequests, startDyups, tempPrefix, waitFor, writeConf } from './helpers.js'
+import { ROOT, exchange, freePorts, readRequests, startDyups, tempPrefix, waitFor, writeConf } from './helpers.js'
 import { dyupsTest, nginxTest, requireNginx, startNginx } from './nginx.js'
 import { seen, type Seen } from './responses.js'
 import { copyTestCertificates } from '../src/proxy/testing.js'
+import { tlsExchange } from './tls-client.js'
 
-const STOCK = '/etc/nginx'
+/** Where the stock files are kept (test/debian-nginx/README.md). */
+const STOCK = join(ROOT, 'test/debian-nginx')
 
-/** A stock file's text. @throws when it is missing: the nginx package provides it. */
+/** A stock file's text. @throws when it is missing. */
 function stock(name: string): string {
   const p = join(STOCK, name)
-  if (!existsSync(p)) throw new Error(`${p} is missing: these tests run Debian's stock nginx files (apt-get install nginx, as .ci/run does)`)
+  if (!existsSync(p)) throw new Error(`${p} is missing: the copies of Debian's stock nginx files belong to the source tree`)
   return readFileSync(p, 'latin1')
 }
 
@@ -349,27 +353,6 @@ http {
 `
 }
 
-/** Raw bytes over TLS (SNI `a.test`, trusting the test CA), read until the server closes. */
-function tlsExchange(port: number, ca: Buffer, raw: string): Promise<string> {
-  return new Promise((res, rej) => {
-    const s = tlsConnect({ port, host: '127.0.0.1', ca, servername: 'a.test' })
-    const chunks: Buffer[] = []
-    const timer = setTimeout(() => {
-      s.destroy()
-      rej(new Error(`no close from ${port} within 10 s`))
-    }, 10_000)
-    s.on('secureConnect', () => s.write(raw, 'latin1'))
-    s.on('data', (b: Buffer) => chunks.push(b))
-    s.on('error', (e) => {
-      clearTimeout(timer)
-      rej(e)
-    })
-    s.on('close', () => {
-      clearTimeout(timer)
-      res(Buffer.concat(chunks).toString('latin1'))
-    })
-  })
-}
 
 interface Side {
   prefix: string

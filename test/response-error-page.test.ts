@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { ask, askBoth, keepAliveBoth, req, startResponses, type Seen } from './responses.js'
-import { sleep } from './helpers.js'
+import { waitFor } from './helpers.js'
 
 const SERVER = `
         error_page 403 =200 /e/403;
@@ -118,7 +118,8 @@ test('error_page and proxy_intercept_errors answer as nginx', async (t) => {
     })
   }
   await t.test('the access log has the same upstream fields and statuses', async () => {
-    await sleep(100)
+    // Lines are written after the answers: wait (bounded) for one per case on both sides.
+    await waitFor(() => pair.nginx.lines().length >= CASES.length && pair.dyups.lines().length >= CASES.length)
     const strip = (lines: string[], port: number) =>
       lines.map((l) => l.split('|').slice(0, 3).join('|').split(`127.0.0.1:${back.port}`).join('B').split('127.0.0.1:1').join('D').split(`:${port}`).join(':PORT'))
     const n = strip(pair.nginx.lines(), pair.nginx.port)

@@ -19,12 +19,12 @@ import { mkdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs'
 import { createServer, type AddressInfo, type Socket } from 'node:net'
 import { join } from 'node:path'
 import { test, type TestContext } from 'node:test'
-import { connect as tlsConnect } from 'node:tls'
 import { gunzipSync } from 'node:zlib'
 import { closeServer, exchange, freePorts, ROOT, startDyups, tempPrefix, writeConf } from './helpers.js'
 import { scriptedBackend } from './responses.js'
 import { copyTestCertificates } from '../src/proxy/testing.js'
 import { VERSION } from '../src/version.js'
+import { tlsExchange } from './tls-client.js'
 
 const FIXTURE = join(ROOT, 'test/fixtures/response-heads.txt')
 const UPDATE = process.env['UPDATE_HEADS'] === '1'
@@ -203,27 +203,6 @@ async function upgradeBackend(t: TestContext): Promise<number> {
 
 // ---- clients --------------------------------------------------------------------------------------------------
 
-/** One or more raw requests over one TLS connection, read until the server closes (bounded: 10 s). */
-function tlsExchange(port: number, ca: string, raw: string): Promise<string> {
-  return new Promise((res, rej) => {
-    const s = tlsConnect({ port, host: '127.0.0.1', ca, servername: 'a.test' })
-    const chunks: Buffer[] = []
-    const timer = setTimeout(() => {
-      s.destroy()
-      rej(new Error(`no close from ${port} within 10 s`))
-    }, 10_000)
-    s.on('secureConnect', () => s.write(raw, 'latin1'))
-    s.on('data', (b: Buffer) => chunks.push(b))
-    s.on('error', (e) => {
-      clearTimeout(timer)
-      rej(e)
-    })
-    s.on('close', () => {
-      clearTimeout(timer)
-      res(Buffer.concat(chunks).toString('latin1'))
-    })
-  })
-}
 
 /** A request with `Connection: close` (unless `keep`), extra header lines and a Content-Length body. */
 function req(path: string, o: { method?: string; headers?: string; version?: string; body?: string; host?: string; keep?: boolean } = {}): string {

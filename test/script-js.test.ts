@@ -7,7 +7,7 @@ import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { test } from 'node:test'
 import {
-  ans, answer, childPids, idelete, iget, ipost, request, runBin, sleep, startInterface, tempPrefix, writeConf, interfaceConf,
+  ans, answer, childPids, idelete, iget, ipost, request, runBin, startInterface, tempPrefix, waitFor, writeConf, interfaceConf,
   freePorts, type Response,
 } from './helpers.js'
 
@@ -33,7 +33,7 @@ async function asyncBoom(r) {
   r.missing.field = 1
 }
 
-function loop(r) { for (;;) {} }
+function loop(r) { r.warn('loop starts'); for (;;) {} }
 
 async function loopAfterAwait(r) {
   await dyups.get('x')
@@ -138,7 +138,7 @@ test('errors and runaway loops are 500s; the worker lives and others are served 
   // A loop holds its worker until the timeout cuts it; fresh connections meanwhile reach the other worker.
   const order: string[] = []
   const loop = request(s.proxy, { path: '/loop' }).then((r) => (order.push('loop'), r))
-  await sleep(200)
+  assert.ok(await waitFor(() => s.d.errorLog().includes('loop starts')), 'the loop started')
   const others = await Promise.all(Array.from({ length: 4 }, () => request(s.proxy, { path: '/pid' }).then((r) => (order.push('pid'), r))))
   const l = await loop
   assert.equal(l.status, 500)

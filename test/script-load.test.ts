@@ -1,5 +1,5 @@
 /**
- * Many changes through the scripting APIs (SPEC §8, §9): 200 updates through Lua and 200 through JavaScript, from
+ * Many changes through the scripting APIs (docs/api.md#when-a-change-takes-effect, docs/scripting.md): 200 updates through Lua and 200 through JavaScript, from
  * concurrent clients on 2 workers, all acknowledged, and the table ends equal to each group's last write; with
  * `dyups_trylock on`, scripted changes that meet another change answer 409 `wait and try again\n` and apply nothing.
  */

@@ -1,18 +1,20 @@
 /**
  * Files the server may not read, side by side with nginx: both serve as an unprivileged user — `nobody` when the
- * suite runs as root (nginx's workers by `user nobody nogroup;`, dyups started as that user, since it does not
- * switch users itself), else the user running the suite — so file modes decide, and a file or directory without
- * permission answers 403 with nginx's error-log line.
+ * suite runs as root (nginx's workers by `user nobody nogroup;`, dyups switched to that user by test/as-user.ts, since
+ * it does not switch users itself), else the user running the suite — so file modes decide, and a file or directory
+ * without permission answers 403 with nginx's error-log line.
  */
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { chmodSync, chownSync, mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
-import { BIN, canConnect, freePorts, readText, request, sleep, tempPrefix, writeConf } from './helpers.js'
+import { BIN, ROOT, canConnect, freePorts, readText, request, sleep, tempPrefix, writeConf } from './helpers.js'
 import { startNginx } from './nginx.js'
 
 const NOBODY = 65534
+/** test/as-user.ts, compiled: dyups loaded as root, then run as `nobody`. */
+const AS_USER = join(ROOT, 'dist/test/as-user.js')
 /** Root reads every file whatever its mode: as root, both servers run as `nobody`. */
 const AS_ROOT = process.getuid?.() === 0
 
@@ -75,11 +77,12 @@ test('files without permission: 403 and the log line, as nginx', async (t) => {
   writeConf(xd, 'conf/nginx.conf', conf(pd, 'dyups'))
   chmodSync(join(xd, 'conf'), 0o755)
   await startNginx(t, xn, [pn])
-  const child = spawn(process.execPath, [BIN, '-p', xd, '-c', 'conf/nginx.conf', '-g', 'daemon off;'], { ...(AS_ROOT ? { uid: NOBODY, gid: NOBODY } : {}), stdio: ['ignore', 'ignore', 'pipe'] })
+  const args = ['-p', xd, '-c', 'conf/nginx.conf', '-g', 'daemon off;']
+  const child = spawn(process.execPath, AS_ROOT ? [AS_USER, String(NOBODY), String(NOBODY), ...args] : [BIN, ...args], { stdio: ['ignore', 'ignore', 'pipe'] })
   let err = ''
   child.stderr!.on('data', (b: Buffer) => (err += b.toString('latin1')))
   t.after(() => void child.kill('SIGKILL'))
-  const deadline = Date.now() + 15_000
+  const deadline = Date.now() + 30_000
   while (!(await canConnect(pd))) {
     assert.ok(Date.now() < deadline && child.exitCode === null, `dyups did not start: ${err}`)
     await sleep(20)

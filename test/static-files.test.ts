@@ -326,7 +326,7 @@ function readLog(prefix: string, file = 'logs/error.log'): string {
 
 /** The access-log line a request added (waited for, bounded: the log is written after the answer). */
 async function accessLine(prefix: string, from: number): Promise<string> {
-  const deadline = Date.now() + 2_000
+  const deadline = Date.now() + 10_000
   let text = readLog(prefix, 'logs/t.log').slice(from)
   while (!text.endsWith('\n') && Date.now() < deadline) {
     await sleep(5)
@@ -461,14 +461,14 @@ test('static files: a client that leaves mid-body releases the file', async (t) 
       })
       s.write(`GET /big.bin HTTP/1.1\r\nHost: localhost\r\n${range}\r\n`)
     })
-    const deadline = Date.now() + 5_000
+    const deadline = Date.now() + 15_000
     while (openFiles(d.pid, big) > 0 && Date.now() < deadline) await sleep(20)
     assert.equal(openFiles(d.pid, big), 0, `the file stays open after the client left (${range || 'whole'})`)
   }
   const r = await request(port, { path: '/big.bin', headers: { Range: 'bytes=0-3' } })
   assert.deepEqual([r.status, r.body], [206, 'aaaa'])
   // Both aborted requests are logged, with the bytes that went out before the client left.
-  const deadline = Date.now() + 5_000
+  const deadline = Date.now() + 15_000
   let lines: string[] = []
   while (lines.length < 3 && Date.now() < deadline) {
     await sleep(20)

@@ -17,11 +17,16 @@ export const small: Scenario = {
   dyupsOnly: false,
   async run(ctx: Ctx): Promise<Section[]> {
     const { opts, tools, backends: b } = ctx
-    const s: Section = { id: this.id, title: this.title, labels: ctx.contenders.map((c) => c.label), rows: [], notes: [] }
+    const labels = ctx.contenders.map((c) => c.label)
+    if (ctx.relay !== null) labels.push(ctx.relay.label)
+    const s: Section = { id: this.id, title: this.title, labels, rows: [], notes: [] }
     const upstreams = upstreamBlock('bench', [b.addr('A'), b.addr('B')], 64)
     for (const workers of [1, 'auto'] as const) {
+      if (opts.workers.length > 0 && !opts.workers.includes(String(workers))) continue
       const wname = workers === 1 ? '1 worker' : `auto (${cpus().length}) workers`
-      await withProxies(ctx.contenders, { workers, routing: 'static', upstreams }, ctx.tmp, async (ps) => {
+      // Node's floor is one process: it stands beside the 1-worker points only.
+      const cs = workers === 1 && ctx.relay !== null ? [...ctx.contenders, ctx.relay] : ctx.contenders
+      await withProxies(cs, { workers, routing: 'static', upstreams }, ctx.tmp, async (ps) => {
         for (const conns of [50, 200]) {
           const point = `${wname}, ${conns} conns`
           ctx.log(`small: ${point}`)
@@ -41,6 +46,10 @@ export const small: Scenario = {
     }
     s.notes.push('CPU µs/req: CPU time of all the proxy\'s processes during the run / requests completed.',
       'wrk, the backends and the proxy share the machine\'s cores; both proxies are measured under the same conditions.')
+    if (ctx.relay !== null) {
+      s.notes.push('relay: Node\'s floor, a byte relay without HTTP through Node\'s stream layer (bench/relay.ts), ' +
+        'one backend connection per client connection; 1-worker points only.')
+    }
     return [s]
   },
 }

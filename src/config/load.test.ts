@@ -1,8 +1,9 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdtempSync, mkdirSync, writeFileSync, rmSync, existsSync, symlinkSync, truncateSync } from 'node:fs'
+import { mkdtempSync, mkdirSync, writeFileSync, readFileSync, rmSync, symlinkSync, truncateSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { loadConfig, type LoadedConfig } from './load.js'
 import { checkTree } from './check.js'
 import { dumpConfig, formatPos } from './dump.js'
@@ -277,11 +278,13 @@ test('formatPos', () => {
   assert.equal(formatPos({ file: '/a', line: 3 }), ' in /a:3')
 })
 
-const MIME = '/etc/nginx/mime.types'
-const NGINX_CONF = '/etc/nginx/nginx.conf'
+/** Copies of Debian's stock files (test/debian-nginx/README.md): the tests read no file of the machine's own nginx. */
+const STOCK = fileURLToPath(new URL('../../../test/debian-nginx/', import.meta.url))
+const stock = (name: string): string => readFileSync(join(STOCK, name), 'latin1')
 
-test("load: Debian's stock mime.types parses and checks cleanly", { skip: !existsSync(MIME) && 'no nginx installed' }, () => {
-  const l = loadConfig({ confFile: MIME, prefix: '/etc/nginx' })
+test("load: Debian's stock mime.types parses and checks cleanly", (t) => {
+  const dir = tree(t, { 'mime.types': stock('mime.types') })
+  const l = loadConfig({ confFile: join(dir, 'mime.types'), prefix: dir })
   assert.equal(l.tree.length, 1)
   assert.equal(l.tree[0].name, 'types')
   assert.ok(l.tree[0].block!.length > 50)
@@ -289,10 +292,31 @@ test("load: Debian's stock mime.types parses and checks cleanly", { skip: !exist
   checkTree(parseText(`events {}\nhttp {\n${l.files[0].text}\n}`, 'x'))
 })
 
-test("load: Debian's stock nginx.conf parses; only its load_module is refused", { skip: !existsSync(NGINX_CONF) && 'no nginx installed' }, () => {
-  const l = loadConfig({ confFile: NGINX_CONF, prefix: '/usr/share/nginx' })
-  assert.equal(l.files[0].path, NGINX_CONF)
-  assert.ok(l.files.some((f) => f.path === MIME))
+test("load: Debian's stock nginx.conf parses; only its load_module is refused", (t) => {
+  // /etc/nginx as a Debian machine with a dynamic module package has it, in a temp directory: the stock nginx.conf
+  // (its /etc/nginx/ paths pointing there), mime.types, an empty conf.d/, the stock default site, and the
+  // modules-enabled/ file a module package such as libnginx-mod-http-geoip installs.
+  const etc = tree(t, {})
+  const conf = stock('nginx.conf')
+  assert.equal(conf.split('/etc/nginx/').length - 1, 4, 'the stock nginx.conf names /etc/nginx/ four times')
+  const files: Record<string, string> = {
+    'nginx.conf': conf.replaceAll('/etc/nginx/', `${etc}/`),
+    'mime.types': stock('mime.types'),
+    'sites-available/default': stock('sites-available/default'),
+    'modules-enabled/50-mod-http-geoip.conf': 'load_module modules/ngx_http_geoip_module.so;\n',
+  }
+  for (const [name, text] of Object.entries(files)) {
+    mkdirSync(join(etc, name, '..'), { recursive: true })
+    writeFileSync(join(etc, name), text)
+  }
+  mkdirSync(join(etc, 'conf.d'))
+  mkdirSync(join(etc, 'sites-enabled'))
+  symlinkSync(join(etc, 'sites-available/default'), join(etc, 'sites-enabled/default'))
+  const l = loadConfig({ confFile: join(etc, 'nginx.conf'), prefix: join(etc, 'share') })
+  assert.equal(l.files[0].path, join(etc, 'nginx.conf'))
+  assert.ok(l.files.some((f) => f.path === join(etc, 'mime.types')))
+  assert.ok(l.files.some((f) => f.path === join(etc, 'modules-enabled/50-mod-http-geoip.conf')))
+  assert.ok(l.files.some((f) => f.path === join(etc, 'sites-enabled/default')))
   assert.ok(l.tree.some((d) => d.name === 'http'))
   const refused = (tree: readonly Directive[]): string => {
     try {

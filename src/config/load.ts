@@ -61,7 +61,7 @@ function exists(p: string): boolean {
  * appears. Synchronous: it runs once at start-up and on reload.
  *
  * Relative include paths resolve against the main file's directory, as in nginx; when nothing is there, dyups
- * tries the prefix (SPEC.md §1: `include conf/upstream.conf;` inside `conf/nginx.conf`) and says so in `notes`.
+ * tries the prefix (the module documentation's `include conf/upstream.conf;` inside `conf/nginx.conf`) and says so in `notes`.
  * @throws DyupsError E_CONFIG: syntax errors, `open() "/abs" failed (2: No such file or directory)`, files over
  *   64 MiB, include nesting deeper than 32. After a syntax error, the directives read before it are checked with
  *   {@link checkTree} and an error found there is thrown instead, since nginx checks each directive as it reads it.

@@ -9,7 +9,7 @@ import type { ChangeSink, Outcome, Reply } from './types.js'
 
 export const LOCKED_BODY = 'wait and try again\n'
 
-/** Maps the coordinator's outcome to the status and body Tengine gives (SPEC.md §5, §6). */
+/** Maps the coordinator's outcome to the status and body Tengine gives (docs/api.md#post-creating-and-replacing-a-group, docs/api.md#delete-removing-a-group). */
 export function reply(o: Outcome): Reply {
   if (o.error === null) return { status: 200, body: 'success', etag: o.version }
   switch (o.error.code) {

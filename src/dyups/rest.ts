@@ -1,5 +1,5 @@
 /**
- * Tengine's dyups REST interface (SPEC.md §2–§6), byte for byte:
+ * Tengine's dyups REST interface (docs/api.md#general-rules, docs/api.md#get-reading-the-table, docs/api.md#post-creating-and-replacing-a-group, docs/api.md#delete-removing-a-group), byte for byte:
  *   GET /list, GET /detail, GET /upstream/NAME, POST /upstream/NAME, DELETE /upstream/NAME.
  * The request path hands over the decoded path segments and the whole body; this module only decides the answer.
  * Beyond Tengine: reads carry the table version as an ETag; a write with If-Match answers 412 when it moved.
@@ -10,7 +10,7 @@ import type { ChangeSink, Reply, TableView } from './types.js'
 
 export interface InterfaceRequest {
   method: string
-  /** Decoded, slash-merged path split into segments (SPEC §2); `/` is []. */
+  /** Decoded, slash-merged path split into segments (docs/api.md#general-rules); `/` is []. */
   segments: readonly string[]
   /** null: the request had neither Content-Length nor Transfer-Encoding. */
   body: string | null

@@ -4,7 +4,7 @@ import { createServer as createTlsServer } from 'node:tls'
 import type { AddressInfo } from 'node:net'
 import type { CheckSpec } from '../upstream/index.js'
 import { Checker } from './checker.js'
-import { deadPort, fakeBackend, rawServer, spec } from './testing.js'
+import { deadPort, fakeBackend, rawServer, spec, until } from './testing.js'
 
 const run = (c: Checker): Promise<[boolean, string]> => new Promise((r) => c.run((ok, reason) => r([ok, reason])))
 const at = (port: number) => ({ host: '127.0.0.1', port, path: null })
@@ -30,7 +30,8 @@ test('http: sends check_http_send, the status class decides', async (t) => {
 
 test('http: an answer that never comes is a timeout, within timeout', async (t) => {
   const b = await fakeBackend(t, 'hang')
-  const c = new Checker(at(b.port), spec({ timeout: 100 }))
+  // Long enough for the backend, in this same process, to have read the request before the timeout on a busy machine.
+  const c = new Checker(at(b.port), spec({ timeout: 1000 }))
   assert.deepEqual(await run(c), [false, 'check time out'])
   assert.equal(b.requests, 1)
 })
@@ -93,12 +94,23 @@ test('mysql, ajp and fastcgi against servers that speak them', async (t) => {
 
 test('close(): the probe in flight never reports and its connection goes', async (t) => {
   const b = await fakeBackend(t, 'hang')
-  const c = new Checker(at(b.port), spec({ timeout: 50 }))
+  const TIMEOUT = 500
+  // The probe is closed in flight: its request at the backend, its timeout not reported. (Should a busy machine let
+  // the timeout pass before the backend saw the request, that probe proves nothing: another one.)
+  let c: Checker
   let reported = false
-  c.run(() => (reported = true))
-  while (b.requests === 0) await new Promise((r) => setTimeout(r, 5))
+  for (let tries = 0; ; tries++) {
+    const n = b.requests
+    let done = false
+    c = new Checker(at(b.port), spec({ timeout: TIMEOUT }))
+    c.run(() => (done = reported = true))
+    assert.ok(await until(() => b.requests > n || done, 10_000), 'the probe reached the backend')
+    if (!done) break
+    assert.ok(tries < 5, 'every probe timed out before the backend read it')
+  }
   c.close()
-  await new Promise((r) => setTimeout(r, 100))
+  // A probe started now with the same timeout reports it after the closed one's timeout would have fired.
+  assert.deepEqual(await run(new Checker(at(b.port), spec({ timeout: TIMEOUT }))), [false, 'check time out'])
   assert.equal(reported, false)
   assert.equal(c.busy, false)
 })

@@ -2,6 +2,7 @@
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net'
 import type { TestContext } from 'node:test'
 import type { CheckSpec } from '../upstream/index.js'
+import { freePorts } from '../../test/ports.js'
 
 export interface FakeBackend {
   readonly port: number
@@ -68,13 +69,9 @@ export async function rawServer(t: TestContext, onConn: (s: Socket) => void): Pr
   return { port: (server.address() as AddressInfo).port, server, connections: () => n }
 }
 
-/** A port nothing listens on (bound, read, closed). */
+/** A port nothing listens on, reserved for this test process (test/ports.ts): nobody else listens there meanwhile. */
 export async function deadPort(): Promise<number> {
-  const s = createServer()
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r))
-  const port = (s.address() as AddressInfo).port
-  await new Promise((r) => s.close(r))
-  return port
+  return (await freePorts(1))[0]!
 }
 
 /** A check spec with short timings and Tengine's other defaults. */

@@ -19,6 +19,8 @@ export interface Booted {
   boot: Boot
   /** The sockets to listen on, one per address (process/listeners.ts binds them). */
   listeners: HttpConfig['listeners']
+  /** Start-up warnings, `message in FILE:LINE` (a `dyups_interface` open to every address). */
+  warnings: string[]
 }
 
 export interface BootOptions {
@@ -56,7 +58,8 @@ export async function bootConfig(opts: BootOptions): Promise<Booted> {
     : loaded.tree
   const boot: Boot = { prefix: opts.prefix, confFile: opts.confFile, tree }
   // Compiling the request path here makes `-t` report listen, location and variable errors, as nginx -t does.
-  const compiled = compileHttp(boot)
+  const warnings: string[] = []
+  const compiled = compileHttp({ ...boot, warn: (message, at) => warnings.push(`${message} in ${at.file}:${at.line}`) })
   compiled.logFiles.close()
-  return { loaded, settings, staticGroups, boot, listeners: compiled.listeners }
+  return { loaded, settings, staticGroups, boot, listeners: compiled.listeners, warnings }
 }

@@ -14,6 +14,7 @@ import { runPrimary } from './primary.js'
 import { runSingle } from './single.js'
 import { loadConfig } from '../config/index.js'
 import { readSettings, userWarning } from './settings.js'
+import { LEVELS } from '../log.js'
 
 export interface RunOptions extends BootOptions {
   dump?: boolean
@@ -29,6 +30,7 @@ export async function testConfig(opts: RunOptions): Promise<number> {
       for (const n of booted.loaded.notes) process.stderr.write(`dyups: [notice] ${n}\n`)
       const uw = userWarning(booted.loaded.tree)
       if (uw !== null) process.stderr.write(`dyups: [warn] ${uw}\n`)
+      for (const w of booted.warnings) process.stderr.write(`dyups: [warn] ${w}\n`)
       process.stderr.write(`dyups: the configuration file ${opts.confFile} syntax is ok\n`)
       process.stderr.write(`dyups: configuration file ${opts.confFile} test is successful\n`)
     }
@@ -64,6 +66,12 @@ export async function run(opts: RunOptions): Promise<void> {
   const uw = userWarning(booted.loaded.tree)
   if (uw !== null && process.env.DYUPS_DAEMON !== '1') process.stderr.write(`dyups: [warn] ${uw}\n`)
   alreadyRunning(s.pidPath, s.errorLogs)
+  // The error log gets the start-up warnings too (runPrimary, runSingle); here only when it does not already
+  // write them to this terminal.
+  const logged = s.errorLogs.some((l) => l.path === 'stderr' && LEVELS.indexOf(l.level) <= LEVELS.indexOf('warn'))
+  if (process.env.DYUPS_DAEMON !== '1' && !(logged && !s.daemon)) {
+    for (const w of booted.warnings) process.stderr.write(`dyups: [warn] ${w}\n`)
+  }
   if (s.daemon && process.env.DYUPS_DAEMON !== '1') return daemonize()
   const ready = (): void => {
     if (process.env.DYUPS_DAEMON === '1' && process.send) {

@@ -52,6 +52,7 @@ interface Waiter {
 export async function runPrimary(opts: BootOptions, booted: Booted, onReady: () => void): Promise<void> {
   let { settings, boot } = booted
   configureLog(settings.errorLogs)
+  for (const w of booted.warnings) log('warn', w)
   // The sockets first: a dyups already serving on them fails this one here, before it opens the persistence files.
   // Kept open for the primary's whole life, whatever its workers do (a reload may add and drop some).
   let listening = await bindAll(booted.listeners)
@@ -325,6 +326,7 @@ export async function runPrimary(opts: BootOptions, booted: Booted, onReady: () 
       return null
     }
     log('notice', 'signal process started; reconfiguring')
+    for (const w of next.warnings) log('warn', w)
     const r = await coordinator.reload(next.staticGroups)
     if (r.error !== null || stopping) {
       closeAll(bound, listening)

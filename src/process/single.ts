@@ -16,6 +16,7 @@ import { logCounts } from './settings.js'
 export async function runSingle(booted: Booted, onReady: () => void): Promise<void> {
   const { settings, boot } = booted
   configureLog(settings.errorLogs)
+  for (const w of booted.warnings) log('warn', w)
   // As the primary's: the sockets before the persistence files, the pid file once they accept.
   const listening = await bindAll(booted.listeners)
   let store: Store

@@ -7,6 +7,7 @@ import { connect, type Socket } from 'node:net'
 import { connect as tlsConnect } from 'node:tls'
 import type { Server } from '../upstream/index.js'
 import { sslErrorText, type UpstreamTls } from './tls.js'
+import type { Deadline, DeadlineOwner, DeadlineWheel } from '../deadlines.js'
 
 /** How a connection to an `https://` upstream is made: its settings, the name, the session to resume. */
 export interface TlsDial {
@@ -27,8 +28,19 @@ export interface ConnUser {
   onDrain(conn: UpstreamConn): void
 }
 
-export class UpstreamConn {
+/**
+ * Plain backend sockets (TCP and unix) read into this one buffer, shared by every connection of the worker process,
+ * through net's `onread` option: a read costs no Buffer allocation and skips the Readable machinery (push, addChunk,
+ * 'data'). The next read overwrites it, so what is read must be used or copied before onData returns: the response
+ * parser copies a head that comes in pieces, the exchange copies body bytes it hands on and what follows a 101, and
+ * a tunnel gets a copy of each read. TLS sockets read as usual (their own Buffer per read).
+ */
+const READ_BUFFER = Buffer.allocUnsafeSlow(64 * 1024)
+
+export class UpstreamConn implements DeadlineOwner {
   readonly socket: Socket
+  /** Its timeouts (connect, send, read, keepalive while idle) on the worker's wheel. */
+  readonly deadline: Deadline
   user: ConnUser | null = null
   /** Requests sent on this connection, for keepalive_requests. */
   requests = 0
@@ -44,15 +56,26 @@ export class UpstreamConn {
    * `upstream SSL certificate verify error: (…)`); null otherwise. Read by the exchange to log the failure.
    */
   tlsError: string | null = null
+  /** Reads arrive in the shared READ_BUFFER: bytes kept past onData must be copied. */
+  readonly shared: boolean
 
   /**
    * @param key the pool it returns to: the server's address, or the TLS pool key (UpstreamTls.poolKey)
    * @param dial for an `https://` upstream: connected (onConnect) only once the handshake and checks passed
    */
-  constructor(readonly server: Server, readonly key: string = server.addr, dial: TlsDial | null = null) {
+  constructor(readonly server: Server, wheel: DeadlineWheel, readonly key: string = server.addr, dial: TlsDial | null = null) {
+    this.deadline = wheel.create(this)
     const where = server.unix ? { path: server.host } : { host: server.host, port: server.port }
+    this.shared = dial === null
     if (dial === null) {
-      const s = connect({ ...where, noDelay: true })
+      const s = connect({
+        ...where,
+        noDelay: true,
+        onread: { buffer: READ_BUFFER, callback: (n: number, buf: Uint8Array) => {
+          this.onRead((buf as Buffer).subarray(0, n))
+          return true
+        } },
+      })
       this.socket = s
       s.on('connect', () => {
         this.connected = true
@@ -89,10 +112,7 @@ export class UpstreamConn {
       }
     }
     const s = this.socket
-    s.on('data', (b: Buffer) => {
-      if (this.user !== null) this.user.onData(this, b)
-      else this.destroy() // a backend talking on an idle connection is out of sync: drop it
-    })
+    if (!this.shared) s.on('data', (b: Buffer) => this.onRead(b))
     s.on('end', () => {
       if (this.user !== null) this.user.onEnd(this)
       else this.destroy()
@@ -104,17 +124,27 @@ export class UpstreamConn {
     })
     s.on('close', () => {
       this.closed = true
+      this.deadline.cancel()
       if (this.pool !== null) this.pool.remove(this)
       this.user?.onError(this, null)
-    })
-    s.on('timeout', () => {
-      if (this.user !== null) this.user.onTimeout(this)
-      else this.destroy() // keepalive_timeout of an idle connection
     })
     s.on('drain', () => this.user?.onDrain(this))
   }
 
+  private onRead(b: Buffer): void {
+    if (this.user !== null) this.user.onData(this, b)
+    // A tunnel (after a 101) listens for 'data', which onread does not emit: hand it a copy.
+    else if (this.shared && this.socket.listenerCount('data') > 0) this.socket.emit('data', Buffer.from(b))
+    else this.destroy() // a backend talking on an idle connection is out of sync: drop it
+  }
+
+  onDeadline(): void {
+    if (this.user !== null) this.user.onTimeout(this)
+    else this.destroy() // keepalive_timeout of an idle connection
+  }
+
   destroy(): void {
+    this.deadline.cancel()
     this.closed = true
     this.user = null
     this.socket.destroy()

@@ -61,11 +61,14 @@ export interface Downstream {
   /**
    * The backend's response head is in: write the client head. Returns how to frame the body toward the client:
    * FRAME_CHUNK to chunk-encode a body that has no length (an HTTP/1.1 client), FRAME_DECHUNK to take a chunked
-   * body's framing off (an HTTP/1.0 client), FRAME_AS_IS to send it as it comes.
+   * body's framing off (an HTTP/1.0 client), FRAME_AS_IS to send it as it comes. `tail`: the whole body (latin1),
+   * when it is small and came with the head: written with the head in one write if it goes out as it is.
    */
-  responseHead(head: ResponseHead, kind: BodyKind): number
+  responseHead(head: ResponseHead, kind: BodyKind, tail?: string | null): number
   /** Set by responseHead when the body is to go through a filter (gzip) instead of straight to the socket. */
   readonly bodyFilter: BodyFilter | null
+  /** Set by responseHead when it wrote the `tail` it was given (the whole body) with the head. */
+  readonly tailTaken: boolean
   /** proxy_intercept_errors: whether the backend's answer (status >= 300) is replaced by an error page. */
   intercepts(head: ResponseHead): boolean
   /** One attempt ended: for $upstream_addr, $upstream_status, $upstream_connect_time, $upstream_response_time. */
@@ -121,6 +124,8 @@ const S_DONE = 5
 const NON_IDEMPOTENT = new Set(['POST', 'LOCK', 'PATCH'])
 
 const CHUNK_END = Buffer.from('0\r\n\r\n', 'latin1')
+/** A body up to this size that came whole with the head leaves with it as one string, in one write. */
+const SMALL_BODY = 4096
 const CRLF = Buffer.from('\r\n', 'latin1')
 
 export class Exchange implements ConnUser {
@@ -227,7 +232,7 @@ export class Exchange implements ConnUser {
       this.send(conn)
     } else {
       this.state = S_CONNECTING
-      conn.socket.setTimeout(this.settings.connectTimeout)
+      conn.deadline.arm(this.settings.connectTimeout)
     }
   }
 
@@ -244,13 +249,13 @@ export class Exchange implements ConnUser {
     const s = conn.socket
     const mode = this.bodyMode
     if (mode === BODY_OUT_NONE) {
-      s.setTimeout(this.settings.readTimeout)
+      conn.deadline.arm(this.settings.readTimeout)
       s.write(this.head, 'latin1')
       return
     }
     this.bodyOut = true
     this.cutBody = false
-    s.setTimeout(this.settings.sendTimeout)
+    conn.deadline.arm(this.settings.sendTimeout)
     s.cork()
     s.write(this.head, 'latin1')
     if (mode === BODY_OUT_SPOOL) {
@@ -290,7 +295,7 @@ export class Exchange implements ConnUser {
       if (!s.write(b)) return
     }
     this.bodyOut = false
-    s.setTimeout(this.settings.readTimeout)
+    this.conn!.deadline.arm(this.settings.readTimeout)
   }
 
   private writeBody(s: Socket, data: Buffer): boolean {
@@ -307,7 +312,7 @@ export class Exchange implements ConnUser {
   private endBody(s: Socket): void {
     if (this.bodyMode === BODY_OUT_STREAM_CHUNKED) s.write(CHUNK_END)
     this.bodyOut = false
-    s.setTimeout(this.settings.readTimeout)
+    this.conn!.deadline.arm(this.settings.readTimeout)
   }
 
   /**
@@ -320,6 +325,8 @@ export class Exchange implements ConnUser {
       ;(this.queue ??= []).push(data)
       return false
     }
+    // proxy_send_timeout: each write is progress.
+    this.conn!.deadline.arm(this.settings.sendTimeout)
     return this.writeBody(this.conn!.socket, data)
   }
 
@@ -331,6 +338,8 @@ export class Exchange implements ConnUser {
 
   onData(conn: UpstreamConn, chunk: Buffer): void {
     if (conn !== this.conn) return
+    // proxy_read_timeout is a gap between two reads: each read starts it over.
+    if (!this.bodyOut) conn.deadline.arm(this.settings.readTimeout)
     if (this.state === S_BODY) return this.relay(chunk, 0)
     if (this.state !== S_WAITING && this.state !== S_HEAD) return
     this.state = S_HEAD
@@ -346,12 +355,12 @@ export class Exchange implements ConnUser {
       this.parser.reset()
       return r < chunk.length ? this.onData(conn, chunk.subarray(r)) : undefined
     }
-    if (rh.status === 101 && rh.upgrade !== null) return this.switchProtocols(conn, rh, r < chunk.length ? chunk.subarray(r) : null)
+    if (rh.status === 101 && rh.upgrade !== null) return this.switchProtocols(conn, rh, r < chunk.length ? Buffer.from(chunk.subarray(r)) : null)
     if (this.bodyOut) {
       // The backend answered before it had the whole body: stop sending it; the connection is spoilt for reuse.
       this.bodyOut = false
       this.cutBody = true
-      conn.socket.setTimeout(this.settings.readTimeout)
+      conn.deadline.arm(this.settings.readTimeout)
     }
     const bit = STATUS_BITS[rh.status]
     if (bit !== undefined && (this.settings.nextUpstream & bit) !== 0 && this.mayRetry() && this.anotherTry()) {
@@ -365,12 +374,26 @@ export class Exchange implements ConnUser {
     this.remaining = this.kind === BODY_LENGTH ? rh.contentLength : 0
     this.status = rh.status
     if (rh.status >= 300 && this.down.intercepts(rh)) return this.intercept()
-    // Head and the body bytes that came with it leave in one writev: a small response costs one syscall.
+    // A small body that came whole with the head leaves with it as one latin1 string: one write() through the
+    // stream layer, no cork and writev.
     const out = this.down.socket
-    out.cork()
-    const frame = this.down.responseHead(rh, this.kind)
+    const small = this.kind === BODY_LENGTH && this.remaining > 0 && this.remaining <= SMALL_BODY && chunk.length - r >= this.remaining
+    // Otherwise head and the body bytes that came with it leave in one writev: a small response costs one syscall.
+    if (!small) out.cork()
+    const frame = this.down.responseHead(rh, this.kind, small ? chunk.toString('latin1', r, r + this.remaining) : null)
     this.chunkOut = frame === FRAME_CHUNK
     this.dechunk = frame === FRAME_DECHUNK
+    if (small) {
+      if (this.down.tailTaken) {
+        this.filter = null
+        this.sentAny = true
+        this.state = S_BODY
+        this.remaining = 0
+        return this.complete(true)
+      }
+      // Not as it is (gzip): the head went alone, the body follows through the filter.
+      out.cork()
+    }
     this.filter = this.down.bodyFilter
     this.sentAny = true
     this.state = S_BODY
@@ -390,6 +413,8 @@ export class Exchange implements ConnUser {
 
   private relay(chunk: Buffer, from: number): void {
     let data = from === 0 ? chunk : chunk.subarray(from)
+    // Bytes read into the shared buffer are written on (and may wait in the socket): they need their own copy.
+    if (this.conn!.shared) data = Buffer.from(data)
     let last = false
     switch (this.kind) {
       case BODY_LENGTH:
@@ -453,8 +478,7 @@ export class Exchange implements ConnUser {
     this.down.responseHead(rh, BODY_NONE)
     conn.user = null
     conn.socket.removeAllListeners('data')
-    conn.socket.removeAllListeners('timeout')
-    conn.socket.setTimeout(0)
+    conn.deadline.cancel()
     this.down.tunnel(conn.socket, rest)
   }
 
@@ -492,6 +516,8 @@ export class Exchange implements ConnUser {
 
   onDrain(conn: UpstreamConn): void {
     if (conn !== this.conn || (this.state !== S_WAITING && this.state !== S_HEAD) || !this.bodyOut) return
+    // proxy_send_timeout is a gap between two writes the backend took.
+    conn.deadline.arm(this.settings.sendTimeout)
     if (this.bodyMode === BODY_OUT_SPOOL) this.pump(conn.socket)
     else if (!this.fedEnd) this.down.bodyResume()
   }

@@ -9,6 +9,7 @@
 import type { Keepalive, Server } from '../upstream/index.js'
 import { UpstreamConn } from './conn.js'
 import type { UpstreamTls } from './tls.js'
+import { DeadlineWheel } from '../deadlines.js'
 
 /** The idle connections of one group, least recently used first (nginx's per-upstream cache queue). */
 class GroupCache {
@@ -39,6 +40,9 @@ export class Pools {
   /** The last TLS session of each TLS pool (proxy_ssl_session_reuse). */
   private readonly sessions = new Map<string, Buffer>()
 
+  /** @param deadlines the worker's wheel, for the connections' timeouts */
+  constructor(readonly deadlines: DeadlineWheel = new DeadlineWheel()) {}
+
   /**
    * A connected idle connection to `server`, or a new one (not yet connected: wait for onConnect).
    * @param tls for an `https://` upstream: its settings; `name` is then proxy_ssl_name's value
@@ -51,13 +55,13 @@ export class Pools {
         const c = p.idle[p.idle.length - 1]!
         p.remove(c)
         if (c.closed) continue
-        c.socket.setTimeout(0)
+        c.deadline.disarm()
         return c
       }
     }
-    if (tls === null) return new UpstreamConn(server)
+    if (tls === null) return new UpstreamConn(server, this.deadlines)
     const sessions = tls.sessionReuse ? this.sessions : null
-    return new UpstreamConn(server, key, { tls, name, session: sessions?.get(key), sessions })
+    return new UpstreamConn(server, this.deadlines, key, { tls, name, session: sessions?.get(key), sessions })
   }
 
   /**
@@ -79,7 +83,7 @@ export class Pools {
     if (p === undefined) this.byAddr.set(c.key, (p = new ServerPool()))
     c.pool = p
     c.cache = cache
-    c.socket.setTimeout(ka.timeout)
+    c.deadline.arm(ka.timeout)
     p.idle.push(c)
     cache.idle.push(c)
   }

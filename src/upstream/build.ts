@@ -382,7 +382,7 @@ function deepFreezeCheck(c: ReturnType<CheckState['finish']>): UpstreamGroup['ch
 export const COMMAND_BODY = 'command body'
 
 /**
- * Parses a dyups command body (upstream-block contents as latin1 bytes, SPEC §5) and builds the group.
+ * Parses a dyups command body (upstream-block contents as latin1 bytes, docs/api.md#post-creating-and-replacing-a-group) and builds the group.
  * The body is checked as nginx checks configuration: directive by directive, so an invalid directive before a
  * syntax error is reported first.
  * @throws DyupsError `E_COMMANDS`: empty or comment-only body (`no servers are inside upstream`), syntax errors,

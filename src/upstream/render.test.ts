@@ -13,7 +13,7 @@ function dirs(...lines: (readonly string[])[]): Directive[] {
 const group = (name: string, ...lines: (readonly string[])[]): Promise<UpstreamGroup> =>
   buildGroup(name, dirs(...lines), { source: 'commands', resolve: fakeDns })
 
-test('/detail of the bundled example is byte-exact (SPEC §4)', async () => {
+test('/detail of the bundled example is byte-exact (docs/api.md#get-reading-the-table)', async () => {
   const groups = [await group('host1', ['server', '127.0.0.1:8088']), await group('host2', ['server', '127.0.0.1:8089'])]
   assert.equal(
     renderDetail(groups),

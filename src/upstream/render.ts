@@ -1,5 +1,5 @@
 /**
- * The exact bytes dyups shows for groups: `/list`, `/detail`, `/upstream/NAME` (SPEC §3, §4), and a group as a
+ * The exact bytes dyups shows for groups: `/list`, `/detail`, `/upstream/NAME` (docs/api.md#get-reading-the-table), and a group as a
  * plain nginx `upstream NAME { ... }` block for the persistence file, which nginx and Tengine also accept.
  */
 import { parseAddress } from './address.js'

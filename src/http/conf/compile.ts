@@ -29,12 +29,15 @@ import { compileTls } from './tls.js'
 import { charsetOf } from '../filters/charset.js'
 import { expiresLevel } from '../filters/expires.js'
 import { compileTryFiles, staticDefaults, staticLevel, staticOfLocation, type StaticSettings } from './static.js'
+import { openInterfaces } from './exposure.js'
 
 /** What compiling needs: the checked configuration tree and where it lives. */
 export interface HttpSource {
   prefix: string
   confFile: string
   tree: readonly Directive[]
+  /** Receives the start-up warnings (a `dyups_interface` open to every address); none when absent. */
+  warn?: (message: string, at: Pos) => void
 }
 
 const at = (d: Directive): Pos => ({ file: d.file, line: d.line })
@@ -164,6 +167,7 @@ export function compileHttp(src: HttpSource): HttpConfig {
     }
   })
   vars.finish()
+  if (src.warn) for (const w of openInterfaces(servers, inputs.map((i) => i.listens))) src.warn(w.message, w.at)
   const events = find(src.tree, 'events')?.block ?? []
   return {
     workerConnections: Number(find(events, 'worker_connections')?.args[0] ?? 512),

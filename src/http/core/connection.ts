@@ -5,12 +5,13 @@
  */
 import type { Socket } from 'node:net'
 import type { Readable } from 'node:stream'
+import type { Deadline, DeadlineOwner, DeadlineWheel } from '../../deadlines.js'
 import {
   NEED_MORE, PARSE_ERROR, RequestHeadParser, type BodyKind, type RequestHead, type ResponseHead, BODY_CHUNKED, BODY_NONE,
   wireStatus,
 } from '../../http1/index.js'
 import {
-  BODY_OUT_NONE, BODY_OUT_SPOOL, BODY_OUT_STREAM, BODY_OUT_STREAM_CHUNKED, BodySpool, CHUNKED_BODY, Exchange,
+  BODY_OUT_NONE, BODY_OUT_SPOOL, BODY_OUT_STREAM, BODY_OUT_STREAM_CHUNKED, BodySpool, CHUNKED_BODY, Exchange, FRAME_AS_IS,
   type Downstream,
 } from '../../proxy/index.js'
 import { formatError } from '../../errors.js'
@@ -18,7 +19,7 @@ import { log } from '../../log.js'
 import { closesConnection } from '../conf/error-pages.js'
 import { LocationMatch } from '../conf/locations.js'
 import { contentTypeFor } from '../conf/mime.js'
-import { PLAIN_ON_TLS, TLS } from '../conf/tls.js'
+import { PLAIN, PLAIN_ON_TLS, TLS } from '../conf/tls.js'
 import type { HttpConfig, HttpRequest, LocConf, ProxyPass } from '../conf/types.js'
 import { GZ_COMPRESS, GzipBody, gzipLocal, gzipProxied, gzipWhole } from '../filters/gzip.js'
 import type { Services } from '../lib/context.js'
@@ -32,6 +33,7 @@ import { BODY_MORE, BODY_TOO_LARGE, BODY_WRITE_FAILED, BodyReader, READ_DISCARD,
 import { runHandler, type ContentResponder } from './content.js'
 import { localHead, proxiedFraming, proxiedHead, rejectedHead, streamHead, type ProxiedFraming } from './head-writer.js'
 import { internalRedirect, namedLocation, startPhases, type PhaseHost } from './phases.js'
+import { readIntoShared } from './shared-read.js'
 
 const HEAD = 0
 const BODY = 1
@@ -53,11 +55,13 @@ let serial = 0
 export interface ConnectionOwner extends Services {
   readonly conf: HttpConfig
   readonly stopping: boolean
+  /** The worker's timer wheel: each connection's timeouts are one deadline on it. */
+  readonly deadlines: DeadlineWheel
   logRequest(req: HttpRequest): void
   forget(c: Connection): void
 }
 
-export class Connection implements Downstream, PhaseHost, ContentResponder {
+export class Connection implements Downstream, PhaseHost, ContentResponder, DeadlineOwner {
   readonly socket: Socket
   private readonly parser = new RequestHeadParser()
   private readonly target = new Target()
@@ -106,6 +110,18 @@ export class Connection implements Downstream, PhaseHost, ContentResponder {
   /** `https` on an ssl address; plain HTTP sent there is answered with nginx's 497 page. */
   private readonly https: boolean
   private readonly plainOnTls: boolean
+  /** The client's timeouts, on the worker's wheel: one entry for the connection's life, re-armed per phase. */
+  private readonly deadline: Deadline
+  /** client_header_timeout of the address's default server (nginx takes it before it knows the Host). */
+  private readonly headerTimeout: number
+  /** client_header_timeout runs for the head being read: later bytes of the same head do not extend it. */
+  private headArmed = true
+  /** The client's buffered bytes when send_timeout was armed: less at expiry means it read some (progress). */
+  private sendMark = 0
+  /** Closing after the last answer: what the client still sends is read and dropped, lingering_timeout apart. */
+  private lingering = false
+  /** Reads arrive in the shared read buffer (shared-read.ts): bytes kept past onData must be copied. */
+  private readonly shared: boolean
 
   /** @param mode PLAIN, TLS or PLAIN_ON_TLS (tls-server.ts) */
   constructor(
@@ -122,20 +138,38 @@ export class Connection implements Downstream, PhaseHost, ContentResponder {
     this.localAddr = socket.localAddress?.replace(/^::ffff:/, '') ?? ''
     this.localPort = socket.localPort ?? 0
     this.listenKey = listenKey
-    socket.on('data', (b: Buffer) => this.onData(b))
+    this.shared = mode === PLAIN && readIntoShared(socket, (b) => this.onData(b))
+    if (!this.shared) socket.on('data', (b: Buffer) => this.onData(b))
     socket.on('error', () => this.onClose())
     socket.on('close', () => this.onClose())
     // The client can take more: let whichever source is paused on it (a proxied body, a tunnel) go on.
     socket.on('drain', () => {
+      // send_timeout is a gap between two writes the client took: it starts over.
+      if (this.sendArmed && this.state === BUSY) this.armSend()
       if (this.gz !== null) this.gz.resume()
       else this.exchange?.clientDrained()
       this.peer?.resume()
       this.file?.resume()
     })
-    socket.on('timeout', () => this.onTimeout())
     // client_header_timeout of the address's default server, as nginx takes it before it knows the Host.
     const si = worker.conf.vhosts.select(listenKey, '')
-    socket.setTimeout(worker.conf.servers[si < 0 ? 0 : si]?.clientHeaderTimeout ?? 60_000)
+    this.headerTimeout = worker.conf.servers[si < 0 ? 0 : si]?.clientHeaderTimeout ?? 60_000
+    this.deadline = worker.deadlines.create(this)
+    this.deadline.arm(this.headerTimeout)
+  }
+
+  onDeadline(): void {
+    if (this.state === BUSY && this.sendArmed && this.socket.writableLength < this.sendMark && !this.socket.destroyed) {
+      // The client took some of what waits for it since send_timeout was armed: that is progress, time the next gap.
+      return this.armSend()
+    }
+    this.onTimeout()
+  }
+
+  /** send_timeout from now, remembering how much the client still has to take. */
+  private armSend(): void {
+    this.sendMark = this.socket.writableLength
+    this.deadline.arm(this.req?.loc?.sendTimeout ?? 60_000)
   }
 
   get gone(): boolean {
@@ -169,10 +203,16 @@ export class Connection implements Downstream, PhaseHost, ContentResponder {
   }
 
   private onData(chunk: Buffer): void {
+    // A read into the shared buffer: a head is parsed in place (the parser copies what it keeps, readHead what follows
+    // the head); every other state keeps or forwards the bytes (a body's parts, the spool, the backend socket, the
+    // tunnel's peer, `pending`), so they get their own copy. What lingering close reads is dropped.
+    if (this.shared && this.state !== HEAD && this.state !== CLOSED) chunk = Buffer.from(chunk)
     switch (this.state) {
       case HEAD:
-        return this.readHead(chunk)
+        return this.readHead(chunk, this.shared)
       case BODY:
+        // client_body_timeout is a gap between two reads: each read starts it over.
+        this.deadline.arm(this.req?.loc?.clientBodyTimeout ?? 60_000)
         return this.readBody(chunk, 0)
       case TUNNEL:
         if (!this.peer!.write(chunk)) this.socket.pause()
@@ -181,12 +221,24 @@ export class Connection implements Downstream, PhaseHost, ContentResponder {
         this.pending = this.pending === null ? chunk : Buffer.concat([this.pending, chunk])
         if (this.pending.length > PIPELINE_BUFFER) this.socket.pause()
         return
+      case CLOSED:
+        // lingering_timeout is a gap between two reads of what is dropped.
+        if (this.lingering) this.deadline.arm(LINGERING_TIMEOUT)
+        return
     }
   }
 
-  private readHead(chunk: Buffer): void {
+  /** @param borrowed `chunk` is the shared read buffer: what follows the head is copied before it is kept. */
+  private readHead(chunk: Buffer, borrowed: boolean): void {
     const r = this.parser.execute(chunk, 0)
-    if (r === NEED_MORE) return
+    if (r === NEED_MORE) {
+      // The first bytes of a head after a keep-alive wait: client_header_timeout bounds the whole head from here.
+      if (!this.headArmed) {
+        this.headArmed = true
+        this.deadline.arm(this.headerTimeout)
+      }
+      return
+    }
     if (r === PARSE_ERROR) {
       const e = this.parser.error!
       log('info', `client sent invalid request: ${e.message} while reading client request headers, client: ${this.remoteAddr}`)
@@ -195,7 +247,7 @@ export class Connection implements Downstream, PhaseHost, ContentResponder {
     }
     const head = this.parser.head!
     this.parser.reset()
-    this.begin(head, r < chunk.length ? chunk.subarray(r) : null)
+    this.begin(head, r < chunk.length ? (borrowed ? Buffer.from(chunk.subarray(r)) : chunk.subarray(r)) : null)
   }
 
   /** Answers a head that could not be parsed, then closes: the stream is out of sync. */
@@ -222,7 +274,7 @@ export class Connection implements Downstream, PhaseHost, ContentResponder {
     if (this.https) req.scheme = 'https'
     this.state = BUSY
     // While a handler runs, the client owes us nothing: no client timeout (the backend has its own).
-    this.socket.setTimeout(0)
+    this.deadline.disarm()
     // Until the body is read, an answer from here on must not leave its bytes to be parsed as the next request.
     this.bodyPending = head.contentLength > 0 || head.chunked
     this.bodyRefused = false
@@ -265,7 +317,7 @@ export class Connection implements Downstream, PhaseHost, ContentResponder {
     // The body: read it whole before the handler runs (nginx's request buffering), bounded by client_max_body_size.
     this.body.start(READ_WHOLE, head, lc.clientMaxBodySize)
     this.state = BODY
-    this.socket.setTimeout(lc.clientBodyTimeout)
+    this.deadline.arm(lc.clientBodyTimeout)
     if (head.expectContinue) this.socket.write('HTTP/1.1 100 Continue\r\n\r\n')
     if (rest !== null) this.readBody(rest, 0)
   }
@@ -296,7 +348,7 @@ export class Connection implements Downstream, PhaseHost, ContentResponder {
         // The backend is full: read no more (and time nothing) until it drains.
         this.bodyPaused = true
         this.socket.pause()
-        this.socket.setTimeout(0)
+        this.deadline.disarm()
       }
     } else if (b.spooledToFile) {
       b.spooledToFile = false
@@ -323,7 +375,7 @@ export class Connection implements Downstream, PhaseHost, ContentResponder {
     this.state = BUSY
     this.bodyPending = false
     this.socket.pause()
-    this.socket.setTimeout(0)
+    this.deadline.disarm()
     this.exchange?.feedEnd()
   }
 
@@ -345,8 +397,9 @@ export class Connection implements Downstream, PhaseHost, ContentResponder {
   }
 
   private dispatch(): void {
-    this.socket.setTimeout(0)
-    this.socket.pause()
+    this.deadline.disarm()
+    // The socket keeps reading: what a client pipelines meanwhile waits in `pending`, which pauses it past
+    // PIPELINE_BUFFER. Pausing here would cost a readStop and a resume (a nextTick and a read(0)) per request.
     runHandler(this.worker, this, this.req!)
   }
 
@@ -361,7 +414,7 @@ export class Connection implements Downstream, PhaseHost, ContentResponder {
   private beginProxyBody(lc: LocConf, pass: ProxyPass, rest: Buffer | null): void {
     const head = this.req!.head
     this.state = BODY
-    this.socket.setTimeout(lc.clientBodyTimeout)
+    this.deadline.arm(lc.clientBodyTimeout)
     if (head.expectContinue) this.socket.write('HTTP/1.1 100 Continue\r\n\r\n')
     let stream = !pass.requestBuffering && (!head.chunked || pass.version === '1.1')
     if (stream && head.chunked && rest !== null && BodyReader.endsIn(rest, lc.clientMaxBodySize)) stream = false
@@ -428,7 +481,7 @@ export class Connection implements Downstream, PhaseHost, ContentResponder {
     this.bodyPaused = false
     this.body.paused = false
     if (this.state !== BODY) return
-    this.socket.setTimeout(this.req!.loc!.clientBodyTimeout)
+    this.deadline.arm(this.req!.loc!.clientBodyTimeout)
     this.socket.resume()
   }
 
@@ -566,7 +619,8 @@ export class Connection implements Downstream, PhaseHost, ContentResponder {
     this.fileLength = length
     req.bodyBytesSent = 0
     // A client that stops reading is dropped after send_timeout without progress, as nginx does.
-    this.socket.setTimeout(lc?.sendTimeout ?? 60_000)
+    this.sendArmed = true
+    this.armSend()
     const l = (this.fileListeners ??= {
       data: (b) => this.fileData(b),
       end: () => this.fileEnd(),
@@ -599,7 +653,8 @@ export class Connection implements Downstream, PhaseHost, ContentResponder {
       this.socket.destroy()
       return
     }
-    this.socket.setTimeout(0)
+    this.sendArmed = false
+    this.deadline.disarm()
     this.done()
   }
 
@@ -641,10 +696,13 @@ export class Connection implements Downstream, PhaseHost, ContentResponder {
     // send_timeout is armed only once the client falls behind: a response it keeps up with costs no timer.
     if (this.sendArmed || this.req === null) return
     this.sendArmed = true
-    this.socket.setTimeout(this.req.loc!.sendTimeout)
+    this.armSend()
   }
 
-  responseHead(rh: ResponseHead, kind: BodyKind): number {
+  /** responseHead wrote the body it was given with the head. */
+  tailTaken = false
+
+  responseHead(rh: ResponseHead, kind: BodyKind, tail: string | null = null): number {
     const req = this.req!
     const lc = req.loc!
     const status = req.errStatus > 0 ? req.errStatus : rh.status
@@ -657,7 +715,18 @@ export class Connection implements Downstream, PhaseHost, ContentResponder {
     }
     req.keepAlive = framing.keepAlive
     req.status = status
-    this.socket.write(proxiedHead(req, lc, this.proxyPass(), rh, status, gz, framing, this), 'latin1')
+    const head = proxiedHead(req, lc, this.proxyPass(), rh, status, gz, framing, this)
+    this.tailTaken = tail !== null && this.gz === null && frame === FRAME_AS_IS
+    if (this.tailTaken) {
+      // The whole (small) body came with the backend's head: both leave in one write.
+      this.socket.write(head + tail!, 'latin1')
+      req.headerSent = true
+      // $body_bytes_sent is known: no socket.bytesWritten (it walks the socket's write buffer, twice a request).
+      req.bodyBytesSent = tail!.length
+      this.bodyStart = -1
+      return frame
+    }
+    this.socket.write(head, 'latin1')
     req.headerSent = true
     // $body_bytes_sent: what the socket takes after the head, read once at the end instead of counted per chunk.
     this.bodyStart = this.socket.bytesWritten
@@ -680,7 +749,7 @@ export class Connection implements Downstream, PhaseHost, ContentResponder {
     backend.on('end', () => client.end())
     backend.on('close', () => client.destroy())
     backend.on('error', () => client.destroy())
-    client.setTimeout(0)
+    this.deadline.cancel()
     client.resume()
   }
 
@@ -754,7 +823,8 @@ export class Connection implements Downstream, PhaseHost, ContentResponder {
       // nginx's lingering close: keep reading (and dropping) what the client still sends for a while, so a client
       // that writes its whole body before reading still gets the answer instead of a reset.
       this.state = CLOSED
-      this.socket.setTimeout(LINGERING_TIMEOUT)
+      this.lingering = true
+      this.deadline.arm(LINGERING_TIMEOUT)
       this.socket.resume()
       this.socket.end()
       return
@@ -767,11 +837,12 @@ export class Connection implements Downstream, PhaseHost, ContentResponder {
     const req = this.req!
     this.req = null
     this.state = HEAD
-    this.socket.setTimeout(req.loc?.keepaliveTimeout ?? 75_000)
-    this.socket.resume()
+    this.headArmed = false
+    this.deadline.arm(req.loc?.keepaliveTimeout ?? 75_000)
+    if (this.socket.isPaused()) this.socket.resume()
     const p = this.pending
     this.pending = null
-    if (p !== null) this.readHead(p)
+    if (p !== null) this.readHead(p, false)
   }
 
   /**
@@ -781,7 +852,7 @@ export class Connection implements Downstream, PhaseHost, ContentResponder {
   private discardBody(): void {
     const req = this.req!
     this.state = BODY
-    this.socket.setTimeout(req.loc?.clientBodyTimeout ?? 60_000)
+    this.deadline.arm(req.loc?.clientBodyTimeout ?? 60_000)
     this.body.start(READ_DISCARD, req.head, Infinity)
     const rest = this.rest
     this.rest = null
@@ -812,7 +883,7 @@ export class Connection implements Downstream, PhaseHost, ContentResponder {
           // send_timeout: only a client that does not take what is waiting for it has timed out; else the backend
           // is slow, which proxy_read_timeout covers.
           if (this.socket.writableLength === 0) {
-            this.socket.setTimeout(req.loc!.sendTimeout)
+            this.armSend()
             return
           }
           log('info', `client timed out (110: Connection timed out) while sending to client${this.where()}`)
@@ -832,6 +903,7 @@ export class Connection implements Downstream, PhaseHost, ContentResponder {
   }
 
   private onClose(): void {
+    this.deadline.cancel()
     if (this.state === CLOSED && this.exchange === null) {
       this.worker.forget(this)
       return

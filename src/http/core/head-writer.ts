@@ -20,9 +20,9 @@ const TOKENS_OFF = 'dyups'
 const SERVER_ON = `Server: ${TOKENS_ON}\r\n`
 const SERVER_OFF = `Server: ${TOKENS_OFF}\r\n`
 
-/** The status line, `Server` (server_tokens) and `Date`: how every head begins. */
-export function headStart(status: number, tokens: boolean): string {
-  return `${statusLine(status)}${tokens ? SERVER_ON : SERVER_OFF}Date: ${httpDate()}\r\n`
+/** The status line, `Server` (server_tokens) and `Date` (`nowMs`: the answer's time): how every head begins. */
+export function headStart(status: number, tokens: boolean, nowMs?: number): string {
+  return `${statusLine(status)}${tokens ? SERVER_ON : SERVER_OFF}Date: ${httpDate(nowMs)}\r\n`
 }
 
 /** `Connection:`, and with keep-alive the `Keep-Alive: timeout=N` keepalive_timeout's second parameter asks for. */
@@ -66,7 +66,7 @@ export function localHead(
   redirects: Pick<RedirectRewriter, 'absolute'>,
 ): string {
   const noLength = status === 204 || status === 304
-  let h = headStart(status, lc?.serverTokens ?? true)
+  let h = headStart(status, lc?.serverTokens ?? true, req.answerTime())
   if (type !== undefined && !noLength) h += `Content-Type: ${type}${charsetSuffix(lc?.charset ?? null, type)}\r\n`
   if (!noLength && !(gz & GZ_COMPRESS)) h += `Content-Length: ${len}\r\n`
   const loc = req.location
@@ -80,7 +80,7 @@ export function localHead(
   if (loc !== null && !loc.startsWith('/')) h += `Location: ${loc}\r\n`
   if (headers !== null) for (const [n, v] of headers) if (n !== 'Location' || !v.startsWith('/')) h += `${n}: ${v}\r\n`
   if (lc !== null) {
-    if (lc.expires !== null) h += expiresLines(lc.expires, status, -1)
+    if (lc.expires !== null) h += expiresLines(lc.expires, status, -1, req.answerTime())
     h += addHeaderLines(lc, req, status)
   }
   if (gz & GZ_COMPRESS) h += 'Content-Encoding: gzip\r\n'
@@ -92,7 +92,7 @@ export function localHead(
  * Expires, Accept-Ranges, Content-Range) after it, then add_header's lines, then `last` (Content-Encoding).
  */
 export function streamHead(req: HttpRequest, lc: LocConf | null, status: number, keep: boolean, before: string, after: string, last: string): string {
-  let h = headStart(status, lc?.serverTokens !== false) + before + connection(keep, lc) + after
+  let h = headStart(status, lc?.serverTokens !== false, req.answerTime()) + before + connection(keep, lc) + after
   if (lc !== null) h += addHeaderLines(lc, req, status)
   return h + last + '\r\n'
 }
@@ -137,7 +137,7 @@ export function proxiedFraming(req: HttpRequest, kind: BodyKind, gz: number, kee
 export function proxiedHead(req: HttpRequest, lc: LocConf, pass: ProxyPass, rh: ResponseHead, status: number, gz: number, framing: ProxiedFraming, redirects: RedirectRewriter): string {
   return buildClientHead(rh, {
     server: lc.serverTokens ? TOKENS_ON : TOKENS_OFF,
-    date: httpDate(),
+    date: httpDate(req.answerTime()),
     chunked: framing.chunked,
     keepAlive: framing.keepAlive,
     keepAliveHeader: lc.keepaliveHeader,
@@ -149,7 +149,7 @@ export function proxiedHead(req: HttpRequest, lc: LocConf, pass: ProxyPass, rh: 
     gzip: (gz & GZ_COMPRESS) !== 0,
     vary: (gz & GZ_VARY) !== 0,
     charset: charsetSuffix(lc.charset, rh.get('content-type') ?? undefined),
-    expires: lc.expires !== null ? expiresValues(lc.expires, status, lastModifiedOf(rh)) : null,
+    expires: lc.expires !== null ? expiresValues(lc.expires, status, lastModifiedOf(rh), req.answerTime()) : null,
   })
 }
 

@@ -9,6 +9,7 @@ import type { Balancer } from '../../balancer/index.js'
 import { DyupsError } from '../../errors.js'
 import { log } from '../../log.js'
 import { Pools } from '../../proxy/index.js'
+import { DeadlineWheel } from '../../deadlines.js'
 import type { HttpConfig, Listener } from '../conf/types.js'
 import { Connection } from './connection.js'
 import { NameResolver } from '../lib/names.js'
@@ -18,7 +19,9 @@ import type { Template, Variables } from '../lib/variables.js'
 import { PLAIN, sniff } from '../conf/tls.js'
 
 export class HttpWorker implements Services {
-  readonly pools = new Pools()
+  /** Every connection's timeouts, client and backend, on one timer. */
+  readonly deadlines = new DeadlineWheel()
+  readonly pools = new Pools(this.deadlines)
   /** Implicit upstreams of literal addresses in proxy_pass. */
   readonly literals = new Map<string, Balancer>()
   /** DNS for proxy_pass hosts that are no group, when a `resolver` is configured. */

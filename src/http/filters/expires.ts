@@ -59,8 +59,8 @@ export function expiresValues(e: ExpiresSetting, status: number, lastModified: n
 }
 
 /** The two header lines for an answer nginx sets them on; '' otherwise (or without `expires`). */
-export function expiresLines(e: ExpiresSetting | null, status: number, lastModified: number): string {
+export function expiresLines(e: ExpiresSetting | null, status: number, lastModified: number, nowMs: number = Date.now()): string {
   if (e === null) return ''
-  const v = expiresValues(e, status, lastModified)
+  const v = expiresValues(e, status, lastModified, nowMs)
   return v === null ? '' : `Expires: ${v.expires}\r\nCache-Control: ${v.cacheControl}\r\n`
 }

@@ -1,4 +1,8 @@
-/** nginx's address parsers (ngx_inet_addr, ngx_inet6_addr), for access rules and the variables. */
+/**
+ * nginx's address parsers (ngx_inet_addr, ngx_inet6_addr), for access rules and the variables. They parse a range of
+ * a string in place, with no allocation, because they run per request on the client's address; the configuration's
+ * whole-string parsers are in src/upstream/address.ts.
+ */
 
 /** `ngx_inet_addr`: dotted quad, each octet ≤ 255, exactly three dots; empty octets count as 0, as in nginx. */
 export function parseIPv4(s: string, from = 0, to = s.length): number {

@@ -45,6 +45,8 @@ export class Request<Loc = unknown, Srv = unknown> extends BasicVarSource {
   pinnedGroup: Balancer | null = null
   /** The proxy_pass that pinned it: another location's (after an error page's redirect) looks its own group up. */
   pinnedFor: object | null = null
+  /** See {@link answerTime}; -1 until it is first read. */
+  private answerMs = -1
 
   constructor(head: RequestHead, slots: number) {
     super()
@@ -58,6 +60,15 @@ export class Request<Loc = unknown, Srv = unknown> extends BasicVarSource {
     this.keepAlive = head.keepAlive
     this.startMsec = Date.now()
     if (slots > 0) this.sets = new Array(slots)
+  }
+
+  /**
+   * The time (ms since the epoch) the answer's head shows: read once, at the first call, so that Date and Expires
+   * agree (Expires − Date is exactly the max-age), as they do in nginx, whose header filters read one cached time.
+   */
+  answerTime(): number {
+    if (this.answerMs < 0) this.answerMs = Date.now()
+    return this.answerMs
   }
 
   /** The next attempt starts another upstream (after an internal redirect): ` : ` before it, as nginx. */

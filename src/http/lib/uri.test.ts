@@ -137,7 +137,7 @@ test('the fast path returns the target itself when nothing needs decoding', () =
   assert.equal(t.requestUri, s)
 })
 
-test('decodeForDyups splits the decoded path (SPEC §2)', () => {
+test('decodeForDyups splits the decoded path (docs/api.md#general-rules)', () => {
   const rows: Array<[string, string[] | null]> = [
     ['/', []],
     ['/list', ['list']],

@@ -374,7 +374,7 @@ export function parseTarget(target: string, out: Target, mergeSlashes = true): b
 const dyupsTarget = new Target()
 
 /**
- * The path of a dyups interface request, as segments (SPEC §2): decoded (`%2F` is `/`), slashes merged,
+ * The path of a dyups interface request, as segments (docs/api.md#general-rules): decoded (`%2F` is `/`), slashes merged,
  * dot-segments resolved, query and fragment dropped, split on `/`; a trailing slash adds no segment.
  * `/upstream/my%20host` → `['upstream', 'my host']`, `/` → `[]`.
  *

@@ -6,6 +6,13 @@
  *
  * Per-request cost: the client address is parsed once into a number (IPv4) or a shared 16-byte scratch (IPv6),
  * then one AND/compare per rule. No allocation.
+ *
+ * Why not Node's `net.BlockList`: it answers "is the address in this set", while nginx's rules need order (the first
+ * matching rule decides between allow and deny), one list per address family with IPv4-mapped clients checked as
+ * IPv4, and `unix:` rules; encoding that as one BlockList per run of same-action rules works, but measured 5-16x
+ * slower on the hot path (bench/access-check.ts, 10 rules, 1e6 checks, four runs on a loaded 2-core machine:
+ * 50-200 ns per check here, 800-930 ns there).
+ * `parseCidr` stays too: it is ngx_ptocidr's grammar, with its warning for host bits set.
  */
 import { DyupsError } from '../../errors.js'
 import type { Directive } from '../../config/index.js'

@@ -17,7 +17,7 @@ const URL_PARTS = /^http(s?):\/\/([^/]*)(.*)$/i
 
 /**
  * The location is found and its body is about to be read: the group the request goes to is chosen now and kept, so
- * deleting or replacing it while the body comes in does not fail the request (DESIGN: a request pins its table
+ * deleting or replacing it while the body comes in does not fail the request (docs/design.md: a request pins its table
  * version). Literal addresses and resolved names are looked up when the body is in, as they cannot be deleted.
  */
 export function pinUpstream(w: Services, req: Request, pass: ProxyPass): void {

@@ -244,7 +244,7 @@ async function respond(c: Responder, req: HttpRequest, fh: FileHandle, st: Stats
     const modified = (ims !== null && isModified(fc.ifModifiedSince, ims, mtime)) || (inm !== null && !etagListMatches(inm, etag, true))
     if (!modified) {
       void fh.close().catch(ignore)
-      return c.sendStream(304, lastModified, etagLine + expiresLines(lc.expires, 304, mtime), null, 0)
+      return c.sendStream(304, lastModified, etagLine + expiresLines(lc.expires, 304, mtime, req.answerTime()), null, 0)
     }
   }
 
@@ -252,7 +252,7 @@ async function respond(c: Responder, req: HttpRequest, fh: FileHandle, st: Stats
   const type = `Content-Type: ${mime}${charsetSuffix(lc.charset, mime)}\r\n`
   // ngx_http_gzip_header_filter runs before the range filter: a compressed answer has no length, hence no range.
   const gz = lc.gzip !== null ? gzipLocal(lc.gzip, req, ok ? 200 : req.errStatus, mime, size) : 0
-  if (gz & GZ_COMPRESS) return sendGzipped(c, req, fh, ok ? 200 : req.errStatus, type + lastModified, etag, gz, size, expiresLines(lc.expires, ok ? 200 : req.errStatus, mtime))
+  if (gz & GZ_COMPRESS) return sendGzipped(c, req, fh, ok ? 200 : req.errStatus, type + lastModified, etag, gz, size, expiresLines(lc.expires, ok ? 200 : req.errStatus, mtime, req.answerTime()))
   let start = 0
   let end = size
   let status = ok ? 200 : req.errStatus
@@ -272,12 +272,12 @@ async function respond(c: Responder, req: HttpRequest, fh: FileHandle, st: Stats
       status = 206
       after = `Content-Range: bytes ${start}-${end - 1}/${size}\r\n`
     } else if (typeof r !== 'number') {
-      return multipart(c, req, fh, r, size, mime + charsetSuffix(lc.charset, mime), lastModified, etagLine + expiresLines(lc.expires, 206, mtime))
+      return multipart(c, req, fh, r, size, mime + charsetSuffix(lc.charset, mime), lastModified, etagLine + expiresLines(lc.expires, 206, mtime, req.answerTime()))
     }
   }
   const length = end - start
   const before = `${type}Content-Length: ${length}\r\n${lastModified}`
-  after = etagLine + expiresLines(lc.expires, status, mtime) + after
+  after = etagLine + expiresLines(lc.expires, status, mtime, req.answerTime()) + after
   if (gz & GZ_VARY) after = `Vary: Accept-Encoding\r\n${after}`
   if (req.method === 'HEAD' || length === 0) {
     void fh.close().catch(ignore)

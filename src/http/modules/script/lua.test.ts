@@ -83,11 +83,23 @@ test('names, bodies and output cross the bridge byte for byte', async (t) => {
       local g, body = dyups.get(name)
       ngx.print(#name, " ", s, rv, " ", g, " ", body, "\\255\\0\\1")
     }
+  }
+  location = /ctl {
+    content_by_lua_block {
+      local dyups = require "ngx.dyups"
+      local s, rv = dyups.update("a\\nb", "server 127.0.0.1:81;")
+      local d = dyups.delete("a\\rb")
+      ngx.print(s, " [", rv, "] ", d)
+    }
   }`)
-  const r = await h.get('/up?n=%FF%00%C3%A9%20x', 'server 127.0.0.1:81; # caf\xc3\xa9 \xff')
+  // Every byte but a control byte is a name (a control byte is refused: test/interface-post.test.ts).
+  const r = await h.get('/up?n=%FF%80%C3%A9%20x', 'server 127.0.0.1:81; # caf\xc3\xa9 \xff')
   assert.equal(r.status, 200)
   assert.equal(r.body, '6 200success 200 server 127.0.0.1:81\n\xff\x00\x01')
-  assert.deepEqual(h.store.list().map((e) => e.group.name), ['\xff\x00\xc3\xa9 x'])
+  assert.deepEqual(h.store.list().map((e) => e.group.name), ['\xff\x80\xc3\xa9 x'])
+  const ctl = await h.get('/ctl')
+  assert.equal(ctl.body, '400 [] 400')
+  assert.deepEqual(h.store.list().map((e) => e.group.name), ['\xff\x80\xc3\xa9 x'])
 })
 
 test('ngx.ctx and the globals are per request, across waits', async (t) => {
