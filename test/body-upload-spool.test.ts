@@ -11,9 +11,11 @@ import test from 'node:test'
 import { GiB, MiB, RssSampler, fds, newFds, generatedCrc, logLines, open, readAll, sendGenerated, sinkBackend, startSide } from './bodies.js'
 import { rssKb } from './helpers.js'
 
-const RSS_LIMIT_KB = 128 * 1024
+// The body goes from the socket's read buffer to the file and from the file to the backend through one buffer that
+// is reused: a worker idles at ~22 MB and stays near that; 64 MB leaves room for the collector's timing.
+const RSS_LIMIT_KB = 64 * 1024
 
-test('a 1 GiB upload goes through a temp file with the worker under 128 MB of its own memory', async (t) => {
+test('a 1 GiB upload goes through a temp file with the worker under 64 MB of its own memory', async (t) => {
   const sink = await sinkBackend(t)
   const d = await startSide(t, 'dyups', sink.port, '    client_max_body_size 0;\n', '        location / { proxy_pass http://u; }\n')
   const temp = join(d.prefix, 'client_body_temp')

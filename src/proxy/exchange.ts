@@ -277,16 +277,18 @@ export class Exchange implements ConnUser {
 
   /**
    * Writes the spooled body from `pos` until the socket is full (drain goes on) or the body is out. A file body is
-   * read into one buffer, reused: a chunk larger than the socket's high-water mark is either written at once
-   * (write() true) or held until 'drain', when the socket has let go of it.
+   * read into one buffer, reused: a chunk at least the socket's high-water mark is either written whole at once
+   * (write() true) or held until 'drain', when the socket has let go of it. (Node 22 raised the default mark to
+   * 64 KiB: a buffer of only PUMP_CHUNK would then be a new allocation per read, 1 GiB of garbage for a 1 GiB body.)
    */
   private pump(s: Socket): void {
     const body = this.body!
-    if (body.inFile && this.pumpBuf === null && PUMP_CHUNK > s.writableHighWaterMark) this.pumpBuf = Buffer.allocUnsafeSlow(PUMP_CHUNK)
+    if (body.inFile && this.pumpBuf === null) this.pumpBuf = Buffer.allocUnsafeSlow(Math.max(PUMP_CHUNK, s.writableHighWaterMark))
+    const chunk = this.pumpBuf === null ? PUMP_CHUNK : this.pumpBuf.length
     while (this.pos < body.size) {
       let b: Buffer
       try {
-        b = body.read(this.pos, PUMP_CHUNK, this.pumpBuf ?? undefined)
+        b = body.read(this.pos, chunk, this.pumpBuf ?? undefined)
       } catch (e) {
         this.down.note('error', `read() from temp file failed (${(e as Error).message})`)
         return this.failure(NEXT_OFF, 500)

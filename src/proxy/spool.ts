@@ -92,14 +92,15 @@ export class BodySpool {
   }
 
   /**
-   * Appends body bytes (kept by reference while in memory).
+   * Appends body bytes: copied while the body is in memory, written before this returns once it is in a file, so
+   * `data` may be a read buffer that is reused afterwards.
    * @returns true when this call moved the body to a temp file (nginx logs that)
    * @throws the fs error when the temp file cannot be created or written
    */
   write(data: Buffer): boolean {
     if (this.fd < 0) {
       if (this.size + data.length <= this.limit) {
-        this.parts.push(data)
+        this.parts.push(Buffer.from(data))
         this.size += data.length
         return false
       }

@@ -205,15 +205,18 @@ export class Connection implements Downstream, PhaseHost, ContentResponder, Dead
   private onData(chunk: Buffer): void {
     // A read into the shared buffer: a head is parsed in place (the parser copies what it keeps, readHead what follows
     // the head); every other state keeps or forwards the bytes (a body's parts, the spool, the backend socket, the
-    // tunnel's peer, `pending`), so they get their own copy. What lingering close reads is dropped.
-    if (this.shared && this.state !== HEAD && this.state !== CLOSED) chunk = Buffer.from(chunk)
+    // tunnel's peer, `pending`), so they get their own copy — except a body spooled or discarded: the spool copies
+    // only what it keeps in memory (a body in a temp file is written before this returns), so a large upload
+    // allocates nothing per read. What lingering close reads is dropped.
+    const borrowed = this.shared && this.state === BODY && (this.body.mode === READ_SPOOL || this.body.mode === READ_DISCARD)
+    if (this.shared && !borrowed && this.state !== HEAD && this.state !== CLOSED) chunk = Buffer.from(chunk)
     switch (this.state) {
       case HEAD:
         return this.readHead(chunk, this.shared)
       case BODY:
         // client_body_timeout is a gap between two reads: each read starts it over.
         this.deadline.arm(this.req?.loc?.clientBodyTimeout ?? 60_000)
-        return this.readBody(chunk, 0)
+        return this.readBody(chunk, 0, borrowed)
       case TUNNEL:
         if (!this.peer!.write(chunk)) this.socket.pause()
         return
@@ -340,7 +343,8 @@ export class Connection implements Downstream, PhaseHost, ContentResponder, Dead
   }
 
   /** Body bytes, whichever way the body is read (body-reader.ts); its end goes on as the way of reading says. */
-  private readBody(chunk: Buffer, from: number): void {
+  /** @param borrowed `chunk` is the shared read buffer: what follows the body is copied before it is kept. */
+  private readBody(chunk: Buffer, from: number, borrowed = false): void {
     const b = this.body
     const r = b.execute(chunk, from)
     if (b.mode === READ_STREAM) {
@@ -356,7 +360,7 @@ export class Connection implements Downstream, PhaseHost, ContentResponder, Dead
     }
     if (r === BODY_MORE) return
     if (r < 0) return this.bodyFailed(r)
-    if (r < chunk.length) this.pending = chunk.subarray(r)
+    if (r < chunk.length) this.pending = borrowed ? Buffer.from(chunk.subarray(r)) : chunk.subarray(r)
     switch (b.mode) {
       case READ_DISCARD:
         return this.discarded()
