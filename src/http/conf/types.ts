@@ -151,6 +151,8 @@ export interface HttpConfig {
   tempPaths: readonly TempPath[]
   /** `events { worker_connections }`: client connections one worker keeps open at most. */
   workerConnections: number
+  /** The configuration has `js_import`s: a worker starts its JavaScript engine with its listeners. */
+  js: boolean
 }
 
 /** A request as the request path sees it: with its server's and location's compiled configuration. */

@@ -12,6 +12,7 @@ import { log } from '../../log.js'
 import { Pools } from '../../proxy/index.js'
 import type { HttpConfig, Listener } from '../conf/types.js'
 import { Connection } from './connection.js'
+import { prepareJs } from '../modules/script/index.js'
 import { NameResolver } from '../lib/names.js'
 import type { HttpRequest } from '../conf/types.js'
 import type { Services, WorkerDeps } from '../lib/context.js'
@@ -53,6 +54,8 @@ export class HttpWorker implements Services {
       }
     }
     for (const l of this.conf.listeners) this.servers.push(await this.open(l))
+    // The engine thread boots beside the listeners (≈ 0.1 s); a configuration without JavaScript never loads it.
+    if (this.conf.js) prepareJs()
   }
 
   private open(l: Listener): Promise<Server> {

@@ -39,6 +39,11 @@ export class ScriptCompiler {
     this.confDir = dirname(resolve(this.prefix, src.confFile))
   }
 
+  /** Some `js_import` was met: the workers need their JavaScript engine. */
+  get hasJs(): boolean {
+    return this.modules.size > 0
+  }
+
   /**
    * The script handler of a location's directives, or null when it has none.
    * @param imports the `js_import`s in force there (http, server and location levels)

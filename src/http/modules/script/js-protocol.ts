@@ -1,0 +1,75 @@
+/**
+ * What a worker's main thread and its JavaScript engine thread (js-engine.ts) tell each other, and the limits the
+ * engine applies. Messages are structured-cloned; strings are byte strings (latin1) as everywhere in dyups.
+ */
+import type { Level } from '../../../log.js'
+
+/** How long one stretch of module code (a handler's synchronous part, a continuation) may run. */
+export const JS_TIMEOUT_MS = 1000
+
+/** The heap of one module's sandbox; an allocation past it fails with `out of memory`. */
+export const JS_MEMORY_BYTES = 64 * 1024 * 1024
+
+/** The sandbox's stack (deep recursion fails with `RangeError: stack overflow`, not a crash). */
+export const JS_STACK_BYTES = 512 * 1024
+
+/** How long a handler waits for the main thread to read a variable for it (`r.variables.NAME`). */
+export const JS_VARIABLE_WAIT_MS = 1000
+
+/** What a handler sees of its request: copied to the engine thread with the run. */
+export interface JsRequestData {
+  method: string
+  uri: string
+  httpVersion: string
+  remoteAddress: string
+  requestLine: string
+  args: string
+  /** Header names and values, alternating, as received. */
+  headers: string[]
+  /** The body as a byte string, or null without one. */
+  body: string | null
+}
+
+export interface JsModuleSource {
+  id: number
+  name: string
+  file: string
+  /** The module's code, rewritten for a script (js.ts's transformModule). */
+  code: string
+}
+
+/** Main thread → engine. */
+export type ToEngine =
+  | { t: 'module'; module: JsModuleSource }
+  | { t: 'drop'; module: number }
+  | { t: 'run'; id: number; module: number; fn: string; name: string; req: JsRequestData }
+  | { t: 'settle'; id: number; call: number; status: number; body: string }
+
+/** Engine → main thread, in batches (an array per turn of the engine). */
+export type FromEngine =
+  /** `text` goes to the error log; with the request's context when `id` is one of a run still open. */
+  | { t: 'log'; level: Level; text: string; id: number }
+  /** The response: `send` is sendLocal, `fail` is finishLocal. */
+  | { t: 'end'; id: number; how: 'send'; status: number; body: string | null; headers: [string, string][] | null; contentType: string | undefined }
+  | { t: 'end'; id: number; how: 'fail'; status: number }
+  | { t: 'dyups'; id: number; call: number; op: 'update' | 'delete' | 'get'; name: string; body: string }
+  /** The run is over: nothing more will come for it. */
+  | { t: 'close'; id: number }
+
+/** A variable read: engine → main on the sync port, then main → engine, with the shared flag raised. */
+export interface VarAsk {
+  seq: number
+  id: number
+  name: string
+}
+export interface VarAnswer {
+  seq: number
+  value: string | undefined
+}
+
+/** What the engine thread is started with. */
+export interface EngineData {
+  /** Int32Array over it: [0] is raised (1) by the main thread when a variable's answer was posted. */
+  flag: SharedArrayBuffer
+  port: import('node:worker_threads').MessagePort
+}
