@@ -24,13 +24,19 @@ import type { Level } from '../../../log.js'
 import type { Responder } from '../../lib/context.js'
 import { PRELUDE, PRELUDE_FILE } from './js-prelude.js'
 import {
-  JS_MEMORY_BYTES, JS_STACK_BYTES, JS_TIMEOUT_MS, JS_VARIABLE_WAIT_MS, type EngineData, type FromEngine, type JsModuleSource,
+  JS_MEMORY_BYTES, JS_STACK_BYTES, JS_TIMEOUT_MS, JS_VARIABLE_WAIT_MS, SLOT_BUSY, SLOT_RUN, SLOT_VAR, type EngineData, type FromEngine, type JsModuleSource,
   type JsRequestData, type ToEngine, type VarAnswer, type VarAsk,
 } from './js-protocol.js'
 import { headerPairs, levelOf, parseArgs, ScriptResponse } from './ngx-common.js'
 
 const data = workerData as EngineData
 const flag = new Int32Array(data.flag)
+
+/** Tells the main thread's watchdog that module code runs for `run` (0: it stopped). */
+function busy(run: number): void {
+  Atomics.store(flag, SLOT_RUN, run | 0)
+  Atomics.store(flag, SLOT_BUSY, run === 0 ? 0 : Math.max(1, Date.now() - data.base))
+}
 const syncPort = data.port
 const port = parentPort!
 
@@ -39,6 +45,9 @@ const wasmModule = new WebAssembly.Module(readFileSync(createRequire(import.meta
 // The package is CommonJS to TypeScript and ES to Node: its default import is the variant either way.
 const RELEASE_SYNC = ((RELEASE_SYNC_IMPORT as unknown as { default?: QuickJSSyncVariant }).default ?? RELEASE_SYNC_IMPORT) as QuickJSSyncVariant
 const variant: QuickJSSyncVariant = newVariant(RELEASE_SYNC, { wasmModule })
+
+/** The request fields `r` reads by name. */
+const FIELDS = new Set(['method', 'uri', 'httpVersion', 'remoteAddress', 'requestLine'])
 
 const BUDGET = `the handler ran past its time budget (${JS_TIMEOUT_MS} ms)`
 
@@ -76,8 +85,14 @@ class Sandbox {
   private readonly runFn: QuickJSHandle
   private readonly settleFn: QuickJSHandle
 
-  static async create(mod: Module): Promise<Sandbox> {
-    return new Sandbox(mod, await newQuickJSWASMModuleFromVariant(variant))
+  static async create(mod: Module, run: number): Promise<Sandbox> {
+    const qjs = await newQuickJSWASMModuleFromVariant(variant)
+    busy(run)
+    try {
+      return new Sandbox(mod, qjs)
+    } finally {
+      busy(0)
+    }
   }
 
   private constructor(
@@ -152,11 +167,13 @@ class Sandbox {
     if (this.dead) return run.fail('the module was reset')
     current = run
     this.deadline = Date.now() + JS_TIMEOUT_MS
+    busy(run.id)
     try {
       f()
       if (!this.dead) this.drain(run)
     } finally {
       current = null
+      busy(0)
     }
   }
 
@@ -247,8 +264,11 @@ class Sandbox {
     if (run === undefined || run.sandbox !== this) throw new Error('the request is over')
     const { req, resp } = run
     switch (op) {
-      case 'field':
-        return ctx.newString(req[s(2) as 'method' | 'uri' | 'httpVersion' | 'remoteAddress' | 'requestLine'] ?? '')
+      case 'field': {
+        const f = s(2)
+        if (!FIELDS.has(f)) throw new TypeError(`no request field "${f}"`)
+        return ctx.newString(req[f as 'method' | 'uri' | 'httpVersion' | 'remoteAddress' | 'requestLine'])
+      }
       case 'body':
         return str(req.body ?? undefined)
       case 'args':
@@ -264,9 +284,12 @@ class Sandbox {
         return undefined
       case 'hget':
         return ctx.newString(JSON.stringify(resp.getHeader(s(2))))
-      case 'hset':
-        resp.setHeader(s(2), JSON.parse(s(3)) as string[])
+      case 'hset': {
+        const values: unknown = JSON.parse(s(3))
+        if (!Array.isArray(values) || !values.every((v) => typeof v === 'string')) throw new TypeError('header values must be strings')
+        resp.setHeader(s(2), values)
         return undefined
+      }
       case 'hdel':
         return ctx.newNumber(resp.setHeader(s(2), []) ? 1 : 0)
       case 'return':
@@ -292,9 +315,9 @@ class Sandbox {
   private variable(run: Run, name: string): string | undefined {
     const seq = ++varSeq
     const t0 = Date.now()
-    Atomics.store(flag, 0, 0)
+    Atomics.store(flag, SLOT_VAR, 0)
     syncPort.postMessage({ seq, id: run.id, name } satisfies VarAsk)
-    Atomics.wait(flag, 0, 0, JS_VARIABLE_WAIT_MS)
+    Atomics.wait(flag, SLOT_VAR, 0, JS_VARIABLE_WAIT_MS)
     this.deadline += Date.now() - t0
     for (;;) {
       const m = receiveMessageOnPort(syncPort)
@@ -306,13 +329,16 @@ class Sandbox {
 }
 
 /**
- * QuickJS's two commonest TypeErrors, logged in V8's words (as dyups logged them before it ran handlers in QuickJS,
- * and as Node does): `cannot read property 'x' of undefined` → `Cannot read properties of undefined (reading 'x')`.
+ * QuickJS's commonest errors, logged in V8's words (as dyups logged them before it ran handlers in QuickJS, and as
+ * Node does): `cannot read property 'x' of undefined` → `Cannot read properties of undefined (reading 'x')`,
+ * `'x' is not defined` → `x is not defined`.
  */
 export function v8Wording(why: string): string {
-  return why.replace(/^TypeError: cannot (read|set) property '([^']*)' of (undefined|null)/, (_all, op: string, key: string, what: string) =>
-    `TypeError: Cannot ${op} properties of ${what} (${op === 'read' ? 'reading' : 'setting'} '${key}')`,
-  )
+  return why
+    .replace(/^TypeError: cannot (read|set) property '([^']*)' of (undefined|null)/, (_all, op: string, key: string, what: string) =>
+      `TypeError: Cannot ${op} properties of ${what} (${op === 'read' ? 'reading' : 'setting'} '${key}')`,
+    )
+    .replace(/^ReferenceError: '([^']*)' is not defined/, 'ReferenceError: $1 is not defined')
 }
 
 /** A module's top level threw, or did not compile. */
@@ -395,8 +421,8 @@ class Run {
   }
 }
 
-async function sandboxOf(mod: Module): Promise<Sandbox> {
-  mod.sandbox ??= Sandbox.create(mod)
+async function sandboxOf(mod: Module, run: Run): Promise<Sandbox> {
+  mod.sandbox ??= Sandbox.create(mod, run.id)
   try {
     return await mod.sandbox
   } catch (e) {
@@ -412,7 +438,7 @@ async function start(m: Extract<ToEngine, { t: 'run' }>): Promise<void> {
   const mod = modules.get(m.module)
   try {
     if (mod === undefined) throw new ModuleError('the module is not loaded')
-    run.sandbox = await sandboxOf(mod)
+    run.sandbox = await sandboxOf(mod, run)
   } catch (e) {
     run.fail(e instanceof ModuleError ? e.message : String(e))
     run.check()

@@ -19,12 +19,18 @@ export const PRELUDE_FILE = 'dyups:prelude'
 
 export const PRELUDE = String.raw`(function (host) {
   'use strict'
+  // What the prelude uses, taken before module code can replace it (a module that does breaks only itself, but
+  // its requests keep working).
   const freeze = Object.freeze, define = Object.defineProperty, create = Object.create
+  const parse = JSON.parse, stringify = JSON.stringify, isArray = Array.isArray, trunc = Math.trunc
+  const fromCharCode = String.fromCharCode, apply = Reflect.apply, WeakMapGet = WeakMap.prototype.get
+  const toLowerCase = String.prototype.toLowerCase
+  const lowerOf = (s) => apply(toLowerCase, s, [])
   const TOKEN = /^[!#$%&'*+\-.^_${'`'}|~0-9A-Za-z]+$/
 
   function latin1Of(u8) {
     let s = ''
-    for (let i = 0; i < u8.length; i += 8192) s += String.fromCharCode.apply(null, u8.subarray(i, i + 8192))
+    for (let i = 0; i < u8.length; i += 8192) s += apply(fromCharCode, null, u8.subarray(i, i + 8192))
     return s
   }
   function bytesOf(v) {
@@ -92,7 +98,7 @@ export const PRELUDE = String.raw`(function (host) {
   define(globalThis, 'Buffer', { value: Buffer, enumerable: false })
   define(globalThis, '__dyups', { value: api })
 
-  const waiting = new Map()
+  const waiting = create(null)
   function call(op, args) {
     return new Promise((resolve, reject) => {
       const argc = op === 'update' ? 2 : 1
@@ -102,13 +108,13 @@ export const PRELUDE = String.raw`(function (host) {
       if (name === null || body === null) return reject(new TypeError('dyups.' + op + ': arguments must be strings'))
       const n = host('dyups', op, name, body)
       if (n < 0) return reject(new Error('dyups.' + op + ' can only be called while a request is handled'))
-      waiting.set(n, resolve)
+      waiting[n] = resolve
     })
   }
 
   const states = new WeakMap()
   function state(r) {
-    const st = states.get(r)
+    const st = apply(WeakMapGet, states, [r])
     if (st === undefined) throw new TypeError('not a request object')
     return st
   }
@@ -123,14 +129,17 @@ export const PRELUDE = String.raw`(function (host) {
     get requestBody() { return host('body', idOf(this)) },
     get requestBuffer() { const b = host('body', idOf(this)); return b === undefined ? undefined : Buffer.from(b, 'latin1') },
     get status() { return host('status', idOf(this)) },
-    set status(v) { host('setStatus', idOf(this), Math.trunc(Number(v)) || 0) },
+    set status(v) { host('setStatus', idOf(this), trunc(Number(v)) || 0) },
     get args() {
       const st = state(this)
       if (st.args === undefined) {
         const o = create(null)
-        for (const [k, v] of JSON.parse(host('args', st.id))) {
-          const old = o[k]
-          o[k] = old === undefined ? v : Array.isArray(old) ? [...old, v] : [old, v]
+        const pairs = parse(host('args', st.id))
+        for (let i = 0; i < pairs.length; i++) {
+          const k = pairs[i][0], v = pairs[i][1], old = o[k]
+          if (old === undefined) o[k] = v
+          else if (isArray(old)) old[old.length] = v
+          else o[k] = [old, v]
         }
         st.args = o
       }
@@ -139,20 +148,22 @@ export const PRELUDE = String.raw`(function (host) {
     get headersIn() {
       const st = state(this)
       if (st.hin === undefined) {
-        const o = create(null), lower = new Map()
-        for (const [k, v] of JSON.parse(host('raw', st.id))) {
-          const low = k.toLowerCase(), first = lower.get(low)
-          if (first === undefined) { lower.set(low, k); o[k] = v }
+        const o = create(null), lower = create(null)
+        const pairs = parse(host('raw', st.id))
+        for (let i = 0; i < pairs.length; i++) {
+          const k = pairs[i][0], v = pairs[i][1]
+          const low = lowerOf(k), first = lower[low]
+          if (first === undefined) { lower[low] = k; o[k] = v }
           else o[first] += (low === 'cookie' ? '; ' : ', ') + v
         }
         st.hin = new Proxy(o, {
-          get: (t, p) => (typeof p !== 'string' ? undefined : p in t ? t[p] : t[lower.get(p.toLowerCase()) || '']),
+          get: (t, p) => (typeof p !== 'string' ? undefined : p in t ? t[p] : t[lower[lowerOf(p)] || '']),
           set: () => false,
         })
       }
       return st.hin
     },
-    get rawHeadersIn() { return JSON.parse(host('raw', idOf(this))) },
+    get rawHeadersIn() { return parse(host('raw', idOf(this))) },
     get headersOut() {
       const st = state(this)
       if (st.hout === undefined) {
@@ -160,14 +171,14 @@ export const PRELUDE = String.raw`(function (host) {
         st.hout = new Proxy(create(null), {
           get: (_t, p) => {
             if (typeof p !== 'string') return undefined
-            const v = JSON.parse(host('hget', id, p))
+            const v = parse(host('hget', id, p))
             return v.length === 0 ? undefined : v.length === 1 ? v[0] : v
           },
           set: (_t, p, v) => {
             if (typeof p !== 'string') return false
             if (!TOKEN.test(p.replace(/_/g, '-'))) throw new TypeError('invalid header name "' + p + '"')
-            const values = v === undefined || v === null ? [] : (Array.isArray(v) ? v : [v]).map(text)
-            host('hset', id, p, JSON.stringify(values))
+            const values = v === undefined || v === null ? [] : (isArray(v) ? v : [v]).map(text)
+            host('hset', id, p, stringify(values))
             return true
           },
           deleteProperty: (_t, p) => typeof p === 'string' && host('hdel', id, p) === 1,
@@ -188,7 +199,7 @@ export const PRELUDE = String.raw`(function (host) {
     },
     return(status, body) {
       const id = idOf(this)
-      const code = Math.trunc(Number(status))
+      const code = trunc(Number(status))
       if (!(code >= 100 && code <= 999)) throw new TypeError('code is out of range: ' + String(status))
       if (body === undefined) host('return', id, code)
       else host('return', id, code, text(body))
@@ -243,8 +254,8 @@ export const PRELUDE = String.raw`(function (host) {
       return 'sync'
     },
     settle(n, status, body) {
-      const resolve = waiting.get(n)
-      waiting.delete(n)
+      const resolve = waiting[n]
+      delete waiting[n]
       if (resolve !== undefined) resolve({ status, body })
     },
   })

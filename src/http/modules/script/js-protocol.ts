@@ -67,9 +67,28 @@ export interface VarAnswer {
   value: string | undefined
 }
 
+/**
+ * How long the engine may stay in one stretch of code before the main thread ends it: the deadline is checked
+ * between instructions, so a long native call inside QuickJS (a `fill` of a million-element sparse array) can
+ * outlive it; past this the thread is terminated (its runs answered 500) and a new one started.
+ */
+export const JS_HARD_LIMIT_MS = JS_TIMEOUT_MS + 1000
+
+/** Slots of the shared Int32Array. */
+export const SLOT_VAR = 0
+/** When the engine entered module code, in ms since EngineData.base (0: not in module code). */
+export const SLOT_BUSY = 1
+/** The run it entered module code for. */
+export const SLOT_RUN = 2
+
 /** What the engine thread is started with. */
 export interface EngineData {
-  /** Int32Array over it: [0] is raised (1) by the main thread when a variable's answer was posted. */
+  /**
+   * An Int32Array of 3 over it: [SLOT_VAR] is raised (1) by the main thread when a variable's answer was posted;
+   * [SLOT_BUSY] and [SLOT_RUN] are the engine's, for the main thread's watchdog.
+   */
   flag: SharedArrayBuffer
+  /** Date.now() when the thread was started. */
+  base: number
   port: import('node:worker_threads').MessagePort
 }

@@ -36,7 +36,9 @@ import { DyupsError, type Pos } from '../../../errors.js'
 import { log } from '../../../log.js'
 import type { Responder, Services } from '../../lib/context.js'
 import type { Request } from '../../lib/request.js'
-import type { FromEngine, JsRequestData, ToEngine, VarAnswer, VarAsk } from './js-protocol.js'
+import {
+  JS_HARD_LIMIT_MS, JS_TIMEOUT_MS, SLOT_BUSY, SLOT_RUN, SLOT_VAR, type FromEngine, type JsRequestData, type ToEngine, type VarAnswer, type VarAsk,
+} from './js-protocol.js'
 import { bodyText, dyupsCall, logContext, variable } from './ngx-api.js'
 
 export { JS_MEMORY_BYTES, JS_TIMEOUT_MS } from './js-protocol.js'
@@ -170,10 +172,11 @@ class Engine {
 
   thread(): Worker {
     if (this.worker !== null) return this.worker
-    const shared = new SharedArrayBuffer(4)
+    const shared = new SharedArrayBuffer(12)
+    const base = Date.now()
     const { port1, port2 } = new MessageChannel()
     const t = new Worker(new URL('./js-engine.js', import.meta.url), {
-      workerData: { flag: shared, port: port2 },
+      workerData: { flag: shared, base, port: port2 },
       transferList: [port2],
       name: 'dyups js',
       resourceLimits: { maxOldGenerationSizeMb: 128 },
@@ -188,6 +191,15 @@ class Engine {
     // Neither keeps the worker alive: a stopping worker does not wait for its engine.
     t.unref()
     port1.unref()
+    const flag = this.flag
+    const watchdog = setInterval(() => {
+      const since = Atomics.load(flag, SLOT_BUSY)
+      if (since === 0 || Date.now() - base - since < JS_HARD_LIMIT_MS || this.worker !== t) return
+      this.stopped(t, `a handler ran ${JS_HARD_LIMIT_MS} ms in code the deadline cannot cut`, Atomics.load(flag, SLOT_RUN))
+      void t.terminate()
+    }, 100)
+    watchdog.unref()
+    t.once('exit', () => clearInterval(watchdog))
     return t
   }
 
@@ -257,20 +269,24 @@ class Engine {
       value = undefined
     }
     port.postMessage({ seq: a.seq, value } satisfies VarAnswer)
-    Atomics.store(this.flag, 0, 1)
-    Atomics.notify(this.flag, 0)
+    Atomics.store(this.flag, SLOT_VAR, 1)
+    Atomics.notify(this.flag, SLOT_VAR)
   }
 
-  /** The thread ended (it never should): its requests are answered 500; the next request starts another. */
-  private stopped(t: Worker, why: unknown): void {
+  /**
+   * The thread ended, or is ended by the watchdog while it runs `culprit`: its requests are answered 500 and the
+   * next request starts another thread (every module is evaluated anew there).
+   */
+  private stopped(t: Worker, why: unknown, culprit = 0): void {
     if (this.worker !== t) return
     this.worker = null
-    log('alert', `the JavaScript engine stopped: ${why instanceof Error ? why.message : String(why)}`)
+    log('alert', `the JavaScript engine was stopped: ${why instanceof Error ? why.message : String(why)}`)
     for (const [id, p] of this.pending) {
       if (p.thread !== t) continue
       this.pending.delete(id)
       if (p.answered) continue
-      log('error', `js exception: the JavaScript engine stopped${logContext(p.req)}`)
+      const what = id === culprit ? `the handler ran past its time budget (${JS_TIMEOUT_MS} ms) in a call that cannot be cut, and the engine was restarted` : 'the JavaScript engine was restarted'
+      log('error', `js exception: ${what}${logContext(p.req)}`)
       p.c.finishLocal(500)
     }
   }
