@@ -178,7 +178,7 @@ export function compileHttp(src: HttpSource): HttpConfig {
     logFiles: files,
     vars,
     tempPaths: [...temps.values()],
-    js: base.scripts.hasJs,
+    jsModules: base.scripts.jsModules,
   }
 }
 

@@ -54,8 +54,8 @@ export class HttpWorker implements Services {
       }
     }
     for (const l of this.conf.listeners) this.servers.push(await this.open(l))
-    // The engine thread boots beside the listeners (≈ 0.1 s); a configuration without JavaScript never loads it.
-    if (this.conf.js) prepareJs()
+    // The engine thread boots and evaluates the modules beside the listeners; without js_import it is never loaded.
+    if (this.conf.jsModules.length > 0) prepareJs(this.conf.jsModules)
   }
 
   private open(l: Listener): Promise<Server> {

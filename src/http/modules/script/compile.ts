@@ -39,9 +39,9 @@ export class ScriptCompiler {
     this.confDir = dirname(resolve(this.prefix, src.confFile))
   }
 
-  /** Some `js_import` was met: the workers need their JavaScript engine. */
-  get hasJs(): boolean {
-    return this.modules.size > 0
+  /** The `js_import`ed modules: a worker's JavaScript engine evaluates them when it starts. */
+  get jsModules(): JsModule[] {
+    return [...this.modules.values()]
   }
 
   /**

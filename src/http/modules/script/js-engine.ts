@@ -32,7 +32,7 @@ import { headerPairs, levelOf, parseArgs, ScriptResponse } from './ngx-common.js
 const data = workerData as EngineData
 const flag = new Int32Array(data.flag)
 
-/** Tells the main thread's watchdog that module code runs for `run` (0: it stopped). */
+/** Tells the main thread's watchdog that module code runs for `run` (-1: for no run; 0: it stopped). */
 function busy(run: number): void {
   Atomics.store(flag, SLOT_RUN, run | 0)
   Atomics.store(flag, SLOT_BUSY, run === 0 ? 0 : Math.max(1, Date.now() - data.base))
@@ -421,8 +421,9 @@ class Run {
   }
 }
 
-async function sandboxOf(mod: Module, run: Run): Promise<Sandbox> {
-  mod.sandbox ??= Sandbox.create(mod, run.id)
+/** The module's sandbox, evaluating the module first if needed (`run`: for which run; -1: none). */
+async function sandboxOf(mod: Module, run: number): Promise<Sandbox> {
+  mod.sandbox ??= Sandbox.create(mod, run)
   try {
     return await mod.sandbox
   } catch (e) {
@@ -438,7 +439,7 @@ async function start(m: Extract<ToEngine, { t: 'run' }>): Promise<void> {
   const mod = modules.get(m.module)
   try {
     if (mod === undefined) throw new ModuleError('the module is not loaded')
-    run.sandbox = await sandboxOf(mod, run)
+    run.sandbox = await sandboxOf(mod, run.id)
   } catch (e) {
     run.fail(e instanceof ModuleError ? e.message : String(e))
     run.check()
@@ -461,9 +462,13 @@ function settle(m: Extract<ToEngine, { t: 'settle' }>): void {
 port.on('message', (m: ToEngine) => {
   try {
     switch (m.t) {
-      case 'module':
-        modules.set(m.module.id, new Module(m.module))
+      case 'module': {
+        const mod = new Module(m.module)
+        modules.set(m.module.id, mod)
+        // A module whose top level fails is reported by its first run, with the request's context.
+        if (m.evaluate) sandboxOf(mod, -1).catch(() => {})
         return
+      }
       case 'drop': {
         const mod = modules.get(m.module)
         modules.delete(m.module)

@@ -40,7 +40,8 @@ export interface JsModuleSource {
 
 /** Main thread → engine. */
 export type ToEngine =
-  | { t: 'module'; module: JsModuleSource }
+  /** `evaluate`: evaluate it now (a worker starting), not on its first run. */
+  | { t: 'module'; module: JsModuleSource; evaluate: boolean }
   | { t: 'drop'; module: number }
   | { t: 'run'; id: number; module: number; fn: string; name: string; req: JsRequestData }
   | { t: 'settle'; id: number; call: number; status: number; body: string }

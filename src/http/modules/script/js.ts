@@ -144,9 +144,10 @@ export function runJs(w: Services, c: Responder, req: Request, content: JsConten
   ;(engine ??= new Engine()).run(w, c, req, content)
 }
 
-/** Starts the worker's engine thread ahead of the first request (a configuration with `js_import`s). */
-export function prepareJs(): void {
-  ;(engine ??= new Engine()).thread()
+/** Starts the worker's engine thread and evaluates `modules` there ahead of the first request. */
+export function prepareJs(modules: readonly JsModule[]): void {
+  const e = (engine ??= new Engine())
+  for (const m of modules) e.load(m)
 }
 
 /** A request whose handler runs in the engine thread. */
@@ -179,7 +180,8 @@ class Engine {
       workerData: { flag: shared, base, port: port2 },
       transferList: [port2],
       name: 'dyups js',
-      resourceLimits: { maxOldGenerationSizeMb: 128 },
+      // Its heap holds messages in transit and a request's strings; the sandboxes' heaps are WebAssembly memories.
+      resourceLimits: { maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 4 },
     })
     this.flag = new Int32Array(shared)
     this.loaded = new Set()
@@ -203,13 +205,19 @@ class Engine {
     return t
   }
 
-  run(w: Services, c: Responder, req: Request, content: JsContent): void {
+  /** Sends `module` to the thread (once per thread); `evaluate`: have it evaluated now, not at its first run. */
+  load(module: JsModule, evaluate = true): Worker {
     const t = this.thread()
-    const { module } = content
     if (!this.loaded.has(module.id)) {
       this.loaded.add(module.id)
-      this.post(t, { t: 'module', module: { id: module.id, name: module.name, file: module.file, code: module.code } })
+      this.post(t, { t: 'module', module: { id: module.id, name: module.name, file: module.file, code: module.code }, evaluate })
     }
+    return t
+  }
+
+  run(w: Services, c: Responder, req: Request, content: JsContent): void {
+    const { module } = content
+    const t = this.load(module, false)
     const id = this.nextId++
     this.pending.set(id, { w, c, req, content, thread: t, answered: false })
     const data: JsRequestData = {
