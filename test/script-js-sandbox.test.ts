@@ -5,8 +5,22 @@
  * connections; memory bombs are stopped with a 500 and the worker lives on.
  */
 import assert from 'node:assert/strict'
+import { readdirSync, readFileSync } from 'node:fs'
 import { test } from 'node:test'
 import { childPids, request, sleep, startInterface } from './helpers.js'
+
+/** The names of a process's threads (the engine's is "dyups js"). */
+function threadNames(pid: number): string[] {
+  const names: string[] = []
+  for (const t of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      names.push(readFileSync(`/proc/${pid}/task/${t}/comm`, 'latin1').trim())
+    } catch {
+      // The thread ended meanwhile.
+    }
+  }
+  return names
+}
 
 const MODULE = `import dyups from 'dyups'
 const topThis = this
@@ -174,4 +188,19 @@ test('memory bombs and deep recursion are stopped with a 500; the worker lives a
   assert.deepEqual([(await request(s.proxy, { path: '/counter' })).body], ['1'])
   assert.deepEqual(childPids(s.d.pid), workers, 'the worker survived')
   assert.equal((await request(s.proxy, { path: '/pid' })).body, String(workers[0]))
+})
+
+test("the engine is loaded only by a configuration with js_import, and at the worker's start", async (t) => {
+  const plain = await startInterface(t, { workers: 1 })
+  const [w0] = childPids(plain.d.pid)
+  assert.equal((await request(plain.proxy, { path: '/pid' })).body, String(w0))
+  await sleep(300)
+  assert.ok(!threadNames(w0!).includes('dyups js'), threadNames(w0!).join(','))
+
+  const s = await start(t)
+  const [w1] = childPids(s.d.pid)
+  // No JavaScript request yet: the engine thread was started with the worker's listeners.
+  const deadline = Date.now() + 10_000
+  while (!threadNames(w1!).includes('dyups js') && Date.now() < deadline) await sleep(50)
+  assert.ok(threadNames(w1!).includes('dyups js'), threadNames(w1!).join(','))
 })
