@@ -53,9 +53,10 @@ export class HttpWorker implements Services {
         // Reported when a body is spooled there.
       }
     }
-    for (const l of this.conf.listeners) this.servers.push(await this.open(l))
-    // The engine thread boots and evaluates the modules beside the listeners; without js_import it is never loaded.
+    // The engine thread boots and evaluates the modules while the listeners open; without js_import it is never
+    // loaded. A request that comes before it is ready waits for it.
     if (this.conf.jsModules.length > 0) prepareJs(this.conf.jsModules)
+    for (const l of this.conf.listeners) this.servers.push(await this.open(l))
   }
 
   private open(l: Listener): Promise<Server> {
