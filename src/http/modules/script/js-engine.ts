@@ -171,6 +171,12 @@ class Sandbox {
     try {
       f()
       if (!this.dead) this.drain(run)
+    } catch (e) {
+      // The instance itself failed (the thread's native stack ran out inside it, a WebAssembly trap): it may be
+      // left in any state, so it goes, and the module is evaluated anew.
+      const err = e as Error
+      run.fail(`${err.name}: ${err.message}`)
+      this.kill(`the module "${this.mod.src.name}" was reset after an engine error`)
     } finally {
       current = null
       busy(0)
