@@ -24,7 +24,7 @@ import type { Level } from '../../../log.js'
 import type { Responder } from '../../lib/context.js'
 import { PRELUDE, PRELUDE_FILE } from './js-prelude.js'
 import {
-  JS_MEMORY_BYTES, JS_STACK_BYTES, JS_TIMEOUT_MS, JS_VARIABLE_WAIT_MS, SLOT_BUSY, SLOT_RUN, SLOT_VAR, type EngineData, type FromEngine, type JsModuleSource,
+  JS_BODY_MAX_BYTES, JS_MEMORY_BYTES, JS_STACK_BYTES, JS_TIMEOUT_MS, JS_VARIABLE_WAIT_MS, SLOT_BUSY, SLOT_RUN, SLOT_VAR, type EngineData, type FromEngine, type JsModuleSource,
   type JsRequestData, type ToEngine, type VarAnswer, type VarAsk,
 } from './js-protocol.js'
 import { headerPairs, levelOf, parseArgs, ScriptResponse } from './ngx-common.js'
@@ -275,8 +275,12 @@ class Sandbox {
         if (!FIELDS.has(f)) throw new TypeError(`no request field "${f}"`)
         return ctx.newString(req[f as 'method' | 'uri' | 'httpVersion' | 'remoteAddress' | 'requestLine'])
       }
-      case 'body':
-        return str(req.body ?? undefined)
+      case 'body': {
+        const b = req.body
+        if (b === null) return ctx.undefined
+        if (b.length > JS_BODY_MAX_BYTES) throw new RangeError(`the request body (${b.length} bytes) is larger than a handler may read (${JS_BODY_MAX_BYTES} bytes)`)
+        return ctx.newString(Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1'))
+      }
       case 'args':
         return ctx.newString(JSON.stringify(parseArgs(req.args, 0).map(([k, v]) => [k, v === true ? '' : v])))
       case 'raw':

@@ -13,6 +13,9 @@ export const JS_MEMORY_BYTES = 64 * 1024 * 1024
 /** The sandbox's stack (deep recursion fails with `RangeError: stack overflow`, not a crash). */
 export const JS_STACK_BYTES = 512 * 1024
 
+/** The largest request body a handler may read (`r.requestText`): half a sandbox's heap. */
+export const JS_BODY_MAX_BYTES = JS_MEMORY_BYTES / 2
+
 /** How long a handler waits for the main thread to read a variable for it (`r.variables.NAME`). */
 export const JS_VARIABLE_WAIT_MS = 1000
 
@@ -26,8 +29,8 @@ export interface JsRequestData {
   args: string
   /** Header names and values, alternating, as received. */
   headers: string[]
-  /** The body as a byte string, or null without one. */
-  body: string | null
+  /** The body's bytes (a copy, transferred), or null without one. */
+  body: Uint8Array | null
 }
 
 export interface JsModuleSource {

@@ -44,7 +44,7 @@ import type { Request } from '../../lib/request.js'
 import {
   JS_HARD_LIMIT_MS, JS_TIMEOUT_MS, SLOT_BUSY, SLOT_RUN, SLOT_VAR, type FromEngine, type JsRequestData, type ToEngine, type VarAnswer, type VarAsk,
 } from './js-protocol.js'
-import { bodyText, dyupsCall, logContext, variable } from './ngx-api.js'
+import { dyupsCall, logContext, variable } from './ngx-api.js'
 
 export { JS_MEMORY_BYTES, JS_TIMEOUT_MS } from './js-protocol.js'
 
@@ -186,7 +186,7 @@ class Engine {
       transferList: [port2],
       name: 'dyups js',
       // Its heap holds messages in transit and a request's strings; the sandboxes' heaps are WebAssembly memories.
-      resourceLimits: { maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 4 },
+      resourceLimits: { maxOldGenerationSizeMb: 128, maxYoungGenerationSizeMb: 4 },
     })
     this.flag = new Int32Array(shared)
     this.loaded = new Set()
@@ -233,9 +233,12 @@ class Engine {
       requestLine: req.requestLine,
       args: req.args,
       headers: req.headers as string[],
-      body: bodyText(req),
+      // Bytes, not a string: a large body crosses outside both threads' V8 heaps, and only a handler that reads it
+      // makes it a string (in the engine thread).
+      body: req.body === null ? null : new Uint8Array(req.body),
     }
-    this.post(t, { t: 'run', id, module: module.id, fn: content.fn, name: content.name, req: data })
+    const m: ToEngine = { t: 'run', id, module: module.id, fn: content.fn, name: content.name, req: data }
+    t.postMessage(m, data.body === null ? [] : [data.body.buffer as ArrayBuffer])
   }
 
   drop(module: number): void {
