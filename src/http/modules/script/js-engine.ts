@@ -25,7 +25,7 @@ import type { Responder } from '../../lib/context.js'
 import { PRELUDE, PRELUDE_FILE } from './js-prelude.js'
 import {
   JS_BODY_MAX_BYTES, JS_MEMORY_BYTES, JS_STACK_BYTES, JS_TIMEOUT_MS, JS_VARIABLE_WAIT_MS, SLOT_BUSY, SLOT_RUN, SLOT_VAR, type EngineData, type FromEngine, type JsModuleSource,
-  type JsRequestData, type ToEngine, type VarAnswer, type VarAsk,
+  type JsRequestData, type ToEngine, type VarAnswer, type VarAsk, v8Wording,
 } from './js-protocol.js'
 import { headerPairs, levelOf, parseArgs, ScriptResponse } from './ngx-common.js'
 
@@ -336,19 +336,6 @@ class Sandbox {
       if (a.seq === seq) return a.value
     }
   }
-}
-
-/**
- * QuickJS's commonest errors, logged in V8's words (as dyups logged them before it ran handlers in QuickJS, and as
- * Node does): `cannot read property 'x' of undefined` → `Cannot read properties of undefined (reading 'x')`,
- * `'x' is not defined` → `x is not defined`.
- */
-export function v8Wording(why: string): string {
-  return why
-    .replace(/^TypeError: cannot (read|set) property '([^']*)' of (undefined|null)/, (_all, op: string, key: string, what: string) =>
-      `TypeError: Cannot ${op} properties of ${what} (${op === 'read' ? 'reading' : 'setting'} '${key}')`,
-    )
-    .replace(/^ReferenceError: '([^']*)' is not defined/, 'ReferenceError: $1 is not defined')
 }
 
 /** A module's top level threw, or did not compile. */

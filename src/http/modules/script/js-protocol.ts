@@ -96,3 +96,16 @@ export interface EngineData {
   base: number
   port: import('node:worker_threads').MessagePort
 }
+
+/**
+ * QuickJS's commonest errors, logged in V8's words (as dyups logged them before it ran handlers in QuickJS, and as
+ * Node does): `cannot read property 'x' of undefined` → `Cannot read properties of undefined (reading 'x')`,
+ * `'x' is not defined` → `x is not defined`.
+ */
+export function v8Wording(why: string): string {
+  return why
+    .replace(/^TypeError: cannot (read|set) property '([^']*)' of (undefined|null)/, (_all, op: string, key: string, what: string) =>
+      `TypeError: Cannot ${op} properties of ${what} (${op === 'read' ? 'reading' : 'setting'} '${key}')`,
+    )
+    .replace(/^ReferenceError: '([^']*)' is not defined/, 'ReferenceError: $1 is not defined')
+}
