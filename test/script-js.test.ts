@@ -135,7 +135,7 @@ test('errors and runaway loops are 500s; the worker lives and others are served 
   assert.equal((await request(s.proxy, { path: '/silent' })).status, 500)
   assert.match(s.d.errorLog(), /js handler "main.silent" ended without a response/)
 
-  // A loop holds its worker until the timeout cuts it; fresh connections meanwhile reach the other worker.
+  // A loop holds its engine thread until the budget cuts it; fresh connections are answered meanwhile.
   const order: string[] = []
   const loop = request(s.proxy, { path: '/loop' }).then((r) => (order.push('loop'), r))
   assert.ok(await waitFor(() => s.d.errorLog().includes('loop starts')), 'the loop started')

@@ -182,6 +182,7 @@ export function compileHttp(src: HttpSource): HttpConfig {
     logFiles: files,
     vars,
     tempPaths: [...temps.values()],
+    jsModules: base.scripts.jsModules,
   }
 }
 

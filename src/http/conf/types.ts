@@ -16,7 +16,7 @@ import type { ProxyRedirect } from '../modules/proxy-redirect.js'
 import type { GzipConf } from '../filters/gzip.js'
 import type { ExpiresSetting } from '../../config/index.js'
 import type { StatusFormat } from '../../health/index.js'
-import type { JsContent, LuaScript } from '../modules/script/index.js'
+import type { JsContent, JsModule, LuaScript } from '../modules/script/index.js'
 import type { ProxyTls } from './proxy-tls.js'
 import type { TlsPlan } from './tls.js'
 import type { Request } from '../lib/request.js'
@@ -151,6 +151,8 @@ export interface HttpConfig {
   tempPaths: readonly TempPath[]
   /** `events { worker_connections }`: client connections one worker keeps open at most. */
   workerConnections: number
+  /** The `js_import`ed modules: a worker with any starts its JavaScript engine with its listeners. */
+  jsModules: readonly JsModule[]
 }
 
 /** A request as the request path sees it: with its server's and location's compiled configuration. */

@@ -12,6 +12,7 @@ import { Pools } from '../../proxy/index.js'
 import { DeadlineWheel } from '../../deadlines.js'
 import type { HttpConfig, Listener } from '../conf/types.js'
 import { Connection } from './connection.js'
+import { prepareJs } from '../modules/script/index.js'
 import { NameResolver } from '../lib/names.js'
 import type { HttpRequest } from '../conf/types.js'
 import type { Services, WorkerDeps } from '../lib/context.js'
@@ -58,6 +59,9 @@ export class HttpWorker implements Services {
         // Reported when a body is spooled there.
       }
     }
+    // The engine thread boots and evaluates the modules while the listeners open; without js_import it is never
+    // loaded. A request that comes before it is ready waits for it.
+    if (this.conf.jsModules.length > 0) prepareJs(this.conf.jsModules)
     for (const l of this.conf.listeners) this.servers.push(await this.open(l, handles?.get(l.key)))
   }
 

@@ -39,6 +39,11 @@ export class ScriptCompiler {
     this.confDir = dirname(resolve(this.prefix, src.confFile))
   }
 
+  /** The `js_import`ed modules: a worker's JavaScript engine evaluates them when it starts. */
+  get jsModules(): JsModule[] {
+    return [...this.modules.values()]
+  }
+
   /**
    * The script handler of a location's directives, or null when it has none.
    * @param imports the `js_import`s in force there (http, server and location levels)

@@ -5,5 +5,5 @@
  */
 export { ScriptCompiler, importName, type JsImport, type ScriptHandler } from './compile.js'
 export { LuaScript, runLua } from './lua.js'
-export { JsContent, JsModule, runJs } from './js.js'
+export { JsContent, JsModule, prepareJs, runJs } from './js.js'
 export { API_DISABLED } from './ngx-api.js'

@@ -1,34 +1,52 @@
 /**
  * njs-style JavaScript content handlers: `js_import [NAME from] FILE;` and `js_content NAME.FUNCTION;`.
  *
- * A module file is read and compiled when the configuration is (a syntax error fails `-t` and start-up, as in
- * njs); it is evaluated in the worker on first use, in a `node:vm` context of its own that holds only the standard
- * JavaScript globals plus njs's `ngx`, `njs`, `console` and `Buffer` (no `require`, no `process`, no timers, no
- * `eval`). The handler gets a request object `r` in njs's shape; `import dyups from 'dyups'` (or `'ngx.dyups'`, or
- * `ngx.dyups`) gives `update`, `delete` and `get`, returning promises of `{status, body}` — the REST interface's
- * answer for the same change.
+ * A module file is read, rewritten and syntax-checked when the configuration is (a syntax error fails `-t` and
+ * start-up, as in njs; the check compiles with V8 and never runs the code). Handlers run in a sandbox: QuickJS
+ * compiled to WebAssembly (quickjs-emscripten, bellard's QuickJS, release build), on a thread of its own in each
+ * worker (js-engine.ts), started when the configuration has `js_import`s. Module code sees the language's globals
+ * plus njs's `ngx`, `njs`, `console` and a small `Buffer` (js-prelude.ts); it cannot reach the worker: no `process`,
+ * `require`, `import()`, file system or network exist inside the WebAssembly instance, and no host object crosses
+ * into it — the request object `r` is the prelude's, over one host function that takes and returns strings and
+ * numbers. `import dyups from 'dyups'` (or `'ngx.dyups'`, or `ngx.dyups`) gives `update`, `delete` and `get`,
+ * returning promises of `{status, body}` — the REST interface's answer for the same change.
+ *
+ * Why this engine (docs/scripting.md, "The engine, and why", has the numbers): node:vm is no boundary (`r.constructor
+ * .constructor('return process')()` reached the worker's `process`), and its 1 s timeout held the worker's event
+ * loop. isolated-vm (V8 isolates, a native addon) installs from npm on Node 24, but its memory limit does not hold:
+ * `new Array(1e9).fill(0)` in an isolate limited to 64 MB ended the whole process with V8's fatal out-of-memory
+ * after 28 s. QuickJS's limits hold inside its instance (heap limit, interrupt handler), and a failure there is an
+ * exception in the thread, never the worker's end. QuickJS cannot be paused by its interrupt handler, only stopped,
+ * so it runs on its own thread: a runaway handler holds that thread for its time budget and the worker's main thread
+ * keeps serving (measured: hundreds of other requests answered during a runaway handler's second, where node:vm
+ * answered none). The cost is a message each way per request, which is still cheaper than node:vm's timeout (it
+ * starts a watchdog thread per evaluation): a trivial handler ran at 2 490–6 490 requests/s against node:vm's
+ * 370–1 770 on the same worker, and the engine adds 20–28 MB to a worker with a module loaded, nothing without one.
+ *
+ * Limits (js-protocol.ts): each stretch of module code — the module's top level, a handler's synchronous part, each
+ * continuation after a dyups call resolves — has JS_TIMEOUT_MS; past it the run is cut (no code can catch the cut)
+ * and answered 500. Each module has its own WebAssembly instance with a JS_MEMORY_BYTES heap; a run that runs out
+ * of memory is answered 500 and the module's instance is thrown away and evaluated anew on next use. A native call
+ * that outlives the deadline by another second is ended by this file's watchdog, which terminates the engine
+ * thread (its runs answered 500) and starts another.
  *
  * Strings are byte strings, one char per byte, as everywhere in dyups: module files are read as latin1, request
  * bodies and names arrive as latin1, and what a handler sends goes out as latin1 (as UTF-8 when a string holds
  * characters past U+00FF).
- *
- * Every stretch of module code — the handler's synchronous part, and each continuation after a dyups call resolves
- * — runs inside one `vm` evaluation with a {@link JS_TIMEOUT_MS} timeout (the context drains its own microtasks
- * within that evaluation, `microtaskMode: 'afterEvaluate'`), so a runaway loop is cut and answered with 500.
  */
 import { readFileSync } from 'node:fs'
 import vm from 'node:vm'
+import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads'
 import { DyupsError, type Pos } from '../../../errors.js'
 import { log } from '../../../log.js'
 import type { Responder, Services } from '../../lib/context.js'
 import type { Request } from '../../lib/request.js'
-import { bodyText, dyupsCall, headerPairs, levelOf, logContext, parseArgs, ScriptResponse, variable, type DyupsOp } from './ngx-api.js'
+import {
+  JS_HARD_LIMIT_MS, JS_TIMEOUT_MS, SLOT_BUSY, SLOT_RUN, SLOT_VAR, type FromEngine, type JsRequestData, type ToEngine, type VarAnswer, type VarAsk,
+} from './js-protocol.js'
+import { dyupsCall, logContext, variable } from './ngx-api.js'
 
-/** How long one evaluation of module code may run before it is terminated. */
-export const JS_TIMEOUT_MS = 1000
-
-/** The njs version whose request API this follows (`njs.version`). */
-const NJS_VERSION = '0.8.4'
+export { JS_MEMORY_BYTES, JS_TIMEOUT_MS } from './js-protocol.js'
 
 /** Modules a handler file may import: only dyups's own. */
 const DYUPS_MODULES = new Set(['dyups', 'ngx.dyups'])
@@ -36,38 +54,16 @@ const DYUPS_MODULES = new Set(['dyups', 'ngx.dyups'])
 const IMPORT = /^([ \t]*)import[ \t]+([A-Za-z_$][\w$]*)[ \t]+from[ \t]+(['"])([^'"\n]*)\3[ \t]*;?/gm
 const EXPORT_DEFAULT = /^([ \t]*)export[ \t]+default\b/gm
 
-const BOOT = new vm.Script(
-  `(() => {
-  const host = globalThis.__dyupsHost
-  delete globalThis.__dyupsHost
-  const call = (op, args) => new Promise((resolve, reject) => host(op, args, resolve, reject))
-  const api = Object.freeze({
-    update: (...args) => call('update', args),
-    delete: (...args) => call('delete', args),
-    get: (...args) => call('get', args),
-  })
-  Object.defineProperty(globalThis, '__dyups', { value: api })
-  globalThis.ngx.dyups = api
-})()`,
-  { filename: 'dyups:boot' },
-)
-const CALL = new vm.Script(
-  '(() => { const c = globalThis.__dyupsCall; globalThis.__dyupsCall = undefined; return c[0].call(undefined, c[1]) })()',
-  { filename: 'dyups:call' },
-)
-const SETTLE = new vm.Script(
-  '(() => { const s = globalThis.__dyupsSettle; globalThis.__dyupsSettle = undefined; s[0]({ status: s[1], body: s[2] }) })()',
-  { filename: 'dyups:settle' },
-)
+let nextModuleId = 1
 
-/** The request whose module code runs right now (module code only runs inside our evaluations). */
-let current: JsRun | null = null
+/** A module no configuration holds any more is dropped from the engine thread. */
+const unused = new FinalizationRegistry<number>((id) => engine?.drop(id))
 
-/** One `js_import`: a file compiled at configuration time, evaluated once per worker on first use. */
+/** One `js_import`: a file read, rewritten and checked at configuration time, evaluated in the sandbox on first use. */
 export class JsModule {
-  private readonly script: vm.Script
-  private ctx: vm.Context | null = null
-  private exported: unknown = undefined
+  readonly id = nextModuleId++
+  /** The code the sandbox evaluates (see {@link transformModule}). */
+  readonly code: string
 
   /**
    * @throws DyupsError E_CONFIG when the file cannot be read, imports anything but dyups, or does not compile
@@ -85,53 +81,25 @@ export class JsModule {
       throw new DyupsError('E_CONFIG', `open() "${file}" failed (${code === 'ENOENT' ? '2: No such file or directory' : code === 'EACCES' ? '13: Permission denied' : String(code)})`, at)
     }
     // Read as bytes, like everything dyups handles: a UTF-8 literal in the file goes out as the same bytes.
-    this.script = compileModule(source, file)
-  }
-
-  /** The module's default export, evaluating the module in its context on first use. @throws what the module throws */
-  exports(): unknown {
-    if (this.ctx !== null) return this.exported
-    const ctx = vm.createContext(sandbox(), {
-      name: `js_import ${this.name}`,
-      codeGeneration: { strings: false, wasm: false },
-      microtaskMode: 'afterEvaluate',
-    })
-    ;(ctx as Record<string, unknown>).__dyupsHost = hostCall
-    BOOT.runInContext(ctx, { displayErrors: false })
-    this.script.runInContext(ctx, { timeout: JS_TIMEOUT_MS, displayErrors: false })
-    this.exported = (ctx as Record<string, unknown>).__dyupsExport
-    this.ctx = ctx
-    return this.exported
-  }
-
-  /** Calls `fn(r)` in the module's context, bounded by the timeout. */
-  call(fn: unknown, r: unknown): unknown {
-    const ctx = this.ctx!
-    ;(ctx as Record<string, unknown>).__dyupsCall = [fn, r]
-    return CALL.runInContext(ctx, { timeout: JS_TIMEOUT_MS, displayErrors: false })
-  }
-
-  /** Resolves a dyups promise in the module's context; the code waiting on it runs now, bounded by the timeout. */
-  settle(resolve: unknown, status: number, body: string): void {
-    const ctx = this.ctx!
-    ;(ctx as Record<string, unknown>).__dyupsSettle = [resolve, status, body]
-    SETTLE.runInContext(ctx, { timeout: JS_TIMEOUT_MS, displayErrors: false })
+    this.code = transformModule(source, file)
+    checkSyntax(this.code, file)
+    unused.register(this, this.id)
   }
 }
 
 /**
- * Rewrites njs module syntax that a vm script lacks, keeping every line where it was: `export default X` becomes
+ * Rewrites njs module syntax that a script lacks, keeping every line where it was: `export default X` becomes
  * an assignment, `import NAME from 'dyups'` a constant.
- * @throws DyupsError E_CONFIG for another import or a syntax error, at the module file's line
+ * @throws DyupsError E_CONFIG for another import, at the module file's line
  */
-export function compileModule(text: string, file: string): vm.Script {
+export function transformModule(text: string, file: string): string {
   let bad: { what: string; line: number } | null = null
   const lineOf = (offset: number): number => {
     let n = 1
     for (let i = text.indexOf('\n'); i >= 0 && i < offset; i = text.indexOf('\n', i + 1)) n++
     return n
   }
-  let code = text.replace(IMPORT, (_all, indent: string, name: string, _q: string, spec: string, offset: number) => {
+  const code = text.replace(IMPORT, (_all, indent: string, name: string, _q: string, spec: string, offset: number) => {
     if (!DYUPS_MODULES.has(spec)) bad ??= { what: spec, line: lineOf(offset) }
     return `${indent}const ${name} = globalThis.__dyups;`
   })
@@ -139,7 +107,14 @@ export function compileModule(text: string, file: string): vm.Script {
     const b = bad as { what: string; line: number }
     throw new DyupsError('E_CONFIG', `module "${b.what}" is not supported (only "dyups" can be imported)`, { file, line: b.line })
   }
-  code = code.replace(EXPORT_DEFAULT, '$1globalThis.__dyupsExport =')
+  return code.replace(EXPORT_DEFAULT, '$1globalThis.__dyupsExport =')
+}
+
+/**
+ * Compiles a rewritten module as a strict script (V8's parser, for its messages; the script is never run by dyups).
+ * @throws DyupsError E_CONFIG for a syntax error, at the module file's line
+ */
+function checkSyntax(code: string, file: string): vm.Script {
   try {
     return new vm.Script(`'use strict';${code}`, { filename: file })
   } catch (e) {
@@ -149,48 +124,13 @@ export function compileModule(text: string, file: string): vm.Script {
   }
 }
 
-/** The globals a module sees besides the language's own. */
-function sandbox(): Record<string, unknown> {
-  const say = (level: 'info' | 'warn' | 'error') => (...a: unknown[]) => log(level, `js: ${a.map(String).join(' ')}`)
-  return {
-    ngx: {
-      INFO: 7,
-      WARN: 5,
-      ERR: 4,
-      log: (level: number, msg: unknown) => log(levelOf(level) ?? 'info', `js: ${String(msg)}`),
-    },
-    njs: { version: NJS_VERSION },
-    console: { log: say('info'), info: say('info'), warn: say('warn'), error: say('error') },
-    Buffer,
-  }
-}
-
-/** A dyups call from module code: `host(op, args, resolve, reject)` from the boot script. */
-function hostCall(op: DyupsOp, args: unknown[], resolve: unknown, reject: (e: Error) => void): void {
-  const run = current
-  if (run === null) return reject(new Error(`dyups.${op} can only be called while a request is handled`))
-  const argc = op === 'update' ? 2 : 1
-  if (args.length !== argc) return reject(new TypeError(argc === 1 ? 'exactly 1 argument expected' : `exactly ${argc} arguments expected`))
-  const name = bytesOf(args[0])
-  const body = argc === 2 ? bytesOf(args[1]) : ''
-  if (name === null || body === null) return reject(new TypeError(`dyups.${op}: arguments must be strings`))
-  run.pending++
-  void dyupsCall(run.w, run.content.api, op, name, body).then((a) => {
-    run.pending--
-    run.settle(resolve, a.status, a.body)
-  })
-}
-
-/** A string or Buffer as bytes (latin1): text with characters past U+00FF goes as UTF-8; numbers as written. */
-function bytesOf(v: unknown): string | null {
-  if (typeof v === 'string') {
-    for (let i = 0; i < v.length; i++) if (v.charCodeAt(i) > 0xff) return Buffer.from(v, 'utf8').toString('latin1')
-    return v
-  }
-  if (typeof v === 'number') return String(v)
-  if (Buffer.isBuffer(v)) return v.toString('latin1')
-  if (v instanceof Uint8Array) return Buffer.from(v).toString('latin1')
-  return null
+/**
+ * A module's text rewritten and compiled as a script (for tests of the rewriting: dyups itself runs the code in the
+ * sandbox, never as this script).
+ * @throws DyupsError E_CONFIG for another import or a syntax error, at the module file's line
+ */
+export function compileModule(text: string, file: string): vm.Script {
+  return checkSyntax(transformModule(text, file), file)
 }
 
 /** A `js_content`: the module and the function's name in its default export. */
@@ -206,272 +146,164 @@ export class JsContent {
 
 /** Runs a JavaScript content handler for `req` and answers on `c`. Never throws. */
 export function runJs(w: Services, c: Responder, req: Request, content: JsContent): void {
-  new JsRun(w, c, req, content).start()
+  ;(engine ??= new Engine()).run(w, c, req, content)
 }
 
-class JsRun {
-  pending = 0
-  /** The handler returned (a promise it returned settled). */
-  private done = false
-  private checking = false
-  readonly resp = new ScriptResponse()
+/** Starts the worker's engine thread and evaluates `modules` there ahead of the first request. */
+export function prepareJs(modules: readonly JsModule[]): void {
+  const e = (engine ??= new Engine())
+  for (const m of modules) e.load(m)
+}
 
-  constructor(
-    readonly w: Services,
-    readonly c: Responder,
-    readonly req: Request,
-    readonly content: JsContent,
-  ) {}
+/** A request whose handler runs in the engine thread. */
+interface Pending {
+  w: Services
+  c: Responder
+  req: Request
+  content: JsContent
+  thread: Worker
+  answered: boolean
+}
 
-  start(): void {
-    const { module, fn, name } = this.content
-    let result: unknown
-    let f: unknown
-    try {
-      // Module code run at its first import belongs to no request.
-      const exp = module.exports() as Record<string, unknown> | null | undefined
-      f = exp !== null && typeof exp === 'object' ? exp[fn] : undefined
-    } catch (e) {
-      return this.fail(e)
-    }
-    if (typeof f !== 'function') {
-      log('error', `js function "${name}" not found${logContext(this.req)}`)
-      return this.resp.fail(this.c, 500)
-    }
-    current = this
-    try {
-      result = module.call(f, new JsRequest(this))
-    } catch (e) {
-      current = null
-      return this.fail(e)
-    }
-    current = null
-    if (result !== null && typeof result === 'object' && typeof (result as PromiseLike<unknown>).then === 'function') {
-      ;(result as PromiseLike<unknown>).then(
-        () => this.finish(),
-        (e: unknown) => this.fail(e),
-      )
-    } else {
-      this.done = true
-    }
-    this.check()
+let engine: Engine | null = null
+
+/** The worker's side of its engine thread: starts it, forwards runs, and does what handlers ask of the worker. */
+class Engine {
+  private worker: Worker | null = null
+  private flag = new Int32Array(new SharedArrayBuffer(4))
+  /** Modules sent to the current thread. */
+  private loaded = new Set<number>()
+  private readonly pending = new Map<number, Pending>()
+  private nextId = 1
+
+  thread(): Worker {
+    if (this.worker !== null) return this.worker
+    const shared = new SharedArrayBuffer(12)
+    const base = Date.now()
+    const { port1, port2 } = new MessageChannel()
+    const t = new Worker(new URL('./js-engine.js', import.meta.url), {
+      workerData: { flag: shared, base, port: port2 },
+      transferList: [port2],
+      name: 'dyups js',
+      // Its heap holds messages in transit and a request's strings; the sandboxes' heaps are WebAssembly memories.
+      resourceLimits: { maxOldGenerationSizeMb: 128, maxYoungGenerationSizeMb: 4 },
+    })
+    this.flag = new Int32Array(shared)
+    this.loaded = new Set()
+    this.worker = t
+    t.on('message', (batch: FromEngine[]) => this.received(batch))
+    t.on('error', (e) => this.stopped(t, e))
+    t.on('exit', (code) => this.stopped(t, `exit code ${code}`))
+    port1.on('message', (a: VarAsk) => this.variable(port1, a))
+    // Neither keeps the worker alive: a stopping worker does not wait for its engine.
+    t.unref()
+    port1.unref()
+    const flag = this.flag
+    const watchdog = setInterval(() => {
+      const since = Atomics.load(flag, SLOT_BUSY)
+      if (since === 0 || Date.now() - base - since < JS_HARD_LIMIT_MS || this.worker !== t) return
+      this.stopped(t, `a handler ran ${JS_HARD_LIMIT_MS} ms in code the deadline cannot cut`, Atomics.load(flag, SLOT_RUN))
+      void t.terminate()
+    }, 100)
+    watchdog.unref()
+    t.once('exit', () => clearInterval(watchdog))
+    return t
   }
 
-  settle(resolve: unknown, status: number, body: string): void {
-    current = this
-    try {
-      this.content.module.settle(resolve, status, body)
-    } catch (e) {
-      current = null
-      this.fail(e)
+  /** Sends `module` to the thread (once per thread); `evaluate`: have it evaluated now, not at its first run. */
+  load(module: JsModule, evaluate = true): Worker {
+    const t = this.thread()
+    if (!this.loaded.has(module.id)) {
+      this.loaded.add(module.id)
+      this.post(t, { t: 'module', module: { id: module.id, name: module.name, file: module.file, code: module.code }, evaluate })
     }
-    current = null
-    this.check()
+    return t
   }
 
-  private finish(): void {
-    this.done = true
-    this.check()
+  run(w: Services, c: Responder, req: Request, content: JsContent): void {
+    const { module } = content
+    const t = this.load(module, false)
+    const id = this.nextId++
+    this.pending.set(id, { w, c, req, content, thread: t, answered: false })
+    const data: JsRequestData = {
+      method: req.method,
+      uri: req.uri,
+      httpVersion: req.versionMinor === 0 ? '1.0' : '1.1',
+      remoteAddress: req.remoteAddr,
+      requestLine: req.requestLine,
+      args: req.args,
+      headers: req.headers as string[],
+      // Bytes, not a string: a large body crosses outside both threads' V8 heaps, and only a handler that reads it
+      // makes it a string (in the engine thread).
+      body: req.body === null ? null : new Uint8Array(req.body),
+    }
+    const m: ToEngine = { t: 'run', id, module: module.id, fn: content.fn, name: content.name, req: data }
+    t.postMessage(m, data.body === null ? [] : [data.body.buffer as ArrayBuffer])
   }
 
-  fail(e: unknown): void {
-    this.done = true
-    log('error', `js exception: ${describe(e)}${logContext(this.req)}`)
-    this.resp.fail(this.c, 500)
+  drop(module: number): void {
+    if (this.worker !== null && this.loaded.delete(module)) this.post(this.worker, { t: 'drop', module })
+  }
+
+  private post(t: Worker, m: ToEngine): void {
+    t.postMessage(m)
+  }
+
+  private received(batch: FromEngine[]): void {
+    for (const m of batch) {
+      const p = this.pending.get(m.id)
+      switch (m.t) {
+        case 'log':
+          log(m.level, p === undefined ? m.text : m.text + logContext(p.req))
+          break
+        case 'end':
+          if (p === undefined || p.answered) break
+          p.answered = true
+          if (m.how === 'send') p.c.sendLocal(m.status, m.body, m.headers, m.contentType)
+          else p.c.finishLocal(m.status)
+          break
+        case 'dyups':
+          if (p === undefined) break
+          void dyupsCall(p.w, p.content.api, m.op, m.name, m.body).then((a) => {
+            if (this.worker === p.thread) this.post(p.thread, { t: 'settle', id: m.id, call: m.call, status: a.status, body: a.body })
+          })
+          break
+        case 'close':
+          this.pending.delete(m.id)
+          break
+      }
+    }
+  }
+
+  /** `r.variables.NAME`: the engine thread waits for this answer. */
+  private variable(port: MessagePort, a: VarAsk): void {
+    const p = this.pending.get(a.id)
+    let value: string | undefined
+    try {
+      value = p === undefined ? undefined : variable(p.w, p.req, a.name)
+    } catch {
+      value = undefined
+    }
+    port.postMessage({ seq: a.seq, value } satisfies VarAnswer)
+    Atomics.store(this.flag, SLOT_VAR, 1)
+    Atomics.notify(this.flag, SLOT_VAR)
   }
 
   /**
-   * Once nothing is pending (after host callbacks ran: setImmediate), a handler that ended without answering gets
-   * what it wrote (as `r.finish()`), or a 500; one still waiting on nothing that can settle gets a 500.
+   * The thread ended, or is ended by the watchdog while it runs `culprit`: its requests are answered 500 and the
+   * next request starts another thread (every module is evaluated anew there).
    */
-  private check(): void {
-    if (this.checking || this.resp.sent) return
-    this.checking = true
-    setImmediate(() => {
-      this.checking = false
-      if (this.resp.sent || this.pending > 0) return
-      if (this.resp.bodySize > 0) return this.resp.send(this.c)
-      log('error', `js handler "${this.content.name}" ${this.done ? 'ended' : 'waits on nothing'} without a response${logContext(this.req)}`)
-      this.resp.fail(this.c, 500)
-    })
-  }
-}
-
-function describe(e: unknown): string {
-  const err = e as { code?: string; stack?: string; message?: string; name?: string } | null
-  if (err !== null && typeof err === 'object') {
-    if (err.code === 'ERR_SCRIPT_EXECUTION_TIMEOUT') return `the handler ran past its time budget (${JS_TIMEOUT_MS} ms)`
-    if (typeof err.stack === 'string') {
-      const lines = err.stack.split('\n')
-      const frame = lines.find((l) => /^\s+at /.test(l) && !l.includes('dyups:'))
-      return frame !== undefined ? `${lines[0]} ${frame.trim()}` : lines[0]!
+  private stopped(t: Worker, why: unknown, culprit = 0): void {
+    if (this.worker !== t) return
+    this.worker = null
+    log('alert', `the JavaScript engine was stopped: ${why instanceof Error ? why.message : String(why)}`)
+    for (const [id, p] of this.pending) {
+      if (p.thread !== t) continue
+      this.pending.delete(id)
+      if (p.answered) continue
+      const what = id === culprit ? `the handler ran past its time budget (${JS_TIMEOUT_MS} ms) in a call that cannot be cut, and the engine was restarted` : 'the JavaScript engine was restarted'
+      log('error', `js exception: ${what}${logContext(p.req)}`)
+      p.c.finishLocal(500)
     }
-  }
-  return String(e)
-}
-
-const REDIRECTS = new Set([301, 302, 303, 307, 308])
-
-/** njs's request object, over one request. */
-class JsRequest {
-  private argsObj: Record<string, string | string[]> | null = null
-  private inObj: Record<string, string> | null = null
-  private outObj: Record<string, unknown> | null = null
-  private varsObj: Record<string, unknown> | null = null
-
-  constructor(private readonly run: JsRun) {}
-
-  get method(): string {
-    return this.run.req.method
-  }
-  get uri(): string {
-    return this.run.req.uri
-  }
-  get httpVersion(): string {
-    return this.run.req.versionMinor === 0 ? '1.0' : '1.1'
-  }
-  get remoteAddress(): string {
-    return this.run.req.remoteAddr
-  }
-  get requestLine(): string {
-    return this.run.req.requestLine
-  }
-  /** The body as bytes (latin1), or undefined without one. */
-  get requestText(): string | undefined {
-    return bodyText(this.run.req) ?? undefined
-  }
-  get requestBody(): string | undefined {
-    return this.requestText
-  }
-  get requestBuffer(): Buffer | undefined {
-    const b = this.run.req.body
-    return b === null ? undefined : Buffer.from(b)
-  }
-  get status(): number {
-    return this.run.resp.status
-  }
-  set status(v: number) {
-    this.run.resp.status = Math.trunc(Number(v)) || 0
-  }
-
-  /** Decoded query arguments; a repeated name gives an array. */
-  get args(): Record<string, string | string[]> {
-    if (this.argsObj === null) {
-      const o: Record<string, string | string[]> = Object.create(null)
-      for (const [k, v] of parseArgs(this.run.req.args, 0)) {
-        const val = v === true ? '' : v
-        const old = o[k]
-        o[k] = old === undefined ? val : Array.isArray(old) ? [...old, val] : [old, val]
-      }
-      this.argsObj = o
-    }
-    return this.argsObj
-  }
-
-  /** Request headers by name, any case; repeated ones joined with `, ` (Cookie with `; `). */
-  get headersIn(): Record<string, string> {
-    if (this.inObj === null) {
-      const o: Record<string, string> = Object.create(null)
-      const lower = new Map<string, string>()
-      for (const [k, v] of headerPairs(this.run.req, 0)) {
-        const low = k.toLowerCase()
-        const first = lower.get(low)
-        if (first === undefined) {
-          lower.set(low, k)
-          o[k] = v
-        } else {
-          o[first] += (low === 'cookie' ? '; ' : ', ') + v
-        }
-      }
-      this.inObj = new Proxy(o, {
-        get: (t, p) => (typeof p !== 'string' ? undefined : p in t ? t[p] : t[lower.get(p.toLowerCase()) ?? '']),
-        set: () => false,
-      })
-    }
-    return this.inObj
-  }
-
-  get rawHeadersIn(): Array<[string, string]> {
-    return headerPairs(this.run.req, 0)
-  }
-
-  /** Response headers: set, read and delete by name; an array sets several. */
-  get headersOut(): Record<string, unknown> {
-    if (this.outObj === null) {
-      const resp = this.run.resp
-      this.outObj = new Proxy(Object.create(null) as Record<string, unknown>, {
-        get: (_t, p) => {
-          if (typeof p !== 'string') return undefined
-          const v = resp.getHeader(p)
-          return v.length === 0 ? undefined : v.length === 1 ? v[0] : v
-        },
-        set: (_t, p, v) => {
-          if (typeof p !== 'string') return false
-          const values = v === undefined || v === null ? [] : (Array.isArray(v) ? v : [v]).map((x) => bytesOf(x) ?? String(x))
-          if (!resp.setHeader(p, values)) throw new TypeError(`invalid header name "${p}"`)
-          return true
-        },
-        deleteProperty: (_t, p) => typeof p === 'string' && resp.setHeader(p, []),
-      })
-    }
-    return this.outObj
-  }
-
-  /** nginx variables by name (`r.variables.host`); undefined when not found. */
-  get variables(): Record<string, unknown> {
-    if (this.varsObj === null) {
-      const { w, req } = this.run
-      this.varsObj = new Proxy(Object.create(null) as Record<string, unknown>, {
-        get: (_t, p) => (typeof p === 'string' ? variable(w, req, p) : undefined),
-        set: (_t, p) => {
-          throw new TypeError(`variable "${String(p)}" is not changeable`)
-        },
-      })
-    }
-    return this.varsObj
-  }
-
-  /** Sends the whole response: a body for most codes, a redirect URL for 301/302/303/307/308. */
-  return(status: number, body?: unknown): void {
-    const { resp, c } = this.run
-    if (resp.sent) return
-    const code = Math.trunc(Number(status))
-    if (!(code >= 100 && code <= 999)) throw new TypeError(`code is out of range: ${String(status)}`)
-    if (body === undefined) return resp.exit(c, code)
-    const text = bytesOf(body) ?? String(body)
-    if (REDIRECTS.has(code)) {
-      resp.setHeader('Location', [text])
-      return resp.exit(c, code)
-    }
-    resp.write(text)
-    resp.send(c, code)
-  }
-
-  /** Adds to the body sent by {@link finish} (output is sent whole, at the end). */
-  send(body: unknown): void {
-    this.run.resp.write(bytesOf(body) ?? String(body))
-  }
-
-  sendHeader(): void {}
-
-  finish(): void {
-    this.run.resp.send(this.run.c)
-  }
-
-  log(msg: unknown): void {
-    log('info', `js: ${String(msg)}${logContext(this.run.req)}`)
-  }
-  warn(msg: unknown): void {
-    log('warn', `js: ${String(msg)}${logContext(this.run.req)}`)
-  }
-  error(msg: unknown): void {
-    log('error', `js: ${String(msg)}${logContext(this.run.req)}`)
-  }
-
-  internalRedirect(): never {
-    throw new Error('r.internalRedirect() is not supported by dyups')
-  }
-  subrequest(): never {
-    throw new Error('r.subrequest() is not supported by dyups')
   }
 }
