@@ -163,6 +163,29 @@ test('-s reload: new workers serve the edited configuration, the old ones finish
   assert.deepEqual(childPids(d.pid), now, 'the workers were kept')
 })
 
+test('worker_shutdown_timeout: an old worker closes a request still in flight when it runs out, and exits', async (t) => {
+  const held = await holdingBackend(t)
+  const [port] = (await freePorts(1)) as [number]
+  const prefix = tempPrefix(t)
+  const withTimeout = (v: string): string => conf(port, held.port, v).replace('events {}', 'worker_shutdown_timeout 200ms;\nevents {}')
+  writeConf(prefix, 'conf/nginx.conf', withTimeout('v1'))
+  const d = await startDyups(t, prefix, [port])
+  assert.ok(await waitFor(() => childPids(d.pid).length === 2))
+  const oldWorkers = childPids(d.pid)
+  const inflight = request(port, { path: '/held/r' }).then((r) => `${r.status}`, (e: Error) => `error ${e.message}`)
+  assert.ok(await waitFor(() => held.received() === 1))
+
+  writeConf(prefix, 'conf/nginx.conf', withTimeout('v2'))
+  assert.deepEqual(await runBin(['-p', prefix, '-s', 'reload']), { code: 0, stdout: '', stderr: '' })
+  // The backend never answers: only the timeout ends the old worker. Without it the worker would wait 30 s.
+  assert.deepEqual(await waitGone(oldWorkers, 20_000), [], 'the old workers exited with the request still held')
+  const end = await inflight
+  assert.notEqual(end, '200', `the held request was cut, not answered: ${end}`)
+  assert.equal(held.received(), 1)
+  assert.equal((await request(port, { path: '/v' })).body, 'v2')
+  assert.ok(alive(d.pid))
+})
+
 test('-s reload and -s quit close idle keep-alive connections at once, as nginx', async (t) => {
   const held = await holdingBackend(t)
   const [port] = (await freePorts(1)) as [number]

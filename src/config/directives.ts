@@ -719,7 +719,10 @@ export const DIRECTIVES: readonly DirectiveSpec[] = [
     docs: 'Thread pool for blocking file operations.',
   }),
   msec('timer_resolution', MAIN, { ...noop, docs: 'Coarser timer resolution in workers.' }),
-  msec('worker_shutdown_timeout', MAIN, { ...noop, docs: 'Time limit for a graceful shutdown of workers.' }),
+  msec('worker_shutdown_timeout', MAIN, {
+    default: '30s',
+    docs: 'How long a worker that stops gracefully (quit, reload, an old generation) waits for its requests in flight before it closes their connections. nginx has no limit by default; dyups defaults to 30s so that generations do not pile up.',
+  }),
   spec('env', MAIN, 1, { ...noop, default: 'TZ', docs: 'Environment variables kept for workers.' }),
   str('lock_file', MAIN, { ...noop, default: 'logs/nginx.lock', docs: 'Lock file of the accept mutex.' }),
   str('working_directory', MAIN, { ...noop, docs: 'Working directory of worker processes.' }),

@@ -12,6 +12,7 @@ import { Store, packDelta, type Change, type Delta } from '../store/index.js'
 import { packGroup, unpackGroup, type UpstreamGroup } from '../upstream/index.js'
 import { Prober } from '../health/index.js'
 import { bootConfig, type Booted, type BootOptions } from './boot.js'
+import { coalesced } from './coalesce.js'
 import { Coordinator } from './coordinator.js'
 import { bindAll, closeAll, type Bound } from './listeners.js'
 import { removePid, writePid } from './pidfile.js'
@@ -285,7 +286,8 @@ export async function runPrimary(opts: BootOptions, booted: Booted, onReady: () 
       // As nginx's master on quit: the sockets close now (each worker closes its own as it is told to stop), so a
       // new connection is refused rather than left waiting in a queue nobody accepts from; unix socket files go.
       closeAll(listening)
-      await waitExit([...members.values()].map((m) => m.child), graceful ? 30_000 : 2_000)
+      // A worker ends its own connections at worker_shutdown_timeout; one that is still there after a grace is killed.
+      await waitExit([...members.values()].map((m) => m.child), graceful ? settings.shutdownTimeout + 5_000 : 2_000)
       try {
         await store.close()
       } catch (e) {
@@ -337,13 +339,11 @@ export async function runPrimary(opts: BootOptions, booted: Booted, onReady: () 
     return { next, bound }
   }
 
-  // Reloads read nginx.conf and apply its groups one at a time, in signal order, so the last signal's
-  // configuration is the one the table ends with.
-  let turn: Promise<unknown> = Promise.resolve()
-  const reload = async (): Promise<void> => {
-    const mine = turn.then(reconfigure)
-    turn = mine.catch(() => null)
-    const done = await mine
+  // One reload runs at a time. Signals that come while it runs are merged into one more reload after it, which
+  // reads nginx.conf when it starts: the last signal's configuration is the one the table ends with, and a storm
+  // of signals starts a generation of workers per reload that runs, not one per signal.
+  const reloadOnce = async (): Promise<void> => {
+    const done = await reconfigure()
     if (done === null) return
     const { next, bound } = done
     settings = next.settings
@@ -364,8 +364,10 @@ export async function runPrimary(opts: BootOptions, booted: Booted, onReady: () 
     if (!stopping) closeAll(oldSockets, listening)
   }
 
+  const reload = coalesced(reloadOnce, (e) => log('alert', `reload failed: ${formatError(e)}`), () => stopping)
   process.on('SIGHUP', () => {
-    reload().catch((e) => log('alert', `reload failed: ${formatError(e)}`))
+    log('notice', 'signal 1 (SIGHUP) received, reconfiguring')
+    void reload()
   })
   process.on('SIGQUIT', () => void stop(true))
   process.on('SIGTERM', () => void stop(false))

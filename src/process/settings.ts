@@ -5,7 +5,7 @@
 import { availableParallelism } from 'node:os'
 import { isAbsolute, resolve } from 'node:path'
 import type { Directive } from '../config/index.js'
-import { parseFlag } from '../config/index.js'
+import { parseFlag, parseTime } from '../config/index.js'
 import { log, type Level } from '../log.js'
 import type { TableCounts } from '../store/index.js'
 
@@ -20,7 +20,12 @@ export interface Settings {
   upstreamConf: string | null
   trylock: boolean
   readMsgLog: boolean
+  /** worker_shutdown_timeout in ms: how long a graceful stop waits for requests in flight. */
+  shutdownTimeout: number
 }
+
+/** worker_shutdown_timeout when it is not set: nginx waits without limit; dyups bounds it (docs/operations.md). */
+export const SHUTDOWN_TIMEOUT_MS = 30_000
 
 export const first = (tree: readonly Directive[], name: string): Directive | undefined => tree.find((d) => d.name === name)
 
@@ -41,6 +46,7 @@ export function readSettings(tree: readonly Directive[], prefix: string): Settin
   const events = first(tree, 'events')?.block ?? []
   const http = first(tree, 'http')?.block ?? []
   const conf = first(http, 'dyups_upstream_conf')
+  const shutdown = first(tree, 'worker_shutdown_timeout')
   return {
     daemon: flag('daemon', true),
     master: flag('master_process', true),
@@ -51,6 +57,7 @@ export function readSettings(tree: readonly Directive[], prefix: string): Settin
     upstreamConf: conf ? prefixed(prefix, conf.args[0]!) : null,
     trylock: flag('dyups_trylock', false, http),
     readMsgLog: flag('dyups_read_msg_log', false, http),
+    shutdownTimeout: shutdown === undefined ? SHUTDOWN_TIMEOUT_MS : parseTime(shutdown.args[0]!, 'ms')!,
   }
 }
 

@@ -62,7 +62,7 @@ export async function runSingle(booted: Booted, onReady: () => void): Promise<vo
     exiting = true
     prober.close()
     // The servers own the sockets now: they close them (graceful) or the exit does; the socket files go here.
-    const closing = graceful ? http.close() : null
+    const closing = graceful ? http.close(settings.shutdownTimeout) : null
     removeSocketFiles(listening)
     if (closing !== null) await closing
     try {

@@ -8,7 +8,7 @@ import type { ChangeSink, Outcome } from '../dyups/index.js'
 import { HttpWorker, RoutingTable, compileHttp, type HealthSource } from '../http/index.js'
 import { HealthView, type StatusRow } from '../health/index.js'
 import { packGroup } from '../upstream/index.js'
-import { logCounts, readSettings } from './settings.js'
+import { logCounts, readSettings, SHUTDOWN_TIMEOUT_MS } from './settings.js'
 import type { Answer, ToPrimary, ToWorker } from './protocol.js'
 
 /**
@@ -69,6 +69,7 @@ export function startWorker(): void {
   const handles = new Map<string, object>()
   let http: HttpWorker | null = null
   let readMsgLog = false
+  let shutdownTimeout = SHUTDOWN_TIMEOUT_MS
 
   const answered = (answers: Answer[]): void => {
     for (const a of answers) {
@@ -91,6 +92,7 @@ export function startWorker(): void {
           const settings = readSettings(msg.boot.tree, msg.boot.prefix)
           configureLog(settings.errorLogs)
           readMsgLog = settings.readMsgLog
+          shutdownTimeout = settings.shutdownTimeout
           table.init(msg.snapshot, parts)
           parts.length = 0
           health.reset(msg.down ?? [])
@@ -137,7 +139,7 @@ export function startWorker(): void {
       }
       case 'stop':
         if (!msg.graceful || http === null) process.exit(0)
-        void http.close().then(() => process.exit(0))
+        void http.close(shutdownTimeout).then(() => process.exit(0))
         break
       case 'reopen':
         reopenLog()

@@ -144,8 +144,11 @@ export class HttpWorker implements Services {
     this.conf.logFiles.reopen()
   }
 
-  /** Graceful stop: stop accepting, close idle connections, wait (bounded) for requests in flight. */
-  async close(ms = 30_000): Promise<void> {
+  /**
+   * Graceful stop: stop accepting, close idle connections, wait for requests in flight — `ms` at most
+   * (worker_shutdown_timeout), after which the caller exits and their connections close with it.
+   */
+  async close(ms: number): Promise<void> {
     this.stopping = true
     this.conf.logFiles.flush()
     // server.close() reports only once every connection is gone, so it is not awaited: connections are ours to end.
