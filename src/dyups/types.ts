@@ -20,6 +20,12 @@ export interface ChangeSink {
   submit(change: Change, ifMatch: number | null): Promise<Outcome>
   /** Whether a change is being applied right now (for dyups_trylock's check order). */
   busy(): Promise<boolean>
+  /**
+   * Where there is one, parses a command body away from the request path and applies the group (see
+   * PARSE_AWAY_BYTES): the outcome's error is E_COMMANDS when the body does not build a group, E_LOCKED when
+   * dyups_trylock finds the table busy (checked before the body is parsed, as Tengine does).
+   */
+  update?(name: string, body: string, ifMatch: number | null): Promise<Outcome>
 }
 
 export interface Reply {

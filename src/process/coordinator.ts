@@ -14,8 +14,9 @@
  * A reload's new static groups take their turn in the same queue: changes taken before it apply to the old
  * table, changes taken after it to the reloaded one, and it completes once every worker routes by it.
  */
-import { DyupsError } from '../errors.js'
-import type { UpstreamGroup } from '../upstream/index.js'
+import { DyupsError, isDyupsError } from '../errors.js'
+import { logAddFailed } from '../dyups/index.js'
+import { parseCommands, type UpstreamGroup } from '../upstream/index.js'
 import type { Change, Delta, Store } from '../store/index.js'
 
 export interface Outcome {
@@ -91,6 +92,24 @@ export class Coordinator {
       this.queue.push({ change, ifMatch, origin, resolve: done })
       if (!this.inFlight) void this.drain()
     })
+  }
+
+  /**
+   * Parses a command body and applies the group it builds, as submit() does: a large body is parsed here, in the
+   * primary, so that no worker's connections wait while it is. dyups_trylock's check comes first, as Tengine's
+   * lock is taken before it parses. A body that builds no group fails with E_COMMANDS, logged as Tengine logs it.
+   */
+  async update(name: string, body: string, ifMatch: number | null, origin: number | null = null): Promise<Outcome> {
+    if (this.trylock && this.busy) return { version: this.store.version, error: new DyupsError('E_LOCKED', 'another change is being applied') }
+    let group: UpstreamGroup
+    try {
+      group = await parseCommands(name, body)
+    } catch (e) {
+      if (!isDyupsError(e)) throw e
+      logAddFailed(name, e)
+      return { version: this.store.version, error: e }
+    }
+    return this.submit({ op: 'put', group }, ifMatch, origin)
   }
 
   /**

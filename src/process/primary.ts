@@ -238,6 +238,13 @@ export async function runPrimary(opts: BootOptions, booted: Booted, onReady: () 
           answer(m, o.error === null ? [msg.id, o.version] : [msg.id, o.version, o.error.code, o.error.message])
         })
         break
+      case 'update':
+        if (msg.acked !== undefined) acked(m, msg.acked)
+        void coordinator.update(msg.name, msg.body, msg.ifMatch, m.id).then(
+          (o) => answer(m, o.error === null ? [msg.id, o.version] : [msg.id, o.version, o.error.code, o.error.message]),
+          (e) => answer(m, [msg.id, store.version, 'E_INTERNAL', formatError(e)]),
+        )
+        break
       case 'busy':
         send(m, { t: 'busy', id: msg.id, busy: coordinator.busy })
         break

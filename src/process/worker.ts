@@ -47,6 +47,14 @@ export function startWorker(): void {
         else send({ t: 'change', id, change: packed, ifMatch, acked: lateAck })
         lateAck = -1
       }),
+    update: (name, body, ifMatch) =>
+      new Promise((resolve) => {
+        const id = ++nextId
+        results.set(id, resolve)
+        if (lateAck === -1) send({ t: 'update', id, name, body, ifMatch })
+        else send({ t: 'update', id, name, body, ifMatch, acked: lateAck })
+        lateAck = -1
+      }),
     busy: () =>
       new Promise((resolve) => {
         const id = ++nextId
