@@ -6,5 +6,6 @@ import { propagation } from './propagation.js'
 import { updates } from './updates.js'
 import { scale } from './scale.js'
 import { churn } from './churn.js'
+import { disturb } from './disturb.js'
 
-export const scenarios: readonly Scenario[] = [small, bodies, propagation, updates, scale, churn]
+export const scenarios: readonly Scenario[] = [small, bodies, propagation, updates, scale, churn, disturb]

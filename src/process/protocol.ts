@@ -1,5 +1,5 @@
 /**
- * Messages between the primary and its workers (the IPC channel of child_process.fork, JSON). Changes go up as validated groups, come back
+ * Messages between the primary and its workers (the IPC channel of child_process.fork, V8-serialized). Changes go up as validated groups, come back
  * down as versioned deltas that carry only what changed, and are acknowledged by version. Groups cross packed
  * (PackedDelta's encoding: a packGroup() line for a put, `-NAME` for a delete): a third of the bytes of the
  * objects, and what the worker's table keeps anyway.
