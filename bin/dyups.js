@@ -6,6 +6,8 @@ import { chooseNodeOrExit, launch } from './runtime.js'
 
 const node = chooseNodeOrExit()
 if (node === null) {
+  // V8's compile cache (see dist/src/process/worker-main.js): a start and every worker compile less.
+  (await import('node:module')).enableCompileCache?.()
   const { main } = await import('../dist/src/cli.js')
   main(process.argv.slice(2))
 } else {
