@@ -49,10 +49,10 @@ const SIGNALS = { stop: 'SIGTERM', quit: 'SIGQUIT', reopen: 'SIGUSR1', reload: '
 /**
  * `-s stop|quit|reopen|reload`: the pid file named by the configuration tells whom to signal.
  *
- * When it names a primary that is gone and its workers serve on without it (orphans.ts), `stop` and `quit` do what
- * they ask of those workers: TERM (at once) or QUIT (after their requests in flight) to each, with a notice naming
- * them. `reload` and `reopen` cannot be done without a primary: nginx's error, plus the orphans' pids and what to
- * do (start dyups again, which replaces them).
+ * When it names a primary that is gone and its workers serve on without it (orphans.ts), `stop`, `quit` and
+ * `reopen` do what they ask of those workers: TERM (at once), QUIT (after their requests in flight) or USR1 (reopen
+ * the logs) to each, with a notice naming them. `reload` cannot be done without a primary: nginx's error, plus the
+ * orphans' pids and what to do (start dyups again, which replaces them).
  */
 export async function sendSignal(opts: RunOptions): Promise<number> {
   const settings = readSettings(loadConfig(opts).tree, opts.prefix)
@@ -64,7 +64,7 @@ export async function sendSignal(opts: RunOptions): Promise<number> {
     const failed = `kill(${pid}, ${constants.signals[sig]}) failed (${sysError(e)})`
     const orphans = (e as NodeJS.ErrnoException).code === 'ESRCH' ? findOrphans(settings.pidPath) : { primary: 0, pids: [] }
     if (orphans.pids.length === 0) throw new SignalError('E_CONFIG', failed)
-    if (opts.signal === 'stop' || opts.signal === 'quit') {
+    if (opts.signal !== 'reload') {
       const told = signalOrphans(settings.pidPath, orphans, sig)
       process.stderr.write(`dyups: [notice] the primary process ${pid} is gone; ${sig} sent to its orphaned worker process(es) ${told.join(', ')}\n`)
       return 0

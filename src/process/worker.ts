@@ -5,7 +5,8 @@
  * A worker outlives its primary, as nginx's do: when the IPC channel closes without a stop (the primary was killed
  * with -9, or crashed), it keeps serving with the table it has. Reads of the interface still answer; changes answer
  * 503 (E_PRIMARY_GONE), applied nowhere; health checks, which the primary ran, stay as they last were. It stops on
- * QUIT (gracefully, as a `dyups` started again on the same pid file asks: see orphans.ts) or TERM.
+ * QUIT (gracefully, as a `dyups` started again on the same pid file asks: see orphans.ts) or TERM, and reopens its
+ * logs on USR1.
  */
 import { DyupsError, formatError } from '../errors.js'
 import { configureLog, log, reopenLog, setLogIdent } from '../log.js'
@@ -220,6 +221,17 @@ export function startWorker(): void {
   // QUIT, as nginx's workers: stop accepting (the listening sockets close here at once), finish the requests in
   // flight, exit. This is how a new start ends orphaned workers; with a primary, it respawns the worker.
   process.on('SIGQUIT', () => stop(true))
+  // USR1, as nginx's workers: reopen the logs (an orphan has no primary to relay `-s reopen`). Without a listener
+  // Node would open its inspector on this signal.
+  process.on('SIGUSR1', () => {
+    try {
+      reopenLog()
+      http?.reopenLogs()
+    } catch (e) {
+      // A log that cannot be reopened (its directory gone) must not end a worker that serves alone.
+      log('alert', `reopen failed: ${formatError(e)}`)
+    }
+  })
   process.on('uncaughtException', (e) => {
     log('alert', `worker process ${process.pid} failed: ${e.stack ?? e}`)
     process.exit(2)
