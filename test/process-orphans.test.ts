@@ -171,9 +171,38 @@ test('kill -9 of the primary under traffic: the workers serve on, read, refuse w
   assert.equal(await d2.stop('SIGQUIT'), 0)
 })
 
-test('a change the primary took and never answered is answered 503 when it dies, not left waiting', async (t) => {
+/** Handlers that call the dyups API and print `STATUS|BODY`: Lua and JavaScript. */
+const SCRIPTS = {
+  http: '    js_import main.js;\n',
+  server: `        location = /lua { content_by_lua_block {
+            local dyups = require "ngx.dyups"
+            local status, rv = dyups.update(ngx.var.arg_name, ngx.unescape_uri(ngx.var.arg_body))
+            ngx.print(status, "|", rv)
+        } }
+        location = /lua-delete { content_by_lua_block {
+            local dyups = require "ngx.dyups"
+            local status, rv = dyups.delete(ngx.var.arg_name)
+            ngx.print(status, "|", rv)
+        } }
+        location = /js { js_content main.update; }
+        location = /status { check_status csv; }
+`,
+  files: { 'conf/main.js': `import dyups from 'dyups'
+async function update(r) {
+  const a = await dyups.update(r.args.name, r.args.body)
+  r.return(200, a.status + '|' + a.body)
+}
+export default { update }
+` },
+}
+
+test('a change the primary took and never answered is answered 503 when it dies, not left waiting; then Lua, JavaScript and check_status answer 503 too', async (t) => {
   const a = await backend(t, 'a')
-  const { d, proxy, iface } = await startInterface(t, { workers: 1 })
+  const { d, proxy, iface } = await startInterface(t, { workers: 1, ...SCRIPTS })
+  const body = encodeURIComponent(`server 127.0.0.1:${a.port};`)
+  assert.equal((await request(proxy, { path: `/lua?name=viaLua&body=${body}` })).body, '200|success', 'the handlers work with a primary')
+  assert.equal((await request(proxy, { path: `/js?name=viaJs&body=${body}` })).body, '200|success')
+  assert.equal((await request(proxy, { path: '/status' })).status, 200)
   const [worker] = await reachWorkers(proxy, 1)
   endAfter(t, () => [worker!])
   // A stopped primary takes the change (it sits in the channel) and cannot answer it.
@@ -183,14 +212,19 @@ test('a change the primary took and never answered is answered 503 when it dies,
   void post.answer.finally(() => (answered = true))
   await post.written
   // The worker handles the POST before a GET sent after it (one worker, one connection after the other).
-  assert.equal((await iget(iface, '/list')).status, 204)
+  assert.equal((await iget(iface, '/list')).status, 200)
   assert.equal(answered, false, 'no answer while the primary holds the change')
   await killPrimary(d)
   const r = await post.answer
   assert.deepEqual([r.status, r.body], [503, UNANSWERED])
-  // From then on a change is refused at once.
+  // From then on a change is refused at once, from the interface and from handlers.
   const again = await ipost(iface, '/upstream/host1', `server 127.0.0.1:${a.port};`)
   assert.deepEqual([again.status, again.body], [503, REFUSED])
+  for (const path of [`/lua?name=x&body=${body}`, '/lua-delete?name=viaLua', `/js?name=x&body=${body}`]) {
+    assert.equal((await request(proxy, { path })).body, `503|${REFUSED}`, path)
+  }
+  assert.equal((await request(proxy, { path: '/status' })).status, 503, 'no prober to ask')
+  assert.equal((await via(proxy, 'viaLua')).body, 'a', 'the table as it was')
 })
 
 test('-s reload with a dead primary names the orphans, -s reopen reaches them, -s quit stops them gracefully', async (t) => {
@@ -248,6 +282,24 @@ test('a stale worker list naming unrelated live processes: none is signalled, dy
   assert.doesNotMatch(d.errorLog(), /taking over/)
   assert.equal(await d.stop('SIGQUIT'), 0)
   assert.ok(alive(sleeper.pid!) && alive(other.pid!))
+})
+
+test('master_process off started where orphans serve: it replaces them too', async (t) => {
+  const a = await backend(t, 'a')
+  const { d, prefix, proxy, iface } = await startInterface(t, { workers: 2, http: PERSIST, files: FILES })
+  assert.equal((await ipost(iface, '/upstream/host1', `server 127.0.0.1:${a.port};`)).body, 'success')
+  const old = await reachWorkers(proxy, 2)
+  endAfter(t, () => old)
+  await killPrimary(d)
+  const conf = join(prefix, 'conf/nginx.conf')
+  writeFileSync(conf, readFileSync(conf, 'latin1').replace('master_process on;', 'master_process off;'))
+  const single = await startDyups(t, prefix, [proxy, iface])
+  await serving(prefix, single)
+  assert.deepEqual(await waitGone(old), [], 'the orphans exited')
+  assert.equal((await request(proxy, { path: '/pid' })).body, String(single.pid), 'the one process serves')
+  assert.equal((await via(proxy, 'host1')).body, 'a', 'with the acknowledged change')
+  assert.ok(!existsSync(join(prefix, 'logs/dyups.pid.workers')), 'the dead primary\'s list is gone')
+  assert.equal(await single.stop('SIGQUIT'), 0)
 })
 
 /** What one new connection saw: `GET /pid` answered (the worker's pid), refused, or reset/closed without an answer. */
