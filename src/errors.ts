@@ -19,6 +19,7 @@ export type Code =
   | 'E_NO_PEER'       // no usable upstream server
   | 'E_UPSTREAM'      // the upstream failed (refused, reset, invalid response)
   | 'E_TIMEOUT'       // the upstream timed out
+  | 'E_PRIMARY_GONE'  // a worker outlived its primary: a change cannot be applied (or its answer never came)
 
 export const STATUS: Record<Code, number> = {
   E_CONFIG: 500,
@@ -36,6 +37,8 @@ export const STATUS: Record<Code, number> = {
   E_NO_PEER: 502,
   E_UPSTREAM: 502,
   E_TIMEOUT: 504,
+  // Unavailable, not failed: the same change succeeds once dyups is started again and its primary is back.
+  E_PRIMARY_GONE: 503,
 }
 
 /** Where in a configuration file (or command body) something was found. */

@@ -467,6 +467,30 @@ export function childPids(pid: number): number[] {
   return out.sort((a, b) => a - b)
 }
 
+/**
+ * SIGKILL to `pid` and to its children (workers outlive a primary killed alone: src/process/orphans.ts). The
+ * children are signalled right after their parent, before anything can reap them, so their pids are still theirs.
+ */
+export function killTree(pid: number): void {
+  const children = childPids(pid)
+  for (const p of [pid, ...children]) {
+    try {
+      process.kill(p, 'SIGKILL')
+    } catch {
+      // Gone already.
+    }
+  }
+}
+
+/**
+ * SIGKILL to the primary alone, as a crash: resolves once its exit is seen (its workers, orphaned, serve on and
+ * are the caller's to end; `d.stop()` no longer touches them).
+ */
+export async function killPrimary(d: Dyups): Promise<void> {
+  process.kill(d.pid, 'SIGKILL')
+  assert.ok(await waitFor(() => d.child.exitCode !== null || d.child.signalCode !== null), `primary ${d.pid} did not exit`)
+}
+
 /** Whether a process exists and is not a zombie. */
 export function alive(pid: number): boolean {
   try {
@@ -598,8 +622,9 @@ export async function startBinIn(t: TestContext, cwd: string | undefined, prefix
     stderr: () => err,
     stop: async (signal = 'SIGTERM', ms = 10_000) => {
       if (exited !== undefined) return exited
-      child.kill(signal)
-      const timer = setTimeout(() => child.kill('SIGKILL'), ms)
+      if (signal === 'SIGKILL') killTree(child.pid!)
+      else child.kill(signal)
+      const timer = setTimeout(() => killTree(child.pid!), ms)
       const code = await exit
       clearTimeout(timer)
       return code

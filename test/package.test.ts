@@ -16,7 +16,7 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, write
 import { tmpdir } from 'node:os'
 import { delimiter, join } from 'node:path'
 import { test, type TestContext } from 'node:test'
-import { ROOT, alive, backend, canConnect, freePorts, request, sleep, waitFor, waitGone } from './helpers.js'
+import { ROOT, alive, backend, canConnect, freePorts, killTree, request, sleep, waitFor, waitGone } from './helpers.js'
 
 interface Ran {
   code: number | null
@@ -183,7 +183,7 @@ test('npm pack ships what runs and the docs; a global install runs; contrib/dyup
   t.after(() => {
     // Only the daemon this test started, named by its pid file.
     const pid = daemonPid()
-    if (pid !== null && alive(pid)) process.kill(pid, 'SIGKILL')
+    if (pid !== null && alive(pid)) killTree(pid)
   })
 
   // ExecStartPre: -t -q says nothing on success.

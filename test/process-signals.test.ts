@@ -11,7 +11,7 @@ import { join } from 'node:path'
 import { test, type TestContext } from 'node:test'
 import {
   Conn, alive, canConnect, childPids, freePorts, pidFromFile, readRequests, request, runBin, startDyups, tempPrefix, waitFor,
-  waitGone, writeConf,
+  killTree, waitGone, writeConf,
 } from './helpers.js'
 
 /** A backend that holds every request until `release()`, then answers `held`. */
@@ -259,7 +259,7 @@ test('daemon on: the command returns once serving, the server runs in the backgr
   let daemonPid: number | null = null
   t.after(() => {
     // Only the daemon this test started, by its pid.
-    if (daemonPid !== null && alive(daemonPid)) process.kill(daemonPid, 'SIGKILL')
+    if (daemonPid !== null && alive(daemonPid)) killTree(daemonPid)
   })
   const r = await runBin(['-p', prefix])
   daemonPid = pidFromFile(pidFile)
@@ -291,7 +291,7 @@ test('daemon on with a configuration that cannot start: the command fails with t
   const left = pidFromFile(join(prefix, 'logs/dyups.pid'))
   if (left !== null) {
     const still = alive(left)
-    if (still) process.kill(left, 'SIGKILL')
+    if (still) killTree(left)
     assert.equal(still, false, 'no daemon was left running')
   }
 })

@@ -1,11 +1,12 @@
 /**
  * Worker processes as nginx's master keeps them: a worker killed with -9 is respawned while the others go on
- * answering; workers do not outlive a killed primary; `master_process off` serves from one process.
+ * answering; workers outlive a primary killed with -9 (process-orphans.test.ts has the rest); `master_process off`
+ * serves from one process.
  */
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import { test } from 'node:test'
-import { alive, canConnect, childPids, freePorts, pidFromFile, reachWorkers, request, runBin, startDyups, tempPrefix, waitFor, waitGone, writeConf } from './helpers.js'
+import { alive, canConnect, childPids, freePorts, killPrimary, pidFromFile, reachWorkers, request, runBin, startDyups, tempPrefix, waitFor, waitGone, writeConf } from './helpers.js'
 
 const conf = (port: number, extra: string): string => `daemon off;
 ${extra}
@@ -71,16 +72,28 @@ test('worker_processes 2: a worker killed with -9 is respawned, requests keep be
   assert.deepEqual(await waitGone(now), [], 'workers exit with the primary')
 })
 
-test('workers do not outlive a primary killed with -9', async (t) => {
+test('workers outlive a primary killed with -9, as nginx\'s do, and keep answering', async (t) => {
   const [port] = (await freePorts(1)) as [number]
   const prefix = tempPrefix(t)
   writeConf(prefix, 'conf/nginx.conf', conf(port, 'worker_processes 2;'))
   const d = await startDyups(t, prefix, [port])
   assert.ok(await waitFor(() => childPids(d.pid).length === 2))
-  const workers = childPids(d.pid)
-  process.kill(d.pid, 'SIGKILL')
-  await d.stop('SIGKILL')
-  assert.deepEqual(await waitGone(workers), [], `orphaned workers ${workers.filter(alive)}`)
+  const workers = await reachWorkers(port, 2)
+  assert.deepEqual(workers, childPids(d.pid))
+  // Only the primary: its workers, orphaned, are this test's to end (by pid) once it is done.
+  t.after(async () => {
+    for (const w of workers.filter(alive)) process.kill(w, 'SIGKILL')
+    await waitGone(workers)
+  })
+  await killPrimary(d)
+  for (let i = 0; i < 10; i++) {
+    const r = await request(port, { path: '/pid' })
+    assert.equal(r.status, 200)
+    assert.ok(workers.includes(Number(r.body)), `answered by ${r.body}, workers ${workers}`)
+  }
+  assert.deepEqual(workers.filter(alive), workers)
+  for (const w of workers) process.kill(w, 'SIGQUIT')
+  assert.deepEqual(await waitGone(workers), [], 'QUIT ends an orphaned worker')
   assert.ok(await waitFor(async () => !(await canConnect(port))), 'nothing listens any more')
 })
 

@@ -10,7 +10,7 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, 
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test, type TestContext } from 'node:test'
-import { ROOT, alive, canConnect, freePorts, idelete, iget, ipost, pidFromFile, runBinIn, sleep, waitGone } from './helpers.js'
+import { ROOT, alive, canConnect, freePorts, idelete, iget, ipost, killTree, pidFromFile, runBinIn, sleep, waitGone } from './helpers.js'
 
 /** Every file under `dir` with its text, by relative path. */
 function snapshot(dir: string, rel = ''): Record<string, string> {
@@ -38,7 +38,7 @@ async function start(t: TestContext, root: string, args: string[], ports: number
   let code: number | null | undefined
   const exit = new Promise<number | null>((r) => child.on('exit', (c) => r((code = c))))
   t.after(() => {
-    if (code === undefined) child.kill('SIGKILL')
+    if (code === undefined) killTree(child.pid!)
   })
   const deadline = Date.now() + 20_000
   for (const p of ports) {

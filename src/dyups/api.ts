@@ -2,7 +2,7 @@
  * The dyups operations with Tengine's answers: update (create or replace a group from a command body) and delete.
  * The REST interface and the scripting APIs (Lua's `ngx.dyups`, JS) share these, so they answer alike.
  */
-import { formatError, isDyupsError } from '../errors.js'
+import { STATUS, formatError, isDyupsError } from '../errors.js'
 import { log } from '../log.js'
 import { parseCommands, type Resolver } from '../upstream/index.js'
 import type { ChangeSink, Outcome, Reply } from './types.js'
@@ -21,6 +21,9 @@ export function reply(o: Outcome): Reply {
       return { status: 412, body: 'precondition failed', etag: o.version }
     case 'E_COMMANDS':
       return ADD_FAILED
+    case 'E_PRIMARY_GONE':
+      // The reason is the body: whether the change was refused or its outcome is unknown (docs/api.md).
+      return { status: STATUS.E_PRIMARY_GONE, body: o.error.message, etag: null }
     default:
       // One line: an internal failure (e.g. the journal write) and nothing applied anywhere.
       return { status: 500, body: o.error.message.replace(/[\r\n]+/g, ' '), etag: null }

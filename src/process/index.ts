@@ -11,6 +11,7 @@ import { DyupsError } from '../errors.js'
 import { configureLog, log } from '../log.js'
 import { constants } from 'node:os'
 import { runPrimary } from './primary.js'
+import { findOrphans, signalOrphans } from './orphans.js'
 import { runSingle } from './single.js'
 import { loadConfig } from '../config/index.js'
 import { readSettings, userWarning } from './settings.js'
@@ -45,7 +46,14 @@ export async function testConfig(opts: RunOptions): Promise<number> {
 
 const SIGNALS = { stop: 'SIGTERM', quit: 'SIGQUIT', reopen: 'SIGUSR1', reload: 'SIGHUP' } as const
 
-/** `-s stop|quit|reopen|reload`: the pid file named by the configuration tells whom to signal. */
+/**
+ * `-s stop|quit|reopen|reload`: the pid file named by the configuration tells whom to signal.
+ *
+ * When it names a primary that is gone and its workers serve on without it (orphans.ts), `stop`, `quit` and
+ * `reopen` do what they ask of those workers: TERM (at once), QUIT (after their requests in flight) or USR1 (reopen
+ * the logs) to each, with a notice naming them. `reload` cannot be done without a primary: nginx's error, plus the
+ * orphans' pids and what to do (start dyups again, which replaces them).
+ */
 export async function sendSignal(opts: RunOptions): Promise<number> {
   const settings = readSettings(loadConfig(opts).tree, opts.prefix)
   const pid = readPid(settings.pidPath)
@@ -53,7 +61,16 @@ export async function sendSignal(opts: RunOptions): Promise<number> {
   try {
     process.kill(pid, sig)
   } catch (e) {
-    throw new SignalError('E_CONFIG', `kill(${pid}, ${constants.signals[sig]}) failed (${sysError(e)})`)
+    const failed = `kill(${pid}, ${constants.signals[sig]}) failed (${sysError(e)})`
+    const orphans = (e as NodeJS.ErrnoException).code === 'ESRCH' ? findOrphans(settings.pidPath) : { primary: 0, pids: [] }
+    if (orphans.pids.length === 0) throw new SignalError('E_CONFIG', failed)
+    if (opts.signal !== 'reload') {
+      const told = signalOrphans(settings.pidPath, orphans, sig)
+      process.stderr.write(`dyups: [notice] the primary process ${pid} is gone; ${sig} sent to its orphaned worker process(es) ${told.join(', ')}\n`)
+      return 0
+    }
+    throw new SignalError('E_CONFIG', `${failed}: the primary process is gone, its worker process(es) ${orphans.pids.join(', ')} ` +
+      `serve on without it; start dyups again to replace them, or "-s quit" to stop them`)
   }
   return 0
 }

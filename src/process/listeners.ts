@@ -48,9 +48,16 @@ const ERRNO_TEXT: Record<string, string> = {
  * nginx's words for a socket that cannot be bound: `bind() to 127.0.0.1:80 failed (98: Address already in use)`.
  * `err`: a libuv error number (negative errno).
  */
-function bindError(key: string, err: number): DyupsError {
+function bindError(key: string, err: number): BindError {
   const [code, text] = getSystemErrorMap().get(err) ?? [String(err), 'unknown error']
-  return new DyupsError('E_CONFIG', `bind() to ${key} failed (${ERRNO_TEXT[code] ?? `${-err}: ${text}`})`)
+  return new BindError('E_CONFIG', `bind() to ${key} failed (${ERRNO_TEXT[code] ?? `${-err}: ${text}`})`, undefined, code === 'EADDRINUSE')
+}
+
+/** A socket that cannot be bound; `inUse`: another socket holds the address (a start waiting for orphans retries). */
+export class BindError extends DyupsError {
+  constructor(code: DyupsError['code'], message: string, at: DyupsError['at'], readonly inUse: boolean) {
+    super(code, message, at)
+  }
 }
 
 /** libuv's EADDRINUSE. */

@@ -3,6 +3,10 @@
  * forks `worker_processes` workers and passes them the sockets, respawns a worker that dies, and handles signals as
  * nginx's master does: HUP reload (nginx.conf's upstream blocks applied to the live table, then new workers), QUIT
  * graceful stop, TERM/INT fast stop, USR1 reopen logs.
+ *
+ * Its workers are listed beside the pid file (orphans.ts). Started where a primary was killed and its workers serve
+ * on without it, it takes their place: its workers are built first, holding (no sockets), then the orphans are told
+ * to stop (QUIT), and each socket is bound as soon as they release it and handed to the waiting workers at once.
  */
 import { fork, type ChildProcess, type SendHandle } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
@@ -15,6 +19,7 @@ import { bootConfig, type Booted, type BootOptions } from './boot.js'
 import { coalesced } from './coalesce.js'
 import { Coordinator } from './coordinator.js'
 import { bindAll, closeAll, type Bound } from './listeners.js'
+import { bindWhenFree, findOrphans, PID_PATH_ENV, removeWorkerPids, signalOrphans, workersPath, writeWorkerPids } from './orphans.js'
 import { removePid, writePid } from './pidfile.js'
 import type { Answer, Boot, ToPrimary, ToWorker } from './protocol.js'
 
@@ -26,6 +31,12 @@ const ACK_TIMEOUT_MS = 10_000
 
 /** A worker that dies sooner than this after it was started is respawned after a pause, not at once. */
 const SPIN_MS = 1000
+
+/**
+ * How long a start waits for orphaned workers to release the addresses: they close their listening sockets as
+ * soon as they hear QUIT, and this bounds a worker that does not (their graceful stop takes 30 s at most).
+ */
+const TAKEOVER_MS = 35_000
 
 const WORKER_MAIN = fileURLToPath(new URL('./worker-main.js', import.meta.url))
 
@@ -39,6 +50,8 @@ interface Member {
   /** Highest version it acknowledged. */
   acked: number
   stopping: boolean
+  /** It answered a held init: it listens once it gets the sockets (see `holding`). */
+  built: boolean
 }
 
 interface Waiter {
@@ -54,9 +67,18 @@ export async function runPrimary(opts: BootOptions, booted: Booted, onReady: () 
   let { settings, boot } = booted
   configureLog(settings.errorLogs)
   for (const w of booted.warnings) log('warn', w)
+  // Where the workers are listed, and what they are told: the pid file of the start (a reload does not move them).
+  const pidPath = settings.pidPath
+  // Workers of a primary that died on this pid file, still serving: this start replaces them (see takeOver below).
+  const orphans = findOrphans(pidPath)
   // The sockets first: a dyups already serving on them fails this one here, before it opens the persistence files.
-  // Kept open for the primary's whole life, whatever its workers do (a reload may add and drop some).
-  let listening = await bindAll(booted.listeners)
+  // Kept open for the primary's whole life, whatever its workers do (a reload may add and drop some). With
+  // orphans, they hold the addresses until they stop, which waits until this start's workers are ready; the
+  // persistence files are this start's meanwhile (the dead primary was their only writer, orphans never write).
+  let listening = orphans.pids.length === 0 ? await bindAll(booted.listeners) : new Map<string, Bound>()
+  if (orphans.pids.length > 0) {
+    log('notice', `worker process(es) ${orphans.pids.join(', ')} outlived their primary ${orphans.primary}: taking over from them`)
+  }
   let store: Store
   try {
     store = await Store.open({ staticGroups: booted.staticGroups, path: settings.upstreamConf ?? undefined })
@@ -70,6 +92,25 @@ export async function runPrimary(opts: BootOptions, booted: Booted, onReady: () 
   let generation = 0
   let stopping = false
   let nextId = 0
+  // The sockets are not bound yet (orphans hold them): a starting worker is built, then waits for them.
+  let holding = orphans.pids.length > 0
+
+  // The workers' list beside the pid file, so the next start finds them if this primary dies (orphans.ts).
+  let listFailed = false
+  // Until the orphans are told to stop, the list keeps naming them: a start that fails before (or is killed)
+  // leaves them findable by the next one.
+  let listOwned = !holding
+  const recordWorkers = (): void => {
+    if (!listOwned) return
+    try {
+      writeWorkerPids(pidPath, process.pid, [...members.values()].flatMap((m) => (m.child.pid === undefined ? [] : [m.child.pid])))
+      listFailed = false
+    } catch (e) {
+      // Serving goes on; only a later start could not find this primary's workers if it died. Said once.
+      if (!listFailed) log('alert', `the worker processes cannot be listed in "${workersPath(pidPath)}": ${formatError(e)}`)
+      listFailed = true
+    }
+  }
 
   const write = (m: Member, msg: ToWorker): void => {
     if (m.child.connected) m.child.send(msg)
@@ -170,13 +211,20 @@ export async function runPrimary(opts: BootOptions, booted: Booted, onReady: () 
 
   const spawn = (b: Boot, gen: number): Member => {
     // The worker's stdio are the primary's; its IPC channel carries the protocol and the listening sockets.
-    // 'advanced' (V8's serializer, length-framed): a 1 MB delta or command body crosses as one copy; the default
-    // JSON framing scans and parses it on the receiving side, which held a worker's event loop for 50-100 ms.
-    const child = fork(WORKER_MAIN, [], { env: { ...process.env, DYUPS_WORKER: '1' }, stdio: [0, 1, 2, 'ipc'], serialization: 'advanced' })
-    const m: Member = { id: ++nextId, child, started: Date.now(), generation: gen, ready: false, acked: -1, stopping: false }
+    // Its environment names the pid file: how a later start tells this worker, orphaned, from a process that got
+    // its pid since (/proc/PID/environ is what the process was started with). 'advanced' (V8's serializer,
+    // length-framed): a 1 MB delta or command body crosses as one copy; the default JSON framing scans and parses
+    // it on the receiving side, which held a worker's event loop for 50-100 ms.
+    const child = fork(WORKER_MAIN, [], {
+      env: { ...process.env, DYUPS_WORKER: '1', [PID_PATH_ENV]: pidPath },
+      stdio: [0, 1, 2, 'ipc'],
+      serialization: 'advanced',
+    })
+    const m: Member = { id: ++nextId, child, started: Date.now(), generation: gen, ready: false, acked: -1, stopping: false, built: false }
     // The sockets of its generation: a worker respawned after a reload gets the reloaded ones.
     const sockets = listening
     members.set(m.id, m)
+    recordWorkers()
     // A message to a worker that just died fails with EPIPE: its exit is handled below, the error is only noted.
     child.on('error', (e) => log('info', `worker process ${child.pid}: ${formatError(e)}`))
     child.on('exit', (code, signal) => onExit(m, code, signal))
@@ -184,8 +232,10 @@ export async function runPrimary(opts: BootOptions, booted: Booted, onReady: () 
       if (msg.t !== 'hello') return onMessage(m, msg)
       // A stop that came before the worker could hear it: it never gets a table, it just ends.
       if (m.stopping) return send(m, { t: 'stop', graceful: false })
-      // The sockets go first, each with its handle: the worker listens on them once it has its table.
-      for (const [key, bound] of sockets) if (m.child.connected) m.child.send({ t: 'listen', key } satisfies ToWorker, bound.handle as SendHandle)
+      // The sockets go first, each with its handle: the worker listens on them once it has its table. While
+      // holding there are none yet: they follow its `built`.
+      const held = holding
+      if (!held) sendSockets(m, sockets)
       m.acked = store.version
       const snapshot = store.snapshot()
       const { packed } = snapshot
@@ -198,10 +248,21 @@ export async function runPrimary(opts: BootOptions, booted: Booted, onReady: () 
         send(m, { t: 'part', packed: packed.slice(at, nl) })
         at = nl + 1
       }
-      send(m, { t: 'init', boot: b, snapshot: at === 0 ? snapshot : { version: snapshot.version, packed: packed.slice(at) }, down: prober.downAddresses() })
+      const init: ToWorker = { t: 'init', boot: b, snapshot: at === 0 ? snapshot : { version: snapshot.version, packed: packed.slice(at) }, down: prober.downAddresses() }
+      send(m, held ? { ...init, hold: true } : init)
     })
     return m
   }
+
+  const sendSockets = (m: Member, sockets: ReadonlyMap<string, Bound>): void => {
+    for (const [key, bound] of sockets) if (m.child.connected) m.child.send({ t: 'listen', key } satisfies ToWorker, bound.handle as SendHandle)
+  }
+  /** A held worker gets the sockets, bound now, and listens. */
+  const release = (m: Member): void => {
+    sendSockets(m, listening)
+    send(m, { t: 'serve' })
+  }
+  let builtResolve: (() => void) | null = null
 
   // As nginx's, the pid file names the primary once its sockets accept: when the first worker listens on all of
   // them (the sockets are shared, so they are in the LISTEN state for every worker from then on).
@@ -228,6 +289,15 @@ export async function runPrimary(opts: BootOptions, booted: Booted, onReady: () 
         if (readyResolve && [...members.values()].every((x) => x.ready || x.generation !== generation)) {
           const r = readyResolve
           readyResolve = null
+          r()
+        }
+        break
+      case 'built':
+        m.built = true
+        if (!holding) release(m)
+        else if (builtResolve && [...members.values()].every((x) => x.built || x.generation !== generation)) {
+          const r = builtResolve
+          builtResolve = null
           r()
         }
         break
@@ -265,6 +335,7 @@ export async function runPrimary(opts: BootOptions, booted: Booted, onReady: () 
 
   const onExit = (m: Member, code: number | null, signal: NodeJS.Signals | null): void => {
     members.delete(m.id)
+    recordWorkers()
     for (const w of [...waiters]) if (w.pending.has(m.id)) settle(w, m.id)
     if (stopping || m.stopping || m.generation !== generation) return
     log('alert', `worker process ${m.child.pid} exited ${signal ? `on signal ${signal}` : `with code ${code}`}`)
@@ -302,6 +373,7 @@ export async function runPrimary(opts: BootOptions, booted: Booted, onReady: () 
       } catch (e) {
         log('alert', `persistence close failed: ${formatError(e)}`)
       }
+      removeWorkerPids(pidPath, process.pid)
       removePid(settings.pidPath)
       process.exit(code)
     })())
@@ -386,10 +458,44 @@ export async function runPrimary(opts: BootOptions, booted: Booted, onReady: () 
     for (const m of members.values()) send(m, { t: 'reopen' })
   })
 
-  await startGeneration(boot, settings.workers)
+  if (holding) await takeOver()
+  else await startGeneration(boot, settings.workers)
   if (stopping) return
   log('notice', `dyups started, ${settings.workers} worker process(es)`)
   onReady()
+
+  /**
+   * Replaces the orphans with as short a gap as they allow. The addresses cannot be shared (they were bound
+   * without SO_REUSEPORT, and must stay so: with it a second dyups on another prefix would bind them silently and
+   * split the traffic), so for a moment nobody listens: from the orphans' close to this start's first listen().
+   * Everything that can be done before is: the workers are forked and built (a configuration they refuse ends
+   * this start here, the orphans untouched), then the orphans hear QUIT and close their listening sockets at once
+   * (finishing their requests in flight meanwhile), each address is bound as soon as it is free, and the waiting
+   * workers listen on it.
+   */
+  async function takeOver(): Promise<void> {
+    const ready = startGeneration(boot, settings.workers)
+    await new Promise<void>((resolve) => (builtResolve = resolve))
+    if (stopping) return
+    const told = signalOrphans(pidPath, orphans, 'SIGQUIT')
+    const quitAt = Date.now()
+    listOwned = true
+    recordWorkers()
+    log('notice', `sent QUIT to worker process(es) ${told.join(', ') || 'none'} (orphaned), binding the sockets they release`)
+    try {
+      listening = await bindWhenFree(booted.listeners, orphans.pids, TAKEOVER_MS)
+    } catch (e) {
+      log('emerg', formatError(e))
+      process.stderr.write(`dyups: [emerg] ${formatError(e)}\n`)
+      return stop(false, 1)
+    }
+    const boundAt = Date.now()
+    holding = false
+    for (const m of members.values()) if (m.built) release(m)
+    await ready
+    // The gap new connections saw, give or take the kernel's: from the QUIT to the bind, and to every worker listening.
+    log('info', `took over from the orphans: sockets bound ${boundAt - quitAt} ms after the QUIT, every worker listening after ${Date.now() - quitAt} ms`)
+  }
 }
 
 const isDead = (c: ChildProcess): boolean => c.exitCode !== null || c.signalCode !== null

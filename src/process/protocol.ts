@@ -19,9 +19,10 @@ export interface Boot {
 export type ToWorker =
   /**
    * `down`: the addresses active health checks hold down right now. A large table's snapshot comes in pieces:
-   * `part` messages with its first lines, then the init with the rest.
+   * `part` messages with its first lines, then the init with the rest. `hold`: the sockets are not bound yet
+   * (orphaned workers of a dead primary still hold them): build everything, answer `built`, and listen at `serve`.
    */
-  | { t: 'init'; boot: Boot; snapshot: Snapshot; down?: string[] }
+  | { t: 'init'; boot: Boot; snapshot: Snapshot; down?: string[]; hold?: true }
   | { t: 'part'; packed: string }
   /**
    * A listening socket for the listener `key`, its bound handle passed with the message (the second argument of
@@ -40,6 +41,8 @@ export type ToWorker =
   | { t: 'apply'; delta: PackedDelta; counts: TableCounts; lazy?: true; r?: Answer[] }
   /** Outcomes of changes this worker sent, all of them answerable now (see Coordinator). */
   | { t: 'results'; r: Answer[] }
+  /** After a held init: the sockets have come (`listen` messages), listen on them now. */
+  | { t: 'serve' }
   | { t: 'stop'; graceful: boolean }
   | { t: 'reopen' }
   | { t: 'busy'; id: number; busy: boolean }
@@ -48,6 +51,8 @@ export type ToPrimary =
   /** The worker listens for messages (anything sent earlier, e.g. at 'online', would be lost while ESM loads). */
   | { t: 'hello' }
   | { t: 'ready' }
+  /** A held init is done: the worker listens as soon as it hears `serve`. */
+  | { t: 'built' }
   | { t: 'ack'; version: number }
   /** `change`: one change in PackedDelta's encoding; `acked`: a late acknowledgement (see apply's `lazy`). */
   | { t: 'change'; id: number; change: string; ifMatch: number | null; acked?: number }

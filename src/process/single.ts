@@ -9,7 +9,8 @@ import { HttpWorker, RoutingTable, compileHttp } from '../http/index.js'
 import { HealthView, Prober } from '../health/index.js'
 import type { Booted } from './boot.js'
 import { Coordinator } from './coordinator.js'
-import { bindAll, closeAll, removeSocketFiles } from './listeners.js'
+import { bindAll, closeAll, removeSocketFiles, type Bound } from './listeners.js'
+import { bindWhenFree, findOrphans, removeWorkerPids, signalOrphans } from './orphans.js'
 import { removePid, writePid } from './pidfile.js'
 import { logCounts } from './settings.js'
 
@@ -17,8 +18,11 @@ export async function runSingle(booted: Booted, onReady: () => void): Promise<vo
   const { settings, boot } = booted
   configureLog(settings.errorLogs)
   for (const w of booted.warnings) log('warn', w)
-  // As the primary's: the sockets before the persistence files, the pid file once they accept.
-  const listening = await bindAll(booted.listeners)
+  // As the primary's: the sockets before the persistence files, the pid file once they accept; and as the
+  // primary's, workers that outlived the last primary on this pid file are replaced: everything is built before
+  // they are told to stop, and the sockets are bound as they release them (process/primary.ts, takeOver).
+  const orphans = findOrphans(settings.pidPath)
+  let listening = orphans.pids.length === 0 ? await bindAll(booted.listeners) : new Map<string, Bound>()
   let store: Store
   try {
     store = await Store.open({ staticGroups: booted.staticGroups, path: settings.upstreamConf ?? undefined })
@@ -53,6 +57,18 @@ export async function runSingle(booted: Booted, onReady: () => void): Promise<vo
     readMsgLog: settings.readMsgLog,
     health: { status: async () => prober.status() },
   })
+  if (orphans.pids.length > 0) {
+    const told = signalOrphans(settings.pidPath, orphans, 'SIGQUIT')
+    log('notice', `sent QUIT to worker process(es) ${told.join(', ') || 'none'} (orphaned), binding the sockets they release`)
+    try {
+      listening = await bindWhenFree(booted.listeners, orphans.pids, 35_000)
+    } catch (e) {
+      prober.close()
+      await store.close().catch(() => undefined)
+      throw e
+    }
+    removeWorkerPids(settings.pidPath, orphans.primary)
+  }
   await http.listen(new Map([...listening].map(([key, b]) => [key, b.handle])))
   writePid(settings.pidPath)
 

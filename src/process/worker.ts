@@ -1,8 +1,14 @@
 /**
  * A worker process: builds the request path from the configuration the primary sends, keeps its copy of the upstream
  * table current by applying versioned deltas (and acknowledging each), and sends dyups changes up to the primary.
+ *
+ * A worker outlives its primary, as nginx's do: when the IPC channel closes without a stop (the primary was killed
+ * with -9, or crashed), it keeps serving with the table it has. Reads of the interface still answer; changes answer
+ * 503 (E_PRIMARY_GONE), applied nowhere; health checks, which the primary ran, stay as they last were. It stops on
+ * QUIT (gracefully, as a `dyups` started again on the same pid file asks: see orphans.ts) or TERM, and reopens its
+ * logs on USR1.
  */
-import { formatError } from '../errors.js'
+import { DyupsError, formatError } from '../errors.js'
 import { configureLog, log, reopenLog, setLogIdent } from '../log.js'
 import type { ChangeSink, Outcome } from '../dyups/index.js'
 import { HttpWorker, RoutingTable, compileHttp, type HealthSource } from '../http/index.js'
@@ -17,46 +23,70 @@ import type { Answer, ToPrimary, ToWorker } from './protocol.js'
  */
 const LATE_ACK_MS = 5
 
+/** The answer to a change asked for once the primary is gone: nothing was sent, nothing is applied anywhere. */
+export const REFUSED = 'the primary process is gone; changes are refused until dyups is started again'
+/**
+ * The answer to a change the primary took and died before answering: it may have reached the journal (and some
+ * workers) or not, which only the table after the next start tells.
+ */
+export const UNANSWERED = 'the primary process is gone before it answered; the change may or may not have been applied: read the table once dyups is started again'
+
 export function startWorker(): void {
   setLogIdent(process.pid)
-  const send = (m: ToPrimary): void => {
-    if (process.connected) process.send!(m)
+  /**
+   * `onFailed`: the message never left (the channel is closing). Without a callback such a failure is an 'error'
+   * event on `process`, which the listener below notes.
+   */
+  const send = (m: ToPrimary, onFailed?: () => void): void => {
+    if (!process.connected) return onFailed?.()
+    if (onFailed === undefined) process.send!(m)
+    else process.send!(m, undefined, undefined, (e) => void (e && onFailed()))
   }
   const table = new RoutingTable()
   const health = new HealthView(table.states)
   let nextId = 0
+  // The primary is gone (see the 'disconnect' listener): the worker serves on, alone.
+  let orphaned = false
+  // Told to stop (by the primary, or QUIT): a closing channel is then part of the end, not an orphaning.
+  let stopping = false
+  const gone = (message: string): Outcome => ({ version: table.version, error: { code: 'E_PRIMARY_GONE', message } })
   const results = new Map<number, (o: Outcome) => void>()
   const busyAnswers = new Map<number, (b: boolean) => void>()
-  const statusAnswers = new Map<number, (rows: StatusRow[]) => void>()
+  const statusAnswers = new Map<number, { resolve: (rows: StatusRow[]) => void; reject: (e: Error) => void }>()
+  const noProber = (): DyupsError => new DyupsError('E_PRIMARY_GONE', 'the primary process is gone; health checks do not run until dyups is started again')
   // The prober lives in the primary: a status page asks it.
   const healthSource: HealthSource = {
     status: () =>
-      new Promise((resolve) => {
+      new Promise((resolve, reject) => {
+        if (orphaned) return reject(noProber())
         const id = ++nextId
-        statusAnswers.set(id, resolve)
+        statusAnswers.set(id, { resolve, reject })
         send({ t: 'checkStatus', id })
       }),
   }
+  /** Sends a change (packed, or a command body for the primary to parse) and resolves with its outcome. */
+  const ask = (make: (id: number) => ToPrimary & { acked?: number }): Promise<Outcome> =>
+    new Promise((resolve) => {
+      if (orphaned) return resolve(gone(REFUSED))
+      const id = ++nextId
+      results.set(id, resolve)
+      // A change that could not be sent was not taken: refused, not unknown.
+      const unsent = (): void => {
+        if (results.delete(id)) resolve(gone(REFUSED))
+      }
+      const m = make(id)
+      if (lateAck !== -1) m.acked = lateAck
+      send(m, unsent)
+      lateAck = -1
+    })
   const sink: ChangeSink = {
     submit: (change, ifMatch) =>
-      new Promise((resolve) => {
-        const id = ++nextId
-        results.set(id, resolve)
-        const packed = change.op === 'put' ? packGroup(change.group) : '-' + change.name
-        if (lateAck === -1) send({ t: 'change', id, change: packed, ifMatch })
-        else send({ t: 'change', id, change: packed, ifMatch, acked: lateAck })
-        lateAck = -1
-      }),
-    update: (name, body, ifMatch) =>
-      new Promise((resolve) => {
-        const id = ++nextId
-        results.set(id, resolve)
-        if (lateAck === -1) send({ t: 'update', id, name, body, ifMatch })
-        else send({ t: 'update', id, name, body, ifMatch, acked: lateAck })
-        lateAck = -1
-      }),
+      ask((id) => ({ t: 'change', id, change: change.op === 'put' ? packGroup(change.group) : '-' + change.name, ifMatch })),
+    update: (name, body, ifMatch) => ask((id) => ({ t: 'update', id, name, body, ifMatch })),
     busy: () =>
       new Promise((resolve) => {
+        // No primary, no change in progress: dyups_trylock has nothing to wait for.
+        if (orphaned) return resolve(false)
         const id = ++nextId
         busyAnswers.set(id, resolve)
         send({ t: 'busy', id })
@@ -76,8 +106,25 @@ export function startWorker(): void {
   // is adopted by its server through the descriptor, and this handle must not be collected and closed meanwhile.
   const handles = new Map<string, object>()
   let http: HttpWorker | null = null
+  // Listening: from then on the worker is worth keeping when its primary dies.
+  let serving = false
   let readMsgLog = false
   let shutdownTimeout = SHUTDOWN_TIMEOUT_MS
+  const listen = (w: HttpWorker): void => {
+    w.listen(handles).then(
+      () => {
+        serving = true
+        send({ t: 'ready' })
+      },
+      (e) => send({ t: 'fatal', message: formatError(e) }),
+    )
+  }
+  const stop = (graceful: boolean): void => {
+    if (!graceful || http === null) process.exit(0)
+    if (stopping) return
+    stopping = true
+    void http.close(shutdownTimeout).then(() => process.exit(0))
+  }
 
   const answered = (answers: Answer[]): void => {
     for (const a of answers) {
@@ -105,10 +152,8 @@ export function startWorker(): void {
           parts.length = 0
           health.reset(msg.down ?? [])
           http = new HttpWorker(compileHttp(msg.boot), { table, sink, trylock: settings.trylock, readMsgLog: settings.readMsgLog, health: healthSource })
-          http.listen(handles).then(
-            () => send({ t: 'ready' }),
-            (e) => send({ t: 'fatal', message: formatError(e) }),
-          )
+          if (msg.hold) send({ t: 'built' })
+          else listen(http)
         } catch (e) {
           send({ t: 'fatal', message: formatError(e) })
         }
@@ -136,7 +181,7 @@ export function startWorker(): void {
       case 'checkStatus': {
         const r = statusAnswers.get(msg.id)
         statusAnswers.delete(msg.id)
-        r?.(msg.rows)
+        r?.resolve(msg.rows)
         break
       }
       case 'busy': {
@@ -145,9 +190,11 @@ export function startWorker(): void {
         r?.(msg.busy)
         break
       }
+      case 'serve':
+        if (http !== null) listen(http)
+        break
       case 'stop':
-        if (!msg.graceful || http === null) process.exit(0)
-        void http.close(shutdownTimeout).then(() => process.exit(0))
+        stop(msg.graceful)
         break
       case 'reopen':
         reopenLog()
@@ -156,8 +203,41 @@ export function startWorker(): void {
     }
   })
   send({ t: 'hello' })
-  // The primary is gone (crash or kill -9): a worker without it cannot apply changes, so it must not serve.
-  process.on('disconnect', () => process.exit(0))
+  process.on('disconnect', () => {
+    if (stopping) return
+    // Not serving yet: there is nothing to keep, and no primary to finish the start.
+    if (!serving) process.exit(0)
+    // The primary is gone without a stop (kill -9, a crash). As nginx's workers, this one serves on with the table
+    // it has rather than leave the port without anyone accepting; it only cannot change it any more.
+    orphaned = true
+    if (lateTimer !== null) clearTimeout(lateTimer)
+    lateAck = -1
+    log('alert', `the primary process is gone: worker process ${process.pid} serves on with the upstream table at ` +
+      `version ${table.version}, refuses changes, and stops on QUIT or when dyups is started again`)
+    // Every question the primary took and will never answer is answered here, so no request waits for ever.
+    for (const r of results.values()) r(gone(UNANSWERED))
+    results.clear()
+    for (const r of busyAnswers.values()) r(false)
+    busyAnswers.clear()
+    for (const r of statusAnswers.values()) r.reject(noProber())
+    statusAnswers.clear()
+  })
+  // A message written as the channel closes fails with EPIPE; 'disconnect' follows and handles what matters.
+  process.on('error', (e) => log('info', `worker process ${process.pid}: ${formatError(e)}`))
+  // QUIT, as nginx's workers: stop accepting (the listening sockets close here at once), finish the requests in
+  // flight, exit. This is how a new start ends orphaned workers; with a primary, it respawns the worker.
+  process.on('SIGQUIT', () => stop(true))
+  // USR1, as nginx's workers: reopen the logs (an orphan has no primary to relay `-s reopen`). Without a listener
+  // Node would open its inspector on this signal.
+  process.on('SIGUSR1', () => {
+    try {
+      reopenLog()
+      http?.reopenLogs()
+    } catch (e) {
+      // A log that cannot be reopened (its directory gone) must not end a worker that serves alone.
+      log('alert', `reopen failed: ${formatError(e)}`)
+    }
+  })
   process.on('uncaughtException', (e) => {
     log('alert', `worker process ${process.pid} failed: ${e.stack ?? e}`)
     process.exit(2)

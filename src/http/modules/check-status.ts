@@ -3,7 +3,7 @@
  * prober reports (through the worker's HealthSource). GET and HEAD only; `?format=` and `?status=up|down`.
  */
 import { parseStatusQuery, renderStatus, type StatusFormat, type StatusRow } from '../../health/index.js'
-import { formatError } from '../../errors.js'
+import { formatError, isDyupsError } from '../../errors.js'
 import { log } from '../../log.js'
 import type { Responder, Services } from '../lib/context.js'
 import type { Request } from '../lib/request.js'
@@ -16,6 +16,8 @@ export async function doCheckStatus(w: Services, c: Responder, req: Request, for
   try {
     rows = w.deps.health === undefined ? [] : await w.deps.health.status()
   } catch (e) {
+    // A worker whose primary died has no prober to ask: 503, as its refused changes (process/worker.ts).
+    if (isDyupsError(e) && e.code === 'E_PRIMARY_GONE') return c.finishLocal(e.status)
     log('alert', `check_status failed: ${formatError(e)}`)
     return c.finishLocal(500)
   }
