@@ -149,6 +149,7 @@ export class Selection {
     this.current = peer
     if (this.now - peer.state.checked > peer.failTimeout) peer.state.checked = this.now
     peer.state.conns++
+    peer.state.requests++
     this.setTried(i)
     return peer
   }

@@ -17,6 +17,8 @@ export class PeerState {
   checked = 0
   /** Requests between `next()` and `done()` on this address (peer->conns). */
   conns = 0
+  /** Attempts sent to this address since the worker started (the JSON interface's `requests`). */
+  requests = 0
   /** Set by active health checks (Tengine's `check`); honoured by groups that have a `check` line. */
   checkDown = false
   /** Seconds: when active health checks last brought the address back up (slow_start ramps from it); 0: never. */

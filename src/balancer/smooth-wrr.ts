@@ -29,6 +29,7 @@ export function getRoundRobinPeer(sel: Selection): RrPeer | null {
   }
   if (peer !== null) {
     peer.state.conns++
+    peer.state.requests++
     return peer
   }
   if (tier.next !== null) {

@@ -6,7 +6,8 @@
  */
 import { renderDetail, renderList, renderServers, type Resolver } from '../upstream/index.js'
 import { hasControlByte, remove, update } from './api.js'
-import type { ChangeSink, Reply, TableView } from './types.js'
+import { groupJson, jsonError, jsonReply, rowsByAddr } from './json.js'
+import type { ChangeSink, LiveReport, LiveSource, Reply, TableView } from './types.js'
 
 export interface InterfaceRequest {
   method: string
@@ -23,7 +24,11 @@ export interface InterfaceDeps {
   sink: ChangeSink
   trylock: boolean
   resolve?: Resolver
+  /** Live server state for the JSON interface; absent: no state (every server `up`, no counters). */
+  live?: LiveSource
 }
+
+const NO_LIVE: LiveReport = { workers: 0, statics: null, rows: [] }
 
 const empty = (status: number, etag: number | null = null): Reply => ({ status, body: '', etag })
 
@@ -32,6 +37,7 @@ const lower = (s: string | undefined): string => (s === undefined ? '' : s.toLow
 export async function handleInterface(req: InterfaceRequest, deps: InterfaceDeps): Promise<Reply> {
   const seg = req.segments
   const kind = lower(seg[0])
+  if (kind === 'api') return handleJson(req, deps)
   switch (req.method) {
     case 'GET': {
       const v = deps.table.version
@@ -63,6 +69,31 @@ export async function handleInterface(req: InterfaceRequest, deps: InterfaceDeps
     default:
       return empty(405)
   }
+}
+
+/**
+ * The JSON interface under /api/ (docs/api.md#json-interface). Reads only for now: other methods answer 405 with
+ * `Allow`, unknown paths 404, both as JSON errors.
+ */
+async function handleJson(req: InterfaceRequest, deps: InterfaceDeps): Promise<Reply> {
+  const seg = req.segments
+  const v = deps.table.version
+  if (lower(seg[1]) !== 'upstreams' || seg.length > 3) return jsonError(404, 'not_found', 'no such resource', v)
+  if (req.method !== 'GET') {
+    const r = jsonError(405, 'method_not_allowed', `${req.method} is not allowed here`, v)
+    r.allow = 'GET'
+    return r
+  }
+  if (seg.length === 3 && hasControlByte(seg[2]!)) return jsonError(400, 'invalid_name', 'a group name holds a control byte', v)
+  const g = seg.length === 3 ? deps.table.get(seg[2]!) : undefined
+  if (seg.length === 3 && g === undefined) return jsonError(404, 'upstream_not_found', `no upstream "${seg[2]!}"`, v)
+  const live = deps.live === undefined ? NO_LIVE : await deps.live.report()
+  // The report is gathered while the table may move on: the version is read again so the ETag names the table shown.
+  const byAddr = rowsByAddr(live)
+  if (g !== undefined) return jsonReply(200, groupJson(g, live, byAddr), v)
+  const upstreams = []
+  for (const x of deps.table.list()) upstreams.push(groupJson(x, live, byAddr))
+  return jsonReply(200, { version: deps.table.version, workers: live.workers, upstreams }, deps.table.version)
 }
 
 /**

@@ -33,4 +33,38 @@ export interface Reply {
   /** latin1 bytes; null: the standard HTML error page for `status`. */
   body: string | null
   etag: number | null
+  /** Content-Type of `body`; text/plain when absent. */
+  type?: string
+  /** An `Allow` header (405 answers of the JSON interface). */
+  allow?: string
+}
+
+/** One worker's state of one address (balancer/peers.ts's PeerState), as it crosses to the process that reads it. */
+export interface PeerRow {
+  addr: string
+  /** Requests in flight to it. */
+  active: number
+  /** Attempts sent to it since the worker started. */
+  requests: number
+  /** Failures counted against max_fails. */
+  fails: number
+  /** Seconds (wall clock) since its fail_timeout window started; with `fails`, whether it is unavailable. */
+  checkedAgo: number
+  /** Active health checks hold it down. */
+  checkDown: boolean
+}
+
+/** The live state of the table, gathered from every worker when it is read. */
+export interface LiveReport {
+  /** Workers that answered. */
+  workers: number
+  /** Names (group keys) of the groups nginx.conf defines, or null where unknown (a worker whose primary is gone). */
+  statics: string[] | null
+  /** One array of rows per worker that answered. */
+  rows: PeerRow[][]
+}
+
+/** Where the JSON interface reads live state from. */
+export interface LiveSource {
+  report(): Promise<LiveReport>
 }

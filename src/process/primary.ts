@@ -13,7 +13,8 @@ import { fileURLToPath } from 'node:url'
 import { formatError } from '../errors.js'
 import { configureLog, log, reopenLog } from '../log.js'
 import { Store, packDelta, type Change, type Delta } from '../store/index.js'
-import { packGroup, unpackGroup, type UpstreamGroup } from '../upstream/index.js'
+import { groupKey, packGroup, unpackGroup, type UpstreamGroup } from '../upstream/index.js'
+import type { PeerRow } from '../dyups/index.js'
 import { Prober } from '../health/index.js'
 import { bootConfig, type Booted, type BootOptions } from './boot.js'
 import { coalesced } from './coalesce.js'
@@ -25,6 +26,9 @@ import type { Answer, Boot, ToPrimary, ToWorker } from './protocol.js'
 
 /** Snapshot characters per IPC message to a starting worker. */
 const PART_CHARS = 256 * 1024
+
+/** How long the JSON interface waits for a worker's live state before it answers without it. */
+const LIVE_WAIT_MS = 1000
 
 /** A worker that has not acknowledged a change after this long is hung: it is killed and respawned. */
 const ACK_TIMEOUT_MS = 10_000
@@ -323,6 +327,17 @@ export async function runPrimary(opts: BootOptions, booted: Booted, onReady: () 
       case 'checkStatus':
         send(m, { t: 'checkStatus', id: msg.id, rows: prober.status() })
         break
+      case 'live':
+        gatherLive(m, msg.id)
+        break
+      case 'peers': {
+        const g = gathers.get(msg.id)
+        if (g !== undefined && g.want.delete(m.id)) {
+          g.rows.push(msg.rows)
+          if (g.want.size === 0) g.finish()
+        }
+        break
+      }
       case 'fatal':
         log('emerg', msg.message)
         if (!m.ready && m.generation === 0) {
@@ -333,8 +348,29 @@ export async function runPrimary(opts: BootOptions, booted: Booted, onReady: () 
     }
   }
 
+  // The JSON interface's live state: every serving worker's rows, asked for when it is read. A worker that does
+  // not answer within LIVE_WAIT_MS (hung, or gone meanwhile) is left out; `workers` says how many answered.
+  const gathers = new Map<number, { want: Set<number>; rows: PeerRow[][]; finish: () => void }>()
+  let gatherSeq = 0
+  const gatherLive = (asker: Member, askId: number): void => {
+    const id = ++gatherSeq
+    const serving = [...members.values()].filter((x) => x.ready && !x.stopping)
+    const g = { want: new Set(serving.map((x) => x.id)), rows: [] as PeerRow[][], finish: () => {} }
+    const timer = setTimeout(() => g.finish(), LIVE_WAIT_MS)
+    g.finish = () => {
+      clearTimeout(timer)
+      gathers.delete(id)
+      const statics = store.list().filter((e) => e.static).map((e) => groupKey(e.group.name))
+      send(asker, { t: 'live', id: askId, report: { workers: g.rows.length, statics, rows: g.rows } })
+    }
+    gathers.set(id, g)
+    if (g.want.size === 0) return g.finish()
+    for (const x of serving) send(x, { t: 'peers', id })
+  }
+
   const onExit = (m: Member, code: number | null, signal: NodeJS.Signals | null): void => {
     members.delete(m.id)
+    for (const g of [...gathers.values()]) if (g.want.delete(m.id) && g.want.size === 0) g.finish()
     recordWorkers()
     for (const w of [...waiters]) if (w.pending.has(m.id)) settle(w, m.id)
     if (stopping || m.stopping || m.generation !== generation) return

@@ -8,6 +8,7 @@ import type { PackedDelta, Snapshot, TableCounts } from '../store/index.js'
 import type { Directive } from '../config/index.js'
 import type { Code } from '../errors.js'
 import type { HealthChange, StatusRow } from '../health/index.js'
+import type { LiveReport, PeerRow } from '../dyups/index.js'
 
 export interface Boot {
   prefix: string
@@ -45,6 +46,10 @@ export type ToWorker =
   | { t: 'serve' }
   | { t: 'stop'; graceful: boolean }
   | { t: 'reopen' }
+  /** The JSON interface reads live state: this worker's rows of every address (answered with `peers`). */
+  | { t: 'peers'; id: number }
+  /** The answer to `live`: every worker's rows, gathered by the primary. */
+  | { t: 'live'; id: number; report: LiveReport }
   | { t: 'busy'; id: number; busy: boolean }
 
 export type ToPrimary =
@@ -62,6 +67,10 @@ export type ToPrimary =
   | { t: 'fatal'; message: string }
   /** A check_status page asks for the prober's rows. */
   | { t: 'checkStatus'; id: number }
+  /** The JSON interface asks for every worker's live state of the servers. */
+  | { t: 'live'; id: number }
+  /** This worker's answer to `peers`. */
+  | { t: 'peers'; id: number; rows: PeerRow[] }
 
 /** The outcome of one change: [id, table version after it] or, when it failed, [id, version, code, message]. */
 export type Answer = [number, number] | [number, number, Code, string]

@@ -13,6 +13,7 @@ import { bindAll, closeAll, removeSocketFiles, type Bound } from './listeners.js
 import { bindWhenFree, findOrphans, removeWorkerPids, signalOrphans } from './orphans.js'
 import { removePid, writePid } from './pidfile.js'
 import { logCounts } from './settings.js'
+import { groupKey } from '../upstream/index.js'
 
 export async function runSingle(booted: Booted, onReady: () => void): Promise<void> {
   const { settings, boot } = booted
@@ -56,6 +57,13 @@ export async function runSingle(booted: Booted, onReady: () => void): Promise<vo
     trylock: settings.trylock,
     readMsgLog: settings.readMsgLog,
     health: { status: async () => prober.status() },
+    live: {
+      report: async () => ({
+        workers: 1,
+        statics: store.list().filter((e) => e.static).map((e) => groupKey(e.group.name)),
+        rows: [table.peerRows()],
+      }),
+    },
   })
   if (orphans.pids.length > 0) {
     const told = signalOrphans(settings.pidPath, orphans, 'SIGQUIT')

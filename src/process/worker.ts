@@ -10,7 +10,7 @@
  */
 import { DyupsError, formatError } from '../errors.js'
 import { configureLog, log, reopenLog, setLogIdent } from '../log.js'
-import type { ChangeSink, Outcome } from '../dyups/index.js'
+import type { ChangeSink, LiveReport, LiveSource, Outcome } from '../dyups/index.js'
 import { HttpWorker, RoutingTable, compileHttp, type HealthSource } from '../http/index.js'
 import { HealthView, type StatusRow } from '../health/index.js'
 import { packGroup } from '../upstream/index.js'
@@ -53,6 +53,20 @@ export function startWorker(): void {
   const results = new Map<number, (o: Outcome) => void>()
   const busyAnswers = new Map<number, (b: boolean) => void>()
   const statusAnswers = new Map<number, { resolve: (rows: StatusRow[]) => void; reject: (e: Error) => void }>()
+  const liveAnswers = new Map<number, (r: LiveReport) => void>()
+  // The JSON interface's live state: every worker's, gathered by the primary; this worker's alone without one.
+  const ownReport = (): LiveReport => ({ workers: 1, statics: null, rows: [table.peerRows()] })
+  const liveSource: LiveSource = {
+    report: () =>
+      new Promise((resolve) => {
+        if (orphaned) return resolve(ownReport())
+        const id = ++nextId
+        liveAnswers.set(id, resolve)
+        send({ t: 'live', id }, () => {
+          if (liveAnswers.delete(id)) resolve(ownReport())
+        })
+      }),
+  }
   const noProber = (): DyupsError => new DyupsError('E_PRIMARY_GONE', 'the primary process is gone; health checks do not run until dyups is started again')
   // The prober lives in the primary: a status page asks it.
   const healthSource: HealthSource = {
@@ -151,7 +165,7 @@ export function startWorker(): void {
           table.init(msg.snapshot, parts)
           parts.length = 0
           health.reset(msg.down ?? [])
-          http = new HttpWorker(compileHttp(msg.boot), { table, sink, trylock: settings.trylock, readMsgLog: settings.readMsgLog, health: healthSource })
+          http = new HttpWorker(compileHttp(msg.boot), { table, sink, trylock: settings.trylock, readMsgLog: settings.readMsgLog, health: healthSource, live: liveSource })
           if (msg.hold) send({ t: 'built' })
           else listen(http)
         } catch (e) {
@@ -178,6 +192,15 @@ export function startWorker(): void {
       case 'health':
         health.apply(msg.changes)
         break
+      case 'peers':
+        send({ t: 'peers', id: msg.id, rows: table.peerRows() })
+        break
+      case 'live': {
+        const r = liveAnswers.get(msg.id)
+        liveAnswers.delete(msg.id)
+        r?.(msg.report)
+        break
+      }
       case 'checkStatus': {
         const r = statusAnswers.get(msg.id)
         statusAnswers.delete(msg.id)
@@ -221,6 +244,8 @@ export function startWorker(): void {
     busyAnswers.clear()
     for (const r of statusAnswers.values()) r.reject(noProber())
     statusAnswers.clear()
+    for (const r of liveAnswers.values()) r(ownReport())
+    liveAnswers.clear()
   })
   // A message written as the channel closes fails with EPIPE; 'disconnect' follows and handles what matters.
   process.on('error', (e) => log('info', `worker process ${process.pid}: ${formatError(e)}`))

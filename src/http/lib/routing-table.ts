@@ -7,7 +7,7 @@
 import { createBalancer, PeerStates, type Balancer } from '../../balancer/index.js'
 import { Replica, packDelta, type Delta, type PackedDelta, type Snapshot } from '../../store/index.js'
 import { groupKey, type UpstreamGroup } from '../../upstream/index.js'
-import type { TableView } from '../../dyups/index.js'
+import type { PeerRow, TableView } from '../../dyups/index.js'
 
 export class RoutingTable implements TableView {
   readonly states = new PeerStates()
@@ -60,6 +60,16 @@ export class RoutingTable implements TableView {
 
   get version(): number {
     return this.replica.version
+  }
+
+  /** This worker's state of every address it knows, for the JSON interface. `nowMs`: the wall clock. */
+  peerRows(nowMs: number = Date.now()): PeerRow[] {
+    const now = Math.floor(nowMs / 1000)
+    const rows: PeerRow[] = []
+    for (const s of this.states) {
+      rows.push({ addr: s.addr, active: s.conns, requests: s.requests, fails: s.fails, checkedAgo: now - s.checked, checkDown: s.checkDown })
+    }
+    return rows
   }
 
   get size(): number {

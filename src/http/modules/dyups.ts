@@ -21,11 +21,12 @@ export async function doInterface(w: Services, c: Responder, req: Request): Prom
         body: hasBody ? (req.body?.toString('latin1') ?? '') : null,
         ifMatch: req.head.get('if-match'),
       },
-      { table: w.deps.table, sink: w.deps.sink, trylock: w.deps.trylock },
+      { table: w.deps.table, sink: w.deps.sink, trylock: w.deps.trylock, live: w.deps.live },
     )
-    const headers: [string, string][] | null = reply.etag !== null ? [['ETag', `"${reply.etag}"`]] : null
+    let headers: [string, string][] | null = reply.etag !== null ? [['ETag', `"${reply.etag}"`]] : null
+    if (reply.allow !== undefined) (headers ??= []).push(['Allow', reply.allow])
     if (reply.status === 204) return c.sendLocal(204, '', headers)
-    c.sendLocal(reply.status, reply.body, headers, reply.body === null ? undefined : 'text/plain')
+    c.sendLocal(reply.status, reply.body, headers, reply.body === null ? undefined : (reply.type ?? 'text/plain'))
   } catch (e) {
     log('alert', `dyups interface failed: ${formatError(e)}`)
     c.sendLocal(500, formatError(e).replace(/[\r\n]+/g, ' '), null, 'text/plain')

@@ -1,0 +1,110 @@
+/**
+ * The JSON interface's reads (docs/api.md#json-interface): a group with every setting and, per server, its
+ * parameters and its live state merged across workers. Tengine's text interface stays as it is beside it.
+ */
+import type { CheckSpec, Server, UpstreamGroup } from '../upstream/index.js'
+import { groupKey } from '../upstream/index.js'
+import type { LiveReport, PeerRow, Reply } from './types.js'
+
+export const JSON_TYPE = 'application/json'
+
+/** An error answer: `{"error": {"status", "code", "message"}}`. */
+export function jsonError(status: number, code: string, message: string, etag: number | null = null): Reply {
+  return { status, body: JSON.stringify({ error: { status, code, message } }) + '\n', etag, type: JSON_TYPE }
+}
+
+/** A JSON answer; the body is latin1 on the wire, so non-latin1 text (never produced from latin1 names) is escaped. */
+export function jsonReply(status: number, value: unknown, etag: number | null): Reply {
+  return { status, body: toLatin1(JSON.stringify(value)) + '\n', etag, type: JSON_TYPE }
+}
+
+/**
+ * Names and addresses are latin1 byte strings (docs/api.md#group-names): JSON.stringify keeps them as they are,
+ * so the answer's bytes are the name's bytes. Only characters above U+00FF (none come from the wire) are escaped.
+ */
+function toLatin1(s: string): string {
+  // eslint-disable-next-line no-control-regex
+  return s.replace(/[\u0100-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
+}
+
+/** Per address, the rows of every worker that reported it. */
+export function rowsByAddr(live: LiveReport): Map<string, PeerRow[]> {
+  const m = new Map<string, PeerRow[]>()
+  for (const worker of live.rows) {
+    for (const r of worker) {
+      const list = m.get(r.addr)
+      if (list === undefined) m.set(r.addr, [r])
+      else list.push(r)
+    }
+  }
+  return m
+}
+
+const snake = (k: string): string => k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)
+
+function checkJson(c: CheckSpec | null): Record<string, unknown> | null {
+  if (c === null) return null
+  const o: Record<string, unknown> = {}
+  for (const [k, v] of Object.entries(c)) o[snake(k)] = v
+  return o
+}
+
+/**
+ * A server's state, most telling first: `down` (its `down` flag), `unhealthy` (active health checks hold it
+ * down, in a group with a `check` line), `unavailable` (max_fails reached within fail_timeout in every worker that
+ * reported it), else `up`.
+ */
+function serverState(s: Server, rows: readonly PeerRow[], check: boolean): string {
+  if (s.down) return 'down'
+  if (check && rows.some((r) => r.checkDown)) return 'unhealthy'
+  if (rows.length > 0 && s.maxFails !== 0 && rows.every((r) => r.fails >= s.maxFails && r.checkedAgo <= s.failTimeout)) return 'unavailable'
+  return 'up'
+}
+
+function serverJson(s: Server, id: number, rows: readonly PeerRow[], check: boolean): Record<string, unknown> {
+  let active = 0
+  let requests = 0
+  let fails = 0
+  for (const r of rows) {
+    active += r.active
+    requests += r.requests
+    fails += r.fails
+  }
+  return {
+    id,
+    server: s.name,
+    address: s.addr,
+    weight: s.weight,
+    max_fails: s.maxFails,
+    fail_timeout: s.failTimeout,
+    max_conns: s.maxConns,
+    backup: s.backup,
+    down: s.down,
+    slow_start: s.slowStart,
+    state: serverState(s, rows, check),
+    active,
+    requests,
+    fails,
+  }
+}
+
+/** GROUP of docs/api.md#json-interface. */
+export function groupJson(g: UpstreamGroup, live: LiveReport, byAddr: Map<string, PeerRow[]>): Record<string, unknown> {
+  const p = g.policy
+  const policy: Record<string, unknown> = { name: p.name }
+  if (p.name === 'hash') {
+    policy['key'] = p.key
+    policy['consistent'] = p.consistent === true
+  }
+  if (p.name === 'random') policy['two'] = p.two === true
+  const k = g.keepalive
+  const check = g.check !== null
+  return {
+    name: g.name,
+    static: live.statics === null ? null : live.statics.includes(groupKey(g.name)),
+    policy,
+    keepalive: k.connections === 0 ? null : { connections: k.connections, timeout_ms: k.timeout, requests: k.requests, time_ms: k.time },
+    check: checkJson(g.check),
+    servers: g.servers.map((s, i) => serverJson(s, i, byAddr.get(s.addr) ?? [], check)),
+  }
+}
