@@ -76,7 +76,11 @@ const SKIPPED: Record<string, string> = {
     'test/example.test.ts runs the same example on free ports',
 }
 
-/** A change to the example's nginx.conf that a block needs, with the documentation's sentence that asks for it. */
+/**
+ * Blocks run one after the other on one dyups, as the documentation runs them ("Each console block continues with the
+ * same running server unless the text says otherwise"), on the example's configuration with the changes the text
+ * around the blocks asks for (`conf`, quoted in `quote`).
+ */
 interface Session {
   name: string
   /** The blocks, by key, in the order they run; a block with `restart` starts dyups again first (same prefix). */
