@@ -87,7 +87,72 @@ for (const workers of [2, 0]) {
     assert.deepEqual(errorOf(await iget(s.iface, '/api/other')), [404, 'not_found', 'application/json'])
     const post = await ipost(s.iface, '/api/upstreams/dyn', '{}')
     assert.deepEqual(errorOf(post), [405, 'method_not_allowed', 'application/json'])
-    assert.equal(post.headers['allow'], 'GET')
+    assert.equal(post.headers['allow'], 'GET, PUT, DELETE')
+    assert.equal((await request(s.iface, { method: 'PUT', path: '/api/upstreams', body: '{}' })).headers['allow'], 'GET')
     assert.deepEqual(answer(await iget(s.iface, '/list')), ans(200, 'st\ndyn\n'))
   })
 }
+
+const put = (port: number, path: string, body: string, headers: Record<string, string> = {}): ReturnType<typeof request> =>
+  request(port, { method: 'PUT', path, body, headers: { 'Content-Type': 'application/json', ...headers } })
+
+test('PUT and DELETE /api/upstreams/NAME: JSON or text bodies, the same checks as Tengine\'s interface, JSON errors', async (t) => {
+  const [a, b] = await Promise.all([backend(t, 'pa'), backend(t, 'pb')])
+  const s = await startInterface(t, { workers: 2, http: '' })
+  const errorOf = (x: { status: number; body: string }): [number, string] => [x.status, (JSON.parse(x.body) as { error: { code: string } }).error.code]
+
+  // Created from JSON: the answer is the group as it is now, every worker routes by it.
+  const group = {
+    policy: { name: 'least_conn' },
+    keepalive: { connections: 4 },
+    servers: [{ server: `127.0.0.1:${a!.port}`, weight: 3, max_fails: 2, fail_timeout: 5 }, { server: `127.0.0.1:${b!.port}`, backup: true }],
+  }
+  const created = await put(s.iface, '/api/upstreams/j1', JSON.stringify(group))
+  assert.equal(created.status, 200, created.body)
+  const g = JSON.parse(created.body) as GroupJson
+  assert.equal(created.headers['etag'], '"1"')
+  assert.deepEqual([g.name, g.static, g.policy, g.keepalive?.connections], ['j1', false, { name: 'least_conn' }, 4])
+  assert.deepEqual(g.servers.map((x) => [x.server, x.weight, x.max_fails, x.fail_timeout, x.backup]), [
+    [`127.0.0.1:${a!.port}`, 3, 2, 5, false], [`127.0.0.1:${b!.port}`, 1, 1, 10, true],
+  ])
+  for (let i = 0; i < 4; i++) assert.equal((await request(s.proxy, { host: 'j1' })).body, 'pa')
+  assert.match((await iget(s.iface, '/detail')).body, new RegExp(`^j1\nserver 127\\.0\\.0\\.1:${a!.port} weight=3 max_conns=0 max_fails=2 fail_timeout=5 backup=0 down=0\nserver 127\\.0\\.0\\.1:${b!.port} weight=1 max_conns=0 max_fails=1 fail_timeout=10 backup=1 down=0\n`))
+
+  // What GET answered, sent back with one change, replaces the group (read-only fields are ignored).
+  g.servers[0]!.down = true
+  const replaced = await put(s.iface, '/api/upstreams/j1', JSON.stringify(g), { 'If-Match': '"1"' })
+  assert.equal(replaced.status, 200, replaced.body)
+  assert.equal((JSON.parse(replaced.body) as GroupJson).servers[0]!.state, 'down')
+  assert.equal((await request(s.proxy, { host: 'j1' })).body, 'pb', 'the backup takes the traffic')
+  assert.deepEqual(errorOf(await put(s.iface, '/api/upstreams/j1', JSON.stringify(g), { 'If-Match': '"1"' })), [412, 'precondition_failed'])
+
+  // A text body (any other Content-Type) is Tengine's command body.
+  const text = await request(s.iface, { method: 'PUT', path: '/api/upstreams/t1', body: `server 127.0.0.1:${b!.port};` })
+  assert.equal(text.status, 200, text.body)
+  assert.equal((await request(s.proxy, { host: 't1' })).body, 'pb')
+
+  // Refused with a precise 400, nothing applied: bad JSON, wrong types, unknown fields, syntax smuggled in strings,
+  // and what the group checks refuse (with the command body's reason).
+  const bad: [string, string][] = [
+    ['{', 'invalid_json'],
+    ['[]', 'invalid_body'],
+    ['{"servers": []}', 'invalid_value'],
+    ['{"servers": [{"server": "127.0.0.1:1", "weight": "3"}]}', 'invalid_value'],
+    ['{"servers": [{"server": "127.0.0.1:1", "wieght": 3}]}', 'unknown_field'],
+    ['{"servers": [{"server": "127.0.0.1:1; server 10.0.0.1:80"}]}', 'invalid_value'],
+    ['{"servers": [{"server": "127.0.0.1:1"}], "policy": {"name": "hash", "key": "$x;keepalive 1"}}', 'invalid_value'],
+    ['{"servers": [{"server": "127.0.0.1:1"}], "colour": 1}', 'unknown_field'],
+    ['{"servers": [{"server": "127.0.0.1:99999"}]}', 'invalid_body'],
+    [JSON.stringify({ servers: [{ server: '127.0.0.1:1' }], policy: { name: 'ip_hash' }, check: null }).replace('"127.0.0.1:1"}', '"127.0.0.1:1", "backup": true}'), 'invalid_body'],
+    ['['.repeat(10000) + ']'.repeat(10000), 'invalid_body'],
+  ]
+  for (const [body, code] of bad) assert.deepEqual(errorOf(await put(s.iface, '/api/upstreams/bad', body)), [400, code], body.slice(0, 80))
+  const reason = JSON.parse((await put(s.iface, '/api/upstreams/bad', '{"servers": [{"server": "127.0.0.1:99999"}]}')).body) as { error: { message: string } }
+  assert.match(reason.error.message, /invalid port in upstream "127\.0\.0\.1:99999" in command body:1/)
+
+  // DELETE: 204, then 404; the table is what the successful writes made.
+  const del = await request(s.iface, { method: 'DELETE', path: '/api/upstreams/t1' })
+  assert.deepEqual([del.status, del.body], [204, ''])
+  assert.deepEqual(errorOf(await request(s.iface, { method: 'DELETE', path: '/api/upstreams/t1' })), [404, 'upstream_not_found'])
+  assert.deepEqual(answer(await iget(s.iface, '/list')), ans(200, 'j1\n'))
+})

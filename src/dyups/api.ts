@@ -63,11 +63,14 @@ export function hasControlByte(name: string): boolean {
   return false
 }
 
-/** Creates or replaces group `name` from `body` (upstream-block contents, latin1). */
-export async function update(sink: ChangeSink, name: string, body: string, opts: UpdateOptions): Promise<Reply> {
-  if (hasControlByte(name)) return REFUSED_NAME
+/**
+ * Creates or replaces group `name` from `body` (upstream-block contents, latin1): the outcome, with E_COMMANDS and
+ * the reason (`… in command body:N`) when the body builds no group (logged as Tengine logs it), E_LOCKED when
+ * dyups_trylock finds the table busy. The name is the caller's to check.
+ */
+export async function apply(sink: ChangeSink, name: string, body: string, opts: UpdateOptions): Promise<Outcome> {
   if (body.length > PARSE_AWAY_BYTES && sink.update !== undefined && opts.resolve === undefined) {
-    return reply(await sink.update(name, body, opts.ifMatch ?? null))
+    return sink.update(name, body, opts.ifMatch ?? null)
   }
   let group
   try {
@@ -75,11 +78,17 @@ export async function update(sink: ChangeSink, name: string, body: string, opts:
   } catch (e) {
     if (!isDyupsError(e)) throw e
     // Tengine checks its lock before it parses: a busy table answers 409 even to a bad body.
-    if (opts.trylock && (await sink.busy())) return { status: 409, body: LOCKED_BODY, etag: null }
+    if (opts.trylock && (await sink.busy())) return { version: -1, error: { code: 'E_LOCKED', message: 'another change is being applied' } }
     logAddFailed(name, e)
-    return ADD_FAILED
+    return { version: -1, error: { code: 'E_COMMANDS', message: formatError(e) } }
   }
-  return reply(await sink.submit({ op: 'put', group }, opts.ifMatch ?? null))
+  return sink.submit({ op: 'put', group }, opts.ifMatch ?? null)
+}
+
+/** Creates or replaces group `name` from `body` (upstream-block contents, latin1), with Tengine's answers. */
+export async function update(sink: ChangeSink, name: string, body: string, opts: UpdateOptions): Promise<Reply> {
+  if (hasControlByte(name)) return REFUSED_NAME
+  return reply(await apply(sink, name, body, opts))
 }
 
 /** Deletes group `name` (static or created). */

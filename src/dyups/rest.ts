@@ -5,9 +5,10 @@
  * Beyond Tengine: reads carry the table version as an ETag; a write with If-Match answers 412 when it moved.
  */
 import { renderDetail, renderList, renderServers, type Resolver } from '../upstream/index.js'
-import { hasControlByte, remove, update } from './api.js'
+import { apply, hasControlByte, remove, update } from './api.js'
+import { groupCommands, JsonInputError } from './json-input.js'
 import { groupJson, jsonError, jsonReply, rowsByAddr } from './json.js'
-import type { ChangeSink, LiveReport, LiveSource, Reply, TableView } from './types.js'
+import type { ChangeSink, LiveReport, LiveSource, Outcome, Reply, TableView } from './types.js'
 
 export interface InterfaceRequest {
   method: string
@@ -17,6 +18,8 @@ export interface InterfaceRequest {
   body: string | null
   /** The If-Match header as sent, or null. */
   ifMatch: string | null
+  /** The Content-Type header (the JSON interface's PUT tells JSON from a text body by it); absent: none. */
+  contentType?: string | null
 }
 
 export interface InterfaceDeps {
@@ -72,28 +75,91 @@ export async function handleInterface(req: InterfaceRequest, deps: InterfaceDeps
 }
 
 /**
- * The JSON interface under /api/ (docs/api.md#json-interface). Reads only for now: other methods answer 405 with
- * `Allow`, unknown paths 404, both as JSON errors.
+ * The JSON interface under /api/ (docs/api.md#json-interface): reads, and creating, replacing and deleting a group.
+ * Unknown paths answer 404, other methods 405 with `Allow`, both as JSON errors.
  */
 async function handleJson(req: InterfaceRequest, deps: InterfaceDeps): Promise<Reply> {
   const seg = req.segments
   const v = deps.table.version
   if (lower(seg[1]) !== 'upstreams' || seg.length > 3) return jsonError(404, 'not_found', 'no such resource', v)
-  if (req.method !== 'GET') {
-    const r = jsonError(405, 'method_not_allowed', `${req.method} is not allowed here`, v)
-    r.allow = 'GET'
-    return r
+  const name = seg[2]
+  if (name !== undefined && hasControlByte(name)) return jsonError(400, 'invalid_name', 'a group name holds a control byte', v)
+  const allowed = name === undefined ? 'GET' : 'GET, PUT, DELETE'
+  switch (req.method) {
+    case 'GET':
+      return jsonRead(deps, name)
+    case 'PUT':
+      if (name === undefined) break
+      return jsonPut(req, deps, name)
+    case 'DELETE':
+      if (name === undefined) break
+      return jsonOutcome(await deps.sink.submit({ op: 'delete', name }, parseIfMatch(req.ifMatch)), deps, null)
   }
-  if (seg.length === 3 && hasControlByte(seg[2]!)) return jsonError(400, 'invalid_name', 'a group name holds a control byte', v)
-  const g = seg.length === 3 ? deps.table.get(seg[2]!) : undefined
-  if (seg.length === 3 && g === undefined) return jsonError(404, 'upstream_not_found', `no upstream "${seg[2]!}"`, v)
+  const r = jsonError(405, 'method_not_allowed', `${req.method} is not allowed here`, v)
+  r.allow = allowed
+  return r
+}
+
+async function jsonRead(deps: InterfaceDeps, name: string | undefined): Promise<Reply> {
+  const v = deps.table.version
+  const g = name === undefined ? undefined : deps.table.get(name)
+  if (name !== undefined && g === undefined) return jsonError(404, 'upstream_not_found', `no upstream "${name}"`, v)
   const live = deps.live === undefined ? NO_LIVE : await deps.live.report()
-  // The report is gathered while the table may move on: the version is read again so the ETag names the table shown.
   const byAddr = rowsByAddr(live)
   if (g !== undefined) return jsonReply(200, groupJson(g, live, byAddr), v)
+  // The table may have moved while the workers answered: the version is read again, so the ETag names what is shown.
   const upstreams = []
   for (const x of deps.table.list()) upstreams.push(groupJson(x, live, byAddr))
   return jsonReply(200, { version: deps.table.version, workers: live.workers, upstreams }, deps.table.version)
+}
+
+/** PUT: a GROUP in JSON (Content-Type application/json) or Tengine's text body; the group as it is then. */
+async function jsonPut(req: InterfaceRequest, deps: InterfaceDeps, name: string): Promise<Reply> {
+  const v = deps.table.version
+  if (req.body === null) return jsonError(400, 'invalid_body', 'a body is needed: a GROUP in JSON, or server lines', v)
+  let commands = req.body
+  if (/^application\/json\s*(;|$)/i.test(req.contentType ?? '')) {
+    let parsed: unknown
+    try {
+      parsed = JSON.parse(req.body)
+    } catch (e) {
+      return jsonError(400, 'invalid_json', `the body is not JSON: ${(e as Error).message}`, v)
+    }
+    try {
+      commands = groupCommands(parsed)
+    } catch (e) {
+      if (!(e instanceof JsonInputError)) throw e
+      return jsonError(400, e.code, e.message, v)
+    }
+  }
+  const o = await apply(deps.sink, name, commands, { ifMatch: parseIfMatch(req.ifMatch), trylock: deps.trylock, resolve: deps.resolve })
+  return jsonOutcome(o, deps, name)
+}
+
+/** The answer to a write: the group as it is now (PUT), 204 (DELETE), or the error as JSON. */
+function jsonOutcome(o: Outcome, deps: InterfaceDeps, name: string | null): Promise<Reply> | Reply {
+  if (o.error === null) return name === null ? { status: 204, body: '', etag: o.version } : jsonRead(deps, name)
+  const status = o.error.code === 'E_COMMANDS' ? 400 : STATUS_OF[o.error.code] ?? 500
+  return jsonError(status, codeOfStatus(status), o.error.message, status === 412 ? o.version : null)
+}
+
+const STATUS_OF: Record<string, number> = { E_NO_GROUP: 404, E_LOCKED: 409, E_PRECONDITION: 412, E_PRIMARY_GONE: 503 }
+
+function codeOfStatus(status: number): string {
+  switch (status) {
+    case 400:
+      return 'invalid_body'
+    case 404:
+      return 'upstream_not_found'
+    case 409:
+      return 'locked'
+    case 412:
+      return 'precondition_failed'
+    case 503:
+      return 'primary_gone'
+    default:
+      return 'internal_error'
+  }
 }
 
 /**

@@ -14,7 +14,7 @@
  * A reload's new static groups take their turn in the same queue: changes taken before it apply to the old
  * table, changes taken after it to the reloaded one, and it completes once every worker routes by it.
  */
-import { DyupsError, isDyupsError } from '../errors.js'
+import { DyupsError, formatError, isDyupsError } from '../errors.js'
 import { logAddFailed } from '../dyups/index.js'
 import { parseCommands, type UpstreamGroup } from '../upstream/index.js'
 import type { Change, Delta, Store } from '../store/index.js'
@@ -107,7 +107,8 @@ export class Coordinator {
     } catch (e) {
       if (!isDyupsError(e)) throw e
       logAddFailed(name, e)
-      return { version: this.store.version, error: e }
+      // The position goes with the reason, as the worker gives it for a body it parsed itself.
+      return { version: this.store.version, error: new DyupsError('E_COMMANDS', formatError(e)) }
     }
     return this.submit({ op: 'put', group }, ifMatch, origin)
   }
