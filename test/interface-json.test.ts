@@ -156,3 +156,57 @@ test('PUT and DELETE /api/upstreams/NAME: JSON or text bodies, the same checks a
   assert.deepEqual(errorOf(await request(s.iface, { method: 'DELETE', path: '/api/upstreams/t1' })), [404, 'upstream_not_found'])
   assert.deepEqual(answer(await iget(s.iface, '/list')), ans(200, 'j1\n'))
 })
+
+test('servers of a group: add, change, remove one, the group\'s other settings kept; concurrent edits of different servers all apply', async (t) => {
+  const [a, b, c] = await Promise.all([backend(t, 'sa'), backend(t, 'sb'), backend(t, 'sc')])
+  const s = await startInterface(t, {
+    workers: 2,
+    http:
+      `    upstream g {\n        least_conn;\n        server 127.0.0.1:${a!.port};\n        server 127.0.0.1:${b!.port} max_fails=3;\n` +
+      `        server 127.0.0.1:${c!.port};\n        keepalive 8;\n        check interval=60000 rise=1 fall=1 timeout=1000 type=tcp default_down=false;\n    }\n`,
+  })
+  const send = (method: string, path: string, body?: unknown): ReturnType<typeof request> =>
+    request(s.iface, { method, path, ...(body === undefined ? {} : { body: JSON.stringify(body) }), headers: { 'Content-Type': 'application/json' } })
+  const read = async (): Promise<GroupJson> => JSON.parse((await iget(s.iface, '/api/upstreams/g')).body) as GroupJson
+  const before = await read()
+  const settings = (g: GroupJson): unknown[] => [g.policy, g.keepalive, g.check]
+
+  const down = await send('PATCH', '/api/upstreams/g/servers/0', { down: true })
+  assert.equal(down.status, 200, down.body)
+  let g = JSON.parse(down.body) as GroupJson
+  assert.deepEqual(settings(g), settings(before), 'method, keepalive and check are kept')
+  assert.deepEqual(g.servers.map((x) => [x.server, x.down, x.max_fails]), [
+    [`127.0.0.1:${a!.port}`, true, 1], [`127.0.0.1:${b!.port}`, false, 3], [`127.0.0.1:${c!.port}`, false, 1],
+  ])
+  const seen = new Set<string>()
+  for (let i = 0; i < 8; i++) seen.add((await request(s.proxy, { host: 'g' })).body)
+  assert.deepEqual([...seen].sort(), ['sb', 'sc'], 'no worker sends to the server marked down')
+
+  assert.equal((await send('PATCH', '/api/upstreams/g/servers/1', { weight: 5 })).status, 200)
+  assert.equal((await send('DELETE', '/api/upstreams/g/servers/2')).status, 200)
+  const added = await send('POST', '/api/upstreams/g/servers', { server: `127.0.0.1:${c!.port}`, backup: false, max_conns: 7 })
+  assert.equal(added.status, 200, added.body)
+  g = JSON.parse(added.body) as GroupJson
+  assert.deepEqual(settings(g), settings(before))
+  assert.deepEqual(g.servers.map((x) => [x.id, x.server, x.weight, x.down, x.max_conns]), [
+    [0, `127.0.0.1:${a!.port}`, 1, true, 0], [1, `127.0.0.1:${b!.port}`, 5, false, 0], [2, `127.0.0.1:${c!.port}`, 1, false, 7],
+  ])
+  assert.deepEqual(JSON.parse((await iget(s.iface, '/api/upstreams/g/servers/2')).body).max_conns, 7)
+
+  // Two clients edit different servers at once: both apply (the later one is read and edited again).
+  const [x, y] = await Promise.all([send('PATCH', '/api/upstreams/g/servers/0', { down: false }), send('PATCH', '/api/upstreams/g/servers/2', { weight: 9 })])
+  assert.deepEqual([x.status, y.status], [200, 200])
+  g = await read()
+  assert.deepEqual(g.servers.map((z) => [z.down, z.weight]), [[false, 1], [false, 5], [false, 9]])
+
+  // Errors: an unknown server or group, a bad field, a stale If-Match, a method that is not there.
+  const code = (r: { status: number; body: string }): [number, string] => [r.status, (JSON.parse(r.body) as { error: { code: string } }).error.code]
+  assert.deepEqual(code(await send('PATCH', '/api/upstreams/g/servers/9', { down: true })), [404, 'server_not_found'])
+  assert.deepEqual(code(await send('PATCH', '/api/upstreams/nosuch/servers/0', { down: true })), [404, 'upstream_not_found'])
+  assert.deepEqual(code(await send('PATCH', '/api/upstreams/g/servers/0', { weight: 0 })), [400, 'invalid_value'])
+  assert.deepEqual(code(await send('PATCH', '/api/upstreams/g/servers/0', { drain: true })), [400, 'unknown_field'])
+  assert.deepEqual(code(await request(s.iface, { method: 'PATCH', path: '/api/upstreams/g/servers/0', body: '{"down": true}', headers: { 'If-Match': '"1"' } })), [412, 'precondition_failed'])
+  const put = await send('PUT', '/api/upstreams/g/servers/0', { down: true })
+  assert.deepEqual([...code(put), put.headers['allow']], [405, 'method_not_allowed', 'GET, PATCH, DELETE'])
+  assert.deepEqual(settings(await read()), settings(before))
+})

@@ -79,22 +79,7 @@ export function groupCommands(v: unknown): string {
   }
   const servers = v['servers']
   if (!Array.isArray(servers) || servers.length === 0) throw new JsonInputError('invalid_value', '"servers" must be a non-empty array')
-  for (let i = 0; i < servers.length; i++) {
-    const s: unknown = servers[i]
-    const at = `servers[${i}]`
-    if (!isObject(s)) throw new JsonInputError('invalid_value', `"${at}" must be an object`)
-    unknownFields(s, SERVER_FIELDS, `"${at}"`)
-    out += `server ${word(s['server'], `${at}.server`)}`
-    for (const [field, directive, max] of [['weight', 'weight', 1_000_000], ['max_fails', 'max_fails', 1_000_000], ['fail_timeout', 'fail_timeout', 31_536_000],
-      ['max_conns', 'max_conns', 1_000_000], ['slow_start', 'slow_start', 31_536_000]] as const) {
-      if (s[field] === undefined) continue
-      const n = integer(s[field], `${at}.${field}`, field === 'weight' ? 1 : 0, max)
-      out += ` ${directive}=${n}`
-    }
-    if (s['backup'] !== undefined && flag(s['backup'], `${at}.backup`)) out += ' backup'
-    if (s['down'] !== undefined && flag(s['down'], `${at}.down`)) out += ' down'
-    out += ';'
-  }
+  for (let i = 0; i < servers.length; i++) out += `server ${serverArgs(serverInput(servers[i], `servers[${i}]`, false))};`
   const k = v['keepalive']
   if (k !== undefined && k !== null) {
     if (!isObject(k)) throw new JsonInputError('invalid_value', '"keepalive" must be an object or null')
@@ -104,5 +89,44 @@ export function groupCommands(v: unknown): string {
     if (k['requests'] !== undefined) out += `keepalive_requests ${integer(k['requests'], 'keepalive.requests', 0, 2_147_483_647)};`
     if (k['time_ms'] !== undefined) out += `keepalive_time ${integer(k['time_ms'], 'keepalive.time_ms', 0, 2_147_483_647)}ms;`
   }
+  return out
+}
+
+/** A server's parameters as JSON gives them (`server` is the address as written); absent fields are not given. */
+export interface ServerInput {
+  server?: string
+  weight?: number
+  max_fails?: number
+  fail_timeout?: number
+  max_conns?: number
+  slow_start?: number
+  backup?: boolean
+  down?: boolean
+}
+
+const NUMBERS = [['weight', 1, 1_000_000], ['max_fails', 0, 1_000_000], ['fail_timeout', 0, 31_536_000], ['max_conns', 0, 1_000_000],
+  ['slow_start', 0, 31_536_000]] as const
+
+/**
+ * A server object checked: `partial` (a PATCH) may leave out `server`. Read-only fields GET answers are ignored.
+ * @throws JsonInputError
+ */
+export function serverInput(s: unknown, at: string, partial: boolean): ServerInput {
+  if (!isObject(s)) throw new JsonInputError('invalid_value', `"${at}" must be an object`)
+  unknownFields(s, SERVER_FIELDS, `"${at}"`)
+  const out: ServerInput = {}
+  if (s['server'] !== undefined || !partial) out.server = word(s['server'], `${at}.server`)
+  for (const [field, min, max] of NUMBERS) if (s[field] !== undefined) out[field] = integer(s[field], `${at}.${field}`, min, max)
+  if (s['backup'] !== undefined) out.backup = flag(s['backup'], `${at}.backup`)
+  if (s['down'] !== undefined) out.down = flag(s['down'], `${at}.down`)
+  return out
+}
+
+/** The arguments of a `server` line for a complete ServerInput (`server` set). */
+export function serverArgs(s: ServerInput): string {
+  let out = s.server!
+  for (const [field] of NUMBERS) if (s[field] !== undefined) out += ` ${field}=${s[field]}`
+  if (s.backup === true) out += ' backup'
+  if (s.down === true) out += ' down'
   return out
 }

@@ -6,7 +6,8 @@
  */
 import { renderDetail, renderList, renderServers, type Resolver } from '../upstream/index.js'
 import { apply, hasControlByte, remove, update } from './api.js'
-import { groupCommands, JsonInputError } from './json-input.js'
+import { groupCommands, JsonInputError, serverInput, type ServerInput } from './json-input.js'
+import { editedCommands } from './json-servers.js'
 import { groupJson, jsonError, jsonReply, rowsByAddr } from './json.js'
 import type { ChangeSink, LiveReport, LiveSource, Outcome, Reply, TableView } from './types.js'
 
@@ -81,9 +82,12 @@ export async function handleInterface(req: InterfaceRequest, deps: InterfaceDeps
 async function handleJson(req: InterfaceRequest, deps: InterfaceDeps): Promise<Reply> {
   const seg = req.segments
   const v = deps.table.version
-  if (lower(seg[1]) !== 'upstreams' || seg.length > 3) return jsonError(404, 'not_found', 'no such resource', v)
+  if (lower(seg[1]) !== 'upstreams' || seg.length > 5 || (seg.length >= 4 && lower(seg[3]) !== 'servers')) {
+    return jsonError(404, 'not_found', 'no such resource', v)
+  }
   const name = seg[2]
   if (name !== undefined && hasControlByte(name)) return jsonError(400, 'invalid_name', 'a group name holds a control byte', v)
+  if (seg.length >= 4) return handleServers(req, deps, name!, seg[4])
   const allowed = name === undefined ? 'GET' : 'GET, PUT, DELETE'
   switch (req.method) {
     case 'GET':
@@ -111,6 +115,60 @@ async function jsonRead(deps: InterfaceDeps, name: string | undefined): Promise<
   const upstreams = []
   for (const x of deps.table.list()) upstreams.push(groupJson(x, live, byAddr))
   return jsonReply(200, { version: deps.table.version, workers: live.workers, upstreams }, deps.table.version)
+}
+
+/**
+ * /api/upstreams/NAME/servers[/ID]: the servers of a group, one added (POST), changed (PATCH) or removed
+ * (DELETE). A change rewrites the group with that one edit (json-servers.ts) and applies it under If-Match on the
+ * version it was read at; when another change came in between and the client gave no If-Match, it is read and
+ * edited again (a few times), so concurrent edits of different servers all apply.
+ */
+async function handleServers(req: InterfaceRequest, deps: InterfaceDeps, name: string, idText: string | undefined): Promise<Reply> {
+  const v = deps.table.version
+  const id = idText === undefined ? -1 : /^\d{1,9}$/.test(idText) ? Number(idText) : -2
+  if (id === -2) return jsonError(404, 'server_not_found', `no server "${idText!}"`, v)
+  const method = req.method
+  const allowed = id === -1 ? 'GET, POST' : 'GET, PATCH, DELETE'
+  if (method === 'GET') {
+    const g = deps.table.get(name)
+    if (g === undefined) return jsonError(404, 'upstream_not_found', `no upstream "${name}"`, v)
+    const live = deps.live === undefined ? NO_LIVE : await deps.live.report()
+    const servers = groupJson(g, live, rowsByAddr(live))['servers'] as unknown[]
+    if (id === -1) return jsonReply(200, servers, v)
+    return id < servers.length ? jsonReply(200, servers[id], v) : jsonError(404, 'server_not_found', `no server ${id} in upstream "${name}"`, v)
+  }
+  if (!((id === -1 && method === 'POST') || (id >= 0 && (method === 'PATCH' || method === 'DELETE')))) {
+    const r = jsonError(405, 'method_not_allowed', `${method} is not allowed here`, v)
+    r.allow = allowed
+    return r
+  }
+  let input: ServerInput | null = null
+  if (method !== 'DELETE') {
+    let parsed: unknown
+    try {
+      parsed = JSON.parse(req.body ?? '')
+    } catch (e) {
+      return jsonError(400, 'invalid_json', `the body is not JSON: ${(e as Error).message}`, v)
+    }
+    try {
+      input = serverInput(parsed, 'the server', method === 'PATCH')
+    } catch (e) {
+      if (!(e instanceof JsonInputError)) throw e
+      return jsonError(400, e.code, e.message, v)
+    }
+  }
+  const asked = parseIfMatch(req.ifMatch)
+  for (let attempt = 0; ; attempt++) {
+    const at = deps.table.version
+    const g = deps.table.get(name)
+    if (g === undefined) return jsonError(404, 'upstream_not_found', `no upstream "${name}"`, at)
+    const commands = method === 'POST' ? editedCommands(g, -1, null, input!) : editedCommands(g, id, input)
+    if (commands === null) return jsonError(404, 'server_not_found', `no server ${id} in upstream "${name}"`, at)
+    const o = await apply(deps.sink, name, commands, { ifMatch: asked ?? at, trylock: deps.trylock, resolve: deps.resolve })
+    if (o.error?.code === 'E_PRECONDITION' && asked === null && attempt < 4) continue
+    if (o.error !== null) return jsonOutcome(o, deps, name)
+    return jsonRead(deps, name)
+  }
 }
 
 /** PUT: a GROUP in JSON (Content-Type application/json) or Tengine's text body; the group as it is then. */

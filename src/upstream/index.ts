@@ -18,4 +18,4 @@ export { buildGroup, parseCommands, defaultResolver, COMMAND_BODY, type BuildOpt
 export { renderList, renderDetail, renderServers, renderUpstreamBlock, quoteArg } from './render.js'
 export { groupKey } from './names.js'
 export { packGroup, unpackGroup } from './pack.js'
-export { inet6Addr, inet6Ntop } from './address.js'
+export { inet6Addr, inet6Ntop, parseAddress } from './address.js'
