@@ -160,3 +160,38 @@ export function latency(samples: readonly Sample[]): { n: number; p50: number; p
   const r = (x: number): number => Math.round(x * 10) / 10
   return { n: xs.length, p50: r(quantile(xs, 0.5)), p99: r(quantile(xs, 0.99)), max: r(quantile(xs, 1)) }
 }
+
+/** The worker pid a proxied answer carries (`add_header X-Pid $pid`), or 0. */
+export const pidOf = (x: Sample): number => Number(x.headers['x-pid'] ?? 0)
+
+/**
+ * When a reload storm that began at `from` was over, seen from the traffic: the end of the last answer given by a
+ * worker that is not one of `final` (the workers running once it settled). Signals sent back to back may be
+ * coalesced, and reloads run one after another, so the signals say little about when the last one is done.
+ */
+export function stormEnd(samples: readonly Sample[], from: number, final: readonly number[]): number {
+  let end = from
+  for (const x of samples) if (x.kind === 'ok' && x.end > end && pidOf(x) !== 0 && !final.includes(pidOf(x))) end = x.end
+  return end
+}
+
+/** How many reloads an error log tells of (dyups and nginx both log `reconfiguring` at notice). */
+export const reconfigurations = (log: string): number => log.match(/reconfiguring/g)?.length ?? 0
+
+/**
+ * How the SIGHUPs of a storm follow each other: `burst`, sent back to back (the kernel coalesces a signal sent while
+ * the same one is pending, so ten in a row may be one reload, in nginx too); `logged`, each as soon as the reload of
+ * the one before has been logged (each is a reload of its own, sent while the one before still starts its workers);
+ * a number, that many ms apart.
+ */
+export type Pace = 'burst' | 'logged' | number
+
+/** Waits before SIGHUP number `i + 2` of a storm that began at `from`; `logged()` counts the reloads logged since. */
+export async function nextSignal(i: number, pace: Pace, from: number, load: Load, logged: () => number): Promise<void> {
+  if (pace === 'burst') return
+  const deadline = Date.now() + 30_000
+  const done = pace === 'logged' ? () => logged() >= i + 1 : () => load.now() - from >= (i + 1) * pace
+  while (!done() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 2))
+}
+
+export const paceText = (p: Pace): string => (p === 'burst' ? 'back to back' : p === 'logged' ? 'each once the one before was logged' : `${p} ms apart`)

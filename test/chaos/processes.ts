@@ -5,11 +5,14 @@
  * not answered yet. Each experiment runs on dyups or, for comparison, on nginx with the same configuration.
  */
 import assert from 'node:assert/strict'
+import { join } from 'node:path'
 import {
-  alive, backend, childPids, freePorts, reachWorkers, startDyups, tempPrefix, waitFor, waitGone, writeConf,
+  alive, backend, childPids, freePorts, reachWorkers, readText, startDyups, tempPrefix, waitFor, waitGone, writeConf,
 } from '../helpers.js'
 import { startNginx } from '../nginx.js'
-import { describe, getRaw, latency, Load, tally, within, type Sample, type Tally } from './load.js'
+import {
+  describe, getRaw, latency, Load, nextSignal, paceText, pidOf, reconfigurations, stormEnd, tally, within, type Pace, type Sample, type Tally,
+} from './load.js'
 import { int, type Rnd } from './prng.js'
 import { asTest, type Scope } from './scope.js'
 
@@ -36,6 +39,7 @@ export interface Proxy {
   pid: number
   port: number
   workers: number
+  errorLog: () => string
 }
 
 /** dyups (or nginx) in a fresh prefix, proxying to a backend that answers `b`; stopped by the scope. */
@@ -48,7 +52,7 @@ export async function startProxy(s: Scope, kind: Kind, workers: number): Promise
   const pid = kind === 'dyups' ? (await startDyups(t, prefix, [port])).pid : (await startNginx(t, prefix, [port])).pid
   assert.ok(await waitFor(() => childPids(pid).length === workers, 30_000), `${kind}: ${workers} workers`)
   assert.equal((await reachWorkers(port, workers)).length, workers, `${kind}: every worker answers`)
-  return { kind, pid, port, workers }
+  return { kind, pid, port, workers, errorLog: () => readText(join(prefix, 'logs/error.log')) }
 }
 
 /** A proxied answer is right when it is the backend's `b`, with the answering worker's pid. */
@@ -56,8 +60,6 @@ function wrongAnswers(samples: readonly Sample[]): string[] {
   return samples.filter((x) => x.kind === 'ok' && (x.status !== 200 || x.body !== 'b' || !/^\d+$/.test(x.headers['x-pid'] ?? '')))
     .slice(0, 5).map((x) => `${x.status} ${JSON.stringify(x.body.slice(0, 100))}`)
 }
-
-const pidOf = (x: Sample): number => Number(x.headers['x-pid'] ?? 0)
 
 export interface KillReport {
   kind: Kind
@@ -142,22 +144,27 @@ export interface StormReport {
   reloads: number
   tally: Tally
   /** Requests per second before the storm and from its first HUP until every old worker had exited. */
+  /** Reloads the error log tells of (back-to-back signals may be coalesced). */
+  reconfigured: number
   rpsBefore: number
   rpsDuring: number
+  /** From the first SIGHUP to the last answer from a worker of an earlier generation. */
   stormMs: number
   latencyBefore: ReturnType<typeof latency>
   latencyDuring: ReturnType<typeof latency>
 }
 
 /**
- * `reloads` SIGHUPs to the primary, `gapMs` apart (0: back to back), under `concurrency` clients opening new
+ * `reloads` SIGHUPs to the primary, `gapMs` apart (0: each as soon as the one before was logged), under `concurrency` clients opening new
  * connections. Asserts: every request answered by the backend (2xx), none refused or reset; afterwards the
  * configured number of workers and none of the old ones. `check: false` reports without asserting (nginx, for comparison).
  */
-export async function reloadStorm(s: Scope, p: Proxy, o: { reloads: number; gapMs: number; concurrency: number; baselineMs: number; check?: boolean }): Promise<StormReport> {
+export async function reloadStorm(s: Scope, p: Proxy, o: { reloads: number; pace: Pace; concurrency: number; baselineMs: number; check?: boolean }): Promise<StormReport> {
   const before = childPids(p.pid)
+  const log0 = p.errorLog().length
   const load = new Load(p.port, () => getRaw('t'), o.concurrency)
   let t1 = 0, t2 = 0
+  let final: number[] = []
   try {
     const warm = await waitFor(() => load.answered() >= 20, 30_000, 5)
     assert.ok(warm, 'the load is answered before the storm')
@@ -166,21 +173,26 @@ export async function reloadStorm(s: Scope, p: Proxy, o: { reloads: number; gapM
     t1 = load.now()
     for (let i = 0; i < o.reloads; i++) {
       process.kill(p.pid, 'SIGHUP')
-      if (o.gapMs > 0 && i + 1 < o.reloads) await waitFor(() => load.now() - t1 >= (i + 1) * o.gapMs, o.gapMs + 1_000, 5)
+      if (i + 1 < o.reloads) await nextSignal(i, o.pace, t1, load, () => reconfigurations(p.errorLog().slice(log0)))
     }
     // The storm is over when the workers that started the storm are gone and the set is whole again.
     const settled = await waitFor(() => before.every((w) => !alive(w)) && childPids(p.pid).length === p.workers, 60_000, 10)
     assert.ok(settled, `the old workers exited and ${p.workers} new ones run: ${childPids(p.pid).join(', ')}`)
-    t2 = load.now()
-    // Answers from the workers started last, so the load has seen the end of the storm.
+    // Answers from the workers running now, then as long again as the baseline, so the load has seen the end.
     const last = childPids(p.pid)
-    assert.ok(await waitFor(() => load.samples.some((x) => x.start > t2 && last.includes(pidOf(x))), 30_000, 5), 'the new workers answer')
+    const t3 = load.now()
+    assert.ok(await waitFor(() => load.samples.some((x) => x.start > t3 && last.includes(pidOf(x))), 30_000, 5), 'the new workers answer')
+    const t4 = load.now()
+    await waitFor(() => load.now() - t4 >= o.baselineMs, o.baselineMs + 1_000, 10)
+    final = childPids(p.pid)
   } finally {
     await load.stop()
   }
+  t2 = stormEnd(load.samples, t1, final)
   const samples = load.samples
   const t = tally(samples)
-  s.diagnostic(`${p.kind}: ${o.reloads} reloads ${o.gapMs} ms apart under ${o.concurrency} clients: ${describe(t)}`)
+  s.diagnostic(`${p.kind}: ${o.reloads} SIGHUPs ${paceText(o.pace)} under ${o.concurrency} clients ` +
+    `(${reconfigurations(p.errorLog().slice(log0))} reloads logged): ${describe(t)}`)
   if (o.check !== false) {
     assert.deepEqual([t.refused, t.reset, t.other, t.non2xx], [0, 0, 0, {}],
       `nothing refused, reset or failed: ${samples.filter((x) => x.kind !== 'ok').slice(0, 5).map((x) => x.detail).join('; ')}`)
@@ -189,7 +201,7 @@ export async function reloadStorm(s: Scope, p: Proxy, o: { reloads: number; gapM
   const base = within(samples, t1 - o.baselineMs, t1)
   const during = within(samples, t1, t2)
   return {
-    kind: p.kind, reloads: o.reloads, tally: t,
+    kind: p.kind, reloads: o.reloads, tally: t, reconfigured: reconfigurations(p.errorLog().slice(log0)),
     rpsBefore: Math.round(base.length / (o.baselineMs / 1000)), rpsDuring: Math.round(during.length / ((t2 - t1) / 1000)),
     stormMs: Math.round(t2 - t1), latencyBefore: latency(base), latencyDuring: latency(during),
   }
