@@ -78,6 +78,9 @@ export async function hugeGroupAndStorms(s: Scope, o: { servers: number; concurr
     const before: Table = await table(st.iface)
 
     for (const storm of o.storms) {
+      // A baseline of plain traffic first: the reads of the table above stall a worker for a moment.
+      const b0 = load.now()
+      await waitFor(() => load.now() - b0 >= o.baselineMs, o.baselineMs + 1_000, 10)
       const old = childPids(st.d.pid)
       const log0 = st.d.errorLog().length
       const s0 = load.now()
@@ -92,8 +95,8 @@ export async function hugeGroupAndStorms(s: Scope, o: { servers: number; concurr
       await routesFromEveryWorker(st.proxy, st.d.pid, 'huge')
       // Then as long as the baseline, so the traffic has seen the last of the old workers.
       const final = childPids(st.d.pid)
-      const b0 = load.now()
-      await waitFor(() => load.now() - b0 >= o.baselineMs, o.baselineMs + 1_000, 10)
+      const e0 = load.now()
+      await waitFor(() => load.now() - e0 >= o.baselineMs, o.baselineMs + 1_000, 10)
       const s1 = stormEnd(load.samples, s0, final)
       const during = within(load.samples, s0, s1)
       const base = within(load.samples, s0 - o.baselineMs, s0)

@@ -1,6 +1,6 @@
 /**
  * Uploads in flight while their group changes: many slow uploads at once, each to its own group, each group deleted
- * or replaced (at random) while the body is coming in, with more random changes to the others meanwhile. A request
+ * or replaced (at random) while the body is coming in, with more random changes to the other pinned ones meanwhile. A request
  * pins its group when its location is found, so every upload must still be answered by the server its group had
  * then. `Expect: 100-continue` makes that moment certain: dyups sends the 100 once the location is found (the group
  * is pinned), and the change is made only after the 100 arrived.
@@ -143,10 +143,14 @@ export async function uploadsInFlight(s: Scope, o: { rounds: number; concurrent:
       queue = p.catch(() => {})
       return p
     }
+    // Random changes go only to groups whose upload is pinned: one changed before its 100 would rightly route the
+    // upload by the change (a 502 for a deleted group).
+    const pinned: string[] = []
     const t0 = Date.now()
     const results = await Promise.all(names.map(async (name, i) => {
       const up = new Upload(st.proxy, i % 2 === 0 ? '/spool' : '/stream', name, o.bytes)
       await up.pinned()
+      pinned.push(name)
       // This upload's own change lands before its last piece is written: after the pin, while the body comes in.
       const at = int(o.rnd, o.chunks - 1)
       let own: Promise<void> | null = null
@@ -154,7 +158,7 @@ export async function uploadsInFlight(s: Scope, o: { rounds: number; concurrent:
         if (k === at) own = change(name, o.rnd() < 0.5 ? 'delete' : 'replace', true)
         if (k === o.chunks - 1) await own
         // And now and then a change to another group of the round.
-        if (o.rnd() < 0.1) void change(pick(o.rnd, names), o.rnd() < 0.5 ? 'delete' : 'replace', false).catch(() => {})
+        if (o.rnd() < 0.1) void change(pick(o.rnd, pinned), o.rnd() < 0.5 ? 'delete' : 'replace', false).catch(() => {})
       })
       return { name, ...r }
     }))
