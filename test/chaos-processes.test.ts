@@ -15,7 +15,7 @@ test('worker kill -9 cycles under proxied traffic, one worker or all at once: no
   t.diagnostic(`seed ${SEED} (CHAOS_SEED replays it)`)
   const rnd = prng(SEED)
   const p = await startProxy(t, 'dyups', 2)
-  await killWorkers(t, p, { cycles: 4, all: 'mixed', concurrency: 8, rnd })
+  await killWorkers(t, p, { cycles: 3, all: 'mixed', concurrency: 8, rnd })
   await killWorkers(t, p, { cycles: 1, all: true, concurrency: 8, rnd })
 })
 
