@@ -175,8 +175,11 @@ export function stormEnd(samples: readonly Sample[], from: number, final: readon
   return end
 }
 
-/** How many reloads an error log tells of (dyups and nginx both log `reconfiguring` at notice). */
-export const reconfigurations = (log: string): number => log.match(/reconfiguring/g)?.length ?? 0
+/**
+ * How many reloads an error log tells of: dyups logs `signal process started; reconfiguring` once per reload; nginx
+ * logs `signal 1 (SIGHUP) received from PID, reconfiguring` per signal it handles and `reconfiguring` per reload.
+ */
+export const reconfigurations = (log: string): number => log.match(/(?:; |#\d+: )reconfiguring$/gm)?.length ?? 0
 
 /**
  * How the SIGHUPs of a storm follow each other: `burst`, sent back to back (the kernel coalesces a signal sent while
