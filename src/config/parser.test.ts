@@ -1,6 +1,6 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { parseText, parseInto } from './parser.js'
+import { MAX_BLOCK_DEPTH, parseText, parseInto } from './parser.js'
 import type { Directive } from './types.js'
 import { DyupsError } from '../errors.js'
 
@@ -103,4 +103,12 @@ test('parser: include hook checks the include directive first', () => {
   assert.equal(f('include a b;'), 'invalid number of arguments in "include" directive in conf:1')
   assert.equal(f('include;'), 'invalid number of arguments in "include" directive in conf:1')
   assert.equal(f('\ninclude a {}'), 'directive "include" is not terminated by ";" in conf:2')
+})
+
+test('parser: blocks nested deeper than MAX_BLOCK_DEPTH are a configuration error, not a stack overflow', () => {
+  const nested = (n: number): string => 'a {\n'.repeat(n) + '}\n'.repeat(n)
+  assert.equal(parseText(nested(MAX_BLOCK_DEPTH), 'conf').length, 1)
+  assert.equal(failure(nested(MAX_BLOCK_DEPTH + 1)), `blocks nested deeper than ${MAX_BLOCK_DEPTH} levels in conf:${MAX_BLOCK_DEPTH + 1}`)
+  // Found by fuzzing: 10 000 levels used to overflow the stack (RangeError) in the parser.
+  assert.equal(failure('a {'.repeat(10_000)), `blocks nested deeper than ${MAX_BLOCK_DEPTH} levels in conf:1`)
 })

@@ -11,6 +11,14 @@ export interface ParseOptions {
   readonly include?: (d: Directive, into: Directive[]) => void
 }
 
+/**
+ * Blocks nested deeper than this are refused. The parser and every pass over the tree after it (checks, the http
+ * compiler) recurse once per level, so without a bound `a {` repeated ten thousand times — a 30 KB configuration
+ * or POST body — overflowed the stack (a RangeError instead of a configuration error). nginx has no explicit bound
+ * (its C stack is the bound); real configurations nest fewer than ten levels.
+ */
+export const MAX_BLOCK_DEPTH = 200
+
 /** A directive under construction: the same shape as {@link Directive}, written to while its block is parsed. */
 interface Building {
   name: string
@@ -41,10 +49,11 @@ export function parseText(text: string, file: string, opts: ParseOptions = {}): 
  */
 export function parseInto(text: string, file: string, out: Directive[], opts: ParseOptions = {}): void {
   const lx = new Lexer(text, file, opts.param === true)
-  parseBlock(lx, out, false, opts)
+  parseBlock(lx, out, 0, opts)
 }
 
-function parseBlock(lx: Lexer, out: Directive[], inBlock: boolean, opts: ParseOptions): number {
+function parseBlock(lx: Lexer, out: Directive[], depth: number, opts: ParseOptions): number {
+  const inBlock = depth > 0
   for (;;) {
     const st = lx.next()
 
@@ -81,9 +90,10 @@ function parseBlock(lx: Lexer, out: Directive[], inBlock: boolean, opts: ParseOp
       continue
     }
 
+    if (depth >= MAX_BLOCK_DEPTH) lx.fail(`blocks nested deeper than ${MAX_BLOCK_DEPTH} levels`, st.line)
     const children: Directive[] = []
     const d: Building = { name, args, block: children, file: lx.file, line: st.line }
     out.push(d)
-    d.endLine = parseBlock(lx, children, true, opts)
+    d.endLine = parseBlock(lx, children, depth + 1, opts)
   }
 }

@@ -90,3 +90,9 @@ test('the body is bytes: any name is kept as given', async () => {
   const g = await parseCommands(name, 'server 127.0.0.1:1;')
   assert.equal(g.name, name)
 })
+
+test('deeply nested blocks in a body are refused like any unknown directive, not with a stack overflow', async () => {
+  // Found by fuzzing: POST /upstream/NAME with `a {` ten thousand times answered 500 "Maximum call stack size exceeded".
+  await fails('a {'.repeat(10_000), 'unknown directive "a"', 1)
+  await fails('server 127.0.0.1:1;\n' + 'upstream u {'.repeat(10_000), '"upstream" directive is not allowed here', 2)
+})
