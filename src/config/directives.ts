@@ -525,6 +525,7 @@ export const DIRECTIVES: readonly DirectiveSpec[] = [
 
   // dyups
   spec('dyups_interface', LOC, 0, { docs: 'Serve the REST interface that lists and changes upstream groups.' }),
+  spec('dyups_metrics', LOC, 0, { docs: 'Serve the upstream table and every server\'s live state (requests, active, failures, state; summed over the workers) in Prometheus\' text format.' }),
   msec('dyups_read_msg_timeout', HTTP, {
     default: '1s',
     docs: 'Accepted and checked; changes reach every worker before the answer, no polling.',

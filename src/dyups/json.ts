@@ -54,7 +54,7 @@ function checkJson(c: CheckSpec | null): Record<string, unknown> | null {
  * down, in a group with a `check` line), `unavailable` (max_fails reached within fail_timeout in every worker that
  * reported it), else `up`.
  */
-function serverState(s: Server, rows: readonly PeerRow[], check: boolean): string {
+export function serverState(s: Server, rows: readonly PeerRow[], check: boolean): 'up' | 'down' | 'unhealthy' | 'unavailable' {
   if (s.down) return 'down'
   if (check && rows.some((r) => r.checkDown)) return 'unhealthy'
   if (rows.length > 0 && s.maxFails !== 0 && rows.every((r) => r.fails >= s.maxFails && r.checkedAgo <= s.failTimeout)) return 'unavailable'

@@ -51,6 +51,7 @@ export type Handler =
   | { kind: 'echo'; parts: readonly Template[] }
   | { kind: 'dyups' }
   | { kind: 'check_status'; format: StatusFormat }
+  | { kind: 'metrics' }
   | { kind: 'lua'; script: LuaScript }
   | { kind: 'js'; content: JsContent }
   /** nginx's default content handler: index files and static files under root/alias. */

@@ -1,0 +1,70 @@
+/**
+ * `dyups_metrics` (docs/observability.md): the exposition parses with a Prometheus text-format parser, its names and
+ * label sets are stable, and the counters are every worker's: after requests spread over two workers, the requests
+ * each backend counted are what the scrape says.
+ */
+import assert from 'node:assert/strict'
+import { createRequire } from 'node:module'
+import { test } from 'node:test'
+import { ans, answer, backend, freePorts, ipost, request, startInterface, waitFor } from './helpers.js'
+
+interface Family {
+  name: string
+  type: string
+  metrics: { value?: string; labels?: Record<string, string> }[]
+}
+const parse = createRequire(import.meta.url)('parse-prometheus-text-format') as (text: string) => Family[]
+
+const FAMILIES = [
+  ['dyups_table_version', 'GAUGE'],
+  ['dyups_table_upstreams', 'GAUGE'],
+  ['dyups_workers_reporting', 'GAUGE'],
+  ['dyups_upstream_servers', 'GAUGE'],
+  ['dyups_upstream_server_requests_total', 'COUNTER'],
+  ['dyups_upstream_server_active', 'GAUGE'],
+  ['dyups_upstream_server_fails', 'GAUGE'],
+  ['dyups_upstream_server_state', 'GAUGE'],
+]
+
+test('dyups_metrics: Prometheus text, every worker\'s counters, stable names', async (t) => {
+  const [a, b] = await Promise.all([backend(t, 'ma'), backend(t, 'mb')])
+  const [dead] = await freePorts(1)
+  const s = await startInterface(t, {
+    workers: 2,
+    http: `    upstream st { server 127.0.0.1:${a!.port}; server 127.0.0.1:${b!.port}; server 127.0.0.1:${dead} down; }\n`,
+    ifaceServer: '        location = /metrics { dyups_metrics; }\n',
+  })
+  assert.deepEqual(answer(await ipost(s.iface, '/upstream/q"x', `server 127.0.0.1:${b!.port};`)), ans(200, 'success'))
+  const scrape = async (): Promise<Family[]> => {
+    const r = await request(s.iface, { path: '/metrics' })
+    assert.equal(r.status, 200)
+    assert.equal(r.headers['content-type'], 'text/plain; version=0.0.4; charset=utf-8')
+    return parse(r.body)
+  }
+  const value = (fs: Family[], name: string, labels: Record<string, string> = {}): number => {
+    const f = fs.find((x) => x.name === name)!
+    const m = f.metrics.find((x) => Object.entries(labels).every(([k, v]) => x.labels?.[k] === v))
+    return Number(m?.value)
+  }
+  assert.ok(await waitFor(async () => value(await scrape(), 'dyups_workers_reporting') === 2, 20_000), 'both workers report')
+
+  const n = 20
+  for (let i = 0; i < n; i++) assert.equal((await request(s.proxy, { host: 'st' })).status, 200)
+  const fs = await scrape()
+  assert.deepEqual(fs.map((f) => [f.name, f.type]), FAMILIES, 'names and types')
+  assert.equal(value(fs, 'dyups_table_version'), 1)
+  assert.equal(value(fs, 'dyups_table_upstreams'), 2)
+  const counted = a!.requests.length
+  assert.equal(counted + b!.requests.length, n)
+  assert.equal(value(fs, 'dyups_upstream_server_requests_total', { upstream: 'st', server: `127.0.0.1:${a!.port}` }), counted, 'what the backend counted')
+  assert.equal(value(fs, 'dyups_upstream_server_requests_total', { upstream: 'st', server: `127.0.0.1:${b!.port}` }), n - counted)
+  assert.equal(value(fs, 'dyups_upstream_server_state', { upstream: 'st', server: `127.0.0.1:${dead}`, state: 'down' }), 1)
+  assert.equal(value(fs, 'dyups_upstream_server_state', { upstream: 'st', server: `127.0.0.1:${a!.port}`, state: 'up' }), 1)
+  assert.equal(value(fs, 'dyups_upstream_servers', { upstream: 'q"x' }), 1, 'a quote in a name is escaped')
+  for (const f of fs) {
+    for (const m of f.metrics) {
+      assert.deepEqual(Object.keys(m.labels ?? {}), f.name.startsWith('dyups_upstream_server_') ? (f.name.endsWith('_state') ? ['upstream', 'server', 'state'] : ['upstream', 'server']) : f.name === 'dyups_upstream_servers' ? ['upstream'] : [], f.name)
+    }
+  }
+  assert.equal((await request(s.iface, { method: 'POST', path: '/metrics', body: '' })).status, 405)
+})
