@@ -3,6 +3,8 @@
  * parameters and live state merged across the workers; JSON errors, 405 with Allow. Tengine's text paths unchanged.
  */
 import assert from 'node:assert/strict'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { test } from 'node:test'
 import { ans, answer, backend, freePorts, iget, ipost, request, startInterface, waitFor } from './helpers.js'
 
@@ -209,4 +211,47 @@ test('servers of a group: add, change, remove one, the group\'s other settings k
   const put = await send('PUT', '/api/upstreams/g/servers/0', { down: true })
   assert.deepEqual([...code(put), put.headers['allow']], [405, 'method_not_allowed', 'GET, PATCH, DELETE'])
   assert.deepEqual(settings(await read()), settings(before))
+})
+
+test('?dry_run=1: the change checked and its diff answered; nothing applied, nothing written', async (t) => {
+  const [a, b] = await Promise.all([backend(t, 'da'), backend(t, 'db')])
+  const s = await startInterface(t, {
+    workers: 2,
+    http: `    dyups_upstream_conf conf/upstream.conf;\n    include conf/upstream.conf;\n    upstream st { least_conn; server 127.0.0.1:${a!.port}; server 127.0.0.1:${b!.port} weight=2; }\n`,
+    files: { 'conf/upstream.conf': '' },
+  })
+  assert.deepEqual(answer(await ipost(s.iface, '/upstream/dyn', `server 127.0.0.1:${a!.port};`)), ans(200, 'success'))
+  const files = (): string => ['conf/upstream.conf', 'conf/upstream.conf.journal'].map((f) => { try { return readFileSync(join(s.prefix, f), 'latin1') } catch { return '' } }).join('\n--\n')
+  const before = [files(), (await iget(s.iface, '/detail')).body]
+  const send = (method: string, path: string, body?: unknown, headers: Record<string, string> = {}): ReturnType<typeof request> =>
+    request(s.iface, { method, path, ...(body === undefined ? {} : { body: JSON.stringify(body) }), headers: { 'Content-Type': 'application/json', ...headers } })
+  interface DryRun { dry_run: boolean; version: number; diff: { upstream: string; created: boolean; deleted: boolean; settings: Record<string, unknown[]>; servers: { added: { address: string }[]; removed: { address: string }[]; changed: { address: string; before: Record<string, unknown>; after: Record<string, unknown> }[] } } }
+  const dry = async (method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<DryRun> => {
+    const r = await send(method, `${path}?dry_run=1`, body, headers)
+    assert.equal(r.status, 200, `${method} ${path}: ${r.body}`)
+    return JSON.parse(r.body) as DryRun
+  }
+
+  const put = await dry('PUT', '/api/upstreams/st', { policy: { name: 'round_robin' }, servers: [{ server: `127.0.0.1:${b!.port}`, weight: 3 }, { server: '127.0.0.1:9' }] })
+  assert.deepEqual([put.dry_run, put.version, put.diff.created, put.diff.deleted], [true, 1, false, false])
+  assert.deepEqual(put.diff.settings['policy'], [{ name: 'least_conn' }, { name: 'round_robin' }])
+  assert.deepEqual(put.diff.servers.added.map((x) => x.address), ['127.0.0.1:9'])
+  assert.deepEqual(put.diff.servers.removed.map((x) => x.address), [`127.0.0.1:${a!.port}`])
+  assert.deepEqual(put.diff.servers.changed.map((x) => [x.address, x.before['weight'], x.after['weight']]), [[`127.0.0.1:${b!.port}`, 2, 3]])
+
+  const patch = await dry('PATCH', '/api/upstreams/st/servers/0', { down: true })
+  assert.deepEqual(patch.diff.servers.changed.map((x) => [x.before['down'], x.after['down']]), [[false, true]])
+  assert.deepEqual([patch.diff.servers.added, patch.diff.servers.removed, patch.diff.settings], [[], [], {}])
+  const created = await dry('PUT', '/api/upstreams/new', { servers: [{ server: '127.0.0.1:9' }] })
+  assert.equal(created.diff.created, true)
+  const deleted = await dry('DELETE', '/api/upstreams/dyn')
+  assert.deepEqual([deleted.diff.deleted, deleted.diff.servers.removed.length], [true, 1])
+
+  // Refused as the real write would be.
+  assert.equal((await send('PUT', '/api/upstreams/st?dry_run=1', { servers: [{ server: '127.0.0.1:99999' }] })).status, 400)
+  assert.equal((await send('PATCH', '/api/upstreams/st/servers/0?dry_run=1', { down: true }, { 'If-Match': '"0"' })).status, 412)
+  assert.equal((await send('DELETE', '/api/upstreams/nosuch?dry_run=1')).status, 404)
+
+  assert.deepEqual([files(), (await iget(s.iface, '/detail')).body], before, 'the table, PATH and journal are as they were')
+  assert.equal(JSON.parse((await iget(s.iface, '/api/upstreams')).body).version, 1)
 })

@@ -4,7 +4,9 @@
  * The request path hands over the decoded path segments and the whole body; this module only decides the answer.
  * Beyond Tengine: reads carry the table version as an ETag; a write with If-Match answers 412 when it moved.
  */
-import { renderDetail, renderList, renderServers, type Resolver } from '../upstream/index.js'
+import { formatError, isDyupsError } from '../errors.js'
+import { parseCommands, renderDetail, renderList, renderServers, type Resolver } from '../upstream/index.js'
+import { groupDiff } from './diff.js'
 import { apply, hasControlByte, remove, update } from './api.js'
 import { groupCommands, JsonInputError, serverInput, type ServerInput } from './json-input.js'
 import { editedCommands } from './json-servers.js'
@@ -21,6 +23,8 @@ export interface InterfaceRequest {
   ifMatch: string | null
   /** The Content-Type header (the JSON interface's PUT tells JSON from a text body by it); absent: none. */
   contentType?: string | null
+  /** The query string without `?` (the JSON interface's `dry_run=1`); absent: none. */
+  query?: string
 }
 
 export interface InterfaceDeps {
@@ -97,6 +101,7 @@ async function handleJson(req: InterfaceRequest, deps: InterfaceDeps): Promise<R
       return jsonPut(req, deps, name)
     case 'DELETE':
       if (name === undefined) break
+      if (dryRun(req)) return jsonDryRun(deps, name, null, parseIfMatch(req.ifMatch))
       return jsonOutcome(await deps.sink.submit({ op: 'delete', name }, parseIfMatch(req.ifMatch)), deps, null)
   }
   const r = jsonError(405, 'method_not_allowed', `${req.method} is not allowed here`, v)
@@ -164,6 +169,7 @@ async function handleServers(req: InterfaceRequest, deps: InterfaceDeps, name: s
     if (g === undefined) return jsonError(404, 'upstream_not_found', `no upstream "${name}"`, at)
     const commands = method === 'POST' ? editedCommands(g, -1, null, input!) : editedCommands(g, id, input)
     if (commands === null) return jsonError(404, 'server_not_found', `no server ${id} in upstream "${name}"`, at)
+    if (dryRun(req)) return jsonDryRun(deps, name, commands, asked)
     const o = await apply(deps.sink, name, commands, { ifMatch: asked ?? at, trylock: deps.trylock, resolve: deps.resolve })
     if (o.error?.code === 'E_PRECONDITION' && asked === null && attempt < 4) continue
     if (o.error !== null) return jsonOutcome(o, deps, name)
@@ -190,8 +196,32 @@ async function jsonPut(req: InterfaceRequest, deps: InterfaceDeps, name: string)
       return jsonError(400, e.code, e.message, v)
     }
   }
+  if (dryRun(req)) return jsonDryRun(deps, name, commands, parseIfMatch(req.ifMatch))
   const o = await apply(deps.sink, name, commands, { ifMatch: parseIfMatch(req.ifMatch), trylock: deps.trylock, resolve: deps.resolve })
   return jsonOutcome(o, deps, name)
+}
+
+const dryRun = (req: InterfaceRequest): boolean => /(?:^|&)dry_run=(?:1|true)(?:&|$)/.test(req.query ?? '')
+
+/**
+ * `?dry_run=1`: the write is checked as it would be (If-Match, the group built from `commands`; null: a delete) and
+ * answered with what it would change (diff.ts); nothing is applied, sent to the primary or written anywhere.
+ */
+async function jsonDryRun(deps: InterfaceDeps, name: string, commands: string | null, ifMatch: number | null): Promise<Reply> {
+  const v = deps.table.version
+  if (ifMatch !== null && ifMatch !== v) return jsonError(412, 'precondition_failed', 'the table moved since the version given in If-Match', v)
+  const before = deps.table.get(name)
+  if (commands === null && before === undefined) return jsonError(404, 'upstream_not_found', `no upstream "${name}"`, v)
+  let after
+  if (commands !== null) {
+    try {
+      after = await parseCommands(before?.name ?? name, commands, deps.resolve)
+    } catch (e) {
+      if (!isDyupsError(e)) throw e
+      return jsonError(400, 'invalid_body', formatError(e), v)
+    }
+  }
+  return jsonReply(200, { dry_run: true, version: v, diff: groupDiff(before?.name ?? name, before, after) }, v)
 }
 
 /** The answer to a write: the group as it is now (PUT), 204 (DELETE), or the error as JSON. */

@@ -21,6 +21,7 @@ export async function doInterface(w: Services, c: Responder, req: Request): Prom
         body: hasBody ? (req.body?.toString('latin1') ?? '') : null,
         ifMatch: req.head.get('if-match'),
         contentType: req.head.get('content-type'),
+        query: req.args,
       },
       { table: w.deps.table, sink: w.deps.sink, trylock: w.deps.trylock, live: w.deps.live },
     )
