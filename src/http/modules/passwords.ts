@@ -15,7 +15,8 @@
  *   Checked against the specification's test vectors and libxcrypt's output (passwords.test.ts).
  * - `$2a$`, `$2b$`, `$2y$` (bcrypt): the `bcryptjs` package. It takes the password as text and hashes its UTF-8 form,
  *   so a password whose bytes are not UTF-8 cannot be expressed and never matches a bcrypt hash.
- * - `$y$` (yescrypt): ./yescrypt.ts, from the yescrypt specification (no npm implementation exists).
+ * - `$y$` (yescrypt): ./yescrypt.ts, from the yescrypt specification (no npm implementation exists); a setting
+ *   that would take over 1 GiB of memory is not computed and counts as unsupported.
  * - traditional DES crypt (13 characters, no prefix): the `unix-crypt-td-js` package.
  *
  * Hashes libxcrypt also computes but dyups does not (gost-yescrypt `$gy$`, scrypt `$7$`, `$sha1$`, SunMD5 `$md5`,
@@ -25,7 +26,7 @@
 import { createHash } from 'node:crypto'
 import { createRequire } from 'node:module'
 import bcrypt from 'bcryptjs'
-import { yescrypt } from './yescrypt.js'
+import { yescrypt, yescryptSetting } from './yescrypt.js'
 
 // CommonJS packages whose module.exports is the function (apache-md5's typings declare an ES default export).
 const require = createRequire(import.meta.url)
@@ -57,7 +58,11 @@ export function hashFormat(stored: string): 'ok' | 'unsupported' | 'invalid' {
   if (stored.startsWith('$apr1$') || stored.startsWith('$1$')) return 'ok'
   if (stored.startsWith('$5$') || stored.startsWith('$6$')) return shaSetting(stored) !== null ? 'ok' : 'invalid'
   if (/^\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}$/.test(stored)) return 'ok'
-  if (stored.startsWith('$y$')) return /^\$y\$[./A-Za-z0-9]+\$[./A-Za-z0-9]*\$[./A-Za-z0-9]{43}$/.test(stored) ? 'ok' : 'invalid'
+  if (stored.startsWith('$y$')) {
+    const st = yescryptSetting(stored)
+    if (st === undefined) return 'unsupported'
+    return st !== null && stored.length === st.prefix.length + st.saltText.length + 44 ? 'ok' : 'invalid'
+  }
   for (const p of OTHER_CRYPT) if (stored.startsWith(p)) return 'unsupported'
   if (/^[./A-Za-z0-9]{13}$/.test(stored)) return 'ok'
   return 'invalid'
@@ -86,7 +91,7 @@ export function verifyPassword(password: string, stored: string): Verdict {
     if (stored.startsWith('$2a$') || stored.startsWith('$2b$') || stored.startsWith('$2y$')) return bcryptVerdict(password, stored)
     if (stored.startsWith('$y$')) {
       const h = yescrypt(Buffer.from(password, 'latin1'), stored)
-      return h === null ? MISMATCH : same(h, stored)
+      return h === undefined ? UNSUPPORTED : h === null ? MISMATCH : same(h, stored)
     }
   }
   for (const p of OTHER_CRYPT) if (stored.startsWith(p)) return UNSUPPORTED
