@@ -14,7 +14,7 @@ import { join } from 'node:path'
 import { test, type TestContext } from 'node:test'
 import bcrypt from 'bcryptjs'
 import { freePorts, readText, request, runBin, startDyups, tempPrefix, writeConf } from './helpers.js'
-import { startNginx } from './nginx.js'
+import { dyupsTest, nginxTest, startNginx } from './nginx.js'
 import { ask, type Seen } from './responses.js'
 
 const b64 = (s: string): string => Buffer.from(s, 'latin1').toString('base64')
@@ -307,4 +307,34 @@ http {
   assert.equal((await request(port, { headers: { Authorization: basic('gost', 'gy-pw') } })).status, 500)
   assert.equal((await request(port, { headers: { Authorization: basic('ok', 'ok-pw') } })).status, 200)
   assert.match(readText(join(prefix, 'logs/error.log')), /\[error\] .*user "gost": the password hash in ".*htpasswd" is in a format dyups does not support/)
+})
+
+test('-t refuses what nginx -t refuses, with the same message and line', async (t) => {
+  const cases = [
+    'location / { limit_except FOO { deny all; } }',
+    'location / { limit_except GET { deny all; } limit_except POST { deny all; } }',
+    'satisfy some;',
+    'location / { if ($uri) { auth_basic "x"; } }',
+    'limit_except GET { deny all; }',
+    'location / { limit_except GET { return 403; } }',
+    'auth_basic "a"; auth_basic "b";',
+    'auth_basic_user_file a; auth_basic_user_file b;',
+    'location / { limit_except get post { auth_basic off; } }',
+    'location / { limit_except GET { proxy_pass http://127.0.0.1:1/x; } }',
+    'location / { limit_except GET { proxy_pass http://127.0.0.1:1; allow all; auth_basic "w"; auth_basic_user_file f; } }',
+  ]
+  for (const c of cases) {
+    await t.test(c, async () => {
+      const out: string[] = []
+      for (const kind of ['nginx', 'dyups'] as const) {
+        const prefix = tempPrefix(t)
+        writeConf(prefix, 'conf/nginx.conf', `error_log logs/error.log;\npid logs/n.pid;\nevents {}\nhttp {\n  server {\n    listen 127.0.0.1:1;\n    ${c}\n  }\n}\n`)
+        const r = kind === 'nginx' ? await nginxTest(prefix) : await dyupsTest(prefix)
+        const emerg = /\[emerg\] (?:\d+#\d+: )?(.*)/.exec(r.stderr)?.[1]?.split(prefix).join('PREFIX') ?? ''
+        out.push(`${r.code === 0 ? 'ok' : 'failed'} ${emerg}`)
+      }
+      assert.notEqual(out[0], 'failed ', 'nginx failed with a message this test reads')
+      assert.equal(out[1], out[0])
+    })
+  }
 })
