@@ -74,6 +74,11 @@ const SKIPPED: Record<string, string> = {
   'README.md: npm start':
     'npm start binds the documented ports 8080/8081/8088/8089 on every address, and its output is elided ("…"); ' +
     'test/example.test.ts runs the same example on free ports',
+  'docs/operations.md: curl -s 127.0.0.1:8081/list':
+    'the production setup (a password file, limit_except, a group "app"); test/access-auth.test.ts runs the same ' +
+    'requests: reads open, a write 401 without credentials and 200 with them',
+  'docs/reliability.md: npm run chaos                        # everything, about 6 minutes on 2 cores':
+    'the long chaos run itself (minutes); its short version is part of npm test (test/chaos-*.test.ts)',
 }
 
 /**

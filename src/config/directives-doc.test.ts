@@ -113,7 +113,7 @@ test('argsText and contextsText', () => {
   for (const [spec, want] of cases) assert.equal(argsText(spec), want, JSON.stringify(spec.args))
   const ctx: [DirectiveSpec['contexts'], string][] = [
     [['http', 'server', 'location', 'if'], 'http, server, location'],
-    [['location', 'if', 'limit_except'], 'location'],
+    [['location', 'if', 'limit_except'], 'location, limit_except'],
     [['main', 'events', 'http', 'server', 'location', 'upstream', 'if', 'map', 'types'], 'any'],
   ]
   for (const [contexts, want] of ctx) assert.equal(contextsText({ name: 'x', contexts, args: 0 }), want)

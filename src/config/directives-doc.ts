@@ -27,7 +27,7 @@ const SECTIONS: readonly { context: Context; title: string; intro: string }[] = 
   },
 ]
 
-/** Contexts a reader can write a directive in; `if` and `limit_except` are themselves not supported by dyups. */
+/** The contexts the reference has sections for; `if` and `limit_except` are blocks inside a location. */
 const SHOWN: readonly Context[] = ['main', 'events', 'http', 'server', 'location', 'upstream']
 
 const INTRO = `# Directives
@@ -39,7 +39,7 @@ dyups reads nginx's syntax and checks every value as nginx does, with nginx's me
 name is an \`unknown directive\`.
 
 Each directive appears once, under the outermost context it may appear in; the contexts column lists all of them
-(leaving out \`if\` and \`limit_except\`, which dyups does not support).
+(leaving out \`if\`; \`limit_except\` is named for the directives a \`limit_except\` block may hold).
 **Arguments** counts the arguments (\`1-2\`: one or two; \`1+\`: one or more); *block* marks a directive followed by
 \`{ }\`. **Default** is the value in effect when the directive is absent (\`A|B\`: depends on the platform, as in
 nginx). The dyups interface itself (\`dyups_interface\`, the \`dyups_*\` directives and the bodies of its POSTs) is
@@ -95,7 +95,9 @@ export function argsText(spec: DirectiveSpec): string {
 /** The contexts column: the readable ones, or `any` for `include`. */
 export function contextsText(spec: DirectiveSpec): string {
   const shown = SHOWN.filter((c) => spec.contexts.includes(c))
-  return shown.length === SHOWN.length ? 'any' : shown.join(', ')
+  if (shown.length === SHOWN.length) return 'any'
+  if (spec.contexts.includes('limit_except')) shown.push('limit_except')
+  return shown.join(', ')
 }
 
 /** The section a spec is listed in: its outermost readable context. */

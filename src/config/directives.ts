@@ -231,6 +231,16 @@ function checkErrorPage(d: Directive): void {
   }
 }
 
+/** The methods nginx knows (ngx_methods_names), which `limit_except` may list. */
+export const LIMIT_METHODS: readonly string[] = [
+  'GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'MKCOL', 'COPY', 'MOVE', 'OPTIONS', 'PROPFIND', 'PROPPATCH', 'LOCK', 'UNLOCK', 'PATCH',
+]
+
+/** ngx_http_core_limit_except: known methods, any case. */
+function checkLimitExcept(d: Directive): void {
+  for (const a of d.args) if (!LIMIT_METHODS.includes(a.toUpperCase())) throw configError(d, `invalid method "${a}"`)
+}
+
 /** ngx_http_access_rule */
 function checkAccess(d: Directive): void {
   const a = d.args[0]
@@ -538,6 +548,25 @@ export const DIRECTIVES: readonly DirectiveSpec[] = [
   // access, headers, logs
   spec('allow', [...HSL, 'limit_except'], 1, { docs: 'Allow an address, CIDR, `unix:` or `all`.', validate: checkAccess }),
   spec('deny', [...HSL, 'limit_except'], 1, { docs: 'Deny an address, CIDR, `unix:` or `all`.', validate: checkAccess }),
+  spec('limit_except', LOC, [1, MORE], {
+    block: 'limit_except',
+    unique: true,
+    docs: 'Methods not listed (GET lists HEAD too) get the block\'s settings: `allow`/`deny`, `auth_basic`, ….',
+    validate: checkLimitExcept,
+  }),
+  oneOf('satisfy', HSL, ['all', 'any'], {
+    default: 'all',
+    docs: '`any`: an `allow` rule or `auth_basic` suffices to let a request in; `all`: both must.',
+  }),
+  spec('auth_basic', [...HSL, 'limit_except'], 1, {
+    unique: true,
+    default: 'off',
+    docs: 'HTTP Basic authentication with this realm (variables allowed), or `off`.',
+  }),
+  spec('auth_basic_user_file', [...HSL, 'limit_except'], 1, {
+    unique: true,
+    docs: 'The `user:hash[:comment]` file for `auth_basic` (relative to the configuration\'s directory; variables allowed).',
+  }),
   spec('add_header', HSLI, [2, 3], { docs: 'Add a response header (`always`: on every status).', validate: checkAddHeader }),
   oneOf('server_tokens', HSL, ['on', 'off', 'build'], { default: 'on', docs: 'Show the version in `Server:` and error pages.' }),
   spec('types', HSL, 0, {

@@ -9,7 +9,7 @@ export const UNSUPPORTED: readonly string[] = [
   'devpoll_changes', 'devpoll_events', 'epoll_events', 'kqueue_changes', 'kqueue_events',
   'stream', 'mail', 'quic_bpf',
   // http core
-  'limit_except', 'satisfy', 'limit_rate', 'limit_rate_after', 'aio', 'aio_write', 'directio', 'directio_alignment',
+  'limit_rate', 'limit_rate_after', 'aio', 'aio_write', 'directio', 'directio_alignment',
   'read_ahead', 'sendfile_max_chunk', 'subrequest_output_buffer_size', 'client_body_in_file_only',
   'client_body_in_single_buffer', 'log_subrequest',
   'chunked_transfer_encoding', 'http2', 'http3', 'quic_retry', 'quic_gso',
@@ -41,7 +41,7 @@ export const UNSUPPORTED: readonly string[] = [
   'memcached_buffer_size', 'memcached_next_upstream', 'memcached_gzip_flag', 'memcached_bind',
   'limit_req', 'limit_req_zone', 'limit_req_status', 'limit_req_log_level', 'limit_req_dry_run',
   'limit_conn', 'limit_conn_zone', 'limit_conn_status', 'limit_conn_log_level', 'limit_conn_dry_run', 'limit_zone',
-  'auth_basic', 'auth_basic_user_file', 'auth_request', 'auth_request_set', 'auth_jwt', 'auth_jwt_key_file',
+  'auth_request', 'auth_request_set', 'auth_jwt', 'auth_jwt_key_file',
   'sub_filter', 'sub_filter_once', 'sub_filter_types', 'sub_filter_last_modified',
   'addition_types', 'add_before_body', 'add_after_body', 'add_trailer',
   'autoindex_exact_size', 'autoindex_format', 'autoindex_localtime', 'random_index',

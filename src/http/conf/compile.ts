@@ -10,6 +10,8 @@ import { HeaderPlan, NEXT_ERROR, NEXT_TIMEOUT, NEXT_INVALID_HEADER, NEXT_500, NE
   NEXT_403, NEXT_404, NEXT_429, NEXT_NON_IDEMPOTENT, DEFAULT_HIDE, TempPath, type ProxySettings } from '../../proxy/index.js'
 import { VERSION } from '../../version.js'
 import { compileAccess } from '../modules/access.js'
+import { AuthCompiler, NO_AUTH, type AuthLevel } from '../modules/auth-basic.js'
+import { limitMethods } from '../modules/limit-except.js'
 import { AccessLog, compileAccessLogs, defaultAccessLog, LogFiles, LogFormats, type AccessLogContext } from '../modules/access-log.js'
 import { dirname, resolve } from 'node:path'
 import { log } from '../../log.js'
@@ -52,6 +54,10 @@ const NEXT_BITS: Record<string, number> = {
 /** Settings inherited down http → server → location, each level overriding what it sets. */
 interface Inherited {
   access: LocConf['access']
+  /** auth_basic and auth_basic_user_file in force, and what compiles them. */
+  auth: AuthLevel
+  authCompiler: AuthCompiler
+  satisfyAny: boolean
   addHeaders: AddHeader[]
   clientMaxBodySize: number
   bodyBufferSize: number
@@ -107,9 +113,10 @@ export function compileHttp(src: HttpSource): HttpConfig {
   const temps = new Map<string, TempPath>()
   const defaultTemp = new TempPath(resolve(src.prefix, 'client_body_temp'))
   temps.set(defaultTemp.dir, defaultTemp)
+  const confDir = dirname(resolve(src.prefix, src.confFile))
   const base = level(
     {
-      access: null, addHeaders: [], clientMaxBodySize: 1024 * 1024, bodyBufferSize: 16 * 1024, bodyTemp: defaultTemp,
+      access: null, auth: NO_AUTH, authCompiler: new AuthCompiler(confDir, src.warn), satisfyAny: false, addHeaders: [], clientMaxBodySize: 1024 * 1024, bodyBufferSize: 16 * 1024, bodyTemp: defaultTemp,
       temps, requestBuffering: true, prefix: src.prefix, keepaliveTimeout: 75_000, keepaliveHeader: 0, keepaliveRequests: 1000,
       clientBodyTimeout: 60_000, clientHeaderTimeout: 60_000, sendTimeout: 60_000, defaultType: 'text/plain',
       types: DEFAULT_TYPES, serverTokens: true, charset: null, expires: null, proxyHeaders: [], proxyVersion: '1.0',
@@ -135,7 +142,6 @@ export function compileHttp(src: HttpSource): HttpConfig {
     inputs.push({ directives: s.block ?? [], listens })
   }
   const vhosts = buildVirtualHosts(inputs)
-  const confDir = dirname(resolve(src.prefix, src.confFile))
   const tls = compileTls(block, serverDirs.map((s, i) => ({ directive: s, listenKeys: inputs[i]!.listens.map((l) => l.key) })), vhosts, confDir)
   vars.declareCaptures(vhosts.captureNames)
 
@@ -193,6 +199,7 @@ function level(parent: Inherited, block: readonly Directive[], vars: Variables, 
   if (logs !== undefined) i.logs = logs
   const own = compileAccess(block)
   if (own !== null) i.access = own
+  i.auth = i.authCompiler.level(i.auth, block, vars)
   i.errorPages = compileErrorPages(block, vars) ?? i.errorPages
   i.redirects = levelRedirects(block) ?? i.redirects
   i.gzip = gzipLevel(i.gzip, block)
@@ -249,6 +256,7 @@ function level(parent: Inherited, block: readonly Directive[], vars: Variables, 
       case 'types': i.types = compileTypes(d); break
       case 'server_tokens': i.serverTokens = a0 !== 'off'; break
       case 'charset': i.charset = charsetOf(a0); break
+      case 'satisfy': i.satisfyAny = a0.toLowerCase() === 'any'; break
       case 'recursive_error_pages': i.recursiveErrorPages = a0 === 'on'; break
       case 'proxy_intercept_errors': i.interceptErrors = a0 === 'on'; break
       case 'proxy_http_version': i.proxyVersion = a0 === '1.1' ? '1.1' : '1.0'; break
@@ -280,9 +288,14 @@ function locConf(i: Inherited, block: readonly Directive[], vars: Variables, log
   const own = handlerOf(i, block, vars, loc, inherit !== undefined)
   const handler = own.kind === 'static' && inherit !== undefined ? inherit : own
   const ifConf = (b: readonly Directive[]): LocConf => locConf(level(i, b, vars, logCtx), b, vars, logCtx, logsOf, loc, handler)
+  // limit_except: an unnamed location inside this one, which keeps its handler and runs none of its rewrites.
+  const le = inherit === undefined ? find(block, 'limit_except') : undefined
   return {
     handler,
     access: i.access,
+    auth: i.auth.auth,
+    satisfyAny: i.satisfyAny,
+    limitExcept: le === undefined ? null : { allowed: limitMethods(le), conf: ifConf(le.block ?? []) },
     rewrites: inherit !== undefined ? [] : compileRewrites(block, vars, ifConf),
     errorPages: i.errorPages,
     recursiveErrorPages: i.recursiveErrorPages,

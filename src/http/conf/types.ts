@@ -4,6 +4,7 @@
  */
 import type { HeaderPlan, ProxySettings, TempPath } from '../../proxy/index.js'
 import type { AccessRules } from '../modules/access.js'
+import type { AuthBasic } from '../modules/auth-basic.js'
 import type { LocationTree } from './locations.js'
 import type { MimeTypes } from './mime.js'
 import type { Template, Variables } from '../lib/variables.js'
@@ -67,6 +68,12 @@ export interface AddHeader {
 export interface LocConf {
   handler: Handler
   access: AccessRules | null
+  /** `auth_basic` with a user file in force; null: none (or only one of the two directives). */
+  auth: AuthBasic | null
+  /** `satisfy any`. */
+  satisfyAny: boolean
+  /** The location's `limit_except`: requests of other methods are served with `conf`; null: none. */
+  limitExcept: LimitExcept | null
   /** The location's rewrite directives (`set`, `rewrite`, `if`, `return`, `break`), in order. */
   rewrites: readonly RewriteOp<LocConf>[]
   /** `error_page` list in effect (null: none). */
@@ -104,6 +111,14 @@ export interface LocConf {
   tryFiles: TryFiles | null
   /** `internal`: a client's own request answers 404; internal redirects get in. */
   internal: boolean
+}
+
+/** A `limit_except` block (limit-except.ts). */
+export interface LimitExcept {
+  /** The methods listed (HEAD with GET): these keep the location's configuration. */
+  allowed: ReadonlySet<string>
+  /** The block's configuration: the location's, with the block's directives over it. */
+  conf: LocConf
 }
 
 export interface ServerConf {

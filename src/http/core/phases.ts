@@ -7,6 +7,7 @@ import { log } from '../../log.js'
 import type { HttpRequest, LocConf } from '../conf/types.js'
 import type { LocationMatch } from '../conf/locations.js'
 import { ANSWERED, GO_ON, runRewrites, type RewriteAnswer } from '../modules/rewrite.js'
+import { accessPhase } from '../modules/access-phase.js'
 
 /** What the phases need of the connection that carries the request. */
 export interface PhaseHost extends RewriteAnswer {
@@ -43,6 +44,7 @@ function route(h: PhaseHost, req: HttpRequest, named: LocConf | null): void {
     if (named !== null) {
       req.loc = named
       named = null
+      limitExcept(req)
       if (h.refuseBody()) return h.finishLocal(413)
     } else {
       const loc = server.locations.match(req.uri, match)
@@ -51,6 +53,7 @@ function route(h: PhaseHost, req: HttpRequest, named: LocConf | null): void {
       // nginx's find-config checks, in its order: `internal` locations (reached only by rewrites and internal
       // redirects), Content-Length over client_max_body_size, then the redirect that adds a slash.
       if (req.loc.internal && !req.rewritten) return h.finishLocal(404)
+      limitExcept(req)
       if (h.refuseBody()) return h.finishLocal(413)
       if (match.redirect) {
         return h.sendLocal(301, null, [['Location', loc!.name + (req.args === '' ? '' : `?${req.args}`)]])
@@ -66,11 +69,17 @@ function route(h: PhaseHost, req: HttpRequest, named: LocConf | null): void {
     }
   }
   const lc = req.loc
-  if (lc.access !== null && !lc.access.allows(h.remoteAddr)) {
-    log('error', `access forbidden by rule${h.where()}`)
-    return h.finishLocal(403)
+  if (lc.access !== null || lc.auth !== null) {
+    const status = accessPhase(lc, req, h)
+    if (status !== 0) return h.finishLocal(status)
   }
   h.content(lc)
+}
+
+/** nginx's ngx_http_update_location_config: a method the location's `limit_except` does not list gets its block. */
+function limitExcept(req: HttpRequest): void {
+  const le = req.loc!.limitExcept
+  if (le !== null && !le.allowed.has(req.method)) req.loc = le.conf
 }
 
 /**

@@ -80,6 +80,13 @@ export function parseCidr(text: string): Cidr | null {
 
 const scratch6 = new Uint8Array(16)
 
+/** {@link AccessRules.verdict}: no rule matched (nginx's NGX_DECLINED). */
+export const NO_RULE = -1
+/** {@link AccessRules.verdict}: an `allow` matched. */
+export const ALLOWED = 0
+/** {@link AccessRules.verdict}: a `deny` matched. */
+export const DENIED = 1
+
 /** Compiled `allow`/`deny` rules of one context. */
 export class AccessRules {
   private readonly addr4: Uint32Array
@@ -113,16 +120,24 @@ export class AccessRules {
    *   or `unix:` for a unix-socket client
    */
   allows(remoteAddr: string): boolean {
+    return this.verdict(remoteAddr) !== DENIED
+  }
+
+  /**
+   * What ngx_http_access_handler answers: {@link ALLOWED} or {@link DENIED} by the first rule that matches,
+   * {@link NO_RULE} (nginx's NGX_DECLINED) when none does — which `satisfy any` tells from an allow.
+   */
+  verdict(remoteAddr: string): number {
     const n = remoteAddr.length
-    if (n === 0) return true
+    if (n === 0) return NO_RULE
     if (remoteAddr.charCodeAt(0) === 0x75 /* u */) {
-      return remoteAddr.startsWith('unix:') ? this.unix !== 1 : true
+      return remoteAddr.startsWith('unix:') && this.unix >= 0 ? (this.unix === 1 ? DENIED : ALLOWED) : NO_RULE
     }
     let v4 = parseIPv4(remoteAddr)
     if (v4 < 0) {
       let end = remoteAddr.indexOf('%')
       if (end < 0) end = n
-      if (!parseIPv6(remoteAddr, scratch6, 0, end)) return true
+      if (!parseIPv6(remoteAddr, scratch6, 0, end)) return NO_RULE
       const b = scratch6
       const mapped =
         b[0] === 0 && b[1] === 0 && b[2] === 0 && b[3] === 0 && b[4] === 0 && b[5] === 0 && b[6] === 0 &&
@@ -136,12 +151,12 @@ export class AccessRules {
     const addr = this.addr4
     const mask = this.mask4
     for (let i = 0; i < addr.length; i++) {
-      if (((v4 & mask[i]!) >>> 0) === addr[i]) return this.deny4[i] === 0
+      if (((v4 & mask[i]!) >>> 0) === addr[i]) return this.deny4[i] === 0 ? ALLOWED : DENIED
     }
-    return true
+    return NO_RULE
   }
 
-  private check6(p: Uint8Array): boolean {
+  private check6(p: Uint8Array): number {
     const addr = this.addr6
     const mask = this.mask6
     const rules = this.deny6.length
@@ -149,9 +164,9 @@ export class AccessRules {
       const base = r * 16
       let k = 0
       while (k < 16 && (p[k]! & mask[base + k]!) === addr[base + k]) k++
-      if (k === 16) return this.deny6[r] === 0
+      if (k === 16) return this.deny6[r] === 0 ? ALLOWED : DENIED
     }
-    return true
+    return NO_RULE
   }
 }
 
