@@ -5,6 +5,7 @@
  */
 import { connect, type Socket } from 'node:net'
 import { connect as tlsConnect } from 'node:tls'
+import { ResponseHeadParser } from '../http1/index.js'
 import type { Server } from '../upstream/index.js'
 import { sslErrorText, type UpstreamTls } from './tls.js'
 import type { Deadline, DeadlineOwner, DeadlineWheel } from '../deadlines.js'
@@ -58,6 +59,8 @@ export class UpstreamConn implements DeadlineOwner {
   tlsError: string | null = null
   /** Reads arrive in the shared READ_BUFFER: bytes kept past onData must be copied. */
   readonly shared: boolean
+  /** Parses each response head on this connection (reset by the exchange that sends a request). */
+  readonly parser = new ResponseHeadParser()
 
   /**
    * @param key the pool it returns to: the server's address, or the TLS pool key (UpstreamTls.poolKey)

@@ -68,9 +68,10 @@ export class Pools {
    * Keeps `c` for reuse if the keepalive settings of `group` allow it, closing that group's least recently used
    * idle connection when it already keeps `keepalive` of them; closes `c` otherwise.
    */
-  release(c: UpstreamConn, ka: Keepalive, group: string): void {
+  /** @param now Date.now(), when the caller has it */
+  release(c: UpstreamConn, ka: Keepalive, group: string, now = Date.now()): void {
     c.user = null
-    if (c.closed || ka.connections === 0 || c.requests >= ka.requests || Date.now() - c.born > ka.time) return c.destroy()
+    if (c.closed || ka.connections === 0 || c.requests >= ka.requests || now - c.born > ka.time) return c.destroy()
     let cache = this.byGroup.get(group)
     if (cache === undefined) this.byGroup.set(group, (cache = new GroupCache()))
     while (cache.idle.length >= ka.connections) {
