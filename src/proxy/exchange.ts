@@ -481,6 +481,8 @@ export class Exchange implements ConnUser {
     this.sel.done(this.peer!, true)
     this.down.responseHead(rh, BODY_NONE)
     conn.user = null
+    // The socket is the tunnel's now: it is never opened again for another request.
+    conn.spares = null
     conn.socket.removeAllListeners('data')
     conn.deadline.cancel()
     this.down.tunnel(conn.socket, rest)

@@ -39,6 +39,12 @@ export class Pools {
   private readonly byGroup = new Map<string, GroupCache>()
   /** The last TLS session of each TLS pool (proxy_ssl_session_reuse). */
   private readonly sessions = new Map<string, Buffer>()
+  /**
+   * Plain connections whose socket closed, to be opened again instead of made anew: with more requests in flight
+   * than `keepalive` keeps, connections are closed and opened all the time, and a new net.Socket with its listeners
+   * costs Node several times the connect itself.
+   */
+  private readonly spares: UpstreamConn[] = []
 
   /** @param deadlines the worker's wheel, for the connections' timeouts */
   constructor(readonly deadlines: DeadlineWheel = new DeadlineWheel()) {}
@@ -59,7 +65,16 @@ export class Pools {
         return c
       }
     }
-    if (tls === null) return new UpstreamConn(server, this.deadlines)
+    if (tls === null) {
+      const spare = this.spares.pop()
+      if (spare !== undefined) {
+        spare.reopen(server)
+        return spare
+      }
+      const c = new UpstreamConn(server, this.deadlines)
+      c.spares = this.spares
+      return c
+    }
     const sessions = tls.sessionReuse ? this.sessions : null
     return new UpstreamConn(server, this.deadlines, key, { tls, name, session: sessions?.get(key), sessions })
   }
