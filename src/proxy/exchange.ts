@@ -341,8 +341,13 @@ export class Exchange implements ConnUser {
 
   onData(conn: UpstreamConn, chunk: Buffer): void {
     if (conn !== this.conn) return
-    // proxy_read_timeout is a gap between two reads: each read starts it over.
-    if (!this.bodyOut) conn.deadline.arm(this.settings.readTimeout)
+    this.read(conn, chunk)
+    // proxy_read_timeout is a gap between two reads: each read starts it over. Armed once the read is handled, so a
+    // response that ends in this read (its connection back in the pool, with keepalive_timeout) costs no clock read.
+    if (this.conn === conn && !this.bodyOut && this.state !== S_DONE) conn.deadline.arm(this.settings.readTimeout)
+  }
+
+  private read(conn: UpstreamConn, chunk: Buffer): void {
     if (this.state === S_BODY) return this.relay(chunk, 0)
     if (this.state !== S_WAITING && this.state !== S_HEAD) return
     this.state = S_HEAD
@@ -357,7 +362,7 @@ export class Exchange implements ConnUser {
     if (rh.status >= 100 && rh.status < 200 && rh.status !== 101) {
       // Interim responses (100 Continue, 103) are not relayed; the final one follows.
       parser.reset()
-      return r < chunk.length ? this.onData(conn, chunk.subarray(r)) : undefined
+      return r < chunk.length ? this.read(conn, chunk.subarray(r)) : undefined
     }
     if (rh.status === 101 && rh.upgrade !== null) return this.switchProtocols(conn, rh, r < chunk.length ? Buffer.from(chunk.subarray(r)) : null)
     if (this.bodyOut) {

@@ -22,12 +22,13 @@ class ServerPool {
 
   /** Takes `c` out of this pool and out of its group's cache. */
   remove(c: UpstreamConn): void {
-    const i = this.idle.indexOf(c)
+    // Searched from the end: acquire takes the most recently used, last in both lists.
+    const i = this.idle.lastIndexOf(c)
     if (i >= 0) this.idle.splice(i, 1)
     c.pool = null
     const cache = c.cache
     if (cache !== null) {
-      const j = cache.idle.indexOf(c)
+      const j = cache.idle.lastIndexOf(c)
       if (j >= 0) cache.idle.splice(j, 1)
       c.cache = null
     }
