@@ -23,3 +23,4 @@ export {
   isFieldValue, httpDate,
 } from './serialize.js'
 export { normalizeHost } from './fields.js'
+export { latin1 } from './chars.js'

@@ -148,8 +148,9 @@ export class ResponseHeadParser {
    * @param limits any of ResponseLimits; the rest default to DEFAULT_RESPONSE_LIMITS
    * @throws RangeError when a limit is not an integer in range
    */
-  constructor(limits: Partial<ResponseLimits> = {}) {
-    const l: ResponseLimits = { ...DEFAULT_RESPONSE_LIMITS, ...limits }
+  constructor(limits?: Partial<ResponseLimits>) {
+    // One per backend connection: the defaults need no copy.
+    const l: Readonly<ResponseLimits> = limits === undefined ? DEFAULT_RESPONSE_LIMITS : { ...DEFAULT_RESPONSE_LIMITS, ...limits }
     if (!Number.isInteger(l.maxHeadBytes) || l.maxHeadBytes < 16 || l.maxHeadBytes > 0x3fffffff) {
       throw new RangeError(`invalid head limit maxHeadBytes: ${String(l.maxHeadBytes)}`)
     }

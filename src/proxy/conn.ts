@@ -5,6 +5,7 @@
  */
 import { connect, type Socket } from 'node:net'
 import { connect as tlsConnect } from 'node:tls'
+import { ResponseHeadParser } from '../http1/index.js'
 import type { Server } from '../upstream/index.js'
 import { sslErrorText, type UpstreamTls } from './tls.js'
 import type { Deadline, DeadlineOwner, DeadlineWheel } from '../deadlines.js'
@@ -47,7 +48,7 @@ export class UpstreamConn implements DeadlineOwner {
   connected = false
   closed = false
   /** ms: when it was opened, for keepalive_time. */
-  readonly born = Date.now()
+  born = Date.now()
   /** Set while it sits idle: its server's pool, and the cache of the group that keeps it (pool.ts). */
   pool: { remove(c: UpstreamConn): void } | null = null
   cache: { readonly idle: UpstreamConn[] } | null = null
@@ -58,12 +59,23 @@ export class UpstreamConn implements DeadlineOwner {
   tlsError: string | null = null
   /** Reads arrive in the shared READ_BUFFER: bytes kept past onData must be copied. */
   readonly shared: boolean
+  /** Parses each response head on this connection (reset by the exchange that sends a request). */
+  readonly parser = new ResponseHeadParser()
+  /**
+   * Where a plain connection goes once its socket has closed, to be opened again by Pools.acquire (spares), or
+   * null: never reused (TLS, a tunnel after a 101).
+   */
+  spares: UpstreamConn[] | null = null
+  server: Server
+  key: string
 
   /**
    * @param key the pool it returns to: the server's address, or the TLS pool key (UpstreamTls.poolKey)
    * @param dial for an `https://` upstream: connected (onConnect) only once the handshake and checks passed
    */
-  constructor(readonly server: Server, wheel: DeadlineWheel, readonly key: string = server.addr, dial: TlsDial | null = null) {
+  constructor(server: Server, wheel: DeadlineWheel, key: string = server.addr, dial: TlsDial | null = null) {
+    this.server = server
+    this.key = key
     this.deadline = wheel.create(this)
     const where = server.unix ? { path: server.host } : { host: server.host, port: server.port }
     this.shared = dial === null
@@ -127,8 +139,29 @@ export class UpstreamConn implements DeadlineOwner {
       this.deadline.cancel()
       if (this.pool !== null) this.pool.remove(this)
       this.user?.onError(this, null)
+      // Nobody holds it any more: its socket, listeners and parser can serve the next new connection.
+      const spares = this.spares
+      // (Only a socket left in its plain state: not paused, nothing corked or waiting to be written.)
+      if (spares !== null && this.user === null && spares.length < MAX_SPARES && !s.isPaused() && s.writableLength === 0 && s.writableCorked === 0) {
+        spares.push(this)
+      }
     })
     s.on('drain', () => this.user?.onDrain(this))
+  }
+
+  /**
+   * Opens a closed plain connection again, to `server`: the socket reconnects (net.Socket supports connect() after
+   * 'close'), keeping its listeners and read buffer, so a new backend connection costs no objects or closures.
+   */
+  reopen(server: Server): void {
+    this.server = server
+    this.key = server.addr
+    this.user = null
+    this.requests = 0
+    this.connected = false
+    this.closed = false
+    this.born = Date.now()
+    this.socket.connect(server.unix ? { path: server.host } : { host: server.host, port: server.port })
   }
 
   private onRead(b: Buffer): void {
@@ -150,6 +183,9 @@ export class UpstreamConn implements DeadlineOwner {
     this.socket.destroy()
   }
 }
+
+/** Closed plain connections kept for reuse per worker (see UpstreamConn.spares). */
+const MAX_SPARES = 256
 
 /** Saved TLS sessions per worker; more distinct pools than this (names from requests) start the map over. */
 const MAX_SESSIONS = 4096

@@ -10,7 +10,7 @@ import type { Socket } from 'node:net'
 import type { PeerSelection, Peer } from '../balancer/index.js'
 import {
   BODY_CHUNKED, BODY_LENGTH, BODY_NONE, BODY_UNTIL_CLOSE, ChunkedDecoder, ChunkedScanner, NEED_MORE, PARSE_ERROR,
-  ResponseHeadParser, type ResponseHead, type BodyKind,
+  latin1, type ResponseHead, type BodyKind,
 } from '../http1/index.js'
 import type { Keepalive } from '../upstream/index.js'
 import type { ConnUser, UpstreamConn } from './conn.js'
@@ -132,7 +132,6 @@ export class Exchange implements ConnUser {
   private state = S_IDLE
   private peer: Peer | null = null
   private conn: UpstreamConn | null = null
-  private readonly parser = new ResponseHeadParser()
   private scanner: ChunkedScanner | null = null
   /** Takes the chunk framing off a chunked body for a client that cannot read chunks (FRAME_DECHUNK). */
   private decoder: ChunkedDecoder | null = null
@@ -180,8 +179,9 @@ export class Exchange implements ConnUser {
   ) {}
 
   start(): void {
-    this.started = Date.now()
-    this.next()
+    const now = Date.now()
+    this.started = now
+    this.next(now)
   }
 
   /** The client can take more: resume reading the backend. */
@@ -199,10 +199,11 @@ export class Exchange implements ConnUser {
     this.drop()
   }
 
-  private next(): void {
+  /** @param now Date.now(), when the caller has it */
+  private next(now = Date.now()): void {
     const s = this.settings
     if (s.nextTries !== 0 && this.tries >= s.nextTries) return this.fail()
-    if (s.nextTimeout !== 0 && this.tries > 0 && Date.now() - this.started >= s.nextTimeout) return this.fail()
+    if (s.nextTimeout !== 0 && this.tries > 0 && now - this.started >= s.nextTimeout) return this.fail()
     // Attempts used up: the last failure is the answer.
     if (this.tries > 0 && this.sel.tries === 0) return this.fail()
     const peer = this.sel.next()
@@ -215,17 +216,17 @@ export class Exchange implements ConnUser {
     }
     this.tries++
     this.peer = peer
-    this.connect(peer)
+    this.connect(peer, now)
   }
 
-  private connect(peer: Peer): void {
+  private connect(peer: Peer, now = Date.now()): void {
     const conn = this.pools.acquire(peer.server, this.tls, this.tlsName)
     this.conn = conn
     conn.user = this
-    this.attemptStart = Date.now()
+    this.attemptStart = now
     // Each attempt reports its own connect time: '-' until this one connects.
     this.connectMs = -1
-    this.parser.reset()
+    conn.parser.reset()
     this.fresh = !conn.connected
     if (conn.connected) {
       this.connectMs = 0
@@ -340,22 +341,28 @@ export class Exchange implements ConnUser {
 
   onData(conn: UpstreamConn, chunk: Buffer): void {
     if (conn !== this.conn) return
-    // proxy_read_timeout is a gap between two reads: each read starts it over.
-    if (!this.bodyOut) conn.deadline.arm(this.settings.readTimeout)
+    this.read(conn, chunk)
+    // proxy_read_timeout is a gap between two reads: each read starts it over. Armed once the read is handled, so a
+    // response that ends in this read (its connection back in the pool, with keepalive_timeout) costs no clock read.
+    if (this.conn === conn && !this.bodyOut && this.state !== S_DONE) conn.deadline.arm(this.settings.readTimeout)
+  }
+
+  private read(conn: UpstreamConn, chunk: Buffer): void {
     if (this.state === S_BODY) return this.relay(chunk, 0)
     if (this.state !== S_WAITING && this.state !== S_HEAD) return
     this.state = S_HEAD
-    const r = this.parser.execute(chunk, 0)
+    const parser = conn.parser
+    const r = parser.execute(chunk, 0)
     if (r === NEED_MORE) return
     if (r === PARSE_ERROR) {
       this.logFailure(conn.server.addr, 'upstream sent invalid header while reading response header from upstream')
       return this.failure(NEXT_INVALID_HEADER, 502)
     }
-    const rh = this.parser.head!
+    const rh = parser.head!
     if (rh.status >= 100 && rh.status < 200 && rh.status !== 101) {
       // Interim responses (100 Continue, 103) are not relayed; the final one follows.
-      this.parser.reset()
-      return r < chunk.length ? this.onData(conn, chunk.subarray(r)) : undefined
+      parser.reset()
+      return r < chunk.length ? this.read(conn, chunk.subarray(r)) : undefined
     }
     if (rh.status === 101 && rh.upgrade !== null) return this.switchProtocols(conn, rh, r < chunk.length ? Buffer.from(chunk.subarray(r)) : null)
     if (this.bodyOut) {
@@ -382,7 +389,7 @@ export class Exchange implements ConnUser {
     const small = this.kind === BODY_LENGTH && this.remaining > 0 && this.remaining <= SMALL_BODY && chunk.length - r >= this.remaining
     // Otherwise head and the body bytes that came with it leave in one writev: a small response costs one syscall.
     if (!small) out.cork()
-    const frame = this.down.responseHead(rh, this.kind, small ? chunk.toString('latin1', r, r + this.remaining) : null)
+    const frame = this.down.responseHead(rh, this.kind, small ? latin1(chunk, r, r + this.remaining) : null)
     this.chunkOut = frame === FRAME_CHUNK
     this.dechunk = frame === FRAME_DECHUNK
     if (small) {
@@ -479,6 +486,8 @@ export class Exchange implements ConnUser {
     this.sel.done(this.peer!, true)
     this.down.responseHead(rh, BODY_NONE)
     conn.user = null
+    // The socket is the tunnel's now: it is never opened again for another request.
+    conn.spares = null
     conn.socket.removeAllListeners('data')
     conn.deadline.cancel()
     this.down.tunnel(conn.socket, rest)
@@ -586,12 +595,13 @@ export class Exchange implements ConnUser {
     this.state = S_DONE
     const conn = this.conn!
     this.conn = null
-    this.down.attempt(this.peer!.server.addr, this.status, this.connectMs, Date.now() - this.attemptStart)
+    const now = Date.now()
+    this.down.attempt(this.peer!.server.addr, this.status, this.connectMs, now - this.attemptStart)
     this.sel.done(this.peer!, true)
     if (this.chunkOut) this.down.socket.write(CHUNK_END)
-    if (reusable && !this.cutBody && !this.bodyOut && this.parser.head!.reusable(this.down.method)) {
+    if (reusable && !this.cutBody && !this.bodyOut && conn.parser.head!.reusable(this.down.method)) {
       conn.socket.resume()
-      this.pools.release(conn, this.keepalive, this.sel.name)
+      this.pools.release(conn, this.keepalive, this.sel.name, now)
     } else conn.destroy()
     this.down.finished(0, false)
   }

@@ -93,3 +93,82 @@ test('plain and TLS connections to one server, or TLS ones for two names, never 
   assert.deepEqual([back.plain, back.tls], [1, 3])
   other.destroy()
 })
+
+test('a closed plain connection is opened again for the next new one, to any server, and reads on the new socket', async (t) => {
+  // Each backend answers every read with its name.
+  const names = ['one', 'two']
+  const ports: number[] = []
+  const sockets = new Set<Socket>()
+  for (const name of names) {
+    const s = netServer((c) => {
+      sockets.add(c)
+      c.on('error', () => {})
+      c.on('data', () => c.write(name))
+    })
+    await new Promise<void>((r) => s.listen(0, '127.0.0.1', r))
+    ports.push((s.address() as AddressInfo).port)
+    t.after(() => s.close())
+  }
+  t.after(() => {
+    for (const s of sockets) s.destroy()
+  })
+  const server = (port: number): Server => ({
+    addr: `127.0.0.1:${port}`, name: `127.0.0.1:${port}`, host: '127.0.0.1', port, unix: false,
+    entry: 0, weight: 1, maxFails: 1, failTimeout: 10, maxConns: 0, backup: false, down: false, slowStart: 0,
+  })
+  const pools = new Pools()
+  t.after(() => pools.closeIdle())
+  const ask = (c: UpstreamConn): Promise<string> => new Promise((res, rej) => {
+    c.user = {
+      onConnect: () => {},
+      onData: (_c, b) => res(b.toString()),
+      onEnd: () => rej(new Error('ended')),
+      onError: (_c, e) => rej(e ?? new Error('closed')),
+      onTimeout: () => rej(new Error('timeout')),
+      onDrain: () => {},
+    }
+    c.socket.write('?')
+  })
+  const noUser: ConnUser = { onConnect: () => {}, onData: () => {}, onEnd: () => {}, onError: () => {}, onTimeout: () => {}, onDrain: () => {} }
+  const closed = (c: UpstreamConn): Promise<void> => new Promise((res) => c.socket.once('close', () => setImmediate(res)))
+
+  const a = pools.acquire(server(ports[0]!))
+  await connected(a)
+  assert.equal(await ask(a), 'one')
+  const gone = closed(a)
+  a.destroy()
+  await gone
+
+  // The next new connection, to the other server, is the same object on a new socket.
+  const b = pools.acquire(server(ports[1]!))
+  assert.equal(b, a)
+  assert.equal(b.server.port, ports[1])
+  assert.equal(b.closed, false)
+  await connected(b)
+  assert.equal(await ask(b), 'two')
+  pools.release(b, KA, 'g')
+  assert.equal(pools.acquire(server(ports[1]!)), b)
+
+  // A refused connect closes it too; it is opened again all the same.
+  const refused = await new Promise<number>((res) => {
+    const s = netServer()
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as AddressInfo).port
+      s.close(() => res(port))
+    })
+  })
+  const down = closed(b)
+  b.destroy()
+  await down
+  const c = pools.acquire(server(refused))
+  assert.equal(c, a)
+  const failed = closed(c)
+  // As an exchange does: the failed connection is dropped when its error comes.
+  c.user = { ...noUser, onError: () => c.destroy() }
+  await failed
+  const d = pools.acquire(server(ports[0]!))
+  assert.equal(d, a)
+  await connected(d)
+  assert.equal(await ask(d), 'one')
+  d.destroy()
+})

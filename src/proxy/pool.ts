@@ -22,12 +22,13 @@ class ServerPool {
 
   /** Takes `c` out of this pool and out of its group's cache. */
   remove(c: UpstreamConn): void {
-    const i = this.idle.indexOf(c)
+    // Searched from the end: acquire takes the most recently used, last in both lists.
+    const i = this.idle.lastIndexOf(c)
     if (i >= 0) this.idle.splice(i, 1)
     c.pool = null
     const cache = c.cache
     if (cache !== null) {
-      const j = cache.idle.indexOf(c)
+      const j = cache.idle.lastIndexOf(c)
       if (j >= 0) cache.idle.splice(j, 1)
       c.cache = null
     }
@@ -39,6 +40,12 @@ export class Pools {
   private readonly byGroup = new Map<string, GroupCache>()
   /** The last TLS session of each TLS pool (proxy_ssl_session_reuse). */
   private readonly sessions = new Map<string, Buffer>()
+  /**
+   * Plain connections whose socket closed, to be opened again instead of made anew: with more requests in flight
+   * than `keepalive` keeps, connections are closed and opened all the time, and a new net.Socket with its listeners
+   * costs Node several times the connect itself.
+   */
+  private readonly spares: UpstreamConn[] = []
 
   /** @param deadlines the worker's wheel, for the connections' timeouts */
   constructor(readonly deadlines: DeadlineWheel = new DeadlineWheel()) {}
@@ -59,7 +66,16 @@ export class Pools {
         return c
       }
     }
-    if (tls === null) return new UpstreamConn(server, this.deadlines)
+    if (tls === null) {
+      const spare = this.spares.pop()
+      if (spare !== undefined) {
+        spare.reopen(server)
+        return spare
+      }
+      const c = new UpstreamConn(server, this.deadlines)
+      c.spares = this.spares
+      return c
+    }
     const sessions = tls.sessionReuse ? this.sessions : null
     return new UpstreamConn(server, this.deadlines, key, { tls, name, session: sessions?.get(key), sessions })
   }
@@ -68,9 +84,10 @@ export class Pools {
    * Keeps `c` for reuse if the keepalive settings of `group` allow it, closing that group's least recently used
    * idle connection when it already keeps `keepalive` of them; closes `c` otherwise.
    */
-  release(c: UpstreamConn, ka: Keepalive, group: string): void {
+  /** @param now Date.now(), when the caller has it */
+  release(c: UpstreamConn, ka: Keepalive, group: string, now = Date.now()): void {
     c.user = null
-    if (c.closed || ka.connections === 0 || c.requests >= ka.requests || Date.now() - c.born > ka.time) return c.destroy()
+    if (c.closed || ka.connections === 0 || c.requests >= ka.requests || now - c.born > ka.time) return c.destroy()
     let cache = this.byGroup.get(group)
     if (cache === undefined) this.byGroup.set(group, (cache = new GroupCache()))
     while (cache.idle.length >= ka.connections) {

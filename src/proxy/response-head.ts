@@ -56,46 +56,159 @@ export interface ClientHeadOptions {
 
 export const defaultHide = new Set(DEFAULT_HIDE)
 
+/** What buildClientHead does with a backend header line, by name (NameTable). */
+const C_OTHER = 0
+const C_DROP = 1
+const C_TYPE = 2
+const C_LENGTH = 3
+const C_EXPIRES = 4
+const C_CACHE_CONTROL = 5
+const C_ACCEPT_RANGES = 6
+const C_ETAG = 7
+const C_LOCATION = 8
+const C_REFRESH = 9
+
+const CR = 0x0d
+const LF = 0x0a
+const SP = 0x20
+const COLON = 0x3a
+
+/**
+ * The names buildClientHead treats apart for one hide set, by length, matched against the backend's head in place
+ * (case-insensitively): a header line is classified without cutting or lowercasing its name. Content-Type and
+ * Content-Length come first (they are rewritten even when hidden), then what is never copied or hidden, then the
+ * names the filters rewrite when they are on (expires, gzip, proxy_redirect).
+ */
+class NameTable {
+  /** byLen[n]: the names of length n with their code; lowercased. */
+  private readonly byLen: Array<Array<{ name: string; code: number }> | undefined> = []
+
+  constructor(hide: ReadonlySet<string>) {
+    this.add('content-type', C_TYPE)
+    this.add('content-length', C_LENGTH)
+    for (const n of ALWAYS_DROP) this.add(n, C_DROP)
+    for (const n of hide) this.add(n, C_DROP)
+    this.add('expires', C_EXPIRES)
+    this.add('cache-control', C_CACHE_CONTROL)
+    this.add('accept-ranges', C_ACCEPT_RANGES)
+    this.add('etag', C_ETAG)
+    this.add('location', C_LOCATION)
+    this.add('refresh', C_REFRESH)
+  }
+
+  /** The first code given to a name wins. */
+  private add(name: string, code: number): void {
+    const list = (this.byLen[name.length] ??= [])
+    if (!list.some((e) => e.name === name)) list.push({ name, code })
+  }
+
+  /** The code of the name raw[s, e). */
+  code(raw: string, s: number, e: number): number {
+    const list = this.byLen[e - s]
+    if (list === undefined) return C_OTHER
+    for (let k = 0; k < list.length; k++) {
+      const name = list[k]!.name
+      let j = 0
+      for (; j < name.length; j++) {
+        let c = raw.charCodeAt(s + j)
+        if (c >= 0x41 && c <= 0x5a) c |= 0x20
+        if (c !== name.charCodeAt(j)) break
+      }
+      if (j === name.length) return list[k]!.code
+    }
+    return C_OTHER
+  }
+}
+
+/** One table per hide set (a location's proxy_hide_header/proxy_pass_header list; most share the default one). */
+const tables = new WeakMap<ReadonlySet<string>, NameTable>()
+let lastHide: ReadonlySet<string> | null = null
+let lastTable: NameTable | null = null
+
+function tableFor(hide: ReadonlySet<string>): NameTable {
+  if (hide === lastHide) return lastTable!
+  let t = tables.get(hide)
+  if (t === undefined) tables.set(hide, (t = new NameTable(hide)))
+  lastHide = hide
+  lastTable = t
+  return t
+}
+
+/**
+ * Hand-written for speed (it runs for every proxied response): header lines are classified in place, and the lines
+ * copied as they came are cut from the backend's head in runs — consecutive lines already written `Name: value`
+ * CRLF go out as one slice — instead of being cut into names and values and joined again.
+ */
 export function buildClientHead(rh: ResponseHead, o: ClientHeadOptions): string {
   let contentType = '', contentLength = '', location = '', rest = ''
   const ex = o.expires ?? null
+  const gzip = o.gzip === true
+  const redirect = o.redirect ?? null
   let exSeen = false, ccSeen = false
+  const table = tableFor(o.hide)
+  const raw = rh.raw, offs = rh.offsets
+  // A run of lines copied as they are: raw[runStart, runEnd).
+  let runStart = 0, runEnd = -1
   const n = rh.headerCount
   for (let i = 0; i < n; i++) {
-    const name = rh.name(i)
-    const lower = name.toLowerCase()
-    switch (lower) {
-      case 'content-type': contentType = `Content-Type: ${rh.value(i)}${o.charset ?? ''}\r\n`; continue
-      case 'content-length': contentLength = o.chunked || o.gzip ? '' : `Content-Length: ${rh.value(i)}\r\n`; continue
+    const k = i * 4
+    const ls = offs[k]!, ne = offs[k + 1]!, vs = offs[k + 2]!, ve = offs[k + 3]!
+    let code = table.code(raw, ls, ne)
+    switch (code) {
+      case C_TYPE: contentType = `Content-Type: ${raw.slice(vs, ve)}${o.charset ?? ''}\r\n`; continue
+      case C_LENGTH: contentLength = o.chunked || gzip ? '' : `Content-Length: ${raw.slice(vs, ve)}\r\n`; continue
+      case C_DROP: continue
+      case C_EXPIRES: case C_CACHE_CONTROL: if (ex === null) code = C_OTHER; break
+      case C_ACCEPT_RANGES: case C_ETAG: if (!gzip) code = C_OTHER; break
+      case C_LOCATION: case C_REFRESH: if (redirect === null) code = C_OTHER; break
     }
-    if (ALWAYS_DROP.has(lower) || o.hide.has(lower)) continue
-    if (ex !== null && lower === 'expires') {
-      if (!exSeen) rest += `${name}: ${ex.expires}\r\n`
-      exSeen = true
-      continue
+    if (code === C_OTHER) {
+      // `Name: value` CRLF as sent (one space after the colon, nothing after the value): copied, joined to the run.
+      if (vs === ne + 2 && raw.charCodeAt(ne + 1) === SP && raw.charCodeAt(ne) === COLON && raw.charCodeAt(ve) === CR && raw.charCodeAt(ve + 1) === LF) {
+        if (ls !== runEnd) {
+          if (runEnd > 0) rest += raw.slice(runStart, runEnd)
+          runStart = ls
+        }
+        runEnd = ve + 2
+        continue
+      }
     }
-    if (ex !== null && lower === 'cache-control') {
-      if (!ccSeen) rest += `${name}: ${ex.cacheControl}\r\n`
-      ccSeen = true
-      continue
+    if (runEnd > 0) {
+      rest += raw.slice(runStart, runEnd)
+      runEnd = -1
     }
-    if (o.gzip && (lower === 'accept-ranges' || lower === 'etag')) {
-      // nginx's ngx_http_clear_accept_ranges and ngx_http_weak_etag.
-      const v = rh.value(i)
-      if (lower === 'etag' && v.startsWith('W/') && v.length > 2) rest += `${name}: ${v}\r\n`
-      else if (lower === 'etag' && v.startsWith('"')) rest += `${name}: W/${v}\r\n`
-      continue
+    const name = raw.slice(ls, ne)
+    switch (code) {
+      case C_EXPIRES:
+        if (!exSeen) rest += `${name}: ${ex!.expires}\r\n`
+        exSeen = true
+        continue
+      case C_CACHE_CONTROL:
+        if (!ccSeen) rest += `${name}: ${ex!.cacheControl}\r\n`
+        ccSeen = true
+        continue
+      case C_ACCEPT_RANGES:
+        // nginx's ngx_http_clear_accept_ranges.
+        continue
+      case C_ETAG: {
+        // nginx's ngx_http_weak_etag.
+        const v = raw.slice(vs, ve)
+        if (v.startsWith('W/') && v.length > 2) rest += `${name}: ${v}\r\n`
+        else if (v.startsWith('"')) rest += `${name}: W/${v}\r\n`
+        continue
+      }
+      case C_LOCATION: case C_REFRESH: {
+        const v = raw.slice(vs, ve)
+        const r = code === C_LOCATION ? redirect!.rewriteLocation(v) : redirect!.rewriteRefresh(v)
+        // Only a Location rewritten to a path is made absolute and moves up; anything else keeps its place.
+        if (r !== null && code === C_LOCATION && r.startsWith('/')) location = `Location: ${redirect!.absolute(r)}\r\n`
+        else rest += `${name}: ${r ?? v}\r\n`
+        continue
+      }
     }
-    if (o.redirect && (lower === 'location' || lower === 'refresh')) {
-      const v = rh.value(i)
-      const r = lower === 'location' ? o.redirect.rewriteLocation(v) : o.redirect.rewriteRefresh(v)
-      // Only a Location rewritten to a path is made absolute and moves up; anything else keeps its place.
-      if (r !== null && lower === 'location' && r.startsWith('/')) location = `Location: ${o.redirect.absolute(r)}\r\n`
-      else rest += `${name}: ${r ?? v}\r\n`
-      continue
-    }
-    rest += `${name}: ${rh.value(i)}\r\n`
+    rest += `${name}: ${raw.slice(vs, ve)}\r\n`
   }
+  if (runEnd > 0) rest += raw.slice(runStart, runEnd)
   if (ex !== null && !exSeen) rest += `Expires: ${ex.expires}\r\n`
   if (ex !== null && !ccSeen) rest += `Cache-Control: ${ex.cacheControl}\r\n`
   const reason = rh.reason === '' ? '' : ` ${rh.reason}`
@@ -104,6 +217,6 @@ export function buildClientHead(rh: ResponseHead, o: ClientHeadOptions): string 
     contentType + contentLength + location +
     (o.chunked ? 'Transfer-Encoding: chunked\r\n' : '') +
     (o.upgrade ? `Connection: upgrade\r\nUpgrade: ${o.upgrade}\r\n` : o.keepAlive ? (o.keepAliveHeader ? `Connection: keep-alive\r\nKeep-Alive: timeout=${o.keepAliveHeader}\r\n` : 'Connection: keep-alive\r\n') : 'Connection: close\r\n') +
-    (o.vary ? 'Vary: Accept-Encoding\r\n' : '') + rest + o.extra + (o.gzip ? 'Content-Encoding: gzip\r\n' : '') + '\r\n'
+    (o.vary ? 'Vary: Accept-Encoding\r\n' : '') + rest + o.extra + (gzip ? 'Content-Encoding: gzip\r\n' : '') + '\r\n'
   )
 }

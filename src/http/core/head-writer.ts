@@ -148,7 +148,8 @@ export function proxiedHead(req: HttpRequest, lc: LocConf, pass: ProxyPass, rh: 
     redirect: pass.redirect !== null ? redirects : null,
     gzip: (gz & GZ_COMPRESS) !== 0,
     vary: (gz & GZ_VARY) !== 0,
-    charset: charsetSuffix(lc.charset, rh.get('content-type') ?? undefined),
+    // The backend's Content-Type is looked up only when a charset is to be added.
+    charset: lc.charset === null ? '' : charsetSuffix(lc.charset, rh.get('content-type') ?? undefined),
     expires: lc.expires !== null ? expiresValues(lc.expires, status, lastModifiedOf(rh), req.answerTime()) : null,
   })
 }

@@ -4,13 +4,13 @@
  */
 import type { Balancer } from '../../balancer/index.js'
 import type { RequestHead } from '../../http1/index.js'
-import { BasicVarSource } from './variables.js'
+import { VarSourceFields, type VarSource } from './variables.js'
 
 /**
  * `Loc` and `Srv` are the compiled location and server configuration (conf/types.ts names the pair `HttpRequest`):
  * generic here so that a module can take the request without reaching the whole configuration.
  */
-export class Request<Loc = unknown, Srv = unknown> extends BasicVarSource {
+export class Request<Loc = unknown, Srv = unknown> extends VarSourceFields implements VarSource {
   head: RequestHead
   server: Srv | null = null
   loc: Loc | null = null
@@ -54,8 +54,6 @@ export class Request<Loc = unknown, Srv = unknown> extends BasicVarSource {
     this.method = head.method
     this.versionMinor = head.versionMinor
     this.protocol = head.versionMinor === 0 ? 'HTTP/1.0' : 'HTTP/1.1'
-    this.requestLine = `${head.method} ${head.target} ${this.protocol}`
-    this.headers = head.headers
     this.host = head.host ?? ''
     this.keepAlive = head.keepAlive
     this.startMsec = Date.now()
@@ -71,16 +69,79 @@ export class Request<Loc = unknown, Srv = unknown> extends BasicVarSource {
     return this.answerMs
   }
 
+  /** `$request`, made when first read (most requests are never logged with it). */
+  private line: string | null = null
+
+  get requestLine(): string {
+    return (this.line ??= `${this.head.method} ${this.head.target} ${this.protocol}`)
+  }
+
+  /** The client's headers, flat: cut from the head only when something reads them by name. */
+  get headers(): readonly string[] {
+    return this.head.headers
+  }
+
   /** The next attempt starts another upstream (after an internal redirect): ` : ` before it, as nginx. */
   upstreamAgain = false
 
+  /** `$upstream_*` so far (see upstreamAttempt). */
+  private upAddr = ''
+  private upStatus = ''
+  private upConnect = ''
+  private upResponse = ''
+  /** The first attempt, kept as numbers until a variable reads it: formatting it costs more than most logs need. */
+  private firstPending = false
+  private firstAddr = ''
+  private firstStatus = 0
+  private firstConnectMs = 0
+  private firstResponseMs = 0
+
+  get upstreamAddr(): string {
+    if (this.firstPending) this.settle()
+    return this.upAddr
+  }
+
+  get upstreamStatus(): string {
+    if (this.firstPending) this.settle()
+    return this.upStatus
+  }
+
+  get upstreamConnectTime(): string {
+    if (this.firstPending) this.settle()
+    return this.upConnect
+  }
+
+  get upstreamResponseTime(): string {
+    if (this.firstPending) this.settle()
+    return this.upResponse
+  }
+
   /** Adds one attempt to the $upstream_* lists, nginx's way: `, ` between attempts, ` : ` between upstreams. */
   upstreamAttempt(addr: string, status: number, connectMs: number, responseMs: number): void {
-    const sep = this.upstreamAddr === '' ? '' : this.upstreamAgain ? ' : ' : ', '
+    if (this.upAddr === '' && !this.firstPending) {
+      this.firstPending = true
+      this.firstAddr = addr
+      this.firstStatus = status
+      this.firstConnectMs = connectMs
+      this.firstResponseMs = responseMs
+      this.upstreamAgain = false
+      return
+    }
+    if (this.firstPending) this.settle()
+    this.append(this.upstreamAgain ? ' : ' : ', ', addr, status, connectMs, responseMs)
     this.upstreamAgain = false
-    this.upstreamAddr += sep + addr
-    this.upstreamStatus += sep + (status > 0 ? String(status) : '-')
-    this.upstreamConnectTime += sep + (connectMs >= 0 ? (connectMs / 1000).toFixed(3) : '-')
-    this.upstreamResponseTime += sep + (responseMs >= 0 ? (responseMs / 1000).toFixed(3) : '-')
+  }
+
+  /** Formats the first attempt. */
+  private settle(): void {
+    this.firstPending = false
+    this.append('', this.firstAddr, this.firstStatus, this.firstConnectMs, this.firstResponseMs)
+  }
+
+  private append(sep: string, addr: string, status: number, connectMs: number, responseMs: number): void {
+    this.upAddr += sep + addr
+    this.upStatus += sep + (status > 0 ? String(status) : '-')
+    this.upConnect += sep + (connectMs >= 0 ? (connectMs / 1000).toFixed(3) : '-')
+    this.upResponse += sep + (responseMs >= 0 ? (responseMs / 1000).toFixed(3) : '-')
   }
 }

@@ -87,16 +87,14 @@ export interface VarSource {
   pid?: number
 }
 
-/** A VarSource with empty values, for tests and as the shape for request objects. */
-export class BasicVarSource implements VarSource {
+/** The VarSource fields every source stores as they are (Request computes the others when they are read). */
+export class VarSourceFields {
   method = 'GET'
-  requestLine = ''
   requestUri = '/'
   uri = '/'
   args = ''
   protocol = 'HTTP/1.1'
   host = ''
-  headers: readonly string[] = []
   remoteAddr = ''
   remotePort = 0
   serverAddr = ''
@@ -109,10 +107,6 @@ export class BasicVarSource implements VarSource {
   requestLength = 0
   startMsec = 0
   endMsec = 0
-  upstreamAddr = ''
-  upstreamStatus = ''
-  upstreamResponseTime = ''
-  upstreamConnectTime = ''
   upstreamHeaderTime = ''
   upstreamResponseLength = ''
   upstreamBytesReceived = ''
@@ -126,6 +120,16 @@ export class BasicVarSource implements VarSource {
   captures: RegExpExecArray | null = null
   sets: Array<string | undefined> = []
   requestId = ''
+}
+
+/** A VarSource with empty values, for tests and other sources than a client's request. */
+export class BasicVarSource extends VarSourceFields implements VarSource {
+  requestLine = ''
+  headers: readonly string[] = []
+  upstreamAddr = ''
+  upstreamStatus = ''
+  upstreamResponseTime = ''
+  upstreamConnectTime = ''
 }
 
 /** Reads one variable; undefined is nginx's "not found". */

@@ -89,7 +89,7 @@ function forward(w: Services, c: ProxyResponder, req: Request, pass: ProxyPass, 
   const values: string[] = new Array(pass.values.length)
   for (let i = 0; i < values.length; i++) values[i] = pass.values[i]!.eval(req)
   if (req.upstreamAddr !== '') req.upstreamAgain = true
-  const head = buildRequestHead(req.method, path, pass.version, pass.plan, values, req.headers, c.bodyOutLength)
+  const head = buildRequestHead(req.method, path, pass.version, pass.plan, values, req.head, c.bodyOutLength)
   const group = balancer.group
   const sel = balancer.begin({ clientAddr: req.remoteAddr, hashKey: hashKey(w, group.policy.key, req), now: Date.now() })
   const tls = https ? pass.tls : null
