@@ -2,7 +2,7 @@
  * Who is compared with nginx: dyups from this repository when it is ready, or the binary given with --proxy-bin;
  * under the harness's own Node, or once under each Node given with --node.
  */
-import { cpSync, existsSync } from 'node:fs'
+import { cpSync, existsSync, symlinkSync } from 'node:fs'
 import { execFileSync } from 'node:child_process'
 import { basename, dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -40,7 +40,7 @@ function commitOf(repo: string): string {
 }
 
 /**
- * Copies bin/, dist/src/ and package.json (for "type": "module") into `tmp`, so every dyups of the run is the
+ * Copies bin/, dist/src/ and package.json (for "type": "module") into `tmp`, with a link to node_modules, so every dyups of the run is the
  * same build even when dist/ is rebuilt meanwhile. Returns the copied bin/dyups.js.
  */
 export function snapshot(repo: string, tmp: string): string {
@@ -48,6 +48,8 @@ export function snapshot(repo: string, tmp: string): string {
   cpSync(join(repo, 'bin'), join(dst, 'bin'), { recursive: true })
   cpSync(join(repo, 'dist', 'src'), join(dst, 'dist', 'src'), { recursive: true })
   cpSync(join(repo, 'package.json'), join(dst, 'package.json'))
+  // The dependencies as installed: the copy imports them as the repository does.
+  symlinkSync(join(repo, 'node_modules'), join(dst, 'node_modules'))
   return join(dst, 'bin', 'dyups.js')
 }
 

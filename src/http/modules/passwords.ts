@@ -25,13 +25,19 @@
  */
 import { createHash } from 'node:crypto'
 import { createRequire } from 'node:module'
-import bcrypt from 'bcryptjs'
+import type bcryptTypes from 'bcryptjs'
 import { yescrypt, yescryptSetting } from './yescrypt.js'
 
-// CommonJS packages whose module.exports is the function (apache-md5's typings declare an ES default export).
+// The hashing libraries are loaded on the first password they check, not by every worker that starts: most
+// configurations have no auth_basic, and a worker's start is paid again at every reload. CommonJS packages whose
+// module.exports is the function (apache-md5's typings declare an ES default export).
 const require = createRequire(import.meta.url)
-const apacheMd5 = require('apache-md5') as (password: string, salt: string) => string
-const unixCrypt = require('unix-crypt-td-js') as (password: string, salt: string) => string
+let bcryptLib: typeof bcryptTypes | null = null
+const bcrypt = (): typeof bcryptTypes => (bcryptLib ??= require('bcryptjs') as typeof bcryptTypes)
+let apacheMd5Lib: ((password: string, salt: string) => string) | null = null
+const apacheMd5 = (password: string, salt: string): string => (apacheMd5Lib ??= require('apache-md5') as (p: string, s: string) => string)(password, salt)
+let unixCryptLib: ((password: string, salt: string) => string) | null = null
+const unixCrypt = (password: string, salt: string): string => (unixCryptLib ??= require('unix-crypt-td-js') as (p: string, s: string) => string)(password, salt)
 
 /** The password matches. */
 export const MATCH = 0
@@ -151,7 +157,7 @@ function bcryptVerdict(password: string, stored: string): Verdict {
     }
   }
   try {
-    return bcrypt.compareSync(text, stored) ? MATCH : MISMATCH
+    return bcrypt().compareSync(text, stored) ? MATCH : MISMATCH
   } catch {
     return MISMATCH
   }
