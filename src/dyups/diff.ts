@@ -3,23 +3,10 @@
  * The JSON interface answers it for `?dry_run=1` writes, which apply nothing.
  */
 import type { Server, UpstreamGroup } from '../upstream/index.js'
+import { serverParams } from './json.js'
 
 type Params = Record<string, string | number | boolean>
-
-/** A server's parameters as the JSON interface names them. */
-function params(s: Server): Params {
-  return {
-    server: s.name,
-    address: s.addr,
-    weight: s.weight,
-    max_fails: s.maxFails,
-    fail_timeout: s.failTimeout,
-    max_conns: s.maxConns,
-    backup: s.backup,
-    down: s.down,
-    slow_start: s.slowStart,
-  }
-}
+const params = serverParams
 
 export interface GroupDiff {
   upstream: string

@@ -61,17 +61,9 @@ export function serverState(s: Server, rows: readonly PeerRow[], check: boolean)
   return 'up'
 }
 
-function serverJson(s: Server, id: number, rows: readonly PeerRow[], check: boolean): Record<string, unknown> {
-  let active = 0
-  let requests = 0
-  let fails = 0
-  for (const r of rows) {
-    active += r.active
-    requests += r.requests
-    fails += r.fails
-  }
+/** A server's parameters as the JSON interface names them. */
+export function serverParams(s: Server): Record<string, string | number | boolean> {
   return {
-    id,
     server: s.name,
     address: s.addr,
     weight: s.weight,
@@ -81,11 +73,24 @@ function serverJson(s: Server, id: number, rows: readonly PeerRow[], check: bool
     backup: s.backup,
     down: s.down,
     slow_start: s.slowStart,
-    state: serverState(s, rows, check),
-    active,
-    requests,
-    fails,
   }
+}
+
+/** One address's counters summed over the workers' rows. */
+export function sumRows(rows: readonly PeerRow[]): { active: number; requests: number; fails: number } {
+  let active = 0
+  let requests = 0
+  let fails = 0
+  for (const r of rows) {
+    active += r.active
+    requests += r.requests
+    fails += r.fails
+  }
+  return { active, requests, fails }
+}
+
+function serverJson(s: Server, id: number, rows: readonly PeerRow[], check: boolean): Record<string, unknown> {
+  return { id, ...serverParams(s), state: serverState(s, rows, check), ...sumRows(rows) }
 }
 
 /** GROUP of docs/api.md#json-interface. */

@@ -6,7 +6,7 @@
  * gathered from every worker per scrape, so a registry would only be refilled and serialised each time; the format
  * is a few lines per series.
  */
-import { rowsByAddr, serverState } from './json.js'
+import { rowsByAddr, serverState, sumRows } from './json.js'
 import type { LiveReport, TableView } from './types.js'
 
 export const METRICS_TYPE = 'text/plain; version=0.0.4; charset=utf-8'
@@ -33,14 +33,7 @@ export function renderMetrics(table: TableView, live: LiveReport): string {
     for (let i = 0; i < g.servers.length; i++) {
       const s = g.servers[i]!
       const rows = byAddr.get(s.addr) ?? []
-      let r = 0
-      let a = 0
-      let f = 0
-      for (const row of rows) {
-        r += row.requests
-        a += row.active
-        f += row.fails
-      }
+      const { requests: r, active: a, fails: f } = sumRows(rows)
       const l = `upstream="${u}",server="${label(s.addr)}"`
       requests += `dyups_upstream_server_requests_total{${l}} ${r}\n`
       active += `dyups_upstream_server_active{${l}} ${a}\n`
