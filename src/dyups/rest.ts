@@ -104,16 +104,38 @@ async function handleJson(req: InterfaceRequest, deps: InterfaceDeps): Promise<R
       if (dryRun(req)) return jsonDryRun(deps, name, null, parseIfMatch(req.ifMatch))
       return jsonOutcome(await deps.sink.submit({ op: 'delete', name }, parseIfMatch(req.ifMatch)), deps, null)
   }
-  const r = jsonError(405, 'method_not_allowed', `${req.method} is not allowed here`, v)
-  r.allow = allowed
+  return methodNotAllowed(req.method, allowed, v)
+}
+
+function methodNotAllowed(method: string, allow: string, v: number): Reply {
+  const r = jsonError(405, 'method_not_allowed', `${method} is not allowed here`, v)
+  r.allow = allow
   return r
+}
+
+const liveOf = (deps: InterfaceDeps): Promise<LiveReport> => (deps.live === undefined ? Promise.resolve(NO_LIVE) : deps.live.report())
+
+/** A JSON body turned into what a write needs by `convert`, or the 400 answer (invalid JSON, or what `convert` refused). */
+function readJson<T>(text: string, v: number, convert: (parsed: unknown) => T): { value: T } | { refused: Reply } {
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(text)
+  } catch (e) {
+    return { refused: jsonError(400, 'invalid_json', `the body is not JSON: ${(e as Error).message}`, v) }
+  }
+  try {
+    return { value: convert(parsed) }
+  } catch (e) {
+    if (!(e instanceof JsonInputError)) throw e
+    return { refused: jsonError(400, e.code, e.message, v) }
+  }
 }
 
 async function jsonRead(deps: InterfaceDeps, name: string | undefined): Promise<Reply> {
   const v = deps.table.version
   const g = name === undefined ? undefined : deps.table.get(name)
   if (name !== undefined && g === undefined) return jsonError(404, 'upstream_not_found', `no upstream "${name}"`, v)
-  const live = deps.live === undefined ? NO_LIVE : await deps.live.report()
+  const live = await liveOf(deps)
   const byAddr = rowsByAddr(live)
   if (g !== undefined) return jsonReply(200, groupJson(g, live, byAddr), v)
   // The table may have moved while the workers answered: the version is read again, so the ETag names what is shown.
@@ -137,30 +159,17 @@ async function handleServers(req: InterfaceRequest, deps: InterfaceDeps, name: s
   if (method === 'GET') {
     const g = deps.table.get(name)
     if (g === undefined) return jsonError(404, 'upstream_not_found', `no upstream "${name}"`, v)
-    const live = deps.live === undefined ? NO_LIVE : await deps.live.report()
+    const live = await liveOf(deps)
     const servers = groupJson(g, live, rowsByAddr(live))['servers'] as unknown[]
     if (id === -1) return jsonReply(200, servers, v)
     return id < servers.length ? jsonReply(200, servers[id], v) : jsonError(404, 'server_not_found', `no server ${id} in upstream "${name}"`, v)
   }
-  if (!((id === -1 && method === 'POST') || (id >= 0 && (method === 'PATCH' || method === 'DELETE')))) {
-    const r = jsonError(405, 'method_not_allowed', `${method} is not allowed here`, v)
-    r.allow = allowed
-    return r
-  }
+  if (!((id === -1 && method === 'POST') || (id >= 0 && (method === 'PATCH' || method === 'DELETE')))) return methodNotAllowed(method, allowed, v)
   let input: ServerInput | null = null
   if (method !== 'DELETE') {
-    let parsed: unknown
-    try {
-      parsed = JSON.parse(req.body ?? '')
-    } catch (e) {
-      return jsonError(400, 'invalid_json', `the body is not JSON: ${(e as Error).message}`, v)
-    }
-    try {
-      input = serverInput(parsed, 'the server', method === 'PATCH')
-    } catch (e) {
-      if (!(e instanceof JsonInputError)) throw e
-      return jsonError(400, e.code, e.message, v)
-    }
+    const r = readJson(req.body ?? '', v, (x) => serverInput(x, 'the server', method === 'PATCH'))
+    if ('refused' in r) return r.refused
+    input = r.value
   }
   const asked = parseIfMatch(req.ifMatch)
   for (let attempt = 0; ; attempt++) {
@@ -183,18 +192,9 @@ async function jsonPut(req: InterfaceRequest, deps: InterfaceDeps, name: string)
   if (req.body === null) return jsonError(400, 'invalid_body', 'a body is needed: a GROUP in JSON, or server lines', v)
   let commands = req.body
   if (/^application\/json\s*(;|$)/i.test(req.contentType ?? '')) {
-    let parsed: unknown
-    try {
-      parsed = JSON.parse(req.body)
-    } catch (e) {
-      return jsonError(400, 'invalid_json', `the body is not JSON: ${(e as Error).message}`, v)
-    }
-    try {
-      commands = groupCommands(parsed)
-    } catch (e) {
-      if (!(e instanceof JsonInputError)) throw e
-      return jsonError(400, e.code, e.message, v)
-    }
+    const r = readJson(req.body, v, groupCommands)
+    if ('refused' in r) return r.refused
+    commands = r.value
   }
   if (dryRun(req)) return jsonDryRun(deps, name, commands, parseIfMatch(req.ifMatch))
   const o = await apply(deps.sink, name, commands, { ifMatch: parseIfMatch(req.ifMatch), trylock: deps.trylock, resolve: deps.resolve })
