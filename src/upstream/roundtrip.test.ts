@@ -8,18 +8,7 @@ import { parseText } from '../config/index.js'
 import { buildGroup, type Resolver } from './build.js'
 import { renderUpstreamBlock } from './render.js'
 import type { UpstreamGroup } from './types.js'
-
-/** mulberry32: a small deterministic PRNG. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+import { prng } from '../http1/testing.js'
 
 const noDns: Resolver = async () => {
   throw new Error('no DNS in this test')

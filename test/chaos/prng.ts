@@ -3,19 +3,12 @@
  * is replayed by its seed: the seed is printed, and the same seed gives the same choices.
  */
 
+import { prng as mulberry32 } from '../../src/http1/testing.js'
+
 export type Rnd = () => number
 
-/** mulberry32: 32 bits of state, uniform in [0, 1). */
-export function prng(seed: number): Rnd {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+/** mulberry32 (the one src/http1/testing.ts has): 32 bits of state, uniform in [0, 1). */
+export const prng: (seed: number) => Rnd = mulberry32
 
 /** A seed for input `index` of a run seeded with `seed`: each input is generated on its own, so one can be replayed alone. */
 export function mix(seed: number, index: number): number {
