@@ -14,7 +14,7 @@ import { join } from 'node:path'
 import { test, type TestContext } from 'node:test'
 import bcrypt from 'bcryptjs'
 import { freePorts, readText, request, runBin, startDyups, tempPrefix, writeConf } from './helpers.js'
-import { dyupsTest, nginxTest, startNginx } from './nginx.js'
+import { dyupsTest, nginxOnlyLines, nginxTest, startNginx } from './nginx.js'
 import { ask, type Seen } from './responses.js'
 
 const b64 = (s: string): string => Buffer.from(s, 'latin1').toString('base64')
@@ -59,10 +59,7 @@ function userFile(list: Array<[string, string, string]>): string {
 }
 
 function conf(port: number, back: number, kind: 'nginx' | 'dyups'): string {
-  const nginxOnly = kind === 'nginx'
-    ? '    client_body_temp_path tmp/body;\n    proxy_temp_path tmp/proxy;\n    fastcgi_temp_path tmp/fastcgi;\n    uwsgi_temp_path tmp/uwsgi;\n    scgi_temp_path tmp/scgi;\n'
-    : ''
-  const user = kind === 'nginx' && process.getuid?.() === 0 ? 'user root;\n' : ''
+  const { nginxOnly, user } = nginxOnlyLines(kind)
   return `worker_processes 1;
 error_log logs/error.log info;
 pid logs/nginx.pid;

@@ -122,10 +122,7 @@ export interface SideConf {
  * temp paths inside its prefix and `user root` when started as root; they come after everything else.
  */
 export function sideConf(o: SideConf, port: number, kind: 'nginx' | 'dyups', extraServer = ''): string {
-  const nginxOnly = kind === 'nginx'
-    ? `    client_body_temp_path tmp/body;\n    proxy_temp_path tmp/proxy;\n    fastcgi_temp_path tmp/fastcgi;\n    uwsgi_temp_path tmp/uwsgi;\n    scgi_temp_path tmp/scgi;\n`
-    : ''
-  const user = kind === 'nginx' && process.getuid?.() === 0 ? 'user root;\n' : ''
+  const { nginxOnly, user } = nginxOnlyLines(kind)
   return `worker_processes 1;
 error_log logs/error.log info;
 pid logs/nginx.pid;
@@ -539,4 +536,15 @@ export async function runHeld(p: Proc, farm: Farm, held: readonly HitOptions[], 
   while (p.lines().length - before < total && Date.now() < deadline) await sleep(20)
   const lines = p.lines().slice(before).map((l) => farm.names(l.split('|').slice(0, 3).join('|')))
   return { held: heldTo, client, log: lines.slice(0, reqs.length).concat(lines.slice(reqs.length).sort()) }
+}
+
+/**
+ * What only the real nginx needs in a side-by-side configuration: `nginxOnly` (its temp paths inside the prefix,
+ * for the end of `http {}`) and `user` (`user root;` when started as root, for the main level); both empty for dyups.
+ */
+export function nginxOnlyLines(kind: 'nginx' | 'dyups'): { nginxOnly: string; user: string } {
+  const nginxOnly = kind === 'nginx'
+    ? '    client_body_temp_path tmp/body;\n    proxy_temp_path tmp/proxy;\n    fastcgi_temp_path tmp/fastcgi;\n    uwsgi_temp_path tmp/uwsgi;\n    scgi_temp_path tmp/scgi;\n'
+    : ''
+  return { nginxOnly, user: kind === 'nginx' && process.getuid?.() === 0 ? 'user root;\n' : '' }
 }
