@@ -241,6 +241,13 @@ function checkLimitExcept(d: Directive): void {
   for (const a of d.args) if (!LIMIT_METHODS.includes(a.toUpperCase())) throw configError(d, `invalid method "${a}"`)
 }
 
+/** ngx_http_realip_from: an address or CIDR (nginx also resolves a host name; dyups reads addresses only). */
+function checkRealIpFrom(d: Directive): void {
+  const a = d.args[0]
+  if (a === 'unix:' || isCidr(a)) return
+  throw configError(d, `host name "${a}" in "set_real_ip_from" is not supported by dyups, use addresses`)
+}
+
 /** ngx_http_access_rule */
 function checkAccess(d: Directive): void {
   const a = d.args[0]
@@ -548,6 +555,19 @@ export const DIRECTIVES: readonly DirectiveSpec[] = [
   // access, headers, logs
   spec('allow', [...HSL, 'limit_except'], 1, { docs: 'Allow an address, CIDR, `unix:` or `all`.', validate: checkAccess }),
   spec('deny', [...HSL, 'limit_except'], 1, { docs: 'Deny an address, CIDR, `unix:` or `all`.', validate: checkAccess }),
+  spec('set_real_ip_from', HSL, 1, {
+    docs: 'A trusted address, CIDR or `unix:`: requests from it take their client address from `real_ip_header`.',
+    validate: checkRealIpFrom,
+  }),
+  spec('real_ip_header', HSL, 1, {
+    unique: true,
+    default: 'X-Real-IP',
+    docs: 'Where a trusted request\'s client address is: `X-Real-IP`, `X-Forwarded-For`, another header\'s name, or `proxy_protocol` (never applies: `listen` has no `proxy_protocol`).',
+  }),
+  flag('real_ip_recursive', HSL, {
+    default: 'off',
+    docs: '`on`: the last address of `real_ip_header` that is not trusted; `off`: the last address.',
+  }),
   spec('limit_except', LOC, [1, MORE], {
     block: 'limit_except',
     unique: true,

@@ -10,6 +10,7 @@ import { HeaderPlan, NEXT_ERROR, NEXT_TIMEOUT, NEXT_INVALID_HEADER, NEXT_500, NE
   NEXT_403, NEXT_404, NEXT_429, NEXT_NON_IDEMPOTENT, DEFAULT_HIDE, TempPath, type ProxySettings } from '../../proxy/index.js'
 import { VERSION } from '../../version.js'
 import { compileAccess } from '../modules/access.js'
+import { compileRealIp, NO_REALIP, realIpLevel, type RealIpLevel } from '../modules/realip.js'
 import { AuthCompiler, NO_AUTH, type AuthLevel } from '../modules/auth-basic.js'
 import { limitMethods } from '../modules/limit-except.js'
 import { AccessLog, compileAccessLogs, defaultAccessLog, LogFiles, LogFormats, type AccessLogContext } from '../modules/access-log.js'
@@ -54,6 +55,7 @@ const NEXT_BITS: Record<string, number> = {
 /** Settings inherited down http → server → location, each level overriding what it sets. */
 interface Inherited {
   access: LocConf['access']
+  realip: RealIpLevel
   /** auth_basic and auth_basic_user_file in force, and what compiles them. */
   auth: AuthLevel
   authCompiler: AuthCompiler
@@ -116,7 +118,7 @@ export function compileHttp(src: HttpSource): HttpConfig {
   const confDir = dirname(resolve(src.prefix, src.confFile))
   const base = level(
     {
-      access: null, auth: NO_AUTH, authCompiler: new AuthCompiler(confDir, src.warn), satisfyAny: false, addHeaders: [], clientMaxBodySize: 1024 * 1024, bodyBufferSize: 16 * 1024, bodyTemp: defaultTemp,
+      access: null, realip: NO_REALIP, auth: NO_AUTH, authCompiler: new AuthCompiler(confDir, src.warn), satisfyAny: false, addHeaders: [], clientMaxBodySize: 1024 * 1024, bodyBufferSize: 16 * 1024, bodyTemp: defaultTemp,
       temps, requestBuffering: true, prefix: src.prefix, keepaliveTimeout: 75_000, keepaliveHeader: 0, keepaliveRequests: 1000,
       clientBodyTimeout: 60_000, clientHeaderTimeout: 60_000, sendTimeout: 60_000, defaultType: 'text/plain',
       types: DEFAULT_TYPES, serverTokens: true, charset: null, expires: null, proxyHeaders: [], proxyVersion: '1.0',
@@ -199,6 +201,7 @@ function level(parent: Inherited, block: readonly Directive[], vars: Variables, 
   if (logs !== undefined) i.logs = logs
   const own = compileAccess(block)
   if (own !== null) i.access = own
+  i.realip = realIpLevel(i.realip, block)
   i.auth = i.authCompiler.level(i.auth, block, vars)
   i.errorPages = compileErrorPages(block, vars) ?? i.errorPages
   i.redirects = levelRedirects(block) ?? i.redirects
@@ -292,6 +295,7 @@ function locConf(i: Inherited, block: readonly Directive[], vars: Variables, log
   const le = inherit === undefined ? find(block, 'limit_except') : undefined
   return {
     handler,
+    realip: compileRealIp(i.realip),
     access: i.access,
     auth: i.auth.auth,
     satisfyAny: i.satisfyAny,

@@ -4,6 +4,7 @@
  */
 import type { HeaderPlan, ProxySettings, TempPath } from '../../proxy/index.js'
 import type { AccessRules } from '../modules/access.js'
+import type { RealIp } from '../modules/realip.js'
 import type { AuthBasic } from '../modules/auth-basic.js'
 import type { LocationTree } from './locations.js'
 import type { MimeTypes } from './mime.js'
@@ -67,6 +68,8 @@ export interface AddHeader {
 /** Everything that applies to a request once its location is known (inherited http → server → location). */
 export interface LocConf {
   handler: Handler
+  /** set_real_ip_from and its settings in force; null: none (realip does nothing). */
+  realip: RealIp | null
   access: AccessRules | null
   /** `auth_basic` with a user file in force; null: none (or only one of the two directives). */
   auth: AuthBasic | null

@@ -302,6 +302,9 @@ export class Connection implements Downstream, PhaseHost, ContentResponder, Dead
       log('info', `client sent plain HTTP request to HTTPS port while reading client request headers${this.where()}`)
       return this.finishLocal(497)
     }
+    // realip's post-read handler, with the server level's settings, as nginx runs it before the server's rewrites.
+    const ri = server.serverConf.realip
+    if (ri !== null) ri.apply(req)
     startPhases(this, req)
   }
 

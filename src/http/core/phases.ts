@@ -14,7 +14,6 @@ export interface PhaseHost extends RewriteAnswer {
   readonly gone: boolean
   /** The connection's location search state, reused by every request. */
   readonly match: LocationMatch
-  readonly remoteAddr: string
   finishLocal(status: number): void
   sendLocal(status: number, body: string | null, headers: [string, string][] | null): void
   /** A Content-Length over the location's client_max_body_size: true when the body is to be refused (413). */
@@ -69,6 +68,8 @@ function route(h: PhaseHost, req: HttpRequest, named: LocConf | null): void {
     }
   }
   const lc = req.loc
+  // realip's pre-access handler: the location's settings, when the server's did not apply.
+  if (lc.realip !== null && req.realipAddr === null) lc.realip.apply(req)
   if (lc.access !== null || lc.auth !== null) {
     const status = accessPhase(lc, req, h)
     if (status !== 0) return h.finishLocal(status)

@@ -43,6 +43,9 @@ export interface VarSource {
   headers: readonly string[]
   remoteAddr: string
   remotePort: number
+  /** The connection's own address when realip changed `remoteAddr` (`$realip_remote_addr`), else null. */
+  realipAddr: string | null
+  realipPort: number
   serverAddr: string
   serverPort: number
   /** `http` or `https`. */
@@ -97,6 +100,8 @@ export class VarSourceFields {
   host = ''
   remoteAddr = ''
   remotePort = 0
+  realipAddr: string | null = null
+  realipPort = 0
   serverAddr = ''
   serverPort = 0
   scheme = 'http'
@@ -399,6 +404,11 @@ const CORE: Readonly<Record<string, Getter>> = {
   binary_remote_addr: binaryRemoteAddr,
   remote_addr: (s) => s.remoteAddr,
   remote_port: (s) => (s.remotePort > 0 ? String(s.remotePort) : ''),
+  realip_remote_addr: (s) => s.realipAddr ?? s.remoteAddr,
+  realip_remote_port: (s) => {
+    const p = s.realipAddr !== null ? s.realipPort : s.remotePort
+    return p > 0 ? String(p) : ''
+  },
   server_addr: (s) => s.serverAddr,
   server_port: (s) => (s.serverPort > 0 ? String(s.serverPort) : ''),
   server_protocol: (s) => nz(s.protocol),

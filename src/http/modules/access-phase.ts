@@ -22,16 +22,14 @@ export interface AccessConf {
   readonly satisfyAny: boolean
 }
 
-export interface AccessHost extends AuthHost {
-  readonly remoteAddr: string
-}
+export type AccessHost = AuthHost
 
 /** @returns 0 to go on, else the status to answer (401 with `req.wwwAuthenticate` set, 403 or 500) */
 export function accessPhase(lc: AccessConf, req: AuthTarget, h: AccessHost): number {
   const rules = lc.access
   const auth = lc.auth
   if (!lc.satisfyAny) {
-    if (rules !== null && rules.verdict(h.remoteAddr) === DENIED) {
+    if (rules !== null && rules.verdict(req.remoteAddr) === DENIED) {
       log('error', `access forbidden by rule${h.where()}`)
       return 403
     }
@@ -43,7 +41,7 @@ export function accessPhase(lc: AccessConf, req: AuthTarget, h: AccessHost): num
   }
   let code = 0
   if (rules !== null) {
-    const v = rules.verdict(h.remoteAddr)
+    const v = rules.verdict(req.remoteAddr)
     if (v === ALLOWED) return 0
     if (v === DENIED) code = 403
   }
