@@ -603,6 +603,12 @@ export const DIRECTIVES: readonly DirectiveSpec[] = [
     validate: (d) => checkVariableName(d, d.args[1]),
     entry: checkMapEntry,
   }),
+  spec('split_clients', HTTP, 2, {
+    block: 'map',
+    raw: true,
+    docs: 'A variable for A/B testing: `PERCENT% VALUE;` parts and `* VALUE;`, chosen by the MurmurHash2 of the string (variables allowed), the same buckets as nginx.',
+    validate: (d) => checkVariableName(d, d.args[1]),
+  }),
   spec('resolver', HSL, [1, MORE], { unique: true, docs: 'DNS servers for names not known as groups.', validate: checkResolver }),
   msec('resolver_timeout', HSL, { default: '30s', docs: 'DNS timeout.' }),
   spec('log_format', HTTP, [2, MORE], { docs: 'Define an access log format.', validate: checkLogFormat }),

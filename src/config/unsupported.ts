@@ -47,7 +47,7 @@ export const UNSUPPORTED: readonly string[] = [
   'autoindex_exact_size', 'autoindex_format', 'autoindex_localtime', 'random_index',
   'ssi', 'ssi_types', 'ssi_silent_errors', 'ssi_value_length', 'ssi_min_file_chunk', 'ssi_last_modified',
   'geo', 'geoip_country', 'geoip_city', 'geoip_org', 'geoip_proxy', 'geoip_proxy_recursive',
-  'split_clients', 'mirror',
+  'mirror',
   'mirror_request_body', 'slice', 'health_check', 'match', 'status_zone', 'api', 'status', 'stub_status',
   'gzip_static', 'gunzip', 'gunzip_buffers', 'brotli', 'brotli_types',
   'brotli_comp_level', 'brotli_static', 'charset_map', 'charset_types', 'override_charset',

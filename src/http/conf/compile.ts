@@ -10,6 +10,7 @@ import { HeaderPlan, NEXT_ERROR, NEXT_TIMEOUT, NEXT_INVALID_HEADER, NEXT_500, NE
   NEXT_403, NEXT_404, NEXT_429, NEXT_NON_IDEMPOTENT, DEFAULT_HIDE, TempPath, type ProxySettings } from '../../proxy/index.js'
 import { VERSION } from '../../version.js'
 import { compileAccess } from '../modules/access.js'
+import { addSplitClients } from '../modules/split-clients.js'
 import { compileRealIp, NO_REALIP, realIpLevel, type RealIpLevel } from '../modules/realip.js'
 import { AuthCompiler, NO_AUTH, type AuthLevel } from '../modules/auth-basic.js'
 import { limitMethods } from '../modules/limit-except.js'
@@ -105,6 +106,7 @@ export function compileHttp(src: HttpSource): HttpConfig {
   const vars = new Variables({ version: VERSION })
   const block = http?.block ?? []
   for (const d of block) if (d.name === 'map') vars.addMap(d)
+  addSplitClients(block, vars)
   const files = new LogFiles({ onError: (m) => log('alert', m) })
   const logCtx: AccessLogContext = { formats: new LogFormats(vars), files, vars, resolvePath: (p) => resolve(src.prefix, p) }
   for (const d of block) if (d.name === 'log_format') logCtx.formats.add(d)

@@ -640,6 +640,8 @@ interface Def {
   /** `set` slot, -1 when the variable is never `set`. */
   slot: number
   map: MapVar | null
+  /** A module's variable (split_clients, geo): computed per read. */
+  fn: Getter | null
   capture: boolean
 }
 
@@ -677,7 +679,7 @@ export class Variables {
     }
     let d = this.defs.get(name)
     if (d === undefined) {
-      d = { slot: -1, map: null, capture: false }
+      d = { slot: -1, map: null, fn: null, capture: false }
       this.defs.set(name, d)
     }
     return d
@@ -812,6 +814,21 @@ export class Variables {
     }
     // A later map of the same variable replaces an earlier one, as in nginx.
     def.map = m
+    def.fn = null
+  }
+
+  /**
+   * Declare a variable a module computes (`split_clients`, `geo`); a later `map`, `geo` or `split_clients` of the
+   * same name replaces it, as in nginx.
+   * @param name without `$`
+   * @throws DyupsError E_CONFIG `the duplicate "host" variable` for a core variable's name
+   */
+  addComputed(name: string, get: Getter, at?: Pos): void {
+    const n = asciiLower(name)
+    if (n.length === 0) throw new DyupsError('E_CONFIG', 'invalid variable name "$"', at)
+    const def = this.def(n, at)
+    def.fn = get
+    def.map = null
   }
 
   /**
@@ -869,6 +886,14 @@ export class Variables {
 function defGetter(name: string, d: Def): Getter {
   const slot = d.slot
   const m = d.map
+  const fn = d.fn
+  if (fn !== null) {
+    if (slot < 0) return fn
+    return (src) => {
+      const v = src.sets[slot]
+      return v !== undefined ? v : fn(src)
+    }
+  }
   if (m !== null) {
     const evalMap = (src: VarSource): string | undefined => {
       if (cycle) return undefined
