@@ -603,6 +603,14 @@ export const DIRECTIVES: readonly DirectiveSpec[] = [
     validate: (d) => checkVariableName(d, d.args[1]),
     entry: checkMapEntry,
   }),
+  spec('geo', HTTP, [1, 2], {
+    block: 'map',
+    raw: true,
+    docs: 'A variable by client address (or `$address`): `CIDR VALUE;` (longest prefix wins), `default`, `delete`, `proxy`, `proxy_recursive`, `include`, or `ranges;` with `A-B VALUE;`.',
+    validate: (d) => {
+      for (const a of d.args) checkVariableName(d, a)
+    },
+  }),
   spec('split_clients', HTTP, 2, {
     block: 'map',
     raw: true,

@@ -46,7 +46,7 @@ export const UNSUPPORTED: readonly string[] = [
   'addition_types', 'add_before_body', 'add_after_body', 'add_trailer',
   'autoindex_exact_size', 'autoindex_format', 'autoindex_localtime', 'random_index',
   'ssi', 'ssi_types', 'ssi_silent_errors', 'ssi_value_length', 'ssi_min_file_chunk', 'ssi_last_modified',
-  'geo', 'geoip_country', 'geoip_city', 'geoip_org', 'geoip_proxy', 'geoip_proxy_recursive',
+  'geoip_country', 'geoip_city', 'geoip_org', 'geoip_proxy', 'geoip_proxy_recursive',
   'mirror',
   'mirror_request_body', 'slice', 'health_check', 'match', 'status_zone', 'api', 'status', 'stub_status',
   'gzip_static', 'gunzip', 'gunzip_buffers', 'brotli', 'brotli_types',

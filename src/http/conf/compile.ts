@@ -11,6 +11,7 @@ import { HeaderPlan, NEXT_ERROR, NEXT_TIMEOUT, NEXT_INVALID_HEADER, NEXT_500, NE
 import { VERSION } from '../../version.js'
 import { compileAccess } from '../modules/access.js'
 import { addSplitClients } from '../modules/split-clients.js'
+import { addGeo } from '../modules/geo.js'
 import { compileRealIp, NO_REALIP, realIpLevel, type RealIpLevel } from '../modules/realip.js'
 import { AuthCompiler, NO_AUTH, type AuthLevel } from '../modules/auth-basic.js'
 import { limitMethods } from '../modules/limit-except.js'
@@ -107,6 +108,7 @@ export function compileHttp(src: HttpSource): HttpConfig {
   const block = http?.block ?? []
   for (const d of block) if (d.name === 'map') vars.addMap(d)
   addSplitClients(block, vars)
+  addGeo(block, vars, src.warn)
   const files = new LogFiles({ onError: (m) => log('alert', m) })
   const logCtx: AccessLogContext = { formats: new LogFormats(vars), files, vars, resolvePath: (p) => resolve(src.prefix, p) }
   for (const d of block) if (d.name === 'log_format') logCtx.formats.add(d)

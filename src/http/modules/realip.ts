@@ -67,29 +67,8 @@ export class RealIp {
     const type = this.type
     if (type === PROXY) return
     if (type === XFWD) {
-      // Every X-Forwarded-For field, the last first (1.22's array of them).
-      let found = false
-      let addr = req.remoteAddr
-      let port = -1
-      for (let i = h.length - 2; i >= 0; i -= 2) {
-        if (!isXff(h[i]!)) continue
-        const r = this.forwarded(addr, h[i + 1]!)
-        if (r !== null) {
-          addr = r.addr
-          port = r.port
-        }
-        if (!this.recursive) {
-          if (r !== null) return set(req, addr, port)
-          return found ? set(req, addr, port) : undefined
-        }
-        if (r === null || r.done) {
-          // Declined here after earlier fields found one (NGX_DONE), or this field stopped the walk.
-          if (r !== null || found) set(req, addr, port)
-          return
-        }
-        found = true
-      }
-      if (found) set(req, addr, port)
+      const r = this.forwardedFor(h, req.remoteAddr)
+      if (r !== null) set(req, r.addr, r.port)
       return
     }
     const name = type === XREALIP ? 'x_real_ip' : this.header
@@ -99,6 +78,31 @@ export class RealIp {
       if (r !== null) set(req, r.addr, r.port)
       return
     }
+  }
+
+  /**
+   * ngx_http_get_forwarded_addr over every X-Forwarded-For field, the last first (1.22 keeps them in an array).
+   * @param addr the address the request came from
+   * @returns the address taken (port 0: none), or null when none is (nginx's NGX_DECLINED)
+   */
+  forwardedFor(h: readonly string[], addr: string): { addr: string; port: number } | null {
+    let found = false
+    let port = -1
+    for (let i = h.length - 2; i >= 0; i -= 2) {
+      if (!isXff(h[i]!)) continue
+      const r = this.forwarded(addr, h[i + 1]!)
+      if (r !== null) {
+        addr = r.addr
+        port = r.port
+      }
+      if (!this.recursive) return r
+      if (r === null || r.done) {
+        // Declined here after earlier fields found one (NGX_DONE), or this field stopped the walk.
+        return r !== null || found ? { addr, port } : null
+      }
+      found = true
+    }
+    return found ? { addr, port } : null
   }
 
   /**
@@ -139,6 +143,11 @@ export class RealIp {
       if (!this.recursive || p <= 0) return found
     }
   }
+}
+
+/** The trusted addresses of `geo`'s `proxy` lines, read from X-Forwarded-For as realip reads it. */
+export function forwardedReader(from: AccessRules, recursive: boolean): RealIp {
+  return new RealIp(from, XFWD, '', recursive)
 }
 
 function set(req: RealIpTarget, addr: string, port: number): void {
