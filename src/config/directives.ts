@@ -248,6 +248,14 @@ function checkRealIpFrom(d: Directive): void {
   throw configError(d, `host name "${a}" in "set_real_ip_from" is not supported by dyups, use addresses`)
 }
 
+/** ngx_conf_set_num_slot with nginx's bounds for limit_req_status / limit_conn_status. */
+function checkLimitStatus(d: Directive): void {
+  const v = d.args[0]
+  if (!/^\d+$/.test(v)) throw invalidValue(d)
+  const n = Number(v)
+  if (n < 400 || n > 599) throw configError(d, 'value must be between 400 and 599')
+}
+
 /** ngx_http_access_rule */
 function checkAccess(d: Directive): void {
   const a = d.args[0]
@@ -568,6 +576,26 @@ export const DIRECTIVES: readonly DirectiveSpec[] = [
     default: 'off',
     docs: '`on`: the last address of `real_ip_header` that is not trusted; `off`: the last address.',
   }),
+  spec('limit_req_zone', HTTP, [3, 4], {
+    docs: 'A request-rate zone: `KEY zone=NAME:SIZE rate=Nr/s|Nr/m` (state shared by the workers).',
+  }),
+  spec('limit_req', HSL, [1, 3], {
+    docs: 'Limit the request rate by a zone: `zone=NAME [burst=N] [nodelay|delay=N]`; excess requests are delayed, then refused.',
+  }),
+  spec('limit_req_status', HSL, 1, { unique: true, default: '503', docs: 'Status of a refused request.', validate: checkLimitStatus }),
+  oneOf('limit_req_log_level', HSL, ['info', 'notice', 'warn', 'error'], {
+    default: 'error',
+    docs: 'Level of the "limiting requests" line (delays are logged one level lower).',
+  }),
+  flag('limit_req_dry_run', HSL, { default: 'off', docs: '`on`: count and log, but neither delay nor refuse.' }),
+  spec('limit_conn_zone', HTTP, 2, { docs: 'A zone counting requests in progress: `KEY zone=NAME:SIZE` (shared by the workers).' }),
+  spec('limit_conn', HSL, 2, { docs: 'At most N requests in progress per key of the zone: `ZONE N`.' }),
+  spec('limit_conn_status', HSL, 1, { unique: true, default: '503', docs: 'Status of a refused request.', validate: checkLimitStatus }),
+  oneOf('limit_conn_log_level', HSL, ['info', 'notice', 'warn', 'error'], {
+    default: 'error',
+    docs: 'Level of the "limiting connections" line.',
+  }),
+  flag('limit_conn_dry_run', HSL, { default: 'off', docs: '`on`: count and log, but do not refuse.' }),
   spec('limit_except', LOC, [1, MORE], {
     block: 'limit_except',
     unique: true,
@@ -604,7 +632,7 @@ export const DIRECTIVES: readonly DirectiveSpec[] = [
     entry: checkMapEntry,
   }),
   spec('geo', HTTP, [1, 2], {
-    block: 'map',
+    block: 'geo',
     raw: true,
     docs: 'A variable by client address (or `$address`): `CIDR VALUE;` (longest prefix wins), `default`, `delete`, `proxy`, `proxy_recursive`, `include`, or `ranges;` with `A-B VALUE;`.',
     validate: (d) => {
@@ -612,7 +640,7 @@ export const DIRECTIVES: readonly DirectiveSpec[] = [
     },
   }),
   spec('split_clients', HTTP, 2, {
-    block: 'map',
+    block: 'split_clients',
     raw: true,
     docs: 'A variable for A/B testing: `PERCENT% VALUE;` parts and `* VALUE;`, chosen by the MurmurHash2 of the string (variables allowed), the same buckets as nginx.',
     validate: (d) => checkVariableName(d, d.args[1]),

@@ -2,6 +2,7 @@
  * http/: the request path: listeners, virtual servers, locations, variables, handlers, error pages, access log.
  */
 export { compileHttp, type HttpSource } from './conf/compile.js'
+export { removeZoneObjects, sharedZonesUnavailable } from './lib/shm-zone.js'
 export { HttpWorker } from './core/worker.js'
 export type { HealthSource, WorkerDeps } from './lib/context.js'
 export { RoutingTable } from './lib/routing-table.js'

@@ -16,6 +16,7 @@ import { Store, packDelta, type Change, type Delta } from '../store/index.js'
 import { groupKey, packGroup, unpackGroup, type UpstreamGroup } from '../upstream/index.js'
 import type { PeerRow } from '../dyups/index.js'
 import { Prober } from '../health/index.js'
+import { removeZoneObjects } from '../http/index.js'
 import { bootConfig, type Booted, type BootOptions } from './boot.js'
 import { coalesced } from './coalesce.js'
 import { Coordinator } from './coordinator.js'
@@ -71,6 +72,8 @@ export async function runPrimary(opts: BootOptions, booted: Booted, onReady: () 
   let { settings, boot } = booted
   configureLog(settings.errorLogs)
   for (const w of booted.warnings) log('warn', w)
+  // Zones of primaries that died without removing them.
+  removeZoneObjects()
   // Where the workers are listed, and what they are told: the pid file of the start (a reload does not move them).
   const pidPath = settings.pidPath
   // Workers of a primary that died on this pid file, still serving: this start replaces them (see takeOver below).
@@ -411,6 +414,8 @@ export async function runPrimary(opts: BootOptions, booted: Booted, onReady: () 
       }
       removeWorkerPids(pidPath, process.pid)
       removePid(settings.pidPath)
+      // The limit_req/limit_conn zones' shared memory outlives workers and reloads, not the primary.
+      removeZoneObjects(process.pid)
       process.exit(code)
     })())
 

@@ -165,7 +165,7 @@ export function startWorker(): void {
           table.init(msg.snapshot, parts)
           parts.length = 0
           health.reset(msg.down ?? [])
-          http = new HttpWorker(compileHttp(msg.boot), { table, sink, trylock: settings.trylock, readMsgLog: settings.readMsgLog, health: healthSource, live: liveSource })
+          http = new HttpWorker(compileHttp({ ...msg.boot, shm: `/dyups-${process.ppid}` }), { table, sink, trylock: settings.trylock, readMsgLog: settings.readMsgLog, health: healthSource, live: liveSource })
           if (msg.hold) send({ t: 'built' })
           else listen(http)
         } catch (e) {

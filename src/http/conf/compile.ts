@@ -12,6 +12,8 @@ import { VERSION } from '../../version.js'
 import { compileAccess } from '../modules/access.js'
 import { addSplitClients } from '../modules/split-clients.js'
 import { addGeo } from '../modules/geo.js'
+import { compileLimitReq, compileReqZones, limitReqLevel, NO_LIMIT_REQ, type LimitReqLevel, type ReqZone } from '../modules/limit-req.js'
+import { compileConnZones, compileLimitConn, limitConnLevel, NO_LIMIT_CONN, type ConnZone, type LimitConnLevel } from '../modules/limit-conn.js'
 import { compileRealIp, NO_REALIP, realIpLevel, type RealIpLevel } from '../modules/realip.js'
 import { AuthCompiler, NO_AUTH, type AuthLevel } from '../modules/auth-basic.js'
 import { limitMethods } from '../modules/limit-except.js'
@@ -41,6 +43,11 @@ export interface HttpSource {
   prefix: string
   confFile: string
   tree: readonly Directive[]
+  /**
+   * The name prefix of the primary's shared-memory objects (`/dyups-PID`), for limit_req and limit_conn zones the
+   * workers share; absent: zones in this process's memory (`-t`, `master_process off`).
+   */
+  shm?: string
   /** Receives the start-up warnings (a `dyups_interface` open to every address); none when absent. */
   warn?: (message: string, at: Pos) => void
 }
@@ -58,6 +65,10 @@ const NEXT_BITS: Record<string, number> = {
 interface Inherited {
   access: LocConf['access']
   realip: RealIpLevel
+  limitReq: LimitReqLevel
+  limitConn: LimitConnLevel
+  reqZones: Map<string, ReqZone>
+  connZones: Map<string, ConnZone>
   /** auth_basic and auth_basic_user_file in force, and what compiles them. */
   auth: AuthLevel
   authCompiler: AuthCompiler
@@ -122,7 +133,9 @@ export function compileHttp(src: HttpSource): HttpConfig {
   const confDir = dirname(resolve(src.prefix, src.confFile))
   const base = level(
     {
-      access: null, realip: NO_REALIP, auth: NO_AUTH, authCompiler: new AuthCompiler(confDir, src.warn), satisfyAny: false, addHeaders: [], clientMaxBodySize: 1024 * 1024, bodyBufferSize: 16 * 1024, bodyTemp: defaultTemp,
+      access: null, realip: NO_REALIP, limitReq: NO_LIMIT_REQ, limitConn: NO_LIMIT_CONN,
+      reqZones: compileReqZones(block, vars, src.shm ?? null), connZones: compileConnZones(block, vars, src.shm ?? null),
+      auth: NO_AUTH, authCompiler: new AuthCompiler(confDir, src.warn), satisfyAny: false, addHeaders: [], clientMaxBodySize: 1024 * 1024, bodyBufferSize: 16 * 1024, bodyTemp: defaultTemp,
       temps, requestBuffering: true, prefix: src.prefix, keepaliveTimeout: 75_000, keepaliveHeader: 0, keepaliveRequests: 1000,
       clientBodyTimeout: 60_000, clientHeaderTimeout: 60_000, sendTimeout: 60_000, defaultType: 'text/plain',
       types: DEFAULT_TYPES, serverTokens: true, charset: null, expires: null, proxyHeaders: [], proxyVersion: '1.0',
@@ -206,6 +219,8 @@ function level(parent: Inherited, block: readonly Directive[], vars: Variables, 
   const own = compileAccess(block)
   if (own !== null) i.access = own
   i.realip = realIpLevel(i.realip, block)
+  i.limitReq = limitReqLevel(i.limitReq, block, i.reqZones)
+  i.limitConn = limitConnLevel(i.limitConn, block, i.connZones)
   i.auth = i.authCompiler.level(i.auth, block, vars)
   i.errorPages = compileErrorPages(block, vars) ?? i.errorPages
   i.redirects = levelRedirects(block) ?? i.redirects
@@ -300,6 +315,8 @@ function locConf(i: Inherited, block: readonly Directive[], vars: Variables, log
   return {
     handler,
     realip: compileRealIp(i.realip),
+    limitReq: compileLimitReq(i.limitReq),
+    limitConn: compileLimitConn(i.limitConn),
     access: i.access,
     auth: i.auth.auth,
     satisfyAny: i.satisfyAny,

@@ -5,6 +5,8 @@
 import type { HeaderPlan, ProxySettings, TempPath } from '../../proxy/index.js'
 import type { AccessRules } from '../modules/access.js'
 import type { RealIp } from '../modules/realip.js'
+import type { LimitReqConf } from '../modules/limit-req.js'
+import type { LimitConnConf } from '../modules/limit-conn.js'
 import type { AuthBasic } from '../modules/auth-basic.js'
 import type { LocationTree } from './locations.js'
 import type { MimeTypes } from './mime.js'
@@ -70,6 +72,10 @@ export interface LocConf {
   handler: Handler
   /** set_real_ip_from and its settings in force; null: none (realip does nothing). */
   realip: RealIp | null
+  /** limit_req in force; null: none. */
+  limitReq: LimitReqConf | null
+  /** limit_conn in force; null: none. */
+  limitConn: LimitConnConf | null
   access: AccessRules | null
   /** `auth_basic` with a user file in force; null: none (or only one of the two directives). */
   auth: AuthBasic | null

@@ -3,6 +3,7 @@
  * location, writes the response, and loops for keep-alive and pipelined requests. It is also the `Downstream` of
  * the proxy exchange, so a proxied request costs no extra object for its client side.
  */
+import { releaseLimitConn } from '../modules/limit-conn.js'
 import type { Socket } from 'node:net'
 import type { Readable } from 'node:stream'
 import type { Deadline, DeadlineOwner, DeadlineWheel } from '../../deadlines.js'
@@ -942,6 +943,8 @@ export class Connection implements Downstream, PhaseHost, ContentResponder, Dead
       this.gzEnding = false
       this.worker.logRequest(this.req)
     }
+    // A request that ends with its client and is not logged (one delayed by limit_req) still stops counting.
+    if (this.req !== null && this.req.limitConnHeld !== null) releaseLimitConn(this.req)
     this.socket.destroy()
     this.peer?.destroy()
     this.gz?.destroy()

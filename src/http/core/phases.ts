@@ -8,6 +8,8 @@ import type { HttpRequest, LocConf } from '../conf/types.js'
 import type { LocationMatch } from '../conf/locations.js'
 import { ANSWERED, GO_ON, runRewrites, type RewriteAnswer } from '../modules/rewrite.js'
 import { accessPhase } from '../modules/access-phase.js'
+import { limitReq } from '../modules/limit-req.js'
+import { limitConn } from '../modules/limit-conn.js'
 
 /** What the phases need of the connection that carries the request. */
 export interface PhaseHost extends RewriteAnswer {
@@ -68,8 +70,29 @@ function route(h: PhaseHost, req: HttpRequest, named: LocConf | null): void {
     }
   }
   const lc = req.loc
-  // realip's pre-access handler: the location's settings, when the server's did not apply.
+  // The pre-access phase, in nginx's order: realip (the location's settings, when the server's did not apply),
+  // limit_req, limit_conn.
   if (lc.realip !== null && req.realipAddr === null) lc.realip.apply(req)
+  if (lc.limitReq !== null) {
+    const r = limitReq(lc.limitReq, req, h)
+    if (r > 0) return h.finishLocal(r)
+    // Delayed (burst without nodelay): the rest of the phases run when the delay is over.
+    if (r < 0) return void setTimeout(afterDelay, -r, h, req)
+  }
+  afterLimitReq(h, req)
+}
+
+function afterDelay(h: PhaseHost, req: HttpRequest): void {
+  if (!h.gone) afterLimitReq(h, req)
+}
+
+/** limit_conn, then the access phase and content. */
+function afterLimitReq(h: PhaseHost, req: HttpRequest): void {
+  const lc = req.loc!
+  if (lc.limitConn !== null) {
+    const r = limitConn(lc.limitConn, req, h)
+    if (r > 0) return h.finishLocal(r)
+  }
   if (lc.access !== null || lc.auth !== null) {
     const status = accessPhase(lc, req, h)
     if (status !== 0) return h.finishLocal(status)

@@ -3,6 +3,7 @@
  * pools. Built from a compiled configuration; stopped gracefully (listeners closed, idle connections closed,
  * requests in flight finished) or at once.
  */
+import { releaseLimitConn } from '../modules/limit-conn.js'
 import { createServer, type Server, type Socket } from 'node:net'
 import { existsSync, unlinkSync } from 'node:fs'
 import type { Balancer } from '../../balancer/index.js'
@@ -135,9 +136,12 @@ export class HttpWorker implements Services {
 
   logRequest(req: HttpRequest): void {
     const logs = req.loc?.accessLogs ?? this.conf.accessLogs
-    if (logs === null) return
-    req.endMsec = Date.now()
-    for (const l of logs) l.write(req)
+    if (logs !== null) {
+      req.endMsec = Date.now()
+      for (const l of logs) l.write(req)
+    }
+    // The request is over: limit_conn stops counting it, after its log line, as nginx frees it with the request.
+    if (req.limitConnHeld !== null) releaseLimitConn(req)
   }
 
   reopenLogs(): void {

@@ -45,6 +45,8 @@ export class Request<Loc = unknown, Srv = unknown> extends VarSourceFields imple
   pinnedGroup: Balancer | null = null
   /** The proxy_pass that pinned it: another location's (after an error page's redirect) looks its own group up. */
   pinnedFor: object | null = null
+  /** limit_conn: the zones and slots this request counts in until it ends (limit-conn.ts); null: none. */
+  limitConnHeld: Array<object | number> | null = null
   /** See {@link answerTime}; -1 until it is first read. */
   private answerMs = -1
 

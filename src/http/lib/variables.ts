@@ -46,6 +46,9 @@ export interface VarSource {
   /** The connection's own address when realip changed `remoteAddr` (`$realip_remote_addr`), else null. */
   realipAddr: string | null
   realipPort: number
+  /** limit_req's and limit_conn's outcome for `$limit_req_status`, `$limit_conn_status`; 0: none. */
+  limitReqStatus: number
+  limitConnStatus: number
   serverAddr: string
   serverPort: number
   /** `http` or `https`. */
@@ -102,6 +105,8 @@ export class VarSourceFields {
   remotePort = 0
   realipAddr: string | null = null
   realipPort = 0
+  limitReqStatus = 0
+  limitConnStatus = 0
   serverAddr = ''
   serverPort = 0
   scheme = 'http'
@@ -391,6 +396,10 @@ function requestId(src: VarSource): string {
   return src.requestId
 }
 
+/** The values of `$limit_req_status` and `$limit_conn_status` (modules/limit-req.ts, limit-conn.ts), nginx's words. */
+const LIMIT_REQ_NAMES = ['PASSED', 'DELAYED', 'REJECTED', 'DELAYED_DRY_RUN', 'REJECTED_DRY_RUN']
+const LIMIT_CONN_NAMES = ['PASSED', 'REJECTED', 'REJECTED_DRY_RUN']
+
 const CORE: Readonly<Record<string, Getter>> = {
   http_host: (s) => headerValue(s.headers, 'host', ', '),
   http_user_agent: (s) => headerValue(s.headers, 'user_agent', ', '),
@@ -405,6 +414,8 @@ const CORE: Readonly<Record<string, Getter>> = {
   remote_addr: (s) => s.remoteAddr,
   remote_port: (s) => (s.remotePort > 0 ? String(s.remotePort) : ''),
   realip_remote_addr: (s) => s.realipAddr ?? s.remoteAddr,
+  limit_req_status: (s) => (s.limitReqStatus === 0 ? undefined : LIMIT_REQ_NAMES[s.limitReqStatus - 1]),
+  limit_conn_status: (s) => (s.limitConnStatus === 0 ? undefined : LIMIT_CONN_NAMES[s.limitConnStatus - 1]),
   realip_remote_port: (s) => {
     const p = s.realipAddr !== null ? s.realipPort : s.remotePort
     return p > 0 ? String(p) : ''
