@@ -27,6 +27,7 @@ http {
     limit_req_zone $arg_k zone=two:1m rate=1r/m;
     limit_req_zone $arg_k zone=three:1m rate=1r/m;
     limit_req_zone $arg_k zone=four:1m rate=1r/m;
+    limit_req_zone $arg_k zone=five:1m rate=1r/s;
     limit_conn_zone $arg_k zone=conns:1m;
     server {
         listen 127.0.0.1:${port};
@@ -35,6 +36,7 @@ http {
         location /r429/ { limit_req zone=two burst=2 nodelay; limit_req_status 429; limit_req_log_level warn; proxy_pass http://127.0.0.1:${back}; add_header X-L "$limit_req_status" always; }
         location /multi/ { limit_req zone=three burst=4 nodelay; limit_req zone=one burst=2 nodelay; proxy_pass http://127.0.0.1:${back}; add_header X-L "$limit_req_status" always; }
         location /dry/ { limit_req zone=four burst=3 delay=1; limit_req_dry_run on; proxy_pass http://127.0.0.1:${back}; add_header X-L "$limit_req_status" always; }
+        location /delay/ { limit_req zone=five burst=1; proxy_pass http://127.0.0.1:${back}; add_header X-L "$limit_req_status" always; }
         location /c/ { limit_conn conns 2; proxy_pass http://127.0.0.1:${back}; }
         location /cdry/ { limit_conn conns 1; limit_conn_dry_run on; limit_conn_status 429; proxy_pass http://127.0.0.1:${back}; }
         location /c-redirect/ { limit_conn conns 1; error_page 404 = /c/; return 404; }
@@ -106,6 +108,10 @@ async function run(port: number, prefix: string, back: Awaited<ReturnType<typeof
   for (let k = 0; k < 8; k++) await get(i++, '/multi/?k=m')
   for (let k = 0; k < 6; k++) await get(i++, '/dry/?k=d')
   await get(i++, '/r/')
+  // burst without nodelay: the second request waits for its turn (about a second at 1r/s), then passes.
+  const t0 = Date.now()
+  for (let k = 0; k < 2; k++) await get(i++, '/delay/?k=w')
+  assert.ok(Date.now() - t0 >= 500, `the delayed request came back after ${Date.now() - t0} ms`)
   // limit_conn: two requests held at the backend, one on each worker; a third is refused whichever worker has it.
   const heldAnswers: Array<Promise<unknown>> = []
   // Answered in the order the backend's writes arrive: compared as a set.
@@ -161,7 +167,7 @@ test('limit_req and limit_conn count across two workers as nginx does', async (t
   assert.deepEqual(dy.errors, ngx.errors)
   // What the schedule must show: refusals at the burst, 429, dry-run outcomes, and limit_conn's refusal.
   const all = ngx.answers.join('\n')
-  for (const want of ['/r/?k=a 503 REJECTED', '/r429/?k=a 429', 'DELAYED_DRY_RUN', 'REJECTED_DRY_RUN', '/c/x 503', '/multi/?k=m 200 PASSED']) {
+  for (const want of ['/delay/?k=w 200 DELAYED', '/r/?k=a 503 REJECTED', '/r429/?k=a 429', 'DELAYED_DRY_RUN', 'REJECTED_DRY_RUN', '/c/x 503', '/multi/?k=m 200 PASSED']) {
     assert.ok(all.includes(want), `nginx's answers show no "${want}"`)
   }
 })
