@@ -738,6 +738,10 @@ export const DIRECTIVES: readonly DirectiveSpec[] = [
     default: 'on',
     docs: 'Buffer backend responses (dyups relays them with backpressure instead, never to disk, either way).',
   }),
+  str('proxy_method', HSL, { docs: 'The method sent to the backend instead of the client\'s (variables allowed).' }),
+  str('proxy_set_body', HSL, { docs: 'The body sent to the backend instead of the client\'s (variables allowed).' }),
+  flag('proxy_pass_request_headers', HSL, { default: 'on', docs: '`off`: the client\'s header lines are not sent, only `proxy_set_header`\'s.' }),
+  flag('proxy_pass_request_body', HSL, { default: 'on', docs: '`off`: the client\'s body is read but not sent.' }),
   flag('proxy_request_buffering', HSL, {
     default: 'on',
     docs: '`on`: read the whole body (memory, then a temp file) before contacting the backend, resent on retries. ' +

@@ -56,6 +56,7 @@ const SP = 0x20
  * @param values the evaluated value of each `plan.names[i]`; '' leaves the header out
  * @param client the client's request head (its headers in order)
  * @param bodyLength the body sent, -1 for none, CHUNKED_BODY for a body streamed chunked
+ * @param copyClient whether the client's header lines follow (proxy_pass_request_headers)
  */
 export function buildRequestHead(
   method: string,
@@ -65,6 +66,7 @@ export function buildRequestHead(
   values: readonly string[],
   client: MessageHead,
   bodyLength: number,
+  copyClient = true,
 ): string {
   let h = `${method} ${uri} HTTP/${version}\r\n`
   const names = plan.names
@@ -74,7 +76,7 @@ export function buildRequestHead(
   }
   if (bodyLength >= 0) h += `Content-Length: ${bodyLength}\r\n`
   else if (bodyLength === CHUNKED_BODY) h += 'Transfer-Encoding: chunked\r\n'
-  const raw = client.raw, offs = client.offsets, n = client.headerCount
+  const raw = client.raw, offs = client.offsets, n = copyClient ? client.headerCount : 0
   // A run of lines copied as they are: raw[runStart, runEnd).
   let runStart = 0, runEnd = -1
   for (let i = 0; i < n; i++) {

@@ -139,6 +139,12 @@ export class BodySpool {
     return b.length === n ? b : b.subarray(0, n)
   }
 
+  /** The whole body when it is in memory (nginx's `$request_body`), else null (in a temp file, or freed). */
+  memoryBody(): Buffer | null {
+    if (this.fd >= 0 || this.size === 0 || this.parts.length === 0) return null
+    return (this.whole ??= this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts, this.size))
+  }
+
   /** Frees the memory and the temp file; safe to call twice. */
   close(): void {
     this.parts = []

@@ -80,6 +80,10 @@ interface Inherited {
   /** One TempPath per directory, shared by every level that names it. */
   temps: Map<string, TempPath>
   requestBuffering: boolean
+  proxyMethod: Directive | null
+  proxySetBody: Directive | null
+  passHeaders: boolean
+  passBody: boolean
   keepaliveTimeout: number
   /** keepalive_timeout's second parameter, in seconds: the `Keep-Alive: timeout=N` header; 0: none. */
   keepaliveHeader: number
@@ -136,7 +140,7 @@ export function compileHttp(src: HttpSource): HttpConfig {
       access: null, realip: NO_REALIP, limitReq: NO_LIMIT_REQ, limitConn: NO_LIMIT_CONN,
       reqZones: compileReqZones(block, vars, src.shm ?? null), connZones: compileConnZones(block, vars, src.shm ?? null),
       auth: NO_AUTH, authCompiler: new AuthCompiler(confDir, src.warn), satisfyAny: false, addHeaders: [], clientMaxBodySize: 1024 * 1024, bodyBufferSize: 16 * 1024, bodyTemp: defaultTemp,
-      temps, requestBuffering: true, prefix: src.prefix, keepaliveTimeout: 75_000, keepaliveHeader: 0, keepaliveRequests: 1000,
+      temps, requestBuffering: true, proxyMethod: null, proxySetBody: null, passHeaders: true, passBody: true, prefix: src.prefix, keepaliveTimeout: 75_000, keepaliveHeader: 0, keepaliveRequests: 1000,
       clientBodyTimeout: 60_000, clientHeaderTimeout: 60_000, sendTimeout: 60_000, defaultType: 'text/plain',
       types: DEFAULT_TYPES, serverTokens: true, charset: null, expires: null, proxyHeaders: [], proxyVersion: '1.0',
       proxy: { connectTimeout: 60_000, readTimeout: 60_000, sendTimeout: 60_000, nextUpstream: NEXT_ERROR | NEXT_TIMEOUT, nextTries: 0, nextTimeout: 0 },
@@ -208,6 +212,7 @@ export function compileHttp(src: HttpSource): HttpConfig {
     vars,
     tempPaths: [...temps.values()],
     jsModules: base.scripts.jsModules,
+    keepsRequestBody: vars.uses('request_body'),
   }
 }
 
@@ -265,6 +270,10 @@ function level(parent: Inherited, block: readonly Directive[], vars: Variables, 
         break
       }
       case 'proxy_request_buffering': i.requestBuffering = a0 === 'on'; break
+      case 'proxy_method': i.proxyMethod = d; break
+      case 'proxy_set_body': i.proxySetBody = d; break
+      case 'proxy_pass_request_headers': i.passHeaders = a0 === 'on'; break
+      case 'proxy_pass_request_body': i.passBody = a0 === 'on'; break
       case 'keepalive_timeout':
         i.keepaliveTimeout = parseTime(a0, 'ms') ?? i.keepaliveTimeout
         // As ngx_http_core_keepalive: without the second parameter the header timeout is inherited, not reset.
@@ -411,7 +420,13 @@ function proxyPass(i: Inherited, d: Directive, vars: Variables, loc: Location | 
     https,
     tls,
     redirect: compileProxyRedirect({ directives: i.redirects, url: tpl.constant !== null ? url : null, hasUri: uri !== null, location: loc?.name ?? '' }, vars),
-    requestBuffering: i.requestBuffering,
+    // A body not sent as the client sent it (another, or none) is read whole first: there is nothing to stream.
+    requestBuffering: i.requestBuffering || !i.passBody || i.proxySetBody !== null,
+    method: i.proxyMethod === null ? null : vars.compile(i.proxyMethod.args[0]!, at(i.proxyMethod)),
+    setBody: i.proxySetBody === null ? null : vars.compile(i.proxySetBody.args[0]!, at(i.proxySetBody)),
+    passHeaders: i.passHeaders,
+    passBody: i.passBody,
+    bodyTemp: i.bodyTemp,
   }
 }
 

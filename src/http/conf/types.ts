@@ -48,6 +48,15 @@ export interface ProxyPass {
   redirect: ProxyRedirect | null
   /** proxy_request_buffering: read the whole body (memory, then temp file) before contacting the backend. */
   requestBuffering: boolean
+  /** proxy_method; null: the client's. */
+  method: Template | null
+  /** proxy_set_body; null: the client's body (or none, `passBody` false). */
+  setBody: Template | null
+  /** proxy_pass_request_headers, proxy_pass_request_body. */
+  passHeaders: boolean
+  passBody: boolean
+  /** Where a proxy_set_body body would spill (never: it is kept in memory whole). */
+  bodyTemp: TempPath
 }
 
 export type Handler =
@@ -178,6 +187,8 @@ export interface HttpConfig {
   workerConnections: number
   /** The `js_import`ed modules: a worker with any starts its JavaScript engine with its listeners. */
   jsModules: readonly JsModule[]
+  /** `$request_body` is used: a proxied body kept in memory stays readable until the request is logged. */
+  keepsRequestBody: boolean
 }
 
 /** A request as the request path sees it: with its server's and location's compiled configuration. */

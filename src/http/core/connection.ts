@@ -501,6 +501,8 @@ export class Connection implements Downstream, PhaseHost, ContentResponder, Dead
   private releaseBody(): void {
     if (this.bodyMode === BODY_OUT_NONE) return
     this.bodyMode = BODY_OUT_NONE
+    // `$request_body` of a proxied request: the body, if it stayed in memory, outlives its spool until the log.
+    if (this.worker.conf.keepsRequestBody && this.req !== null && this.body.spool !== null) this.req.body = this.body.spool.memoryBody()
     this.bodyPaused = false
     this.body.release()
     this.bodyRest = null

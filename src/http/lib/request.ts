@@ -17,8 +17,6 @@ export class Request<Loc = unknown, Srv = unknown> extends VarSourceFields imple
   keepAlive: boolean
   /** The response head went out: errors now end the connection instead of sending a page. */
   headerSent = false
-  /** The request body, read whole (null: none). */
-  body: Buffer | null = null
   versionMinor: number
   /** A rewrite changed `$uri` since the location was last chosen (nginx's r->uri_changed). */
   uriChanged = false

@@ -89,6 +89,8 @@ export interface VarSource {
   sets: Array<string | undefined>
   /** `$request_id`, generated on first use when ''. */
   requestId: string
+  /** The request body when it was read into memory (`$request_body`); null: none, or in a temp file. */
+  body: Buffer | null
   /** `$pid`; process.pid when absent. */
   pid?: number
 }
@@ -130,6 +132,7 @@ export class VarSourceFields {
   captures: RegExpExecArray | null = null
   sets: Array<string | undefined> = []
   requestId = ''
+  body: Buffer | null = null
 }
 
 /** A VarSource with empty values, for tests and other sources than a client's request. */
@@ -440,6 +443,8 @@ const CORE: Readonly<Record<string, Getter>> = {
   request_length: (s) => String(s.requestLength),
   request_time: (s) => secondsDotMillis(Math.max(now(s) - s.startMsec, 0)),
   request_id: requestId,
+  // ngx_http_variable_request_body: not found without a body in memory.
+  request_body: (s) => (s.body === null || s.body.length === 0 ? undefined : s.body.toString('latin1')),
   status: (s) => statusText(s.status),
   connection: (s) => String(s.connection),
   connection_requests: (s) => String(s.connectionRequests),
@@ -840,6 +845,11 @@ export class Variables {
     const def = this.def(n, at)
     def.fn = get
     def.map = null
+  }
+
+  /** Whether a compiled template or log format refers to the variable (name without `$`). */
+  uses(name: string): boolean {
+    return this.refs.has(asciiLower(name))
   }
 
   /**

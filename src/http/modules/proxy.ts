@@ -4,7 +4,7 @@
  */
 import { createBalancer, type Balancer } from '../../balancer/index.js'
 import { log } from '../../log.js'
-import { buildRequestHead, Exchange, sslName } from '../../proxy/index.js'
+import { BODY_OUT_NONE, BODY_OUT_SPOOL, BodySpool, buildRequestHead, Exchange, sslName } from '../../proxy/index.js'
 import { parseCommands } from '../../upstream/index.js'
 import type { ProxyPass } from '../conf/types.js'
 import type { ProxyResponder, Services } from '../lib/context.js'
@@ -89,13 +89,29 @@ function forward(w: Services, c: ProxyResponder, req: Request, pass: ProxyPass, 
   const values: string[] = new Array(pass.values.length)
   for (let i = 0; i < values.length; i++) values[i] = pass.values[i]!.eval(req)
   if (req.upstreamAddr !== '') req.upstreamAgain = true
-  const head = buildRequestHead(req.method, path, pass.version, pass.plan, values, req.head, c.bodyOutLength)
+  // proxy_set_body and proxy_pass_request_body off replace the client's body (read whole, then left here).
+  let spool = c.bodySpool
+  let mode = c.bodyOutMode
+  let length = c.bodyOutLength
+  if (pass.setBody !== null) {
+    const b = Buffer.from(pass.setBody.eval(req), 'latin1')
+    spool = new BodySpool(Number.MAX_SAFE_INTEGER, pass.bodyTemp)
+    spool.write(b)
+    mode = BODY_OUT_SPOOL
+    length = b.length
+  } else if (!pass.passBody) {
+    // nginx still sends the client body's Content-Length (its $proxy_internal_body_length), with no body after it.
+    spool = null
+    mode = BODY_OUT_NONE
+  }
+  const method = pass.method === null ? req.method : pass.method.eval(req)
+  const head = buildRequestHead(method, path, pass.version, pass.plan, values, req.head, length, pass.passHeaders)
   const group = balancer.group
   const sel = balancer.begin({ clientAddr: req.remoteAddr, hashKey: hashKey(w, group.policy.key, req), now: Date.now() })
   const tls = https ? pass.tls : null
-  if (tls === null) return c.startProxy(new Exchange(sel, w.pools, group.keepalive, pass.settings, head, c.bodySpool, c, c.bodyOutMode))
+  if (tls === null) return c.startProxy(new Exchange(sel, w.pools, group.keepalive, pass.settings, head, spool, c, mode))
   const name = sslName(tls.name === null ? req.proxyHost : tls.name.eval(req))
-  c.startProxy(new Exchange(sel, w.pools, group.keepalive, pass.settings, head, c.bodySpool, c, c.bodyOutMode, tls.tls, name))
+  c.startProxy(new Exchange(sel, w.pools, group.keepalive, pass.settings, head, spool, c, mode, tls.tls, name))
 }
 
 function hashKey(w: Services, key: string | undefined, req: Request): string | undefined {
