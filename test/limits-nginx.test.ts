@@ -112,6 +112,15 @@ async function run(port: number, prefix: string, back: Awaited<ReturnType<typeof
   const t0 = Date.now()
   for (let k = 0; k < 2; k++) await get(i++, '/delay/?k=w')
   assert.ok(Date.now() - t0 >= 500, `the delayed request came back after ${Date.now() - t0} ms`)
+  // A client that leaves while its request waits out the delay: the request ends with 499.
+  await get(i++, '/delay/?k=q')
+  const delays = (): number => readText(join(prefix, 'logs/error.log')).split('delaying request').length
+  const before = delays()
+  const quitter = await Conn.open(port)
+  void quitter.send('GET /delay/?k=q HTTP/1.1\r\nHost: side\r\n\r\n').catch(() => {})
+  assert.ok(await waitFor(() => delays() > before, 10_000), 'the request was not delayed')
+  quitter.close()
+  answers.push('/delay/?k=q left during its delay')
   // limit_conn: two requests held at the backend, one on each worker; a third is refused whichever worker has it.
   const heldAnswers: Array<Promise<unknown>> = []
   // Answered in the order the backend's writes arrive: compared as a set.
@@ -143,8 +152,8 @@ async function run(port: number, prefix: string, back: Awaited<ReturnType<typeof
   const lines = (): string[] => readText(logFile).split('\n').filter((l) => l !== '' && !l.includes('|/pid'))
   assert.ok(await waitFor(() => lines().length >= answers.length, 10_000), `${lines().length} log lines for ${answers.length} answers`)
   const errors = readText(join(prefix, 'logs/error.log')).split('\n')
-    .filter((l) => /limiting|delaying/.test(l))
-    .map((l) => l.replace(/^\S+ \S+ /, '').replace(/\d+#\d+: (\*\d+ )?/, '').replace(/excess: \d+\.\d+/, 'excess: E').replace(/, client: .*$/, ''))
+    .filter((l) => /limiting|delaying|prematurely/.test(l))
+    .map((l) => l.replace(/^\S+ \S+ /, '').replace(/\d+#\d+: (\*\d+ )?/, '').replace(/excess: \d+\.\d+/, 'excess: E').replace(/, client: .*$/, '').replace(/ while .*$/, ''))
   return { answers, log: lines().sort(), errors: errors.sort(), pids: pids.size }
 }
 

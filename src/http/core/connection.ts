@@ -67,6 +67,8 @@ export class Connection implements Downstream, PhaseHost, ContentResponder, Dead
   private readonly parser = new RequestHeadParser()
   private readonly target = new Target()
   readonly match = new LocationMatch()
+  /** See PhaseHost.delayed. */
+  delayed = false
   private state = HEAD
   private req: HttpRequest | null = null
   private pending: Buffer | null = null
@@ -945,7 +947,14 @@ export class Connection implements Downstream, PhaseHost, ContentResponder, Dead
       this.gzEnding = false
       this.worker.logRequest(this.req)
     }
-    // A request that ends with its client and is not logged (one delayed by limit_req) still stops counting.
+    if (this.delayed && this.req !== null) {
+      // nginx's ngx_http_test_reading during a limit_req delay: the client left, the request ends with 499.
+      this.delayed = false
+      log('info', `client prematurely closed connection${this.where()}`)
+      this.req.status = 499
+      this.worker.logRequest(this.req)
+    }
+    // A request that ends with its client and is not logged still stops counting in limit_conn zones.
     if (this.req !== null && this.req.limitConnHeld !== null) releaseLimitConn(this.req)
     this.socket.destroy()
     this.peer?.destroy()

@@ -14,6 +14,8 @@ import { limitConn } from '../modules/limit-conn.js'
 /** What the phases need of the connection that carries the request. */
 export interface PhaseHost extends RewriteAnswer {
   readonly gone: boolean
+  /** The request waits out a limit_req delay (a client that leaves meanwhile ends it with 499, as in nginx). */
+  delayed: boolean
   /** The connection's location search state, reused by every request. */
   readonly match: LocationMatch
   finishLocal(status: number): void
@@ -77,12 +79,17 @@ function route(h: PhaseHost, req: HttpRequest, named: LocConf | null): void {
     const r = limitReq(lc.limitReq, req, h)
     if (r > 0) return h.finishLocal(r)
     // Delayed (burst without nodelay): the rest of the phases run when the delay is over.
-    if (r < 0) return void setTimeout(afterDelay, -r, h, req)
+    if (r < 0) {
+      h.delayed = true
+      return void setTimeout(afterDelay, -r, h, req)
+    }
   }
   afterLimitReq(h, req)
 }
 
 function afterDelay(h: PhaseHost, req: HttpRequest): void {
+  if (!h.delayed) return
+  h.delayed = false
   if (!h.gone) afterLimitReq(h, req)
 }
 
