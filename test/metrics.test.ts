@@ -24,6 +24,10 @@ const FAMILIES = [
   ['dyups_upstream_server_active', 'GAUGE'],
   ['dyups_upstream_server_fails', 'GAUGE'],
   ['dyups_upstream_server_state', 'GAUGE'],
+  ['dyups_connections', 'GAUGE'],
+  ['dyups_connections_accepted_total', 'COUNTER'],
+  ['dyups_connections_handled_total', 'COUNTER'],
+  ['dyups_http_requests_total', 'COUNTER'],
 ]
 
 test('dyups_metrics: Prometheus text, every worker\'s counters, stable names', async (t) => {
@@ -63,8 +67,14 @@ test('dyups_metrics: Prometheus text, every worker\'s counters, stable names', a
   assert.equal(value(fs, 'dyups_upstream_servers', { upstream: 'q"x' }), 1, 'a quote in a name is escaped')
   for (const f of fs) {
     for (const m of f.metrics) {
-      assert.deepEqual(Object.keys(m.labels ?? {}), f.name.startsWith('dyups_upstream_server_') ? (f.name.endsWith('_state') ? ['upstream', 'server', 'state'] : ['upstream', 'server']) : f.name === 'dyups_upstream_servers' ? ['upstream'] : [], f.name)
+      const labels = f.name.startsWith('dyups_upstream_server_') ? (f.name.endsWith('_state') ? ['upstream', 'server', 'state'] : ['upstream', 'server']) : f.name === 'dyups_upstream_servers' ? ['upstream'] : f.name === 'dyups_connections' ? ['state'] : []
+      assert.deepEqual(Object.keys(m.labels ?? {}), labels, f.name)
     }
   }
+  // The client connections of both workers: the scrape's own is writing; every request above was one connection.
+  assert.deepEqual(fs.find((f) => f.name === 'dyups_connections')!.metrics.map((m) => m.labels!['state']), ['active', 'reading', 'writing', 'waiting'])
+  assert.ok(value(fs, 'dyups_connections', { state: 'writing' }) >= 1)
+  assert.ok(value(fs, 'dyups_connections_accepted_total') >= n + 1)
+  assert.ok(value(fs, 'dyups_http_requests_total') >= n + 1)
   assert.equal((await request(s.iface, { method: 'POST', path: '/metrics', body: '' })).status, 405)
 })

@@ -535,6 +535,7 @@ export const DIRECTIVES: readonly DirectiveSpec[] = [
 
   // dyups
   spec('dyups_interface', LOC, 0, { docs: 'Serve the REST interface that lists and changes upstream groups.' }),
+  spec('stub_status', LOC, [0, 1], { docs: 'Serve nginx\'s basic status page (connections and requests, summed over the workers); an argument, as the old `stub_status on`, is ignored.' }),
   spec('dyups_metrics', LOC, 0, { docs: 'Serve the upstream table and every server\'s live state (requests, active, failures, state; summed over the workers) in Prometheus\' text format.' }),
   msec('dyups_read_msg_timeout', HTTP, {
     default: '1s',

@@ -7,11 +7,25 @@
  * is a few lines per series.
  */
 import { rowsByAddr, serverState, sumRows } from './json.js'
-import type { LiveReport, TableView } from './types.js'
+import type { ConnCounts, LiveReport, TableView } from './types.js'
 
 export const METRICS_TYPE = 'text/plain; version=0.0.4; charset=utf-8'
 
 const STATES = ['up', 'down', 'unhealthy', 'unavailable'] as const
+
+/** The counters of every worker summed (stub_status is the whole server's, as nginx's shared counters are). */
+export function sumConns(all: readonly ConnCounts[]): ConnCounts {
+  const t: ConnCounts = { accepted: 0, handled: 0, requests: 0, active: 0, reading: 0, writing: 0 }
+  for (const c of all) {
+    t.accepted += c.accepted
+    t.handled += c.handled
+    t.requests += c.requests
+    t.active += c.active
+    t.reading += c.reading
+    t.writing += c.writing
+  }
+  return t
+}
 
 /** A label value: backslash, double quote and line feed escaped, as the format asks. */
 function label(v: string): string {
@@ -49,6 +63,24 @@ export function renderMetrics(table: TableView, live: LiveReport): string {
     `dyups_table_upstreams ${table.size}\n` +
     head('dyups_workers_reporting', 'gauge', 'Worker processes whose counters this scrape holds.') +
     `dyups_workers_reporting ${live.workers}\n` +
-    servers + requests + active + fails + state
+    servers + requests + active + fails + state +
+    connMetrics(sumConns(live.conns ?? []), head)
+  )
+}
+
+/** The client connections of every worker, as nginx-prometheus-exporter names stub_status's figures. */
+function connMetrics(t: ConnCounts, head: (name: string, type: string, help: string) => string): string {
+  return (
+    head('dyups_connections', 'gauge', 'Client connections by state (active is all of them; waiting: idle between requests).') +
+    `dyups_connections{state="active"} ${t.active}\n` +
+    `dyups_connections{state="reading"} ${t.reading}\n` +
+    `dyups_connections{state="writing"} ${t.writing}\n` +
+    `dyups_connections{state="waiting"} ${t.active - t.reading - t.writing}\n` +
+    head('dyups_connections_accepted_total', 'counter', 'Client connections accepted.') +
+    `dyups_connections_accepted_total ${t.accepted}\n` +
+    head('dyups_connections_handled_total', 'counter', 'Client connections handled (accepted and not refused for want of worker_connections).') +
+    `dyups_connections_handled_total ${t.handled}\n` +
+    head('dyups_http_requests_total', 'counter', 'Client requests begun.') +
+    `dyups_http_requests_total ${t.requests}\n`
   )
 }

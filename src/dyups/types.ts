@@ -54,6 +54,16 @@ export interface PeerRow {
   checkDown: boolean
 }
 
+/** One worker's client connection counters (http/lib/conn-stats.ts), or their sum; `waiting` is the rest of `active`. */
+export interface ConnCounts {
+  accepted: number
+  handled: number
+  requests: number
+  active: number
+  reading: number
+  writing: number
+}
+
 /** The live state of the table, gathered from every worker when it is read. */
 export interface LiveReport {
   /** Workers that answered. */
@@ -62,6 +72,8 @@ export interface LiveReport {
   statics: string[] | null
   /** One array of rows per worker that answered. */
   rows: PeerRow[][]
+  /** One entry per worker that answered: its client connections (absent: none reported, as in the interface's tests). */
+  conns?: ConnCounts[]
 }
 
 /** Where the JSON interface reads live state from. */

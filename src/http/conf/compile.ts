@@ -325,6 +325,7 @@ function locConf(i: Inherited, block: readonly Directive[], vars: Variables, log
 function handlerOf(i: Inherited, block: readonly Directive[], vars: Variables, loc: Location | undefined, inIf: boolean): Handler {
   if (find(block, 'dyups_interface')) return { kind: 'dyups' }
   if (find(block, 'dyups_metrics')) return { kind: 'metrics' }
+  if (find(block, 'stub_status')) return { kind: 'stub_status' }
   const status = find(block, 'check_status')
   if (status) return { kind: 'check_status', format: status.args[0] === 'csv' || status.args[0] === 'json' ? status.args[0] : 'html' }
   const script = i.scripts.handler(block, i.jsImports)

@@ -25,6 +25,7 @@ import { GZ_COMPRESS, GzipBody, gzipLocal, gzipProxied, gzipWhole } from '../fil
 import type { Services } from '../lib/context.js'
 import { Request } from '../lib/request.js'
 import { requestContext } from '../lib/log-context.js'
+import { connStats, READING, WAITING, WRITING } from '../lib/conn-stats.js'
 import { parseTarget, Target } from '../lib/uri.js'
 import { intercepts, sendErrorPage } from '../modules/error-page.js'
 import { pinUpstream } from '../modules/proxy.js'
@@ -122,6 +123,8 @@ export class Connection implements Downstream, PhaseHost, ContentResponder, Dead
   private lingering = false
   /** Reads arrive in the shared read buffer (shared-read.ts): bytes kept past onData must be copied. */
   private readonly shared: boolean
+  /** Where stub_status counts this connection: WAITING, READING, WRITING (lib/conn-stats.ts); -1 once closed. */
+  private stat = WAITING
 
   /** @param mode PLAIN, TLS or PLAIN_ON_TLS (tls-server.ts) */
   constructor(
@@ -156,6 +159,14 @@ export class Connection implements Downstream, PhaseHost, ContentResponder, Dead
     this.headerTimeout = worker.conf.servers[si < 0 ? 0 : si]?.clientHeaderTimeout ?? 60_000
     this.deadline = worker.deadlines.create(this)
     this.deadline.arm(this.headerTimeout)
+    connStats.active++
+  }
+
+  /** The connection's stub_status state becomes `to`: two integer updates, and none when it is already there. */
+  private enter(to: number): void {
+    if (this.stat === to || this.stat < 0) return
+    connStats.move(this.stat, to)
+    this.stat = to
   }
 
   onDeadline(): void {
@@ -233,6 +244,8 @@ export class Connection implements Downstream, PhaseHost, ContentResponder, Dead
 
   /** @param borrowed `chunk` is the shared read buffer: what follows the head is copied before it is kept. */
   private readHead(chunk: Buffer, borrowed: boolean): void {
+    // nginx counts a request from the first byte of its head (ngx_http_alloc_request).
+    if (this.stat === WAITING) this.enter(READING)
     const r = this.parser.execute(chunk, 0)
     if (r === NEED_MORE) {
       // The first bytes of a head after a keep-alive wait: client_header_timeout bounds the whole head from here.
@@ -256,6 +269,7 @@ export class Connection implements Downstream, PhaseHost, ContentResponder, Dead
   /** Answers a head that could not be parsed, then closes: the stream is out of sync. */
   private rejectHead(status: number): void {
     this.state = BUSY
+    this.enter(WRITING)
     const pages = this.worker.conf.errorPages
     const body = pages.body(status, true)
     const shown = wireStatus(status)
@@ -265,6 +279,7 @@ export class Connection implements Downstream, PhaseHost, ContentResponder, Dead
 
   private begin(head: RequestHead, rest: Buffer | null): void {
     this.requests++
+    this.enter(WRITING)
     const conf = this.worker.conf
     const req: HttpRequest = new Request(head, conf.slots)
     this.req = req
@@ -841,6 +856,7 @@ export class Connection implements Downstream, PhaseHost, ContentResponder, Dead
     const req = this.req!
     this.req = null
     this.state = HEAD
+    this.enter(WAITING)
     this.headArmed = false
     this.deadline.arm(req.loc?.keepaliveTimeout ?? 75_000)
     if (this.socket.isPaused()) this.socket.resume()
@@ -908,6 +924,12 @@ export class Connection implements Downstream, PhaseHost, ContentResponder, Dead
 
   private onClose(): void {
     this.deadline.cancel()
+    if (this.stat >= 0) {
+      // 'error' and 'close' both come here: the connection leaves the counters once.
+      this.enter(WAITING)
+      this.stat = -1
+      connStats.active--
+    }
     if (this.state === CLOSED && this.exchange === null) {
       this.worker.forget(this)
       return

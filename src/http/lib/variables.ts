@@ -15,6 +15,7 @@
  * a field of the {@link VarSource}; `$http_*` scans the header array once; no Map lookups (`set` variables are array
  * slots resolved at build time). Formatted times are cached per second.
  */
+import { connStats } from './conn-stats.js'
 import { randomBytes } from 'node:crypto'
 import { hostname as osHostname } from 'node:os'
 import { DyupsError, type Pos } from '../../errors.js'
@@ -437,6 +438,12 @@ const CORE: Readonly<Record<string, Getter>> = {
   proxy_host: (s) => nz(s.proxyHost),
   proxy_port: (s) => nz(s.proxyPort),
   proxy_add_x_forwarded_for: proxyAddXForwardedFor,
+  // stub_status's variables: this worker's connections (nginx's are its shared counters, so all workers'; see
+  // docs/observability.md).
+  connections_active: () => String(connStats.active),
+  connections_reading: () => String(connStats.reading),
+  connections_writing: () => String(connStats.writing),
+  connections_waiting: () => String(connStats.waiting),
 }
 
 const notFound: Getter = () => undefined
