@@ -6,8 +6,9 @@
  * gathered from every worker per scrape, so a registry would only be refilled and serialised each time; the format
  * is a few lines per series.
  */
-import { rowsByAddr, serverState, sumRows } from './json.js'
-import type { ConnCounts, LiveReport, TableView } from './types.js'
+import { FAIL_KINDS, LATENCY_BOUNDS_MS } from '../balancer/index.js'
+import { rowsByAddr, serverState } from './json.js'
+import type { ConnCounts, LiveReport, PeerRow, TableView } from './types.js'
 
 export const METRICS_TYPE = 'text/plain; version=0.0.4; charset=utf-8'
 
@@ -32,11 +33,51 @@ function label(v: string): string {
   return v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')
 }
 
+/** One address's rows summed over the workers: every counter the exposition shows. */
+interface Totals {
+  requests: number
+  active: number
+  fails: number
+  responses: number[]
+  failures: number[]
+  bytesIn: number
+  bytesOut: number
+  latency: number[]
+  latencySum: number
+}
+
+function total(rows: readonly PeerRow[]): Totals {
+  const t: Totals = {
+    requests: 0, active: 0, fails: 0, responses: [0, 0, 0, 0, 0], failures: FAIL_KINDS.map(() => 0), bytesIn: 0, bytesOut: 0,
+    latency: new Array<number>(LATENCY_BOUNDS_MS.length + 1).fill(0), latencySum: 0,
+  }
+  for (const r of rows) {
+    t.requests += r.requests
+    t.active += r.active
+    t.fails += r.fails
+    t.bytesIn += r.bytesIn
+    t.bytesOut += r.bytesOut
+    t.latencySum += r.latencySum
+    for (let i = 0; i < t.responses.length; i++) t.responses[i]! += r.responses[i] ?? 0
+    for (let i = 0; i < t.failures.length; i++) t.failures[i]! += r.failures[i] ?? 0
+    for (let i = 0; i < t.latency.length; i++) t.latency[i]! += r.latency[i] ?? 0
+  }
+  return t
+}
+
+/** A bucket bound in seconds, as Prometheus writes `le`. */
+const le = (ms: number): string => String(ms / 1000)
+
 /** The exposition of `table` with `live`'s counters. */
 export function renderMetrics(table: TableView, live: LiveReport): string {
   const byAddr = rowsByAddr(live)
   const head = (name: string, type: string, help: string): string => `# HELP ${name} ${help}\n# TYPE ${name} ${type}\n`
-  let requests = head('dyups_upstream_server_requests_total', 'counter', 'Attempts sent to the server (by address, summed over the workers since they started).')
+  let requests = head('dyups_upstream_server_requests_total', 'counter', 'Attempts sent to the server: the times the balancer selected it (by address, summed over the workers since they started).')
+  let responses = head('dyups_upstream_server_responses_total', 'counter', 'Responses the server gave, by status class.')
+  let failures = head('dyups_upstream_server_failures_total', 'counter', 'Attempts on the server that failed, by kind.')
+  let received = head('dyups_upstream_server_received_bytes_total', 'counter', 'Bytes read from the server.')
+  let sent = head('dyups_upstream_server_sent_bytes_total', 'counter', 'Bytes written to the server.')
+  let seconds = head('dyups_upstream_server_response_seconds', 'histogram', 'Time from the start of an attempt to the end of the server\'s response (nginx\'s $upstream_response_time).')
   let active = head('dyups_upstream_server_active', 'gauge', 'Requests in flight to the server.')
   let fails = head('dyups_upstream_server_fails', 'gauge', 'Failures counted against max_fails right now, summed over the workers.')
   let state = head('dyups_upstream_server_state', 'gauge', 'The server state: 1 for the one it is in.')
@@ -47,11 +88,24 @@ export function renderMetrics(table: TableView, live: LiveReport): string {
     for (let i = 0; i < g.servers.length; i++) {
       const s = g.servers[i]!
       const rows = byAddr.get(s.addr) ?? []
-      const { requests: r, active: a, fails: f } = sumRows(rows)
+      const t = total(rows)
       const l = `upstream="${u}",server="${label(s.addr)}"`
-      requests += `dyups_upstream_server_requests_total{${l}} ${r}\n`
-      active += `dyups_upstream_server_active{${l}} ${a}\n`
-      fails += `dyups_upstream_server_fails{${l}} ${f}\n`
+      requests += `dyups_upstream_server_requests_total{${l}} ${t.requests}\n`
+      for (let c = 0; c < 5; c++) responses += `dyups_upstream_server_responses_total{${l},code="${c + 1}xx"} ${t.responses[c]}\n`
+      for (let k = 0; k < FAIL_KINDS.length; k++) failures += `dyups_upstream_server_failures_total{${l},kind="${FAIL_KINDS[k]}"} ${t.failures[k]}\n`
+      received += `dyups_upstream_server_received_bytes_total{${l}} ${t.bytesIn}\n`
+      sent += `dyups_upstream_server_sent_bytes_total{${l}} ${t.bytesOut}\n`
+      let cum = 0
+      for (let b = 0; b < LATENCY_BOUNDS_MS.length; b++) {
+        cum += t.latency[b]!
+        seconds += `dyups_upstream_server_response_seconds_bucket{${l},le="${le(LATENCY_BOUNDS_MS[b]!)}"} ${cum}\n`
+      }
+      cum += t.latency[LATENCY_BOUNDS_MS.length]!
+      seconds += `dyups_upstream_server_response_seconds_bucket{${l},le="+Inf"} ${cum}\n`
+      seconds += `dyups_upstream_server_response_seconds_sum{${l}} ${t.latencySum / 1000}\n`
+      seconds += `dyups_upstream_server_response_seconds_count{${l}} ${cum}\n`
+      active += `dyups_upstream_server_active{${l}} ${t.active}\n`
+      fails += `dyups_upstream_server_fails{${l}} ${t.fails}\n`
       const now = serverState(s, rows, g.check !== null)
       for (const st of STATES) state += `dyups_upstream_server_state{${l},state="${st}"} ${st === now ? 1 : 0}\n`
     }
@@ -63,7 +117,7 @@ export function renderMetrics(table: TableView, live: LiveReport): string {
     `dyups_table_upstreams ${table.size}\n` +
     head('dyups_workers_reporting', 'gauge', 'Worker processes whose counters this scrape holds.') +
     `dyups_workers_reporting ${live.workers}\n` +
-    servers + requests + active + fails + state +
+    servers + requests + responses + failures + received + sent + seconds + active + fails + state +
     connMetrics(sumConns(live.conns ?? []), head)
   )
 }

@@ -52,6 +52,16 @@ export interface PeerRow {
   checkedAgo: number
   /** Active health checks hold it down. */
   checkDown: boolean
+  /** Responses by status class, [1xx … 5xx]. */
+  responses: number[]
+  /** Failed attempts by kind (balancer/peers.ts's FAIL_KINDS order). */
+  failures: number[]
+  /** Bytes read from the server, and written to it. */
+  bytesIn: number
+  bytesOut: number
+  /** Responses per response-time bucket (balancer/peers.ts's LATENCY_BOUNDS_MS, then the slower), and their sum in ms. */
+  latency: number[]
+  latencySum: number
 }
 
 /** One worker's client connection counters (http/lib/conn-stats.ts), or their sum; `waiting` is the rest of `active`. */

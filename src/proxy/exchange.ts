@@ -7,7 +7,10 @@
  * not disturb it. One Exchange object per request; connections keep their listeners for life (see conn.ts).
  */
 import type { Socket } from 'node:net'
-import type { PeerSelection, Peer } from '../balancer/index.js'
+import {
+  FAIL_CLOSED, FAIL_CONNECT, FAIL_INTERRUPTED, FAIL_INVALID_HEADER, FAIL_OTHER, FAIL_REFUSED, FAIL_TIMEOUT, FAIL_TLS,
+  type PeerSelection, type Peer,
+} from '../balancer/index.js'
 import {
   BODY_CHUNKED, BODY_LENGTH, BODY_NONE, BODY_UNTIL_CLOSE, ChunkedDecoder, ChunkedScanner, NEED_MORE, PARSE_ERROR,
   latin1, type ResponseHead, type BodyKind,
@@ -193,7 +196,11 @@ export class Exchange implements ConnUser {
   abort(): void {
     if (this.state === S_DONE) return
     // A response cut short by the client still names the status the backend gave (nginx's $upstream_status).
-    if (this.state === S_BODY && this.peer !== null) this.down.attempt(this.peer.server.addr, this.status, this.connectMs, Date.now() - this.attemptStart)
+    if (this.state === S_BODY && this.peer !== null) {
+      const ms = Date.now() - this.attemptStart
+      this.down.attempt(this.peer.server.addr, this.status, this.connectMs, ms)
+      this.peer.state.answered(this.status, ms)
+    }
     this.state = S_DONE
     if (this.peer !== null) this.sel.done(this.peer, true)
     this.drop()
@@ -247,6 +254,7 @@ export class Exchange implements ConnUser {
     this.state = S_WAITING
     conn.requests++
     this.requestSent = true
+    this.peer!.state.bytesOut += this.head.length
     const s = conn.socket
     const mode = this.bodyMode
     if (mode === BODY_OUT_NONE) {
@@ -292,9 +300,10 @@ export class Exchange implements ConnUser {
         b = body.read(this.pos, chunk, this.pumpBuf ?? undefined)
       } catch (e) {
         this.down.note('error', `read() from temp file failed (${(e as Error).message})`)
-        return this.failure(NEXT_OFF, 500)
+        return this.failure(NEXT_OFF, 500, FAIL_OTHER)
       }
       this.pos += b.length
+      this.peer!.state.bytesOut += b.length
       if (!s.write(b)) return
     }
     this.bodyOut = false
@@ -302,10 +311,14 @@ export class Exchange implements ConnUser {
   }
 
   private writeBody(s: Socket, data: Buffer): boolean {
+    const st = this.peer!.state
+    st.bytesOut += data.length
     if (this.bodyMode !== BODY_OUT_STREAM_CHUNKED) return s.write(data)
     // nginx re-chunks a streamed chunked body: one chunk per piece read, extensions and trailers dropped.
     s.cork()
-    s.write(data.length.toString(16) + '\r\n', 'latin1')
+    const size = data.length.toString(16) + '\r\n'
+    st.bytesOut += size.length + 2
+    s.write(size, 'latin1')
     s.write(data)
     const ok = s.write(CRLF)
     s.uncork()
@@ -313,7 +326,10 @@ export class Exchange implements ConnUser {
   }
 
   private endBody(s: Socket): void {
-    if (this.bodyMode === BODY_OUT_STREAM_CHUNKED) s.write(CHUNK_END)
+    if (this.bodyMode === BODY_OUT_STREAM_CHUNKED) {
+      s.write(CHUNK_END)
+      this.peer!.state.bytesOut += CHUNK_END.length
+    }
     this.bodyOut = false
     this.conn!.deadline.arm(this.settings.readTimeout)
   }
@@ -341,6 +357,7 @@ export class Exchange implements ConnUser {
 
   onData(conn: UpstreamConn, chunk: Buffer): void {
     if (conn !== this.conn) return
+    this.peer!.state.bytesIn += chunk.length
     this.read(conn, chunk)
     // proxy_read_timeout is a gap between two reads: each read starts it over. Armed once the read is handled, so a
     // response that ends in this read (its connection back in the pool, with keepalive_timeout) costs no clock read.
@@ -356,7 +373,7 @@ export class Exchange implements ConnUser {
     if (r === NEED_MORE) return
     if (r === PARSE_ERROR) {
       this.logFailure(conn.server.addr, 'upstream sent invalid header while reading response header from upstream')
-      return this.failure(NEXT_INVALID_HEADER, 502)
+      return this.failure(NEXT_INVALID_HEADER, 502, FAIL_INVALID_HEADER)
     }
     const rh = parser.head!
     if (rh.status >= 100 && rh.status < 200 && rh.status !== 101) {
@@ -373,7 +390,9 @@ export class Exchange implements ConnUser {
     }
     const bit = STATUS_BITS[rh.status]
     if (bit !== undefined && (this.settings.nextUpstream & bit) !== 0 && this.mayRetry() && this.anotherTry()) {
-      this.down.attempt(this.peer!.server.addr, rh.status, this.connectMs, Date.now() - this.attemptStart)
+      const ms = Date.now() - this.attemptStart
+      this.down.attempt(this.peer!.server.addr, rh.status, this.connectMs, ms)
+      this.peer!.state.answered(rh.status, ms)
       // 403 and 404 are not failures of the server, only reasons to try another (nginx's NGX_PEER_NEXT).
       this.sel.done(this.peer!, rh.status === 403 || rh.status === 404)
       this.drop()
@@ -471,7 +490,9 @@ export class Exchange implements ConnUser {
    */
   private intercept(): void {
     this.state = S_DONE
-    this.down.attempt(this.peer!.server.addr, this.status, this.connectMs, Date.now() - this.attemptStart)
+    const ms = Date.now() - this.attemptStart
+    this.down.attempt(this.peer!.server.addr, this.status, this.connectMs, ms)
+    this.peer!.state.answered(this.status, ms)
     this.sel.done(this.peer!, true)
     this.drop()
     this.down.finished(this.status, false)
@@ -482,7 +503,9 @@ export class Exchange implements ConnUser {
     this.state = S_DONE
     this.conn = null
     this.status = 101
-    this.down.attempt(this.peer!.server.addr, 101, this.connectMs, Date.now() - this.attemptStart)
+    const ms = Date.now() - this.attemptStart
+    this.down.attempt(this.peer!.server.addr, 101, this.connectMs, ms)
+    this.peer!.state.answered(101, ms)
     this.sel.done(this.peer!, true)
     this.down.responseHead(rh, BODY_NONE)
     conn.user = null
@@ -509,11 +532,16 @@ export class Exchange implements ConnUser {
       return this.connect(this.peer)
     }
     const addr = conn.server.addr
-    if (conn.tlsError !== null) this.logFailure(addr, `${conn.tlsError} while SSL handshaking to upstream`)
-    else if (this.state === S_CONNECTING) this.logFailure(addr, `connect() ${conn.server.unix ? `to ${addr} ` : ''}failed (${errnoText(err)}) while connecting to upstream`)
-    else if (err === null) this.logFailure(addr, 'upstream prematurely closed connection while reading response header from upstream')
+    let kind = FAIL_CLOSED
+    if (conn.tlsError !== null) {
+      this.logFailure(addr, `${conn.tlsError} while SSL handshaking to upstream`)
+      kind = FAIL_TLS
+    } else if (this.state === S_CONNECTING) {
+      this.logFailure(addr, `connect() ${conn.server.unix ? `to ${addr} ` : ''}failed (${errnoText(err)}) while connecting to upstream`)
+      kind = (err as NodeJS.ErrnoException | null)?.code === 'ECONNREFUSED' ? FAIL_REFUSED : FAIL_CONNECT
+    } else if (err === null) this.logFailure(addr, 'upstream prematurely closed connection while reading response header from upstream')
     else this.logFailure(addr, `recv() failed (${errnoText(err)}) while reading response header from upstream`)
-    this.failure(NEXT_ERROR, 502)
+    this.failure(NEXT_ERROR, 502, kind)
   }
 
   onTimeout(conn: UpstreamConn): void {
@@ -522,7 +550,7 @@ export class Exchange implements ConnUser {
     const phase = this.state === S_CONNECTING ? 'connecting to upstream'
       : this.state === S_WAITING && this.bodyOut ? 'sending request to upstream' : 'reading response header from upstream'
     this.logFailure(conn.server.addr, `upstream timed out (110: Connection timed out) while ${phase}`)
-    this.failure(NEXT_TIMEOUT, 504)
+    this.failure(NEXT_TIMEOUT, 504, FAIL_TIMEOUT)
   }
 
   onDrain(conn: UpstreamConn): void {
@@ -561,9 +589,10 @@ export class Exchange implements ConnUser {
     return s.nextTimeout === 0 || Date.now() - this.started < s.nextTimeout
   }
 
-  /** An attempt failed before anything reached the client. */
-  private failure(bit: number, status: number): void {
+  /** An attempt failed before anything reached the client; `kind`: FAIL_*, for the server's counters. */
+  private failure(bit: number, status: number, kind: number): void {
     this.down.attempt(this.peer!.server.addr, status, this.connectMs, Date.now() - this.attemptStart)
+    this.peer!.state.failed(kind)
     this.sel.done(this.peer!, false)
     this.lastError = status
     const retry = (this.settings.nextUpstream & bit) !== 0 && this.mayRetry()
@@ -585,7 +614,11 @@ export class Exchange implements ConnUser {
   private broken(what: string): void {
     this.logFailure(this.peer!.server.addr, what)
     this.state = S_DONE
-    this.down.attempt(this.peer!.server.addr, this.status, this.connectMs, Date.now() - this.attemptStart)
+    const ms = Date.now() - this.attemptStart
+    this.down.attempt(this.peer!.server.addr, this.status, this.connectMs, ms)
+    // The head reached the client: an answer of its class, and a failure of its own kind.
+    this.peer!.state.answered(this.status, ms)
+    this.peer!.state.failed(FAIL_INTERRUPTED)
     this.sel.done(this.peer!, true)
     this.drop()
     this.down.finished(0, true)
@@ -597,6 +630,7 @@ export class Exchange implements ConnUser {
     this.conn = null
     const now = Date.now()
     this.down.attempt(this.peer!.server.addr, this.status, this.connectMs, now - this.attemptStart)
+    this.peer!.state.answered(this.status, now - this.attemptStart)
     this.sel.done(this.peer!, true)
     if (this.chunkOut) this.down.socket.write(CHUNK_END)
     if (reusable && !this.cutBody && !this.bodyOut && conn.parser.head!.reusable(this.down.method)) {
