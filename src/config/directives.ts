@@ -427,7 +427,7 @@ function checkJsImport(d: Directive): void {
 }
 
 function checkCheckStatus(d: Directive): void {
-  if (d.args.length === 1 && !['html', 'csv', 'json'].includes(d.args[0])) {
+  if (d.args.length === 1 && !['html', 'csv', 'json', 'prometheus'].includes(d.args[0])) {
     throw configError(d, `invalid check format "${d.args[0]}"`)
   }
 }
@@ -531,7 +531,7 @@ export const DIRECTIVES: readonly DirectiveSpec[] = [
   spec('check_http_expect_alive', UPS, [1, MORE], { default: 'http_2xx http_3xx', docs: 'Status classes that count as alive.' }),
   spec('check_keepalive_requests', UPS, 1, { default: '1', docs: 'Requests per health-check connection.' }),
   spec('check_fastcgi_param', UPS, 2, { docs: 'FastCGI parameter sent by a health check.' }),
-  spec('check_status', LOC, [0, 1], { docs: 'Health-check status page: `html`, `csv` or `json`.', validate: checkCheckStatus }),
+  spec('check_status', LOC, [0, 1], { docs: 'Health-check status page: `html`, `csv`, `json` or `prometheus` (Tengine\'s formats).', validate: checkCheckStatus }),
 
   // dyups
   spec('dyups_interface', LOC, 0, { docs: 'Serve the REST interface that lists and changes upstream groups.' }),

@@ -9,6 +9,7 @@ import { DyupsError, type Pos } from '../../errors.js'
 import { HeaderPlan, NEXT_ERROR, NEXT_TIMEOUT, NEXT_INVALID_HEADER, NEXT_500, NEXT_502, NEXT_503, NEXT_504,
   NEXT_403, NEXT_404, NEXT_429, NEXT_NON_IDEMPOTENT, DEFAULT_HIDE, TempPath, type ProxySettings } from '../../proxy/index.js'
 import { VERSION } from '../../version.js'
+import { STATUS_FORMATS, type StatusFormat } from '../../health/index.js'
 import { compileAccess } from '../modules/access.js'
 import { AuthCompiler, NO_AUTH, type AuthLevel } from '../modules/auth-basic.js'
 import { limitMethods } from '../modules/limit-except.js'
@@ -327,7 +328,7 @@ function handlerOf(i: Inherited, block: readonly Directive[], vars: Variables, l
   if (find(block, 'dyups_metrics')) return { kind: 'metrics' }
   if (find(block, 'stub_status')) return { kind: 'stub_status' }
   const status = find(block, 'check_status')
-  if (status) return { kind: 'check_status', format: status.args[0] === 'csv' || status.args[0] === 'json' ? status.args[0] : 'html' }
+  if (status) return { kind: 'check_status', format: (STATUS_FORMATS as readonly string[]).includes(status.args[0] ?? '') ? (status.args[0] as StatusFormat) : 'html' }
   const script = i.scripts.handler(block, i.jsImports)
   if (script !== null) return script
   const echoes = block.filter((d) => d.name === 'echo')
