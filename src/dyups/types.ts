@@ -15,9 +15,12 @@ export interface Outcome {
   error: { code: Code; message: string } | null
 }
 
-/** Where changes go: the primary's coordinator, over IPC or in process. */
+/**
+ * Where changes go: the primary's coordinator, over IPC or in process. `source`: who asked, for the error log's
+ * line about the applied change (`POST /upstream/NAME, client: ADDR`); absent: the worker that sent it.
+ */
 export interface ChangeSink {
-  submit(change: Change, ifMatch: number | null): Promise<Outcome>
+  submit(change: Change, ifMatch: number | null, source?: string): Promise<Outcome>
   /** Whether a change is being applied right now (for dyups_trylock's check order). */
   busy(): Promise<boolean>
   /**
@@ -25,7 +28,7 @@ export interface ChangeSink {
    * PARSE_AWAY_BYTES): the outcome's error is E_COMMANDS when the body does not build a group, E_LOCKED when
    * dyups_trylock finds the table busy (checked before the body is parsed, as Tengine does).
    */
-  update?(name: string, body: string, ifMatch: number | null): Promise<Outcome>
+  update?(name: string, body: string, ifMatch: number | null, source?: string): Promise<Outcome>
 }
 
 export interface Reply {

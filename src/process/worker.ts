@@ -94,9 +94,9 @@ export function startWorker(): void {
       lateAck = -1
     })
   const sink: ChangeSink = {
-    submit: (change, ifMatch) =>
-      ask((id) => ({ t: 'change', id, change: change.op === 'put' ? packGroup(change.group) : '-' + change.name, ifMatch })),
-    update: (name, body, ifMatch) => ask((id) => ({ t: 'update', id, name, body, ifMatch })),
+    submit: (change, ifMatch, source) =>
+      ask((id) => ({ t: 'change', id, change: change.op === 'put' ? packGroup(change.group) : '-' + change.name, ifMatch, source })),
+    update: (name, body, ifMatch, source) => ask((id) => ({ t: 'update', id, name, body, ifMatch, source })),
     busy: () =>
       new Promise((resolve) => {
         // No primary, no change in progress: dyups_trylock has nothing to wait for.
