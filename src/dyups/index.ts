@@ -3,3 +3,5 @@ export { handleInterface, type InterfaceRequest, type InterfaceDeps } from './re
 export { update, remove, reply, logAddFailed, LOCKED_BODY, PARSE_AWAY_BYTES } from './api.js'
 export type { TableView, ChangeSink, Outcome, Reply, LiveSource, LiveReport, PeerRow, ConnCounts } from './types.js'
 export { renderMetrics, sumConns, METRICS_TYPE } from './metrics.js'
+export { dashboardData } from './dashboard-data.js'
+export { DASHBOARD_HTML } from './dashboard-page.js'

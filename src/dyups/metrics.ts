@@ -34,7 +34,7 @@ function label(v: string): string {
 }
 
 /** One address's rows summed over the workers: every counter the exposition shows. */
-interface Totals {
+export interface Totals {
   requests: number
   active: number
   fails: number
@@ -46,7 +46,7 @@ interface Totals {
   latencySum: number
 }
 
-function total(rows: readonly PeerRow[]): Totals {
+export function total(rows: readonly PeerRow[]): Totals {
   const t: Totals = {
     requests: 0, active: 0, fails: 0, responses: [0, 0, 0, 0, 0], failures: FAIL_KINDS.map(() => 0), bytesIn: 0, bytesOut: 0,
     latency: new Array<number>(LATENCY_BOUNDS_MS.length + 1).fill(0), latencySum: 0,

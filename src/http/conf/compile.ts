@@ -327,6 +327,7 @@ function handlerOf(i: Inherited, block: readonly Directive[], vars: Variables, l
   if (find(block, 'dyups_interface')) return { kind: 'dyups' }
   if (find(block, 'dyups_metrics')) return { kind: 'metrics' }
   if (find(block, 'stub_status')) return { kind: 'stub_status' }
+  if (find(block, 'dyups_dashboard')) return { kind: 'dashboard' }
   const status = find(block, 'check_status')
   if (status) return { kind: 'check_status', format: (STATUS_FORMATS as readonly string[]).includes(status.args[0] ?? '') ? (status.args[0] as StatusFormat) : 'html' }
   const script = i.scripts.handler(block, i.jsImports)

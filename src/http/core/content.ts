@@ -9,6 +9,7 @@ import { CONTENT_FAILPOINT, contentFailpoint } from '../lib/failpoints.js'
 import { doCheckStatus } from '../modules/check-status.js'
 import { doMetrics } from '../modules/metrics.js'
 import { doStubStatus } from '../modules/stub-status.js'
+import { doDashboard } from '../modules/dashboard.js'
 import { doInterface } from '../modules/dyups.js'
 import { doEcho } from '../modules/echo.js'
 import { doProxy } from '../modules/proxy.js'
@@ -49,6 +50,8 @@ function runContent(w: Services, c: ContentResponder, req: HttpRequest): void {
         return void doMetrics(w, c, req).catch(c.failed)
       case 'stub_status':
         return void doStubStatus(w, c, req).catch(c.failed)
+      case 'dashboard':
+        return void doDashboard(w, c, req).catch(c.failed)
       case 'proxy':
         return doProxy(w, c, req, h.pass)
       case 'lua':
