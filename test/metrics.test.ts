@@ -19,6 +19,7 @@ const FAMILIES = [
   ['dyups_table_version', 'GAUGE'],
   ['dyups_table_upstreams', 'GAUGE'],
   ['dyups_workers_reporting', 'GAUGE'],
+  ['dyups_table_changes_total', 'COUNTER'],
   ['dyups_upstream_servers', 'GAUGE'],
   ['dyups_upstream_server_requests_total', 'COUNTER'],
   ['dyups_upstream_server_responses_total', 'COUNTER'],
@@ -33,6 +34,10 @@ const FAMILIES = [
   ['dyups_connections_accepted_total', 'COUNTER'],
   ['dyups_connections_handled_total', 'COUNTER'],
   ['dyups_http_requests_total', 'COUNTER'],
+  ['dyups_process_cpu_seconds_total', 'COUNTER'],
+  ['dyups_process_resident_memory_bytes', 'GAUGE'],
+  ['dyups_process_heap_used_bytes', 'GAUGE'],
+  ['dyups_process_start_time_seconds', 'GAUGE'],
 ]
 
 /** Label names of every family that has other than `upstream` and `server` (server families) or none (the rest). */
@@ -42,6 +47,10 @@ const LABELS: Record<string, string[]> = {
   dyups_upstream_server_failures_total: ['upstream', 'server', 'kind'],
   dyups_upstream_server_state: ['upstream', 'server', 'state'],
   dyups_connections: ['state'],
+  dyups_process_cpu_seconds_total: ['pid', 'role'],
+  dyups_process_resident_memory_bytes: ['pid', 'role'],
+  dyups_process_heap_used_bytes: ['pid', 'role'],
+  dyups_process_start_time_seconds: ['pid', 'role'],
 }
 
 test('dyups_metrics: Prometheus text, every worker\'s counters, stable names', async (t) => {
@@ -91,5 +100,23 @@ test('dyups_metrics: Prometheus text, every worker\'s counters, stable names', a
   assert.ok(value(fs, 'dyups_connections', { state: 'writing' }) >= 1)
   assert.ok(value(fs, 'dyups_connections_accepted_total') >= n + 1)
   assert.ok(value(fs, 'dyups_http_requests_total') >= n + 1)
+  assert.equal(value(fs, 'dyups_table_changes_total'), 1, 'the one POST')
+  // The primary and both workers, each with its own figures.
+  const procs = fs.find((f) => f.name === 'dyups_process_resident_memory_bytes')!.metrics
+  assert.deepEqual(procs.map((m) => m.labels!['role']), ['primary', 'worker', 'worker'])
+  assert.equal(procs[0]!.labels!['pid'], String(s.d.pid))
+  assert.equal(new Set(procs.map((m) => m.labels!['pid'])).size, 3)
+  for (const m of procs) assert.ok(Number(m.value) > 10_000_000, 'resident memory in bytes')
+  for (const m of fs.find((f) => f.name === 'dyups_process_start_time_seconds')!.metrics) assert.ok(Math.abs(Number(m.value) - Date.now() / 1000) < 600)
+
+  // OpenMetrics when the Accept asks for it, as Prometheus' does: counters' families without _total, and # EOF.
+  const om = await request(s.iface, { path: '/metrics', headers: { Accept: 'application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1' } })
+  assert.equal(om.headers['content-type'], 'application/openmetrics-text; version=1.0.0; charset=utf-8')
+  assert.ok(om.body.endsWith('\n# EOF\n'))
+  assert.match(om.body, /^# TYPE dyups_upstream_server_requests counter\ndyups_upstream_server_requests_total\{/m)
+  assert.match(om.body, /^# TYPE dyups_upstream_server_response_seconds histogram$/m)
+  // (The text-format parser reads an OpenMetrics counter's samples as a family of their own: the TYPE lines are read here.)
+  assert.deepEqual([...om.body.matchAll(/^# TYPE (\S+) (\S+)$/gm)].map((m) => [m[1], m[2]!.toUpperCase()]),
+    FAMILIES.map(([name, type]) => [type === 'COUNTER' ? name!.replace(/_total$/, '') : name, type]))
   assert.equal((await request(s.iface, { method: 'POST', path: '/metrics', body: '' })).status, 405)
 })

@@ -8,9 +8,16 @@
  */
 import { FAIL_KINDS, LATENCY_BOUNDS_MS } from '../balancer/index.js'
 import { rowsByAddr, serverState } from './json.js'
-import type { ConnCounts, LiveReport, PeerRow, TableView } from './types.js'
+import type { ConnCounts, LiveReport, PeerRow, ProcStat, TableView } from './types.js'
 
 export const METRICS_TYPE = 'text/plain; version=0.0.4; charset=utf-8'
+/** OpenMetrics 1.0, for a scraper whose Accept asks for it (Prometheus does). */
+export const OPENMETRICS_TYPE = 'application/openmetrics-text; version=1.0.0; charset=utf-8'
+
+/** Whether an Accept header asks for OpenMetrics (as Prometheus' scrapes do, text 0.0.4 as their fallback). */
+export function wantsOpenMetrics(accept: string | undefined): boolean {
+  return accept !== undefined && accept.toLowerCase().includes('application/openmetrics-text')
+}
 
 const STATES = ['up', 'down', 'unhealthy', 'unavailable'] as const
 
@@ -68,10 +75,16 @@ export function total(rows: readonly PeerRow[]): Totals {
 /** A bucket bound in seconds, as Prometheus writes `le`. */
 const le = (ms: number): string => String(ms / 1000)
 
-/** The exposition of `table` with `live`'s counters. */
-export function renderMetrics(table: TableView, live: LiveReport): string {
+/**
+ * The exposition of `table` with `live`'s counters: Prometheus' text format, or OpenMetrics (`openMetrics`), which
+ * differs here only in naming a counter's family without its `_total` and in ending with `# EOF`.
+ */
+export function renderMetrics(table: TableView, live: LiveReport, openMetrics = false): string {
   const byAddr = rowsByAddr(live)
-  const head = (name: string, type: string, help: string): string => `# HELP ${name} ${help}\n# TYPE ${name} ${type}\n`
+  const head = (name: string, type: string, help: string): string => {
+    const family = openMetrics && type === 'counter' ? name.replace(/_total$/, '') : name
+    return `# HELP ${family} ${help}\n# TYPE ${family} ${type}\n`
+  }
   let requests = head('dyups_upstream_server_requests_total', 'counter', 'Attempts sent to the server: the times the balancer selected it (by address, summed over the workers since they started).')
   let responses = head('dyups_upstream_server_responses_total', 'counter', 'Responses the server gave, by status class.')
   let failures = head('dyups_upstream_server_failures_total', 'counter', 'Attempts on the server that failed, by kind.')
@@ -117,8 +130,11 @@ export function renderMetrics(table: TableView, live: LiveReport): string {
     `dyups_table_upstreams ${table.size}\n` +
     head('dyups_workers_reporting', 'gauge', 'Worker processes whose counters this scrape holds.') +
     `dyups_workers_reporting ${live.workers}\n` +
+    (live.changes === undefined ? '' : head('dyups_table_changes_total', 'counter', 'Changes applied to the table since the primary process started.') + `dyups_table_changes_total ${live.changes}\n`) +
     servers + requests + responses + failures + received + sent + seconds + active + fails + state +
-    connMetrics(sumConns(live.conns ?? []), head)
+    connMetrics(sumConns(live.conns ?? []), head) +
+    processMetrics(live.processes ?? [], head) +
+    (openMetrics ? '# EOF\n' : '')
   )
 }
 
@@ -137,4 +153,21 @@ function connMetrics(t: ConnCounts, head: (name: string, type: string, help: str
     head('dyups_http_requests_total', 'counter', 'Client requests begun.') +
     `dyups_http_requests_total ${t.requests}\n`
   )
+}
+
+/** Every process's CPU, memory and start time, labelled by pid and role (the primary's, each worker's). */
+function processMetrics(procs: readonly ProcStat[], head: (name: string, type: string, help: string) => string): string {
+  if (procs.length === 0) return ''
+  let cpu = head('dyups_process_cpu_seconds_total', 'counter', 'CPU time (user and system) of the process.')
+  let rss = head('dyups_process_resident_memory_bytes', 'gauge', 'Resident memory of the process.')
+  let heap = head('dyups_process_heap_used_bytes', 'gauge', 'V8 heap in use in the process.')
+  let start = head('dyups_process_start_time_seconds', 'gauge', 'When the process started, in seconds since the epoch.')
+  for (const p of procs) {
+    const l = `{pid="${p.pid}",role="${p.role}"}`
+    cpu += `dyups_process_cpu_seconds_total${l} ${p.cpu}\n`
+    rss += `dyups_process_resident_memory_bytes${l} ${p.rss}\n`
+    heap += `dyups_process_heap_used_bytes${l} ${p.heap}\n`
+    start += `dyups_process_start_time_seconds${l} ${p.start}\n`
+  }
+  return cpu + rss + heap + start
 }

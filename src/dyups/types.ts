@@ -77,6 +77,19 @@ export interface ConnCounts {
   writing: number
 }
 
+/** One process of dyups as its metrics show it. */
+export interface ProcStat {
+  pid: number
+  role: 'primary' | 'worker' | 'single'
+  /** CPU time, user and system, in seconds. */
+  cpu: number
+  /** Resident memory and V8's used heap, in bytes. */
+  rss: number
+  heap: number
+  /** When it started, in seconds since the epoch. */
+  start: number
+}
+
 /** The live state of the table, gathered from every worker when it is read. */
 export interface LiveReport {
   /** Workers that answered. */
@@ -87,6 +100,10 @@ export interface LiveReport {
   rows: PeerRow[][]
   /** One entry per worker that answered: its client connections (absent: none reported, as in the interface's tests). */
   conns?: ConnCounts[]
+  /** Every process that answered, the primary included (absent: not gathered). */
+  processes?: ProcStat[]
+  /** Changes applied to the table since the primary started (absent: unknown, as in a worker whose primary is gone). */
+  changes?: number
 }
 
 /** Where the JSON interface reads live state from. */

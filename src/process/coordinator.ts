@@ -60,6 +60,8 @@ export class Coordinator {
   private inFlight = false
   /** Changes and reloads taken and not answered yet. */
   private open = 0
+  /** Changes applied since this coordinator started (dyups_table_changes_total). */
+  applied = 0
   /** Resolves when every change of the last broadcast batch is answered. */
   private answering: Promise<void> = Promise.resolve()
 
@@ -183,6 +185,7 @@ export class Coordinator {
     const d = r.delta
     // A reload's changes make one version together.
     for (const c of d.changes) logApplied(c, d.version, 'reload')
+    this.applied += d.changes.length
     if (d.changes.length > 0) await this.broadcast(d)
     p.resolve({ version: r.delta.version, error: r.error, changes: r.delta.changes.length })
   }
@@ -196,7 +199,11 @@ export class Coordinator {
       for (const p of group) p.resolve({ version: this.store.version, error })
       return
     }
-    for (let i = 0; i < group.length; i++) if (results[i]!.error === null) logApplied(group[i]!.change, results[i]!.version, group[i]!.source)
+    for (let i = 0; i < group.length; i++) {
+      if (results[i]!.error !== null) continue
+      logApplied(group[i]!.change, results[i]!.version, group[i]!.source)
+      this.applied++
+    }
     // Durable now; the previous batch may still be waiting for acknowledgements.
     await this.answering
     let allAnswered!: () => void

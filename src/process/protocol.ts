@@ -8,7 +8,7 @@ import type { PackedDelta, Snapshot, TableCounts } from '../store/index.js'
 import type { Directive } from '../config/index.js'
 import type { Code } from '../errors.js'
 import type { HealthChange, StatusRow } from '../health/index.js'
-import type { ConnCounts, LiveReport, PeerRow } from '../dyups/index.js'
+import type { ConnCounts, LiveReport, PeerRow, ProcStat } from '../dyups/index.js'
 
 export interface Boot {
   prefix: string
@@ -70,7 +70,7 @@ export type ToPrimary =
   /** The JSON interface asks for every worker's live state of the servers. */
   | { t: 'live'; id: number }
   /** This worker's answer to `peers`. */
-  | { t: 'peers'; id: number; rows: PeerRow[]; conns: ConnCounts }
+  | { t: 'peers'; id: number; rows: PeerRow[]; conns: ConnCounts; proc: ProcStat }
 
 /** The outcome of one change: [id, table version after it] or, when it failed, [id, version, code, message]. */
 export type Answer = [number, number] | [number, number, Code, string]

@@ -13,6 +13,7 @@ import { bindAll, closeAll, removeSocketFiles, type Bound } from './listeners.js
 import { bindWhenFree, findOrphans, removeWorkerPids, signalOrphans } from './orphans.js'
 import { removePid, writePid } from './pidfile.js'
 import { logCounts } from './settings.js'
+import { procStat } from './procstat.js'
 import { groupKey } from '../upstream/index.js'
 
 export async function runSingle(booted: Booted, onReady: () => void): Promise<void> {
@@ -63,6 +64,8 @@ export async function runSingle(booted: Booted, onReady: () => void): Promise<vo
         statics: store.list().filter((e) => e.static).map((e) => groupKey(e.group.name)),
         rows: [table.peerRows()],
         conns: [connStats.counts()],
+        processes: [procStat('single')],
+        changes: coordinator.applied,
       }),
     },
   })

@@ -16,6 +16,7 @@ import { HealthView, type StatusRow } from '../health/index.js'
 import { packGroup } from '../upstream/index.js'
 import { logCounts, readSettings, SHUTDOWN_TIMEOUT_MS } from './settings.js'
 import type { Answer, ToPrimary, ToWorker } from './protocol.js'
+import { procStat } from './procstat.js'
 
 /**
  * How long a late acknowledgement may wait for a change to ride with. Answers to other workers' changes never wait
@@ -55,7 +56,7 @@ export function startWorker(): void {
   const statusAnswers = new Map<number, { resolve: (rows: StatusRow[]) => void; reject: (e: Error) => void }>()
   const liveAnswers = new Map<number, (r: LiveReport) => void>()
   // The JSON interface's live state: every worker's, gathered by the primary; this worker's alone without one.
-  const ownReport = (): LiveReport => ({ workers: 1, statics: null, rows: [table.peerRows()], conns: [connStats.counts()] })
+  const ownReport = (): LiveReport => ({ workers: 1, statics: null, rows: [table.peerRows()], conns: [connStats.counts()], processes: [procStat('worker')] })
   const liveSource: LiveSource = {
     report: () =>
       new Promise((resolve) => {
@@ -193,7 +194,7 @@ export function startWorker(): void {
         health.apply(msg.changes)
         break
       case 'peers':
-        send({ t: 'peers', id: msg.id, rows: table.peerRows(), conns: connStats.counts() })
+        send({ t: 'peers', id: msg.id, rows: table.peerRows(), conns: connStats.counts(), proc: procStat('worker') })
         break
       case 'live': {
         const r = liveAnswers.get(msg.id)
