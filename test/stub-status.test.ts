@@ -176,3 +176,33 @@ for (const workers of [2, 1]) {
     assert.equal(seenD.old.status, 200)
   })
 }
+
+test('stub_status in a server block answers what no location matches, in nginx and in dyups', async (t) => {
+  for (const kind of ['nginx', 'dyups'] as const) {
+    const [port] = (await freePorts(1)) as [number]
+    const prefix = tempPrefix(t)
+    mkdirSync(join(prefix, 'tmp'))
+    const { nginxOnly, user } = nginxOnlyLines(kind)
+    writeConf(prefix, 'conf/nginx.conf', `worker_processes 1;
+error_log logs/error.log info;
+pid logs/nginx.pid;
+events {}
+http {
+    access_log off;
+    server {
+        listen 127.0.0.1:${port};
+        stub_status;
+        location /x { return 200 "x\\n"; }
+    }
+${nginxOnly}}
+${user}`)
+    if (kind === 'nginx') await startNginx(t, prefix, [port])
+    else await startDyups(t, prefix, [port], ['-g', 'daemon off;'])
+    const c = await Conn.open(port)
+    const page = await c.req({ path: '/anything' })
+    assert.equal(page.status, 200, kind)
+    assert.deepEqual(parseStub(page.body).writing, 1, kind)
+    assert.equal((await c.req({ path: '/x' })).body, 'x\n', kind)
+    c.close()
+  }
+})

@@ -536,7 +536,7 @@ export const DIRECTIVES: readonly DirectiveSpec[] = [
   // dyups
   spec('dyups_interface', LOC, 0, { docs: 'Serve the REST interface that lists and changes upstream groups.' }),
   spec('dyups_dashboard', LOC, 0, { docs: 'Serve the live dashboard: every group and server with state, rates and latency, and buttons to mark a server down or restore it where the same server answers the JSON interface.' }),
-  spec('stub_status', LOC, [0, 1], { docs: 'Serve nginx\'s basic status page (connections and requests, summed over the workers); an argument, as the old `stub_status on`, is ignored.' }),
+  spec('stub_status', ['server', 'location'], [0, 1], { docs: 'Serve nginx\'s basic status page (connections and requests, summed over the workers); an argument, as the old `stub_status on`, is ignored.' }),
   spec('dyups_metrics', LOC, 0, { docs: 'Serve the upstream table, every server\'s counters and state and the client connections (summed over the workers) in Prometheus\' text format.' }),
   msec('dyups_read_msg_timeout', HTTP, {
     default: '1s',

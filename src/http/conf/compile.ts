@@ -168,7 +168,12 @@ export function compileHttp(src: HttpSource): HttpConfig {
       name: vhosts.serverNames[index] ?? '',
       locations,
       locConfs,
-      serverConf: { ...locConf(inh, [], vars, logCtx, logsOf), tryFiles: compileTryFiles(sblock, vars) },
+      serverConf: {
+        ...locConf(inh, [], vars, logCtx, logsOf),
+        tryFiles: compileTryFiles(sblock, vars),
+        // nginx takes stub_status at the server level too: it answers the requests no location matches.
+        ...(find(sblock, 'stub_status') ? { handler: { kind: 'stub_status' } as const } : {}),
+      },
       rewrites: serverRewrites,
       clientHeaderTimeout: inh.clientHeaderTimeout,
     }
