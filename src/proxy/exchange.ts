@@ -75,7 +75,7 @@ export interface Downstream {
   /** proxy_intercept_errors: whether the backend's answer (status >= 300) is replaced by an error page. */
   intercepts(head: ResponseHead): boolean
   /** One attempt ended: for $upstream_addr, $upstream_status, $upstream_connect_time, $upstream_response_time. */
-  attempt(addr: string, status: number, connectMs: number, responseMs: number): void
+  attempt(addr: string, status: number, connectMs: number, responseMs: number, received: number, sent: number, length: number): void
   /**
    * The exchange is over. `errorStatus` 502/504: nothing was sent, answer with that error page.
    * `broken`: the response was cut short after its head went out; the client connection must be closed.
@@ -146,6 +146,10 @@ export class Exchange implements ConnUser {
   private started = 0
   private attemptStart = 0
   private connectMs = -1
+  /** This attempt's bytes read from the server, written to it, and of its response body ($upstream_bytes_*, …_length). */
+  private received = 0
+  private sent = 0
+  private length = 0
   private lastError = 502
   private tries = 0
   private sentAny = false
@@ -198,7 +202,7 @@ export class Exchange implements ConnUser {
     // A response cut short by the client still names the status the backend gave (nginx's $upstream_status).
     if (this.state === S_BODY && this.peer !== null) {
       const ms = Date.now() - this.attemptStart
-      this.down.attempt(this.peer.server.addr, this.status, this.connectMs, ms)
+      this.down.attempt(this.peer.server.addr, this.status, this.connectMs, ms, this.received, this.sent, this.length)
       this.peer.state.answered(this.status, ms)
     }
     this.state = S_DONE
@@ -217,7 +221,7 @@ export class Exchange implements ConnUser {
     if (peer === null) {
       // nginx's "no live upstreams": an attempt of its own, named after the group, with status 502.
       this.logFailure(this.sel.name, 'no live upstreams while connecting to upstream')
-      this.down.attempt(this.sel.name, 502, -1, 0)
+      this.down.attempt(this.sel.name, 502, -1, 0, 0, 0, 0)
       this.lastError = 502
       return this.fail()
     }
@@ -231,8 +235,11 @@ export class Exchange implements ConnUser {
     this.conn = conn
     conn.user = this
     this.attemptStart = now
-    // Each attempt reports its own connect time: '-' until this one connects.
+    // Each attempt reports its own connect time: '-' until this one connects; and its own bytes.
     this.connectMs = -1
+    this.received = 0
+    this.sent = 0
+    this.length = 0
     conn.parser.reset()
     this.fresh = !conn.connected
     if (conn.connected) {
@@ -255,6 +262,7 @@ export class Exchange implements ConnUser {
     conn.requests++
     this.requestSent = true
     this.peer!.state.bytesOut += this.head.length
+    this.sent += this.head.length
     const s = conn.socket
     const mode = this.bodyMode
     if (mode === BODY_OUT_NONE) {
@@ -304,6 +312,7 @@ export class Exchange implements ConnUser {
       }
       this.pos += b.length
       this.peer!.state.bytesOut += b.length
+      this.sent += b.length
       if (!s.write(b)) return
     }
     this.bodyOut = false
@@ -313,11 +322,13 @@ export class Exchange implements ConnUser {
   private writeBody(s: Socket, data: Buffer): boolean {
     const st = this.peer!.state
     st.bytesOut += data.length
+    this.sent += data.length
     if (this.bodyMode !== BODY_OUT_STREAM_CHUNKED) return s.write(data)
     // nginx re-chunks a streamed chunked body: one chunk per piece read, extensions and trailers dropped.
     s.cork()
     const size = data.length.toString(16) + '\r\n'
     st.bytesOut += size.length + 2
+    this.sent += size.length + 2
     s.write(size, 'latin1')
     s.write(data)
     const ok = s.write(CRLF)
@@ -329,6 +340,7 @@ export class Exchange implements ConnUser {
     if (this.bodyMode === BODY_OUT_STREAM_CHUNKED) {
       s.write(CHUNK_END)
       this.peer!.state.bytesOut += CHUNK_END.length
+      this.sent += CHUNK_END.length
     }
     this.bodyOut = false
     this.conn!.deadline.arm(this.settings.readTimeout)
@@ -358,6 +370,7 @@ export class Exchange implements ConnUser {
   onData(conn: UpstreamConn, chunk: Buffer): void {
     if (conn !== this.conn) return
     this.peer!.state.bytesIn += chunk.length
+    this.received += chunk.length
     this.read(conn, chunk)
     // proxy_read_timeout is a gap between two reads: each read starts it over. Armed once the read is handled, so a
     // response that ends in this read (its connection back in the pool, with keepalive_timeout) costs no clock read.
@@ -391,7 +404,7 @@ export class Exchange implements ConnUser {
     const bit = STATUS_BITS[rh.status]
     if (bit !== undefined && (this.settings.nextUpstream & bit) !== 0 && this.mayRetry() && this.anotherTry()) {
       const ms = Date.now() - this.attemptStart
-      this.down.attempt(this.peer!.server.addr, rh.status, this.connectMs, ms)
+      this.down.attempt(this.peer!.server.addr, rh.status, this.connectMs, ms, this.received, this.sent, this.length)
       this.peer!.state.answered(rh.status, ms)
       // 403 and 404 are not failures of the server, only reasons to try another (nginx's NGX_PEER_NEXT).
       this.sel.done(this.peer!, rh.status === 403 || rh.status === 404)
@@ -416,6 +429,7 @@ export class Exchange implements ConnUser {
         this.filter = null
         this.sentAny = true
         this.state = S_BODY
+        this.length += this.remaining
         this.remaining = 0
         return this.complete(true)
       }
@@ -462,6 +476,7 @@ export class Exchange implements ConnUser {
         break
       }
     }
+    this.length += data.length
     const out = this.down.socket
     let ok: boolean
     if (this.filter !== null) ok = this.filter.write(data)
@@ -491,7 +506,7 @@ export class Exchange implements ConnUser {
   private intercept(): void {
     this.state = S_DONE
     const ms = Date.now() - this.attemptStart
-    this.down.attempt(this.peer!.server.addr, this.status, this.connectMs, ms)
+    this.down.attempt(this.peer!.server.addr, this.status, this.connectMs, ms, this.received, this.sent, this.length)
     this.peer!.state.answered(this.status, ms)
     this.sel.done(this.peer!, true)
     this.drop()
@@ -504,7 +519,7 @@ export class Exchange implements ConnUser {
     this.conn = null
     this.status = 101
     const ms = Date.now() - this.attemptStart
-    this.down.attempt(this.peer!.server.addr, 101, this.connectMs, ms)
+    this.down.attempt(this.peer!.server.addr, 101, this.connectMs, ms, this.received, this.sent, this.length)
     this.peer!.state.answered(101, ms)
     this.sel.done(this.peer!, true)
     this.down.responseHead(rh, BODY_NONE)
@@ -591,7 +606,7 @@ export class Exchange implements ConnUser {
 
   /** An attempt failed before anything reached the client; `kind`: FAIL_*, for the server's counters. */
   private failure(bit: number, status: number, kind: number): void {
-    this.down.attempt(this.peer!.server.addr, status, this.connectMs, Date.now() - this.attemptStart)
+    this.down.attempt(this.peer!.server.addr, status, this.connectMs, Date.now() - this.attemptStart, this.received, this.sent, this.length)
     this.peer!.state.failed(kind)
     this.sel.done(this.peer!, false)
     this.lastError = status
@@ -615,7 +630,7 @@ export class Exchange implements ConnUser {
     this.logFailure(this.peer!.server.addr, what)
     this.state = S_DONE
     const ms = Date.now() - this.attemptStart
-    this.down.attempt(this.peer!.server.addr, this.status, this.connectMs, ms)
+    this.down.attempt(this.peer!.server.addr, this.status, this.connectMs, ms, this.received, this.sent, this.length)
     // The head reached the client: an answer of its class, and a failure of its own kind.
     this.peer!.state.answered(this.status, ms)
     this.peer!.state.failed(FAIL_INTERRUPTED)
@@ -629,7 +644,7 @@ export class Exchange implements ConnUser {
     const conn = this.conn!
     this.conn = null
     const now = Date.now()
-    this.down.attempt(this.peer!.server.addr, this.status, this.connectMs, now - this.attemptStart)
+    this.down.attempt(this.peer!.server.addr, this.status, this.connectMs, now - this.attemptStart, this.received, this.sent, this.length)
     this.peer!.state.answered(this.status, now - this.attemptStart)
     this.sel.done(this.peer!, true)
     if (this.chunkOut) this.down.socket.write(CHUNK_END)

@@ -493,7 +493,8 @@ export class Connection implements Downstream, PhaseHost, ContentResponder, Dead
       case BODY_OUT_STREAM_CHUNKED:
         return CHUNKED_BODY
     }
-    return -1
+    // An empty body announced with `Content-Length: 0` (a bodiless POST) is announced to the backend too, as nginx does.
+    return this.req!.head.contentLength === 0 ? 0 : -1
   }
 
   bodyResume(): void {
@@ -795,8 +796,8 @@ export class Connection implements Downstream, PhaseHost, ContentResponder, Dead
     return lc.interceptErrors && intercepts(this.req!, rh, lc.errorPages)
   }
 
-  attempt(addr: string, status: number, connectMs: number, responseMs: number): void {
-    this.req!.upstreamAttempt(addr, status, connectMs, responseMs)
+  attempt(addr: string, status: number, connectMs: number, responseMs: number, received: number, sent: number, length: number): void {
+    this.req!.upstreamAttempt(addr, status, connectMs, responseMs, received, sent, length)
   }
 
   get bodyFilter(): GzipBody | null {

@@ -109,9 +109,6 @@ export class VarSourceFields {
   startMsec = 0
   endMsec = 0
   upstreamHeaderTime = ''
-  upstreamResponseLength = ''
-  upstreamBytesReceived = ''
-  upstreamBytesSent = ''
   upstreamHeaders: readonly string[] | null = null
   responseHeaders: readonly string[] | null = null
   proxyHost = ''
@@ -131,6 +128,9 @@ export class BasicVarSource extends VarSourceFields implements VarSource {
   upstreamStatus = ''
   upstreamResponseTime = ''
   upstreamConnectTime = ''
+  upstreamResponseLength = ''
+  upstreamBytesReceived = ''
+  upstreamBytesSent = ''
 }
 
 /** Reads one variable; undefined is nginx's "not found". */
