@@ -1,18 +1,19 @@
 /**
- * `$upstream_bytes_received`, `$upstream_bytes_sent` and `$upstream_response_length` side by side with the real
- * nginx: per attempt, separated as `$upstream_addr` is, for answers, retries, refused and closed connections, a
- * request body, an answer cut short, kept-alive backend connections and "no live upstreams".
+ * `$upstream_bytes_received`, `$upstream_bytes_sent`, `$upstream_response_length` and `$upstream_header_time` (its
+ * shape: a time or `-`) side by side with the real nginx: per attempt, separated as `$upstream_addr` is, for answers,
+ * retries, refused and closed connections, a request body, an answer cut short, kept-alive backend connections and
+ * "no live upstreams".
  */
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { readText } from './helpers.js'
-import { Farm, gets, runScenario, startScenarios, type Backend, type Proc, type Scenario } from './nginx.js'
+import { Farm, gets, runScenario, startScenarios, timeShape, type Backend, type Proc, type Scenario } from './nginx.js'
 
 const srv = (...bs: (Backend | string)[]): string => bs.map((b) => `        server ${typeof b === 'string' ? b : `${b.addr};`}`).join('\n')
-const FORMAT = '$upstream_addr|$upstream_bytes_received|$upstream_bytes_sent|$upstream_response_length'
+const FORMAT = '$upstream_addr|$upstream_bytes_received|$upstream_bytes_sent|$upstream_response_length|$upstream_header_time'
 
-test('$upstream_bytes_received, $upstream_bytes_sent, $upstream_response_length as nginx writes them', async (t) => {
+test('$upstream_bytes_received, $upstream_bytes_sent, $upstream_response_length, $upstream_header_time as nginx writes them', async (t) => {
   const farm = new Farm(t)
   const ok = (n: string): Promise<Backend> => farm.add(n)
   const list: Scenario[] = [
@@ -44,7 +45,11 @@ test('$upstream_bytes_received, $upstream_bytes_sent, $upstream_response_length 
         const before = lines(side).length
         const r = await runScenario(side, farm, list, i)
         assert.equal(r.log.length, r.client.length, `${side.kind} logged every request`)
-        seen.push(lines(side).slice(before).map((l) => farm.names(l)))
+        // The header time by shape (a time, or `-` for an attempt that got no head).
+        seen.push(lines(side).slice(before).map((l) => {
+          const f = farm.names(l).split('|')
+          return [...f.slice(0, 4), timeShape(f[4]!)].join('|')
+        }))
       }
       assert.deepEqual(seen[1], seen[0])
     })

@@ -75,7 +75,7 @@ export interface Downstream {
   /** proxy_intercept_errors: whether the backend's answer (status >= 300) is replaced by an error page. */
   intercepts(head: ResponseHead): boolean
   /** One attempt ended: for $upstream_addr, $upstream_status, $upstream_connect_time, $upstream_response_time. */
-  attempt(addr: string, status: number, connectMs: number, responseMs: number, received: number, sent: number, length: number): void
+  attempt(addr: string, status: number, connectMs: number, responseMs: number, headerMs: number, received: number, sent: number, length: number): void
   /**
    * The exchange is over. `errorStatus` 502/504: nothing was sent, answer with that error page.
    * `broken`: the response was cut short after its head went out; the client connection must be closed.
@@ -150,6 +150,8 @@ export class Exchange implements ConnUser {
   private received = 0
   private sent = 0
   private length = 0
+  /** ms from the attempt's start to its response head, when the response went on past the read that completed it. */
+  private headerMs = -1
   private lastError = 502
   private tries = 0
   private sentAny = false
@@ -202,7 +204,7 @@ export class Exchange implements ConnUser {
     // A response cut short by the client still names the status the backend gave (nginx's $upstream_status).
     if (this.state === S_BODY && this.peer !== null) {
       const ms = Date.now() - this.attemptStart
-      this.down.attempt(this.peer.server.addr, this.status, this.connectMs, ms, this.received, this.sent, this.length)
+      this.report(this.peer.server.addr, this.status, ms, this.headerAt(ms))
       this.peer.state.answered(this.status, ms)
     }
     this.state = S_DONE
@@ -221,7 +223,7 @@ export class Exchange implements ConnUser {
     if (peer === null) {
       // nginx's "no live upstreams": an attempt of its own, named after the group, with status 502.
       this.logFailure(this.sel.name, 'no live upstreams while connecting to upstream')
-      this.down.attempt(this.sel.name, 502, -1, 0, 0, 0, 0)
+      this.down.attempt(this.sel.name, 502, -1, 0, -1, 0, 0, 0)
       this.lastError = 502
       return this.fail()
     }
@@ -240,6 +242,7 @@ export class Exchange implements ConnUser {
     this.received = 0
     this.sent = 0
     this.length = 0
+    this.headerMs = -1
     conn.parser.reset()
     this.fresh = !conn.connected
     if (conn.connected) {
@@ -371,7 +374,11 @@ export class Exchange implements ConnUser {
     if (conn !== this.conn) return
     this.peer!.state.bytesIn += chunk.length
     this.received += chunk.length
+    const before = this.state
     this.read(conn, chunk)
+    // $upstream_header_time: a head completed by this read of a response that goes on is timed now; one whose whole
+    // response came in the same read takes the response's time (no clock read for a small answer).
+    if (before !== S_BODY && this.state === S_BODY && this.headerMs < 0) this.headerMs = Date.now() - this.attemptStart
     // proxy_read_timeout is a gap between two reads: each read starts it over. Armed once the read is handled, so a
     // response that ends in this read (its connection back in the pool, with keepalive_timeout) costs no clock read.
     if (this.conn === conn && !this.bodyOut && this.state !== S_DONE) conn.deadline.arm(this.settings.readTimeout)
@@ -404,7 +411,7 @@ export class Exchange implements ConnUser {
     const bit = STATUS_BITS[rh.status]
     if (bit !== undefined && (this.settings.nextUpstream & bit) !== 0 && this.mayRetry() && this.anotherTry()) {
       const ms = Date.now() - this.attemptStart
-      this.down.attempt(this.peer!.server.addr, rh.status, this.connectMs, ms, this.received, this.sent, this.length)
+      this.report(this.peer!.server.addr, rh.status, ms, ms)
       this.peer!.state.answered(rh.status, ms)
       // 403 and 404 are not failures of the server, only reasons to try another (nginx's NGX_PEER_NEXT).
       this.sel.done(this.peer!, rh.status === 403 || rh.status === 404)
@@ -506,7 +513,7 @@ export class Exchange implements ConnUser {
   private intercept(): void {
     this.state = S_DONE
     const ms = Date.now() - this.attemptStart
-    this.down.attempt(this.peer!.server.addr, this.status, this.connectMs, ms, this.received, this.sent, this.length)
+    this.report(this.peer!.server.addr, this.status, ms, this.headerAt(ms))
     this.peer!.state.answered(this.status, ms)
     this.sel.done(this.peer!, true)
     this.drop()
@@ -519,7 +526,7 @@ export class Exchange implements ConnUser {
     this.conn = null
     this.status = 101
     const ms = Date.now() - this.attemptStart
-    this.down.attempt(this.peer!.server.addr, 101, this.connectMs, ms, this.received, this.sent, this.length)
+    this.report(this.peer!.server.addr, 101, ms, ms)
     this.peer!.state.answered(101, ms)
     this.sel.done(this.peer!, true)
     this.down.responseHead(rh, BODY_NONE)
@@ -576,6 +583,16 @@ export class Exchange implements ConnUser {
     else if (!this.fedEnd) this.down.bodyResume()
   }
 
+  /** The header time of an attempt that got a head, ending `ms` after its start. */
+  private headerAt(ms: number): number {
+    return this.headerMs >= 0 ? this.headerMs : ms
+  }
+
+  /** One attempt ended: the $upstream_* variables' entry for it (`headerMs` -1: no head came). */
+  private report(addr: string, status: number, ms: number, headerMs: number): void {
+    this.down.attempt(addr, status, this.connectMs, ms, headerMs, this.received, this.sent, this.length)
+  }
+
   /** nginx's error line for a failed attempt: `WHAT, client: …, upstream: "http://ADDR/URI", host: …`. */
   private logFailure(addr: string, what: string): void {
     const line = this.head.slice(0, this.head.indexOf('\r\n'))
@@ -606,7 +623,7 @@ export class Exchange implements ConnUser {
 
   /** An attempt failed before anything reached the client; `kind`: FAIL_*, for the server's counters. */
   private failure(bit: number, status: number, kind: number): void {
-    this.down.attempt(this.peer!.server.addr, status, this.connectMs, Date.now() - this.attemptStart, this.received, this.sent, this.length)
+    this.report(this.peer!.server.addr, status, Date.now() - this.attemptStart, -1)
     this.peer!.state.failed(kind)
     this.sel.done(this.peer!, false)
     this.lastError = status
@@ -630,7 +647,7 @@ export class Exchange implements ConnUser {
     this.logFailure(this.peer!.server.addr, what)
     this.state = S_DONE
     const ms = Date.now() - this.attemptStart
-    this.down.attempt(this.peer!.server.addr, this.status, this.connectMs, ms, this.received, this.sent, this.length)
+    this.report(this.peer!.server.addr, this.status, ms, this.headerAt(ms))
     // The head reached the client: an answer of its class, and a failure of its own kind.
     this.peer!.state.answered(this.status, ms)
     this.peer!.state.failed(FAIL_INTERRUPTED)
@@ -644,7 +661,7 @@ export class Exchange implements ConnUser {
     const conn = this.conn!
     this.conn = null
     const now = Date.now()
-    this.down.attempt(this.peer!.server.addr, this.status, this.connectMs, now - this.attemptStart, this.received, this.sent, this.length)
+    this.report(this.peer!.server.addr, this.status, now - this.attemptStart, this.headerAt(now - this.attemptStart))
     this.peer!.state.answered(this.status, now - this.attemptStart)
     this.sel.done(this.peer!, true)
     if (this.chunkOut) this.down.socket.write(CHUNK_END)

@@ -796,8 +796,8 @@ export class Connection implements Downstream, PhaseHost, ContentResponder, Dead
     return lc.interceptErrors && intercepts(this.req!, rh, lc.errorPages)
   }
 
-  attempt(addr: string, status: number, connectMs: number, responseMs: number, received: number, sent: number, length: number): void {
-    this.req!.upstreamAttempt(addr, status, connectMs, responseMs, received, sent, length)
+  attempt(addr: string, status: number, connectMs: number, responseMs: number, headerMs: number, received: number, sent: number, length: number): void {
+    this.req!.upstreamAttempt(addr, status, connectMs, responseMs, headerMs, received, sent, length)
   }
 
   get bodyFilter(): GzipBody | null {

@@ -108,7 +108,6 @@ export class VarSourceFields {
   requestLength = 0
   startMsec = 0
   endMsec = 0
-  upstreamHeaderTime = ''
   upstreamHeaders: readonly string[] | null = null
   responseHeaders: readonly string[] | null = null
   proxyHost = ''
@@ -128,6 +127,7 @@ export class BasicVarSource extends VarSourceFields implements VarSource {
   upstreamStatus = ''
   upstreamResponseTime = ''
   upstreamConnectTime = ''
+  upstreamHeaderTime = ''
   upstreamResponseLength = ''
   upstreamBytesReceived = ''
   upstreamBytesSent = ''
