@@ -49,7 +49,7 @@ interface Counted {
   pids: Set<string>
 }
 
-const SLOW_MS = 400
+const SLOW_MS = 600
 
 /** A backend that counts what it reads and writes; answers by path (`/s/NNN`: status NNN; `/slow`: 200 late). */
 async function counting(t: TestContext, name: string, how: Behaviour = 'answer'): Promise<Counted> {
@@ -179,8 +179,8 @@ test('dyups_metrics: every server\'s counters equal what its backend counted, ov
     assert.equal(h.count, answered, `${c.addr}: histogram count`)
     assert.deepEqual([...h.buckets.keys()], ['0.005', '0.01', '0.025', '0.05', '0.1', '0.25', '0.5', '1', '2.5', '5', '10', '+Inf'])
     assert.equal(h.buckets.get('+Inf'), answered)
-    // Local answers take milliseconds; the slow ones SLOW_MS: they fall on either side of 0.25 s.
-    assert.equal(h.buckets.get('0.25'), answered - c.slow, `${c.addr}: fast answers`)
+    // Local answers take milliseconds (well under 0.5 s even on a loaded machine); the slow ones SLOW_MS, above it.
+    assert.equal(h.buckets.get('0.5'), answered - c.slow, `${c.addr}: fast answers`)
     assert.ok(h.sum >= (c.slow * SLOW_MS) / 1000 && h.sum <= answered * 2, `${c.addr}: sum ${h.sum}`)
   }
   assert.equal(a!.pids.size + b!.pids.size + e!.pids.size >= 4, true, 'both workers sent to each server')
