@@ -120,3 +120,26 @@ test('dyups_metrics: Prometheus text, every worker\'s counters, stable names', a
     FAMILIES.map(([name, type]) => [type === 'COUNTER' ? name!.replace(/_total$/, '') : name, type]))
   assert.equal((await request(s.iface, { method: 'POST', path: '/metrics', body: '' })).status, 405)
 })
+
+test('master_process off: the one process serves the metrics, stub_status and the dashboard data', async (t) => {
+  const a = await backend(t, 'ma')
+  const s = await startInterface(t, {
+    master: false,
+    http: `    upstream st { server 127.0.0.1:${a.port}; }\n`,
+    ifaceServer: '        location = /metrics { dyups_metrics; }\n        location = /basic { stub_status; }\n        location = /dash { dyups_dashboard; }\n',
+  })
+  for (let i = 0; i < 3; i++) assert.equal((await request(s.proxy, { host: 'st' })).status, 200)
+  const fs = parse((await request(s.iface, { path: '/metrics' })).body)
+  const value = (name: string, labels: Record<string, string> = {}): number =>
+    Number(fs.find((f) => f.name === name)!.metrics.find((m) => Object.entries(labels).every(([k, v]) => m.labels?.[k] === v))?.value)
+  assert.equal(value('dyups_upstream_server_requests_total', { upstream: 'st' }), 3)
+  assert.equal(value('dyups_upstream_server_responses_total', { upstream: 'st', code: '2xx' }), 3)
+  assert.equal(value('dyups_workers_reporting'), 1)
+  assert.equal(value('dyups_table_changes_total'), 0)
+  assert.deepEqual(fs.find((f) => f.name === 'dyups_process_cpu_seconds_total')!.metrics.map((m) => m.labels), [{ pid: String(s.d.pid), role: 'single' }])
+  // Once the closed connections are gone (their close may come just after their answer): this one alone, writing.
+  const PAGE = /^Active connections: 1 \nserver accepts handled requests\n \d+ \d+ \d+ \nReading: 0 Writing: 1 Waiting: 0 \n$/
+  assert.ok(await waitFor(async () => PAGE.test((await request(s.iface, { path: '/basic' })).body)))
+  const dash = JSON.parse((await request(s.iface, { path: '/dash?format=json' })).body)
+  assert.deepEqual(dash.upstreams.map((g: { name: string; servers: { requests: number }[] }) => [g.name, g.servers[0]!.requests]), [['st', 3]])
+})
