@@ -34,6 +34,9 @@ const FAMILIES = [
   ['dyups_connections_accepted_total', 'COUNTER'],
   ['dyups_connections_handled_total', 'COUNTER'],
   ['dyups_http_requests_total', 'COUNTER'],
+  ['dyups_listener_connections', 'GAUGE'],
+  ['dyups_listener_connections_accepted_total', 'COUNTER'],
+  ['dyups_listener_requests_total', 'COUNTER'],
   ['dyups_process_cpu_seconds_total', 'COUNTER'],
   ['dyups_process_resident_memory_bytes', 'GAUGE'],
   ['dyups_process_heap_used_bytes', 'GAUGE'],
@@ -47,6 +50,9 @@ const LABELS: Record<string, string[]> = {
   dyups_upstream_server_failures_total: ['upstream', 'server', 'kind'],
   dyups_upstream_server_state: ['upstream', 'server', 'state'],
   dyups_connections: ['state'],
+  dyups_listener_connections: ['listen', 'state'],
+  dyups_listener_connections_accepted_total: ['listen'],
+  dyups_listener_requests_total: ['listen'],
   dyups_process_cpu_seconds_total: ['pid', 'role'],
   dyups_process_resident_memory_bytes: ['pid', 'role'],
   dyups_process_heap_used_bytes: ['pid', 'role'],
@@ -101,6 +107,12 @@ test('dyups_metrics: Prometheus text, every worker\'s counters, stable names', a
   assert.ok(value(fs, 'dyups_connections_accepted_total') >= n + 1)
   assert.ok(value(fs, 'dyups_http_requests_total') >= n + 1)
   assert.equal(value(fs, 'dyups_table_changes_total'), 1, 'the one POST')
+  // Per listener: the proxy's took the n requests and nothing else; the scrape is writing on the interface's.
+  const proxyL = `127.0.0.1:${s.proxy}`, ifaceL = `127.0.0.1:${s.iface}`
+  assert.equal(value(fs, 'dyups_listener_requests_total', { listen: proxyL }), n)
+  assert.ok(value(fs, 'dyups_listener_connections_accepted_total', { listen: proxyL }) >= n)
+  assert.equal(value(fs, 'dyups_listener_connections', { listen: ifaceL, state: 'writing' }), 1)
+  assert.equal(value(fs, 'dyups_listener_requests_total', { listen: proxyL }) + value(fs, 'dyups_listener_requests_total', { listen: ifaceL }), value(fs, 'dyups_http_requests_total'))
   // The primary and both workers, each with its own figures.
   const procs = fs.find((f) => f.name === 'dyups_process_resident_memory_bytes')!.metrics
   assert.deepEqual(procs.map((m) => m.labels!['role']), ['primary', 'worker', 'worker'])

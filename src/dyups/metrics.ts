@@ -133,6 +133,7 @@ export function renderMetrics(table: TableView, live: LiveReport, openMetrics = 
     (live.changes === undefined ? '' : head('dyups_table_changes_total', 'counter', 'Changes applied to the table since the primary process started.') + `dyups_table_changes_total ${live.changes}\n`) +
     servers + requests + responses + failures + received + sent + seconds + active + fails + state +
     connMetrics(sumConns(live.conns ?? []), head) +
+    listenerMetrics(live.listeners ?? [], head) +
     processMetrics(live.processes ?? [], head) +
     (openMetrics ? '# EOF\n' : '')
   )
@@ -170,4 +171,31 @@ function processMetrics(procs: readonly ProcStat[], head: (name: string, type: s
     start += `dyups_process_start_time_seconds${l} ${p.start}\n`
   }
   return cpu + rss + heap + start
+}
+
+/** The client connections per listening address (`listen` as configured), every worker's summed. */
+function listenerMetrics(perWorker: readonly Record<string, ConnCounts>[], head: (name: string, type: string, help: string) => string): string {
+  const byKey = new Map<string, ConnCounts[]>()
+  for (const w of perWorker) {
+    for (const [k, c] of Object.entries(w)) {
+      const list = byKey.get(k)
+      if (list === undefined) byKey.set(k, [c])
+      else list.push(c)
+    }
+  }
+  if (byKey.size === 0) return ''
+  let conns = head('dyups_listener_connections', 'gauge', 'Client connections by listening address and state.')
+  let accepted = head('dyups_listener_connections_accepted_total', 'counter', 'Client connections accepted on the listening address.')
+  let requests = head('dyups_listener_requests_total', 'counter', 'Client requests begun on the listening address.')
+  for (const k of [...byKey.keys()].sort()) {
+    const t = sumConns(byKey.get(k)!)
+    const l = `listen="${label(k)}"`
+    conns += `dyups_listener_connections{${l},state="active"} ${t.active}\n` +
+      `dyups_listener_connections{${l},state="reading"} ${t.reading}\n` +
+      `dyups_listener_connections{${l},state="writing"} ${t.writing}\n` +
+      `dyups_listener_connections{${l},state="waiting"} ${t.active - t.reading - t.writing}\n`
+    accepted += `dyups_listener_connections_accepted_total{${l}} ${t.accepted}\n`
+    requests += `dyups_listener_requests_total{${l}} ${t.requests}\n`
+  }
+  return conns + accepted + requests
 }

@@ -100,6 +100,8 @@ export interface LiveReport {
   rows: PeerRow[][]
   /** One entry per worker that answered: its client connections (absent: none reported, as in the interface's tests). */
   conns?: ConnCounts[]
+  /** One entry per worker that answered: its connections per listening address. */
+  listeners?: Record<string, ConnCounts>[]
   /** Every process that answered, the primary included (absent: not gathered). */
   processes?: ProcStat[]
   /** Changes applied to the table since the primary started (absent: unknown, as in a worker whose primary is gone). */

@@ -336,6 +336,7 @@ export async function runPrimary(opts: BootOptions, booted: Booted, onReady: () 
         if (g !== undefined && g.want.delete(m.id)) {
           g.rows.push(msg.rows)
           g.conns.push(msg.conns)
+          g.listeners.push(msg.listeners)
           g.procs.push(msg.proc)
           if (g.want.size === 0) g.finish()
         }
@@ -353,18 +354,18 @@ export async function runPrimary(opts: BootOptions, booted: Booted, onReady: () 
 
   // The JSON interface's live state: every serving worker's rows, asked for when it is read. A worker that does
   // not answer within LIVE_WAIT_MS (hung, or gone meanwhile) is left out; `workers` says how many answered.
-  const gathers = new Map<number, { want: Set<number>; rows: PeerRow[][]; conns: ConnCounts[]; procs: ProcStat[]; finish: () => void }>()
+  const gathers = new Map<number, { want: Set<number>; rows: PeerRow[][]; conns: ConnCounts[]; listeners: Record<string, ConnCounts>[]; procs: ProcStat[]; finish: () => void }>()
   let gatherSeq = 0
   const gatherLive = (asker: Member, askId: number): void => {
     const id = ++gatherSeq
     const serving = [...members.values()].filter((x) => x.ready && !x.stopping)
-    const g = { want: new Set(serving.map((x) => x.id)), rows: [] as PeerRow[][], conns: [] as ConnCounts[], procs: [procStat('primary')], finish: () => {} }
+    const g = { want: new Set(serving.map((x) => x.id)), rows: [] as PeerRow[][], conns: [] as ConnCounts[], listeners: [] as Record<string, ConnCounts>[], procs: [procStat('primary')], finish: () => {} }
     const timer = setTimeout(() => g.finish(), LIVE_WAIT_MS)
     g.finish = () => {
       clearTimeout(timer)
       gathers.delete(id)
       const statics = store.list().filter((e) => e.static).map((e) => groupKey(e.group.name))
-      send(asker, { t: 'live', id: askId, report: { workers: g.rows.length, statics, rows: g.rows, conns: g.conns, processes: g.procs, changes: coordinator.applied } })
+      send(asker, { t: 'live', id: askId, report: { workers: g.rows.length, statics, rows: g.rows, conns: g.conns, listeners: g.listeners, processes: g.procs, changes: coordinator.applied } })
     }
     gathers.set(id, g)
     if (g.want.size === 0) return g.finish()

@@ -70,7 +70,7 @@ export type ToPrimary =
   /** The JSON interface asks for every worker's live state of the servers. */
   | { t: 'live'; id: number }
   /** This worker's answer to `peers`. */
-  | { t: 'peers'; id: number; rows: PeerRow[]; conns: ConnCounts; proc: ProcStat }
+  | { t: 'peers'; id: number; rows: PeerRow[]; conns: ConnCounts; listeners: Record<string, ConnCounts>; proc: ProcStat }
 
 /** The outcome of one change: [id, table version after it] or, when it failed, [id, version, code, message]. */
 export type Answer = [number, number] | [number, number, Code, string]

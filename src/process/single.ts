@@ -5,7 +5,7 @@
 import { formatError } from '../errors.js'
 import { configureLog, log, reopenLog } from '../log.js'
 import { Store } from '../store/index.js'
-import { HttpWorker, RoutingTable, compileHttp, connStats } from '../http/index.js'
+import { HttpWorker, RoutingTable, compileHttp, connStats, listenerCounts } from '../http/index.js'
 import { HealthView, Prober } from '../health/index.js'
 import type { Booted } from './boot.js'
 import { Coordinator } from './coordinator.js'
@@ -64,6 +64,7 @@ export async function runSingle(booted: Booted, onReady: () => void): Promise<vo
         statics: store.list().filter((e) => e.static).map((e) => groupKey(e.group.name)),
         rows: [table.peerRows()],
         conns: [connStats.counts()],
+        listeners: [listenerCounts()],
         processes: [procStat('single')],
         changes: coordinator.applied,
       }),

@@ -11,7 +11,7 @@
 import { DyupsError, formatError } from '../errors.js'
 import { configureLog, log, reopenLog, setLogIdent } from '../log.js'
 import type { ChangeSink, LiveReport, LiveSource, Outcome } from '../dyups/index.js'
-import { HttpWorker, RoutingTable, compileHttp, connStats, type HealthSource } from '../http/index.js'
+import { HttpWorker, RoutingTable, compileHttp, connStats, listenerCounts, type HealthSource } from '../http/index.js'
 import { HealthView, type StatusRow } from '../health/index.js'
 import { packGroup } from '../upstream/index.js'
 import { logCounts, readSettings, SHUTDOWN_TIMEOUT_MS } from './settings.js'
@@ -56,7 +56,7 @@ export function startWorker(): void {
   const statusAnswers = new Map<number, { resolve: (rows: StatusRow[]) => void; reject: (e: Error) => void }>()
   const liveAnswers = new Map<number, (r: LiveReport) => void>()
   // The JSON interface's live state: every worker's, gathered by the primary; this worker's alone without one.
-  const ownReport = (): LiveReport => ({ workers: 1, statics: null, rows: [table.peerRows()], conns: [connStats.counts()], processes: [procStat('worker')] })
+  const ownReport = (): LiveReport => ({ workers: 1, statics: null, rows: [table.peerRows()], conns: [connStats.counts()], listeners: [listenerCounts()], processes: [procStat('worker')] })
   const liveSource: LiveSource = {
     report: () =>
       new Promise((resolve) => {
@@ -194,7 +194,7 @@ export function startWorker(): void {
         health.apply(msg.changes)
         break
       case 'peers':
-        send({ t: 'peers', id: msg.id, rows: table.peerRows(), conns: connStats.counts(), proc: procStat('worker') })
+        send({ t: 'peers', id: msg.id, rows: table.peerRows(), conns: connStats.counts(), listeners: listenerCounts(), proc: procStat('worker') })
         break
       case 'live': {
         const r = liveAnswers.get(msg.id)

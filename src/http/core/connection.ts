@@ -25,7 +25,7 @@ import { GZ_COMPRESS, GzipBody, gzipLocal, gzipProxied, gzipWhole } from '../fil
 import type { Services } from '../lib/context.js'
 import { Request } from '../lib/request.js'
 import { requestContext } from '../lib/log-context.js'
-import { connStats, READING, WAITING, WRITING } from '../lib/conn-stats.js'
+import { connStats, READING, WAITING, WRITING, type ConnStats } from '../lib/conn-stats.js'
 import { parseTarget, Target } from '../lib/uri.js'
 import { intercepts, sendErrorPage } from '../modules/error-page.js'
 import { pinUpstream } from '../modules/proxy.js'
@@ -126,12 +126,16 @@ export class Connection implements Downstream, PhaseHost, ContentResponder, Dead
   /** Where stub_status counts this connection: WAITING, READING, WRITING (lib/conn-stats.ts); -1 once closed. */
   private stat = WAITING
 
-  /** @param mode PLAIN, TLS or PLAIN_ON_TLS (tls-server.ts) */
+  /**
+   * @param mode PLAIN, TLS or PLAIN_ON_TLS (tls-server.ts)
+   * @param listener the counters of the listening address that accepted it (lib/conn-stats.ts)
+   */
   constructor(
     readonly worker: ConnectionOwner,
     socket: Socket,
     listenKey: string,
-    mode = 0,
+    mode: number,
+    private readonly listener: ConnStats,
   ) {
     this.socket = socket
     this.https = mode === TLS
@@ -160,12 +164,14 @@ export class Connection implements Downstream, PhaseHost, ContentResponder, Dead
     this.deadline = worker.deadlines.create(this)
     this.deadline.arm(this.headerTimeout)
     connStats.active++
+    listener.active++
   }
 
   /** The connection's stub_status state becomes `to`: two integer updates, and none when it is already there. */
   private enter(to: number): void {
     if (this.stat === to || this.stat < 0) return
     connStats.move(this.stat, to)
+    this.listener.move(this.stat, to)
     this.stat = to
   }
 
@@ -930,6 +936,7 @@ export class Connection implements Downstream, PhaseHost, ContentResponder, Dead
       this.enter(WAITING)
       this.stat = -1
       connStats.active--
+      this.listener.active--
     }
     if (this.state === CLOSED && this.exchange === null) {
       this.worker.forget(this)

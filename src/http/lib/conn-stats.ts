@@ -46,3 +46,22 @@ export class ConnStats {
 
 /** The worker's counters: one per process, as each worker is a process. */
 export const connStats = new ConnStats()
+
+/** The same counters per listening address (the `listen` as configured), made on its first connection. */
+export const listenerStats = new Map<string, ConnStats>()
+
+export function statsOfListener(key: string): ConnStats {
+  let s = listenerStats.get(key)
+  if (s === undefined) {
+    s = new ConnStats()
+    listenerStats.set(key, s)
+  }
+  return s
+}
+
+/** Every listener's counters, as they cross to the process that sums them. */
+export function listenerCounts(): Record<string, ConnCounts> {
+  const out: Record<string, ConnCounts> = {}
+  for (const [k, s] of listenerStats) out[k] = s.counts()
+  return out
+}
