@@ -6,7 +6,7 @@
  * the test's temp dir (and copied to $DYUPS_DASHBOARD_PNG when set, as docs/dashboard.png was made).
  */
 import assert from 'node:assert/strict'
-import { copyFileSync, existsSync, mkdtempSync, statSync } from 'node:fs'
+import { copyFileSync, existsSync, mkdtempSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
@@ -39,13 +39,18 @@ test('dyups_dashboard: groups, states, rates; a server going down shows within o
     ifaceServer: '        location = /dashboard { dyups_dashboard; }\n',
   })
   const tmp = mkdtempSync(join(tmpdir(), 'dyups-dashboard-'))
-  const ctx = await chromium.launchPersistentContext(join(tmp, 'profile'), {
+  const profile = join(tmp, 'profile')
+  const ctx = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
     viewport: { width: 1280, height: 720 },
   })
-  t.after(() => ctx.close())
+  // The browser's fresh profile goes with it; the screenshot stays in the temp dir as the test's artifact.
+  t.after(async () => {
+    await ctx.close()
+    rmSync(profile, { recursive: true, force: true })
+  })
   const page = await ctx.newPage()
   const errors: string[] = []
   page.on('pageerror', (e) => errors.push(String(e)))
@@ -86,6 +91,7 @@ test('dyups_dashboard: groups, states, rates; a server going down shows within o
   const shot = join(tmp, 'dashboard.png')
   await page.screenshot({ path: shot, fullPage: true })
   assert.ok(statSync(shot).size > 10_000, 'a screenshot')
+  t.diagnostic(`screenshot: ${shot}`)
   if (process.env['DYUPS_DASHBOARD_PNG']) copyFileSync(shot, process.env['DYUPS_DASHBOARD_PNG'])
 
   // Restore: a takes traffic again.
