@@ -61,7 +61,7 @@ test('every worker serves the same status page; a respawned worker starts with t
         check interval=100 rise=2 fall=1 timeout=500 type=http default_down=false;
         check_http_send "GET /health HTTP/1.0\\r\\n\\r\\n";
     }\n`,
-    server: '        location /status { check_status; }\n        location /st.json { check_status json; }\n',
+    server: '        location /status { check_status; }\n        location /st.json { check_status json; }\n        location /st.prom { check_status prometheus; }\n',
   })
   await waitState(s.proxy, 'db', addr(sick!), 'down')
   await waitState(s.proxy, 'web', addr(sick!), 'up') // its checks go to the up backend's port
@@ -97,6 +97,14 @@ test('every worker serves the same status page; a respawned worker starts with t
   assert.deepEqual([doc.servers.total, doc.servers.up, doc.servers.down, doc.servers.generation], [2, 2, 0, 1])
   assert.deepEqual(doc.servers.server.map((x: { index: number; upstream: string; name: string; status: string; port: number }) => [x.index, x.upstream, x.name, x.status, x.port]),
     [[0, 'web', addr(up!), 'up', up!.port], [1, 'web', addr(sick!), 'up', up!.port]])
+  // Tengine's prometheus format, by the directive and by ?format=.
+  for (const path of ['/st.prom', '/status?format=prometheus']) {
+    const prom = await request(s.proxy, { path })
+    assert.equal(prom.headers['content-type'], 'text/plain')
+    assert.match(prom.body, /^nginx_upstream_count_total 3\nnginx_upstream_count_up|^nginx_upstream_count_down 1$/m)
+    assert.match(prom.body, new RegExp(`^nginx_upstream_server_active\\{index="2",upstream="db",name="${addr(sick!).replace(/\./g, '\\.')}",type="http",port="0"\\} 0$`, 'm'))
+    assert.match(prom.body, new RegExp(`^nginx_upstream_server_fall\\{index="0",upstream="web",name="${addr(up!).replace(/\./g, '\\.')}",status="up",type="http",port="${up!.port}"\\} 0$`, 'm'))
+  }
   const head = await request(s.proxy, { method: 'HEAD', path: '/status?format=csv' })
   assert.deepEqual([head.status, head.headers['content-type'], head.body], [200, 'text/plain', ''])
   assert.equal((await request(s.proxy, { method: 'POST', path: '/status', body: 'x' })).status, 405)

@@ -11,4 +11,7 @@ export {
   type RequestContext,
 } from './balancer.js'
 export type { Peer } from './peer.js'
-export { PeerState, PeerStates } from './peers.js'
+export {
+  PeerState, PeerStates, LATENCY_BOUNDS_MS, FAIL_KINDS, FAIL_REFUSED, FAIL_CONNECT, FAIL_TIMEOUT, FAIL_CLOSED, FAIL_INVALID_HEADER, FAIL_TLS,
+  FAIL_INTERRUPTED, FAIL_OTHER,
+} from './peers.js'

@@ -8,6 +8,28 @@
  */
 import type { UpstreamGroup } from '../upstream/index.js'
 
+/**
+ * Upper bounds (ms) of the response-time buckets, Prometheus' default buckets (5 ms … 10 s); a last bucket holds
+ * the slower ones.
+ */
+export const LATENCY_BOUNDS_MS: readonly number[] = [5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000]
+
+/** Why an attempt on a server failed before a usable answer, the `kind` label of the failure counters. */
+export const FAIL_KINDS = ['refused', 'connect', 'timeout', 'closed', 'invalid_header', 'tls', 'interrupted', 'other'] as const
+export const FAIL_REFUSED = 0
+/** connect() failed otherwise: unreachable, reset while connecting. */
+export const FAIL_CONNECT = 1
+/** proxy_connect_timeout, proxy_send_timeout or proxy_read_timeout before the head. */
+export const FAIL_TIMEOUT = 2
+/** The server closed the connection, or reading from it failed, before the response head was complete. */
+export const FAIL_CLOSED = 3
+export const FAIL_INVALID_HEADER = 4
+/** The TLS handshake with it failed. */
+export const FAIL_TLS = 5
+/** The response was cut short after its head went to the client (closed, timed out or bad framing mid-body). */
+export const FAIL_INTERRUPTED = 6
+export const FAIL_OTHER = 7
+
 export class PeerState {
   /** Failures counted against max_fails (nginx's peer->fails). */
   fails = 0
@@ -25,8 +47,38 @@ export class PeerState {
   recoveredAt = 0
   /** Balancers that use this address. */
   refs = 0
+  /** Responses the server gave, by status class: [1xx, 2xx, 3xx, 4xx, 5xx]. */
+  readonly responses = [0, 0, 0, 0, 0]
+  /** Attempts that failed, by FAIL_* kind. */
+  readonly failures = [0, 0, 0, 0, 0, 0, 0, 0]
+  /** Bytes read from the server. */
+  bytesIn = 0
+  /** Bytes written to it (request heads and bodies). */
+  bytesOut = 0
+  /** Responses per response-time bucket (LATENCY_BOUNDS_MS, then the slower ones), not cumulative. */
+  readonly latency = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]
+  /** The sum of those response times, ms. */
+  latencySum = 0
 
   constructor(readonly addr: string) {}
+
+  /**
+   * An attempt got a response with `status` after `ms` (nginx's $upstream_response_time): its class and time are
+   * counted. A few integer updates, no allocation: this runs for every proxied request.
+   */
+  answered(status: number, ms: number): void {
+    const c = (status / 100) | 0
+    if (c >= 1 && c <= 5) this.responses[c - 1]!++
+    let i = 0
+    while (i < LATENCY_BOUNDS_MS.length && ms > LATENCY_BOUNDS_MS[i]!) i++
+    this.latency[i]!++
+    this.latencySum += ms
+  }
+
+  /** An attempt failed (FAIL_*). */
+  failed(kind: number): void {
+    this.failures[kind]!++
+  }
 }
 
 /** The registry of one worker. */

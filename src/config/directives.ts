@@ -442,7 +442,7 @@ function checkJsImport(d: Directive): void {
 }
 
 function checkCheckStatus(d: Directive): void {
-  if (d.args.length === 1 && !['html', 'csv', 'json'].includes(d.args[0])) {
+  if (d.args.length === 1 && !['html', 'csv', 'json', 'prometheus'].includes(d.args[0])) {
     throw configError(d, `invalid check format "${d.args[0]}"`)
   }
 }
@@ -546,11 +546,13 @@ export const DIRECTIVES: readonly DirectiveSpec[] = [
   spec('check_http_expect_alive', UPS, [1, MORE], { default: 'http_2xx http_3xx', docs: 'Status classes that count as alive.' }),
   spec('check_keepalive_requests', UPS, 1, { default: '1', docs: 'Requests per health-check connection.' }),
   spec('check_fastcgi_param', UPS, 2, { docs: 'FastCGI parameter sent by a health check.' }),
-  spec('check_status', LOC, [0, 1], { docs: 'Health-check status page: `html`, `csv` or `json`.', validate: checkCheckStatus }),
+  spec('check_status', LOC, [0, 1], { docs: 'Health-check status page: `html`, `csv`, `json` or `prometheus` (Tengine\'s formats).', validate: checkCheckStatus }),
 
   // dyups
   spec('dyups_interface', LOC, 0, { docs: 'Serve the REST interface that lists and changes upstream groups.' }),
-  spec('dyups_metrics', LOC, 0, { docs: 'Serve the upstream table and every server\'s live state (requests, active, failures, state; summed over the workers) in Prometheus\' text format.' }),
+  spec('dyups_dashboard', LOC, 0, { docs: 'Serve the live dashboard: every group and server with state, rates and latency, and buttons to mark a server down or restore it where the same server answers the JSON interface.' }),
+  spec('stub_status', ['server', 'location'], [0, 1], { docs: 'Serve nginx\'s basic status page (connections and requests, summed over the workers); an argument, as the old `stub_status on`, is ignored.' }),
+  spec('dyups_metrics', LOC, 0, { docs: 'Serve the upstream table, every server\'s counters and state and the client connections (summed over the workers) in Prometheus\' text format.' }),
   msec('dyups_read_msg_timeout', HTTP, {
     default: '1s',
     docs: 'Accepted and checked; changes reach every worker before the answer, no polling.',

@@ -46,7 +46,7 @@ export const UNSUPPORTED: readonly string[] = [
   'ssi', 'ssi_types', 'ssi_silent_errors', 'ssi_value_length', 'ssi_min_file_chunk', 'ssi_last_modified',
   'geoip_country', 'geoip_city', 'geoip_org', 'geoip_proxy', 'geoip_proxy_recursive',
   'mirror',
-  'mirror_request_body', 'slice', 'health_check', 'match', 'status_zone', 'api', 'status', 'stub_status',
+  'mirror_request_body', 'slice', 'health_check', 'match', 'status_zone', 'api', 'status',
   'gzip_static', 'gunzip', 'gunzip_buffers', 'brotli', 'brotli_types',
   'brotli_comp_level', 'brotli_static', 'charset_map', 'charset_types', 'override_charset',
   'userid', 'userid_domain', 'userid_expires', 'userid_name', 'userid_p3p', 'userid_path', 'userid_service',

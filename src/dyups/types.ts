@@ -15,9 +15,12 @@ export interface Outcome {
   error: { code: Code; message: string } | null
 }
 
-/** Where changes go: the primary's coordinator, over IPC or in process. */
+/**
+ * Where changes go: the primary's coordinator, over IPC or in process. `source`: who asked, for the error log's
+ * line about the applied change (`POST /upstream/NAME, client: ADDR`); absent: the worker that sent it.
+ */
 export interface ChangeSink {
-  submit(change: Change, ifMatch: number | null): Promise<Outcome>
+  submit(change: Change, ifMatch: number | null, source?: string): Promise<Outcome>
   /** Whether a change is being applied right now (for dyups_trylock's check order). */
   busy(): Promise<boolean>
   /**
@@ -25,7 +28,7 @@ export interface ChangeSink {
    * PARSE_AWAY_BYTES): the outcome's error is E_COMMANDS when the body does not build a group, E_LOCKED when
    * dyups_trylock finds the table busy (checked before the body is parsed, as Tengine does).
    */
-  update?(name: string, body: string, ifMatch: number | null): Promise<Outcome>
+  update?(name: string, body: string, ifMatch: number | null, source?: string): Promise<Outcome>
 }
 
 export interface Reply {
@@ -52,6 +55,39 @@ export interface PeerRow {
   checkedAgo: number
   /** Active health checks hold it down. */
   checkDown: boolean
+  /** Responses by status class, [1xx … 5xx]. */
+  responses: number[]
+  /** Failed attempts by kind (balancer/peers.ts's FAIL_KINDS order). */
+  failures: number[]
+  /** Bytes read from the server, and written to it. */
+  bytesIn: number
+  bytesOut: number
+  /** Responses per response-time bucket (balancer/peers.ts's LATENCY_BOUNDS_MS, then the slower), and their sum in ms. */
+  latency: number[]
+  latencySum: number
+}
+
+/** One worker's client connection counters (http/lib/conn-stats.ts), or their sum; `waiting` is the rest of `active`. */
+export interface ConnCounts {
+  accepted: number
+  handled: number
+  requests: number
+  active: number
+  reading: number
+  writing: number
+}
+
+/** One process of dyups as its metrics show it. */
+export interface ProcStat {
+  pid: number
+  role: 'primary' | 'worker' | 'single'
+  /** CPU time, user and system, in seconds. */
+  cpu: number
+  /** Resident memory and V8's used heap, in bytes. */
+  rss: number
+  heap: number
+  /** When it started, in seconds since the epoch. */
+  start: number
 }
 
 /** The live state of the table, gathered from every worker when it is read. */
@@ -62,6 +98,14 @@ export interface LiveReport {
   statics: string[] | null
   /** One array of rows per worker that answered. */
   rows: PeerRow[][]
+  /** One entry per worker that answered: its client connections (absent: none reported, as in the interface's tests). */
+  conns?: ConnCounts[]
+  /** One entry per worker that answered: its connections per listening address. */
+  listeners?: Record<string, ConnCounts>[]
+  /** Every process that answered, the primary included (absent: not gathered). */
+  processes?: ProcStat[]
+  /** Changes applied to the table since the primary started (absent: unknown, as in a worker whose primary is gone). */
+  changes?: number
 }
 
 /** Where the JSON interface reads live state from. */

@@ -6,5 +6,5 @@
  */
 export { Prober, type ProberOptions } from './prober.js'
 export { HealthView } from './view.js'
-export { renderStatus, parseStatusQuery, queryArg, STATUS_DOWN, STATUS_UP, type StatusFormat, type StatusQuery } from './status.js'
+export { renderStatus, parseStatusQuery, queryArg, STATUS_DOWN, STATUS_UP, STATUS_FORMATS, type StatusFormat, type StatusQuery } from './status.js'
 export type { GroupChange, HealthChange, StatusRow } from './types.js'

@@ -118,3 +118,43 @@ test('query: format= and status= as ngx_http_arg finds them; bad values keep the
   assert.equal(queryArg('a=1&b=', 'b'), '')
   assert.equal(queryArg('ab=1', 'b'), null)
 })
+
+test('prometheus: Tengine\'s format, line for line', () => {
+  const { body, contentType } = renderStatus(rows, { format: 'prometheus', flag: 0 })
+  assert.equal(contentType, 'text/plain')
+  assert.equal(body, `# HELP nginx_upstream_count_total Nginx total number of servers
+# TYPE nginx_upstream_count_total gauge
+nginx_upstream_count_total 3
+# HELP nginx_upstream_count_up Nginx total number of servers that are UP
+# TYPE nginx_upstream_count_up gauge
+nginx_upstream_count_up 2
+# HELP nginx_upstream_count_down Nginx total number of servers that are DOWN
+# TYPE nginx_upstream_count_down gauge
+nginx_upstream_count_down 1
+# HELP nginx_upstream_count_generation Nginx generation
+# TYPE nginx_upstream_count_generation gauge
+nginx_upstream_count_generation 1
+# HELP nginx_upstream_server_rise Nginx rise counter
+# TYPE nginx_upstream_server_rise counter
+nginx_upstream_server_rise{index="0",upstream="backend",name="127.0.0.1:8081",status="up",type="http",port="0"} 12
+nginx_upstream_server_rise{index="1",upstream="backend",name="127.0.0.1:8082",status="down",type="http",port="0"} 0
+nginx_upstream_server_rise{index="2",upstream="db",name="[::1]:3306",status="up",type="tcp",port="3307"} 3
+# HELP nginx_upstream_server_fall Nginx fall counter
+# TYPE nginx_upstream_server_fall counter
+nginx_upstream_server_fall{index="0",upstream="backend",name="127.0.0.1:8081",status="up",type="http",port="0"} 0
+nginx_upstream_server_fall{index="1",upstream="backend",name="127.0.0.1:8082",status="down",type="http",port="0"} 7
+nginx_upstream_server_fall{index="2",upstream="db",name="[::1]:3306",status="up",type="tcp",port="3307"} 0
+# HELP nginx_upstream_server_active Nginx active 1 for UP / 0 for DOWN
+# TYPE nginx_upstream_server_active gauge
+nginx_upstream_server_active{index="0",upstream="backend",name="127.0.0.1:8081",type="http",port="0"} 1
+nginx_upstream_server_active{index="1",upstream="backend",name="127.0.0.1:8082",type="http",port="0"} 0
+nginx_upstream_server_active{index="2",upstream="db",name="[::1]:3306",type="tcp",port="3307"} 1
+`)
+  // ?status=down keeps the down server alone, its index unchanged; a quote in a name stays inside its label.
+  const down = renderStatus([...rows, { ...rows[0]!, index: 3, upstream: 'q"x\\' }], { format: 'prometheus', flag: STATUS_DOWN }).body
+  assert.match(down, /^nginx_upstream_count_total 1$/m)
+  assert.match(down, /^nginx_upstream_server_active\{index="1",upstream="backend",name="127.0.0.1:8082",type="http",port="0"\} 0$/m)
+  const named = renderStatus([{ ...rows[0]!, upstream: 'q"x\\\ny' }], { format: 'prometheus', flag: 0 }).body
+  assert.match(named, /upstream="q\\"x\\\\\\ny"/)
+  assert.equal(parseStatusQuery('format=prometheus', 'html').query.format, 'prometheus')
+})

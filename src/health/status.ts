@@ -1,12 +1,15 @@
 /**
  * The check_status page, byte for byte as Tengine's ngx_http_upstream_check_module writes it: html (the default),
- * csv or json, chosen by the directive's argument or by `?format=`, and `?status=up|down` to show only servers in
- * that state. Tengine prints names raw; we escape them where the format needs it (`<` in html, `"` in json), so a
- * group name cannot break the page. Not the request path: plain string building.
+ * csv, json or prometheus (Tengine's, not yaoweibin's original module, which has no prometheus), chosen by the
+ * directive's argument or by `?format=`, and `?status=up|down` to show only servers in that state. Tengine prints
+ * names raw; we escape them where the format needs it (`<` in html, `"` in json and prometheus), so a group name
+ * cannot break the page. Not the request path: plain string building.
  */
 import type { StatusRow } from './types.js'
 
-export type StatusFormat = 'html' | 'csv' | 'json'
+export type StatusFormat = 'html' | 'csv' | 'json' | 'prometheus'
+
+export const STATUS_FORMATS: readonly StatusFormat[] = ['html', 'csv', 'json', 'prometheus']
 
 export const STATUS_DOWN = 1
 export const STATUS_UP = 2
@@ -17,7 +20,7 @@ export interface StatusQuery {
   readonly flag: number
 }
 
-const CONTENT_TYPES: Record<StatusFormat, string> = { html: 'text/html', csv: 'text/plain', json: 'application/json' }
+const CONTENT_TYPES: Record<StatusFormat, string> = { html: 'text/html', csv: 'text/plain', json: 'application/json', prometheus: 'text/plain' }
 
 /** nginx's ngx_http_arg: the value of the first `name=` argument (name case-insensitive), raw; null if absent. */
 export function queryArg(args: string, name: string): string | null {
@@ -42,7 +45,7 @@ export function parseStatusQuery(args: string, dflt: StatusFormat): { query: Sta
   const errors: string[] = []
   const f = queryArg(args, 'format')
   if (f !== null) {
-    if (f === 'html' || f === 'csv' || f === 'json') format = f
+    if ((STATUS_FORMATS as readonly string[]).includes(f)) format = f as StatusFormat
     else errors.push(f)
   }
   const s = queryArg(args, 'status')
@@ -67,6 +70,8 @@ export function renderStatus(rows: readonly StatusRow[], q: StatusQuery, generat
       return { body: list.map((r) => `${r.index},${r.upstream},${r.name},${state(r)},${r.rise},${r.fall},${r.type},${r.port}\n`).join(''), contentType }
     case 'json':
       return { body: json(list, generation), contentType }
+    case 'prometheus':
+      return { body: prometheus(list, generation), contentType }
     default:
       return { body: html(list, generation), contentType }
   }
@@ -130,6 +135,42 @@ function json(list: readonly StatusRow[], generation: number): string {
       `${i === list.length - 1 ? '' : ','}\n`
   }
   return out + '  ]\n}}\n'
+}
+
+/**
+ * Tengine's prometheus format: the counts, then each server's rise and fall counters and whether it is up, labelled
+ * with its index, group, address, state (not on `active`), check type and check port.
+ */
+function prometheus(list: readonly StatusRow[], generation: number): string {
+  let downs = 0
+  for (const r of list) if (r.down) downs++
+  let out =
+    '# HELP nginx_upstream_count_total Nginx total number of servers\n' +
+    '# TYPE nginx_upstream_count_total gauge\n' +
+    `nginx_upstream_count_total ${list.length}\n` +
+    '# HELP nginx_upstream_count_up Nginx total number of servers that are UP\n' +
+    '# TYPE nginx_upstream_count_up gauge\n' +
+    `nginx_upstream_count_up ${list.length - downs}\n` +
+    '# HELP nginx_upstream_count_down Nginx total number of servers that are DOWN\n' +
+    '# TYPE nginx_upstream_count_down gauge\n' +
+    `nginx_upstream_count_down ${downs}\n` +
+    '# HELP nginx_upstream_count_generation Nginx generation\n' +
+    '# TYPE nginx_upstream_count_generation gauge\n' +
+    `nginx_upstream_count_generation ${generation}\n`
+  const labels = (r: StatusRow, status: boolean): string =>
+    `index="${r.index}",upstream="${escapeLabel(r.upstream)}",name="${escapeLabel(r.name)}",${status ? `status="${state(r)}",` : ''}type="${r.type}",port="${r.port}"`
+  out += '# HELP nginx_upstream_server_rise Nginx rise counter\n# TYPE nginx_upstream_server_rise counter\n'
+  for (const r of list) out += `nginx_upstream_server_rise{${labels(r, true)}} ${r.rise}\n`
+  out += '# HELP nginx_upstream_server_fall Nginx fall counter\n# TYPE nginx_upstream_server_fall counter\n'
+  for (const r of list) out += `nginx_upstream_server_fall{${labels(r, true)}} ${r.fall}\n`
+  out += '# HELP nginx_upstream_server_active Nginx active 1 for UP / 0 for DOWN\n# TYPE nginx_upstream_server_active gauge\n'
+  for (const r of list) out += `nginx_upstream_server_active{${labels(r, false)}} ${r.down ? 0 : 1}\n`
+  return out
+}
+
+/** A Prometheus label value: backslash, double quote and line feed escaped. */
+function escapeLabel(s: string): string {
+  return s.replace(/[\\"\n]/g, (c) => (c === '\n' ? '\\n' : `\\${c}`))
 }
 
 function escapeHtml(s: string): string {

@@ -15,6 +15,7 @@
  * table, changes taken after it to the reloaded one, and it completes once every worker routes by it.
  */
 import { DyupsError, formatError, isDyupsError } from '../errors.js'
+import { log } from '../log.js'
 import { logAddFailed } from '../dyups/index.js'
 import { parseCommands, type UpstreamGroup } from '../upstream/index.js'
 import type { Change, Delta, Store } from '../store/index.js'
@@ -38,6 +39,8 @@ interface Pending {
   ifMatch: number | null
   /** The worker that asked (see Broadcast), or null. */
   origin: number | null
+  /** Who asked, for the log line of the applied change. */
+  source: string
   resolve: (o: Outcome) => void
 }
 
@@ -57,6 +60,8 @@ export class Coordinator {
   private inFlight = false
   /** Changes and reloads taken and not answered yet. */
   private open = 0
+  /** Changes applied since this coordinator started (dyups_table_changes_total). */
+  applied = 0
   /** Resolves when every change of the last broadcast batch is answered. */
   private answering: Promise<void> = Promise.resolve()
 
@@ -79,7 +84,7 @@ export class Coordinator {
    * Applies `change` in turn. `origin`: the worker that asked, which may be answered as soon as every other worker
    * acknowledged (it applies the delta before it reads the answer); null waits for every worker.
    */
-  submit(change: Change, ifMatch: number | null, origin: number | null = null): Promise<Outcome> {
+  submit(change: Change, ifMatch: number | null, origin: number | null = null, source = 'api'): Promise<Outcome> {
     if (this.trylock && this.busy) {
       return Promise.resolve({ version: this.store.version, error: new DyupsError('E_LOCKED', 'another change is being applied') })
     }
@@ -89,7 +94,7 @@ export class Coordinator {
         this.open--
         resolve(o)
       }
-      this.queue.push({ change, ifMatch, origin, resolve: done })
+      this.queue.push({ change, ifMatch, origin, source, resolve: done })
       if (!this.inFlight) void this.drain()
     })
   }
@@ -99,7 +104,7 @@ export class Coordinator {
    * primary, so that no worker's connections wait while it is. dyups_trylock's check comes first, as Tengine's
    * lock is taken before it parses. A body that builds no group fails with E_COMMANDS, logged as Tengine logs it.
    */
-  async update(name: string, body: string, ifMatch: number | null, origin: number | null = null): Promise<Outcome> {
+  async update(name: string, body: string, ifMatch: number | null, origin: number | null = null, source = 'api'): Promise<Outcome> {
     if (this.trylock && this.busy) return { version: this.store.version, error: new DyupsError('E_LOCKED', 'another change is being applied') }
     let group: UpstreamGroup
     try {
@@ -110,7 +115,7 @@ export class Coordinator {
       // The position goes with the reason, as the worker gives it for a body it parsed itself.
       return { version: this.store.version, error: new DyupsError('E_COMMANDS', formatError(e)) }
     }
-    return this.submit({ op: 'put', group }, ifMatch, origin)
+    return this.submit({ op: 'put', group }, ifMatch, origin, source)
   }
 
   /**
@@ -177,7 +182,11 @@ export class Coordinator {
       p.resolve({ version: this.store.version, error, changes: 0 })
       return
     }
-    if (r.delta.changes.length > 0) await this.broadcast(r.delta)
+    const d = r.delta
+    // A reload's changes make one version together.
+    for (const c of d.changes) logApplied(c, d.version, 'reload')
+    this.applied += d.changes.length
+    if (d.changes.length > 0) await this.broadcast(d)
     p.resolve({ version: r.delta.version, error: r.error, changes: r.delta.changes.length })
   }
 
@@ -189,6 +198,11 @@ export class Coordinator {
       const error = e instanceof DyupsError ? e : new DyupsError('E_INTERNAL', String((e as Error)?.message ?? e))
       for (const p of group) p.resolve({ version: this.store.version, error })
       return
+    }
+    for (let i = 0; i < group.length; i++) {
+      if (results[i]!.error !== null) continue
+      logApplied(group[i]!.change, results[i]!.version, group[i]!.source)
+      this.applied++
     }
     // Durable now; the previous batch may still be waiting for acknowledgements.
     await this.answering
@@ -221,4 +235,15 @@ export class Coordinator {
       for (let i = 0; i < group.length; i++) if (group[i]!.origin === worker) answer(i)
     }, sole ?? null).then(answerAll)
   }
+}
+
+/**
+ * The error log's `info` line for every applied change: the version it made, what it did and who asked (Tengine
+ * logs nothing of the kind; an operator reading the log after an incident wants to know what changed when).
+ */
+function logApplied(change: Change, version: number, source: string): void {
+  const what = change.op === 'put'
+    ? `upstream "${change.group.name}" set (${change.group.servers.length} server${change.group.servers.length === 1 ? '' : 's'})`
+    : `upstream "${change.name}" deleted`
+  log('info', `[dyups] table version ${version}: ${what}, source: ${source}`)
 }

@@ -14,7 +14,8 @@ import { formatError } from '../errors.js'
 import { configureLog, log, reopenLog } from '../log.js'
 import { Store, packDelta, type Change, type Delta } from '../store/index.js'
 import { groupKey, packGroup, unpackGroup, type UpstreamGroup } from '../upstream/index.js'
-import type { PeerRow } from '../dyups/index.js'
+import type { ConnCounts, PeerRow, ProcStat } from '../dyups/index.js'
+import { procStat } from './procstat.js'
 import { Prober } from '../health/index.js'
 import { removeZoneObjects } from '../http/index.js'
 import { bootConfig, type Booted, type BootOptions } from './boot.js'
@@ -313,13 +314,13 @@ export async function runPrimary(opts: BootOptions, booted: Booted, onReady: () 
         break
       case 'change':
         if (msg.acked !== undefined) acked(m, msg.acked)
-        void coordinator.submit(unpackChange(msg.change), msg.ifMatch, m.id).then((o) => {
+        void coordinator.submit(unpackChange(msg.change), msg.ifMatch, m.id, msg.source ?? `worker process ${m.child.pid}`).then((o) => {
           answer(m, o.error === null ? [msg.id, o.version] : [msg.id, o.version, o.error.code, o.error.message])
         })
         break
       case 'update':
         if (msg.acked !== undefined) acked(m, msg.acked)
-        void coordinator.update(msg.name, msg.body, msg.ifMatch, m.id).then(
+        void coordinator.update(msg.name, msg.body, msg.ifMatch, m.id, msg.source ?? `worker process ${m.child.pid}`).then(
           (o) => answer(m, o.error === null ? [msg.id, o.version] : [msg.id, o.version, o.error.code, o.error.message]),
           (e) => answer(m, [msg.id, store.version, 'E_INTERNAL', formatError(e)]),
         )
@@ -337,6 +338,9 @@ export async function runPrimary(opts: BootOptions, booted: Booted, onReady: () 
         const g = gathers.get(msg.id)
         if (g !== undefined && g.want.delete(m.id)) {
           g.rows.push(msg.rows)
+          g.conns.push(msg.conns)
+          g.listeners.push(msg.listeners)
+          g.procs.push(msg.proc)
           if (g.want.size === 0) g.finish()
         }
         break
@@ -353,18 +357,18 @@ export async function runPrimary(opts: BootOptions, booted: Booted, onReady: () 
 
   // The JSON interface's live state: every serving worker's rows, asked for when it is read. A worker that does
   // not answer within LIVE_WAIT_MS (hung, or gone meanwhile) is left out; `workers` says how many answered.
-  const gathers = new Map<number, { want: Set<number>; rows: PeerRow[][]; finish: () => void }>()
+  const gathers = new Map<number, { want: Set<number>; rows: PeerRow[][]; conns: ConnCounts[]; listeners: Record<string, ConnCounts>[]; procs: ProcStat[]; finish: () => void }>()
   let gatherSeq = 0
   const gatherLive = (asker: Member, askId: number): void => {
     const id = ++gatherSeq
     const serving = [...members.values()].filter((x) => x.ready && !x.stopping)
-    const g = { want: new Set(serving.map((x) => x.id)), rows: [] as PeerRow[][], finish: () => {} }
+    const g = { want: new Set(serving.map((x) => x.id)), rows: [] as PeerRow[][], conns: [] as ConnCounts[], listeners: [] as Record<string, ConnCounts>[], procs: [procStat('primary')], finish: () => {} }
     const timer = setTimeout(() => g.finish(), LIVE_WAIT_MS)
     g.finish = () => {
       clearTimeout(timer)
       gathers.delete(id)
       const statics = store.list().filter((e) => e.static).map((e) => groupKey(e.group.name))
-      send(asker, { t: 'live', id: askId, report: { workers: g.rows.length, statics, rows: g.rows } })
+      send(asker, { t: 'live', id: askId, report: { workers: g.rows.length, statics, rows: g.rows, conns: g.conns, listeners: g.listeners, processes: g.procs, changes: coordinator.applied } })
     }
     gathers.set(id, g)
     if (g.want.size === 0) return g.finish()

@@ -8,7 +8,7 @@ import type { PackedDelta, Snapshot, TableCounts } from '../store/index.js'
 import type { Directive } from '../config/index.js'
 import type { Code } from '../errors.js'
 import type { HealthChange, StatusRow } from '../health/index.js'
-import type { LiveReport, PeerRow } from '../dyups/index.js'
+import type { ConnCounts, LiveReport, PeerRow, ProcStat } from '../dyups/index.js'
 
 export interface Boot {
   prefix: string
@@ -60,9 +60,9 @@ export type ToPrimary =
   | { t: 'built' }
   | { t: 'ack'; version: number }
   /** `change`: one change in PackedDelta's encoding; `acked`: a late acknowledgement (see apply's `lazy`). */
-  | { t: 'change'; id: number; change: string; ifMatch: number | null; acked?: number }
+  | { t: 'change'; id: number; change: string; ifMatch: number | null; acked?: number; source?: string }
   /** A command body too large to parse in the worker (PARSE_AWAY_BYTES): the primary parses and applies it. */
-  | { t: 'update'; id: number; name: string; body: string; ifMatch: number | null; acked?: number }
+  | { t: 'update'; id: number; name: string; body: string; ifMatch: number | null; acked?: number; source?: string }
   | { t: 'busy'; id: number }
   | { t: 'fatal'; message: string }
   /** A check_status page asks for the prober's rows. */
@@ -70,7 +70,7 @@ export type ToPrimary =
   /** The JSON interface asks for every worker's live state of the servers. */
   | { t: 'live'; id: number }
   /** This worker's answer to `peers`. */
-  | { t: 'peers'; id: number; rows: PeerRow[] }
+  | { t: 'peers'; id: number; rows: PeerRow[]; conns: ConnCounts; listeners: Record<string, ConnCounts>; proc: ProcStat }
 
 /** The outcome of one change: [id, table version after it] or, when it failed, [id, version, code, message]. */
 export type Answer = [number, number] | [number, number, Code, string]

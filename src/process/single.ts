@@ -5,7 +5,7 @@
 import { formatError } from '../errors.js'
 import { configureLog, log, reopenLog } from '../log.js'
 import { Store } from '../store/index.js'
-import { HttpWorker, RoutingTable, compileHttp } from '../http/index.js'
+import { HttpWorker, RoutingTable, compileHttp, connStats, listenerCounts } from '../http/index.js'
 import { HealthView, Prober } from '../health/index.js'
 import type { Booted } from './boot.js'
 import { Coordinator } from './coordinator.js'
@@ -13,6 +13,7 @@ import { bindAll, closeAll, removeSocketFiles, type Bound } from './listeners.js
 import { bindWhenFree, findOrphans, removeWorkerPids, signalOrphans } from './orphans.js'
 import { removePid, writePid } from './pidfile.js'
 import { logCounts } from './settings.js'
+import { procStat } from './procstat.js'
 import { groupKey } from '../upstream/index.js'
 
 export async function runSingle(booted: Booted, onReady: () => void): Promise<void> {
@@ -48,8 +49,8 @@ export async function runSingle(booted: Booted, onReady: () => void): Promise<vo
   const http = new HttpWorker(compileHttp(boot), {
     table,
     sink: {
-      submit: async (change, ifMatch) => {
-        const o = await coordinator.submit(change, ifMatch)
+      submit: async (change, ifMatch, source) => {
+        const o = await coordinator.submit(change, ifMatch, null, source)
         return { version: o.version, error: o.error && { code: o.error.code, message: o.error.message } }
       },
       busy: async () => coordinator.busy,
@@ -62,6 +63,10 @@ export async function runSingle(booted: Booted, onReady: () => void): Promise<vo
         workers: 1,
         statics: store.list().filter((e) => e.static).map((e) => groupKey(e.group.name)),
         rows: [table.peerRows()],
+        conns: [connStats.counts()],
+        listeners: [listenerCounts()],
+        processes: [procStat('single')],
+        changes: coordinator.applied,
       }),
     },
   })

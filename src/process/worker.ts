@@ -11,11 +11,12 @@
 import { DyupsError, formatError } from '../errors.js'
 import { configureLog, log, reopenLog, setLogIdent } from '../log.js'
 import type { ChangeSink, LiveReport, LiveSource, Outcome } from '../dyups/index.js'
-import { HttpWorker, RoutingTable, compileHttp, type HealthSource } from '../http/index.js'
+import { HttpWorker, RoutingTable, compileHttp, connStats, listenerCounts, type HealthSource } from '../http/index.js'
 import { HealthView, type StatusRow } from '../health/index.js'
 import { packGroup } from '../upstream/index.js'
 import { logCounts, readSettings, SHUTDOWN_TIMEOUT_MS } from './settings.js'
 import type { Answer, ToPrimary, ToWorker } from './protocol.js'
+import { procStat } from './procstat.js'
 
 /**
  * How long a late acknowledgement may wait for a change to ride with. Answers to other workers' changes never wait
@@ -55,7 +56,7 @@ export function startWorker(): void {
   const statusAnswers = new Map<number, { resolve: (rows: StatusRow[]) => void; reject: (e: Error) => void }>()
   const liveAnswers = new Map<number, (r: LiveReport) => void>()
   // The JSON interface's live state: every worker's, gathered by the primary; this worker's alone without one.
-  const ownReport = (): LiveReport => ({ workers: 1, statics: null, rows: [table.peerRows()] })
+  const ownReport = (): LiveReport => ({ workers: 1, statics: null, rows: [table.peerRows()], conns: [connStats.counts()], listeners: [listenerCounts()], processes: [procStat('worker')] })
   const liveSource: LiveSource = {
     report: () =>
       new Promise((resolve) => {
@@ -94,9 +95,9 @@ export function startWorker(): void {
       lateAck = -1
     })
   const sink: ChangeSink = {
-    submit: (change, ifMatch) =>
-      ask((id) => ({ t: 'change', id, change: change.op === 'put' ? packGroup(change.group) : '-' + change.name, ifMatch })),
-    update: (name, body, ifMatch) => ask((id) => ({ t: 'update', id, name, body, ifMatch })),
+    submit: (change, ifMatch, source) =>
+      ask((id) => ({ t: 'change', id, change: change.op === 'put' ? packGroup(change.group) : '-' + change.name, ifMatch, source })),
+    update: (name, body, ifMatch, source) => ask((id) => ({ t: 'update', id, name, body, ifMatch, source })),
     busy: () =>
       new Promise((resolve) => {
         // No primary, no change in progress: dyups_trylock has nothing to wait for.
@@ -193,7 +194,7 @@ export function startWorker(): void {
         health.apply(msg.changes)
         break
       case 'peers':
-        send({ t: 'peers', id: msg.id, rows: table.peerRows() })
+        send({ t: 'peers', id: msg.id, rows: table.peerRows(), conns: connStats.counts(), listeners: listenerCounts(), proc: procStat('worker') })
         break
       case 'live': {
         const r = liveAnswers.get(msg.id)

@@ -7,7 +7,10 @@
  * not disturb it. One Exchange object per request; connections keep their listeners for life (see conn.ts).
  */
 import type { Socket } from 'node:net'
-import type { PeerSelection, Peer } from '../balancer/index.js'
+import {
+  FAIL_CLOSED, FAIL_CONNECT, FAIL_INTERRUPTED, FAIL_INVALID_HEADER, FAIL_OTHER, FAIL_REFUSED, FAIL_TIMEOUT, FAIL_TLS,
+  type PeerSelection, type Peer,
+} from '../balancer/index.js'
 import {
   BODY_CHUNKED, BODY_LENGTH, BODY_NONE, BODY_UNTIL_CLOSE, ChunkedDecoder, ChunkedScanner, NEED_MORE, PARSE_ERROR,
   latin1, type ResponseHead, type BodyKind,
@@ -72,7 +75,7 @@ export interface Downstream {
   /** proxy_intercept_errors: whether the backend's answer (status >= 300) is replaced by an error page. */
   intercepts(head: ResponseHead): boolean
   /** One attempt ended: for $upstream_addr, $upstream_status, $upstream_connect_time, $upstream_response_time. */
-  attempt(addr: string, status: number, connectMs: number, responseMs: number): void
+  attempt(addr: string, status: number, connectMs: number, responseMs: number, headerMs: number, received: number, sent: number, length: number): void
   /**
    * The exchange is over. `errorStatus` 502/504: nothing was sent, answer with that error page.
    * `broken`: the response was cut short after its head went out; the client connection must be closed.
@@ -143,6 +146,12 @@ export class Exchange implements ConnUser {
   private started = 0
   private attemptStart = 0
   private connectMs = -1
+  /** This attempt's bytes read from the server, written to it, and of its response body ($upstream_bytes_*, …_length). */
+  private received = 0
+  private sent = 0
+  private length = 0
+  /** ms from the attempt's start to its response head, when the response went on past the read that completed it. */
+  private headerMs = -1
   private lastError = 502
   private tries = 0
   private sentAny = false
@@ -193,7 +202,11 @@ export class Exchange implements ConnUser {
   abort(): void {
     if (this.state === S_DONE) return
     // A response cut short by the client still names the status the backend gave (nginx's $upstream_status).
-    if (this.state === S_BODY && this.peer !== null) this.down.attempt(this.peer.server.addr, this.status, this.connectMs, Date.now() - this.attemptStart)
+    if (this.state === S_BODY && this.peer !== null) {
+      const ms = Date.now() - this.attemptStart
+      this.report(this.peer.server.addr, this.status, ms, this.headerAt(ms))
+      this.peer.state.answered(this.status, ms)
+    }
     this.state = S_DONE
     if (this.peer !== null) this.sel.done(this.peer, true)
     this.drop()
@@ -210,7 +223,7 @@ export class Exchange implements ConnUser {
     if (peer === null) {
       // nginx's "no live upstreams": an attempt of its own, named after the group, with status 502.
       this.logFailure(this.sel.name, 'no live upstreams while connecting to upstream')
-      this.down.attempt(this.sel.name, 502, -1, 0)
+      this.down.attempt(this.sel.name, 502, -1, 0, -1, 0, 0, 0)
       this.lastError = 502
       return this.fail()
     }
@@ -224,8 +237,12 @@ export class Exchange implements ConnUser {
     this.conn = conn
     conn.user = this
     this.attemptStart = now
-    // Each attempt reports its own connect time: '-' until this one connects.
+    // Each attempt reports its own connect time: '-' until this one connects; and its own bytes.
     this.connectMs = -1
+    this.received = 0
+    this.sent = 0
+    this.length = 0
+    this.headerMs = -1
     conn.parser.reset()
     this.fresh = !conn.connected
     if (conn.connected) {
@@ -247,6 +264,8 @@ export class Exchange implements ConnUser {
     this.state = S_WAITING
     conn.requests++
     this.requestSent = true
+    this.peer!.state.bytesOut += this.head.length
+    this.sent += this.head.length
     const s = conn.socket
     const mode = this.bodyMode
     if (mode === BODY_OUT_NONE) {
@@ -292,9 +311,11 @@ export class Exchange implements ConnUser {
         b = body.read(this.pos, chunk, this.pumpBuf ?? undefined)
       } catch (e) {
         this.down.note('error', `read() from temp file failed (${(e as Error).message})`)
-        return this.failure(NEXT_OFF, 500)
+        return this.failure(NEXT_OFF, 500, FAIL_OTHER)
       }
       this.pos += b.length
+      this.peer!.state.bytesOut += b.length
+      this.sent += b.length
       if (!s.write(b)) return
     }
     this.bodyOut = false
@@ -302,10 +323,16 @@ export class Exchange implements ConnUser {
   }
 
   private writeBody(s: Socket, data: Buffer): boolean {
+    const st = this.peer!.state
+    st.bytesOut += data.length
+    this.sent += data.length
     if (this.bodyMode !== BODY_OUT_STREAM_CHUNKED) return s.write(data)
     // nginx re-chunks a streamed chunked body: one chunk per piece read, extensions and trailers dropped.
     s.cork()
-    s.write(data.length.toString(16) + '\r\n', 'latin1')
+    const size = data.length.toString(16) + '\r\n'
+    st.bytesOut += size.length + 2
+    this.sent += size.length + 2
+    s.write(size, 'latin1')
     s.write(data)
     const ok = s.write(CRLF)
     s.uncork()
@@ -313,7 +340,11 @@ export class Exchange implements ConnUser {
   }
 
   private endBody(s: Socket): void {
-    if (this.bodyMode === BODY_OUT_STREAM_CHUNKED) s.write(CHUNK_END)
+    if (this.bodyMode === BODY_OUT_STREAM_CHUNKED) {
+      s.write(CHUNK_END)
+      this.peer!.state.bytesOut += CHUNK_END.length
+      this.sent += CHUNK_END.length
+    }
     this.bodyOut = false
     this.conn!.deadline.arm(this.settings.readTimeout)
   }
@@ -341,7 +372,13 @@ export class Exchange implements ConnUser {
 
   onData(conn: UpstreamConn, chunk: Buffer): void {
     if (conn !== this.conn) return
+    this.peer!.state.bytesIn += chunk.length
+    this.received += chunk.length
+    const before = this.state
     this.read(conn, chunk)
+    // $upstream_header_time: a head completed by this read of a response that goes on is timed now; one whose whole
+    // response came in the same read takes the response's time (no clock read for a small answer).
+    if (before !== S_BODY && this.state === S_BODY && this.headerMs < 0) this.headerMs = Date.now() - this.attemptStart
     // proxy_read_timeout is a gap between two reads: each read starts it over. Armed once the read is handled, so a
     // response that ends in this read (its connection back in the pool, with keepalive_timeout) costs no clock read.
     if (this.conn === conn && !this.bodyOut && this.state !== S_DONE) conn.deadline.arm(this.settings.readTimeout)
@@ -356,7 +393,7 @@ export class Exchange implements ConnUser {
     if (r === NEED_MORE) return
     if (r === PARSE_ERROR) {
       this.logFailure(conn.server.addr, 'upstream sent invalid header while reading response header from upstream')
-      return this.failure(NEXT_INVALID_HEADER, 502)
+      return this.failure(NEXT_INVALID_HEADER, 502, FAIL_INVALID_HEADER)
     }
     const rh = parser.head!
     if (rh.status >= 100 && rh.status < 200 && rh.status !== 101) {
@@ -373,7 +410,9 @@ export class Exchange implements ConnUser {
     }
     const bit = STATUS_BITS[rh.status]
     if (bit !== undefined && (this.settings.nextUpstream & bit) !== 0 && this.mayRetry() && this.anotherTry()) {
-      this.down.attempt(this.peer!.server.addr, rh.status, this.connectMs, Date.now() - this.attemptStart)
+      const ms = Date.now() - this.attemptStart
+      this.report(this.peer!.server.addr, rh.status, ms, ms)
+      this.peer!.state.answered(rh.status, ms)
       // 403 and 404 are not failures of the server, only reasons to try another (nginx's NGX_PEER_NEXT).
       this.sel.done(this.peer!, rh.status === 403 || rh.status === 404)
       this.drop()
@@ -397,6 +436,7 @@ export class Exchange implements ConnUser {
         this.filter = null
         this.sentAny = true
         this.state = S_BODY
+        this.length += this.remaining
         this.remaining = 0
         return this.complete(true)
       }
@@ -443,6 +483,7 @@ export class Exchange implements ConnUser {
         break
       }
     }
+    this.length += data.length
     const out = this.down.socket
     let ok: boolean
     if (this.filter !== null) ok = this.filter.write(data)
@@ -471,7 +512,9 @@ export class Exchange implements ConnUser {
    */
   private intercept(): void {
     this.state = S_DONE
-    this.down.attempt(this.peer!.server.addr, this.status, this.connectMs, Date.now() - this.attemptStart)
+    const ms = Date.now() - this.attemptStart
+    this.report(this.peer!.server.addr, this.status, ms, this.headerAt(ms))
+    this.peer!.state.answered(this.status, ms)
     this.sel.done(this.peer!, true)
     this.drop()
     this.down.finished(this.status, false)
@@ -482,7 +525,9 @@ export class Exchange implements ConnUser {
     this.state = S_DONE
     this.conn = null
     this.status = 101
-    this.down.attempt(this.peer!.server.addr, 101, this.connectMs, Date.now() - this.attemptStart)
+    const ms = Date.now() - this.attemptStart
+    this.report(this.peer!.server.addr, 101, ms, ms)
+    this.peer!.state.answered(101, ms)
     this.sel.done(this.peer!, true)
     this.down.responseHead(rh, BODY_NONE)
     conn.user = null
@@ -509,11 +554,16 @@ export class Exchange implements ConnUser {
       return this.connect(this.peer)
     }
     const addr = conn.server.addr
-    if (conn.tlsError !== null) this.logFailure(addr, `${conn.tlsError} while SSL handshaking to upstream`)
-    else if (this.state === S_CONNECTING) this.logFailure(addr, `connect() ${conn.server.unix ? `to ${addr} ` : ''}failed (${errnoText(err)}) while connecting to upstream`)
-    else if (err === null) this.logFailure(addr, 'upstream prematurely closed connection while reading response header from upstream')
+    let kind = FAIL_CLOSED
+    if (conn.tlsError !== null) {
+      this.logFailure(addr, `${conn.tlsError} while SSL handshaking to upstream`)
+      kind = FAIL_TLS
+    } else if (this.state === S_CONNECTING) {
+      this.logFailure(addr, `connect() ${conn.server.unix ? `to ${addr} ` : ''}failed (${errnoText(err)}) while connecting to upstream`)
+      kind = (err as NodeJS.ErrnoException | null)?.code === 'ECONNREFUSED' ? FAIL_REFUSED : FAIL_CONNECT
+    } else if (err === null) this.logFailure(addr, 'upstream prematurely closed connection while reading response header from upstream')
     else this.logFailure(addr, `recv() failed (${errnoText(err)}) while reading response header from upstream`)
-    this.failure(NEXT_ERROR, 502)
+    this.failure(NEXT_ERROR, 502, kind)
   }
 
   onTimeout(conn: UpstreamConn): void {
@@ -522,7 +572,7 @@ export class Exchange implements ConnUser {
     const phase = this.state === S_CONNECTING ? 'connecting to upstream'
       : this.state === S_WAITING && this.bodyOut ? 'sending request to upstream' : 'reading response header from upstream'
     this.logFailure(conn.server.addr, `upstream timed out (110: Connection timed out) while ${phase}`)
-    this.failure(NEXT_TIMEOUT, 504)
+    this.failure(NEXT_TIMEOUT, 504, FAIL_TIMEOUT)
   }
 
   onDrain(conn: UpstreamConn): void {
@@ -531,6 +581,16 @@ export class Exchange implements ConnUser {
     conn.deadline.arm(this.settings.sendTimeout)
     if (this.bodyMode === BODY_OUT_SPOOL) this.pump(conn.socket)
     else if (!this.fedEnd) this.down.bodyResume()
+  }
+
+  /** The header time of an attempt that got a head, ending `ms` after its start. */
+  private headerAt(ms: number): number {
+    return this.headerMs >= 0 ? this.headerMs : ms
+  }
+
+  /** One attempt ended: the $upstream_* variables' entry for it (`headerMs` -1: no head came). */
+  private report(addr: string, status: number, ms: number, headerMs: number): void {
+    this.down.attempt(addr, status, this.connectMs, ms, headerMs, this.received, this.sent, this.length)
   }
 
   /** nginx's error line for a failed attempt: `WHAT, client: …, upstream: "http://ADDR/URI", host: …`. */
@@ -561,9 +621,10 @@ export class Exchange implements ConnUser {
     return s.nextTimeout === 0 || Date.now() - this.started < s.nextTimeout
   }
 
-  /** An attempt failed before anything reached the client. */
-  private failure(bit: number, status: number): void {
-    this.down.attempt(this.peer!.server.addr, status, this.connectMs, Date.now() - this.attemptStart)
+  /** An attempt failed before anything reached the client; `kind`: FAIL_*, for the server's counters. */
+  private failure(bit: number, status: number, kind: number): void {
+    this.report(this.peer!.server.addr, status, Date.now() - this.attemptStart, -1)
+    this.peer!.state.failed(kind)
     this.sel.done(this.peer!, false)
     this.lastError = status
     const retry = (this.settings.nextUpstream & bit) !== 0 && this.mayRetry()
@@ -585,7 +646,11 @@ export class Exchange implements ConnUser {
   private broken(what: string): void {
     this.logFailure(this.peer!.server.addr, what)
     this.state = S_DONE
-    this.down.attempt(this.peer!.server.addr, this.status, this.connectMs, Date.now() - this.attemptStart)
+    const ms = Date.now() - this.attemptStart
+    this.report(this.peer!.server.addr, this.status, ms, this.headerAt(ms))
+    // The head reached the client: an answer of its class, and a failure of its own kind.
+    this.peer!.state.answered(this.status, ms)
+    this.peer!.state.failed(FAIL_INTERRUPTED)
     this.sel.done(this.peer!, true)
     this.drop()
     this.down.finished(0, true)
@@ -596,7 +661,8 @@ export class Exchange implements ConnUser {
     const conn = this.conn!
     this.conn = null
     const now = Date.now()
-    this.down.attempt(this.peer!.server.addr, this.status, this.connectMs, now - this.attemptStart)
+    this.report(this.peer!.server.addr, this.status, now - this.attemptStart, this.headerAt(now - this.attemptStart))
+    this.peer!.state.answered(this.status, now - this.attemptStart)
     this.sel.done(this.peer!, true)
     if (this.chunkOut) this.down.socket.write(CHUNK_END)
     if (reusable && !this.cutBody && !this.bodyOut && conn.parser.head!.reusable(this.down.method)) {

@@ -9,6 +9,7 @@ import { DyupsError, type Pos } from '../../errors.js'
 import { HeaderPlan, NEXT_ERROR, NEXT_TIMEOUT, NEXT_INVALID_HEADER, NEXT_500, NEXT_502, NEXT_503, NEXT_504,
   NEXT_403, NEXT_404, NEXT_429, NEXT_NON_IDEMPOTENT, DEFAULT_HIDE, TempPath, type ProxySettings } from '../../proxy/index.js'
 import { VERSION } from '../../version.js'
+import { STATUS_FORMATS, type StatusFormat } from '../../health/index.js'
 import { compileAccess } from '../modules/access.js'
 import { addSplitClients } from '../modules/split-clients.js'
 import { addGeo } from '../modules/geo.js'
@@ -190,7 +191,12 @@ export function compileHttp(src: HttpSource): HttpConfig {
       name: vhosts.serverNames[index] ?? '',
       locations,
       locConfs,
-      serverConf: { ...locConf(inh, [], vars, logCtx, logsOf), tryFiles: compileTryFiles(sblock, vars) },
+      serverConf: {
+        ...locConf(inh, [], vars, logCtx, logsOf),
+        tryFiles: compileTryFiles(sblock, vars),
+        // nginx takes stub_status at the server level too: it answers the requests no location matches.
+        ...(find(sblock, 'stub_status') ? { handler: { kind: 'stub_status' } as const } : {}),
+      },
       rewrites: serverRewrites,
       clientHeaderTimeout: inh.clientHeaderTimeout,
     }
@@ -359,8 +365,10 @@ function locConf(i: Inherited, block: readonly Directive[], vars: Variables, log
 function handlerOf(i: Inherited, block: readonly Directive[], vars: Variables, loc: Location | undefined, inIf: boolean): Handler {
   if (find(block, 'dyups_interface')) return { kind: 'dyups' }
   if (find(block, 'dyups_metrics')) return { kind: 'metrics' }
+  if (find(block, 'stub_status')) return { kind: 'stub_status' }
+  if (find(block, 'dyups_dashboard')) return { kind: 'dashboard' }
   const status = find(block, 'check_status')
-  if (status) return { kind: 'check_status', format: status.args[0] === 'csv' || status.args[0] === 'json' ? status.args[0] : 'html' }
+  if (status) return { kind: 'check_status', format: (STATUS_FORMATS as readonly string[]).includes(status.args[0] ?? '') ? (status.args[0] as StatusFormat) : 'html' }
   const script = i.scripts.handler(block, i.jsImports)
   if (script !== null) return script
   const echoes = block.filter((d) => d.name === 'echo')

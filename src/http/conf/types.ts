@@ -65,6 +65,8 @@ export type Handler =
   | { kind: 'dyups' }
   | { kind: 'check_status'; format: StatusFormat }
   | { kind: 'metrics' }
+  | { kind: 'stub_status' }
+  | { kind: 'dashboard' }
   | { kind: 'lua'; script: LuaScript }
   | { kind: 'js'; content: JsContent }
   /** nginx's default content handler: index files and static files under root/alias. */

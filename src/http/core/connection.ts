@@ -26,6 +26,7 @@ import { GZ_COMPRESS, GzipBody, gzipLocal, gzipProxied, gzipWhole } from '../fil
 import type { Services } from '../lib/context.js'
 import { Request } from '../lib/request.js'
 import { requestContext } from '../lib/log-context.js'
+import { connStats, READING, WAITING, WRITING, type ConnStats } from '../lib/conn-stats.js'
 import { parseTarget, Target } from '../lib/uri.js'
 import { intercepts, sendErrorPage } from '../modules/error-page.js'
 import { pinUpstream } from '../modules/proxy.js'
@@ -125,13 +126,19 @@ export class Connection implements Downstream, PhaseHost, ContentResponder, Dead
   private lingering = false
   /** Reads arrive in the shared read buffer (shared-read.ts): bytes kept past onData must be copied. */
   private readonly shared: boolean
+  /** Where stub_status counts this connection: WAITING, READING, WRITING (lib/conn-stats.ts); -1 once closed. */
+  private stat = WAITING
 
-  /** @param mode PLAIN, TLS or PLAIN_ON_TLS (tls-server.ts) */
+  /**
+   * @param mode PLAIN, TLS or PLAIN_ON_TLS (tls-server.ts)
+   * @param listener the counters of the listening address that accepted it (lib/conn-stats.ts)
+   */
   constructor(
     readonly worker: ConnectionOwner,
     socket: Socket,
     listenKey: string,
-    mode = 0,
+    mode: number,
+    private readonly listener: ConnStats,
   ) {
     this.socket = socket
     this.https = mode === TLS
@@ -159,6 +166,16 @@ export class Connection implements Downstream, PhaseHost, ContentResponder, Dead
     this.headerTimeout = worker.conf.servers[si < 0 ? 0 : si]?.clientHeaderTimeout ?? 60_000
     this.deadline = worker.deadlines.create(this)
     this.deadline.arm(this.headerTimeout)
+    connStats.active++
+    listener.active++
+  }
+
+  /** The connection's stub_status state becomes `to`: two integer updates, and none when it is already there. */
+  private enter(to: number): void {
+    if (this.stat === to || this.stat < 0) return
+    connStats.move(this.stat, to)
+    this.listener.move(this.stat, to)
+    this.stat = to
   }
 
   onDeadline(): void {
@@ -236,6 +253,8 @@ export class Connection implements Downstream, PhaseHost, ContentResponder, Dead
 
   /** @param borrowed `chunk` is the shared read buffer: what follows the head is copied before it is kept. */
   private readHead(chunk: Buffer, borrowed: boolean): void {
+    // nginx counts a request from the first byte of its head (ngx_http_alloc_request).
+    if (this.stat === WAITING) this.enter(READING)
     const r = this.parser.execute(chunk, 0)
     if (r === NEED_MORE) {
       // The first bytes of a head after a keep-alive wait: client_header_timeout bounds the whole head from here.
@@ -259,6 +278,7 @@ export class Connection implements Downstream, PhaseHost, ContentResponder, Dead
   /** Answers a head that could not be parsed, then closes: the stream is out of sync. */
   private rejectHead(status: number): void {
     this.state = BUSY
+    this.enter(WRITING)
     const pages = this.worker.conf.errorPages
     const body = pages.body(status, true)
     const shown = wireStatus(status)
@@ -268,6 +288,7 @@ export class Connection implements Downstream, PhaseHost, ContentResponder, Dead
 
   private begin(head: RequestHead, rest: Buffer | null): void {
     this.requests++
+    this.enter(WRITING)
     const conf = this.worker.conf
     const req: HttpRequest = new Request(head, conf.slots)
     this.req = req
@@ -484,7 +505,8 @@ export class Connection implements Downstream, PhaseHost, ContentResponder, Dead
       case BODY_OUT_STREAM_CHUNKED:
         return CHUNKED_BODY
     }
-    return -1
+    // An empty body announced with `Content-Length: 0` (a bodiless POST) is announced to the backend too, as nginx does.
+    return this.req!.head.contentLength === 0 ? 0 : -1
   }
 
   bodyResume(): void {
@@ -788,8 +810,8 @@ export class Connection implements Downstream, PhaseHost, ContentResponder, Dead
     return lc.interceptErrors && intercepts(this.req!, rh, lc.errorPages)
   }
 
-  attempt(addr: string, status: number, connectMs: number, responseMs: number): void {
-    this.req!.upstreamAttempt(addr, status, connectMs, responseMs)
+  attempt(addr: string, status: number, connectMs: number, responseMs: number, headerMs: number, received: number, sent: number, length: number): void {
+    this.req!.upstreamAttempt(addr, status, connectMs, responseMs, headerMs, received, sent, length)
   }
 
   get bodyFilter(): GzipBody | null {
@@ -849,6 +871,7 @@ export class Connection implements Downstream, PhaseHost, ContentResponder, Dead
     const req = this.req!
     this.req = null
     this.state = HEAD
+    this.enter(WAITING)
     this.headArmed = false
     this.deadline.arm(req.loc?.keepaliveTimeout ?? 75_000)
     if (this.socket.isPaused()) this.socket.resume()
@@ -916,6 +939,13 @@ export class Connection implements Downstream, PhaseHost, ContentResponder, Dead
 
   private onClose(): void {
     this.deadline.cancel()
+    if (this.stat >= 0) {
+      // 'error' and 'close' both come here: the connection leaves the counters once.
+      this.enter(WAITING)
+      this.stat = -1
+      connStats.active--
+      this.listener.active--
+    }
     if (this.state === CLOSED && this.exchange === null) {
       this.worker.forget(this)
       return

@@ -8,6 +8,8 @@ import type { ProxyResponder, Services } from '../lib/context.js'
 import { CONTENT_FAILPOINT, contentFailpoint } from '../lib/failpoints.js'
 import { doCheckStatus } from '../modules/check-status.js'
 import { doMetrics } from '../modules/metrics.js'
+import { doStubStatus } from '../modules/stub-status.js'
+import { doDashboard } from '../modules/dashboard.js'
 import { doInterface } from '../modules/dyups.js'
 import { doEcho } from '../modules/echo.js'
 import { doProxy } from '../modules/proxy.js'
@@ -46,6 +48,10 @@ function runContent(w: Services, c: ContentResponder, req: HttpRequest): void {
         return void doCheckStatus(w, c, req, h.format).catch(c.failed)
       case 'metrics':
         return void doMetrics(w, c, req).catch(c.failed)
+      case 'stub_status':
+        return void doStubStatus(w, c, req).catch(c.failed)
+      case 'dashboard':
+        return void doDashboard(w, c, req).catch(c.failed)
       case 'proxy':
         return doProxy(w, c, req, h.pass)
       case 'lua':

@@ -19,6 +19,7 @@ import type { HttpRequest } from '../conf/types.js'
 import type { Services, WorkerDeps } from '../lib/context.js'
 import type { Template, Variables } from '../lib/variables.js'
 import { PLAIN, sniff } from '../conf/tls.js'
+import { connStats, statsOfListener } from '../lib/conn-stats.js'
 
 export class HttpWorker implements Services {
   /** Every connection's timeouts, client and backend, on one timer. */
@@ -91,31 +92,46 @@ export class HttpWorker implements Services {
       s.destroy()
       return
     }
+    const ls = statsOfListener(l.key)
+    connStats.accepted++
+    ls.accepted++
     if (this.conns.size + this.sniffing.size >= this.conf.workerConnections) {
       // nginx's words when its connection array is full; the client is closed at once rather than queued.
       log('alert', `${this.conf.workerConnections} worker_connections are not enough`)
       s.destroy()
       return
     }
+    connStats.handled++
+    ls.handled++
     let key = l.key
     if (l.wildcard) key = this.conf.vhosts.keyFor(s.localAddress?.replace(/^::ffff:/, '') ?? '', s.localPort ?? 0) ?? l.key
     const tls = this.conf.tls.get(key)
     if (tls === undefined) {
-      this.conns.add(new Connection(this, s, key, PLAIN))
+      this.conns.add(new Connection(this, s, key, PLAIN, ls))
       return
     }
     this.sniffing.add(s)
-    s.once('close', () => this.sniffing.delete(s))
+    // Waiting for its first byte (and its handshake) counts as an active connection, as in nginx.
+    connStats.active++
+    ls.active++
+    s.once('close', () => {
+      if (!this.sniffing.delete(s)) return
+      connStats.active--
+      ls.active--
+    })
     // A client that never sends a byte is bounded by client_header_timeout, as a silent plain one.
     const silent = (): void => void s.destroy()
     s.on('timeout', silent)
     s.setTimeout(this.conf.servers[this.conf.vhosts.address(key)?.defaultServer ?? 0]?.clientHeaderTimeout ?? 60_000)
     sniff(s, tls, (socket, mode) => {
-      this.sniffing.delete(s)
+      if (this.sniffing.delete(s)) {
+        connStats.active--
+        ls.active--
+      }
       s.setTimeout(0)
       s.removeListener('timeout', silent)
       if (this.stopping) socket.destroy()
-      else this.conns.add(new Connection(this, socket, key, mode))
+      else this.conns.add(new Connection(this, socket, key, mode, ls))
     })
   }
 

@@ -89,12 +89,20 @@ export class Request<Loc = unknown, Srv = unknown> extends VarSourceFields imple
   private upStatus = ''
   private upConnect = ''
   private upResponse = ''
+  private upHeader = ''
+  private upReceived = ''
+  private upSent = ''
+  private upLength = ''
   /** The first attempt, kept as numbers until a variable reads it: formatting it costs more than most logs need. */
   private firstPending = false
   private firstAddr = ''
   private firstStatus = 0
   private firstConnectMs = 0
   private firstResponseMs = 0
+  private firstHeaderMs = 0
+  private firstReceived = 0
+  private firstSent = 0
+  private firstLength = 0
 
   get upstreamAddr(): string {
     if (this.firstPending) this.settle()
@@ -116,32 +124,65 @@ export class Request<Loc = unknown, Srv = unknown> extends VarSourceFields imple
     return this.upResponse
   }
 
-  /** Adds one attempt to the $upstream_* lists, nginx's way: `, ` between attempts, ` : ` between upstreams. */
-  upstreamAttempt(addr: string, status: number, connectMs: number, responseMs: number): void {
+  get upstreamHeaderTime(): string {
+    if (this.firstPending) this.settle()
+    return this.upHeader
+  }
+
+  get upstreamBytesReceived(): string {
+    if (this.firstPending) this.settle()
+    return this.upReceived
+  }
+
+  get upstreamBytesSent(): string {
+    if (this.firstPending) this.settle()
+    return this.upSent
+  }
+
+  get upstreamResponseLength(): string {
+    if (this.firstPending) this.settle()
+    return this.upLength
+  }
+
+  /**
+   * Adds one attempt to the $upstream_* lists, nginx's way: `, ` between attempts, ` : ` between upstreams.
+   * `headerMs`: until its response head, -1 when none came; `received`, `sent`: bytes read from and written to the
+   * server in the attempt; `length`: its response body's.
+   */
+  upstreamAttempt(addr: string, status: number, connectMs: number, responseMs: number, headerMs = -1, received = 0, sent = 0, length = 0): void {
     if (this.upAddr === '' && !this.firstPending) {
       this.firstPending = true
       this.firstAddr = addr
       this.firstStatus = status
       this.firstConnectMs = connectMs
       this.firstResponseMs = responseMs
+      this.firstHeaderMs = headerMs
+      this.firstReceived = received
+      this.firstSent = sent
+      this.firstLength = length
       this.upstreamAgain = false
       return
     }
     if (this.firstPending) this.settle()
-    this.append(this.upstreamAgain ? ' : ' : ', ', addr, status, connectMs, responseMs)
+    this.append(this.upstreamAgain ? ' : ' : ', ', addr, status, connectMs, responseMs, headerMs, received, sent, length)
     this.upstreamAgain = false
   }
 
   /** Formats the first attempt. */
   private settle(): void {
     this.firstPending = false
-    this.append('', this.firstAddr, this.firstStatus, this.firstConnectMs, this.firstResponseMs)
+    this.append('', this.firstAddr, this.firstStatus, this.firstConnectMs, this.firstResponseMs, this.firstHeaderMs, this.firstReceived, this.firstSent, this.firstLength)
   }
 
-  private append(sep: string, addr: string, status: number, connectMs: number, responseMs: number): void {
+  private append(sep: string, addr: string, status: number, connectMs: number, responseMs: number, headerMs: number, received: number, sent: number, length: number): void {
     this.upAddr += sep + addr
     this.upStatus += sep + (status > 0 ? String(status) : '-')
     this.upConnect += sep + (connectMs >= 0 ? (connectMs / 1000).toFixed(3) : '-')
     this.upResponse += sep + (responseMs >= 0 ? (responseMs / 1000).toFixed(3) : '-')
+    this.upHeader += sep + (headerMs >= 0 ? (headerMs / 1000).toFixed(3) : '-')
+    // nginx writes these three as numbers for every attempt, 0 for one that got nothing.
+    this.upReceived += sep + String(received)
+    this.upSent += sep + String(sent)
+    this.upLength += sep + String(length)
   }
 }

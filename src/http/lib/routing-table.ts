@@ -67,7 +67,11 @@ export class RoutingTable implements TableView {
     const now = Math.floor(nowMs / 1000)
     const rows: PeerRow[] = []
     for (const s of this.states) {
-      rows.push({ addr: s.addr, active: s.conns, requests: s.requests, fails: s.fails, checkedAgo: now - s.checked, checkDown: s.checkDown })
+      rows.push({
+        addr: s.addr, active: s.conns, requests: s.requests, fails: s.fails, checkedAgo: now - s.checked, checkDown: s.checkDown,
+        responses: s.responses.slice(), failures: s.failures.slice(), bytesIn: s.bytesIn, bytesOut: s.bytesOut,
+        latency: s.latency.slice(), latencySum: s.latencySum,
+      })
     }
     return rows
   }

@@ -15,6 +15,7 @@
  * a field of the {@link VarSource}; `$http_*` scans the header array once; no Map lookups (`set` variables are array
  * slots resolved at build time). Formatted times are cached per second.
  */
+import { connStats } from './conn-stats.js'
 import { randomBytes } from 'node:crypto'
 import { hostname as osHostname } from 'node:os'
 import { DyupsError, type Pos } from '../../errors.js'
@@ -119,10 +120,6 @@ export class VarSourceFields {
   requestLength = 0
   startMsec = 0
   endMsec = 0
-  upstreamHeaderTime = ''
-  upstreamResponseLength = ''
-  upstreamBytesReceived = ''
-  upstreamBytesSent = ''
   upstreamHeaders: readonly string[] | null = null
   responseHeaders: readonly string[] | null = null
   proxyHost = ''
@@ -143,6 +140,10 @@ export class BasicVarSource extends VarSourceFields implements VarSource {
   upstreamStatus = ''
   upstreamResponseTime = ''
   upstreamConnectTime = ''
+  upstreamHeaderTime = ''
+  upstreamResponseLength = ''
+  upstreamBytesReceived = ''
+  upstreamBytesSent = ''
 }
 
 /** Reads one variable; undefined is nginx's "not found". */
@@ -463,6 +464,12 @@ const CORE: Readonly<Record<string, Getter>> = {
   proxy_host: (s) => nz(s.proxyHost),
   proxy_port: (s) => nz(s.proxyPort),
   proxy_add_x_forwarded_for: proxyAddXForwardedFor,
+  // stub_status's variables: this worker's connections (nginx's are its shared counters, so all workers'; see
+  // docs/observability.md).
+  connections_active: () => String(connStats.active),
+  connections_reading: () => String(connStats.reading),
+  connections_writing: () => String(connStats.writing),
+  connections_waiting: () => String(connStats.waiting),
 }
 
 const notFound: Getter = () => undefined
