@@ -191,12 +191,14 @@ test('servers of a group: add, change, remove one, the group\'s other settings k
   g = JSON.parse(added.body) as GroupJson
   assert.deepEqual(settings(g), settings(before))
   assert.deepEqual(g.servers.map((x) => [x.id, x.server, x.weight, x.down, x.max_conns]), [
-    [0, `127.0.0.1:${a!.port}`, 1, true, 0], [1, `127.0.0.1:${b!.port}`, 5, false, 0], [2, `127.0.0.1:${c!.port}`, 1, false, 7],
+    [0, `127.0.0.1:${a!.port}`, 1, true, 0], [1, `127.0.0.1:${b!.port}`, 5, false, 0], [3, `127.0.0.1:${c!.port}`, 1, false, 7],
   ])
-  assert.deepEqual(JSON.parse((await iget(s.iface, '/api/upstreams/g/servers/2')).body).max_conns, 7)
+  // Ids are stable: the server added again gets a new one, the removed server's id names nothing.
+  assert.deepEqual(JSON.parse((await iget(s.iface, '/api/upstreams/g/servers/3')).body).max_conns, 7)
+  assert.equal((await iget(s.iface, '/api/upstreams/g/servers/2')).status, 404)
 
   // Two clients edit different servers at once: both apply (the later one is read and edited again).
-  const [x, y] = await Promise.all([send('PATCH', '/api/upstreams/g/servers/0', { down: false }), send('PATCH', '/api/upstreams/g/servers/2', { weight: 9 })])
+  const [x, y] = await Promise.all([send('PATCH', '/api/upstreams/g/servers/0', { down: false }), send('PATCH', '/api/upstreams/g/servers/3', { weight: 9 })])
   assert.deepEqual([x.status, y.status], [200, 200])
   g = await read()
   assert.deepEqual(g.servers.map((z) => [z.down, z.weight]), [[false, 1], [false, 5], [false, 9]])
@@ -206,7 +208,8 @@ test('servers of a group: add, change, remove one, the group\'s other settings k
   assert.deepEqual(code(await send('PATCH', '/api/upstreams/g/servers/9', { down: true })), [404, 'server_not_found'])
   assert.deepEqual(code(await send('PATCH', '/api/upstreams/nosuch/servers/0', { down: true })), [404, 'upstream_not_found'])
   assert.deepEqual(code(await send('PATCH', '/api/upstreams/g/servers/0', { weight: 0 })), [400, 'invalid_value'])
-  assert.deepEqual(code(await send('PATCH', '/api/upstreams/g/servers/0', { drain: true })), [400, 'unknown_field'])
+  assert.deepEqual(code(await send('PATCH', '/api/upstreams/g/servers/0', { drain: 1 })), [400, 'invalid_value'])
+  assert.deepEqual(code(await send('PATCH', '/api/upstreams/g/servers/0', { color: 'red' })), [400, 'unknown_field'])
   assert.deepEqual(code(await request(s.iface, { method: 'PATCH', path: '/api/upstreams/g/servers/0', body: '{"down": true}', headers: { 'If-Match': '"1"' } })), [412, 'precondition_failed'])
   const put = await send('PUT', '/api/upstreams/g/servers/0', { down: true })
   assert.deepEqual([...code(put), put.headers['allow']], [405, 'method_not_allowed', 'GET, PATCH, DELETE'])

@@ -17,8 +17,8 @@ export class JsonInputError extends Error {
 
 const POLICIES = new Set(['round_robin', 'least_conn', 'ip_hash', 'hash', 'random'])
 const GROUP_FIELDS = new Set(['name', 'static', 'policy', 'keepalive', 'check', 'servers'])
-// `id`, `address`, `state` and the counters are what GET answers: sent back as read, they are ignored.
-const SERVER_FIELDS = new Set(['id', 'server', 'address', 'weight', 'max_fails', 'fail_timeout', 'max_conns', 'backup', 'down', 'slow_start', 'state', 'active', 'requests', 'fails'])
+// `address`, `state` and the counters are what GET answers: sent back as read, they are ignored.
+const SERVER_FIELDS = new Set(['id', 'server', 'address', 'weight', 'max_fails', 'fail_timeout', 'max_conns', 'backup', 'down', 'drain', 'slow_start', 'state', 'active', 'requests', 'fails'])
 const KEEPALIVE_FIELDS = new Set(['connections', 'timeout_ms', 'requests', 'time_ms'])
 
 /** A word that stays one token of the command body: no white space, quotes, `;`, braces, `#`, `$`, `\`, controls. */
@@ -79,7 +79,11 @@ export function groupCommands(v: unknown): string {
   }
   const servers = v['servers']
   if (!Array.isArray(servers) || servers.length === 0) throw new JsonInputError('invalid_value', '"servers" must be a non-empty array')
-  for (let i = 0; i < servers.length; i++) out += `server ${serverArgs(serverInput(servers[i], `servers[${i}]`, false))};`
+  // One directive per line: a server's id and drain ride on a marker comment at the end of its line.
+  for (let i = 0; i < servers.length; i++) {
+    const si = serverInput(servers[i], `servers[${i}]`, false)
+    out += `server ${serverArgs(si)};${serverMarkerOf(si)}\n`
+  }
   const k = v['keepalive']
   if (k !== undefined && k !== null) {
     if (!isObject(k)) throw new JsonInputError('invalid_value', '"keepalive" must be an object or null')
@@ -102,6 +106,9 @@ export interface ServerInput {
   slow_start?: number
   backup?: boolean
   down?: boolean
+  drain?: boolean
+  /** A GROUP's server sent back as read keeps its id (and so its drain, when not given). */
+  id?: number
 }
 
 const NUMBERS = [['weight', 1, 1_000_000], ['max_fails', 0, 1_000_000], ['fail_timeout', 0, 31_536_000], ['max_conns', 0, 1_000_000],
@@ -119,7 +126,18 @@ export function serverInput(s: unknown, at: string, partial: boolean): ServerInp
   for (const [field, min, max] of NUMBERS) if (s[field] !== undefined) out[field] = integer(s[field], `${at}.${field}`, min, max)
   if (s['backup'] !== undefined) out.backup = flag(s['backup'], `${at}.backup`)
   if (s['down'] !== undefined) out.down = flag(s['down'], `${at}.down`)
+  if (s['drain'] !== undefined) out.drain = flag(s['drain'], `${at}.drain`)
+  if (s['id'] !== undefined && !partial) out.id = integer(s['id'], `${at}.id`, 0, 999_999_999)
   return out
+}
+
+/**
+ * The marker comment (upstream/markers.ts) a server line needs for `id` and `drain`: with an id, the server's
+ * drain is what `drain` says; without one, a kept server keeps its drain unless `drain: true` is given.
+ */
+export function serverMarkerOf(s: ServerInput): string {
+  if (s.id === undefined && s.drain !== true) return ''
+  return ` # dyups:${s.id !== undefined ? ` id=${s.id}` : ''}${s.drain === true ? ' drain' : ''}`
 }
 
 /** The arguments of a `server` line for a complete ServerInput (`server` set). */

@@ -9,7 +9,7 @@ import { parseCommands, renderDetail, renderList, renderServers, type Resolver }
 import { groupDiff } from './diff.js'
 import { apply, hasControlByte, remove, update } from './api.js'
 import { groupCommands, JsonInputError, serverInput, type ServerInput } from './json-input.js'
-import { editedCommands } from './json-servers.js'
+import { editedCommands, serverIndex } from './json-servers.js'
 import { groupJson, jsonError, jsonReply, rowsByAddr } from './json.js'
 import type { ChangeSink, LiveReport, LiveSource, Outcome, Reply, TableView } from './types.js'
 
@@ -162,7 +162,8 @@ async function handleServers(req: InterfaceRequest, deps: InterfaceDeps, name: s
     const live = await liveOf(deps)
     const servers = groupJson(g, live, rowsByAddr(live))['servers'] as unknown[]
     if (id === -1) return jsonReply(200, servers, v)
-    return id < servers.length ? jsonReply(200, servers[id], v) : jsonError(404, 'server_not_found', `no server ${id} in upstream "${name}"`, v)
+    const at = serverIndex(g, id)
+    return at !== -1 ? jsonReply(200, servers[at], v) : jsonError(404, 'server_not_found', `no server ${id} in upstream "${name}"`, v)
   }
   if (!((id === -1 && method === 'POST') || (id >= 0 && (method === 'PATCH' || method === 'DELETE')))) return methodNotAllowed(method, allowed, v)
   let input: ServerInput | null = null

@@ -12,7 +12,7 @@
  *   becomes static);
  * - every other created group keeps its servers and its order, after the static groups.
  */
-import { groupKey, type UpstreamGroup } from '../upstream/index.js'
+import { assignIds, groupKey, type UpstreamGroup } from '../upstream/index.js'
 import { Table, type Entry } from './table.js'
 import type { Change } from './types.js'
 
@@ -38,7 +38,10 @@ const sameGroup = (a: UpstreamGroup, b: UpstreamGroup): boolean => a === b || JS
 export function reloadTable(old: Table, staticGroups: readonly UpstreamGroup[]): Reloaded {
   const statics = staticGroups.map((g) => {
     const e = old.get(g.name)
-    return e !== undefined && e.static && e.pristine && sameGroup(e.group, g) ? e.group : g
+    if (e === undefined || !e.static || !e.pristine) return g
+    // A group as nginx.conf defines it numbers its servers from 0, as a restart would (PATH does not hold it).
+    const settled = assignIds(undefined, g)
+    return sameGroup(e.group, settled) ? e.group : settled
   })
   const next = new Table(statics)
   for (const name of old.deletedNames()) next.removeStatic(name)

@@ -8,7 +8,7 @@
  */
 import { isAbsolute } from 'node:path'
 import { DyupsError } from '../errors.js'
-import { groupKey, type Resolver, type UpstreamGroup } from '../upstream/index.js'
+import { assignIds, groupKey, type Resolver, type UpstreamGroup } from '../upstream/index.js'
 import { encodeChanges, Persistence } from './persistence.js'
 import { encodeRecord } from './record.js'
 import { reloadTable } from './reload.js'
@@ -267,8 +267,8 @@ export class Store {
   async #commit(group: readonly Pending[]): Promise<void> {
     const table = this.#table
     const base = table.version
-    // Whether each touched key exists once the earlier changes of this commit apply.
-    const exists = new Map<string, boolean>()
+    // Each touched key's group once the earlier changes of this commit apply (null: deleted).
+    const exists = new Map<string, UpstreamGroup | null>()
     const planned: Change[] = []
     const outs: { results: ChangeResult[]; changes: Change[]; from: number; version: number }[] = []
     let v = base
@@ -279,15 +279,19 @@ export class Store {
       for (const c of p.changes) {
         let change: Change
         if (c.op === 'put') {
-          exists.set(groupKey(c.group.name), true)
-          change = { op: 'put', group: c.group }
+          const key = groupKey(c.group.name)
+          const prev = exists.has(key) ? exists.get(key) ?? undefined : table.get(c.group.name)?.group
+          // Ids are settled here, in the single writer, so the journal and every worker hold the same ones.
+          const group = assignIds(prev, c.group)
+          exists.set(key, group)
+          change = { op: 'put', group }
         } else {
           const key = groupKey(c.name)
-          if (!(exists.get(key) ?? table.hasKey(key))) {
+          if (!(exists.has(key) ? exists.get(key) !== null : table.hasKey(key))) {
             results.push({ version: v, error: new DyupsError('E_NO_GROUP', NOT_FOUND) })
             continue
           }
-          exists.set(key, false)
+          exists.set(key, null)
           change = { op: 'delete', name: c.name }
         }
         v++
