@@ -10,6 +10,7 @@ import { groupDiff } from './diff.js'
 import { apply, hasControlByte, remove, update } from './api.js'
 import { groupCommands, JsonInputError, serverInput, type ServerInput } from './json-input.js'
 import { editedCommands, serverIndex } from './json-servers.js'
+import { BatchError, buildBatch } from './json-batch.js'
 import { groupJson, jsonError, jsonReply, rowsByAddr } from './json.js'
 import type { ChangeSink, LiveReport, LiveSource, Outcome, Reply, TableView } from './types.js'
 
@@ -86,6 +87,7 @@ export async function handleInterface(req: InterfaceRequest, deps: InterfaceDeps
 async function handleJson(req: InterfaceRequest, deps: InterfaceDeps): Promise<Reply> {
   const seg = req.segments
   const v = deps.table.version
+  if (lower(seg[1]) === 'batch' && seg.length === 2) return req.method === 'POST' ? jsonBatch(req, deps) : methodNotAllowed(req.method, 'POST', v)
   if (lower(seg[1]) !== 'upstreams' || seg.length > 5 || (seg.length >= 4 && lower(seg[3]) !== 'servers')) {
     return jsonError(404, 'not_found', 'no such resource', v)
   }
@@ -184,6 +186,44 @@ async function handleServers(req: InterfaceRequest, deps: InterfaceDeps, name: s
     if (o.error?.code === 'E_PRECONDITION' && asked === null && attempt < 4) continue
     if (o.error !== null) return jsonOutcome(o, deps, name)
     return jsonRead(deps, name)
+  }
+}
+
+/**
+ * POST /api/batch: the changes built on the table as read (json-batch.ts) and applied as one change under If-Match
+ * on that version; without a client If-Match, a batch overtaken by another change is built again (a few times).
+ */
+async function jsonBatch(req: InterfaceRequest, deps: InterfaceDeps): Promise<Reply> {
+  const r = readJson(req.body ?? '', deps.table.version, (x) => x)
+  if ('refused' in r) return r.refused
+  const asked = parseIfMatch(req.ifMatch)
+  for (let attempt = 0; ; attempt++) {
+    const at = deps.table.version
+    if (asked !== null && asked !== at) return jsonError(412, 'precondition_failed', 'the table moved since the version given in If-Match', at)
+    let built
+    try {
+      built = await buildBatch(r.value, deps.table, deps.resolve)
+    } catch (e) {
+      if (!(e instanceof BatchError)) throw e
+      return jsonError(e.status, e.code, e.message, at)
+    }
+    if (dryRun(req)) {
+      const diffs = [...built.groups.values()].map((g) => groupDiff(g.name, g.before, g.after))
+      return jsonReply(200, { dry_run: true, version: at, diffs }, at)
+    }
+    const o = await deps.sink.submit({ op: 'batch', changes: built.changes }, asked ?? at)
+    if (o.error?.code === 'E_PRECONDITION' && asked === null && attempt < 4) continue
+    if (o.error !== null) return jsonOutcome(o, deps, null)
+    const live = await liveOf(deps)
+    const byAddr = rowsByAddr(live)
+    const upstreams = []
+    const deleted = []
+    for (const g of built.groups.values()) {
+      const now = deps.table.get(g.name)
+      if (now === undefined) deleted.push(g.name)
+      else upstreams.push(groupJson(now, live, byAddr))
+    }
+    return jsonReply(200, { version: o.version, upstreams, deleted }, o.version)
   }
 }
 

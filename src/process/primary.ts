@@ -157,6 +157,10 @@ export async function runPrimary(opts: BootOptions, booted: Booted, onReady: () 
   const packedLines = new WeakMap<UpstreamGroup, string>()
   const packedLine = (g: UpstreamGroup): string => packedLines.get(g) ?? packGroup(g)
   const unpackChange = (c: string): Change => {
+    if (c.charCodeAt(0) === 0x2a) {
+      const changes = (JSON.parse(c.slice(1)) as string[]).map(unpackChange)
+      return { op: 'batch', changes: changes.filter((x) => x.op !== 'batch') }
+    }
     if (c.charCodeAt(0) !== 0x5b) return { op: 'delete', name: c.slice(1) }
     const group = unpackGroup(c)
     packedLines.set(group, c)

@@ -4,7 +4,8 @@
  * (PackedDelta's encoding: a packGroup() line for a put, `-NAME` for a delete): a third of the bytes of the
  * objects, and what the worker's table keeps anyway.
  */
-import type { PackedDelta, Snapshot, TableCounts } from '../store/index.js'
+import type { Change, PackedDelta, Snapshot, TableCounts } from '../store/index.js'
+import { packGroup } from '../upstream/index.js'
 import type { Directive } from '../config/index.js'
 import type { Code } from '../errors.js'
 import type { HealthChange, StatusRow } from '../health/index.js'
@@ -74,3 +75,13 @@ export type ToPrimary =
 
 /** The outcome of one change: [id, table version after it] or, when it failed, [id, version, code, message]. */
 export type Answer = [number, number] | [number, number, Code, string]
+
+/**
+ * A change as a worker sends it: a put as its packGroup() line (`[…`), a delete as `-NAME`, a batch as `*` and the
+ * JSON array of its changes' own forms.
+ */
+export function packChange(c: Change): string {
+  if (c.op === 'put') return packGroup(c.group)
+  if (c.op === 'delete') return '-' + c.name
+  return '*' + JSON.stringify(c.changes.map(packChange))
+}

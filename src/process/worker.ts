@@ -13,7 +13,7 @@ import { configureLog, log, reopenLog, setLogIdent } from '../log.js'
 import type { ChangeSink, LiveReport, LiveSource, Outcome } from '../dyups/index.js'
 import { HttpWorker, RoutingTable, compileHttp, type HealthSource } from '../http/index.js'
 import { HealthView, type StatusRow } from '../health/index.js'
-import { packGroup } from '../upstream/index.js'
+import { packChange } from './protocol.js'
 import { logCounts, readSettings, SHUTDOWN_TIMEOUT_MS } from './settings.js'
 import type { Answer, ToPrimary, ToWorker } from './protocol.js'
 
@@ -95,7 +95,7 @@ export function startWorker(): void {
     })
   const sink: ChangeSink = {
     submit: (change, ifMatch) =>
-      ask((id) => ({ t: 'change', id, change: change.op === 'put' ? packGroup(change.group) : '-' + change.name, ifMatch })),
+      ask((id) => ({ t: 'change', id, change: packChange(change), ifMatch })),
     update: (name, body, ifMatch) => ask((id) => ({ t: 'update', id, name, body, ifMatch })),
     busy: () =>
       new Promise((resolve) => {

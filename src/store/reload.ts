@@ -14,13 +14,13 @@
  */
 import { assignIds, groupKey, type UpstreamGroup } from '../upstream/index.js'
 import { Table, type Entry } from './table.js'
-import type { Change } from './types.js'
+import type { GroupChange } from './types.js'
 
 export interface Reloaded {
   /** The table after the reload, at the version after `changes`. */
   readonly table: Table
   /** What takes a replica of the old table to the new one, in order (deletes and puts only). */
-  readonly changes: Change[]
+  readonly changes: GroupChange[]
   /**
    * The persisted picture changed: groups, order, static flags or deleted markers. False only when the reload
    * changed nothing at all (then PATH and the journal stay valid as they are).
@@ -58,13 +58,13 @@ export function reloadTable(old: Table, staticGroups: readonly UpstreamGroup[]):
  * appended. Adding a static group thus moves every created group behind it; a reload starts new workers from a
  * snapshot anyway, so this costs the old workers no more than their replacement does.
  */
-function replicaChanges(from: readonly Entry[], to: readonly Entry[]): Change[] {
+function replicaChanges(from: readonly Entry[], to: readonly Entry[]): GroupChange[] {
   const toKeys = to.map((e) => groupKey(e.group.name))
   let kept = 0
   for (const e of from) if (kept < to.length && groupKey(e.group.name) === toKeys[kept]) kept++
   const stays = new Map<string, Entry>()
   for (let i = 0; i < kept; i++) stays.set(toKeys[i]!, to[i]!)
-  const changes: Change[] = []
+  const changes: GroupChange[] = []
   for (const e of from) if (!stays.has(groupKey(e.group.name))) changes.push({ op: 'delete', name: e.group.name })
   for (const e of from) {
     const now = stays.get(groupKey(e.group.name))

@@ -101,7 +101,10 @@ export class Table {
    */
   apply(change: Change): void {
     if (change.op === 'put') this.put(change.group)
-    else this.remove(change.name)
+    else if (change.op === 'delete') this.remove(change.name)
+    // A batch is one change: its groups change together, under one version.
+    else for (const c of change.changes) if (c.op === 'put') this.put(c.group)
+    else this.remove(c.name)
     this.version++
   }
 
