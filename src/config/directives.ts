@@ -542,6 +542,7 @@ export const DIRECTIVES: readonly DirectiveSpec[] = [
   }),
   size('dyups_shm_zone_size', HTTP, { default: '2m', docs: 'Accepted and checked; no effect.' }),
   str('dyups_upstream_conf', HTTP, { docs: 'File where changed groups are persisted (relative to the prefix).' }),
+  str('dyups_audit_log', HTTP, { default: 'off', docs: 'File (relative to the prefix) where every applied change is written as one JSON line: who, when, versions, diff; `off`: none.' }),
   flag('dyups_trylock', HTTP, { default: 'off', docs: '`on`: a change arriving while another is applied gets 409.' }),
   flag('dyups_read_msg_log', HTTP, { default: 'off', docs: 'Log a summary line at info level on each applied change.' }),
 

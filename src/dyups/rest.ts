@@ -12,7 +12,7 @@ import { groupCommands, JsonInputError, serverInput, type ServerInput } from './
 import { editedCommands, serverIndex } from './json-servers.js'
 import { BatchError, buildBatch } from './json-batch.js'
 import { groupJson, jsonError, jsonReply, rowsByAddr } from './json.js'
-import type { ChangeSink, LiveReport, LiveSource, Outcome, Reply, TableView } from './types.js'
+import type { Actor, ChangeSink, LiveReport, LiveSource, Outcome, Reply, TableView } from './types.js'
 
 export interface InterfaceRequest {
   method: string
@@ -26,6 +26,8 @@ export interface InterfaceRequest {
   contentType?: string | null
   /** The query string without `?` (the JSON interface's `dry_run=1`); absent: none. */
   query?: string
+  /** Who asks, for the audit log; absent: unknown. */
+  actor?: Actor
 }
 
 export interface InterfaceDeps {
@@ -68,12 +70,12 @@ export async function handleInterface(req: InterfaceRequest, deps: InterfaceDeps
       if (seg.length !== 2) return { status: 404, body: 'not support this interface', etag: null }
       if (kind !== 'upstream') return { status: 404, body: 'not support this api', etag: null }
       const ifMatch = parseIfMatch(req.ifMatch)
-      return update(deps.sink, seg[1]!, req.body, { ifMatch, trylock: deps.trylock, resolve: deps.resolve })
+      return update(deps.sink, seg[1]!, req.body, { ifMatch, trylock: deps.trylock, resolve: deps.resolve, actor: req.actor })
     }
     case 'DELETE': {
       if (seg.length !== 2) return { status: 405, body: 'not support this interface', etag: null }
       if (kind !== 'upstream') return { status: 405, body: 'not support this api', etag: null }
-      return remove(deps.sink, seg[1]!, parseIfMatch(req.ifMatch))
+      return remove(deps.sink, seg[1]!, parseIfMatch(req.ifMatch), req.actor)
     }
     default:
       return empty(405)
@@ -104,7 +106,7 @@ async function handleJson(req: InterfaceRequest, deps: InterfaceDeps): Promise<R
     case 'DELETE':
       if (name === undefined) break
       if (dryRun(req)) return jsonDryRun(deps, name, null, parseIfMatch(req.ifMatch))
-      return jsonOutcome(await deps.sink.submit({ op: 'delete', name }, parseIfMatch(req.ifMatch)), deps, null)
+      return jsonOutcome(await deps.sink.submit({ op: 'delete', name }, parseIfMatch(req.ifMatch), req.actor), deps, null)
   }
   return methodNotAllowed(req.method, allowed, v)
 }
@@ -182,7 +184,7 @@ async function handleServers(req: InterfaceRequest, deps: InterfaceDeps, name: s
     const commands = method === 'POST' ? editedCommands(g, -1, null, input!) : editedCommands(g, id, input)
     if (commands === null) return jsonError(404, 'server_not_found', `no server ${id} in upstream "${name}"`, at)
     if (dryRun(req)) return jsonDryRun(deps, name, commands, asked)
-    const o = await apply(deps.sink, name, commands, { ifMatch: asked ?? at, trylock: deps.trylock, resolve: deps.resolve })
+    const o = await apply(deps.sink, name, commands, { ifMatch: asked ?? at, trylock: deps.trylock, resolve: deps.resolve, actor: req.actor })
     if (o.error?.code === 'E_PRECONDITION' && asked === null && attempt < 4) continue
     if (o.error !== null) return jsonOutcome(o, deps, name)
     return jsonRead(deps, name)
@@ -211,7 +213,7 @@ async function jsonBatch(req: InterfaceRequest, deps: InterfaceDeps): Promise<Re
       const diffs = [...built.groups.values()].map((g) => groupDiff(g.name, g.before, g.after))
       return jsonReply(200, { dry_run: true, version: at, diffs }, at)
     }
-    const o = await deps.sink.submit({ op: 'batch', changes: built.changes }, asked ?? at)
+    const o = await deps.sink.submit({ op: 'batch', changes: built.changes }, asked ?? at, req.actor)
     if (o.error?.code === 'E_PRECONDITION' && asked === null && attempt < 4) continue
     if (o.error !== null) return jsonOutcome(o, deps, null)
     const live = await liveOf(deps)
@@ -238,7 +240,7 @@ async function jsonPut(req: InterfaceRequest, deps: InterfaceDeps, name: string)
     commands = r.value
   }
   if (dryRun(req)) return jsonDryRun(deps, name, commands, parseIfMatch(req.ifMatch))
-  const o = await apply(deps.sink, name, commands, { ifMatch: parseIfMatch(req.ifMatch), trylock: deps.trylock, resolve: deps.resolve })
+  const o = await apply(deps.sink, name, commands, { ifMatch: parseIfMatch(req.ifMatch), trylock: deps.trylock, resolve: deps.resolve, actor: req.actor })
   return jsonOutcome(o, deps, name)
 }
 

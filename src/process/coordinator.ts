@@ -15,9 +15,9 @@
  * table, changes taken after it to the reloaded one, and it completes once every worker routes by it.
  */
 import { DyupsError, formatError, isDyupsError } from '../errors.js'
-import { logAddFailed } from '../dyups/index.js'
-import { parseCommands, type UpstreamGroup } from '../upstream/index.js'
-import type { Change, Delta, Store } from '../store/index.js'
+import { logAddFailed, type Actor, type AppliedChange, type AuditEntry } from '../dyups/index.js'
+import { groupKey, parseCommands, type UpstreamGroup } from '../upstream/index.js'
+import type { Change, Delta, GroupChange, Store } from '../store/index.js'
 
 export interface Outcome {
   version: number
@@ -38,6 +38,7 @@ interface Pending {
   ifMatch: number | null
   /** The worker that asked (see Broadcast), or null. */
   origin: number | null
+  actor: Actor | undefined
   resolve: (o: Outcome) => void
 }
 
@@ -59,6 +60,8 @@ export class Coordinator {
   private open = 0
   /** Resolves when every change of the last broadcast batch is answered. */
   private answering: Promise<void> = Promise.resolve()
+  /** Hears of every applied change once it is durable (dyups_audit_log); null: nobody listens. */
+  onApplied: ((e: AuditEntry) => void) | null = null
 
   /** `trylock`: dyups_trylock; a reload may change it. */
   constructor(
@@ -79,7 +82,7 @@ export class Coordinator {
    * Applies `change` in turn. `origin`: the worker that asked, which may be answered as soon as every other worker
    * acknowledged (it applies the delta before it reads the answer); null waits for every worker.
    */
-  submit(change: Change, ifMatch: number | null, origin: number | null = null): Promise<Outcome> {
+  submit(change: Change, ifMatch: number | null, origin: number | null = null, actor?: Actor): Promise<Outcome> {
     if (this.trylock && this.busy) {
       return Promise.resolve({ version: this.store.version, error: new DyupsError('E_LOCKED', 'another change is being applied') })
     }
@@ -89,7 +92,7 @@ export class Coordinator {
         this.open--
         resolve(o)
       }
-      this.queue.push({ change, ifMatch, origin, resolve: done })
+      this.queue.push({ change, ifMatch, origin, actor, resolve: done })
       if (!this.inFlight) void this.drain()
     })
   }
@@ -99,7 +102,7 @@ export class Coordinator {
    * primary, so that no worker's connections wait while it is. dyups_trylock's check comes first, as Tengine's
    * lock is taken before it parses. A body that builds no group fails with E_COMMANDS, logged as Tengine logs it.
    */
-  async update(name: string, body: string, ifMatch: number | null, origin: number | null = null): Promise<Outcome> {
+  async update(name: string, body: string, ifMatch: number | null, origin: number | null = null, actor?: Actor): Promise<Outcome> {
     if (this.trylock && this.busy) return { version: this.store.version, error: new DyupsError('E_LOCKED', 'another change is being applied') }
     let group: UpstreamGroup
     try {
@@ -110,7 +113,7 @@ export class Coordinator {
       // The position goes with the reason, as the worker gives it for a body it parsed itself.
       return { version: this.store.version, error: new DyupsError('E_COMMANDS', formatError(e)) }
     }
-    return this.submit({ op: 'put', group }, ifMatch, origin)
+    return this.submit({ op: 'put', group }, ifMatch, origin, actor)
   }
 
   /**
@@ -170,6 +173,7 @@ export class Coordinator {
 
   private async applyReload(p: PendingReload): Promise<void> {
     let r
+    const before = this.onApplied === null ? null : new Map(this.store.list().map((e) => [groupKey(e.group.name), e.group] as const))
     try {
       r = await this.store.reload(p.staticGroups)
     } catch (e) {
@@ -177,18 +181,49 @@ export class Coordinator {
       p.resolve({ version: this.store.version, error, changes: 0 })
       return
     }
+    if (before !== null && r.error === null && r.delta.changes.length > 0) {
+      this.onApplied!({
+        actor: { source: 'reload', client: '', user: null, method: '', target: '' },
+        versionBefore: r.delta.from,
+        versionAfter: r.delta.version,
+        changes: applied(r.delta.changes, before),
+      })
+    }
     if (r.delta.changes.length > 0) await this.broadcast(r.delta)
     p.resolve({ version: r.delta.version, error: r.error, changes: r.delta.changes.length })
   }
 
   private async commit(group: Pending[]): Promise<void> {
     let results
+    // The groups the changes replace, for the audit log's diffs: read before the store applies them.
+    let before: Map<string, UpstreamGroup | undefined> | null = null
+    if (this.onApplied !== null) {
+      before = new Map()
+      for (const p of group) {
+        for (const c of p.change.op === 'batch' ? p.change.changes : [p.change]) {
+          const name = c.op === 'put' ? c.group.name : c.name
+          const key = groupKey(name)
+          if (!before.has(key)) before.set(key, this.store.get(name)?.group)
+        }
+      }
+    }
     try {
       results = await this.store.applyBatch(group.map((p) => p.change))
     } catch (e) {
       const error = e instanceof DyupsError ? e : new DyupsError('E_INTERNAL', String((e as Error)?.message ?? e))
       for (const p of group) p.resolve({ version: this.store.version, error })
       return
+    }
+    if (before !== null) {
+      let at = 0
+      for (let i = 0; i < group.length; i++) {
+        const r = results[i]!
+        if (r.error !== null) continue
+        const c = group[i]!.change
+        const n = c.op === 'batch' ? c.changes.length : 1
+        this.onApplied!({ actor: group[i]!.actor, versionBefore: r.version - 1, versionAfter: r.version, changes: applied(results.delta.changes.slice(at, at + n), before) })
+        at += n
+      }
     }
     // Durable now; the previous batch may still be waiting for acknowledgements.
     await this.answering
@@ -221,4 +256,16 @@ export class Coordinator {
       for (let i = 0; i < group.length; i++) if (group[i]!.origin === worker) answer(i)
     }, sole ?? null).then(answerAll)
   }
+}
+
+/** Group changes as applied, each with the group it replaced; `before` (by key) follows them. */
+function applied(changes: readonly GroupChange[], before: Map<string, UpstreamGroup | undefined>): AppliedChange[] {
+  return changes.map((c) => {
+    const name = c.op === 'put' ? c.group.name : c.name
+    const key = groupKey(name)
+    const after = c.op === 'put' ? c.group : undefined
+    const was = before.get(key)
+    before.set(key, after)
+    return { name: was?.name ?? name, before: was, after }
+  })
 }

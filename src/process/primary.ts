@@ -14,7 +14,7 @@ import { formatError } from '../errors.js'
 import { configureLog, log, reopenLog } from '../log.js'
 import { Store, packDelta, type Change, type Delta } from '../store/index.js'
 import { groupKey, packGroup, unpackGroup, type UpstreamGroup } from '../upstream/index.js'
-import type { PeerRow } from '../dyups/index.js'
+import { AuditLog, type PeerRow } from '../dyups/index.js'
 import { Prober } from '../health/index.js'
 import { bootConfig, type Booted, type BootOptions } from './boot.js'
 import { coalesced } from './coalesce.js'
@@ -216,6 +216,11 @@ export async function runPrimary(opts: BootOptions, booted: Booted, onReady: () 
     })
 
   const coordinator = new Coordinator(store, broadcast, settings.trylock)
+  let audit = settings.auditLog === null ? null : new AuditLog(settings.auditLog)
+  const setAudit = (): void => {
+    coordinator.onApplied = audit === null ? null : (e) => audit!.write(e)
+  }
+  setAudit()
 
   const spawn = (b: Boot, gen: number): Member => {
     // The worker's stdio are the primary's; its IPC channel carries the protocol and the listening sockets.
@@ -314,13 +319,13 @@ export async function runPrimary(opts: BootOptions, booted: Booted, onReady: () 
         break
       case 'change':
         if (msg.acked !== undefined) acked(m, msg.acked)
-        void coordinator.submit(unpackChange(msg.change), msg.ifMatch, m.id).then((o) => {
+        void coordinator.submit(unpackChange(msg.change), msg.ifMatch, m.id, msg.actor).then((o) => {
           answer(m, o.error === null ? [msg.id, o.version] : [msg.id, o.version, o.error.code, o.error.message])
         })
         break
       case 'update':
         if (msg.acked !== undefined) acked(m, msg.acked)
-        void coordinator.update(msg.name, msg.body, msg.ifMatch, m.id).then(
+        void coordinator.update(msg.name, msg.body, msg.ifMatch, m.id, msg.actor).then(
           (o) => answer(m, o.error === null ? [msg.id, o.version] : [msg.id, o.version, o.error.code, o.error.message]),
           (e) => answer(m, [msg.id, store.version, 'E_INTERNAL', formatError(e)]),
         )
@@ -467,6 +472,11 @@ export async function runPrimary(opts: BootOptions, booted: Booted, onReady: () 
     const done = await reconfigure()
     if (done === null) return
     const { next, bound } = done
+    if (next.settings.auditLog !== settings.auditLog) {
+      audit?.close()
+      audit = next.settings.auditLog === null ? null : new AuditLog(next.settings.auditLog)
+      setAudit()
+    }
     settings = next.settings
     boot = next.boot
     configureLog(settings.errorLogs)
@@ -495,6 +505,7 @@ export async function runPrimary(opts: BootOptions, booted: Booted, onReady: () 
   process.on('SIGINT', () => void stop(false))
   process.on('SIGUSR1', () => {
     reopenLog()
+    audit?.reopen()
     for (const m of members.values()) send(m, { t: 'reopen' })
   })
 

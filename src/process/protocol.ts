@@ -9,7 +9,7 @@ import { packGroup } from '../upstream/index.js'
 import type { Directive } from '../config/index.js'
 import type { Code } from '../errors.js'
 import type { HealthChange, StatusRow } from '../health/index.js'
-import type { LiveReport, PeerRow } from '../dyups/index.js'
+import type { Actor, LiveReport, PeerRow } from '../dyups/index.js'
 
 export interface Boot {
   prefix: string
@@ -61,9 +61,9 @@ export type ToPrimary =
   | { t: 'built' }
   | { t: 'ack'; version: number }
   /** `change`: one change in PackedDelta's encoding; `acked`: a late acknowledgement (see apply's `lazy`). */
-  | { t: 'change'; id: number; change: string; ifMatch: number | null; acked?: number }
+  | { t: 'change'; id: number; change: string; ifMatch: number | null; acked?: number; actor?: Actor }
   /** A command body too large to parse in the worker (PARSE_AWAY_BYTES): the primary parses and applies it. */
-  | { t: 'update'; id: number; name: string; body: string; ifMatch: number | null; acked?: number }
+  | { t: 'update'; id: number; name: string; body: string; ifMatch: number | null; acked?: number; actor?: Actor }
   | { t: 'busy'; id: number }
   | { t: 'fatal'; message: string }
   /** A check_status page asks for the prober's rows. */

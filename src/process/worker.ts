@@ -94,9 +94,9 @@ export function startWorker(): void {
       lateAck = -1
     })
   const sink: ChangeSink = {
-    submit: (change, ifMatch) =>
-      ask((id) => ({ t: 'change', id, change: packChange(change), ifMatch })),
-    update: (name, body, ifMatch) => ask((id) => ({ t: 'update', id, name, body, ifMatch })),
+    submit: (change, ifMatch, actor) =>
+      ask((id) => ({ t: 'change', id, change: packChange(change), ifMatch, ...(actor === undefined ? {} : { actor }) })),
+    update: (name, body, ifMatch, actor) => ask((id) => ({ t: 'update', id, name, body, ifMatch, ...(actor === undefined ? {} : { actor }) })),
     busy: () =>
       new Promise((resolve) => {
         // No primary, no change in progress: dyups_trylock has nothing to wait for.

@@ -2,12 +2,19 @@
  * `dyups_interface`: Tengine's REST interface in a location — the request's method, path segments, body and
  * If-Match handed to src/dyups, its answer sent as the module sends it.
  */
-import { handleInterface } from '../../dyups/index.js'
+import { handleInterface, type Actor } from '../../dyups/index.js'
 import { formatError } from '../../errors.js'
 import { log } from '../../log.js'
 import type { Responder, Services } from '../lib/context.js'
 import type { Request } from '../lib/request.js'
 import { decodeForDyups } from '../lib/uri.js'
+
+/** Who sends this request to the interface, for dyups_audit_log. */
+function actorOf(w: Services, req: Request): Actor {
+  const v = (name: string): string => w.vars.ref(name).get(req) ?? ''
+  const user = v('remote_user')
+  return { source: 'interface', client: v('remote_addr'), user: user === '' ? null : user, method: req.method, target: req.head.target }
+}
 
 export async function doInterface(w: Services, c: Responder, req: Request): Promise<void> {
   const segments = decodeForDyups(req.head.target)
@@ -22,6 +29,8 @@ export async function doInterface(w: Services, c: Responder, req: Request): Prom
         ifMatch: req.head.get('if-match'),
         contentType: req.head.get('content-type'),
         query: req.args,
+        // Reads are not audited: only a change needs to know who asked.
+        ...(req.method === 'GET' || req.method === 'HEAD' ? {} : { actor: actorOf(w, req) }),
       },
       { table: w.deps.table, sink: w.deps.sink, trylock: w.deps.trylock, live: w.deps.live },
     )

@@ -34,12 +34,14 @@ export type DyupsOp = 'update' | 'delete' | 'get'
 export async function dyupsCall(w: Services, enabled: boolean, op: DyupsOp, name: string, body = ''): Promise<DyupsAnswer> {
   if (!enabled) return { status: API_DISABLED.status, body: API_DISABLED.body }
   const deps = w.deps
+  // A script's call is audited by what it did: the call and the group's name.
+  const actor = { source: 'script', client: '', user: null, method: op, target: name } as const
   try {
     const r =
       op === 'update'
-        ? await update(deps.sink, name, body, { trylock: deps.trylock })
+        ? await update(deps.sink, name, body, { trylock: deps.trylock, actor })
         : op === 'delete'
-          ? await remove(deps.sink, name)
+          ? await remove(deps.sink, name, null, actor)
           : await handleInterface(
               { method: 'GET', segments: ['upstream', name], body: null, ifMatch: null },
               { table: deps.table, sink: deps.sink, trylock: deps.trylock },
