@@ -146,7 +146,7 @@ test('PUT and DELETE /api/upstreams/NAME: JSON or text bodies, the same checks a
     ['{"servers": [{"server": "127.0.0.1:1"}], "colour": 1}', 'unknown_field'],
     ['{"servers": [{"server": "127.0.0.1:99999"}]}', 'invalid_body'],
     [JSON.stringify({ servers: [{ server: '127.0.0.1:1' }], policy: { name: 'ip_hash' }, check: null }).replace('"127.0.0.1:1"}', '"127.0.0.1:1", "backup": true}'), 'invalid_body'],
-    ['['.repeat(10000) + ']'.repeat(10000), 'invalid_body'],
+    ['['.repeat(10000) + ']'.repeat(10000), 'too_deep'],
   ]
   for (const [body, code] of bad) assert.deepEqual(errorOf(await put(s.iface, '/api/upstreams/bad', body)), [400, code], body.slice(0, 80))
   const reason = JSON.parse((await put(s.iface, '/api/upstreams/bad', '{"servers": [{"server": "127.0.0.1:99999"}]}')).body) as { error: { message: string } }
@@ -257,4 +257,25 @@ test('?dry_run=1: the change checked and its diff answered; nothing applied, not
 
   assert.deepEqual([files(), (await iget(s.iface, '/detail')).body], before, 'the table, PATH and journal are as they were')
   assert.equal(JSON.parse((await iget(s.iface, '/api/upstreams')).body).version, 1)
+})
+
+test('JSON bodies: a key given twice and nesting past 32 levels are refused with a precise 400, nothing applied', async (t) => {
+  const a = await backend(t, 'ka')
+  const s = await startInterface(t, { workers: 2, http: `    upstream g { server 127.0.0.1:${a.port}; }\n` })
+  const send = (method: string, path: string, body: string): ReturnType<typeof request> =>
+    request(s.iface, { method, path, body, headers: { 'Content-Type': 'application/json' } })
+  const err = (r: { status: number; body: string }): [number, string, string] => {
+    const e = (JSON.parse(r.body) as { error: { code: string; message: string } }).error
+    return [r.status, e.code, e.message]
+  }
+  const before = (await iget(s.iface, '/api/upstreams')).body
+  assert.deepEqual(err(await send('PATCH', '/api/upstreams/g/servers/0', '{"weight": 1, "weight": 100}')), [400, 'duplicate_key', 'duplicate key "weight" in the body'])
+  assert.deepEqual(err(await send('PUT', '/api/upstreams/g', `{"servers": [{"server": "127.0.0.1:${a.port}", "down": false, "down": true}]}`)),
+    [400, 'duplicate_key', 'duplicate key "down" in "servers[0]"'])
+  assert.deepEqual(err(await send('POST', '/api/batch', '{"changes": [{"op": "delete", "upstream": "g", "upstream": "h"}]}')),
+    [400, 'duplicate_key', 'duplicate key "upstream" in "changes[0]"'])
+  const deep = '{"servers": ' + '['.repeat(10_000) + ']'.repeat(10_000) + '}'
+  assert.deepEqual(err(await send('PUT', '/api/upstreams/g', deep)), [400, 'too_deep', 'nesting deeper than 32 levels'])
+  assert.deepEqual(err(await send('PUT', '/api/upstreams/g', '{"servers": [')).slice(0, 2), [400, 'invalid_json'])
+  assert.equal((await iget(s.iface, '/api/upstreams')).body, before, 'nothing applied')
 })

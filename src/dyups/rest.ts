@@ -11,6 +11,7 @@ import { apply, hasControlByte, remove, update } from './api.js'
 import { groupCommands, JsonInputError, serverInput, type ServerInput } from './json-input.js'
 import { editedCommands, serverIndex } from './json-servers.js'
 import { BatchError, buildBatch } from './json-batch.js'
+import { strictJsonProblem } from './json-strict.js'
 import { groupJson, jsonError, jsonReply, rowsByAddr } from './json.js'
 import type { Actor, ChangeSink, LiveReport, LiveSource, Outcome, Reply, TableView } from './types.js'
 
@@ -127,6 +128,8 @@ function readJson<T>(text: string, v: number, convert: (parsed: unknown) => T): 
   } catch (e) {
     return { refused: jsonError(400, 'invalid_json', `the body is not JSON: ${(e as Error).message}`, v) }
   }
+  const problem = strictJsonProblem(text)
+  if (problem !== null) return { refused: jsonError(400, problem.code, problem.message, v) }
   try {
     return { value: convert(parsed) }
   } catch (e) {
