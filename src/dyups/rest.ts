@@ -4,6 +4,7 @@
  * The request path hands over the decoded path segments and the whole body; this module only decides the answer.
  * Beyond Tengine: reads carry the table version as an ETag; a write with If-Match answers 412 when it moved.
  */
+import { readFile } from 'node:fs/promises'
 import { formatError, isDyupsError } from '../errors.js'
 import { parseCommands, renderDetail, renderList, renderServers, type Resolver } from '../upstream/index.js'
 import { groupDiff } from './diff.js'
@@ -90,6 +91,7 @@ export async function handleInterface(req: InterfaceRequest, deps: InterfaceDeps
 async function handleJson(req: InterfaceRequest, deps: InterfaceDeps): Promise<Reply> {
   const seg = req.segments
   const v = deps.table.version
+  if (lower(seg[1]) === 'openapi.json' && seg.length === 2) return req.method === 'GET' ? openapi(v) : methodNotAllowed(req.method, 'GET', v)
   if (lower(seg[1]) === 'batch' && seg.length === 2) return req.method === 'POST' ? jsonBatch(req, deps) : methodNotAllowed(req.method, 'POST', v)
   if (lower(seg[1]) !== 'upstreams' || seg.length > 5 || (seg.length >= 4 && lower(seg[3]) !== 'servers')) {
     return jsonError(404, 'not_found', 'no such resource', v)
@@ -110,6 +112,18 @@ async function handleJson(req: InterfaceRequest, deps: InterfaceDeps): Promise<R
       return jsonOutcome(await deps.sink.submit({ op: 'delete', name }, parseIfMatch(req.ifMatch), req.actor), deps, null)
   }
   return methodNotAllowed(req.method, allowed, v)
+}
+
+/** docs/openapi.json, shipped with the package, read once. ASCII, so its bytes go out as they are. */
+let openapiText: Promise<string> | null = null
+async function openapi(v: number): Promise<Reply> {
+  openapiText ??= readFile(new URL('../../../docs/openapi.json', import.meta.url), 'latin1')
+  try {
+    return { status: 200, body: await openapiText, etag: v, type: 'application/json' }
+  } catch (e) {
+    openapiText = null
+    return jsonError(500, 'internal_error', `the OpenAPI document cannot be read (${(e as Error).message})`, v)
+  }
 }
 
 function methodNotAllowed(method: string, allow: string, v: number): Reply {
