@@ -711,6 +711,11 @@ export const DIRECTIVES: readonly DirectiveSpec[] = [
   flag('ssl_prefer_server_ciphers', HS, { default: 'off', docs: 'Prefer the server cipher order.' }),
   sec('ssl_session_timeout', HS, { default: '5m', docs: 'TLS session lifetime.' }),
   flag('ssl_session_tickets', HS, { default: 'on', docs: 'TLS session resumption through tickets (per worker process).' }),
+  oneOf('ssl_verify_client', HS, ['on', 'off', 'optional', 'optional_no_ca'], {
+    default: 'off',
+    docs: 'Ask for a client certificate: `on` requires a valid one (else 400), `optional` checks one if sent, `optional_no_ca` does not check it.',
+  }),
+  spec('ssl_client_certificate', HS, 1, { docs: 'CA certificates (PEM) that client certificates are verified against; their names are sent to clients.' }),
 
   // gzip
   flag('gzip', HSLI, { default: 'off', docs: 'Compress responses.' }),
