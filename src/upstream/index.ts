@@ -15,7 +15,8 @@ export type {
   CheckStatusClass,
 } from './types.js'
 export { buildGroup, parseCommands, defaultResolver, COMMAND_BODY, type BuildOptions, type Resolver } from './build.js'
-export { renderList, renderDetail, renderServers, renderUpstreamBlock, quoteArg } from './render.js'
+export { renderList, renderDetail, renderServers, renderUpstreamBlock, quoteArg, checkLines } from './render.js'
+export { defaultExpectAlive, HTTP_DEFAULT_SEND } from './check.js'
 export { assignIds } from './ids.js'
 export { readLineMarkers, withMarkers, serverMarker, type LineMarker } from './markers.js'
 export { groupKey } from './names.js'

@@ -93,7 +93,8 @@ function serverLine(s: Server): string {
   return line
 }
 
-function checkLines(c: CheckSpec): string {
+/** A check spec as its `check` and `check_*` lines (each indented, each ending in a newline). */
+export function checkLines(c: CheckSpec): string {
   let out =
     `    check interval=${c.interval} rise=${c.rise} fall=${c.fall} timeout=${c.timeout}` +
     ` default_down=${c.defaultDown} type=${c.type}`
