@@ -32,6 +32,7 @@ test('dyups_audit_log: a line per applied change from every source, with who, wh
     workers: 2,
     http: `    dyups_audit_log logs/audit.log;\n    upstream st { server 127.0.0.1:${staticPort}; }\n`,
     ifaceServer: '        auth_basic "dyups";\n        auth_basic_user_file htpasswd;\n',
+    server: `        location = /lua { content_by_lua_block { local s, rv = require("ngx.dyups").update("lua", "server 127.0.0.1:${a.port};") ngx.print(s) } }\n`,
   })
   writeConf(prefix, 'conf/nginx.conf', conf(a.port))
   const d = await startDyups(t, prefix, [proxy, iface])
@@ -83,11 +84,17 @@ test('dyups_audit_log: a line per applied change from every source, with who, wh
   assert.deepEqual([l.target, l.version_before, l.version_after], ['/api/batch', 2, 3])
   assert.deepEqual(l.changes.map((c) => [c.upstream, c.created, c.deleted]), [['dyn', false, true], ['two', true, false]])
 
+  // A change from a script.
+  assert.equal((await request(proxy, { path: '/lua' })).body, '200')
+  l = await next(4)
+  assert.deepEqual([l.source, l.client, l.user, l.method, l.target, l.version_before, l.version_after], ['script', '', null, 'update', 'lua', 3, 4])
+  assert.deepEqual(l.changes.map((c) => [c.upstream, c.created]), [['lua', true]])
+
   // A reload that changes a static group is audited too, with no client.
   writeConf(prefix, 'conf/nginx.conf', conf(b.port))
   process.kill(d.pid, 'SIGHUP')
-  l = await next(4)
-  assert.deepEqual([l.source, l.client, l.user, l.version_before, l.version_after], ['reload', '', null, 3, 4])
+  l = await next(5)
+  assert.deepEqual([l.source, l.client, l.user, l.version_before, l.version_after], ['reload', '', null, 4, 5])
   assert.deepEqual(l.changes.map((c) => [c.upstream, c.servers.added.length, c.servers.removed.length]), [['st', 1, 1]])
   assert.equal((await request(proxy, { host: 'st' })).body, 'ab')
 })
