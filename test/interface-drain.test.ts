@@ -93,6 +93,11 @@ test('drain: no new requests in any worker, the one in flight finishes, idle kee
   // A request held by A, in flight through the drain.
   const slow = request(proxy, { host: 'g', path: '/slow' })
   assert.ok(await waitFor(() => a.held() === 1), 'A holds the slow request')
+  // The held request may have taken the only idle connection: requests until another one is kept idle.
+  assert.ok(await waitFor(async () => {
+    assert.equal((await request(proxy, { host: 'g' })).body, 'da')
+    return a.sockets.size >= 2
+  }), 'an idle keepalive connection to A besides the busy one')
   const idleBefore = a.sockets.size - 1
 
   assert.equal((await send('PATCH', '/api/upstreams/g/servers/1', { down: false })).status, 200)
