@@ -84,10 +84,10 @@ test('dyups_audit_log: a line per applied change from every source, with who, wh
   assert.deepEqual([l.target, l.version_before, l.version_after], ['/api/batch', 2, 3])
   assert.deepEqual(l.changes.map((c) => [c.upstream, c.created, c.deleted]), [['dyn', false, true], ['two', true, false]])
 
-  // A change from a script.
+  // A change from a script, for the client of the request that ran it.
   assert.equal((await request(proxy, { path: '/lua' })).body, '200')
   l = await next(4)
-  assert.deepEqual([l.source, l.client, l.user, l.method, l.target, l.version_before, l.version_after], ['script', '', null, 'update', 'lua', 3, 4])
+  assert.deepEqual([l.source, l.client, l.user, l.method, l.target, l.version_before, l.version_after], ['script', '127.0.0.1', null, 'update', 'lua', 3, 4])
   assert.deepEqual(l.changes.map((c) => [c.upstream, c.created]), [['lua', true]])
 
   // A reload that changes a static group is audited too, with no client.

@@ -19,7 +19,7 @@ export interface Outcome {
 export interface Actor {
   /** `interface` (a dyups_interface location), `script` (Lua's ngx.dyups, JS), `reload` (nginx.conf read again). */
   source: 'interface' | 'script' | 'reload'
-  /** The client's address ($remote_addr); '' where there is none. */
+  /** The client's address ($remote_addr; a script's: of the request that ran it); '' for a reload. */
   client: string
   /** The Basic authentication user name ($remote_user), or null. */
   user: string | null
