@@ -31,3 +31,11 @@ test('ids: markers give explicit ids and drains; a text body keeps a kept server
   const back = assignIds(undefined, await parseCommands('g', text.slice(text.indexOf('\n') + 1, text.lastIndexOf('}'))))
   assert.deepEqual(ids(back), ids(b))
 })
+
+test('ids: servers of a journal written before ids existed (no id, no drain) are settled like new ones', async () => {
+  const built = await parseCommands('g', 'server 10.0.0.1:80; server 10.0.0.2:80;')
+  const old = JSON.parse(JSON.stringify(built, (k, v: unknown) => (k === 'id' || k === 'drain' ? undefined : v))) as typeof built
+  assert.equal(old.servers[0]!.id, undefined)
+  const g = assignIds(undefined, old)
+  assert.deepEqual([ids(g), g.nextId], [[[0, false], [1, false]], 2])
+})

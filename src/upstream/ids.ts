@@ -19,7 +19,9 @@ export function assignIds(prev: UpstreamGroup | undefined, g: UpstreamGroup): Up
   let max = -1
   let settled = true
   for (const s of ss) {
-    if (s.id < 0 || used.has(s.id)) {
+    // A journal written before ids existed holds servers without `id` and `drain`: settled like any new server.
+    if (typeof s.drain !== 'boolean') settled = false
+    if (typeof s.id !== 'number' || s.id < 0 || used.has(s.id)) {
       settled = false
       continue
     }
@@ -42,14 +44,15 @@ export function assignIds(prev: UpstreamGroup | undefined, g: UpstreamGroup): Up
   }
   const seen = new Set<number>()
   const servers = ss.map((s) => {
-    if (s.id >= 0 && !seen.has(s.id)) {
+    const drain = s.drain === true
+    if (typeof s.id === 'number' && s.id >= 0 && !seen.has(s.id)) {
       seen.add(s.id)
-      return s
+      return s.drain === drain ? s : Object.freeze({ ...s, drain })
     }
     const old = byAddr?.get(s.addr)?.shift()
     const id = old !== undefined ? old.id : next++
     seen.add(id)
-    return Object.freeze({ ...s, id, drain: s.drain || (old?.drain ?? false) })
+    return Object.freeze({ ...s, id, drain: drain || (old?.drain ?? false) })
   })
   return Object.freeze({ ...g, servers: Object.freeze(servers), nextId: next })
 }
