@@ -59,7 +59,7 @@ function get(port: number, dir: string, client: string | null, path = '/'): Prom
   return new Promise((res, rej) => {
     const s = tlsConnect({
       port, host: '127.0.0.1', servername: 'a.test', ca: pem('ca.pem'),
-      ...(client === null ? {} : { cert: pem(`${client}.pem`), key: pem(`${client}.key`) }),
+      ...(client === null ? {} : { cert: pem(`${client}.pem`), key: pem(`${client.replace('-chain', '')}.key`) }),
     })
     const chunks: Buffer[] = []
     const timer = setTimeout(() => {
@@ -108,8 +108,8 @@ test('ssl_verify_client on, optional, optional_no_ca, off: statuses, pages and $
   for (let i = 0; i < s.nginx.length; i++) {
     const mode = MODES[i >> 1]!
     const trusted = i % 2 === 0 ? 'ca' : 'other-ca'
-    for (const client of [null, 'client'] as const) {
-      const name = `ssl_verify_client ${mode}, trusting ${trusted}, ${client === null ? 'no certificate' : 'a certificate signed by ca'}`
+    for (const client of [null, 'client', 'deep-chain'] as const) {
+      const name = `ssl_verify_client ${mode}, trusting ${trusted}, ${client === null ? 'no certificate' : client === 'client' ? 'a certificate signed by ca' : 'a certificate signed by an intermediate of ca'}`
       await t.test(name, async () => {
         const ngx = await get(s.nginx[i]!, s.dir, client)
         const dy = await get(s.dyups[i]!, s.dir, client)
@@ -118,10 +118,12 @@ test('ssl_verify_client on, optional, optional_no_ca, off: statuses, pages and $
       })
     }
   }
+  if (process.env['SIDE_DEBUG']) console.log(JSON.stringify(seen, null, 1))
   // What nginx answered, so the comparison covers each case that matters.
   assert.match(seen['ssl_verify_client on, trusting ca, no certificate']!, /^HTTP\/1\.1 400 Bad Request <html>/)
   assert.match(seen['ssl_verify_client on, trusting ca, a certificate signed by ca']!, /^HTTP\/1\.1 200 OK verify=SUCCESS s_dn=CN=dyups-client i_dn=CN=ca serial=04/)
   assert.match(seen['ssl_verify_client on, trusting other-ca, a certificate signed by ca']!, /^HTTP\/1\.1 400 Bad Request/)
+  assert.match(seen['ssl_verify_client on, trusting ca, a certificate signed by an intermediate of ca']!, /^HTTP\/1\.1 200 OK verify=SUCCESS s_dn=CN=deep\.test i_dn=CN=mid serial=06/)
   assert.match(seen['ssl_verify_client optional, trusting ca, no certificate']!, /^HTTP\/1\.1 200 OK verify=NONE s_dn= /)
   assert.match(seen['ssl_verify_client optional_no_ca, trusting other-ca, a certificate signed by ca']!, /^HTTP\/1\.1 200 OK verify=FAILED:self-signed certificate in certificate chain /)
 })
