@@ -7,7 +7,7 @@ import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
-import { backend, freePorts, interfaceConf, request, startDyups, tempPrefix, waitFor, writeConf } from './helpers.js'
+import { backend, freePorts, interfaceConf, request, runBin, startDyups, tempPrefix, waitFor, writeConf } from './helpers.js'
 
 interface Line {
   time: string
@@ -97,4 +97,14 @@ test('dyups_audit_log: a line per applied change from every source, with who, wh
   assert.deepEqual([l.source, l.client, l.user, l.version_before, l.version_after], ['reload', '', null, 4, 5])
   assert.deepEqual(l.changes.map((c) => [c.upstream, c.servers.added.length, c.servers.removed.length]), [['st', 1, 1]])
   assert.equal((await request(proxy, { host: 'st' })).body, 'ab')
+})
+
+test('dyups_audit_log: a file that cannot be opened fails -t and the start, as nginx\'s log files do', async (t) => {
+  const prefix = tempPrefix(t)
+  writeConf(prefix, 'conf/nginx.conf', 'events {}\nhttp {\n    dyups_audit_log nosuch/audit.log;\n}\n')
+  const r = await runBin(['-t', '-p', prefix, '-c', 'conf/nginx.conf'])
+  assert.notEqual(r.code, 0)
+  assert.match(r.stderr, new RegExp(`\\[emerg\\] open\\(\\) "${prefix}/nosuch/audit\\.log" failed \\(2: No such file or directory\\)`))
+  writeConf(prefix, 'conf/nginx.conf', 'events {}\nhttp {\n    dyups_audit_log off;\n}\n')
+  assert.equal((await runBin(['-t', '-p', prefix, '-c', 'conf/nginx.conf'])).code, 0)
 })
