@@ -215,5 +215,5 @@ test('npm pack ships what runs and the docs; a global install runs; contrib/dyup
   process.kill(pid, 'SIGQUIT')
   assert.deepEqual(await waitGone([pid], 35_000), [])
   assert.equal(existsSync(place(pidFile)), false)
-  assert.match(readFileSync(join(layout, 'var/lib/dyups/upstream.conf'), 'utf8'), new RegExp(`upstream app\\.test \\{\\n\\s+server 127\\.0\\.0\\.1:${back.port};`))
+  assert.match(readFileSync(join(layout, 'var/lib/dyups/upstream.conf'), 'utf8'), new RegExp(`upstream app\\.test \\{ # dyups: next_id=1\\n\\s+server 127\\.0\\.0\\.1:${back.port}; # dyups: id=0\\n`))
 })

@@ -34,7 +34,9 @@ export class RrPeer implements Peer {
     this.maxFails = server.maxFails
     this.failTimeout = server.failTimeout
     this.maxConns = server.maxConns
-    this.down = server.down
+    // A draining server (NGINX Plus's `drain`) takes no new request, as one marked down; dyups has no session
+    // stickiness that could still bind a request to it. Requests in flight finish on their own.
+    this.down = server.down || server.drain
     this.effectiveWeight = server.weight
   }
 }

@@ -559,6 +559,7 @@ export const DIRECTIVES: readonly DirectiveSpec[] = [
   }),
   size('dyups_shm_zone_size', HTTP, { default: '2m', docs: 'Accepted and checked; no effect.' }),
   str('dyups_upstream_conf', HTTP, { docs: 'File where changed groups are persisted (relative to the prefix).' }),
+  str('dyups_audit_log', HTTP, { default: 'off', docs: 'File (relative to the prefix) where every applied change is written as one JSON line: who, when, versions, diff; `off`: none.' }),
   flag('dyups_trylock', HTTP, { default: 'off', docs: '`on`: a change arriving while another is applied gets 409.' }),
   flag('dyups_read_msg_log', HTTP, { default: 'off', docs: 'Log a summary line at info level on each applied change.' }),
 
@@ -778,6 +779,11 @@ export const DIRECTIVES: readonly DirectiveSpec[] = [
   flag('ssl_prefer_server_ciphers', HS, { default: 'off', docs: 'Prefer the server cipher order.' }),
   sec('ssl_session_timeout', HS, { default: '5m', docs: 'TLS session lifetime.' }),
   flag('ssl_session_tickets', HS, { default: 'on', docs: 'TLS session resumption through tickets (per worker process).' }),
+  oneOf('ssl_verify_client', HS, ['on', 'off', 'optional', 'optional_no_ca'], {
+    default: 'off',
+    docs: 'Ask for a client certificate: `on` requires a valid one (else 400), `optional` checks one if sent, `optional_no_ca` does not check it.',
+  }),
+  spec('ssl_client_certificate', HS, 1, { docs: 'CA certificates (PEM) that client certificates are verified against; their names are sent to clients.' }),
 
   // gzip
   flag('gzip', HSLI, { default: 'off', docs: 'Compress responses.' }),

@@ -62,7 +62,7 @@ export const UNSUPPORTED: readonly string[] = [
   'http2_body_preread_size', 'http2_idle_timeout', 'http2_max_field_size', 'http2_max_header_size',
   'http2_max_requests', 'http2_recv_timeout', 'http2_streams_index_size', 'http2_max_concurrent_pushes',
   'http3_hq', 'http3_max_concurrent_streams', 'http3_stream_buffer_size',
-  'ssl', 'ssl_client_certificate', 'ssl_trusted_certificate', 'ssl_verify_client', 'ssl_verify_depth',
+  'ssl', 'ssl_trusted_certificate', 'ssl_verify_depth',
   'ssl_crl', 'ssl_password_file', 'ssl_session_ticket_key', 'ssl_early_data', 'ssl_conf_command',
   'ssl_reject_handshake', 'ssl_ocsp', 'ssl_ocsp_cache', 'ssl_ocsp_responder', 'ssl_certificate_cache',
   'ssl_preread', 'keyval', 'keyval_zone', 'js_set', 'js_path', 'js_var', 'js_body_filter',

@@ -5,7 +5,7 @@
 import { STATUS, formatError, isDyupsError } from '../errors.js'
 import { log } from '../log.js'
 import { parseCommands, type Resolver } from '../upstream/index.js'
-import type { ChangeSink, Outcome, Reply } from './types.js'
+import type { Actor, ChangeSink, Outcome, Reply } from './types.js'
 
 export const LOCKED_BODY = 'wait and try again\n'
 
@@ -34,6 +34,8 @@ export interface UpdateOptions {
   ifMatch?: number | null
   trylock: boolean
   resolve?: Resolver
+  /** Who asks, for the audit log. */
+  actor?: Actor
 }
 
 const REFUSED_NAME: Reply = { status: 400, body: '', etag: null }
@@ -70,7 +72,7 @@ export function hasControlByte(name: string): boolean {
  */
 export async function apply(sink: ChangeSink, name: string, body: string, opts: UpdateOptions): Promise<Outcome> {
   if (body.length > PARSE_AWAY_BYTES && sink.update !== undefined && opts.resolve === undefined) {
-    return sink.update(name, body, opts.ifMatch ?? null)
+    return sink.update(name, body, opts.ifMatch ?? null, opts.actor)
   }
   let group
   try {
@@ -82,7 +84,7 @@ export async function apply(sink: ChangeSink, name: string, body: string, opts: 
     logAddFailed(name, e)
     return { version: -1, error: { code: 'E_COMMANDS', message: formatError(e) } }
   }
-  return sink.submit({ op: 'put', group }, opts.ifMatch ?? null)
+  return sink.submit({ op: 'put', group }, opts.ifMatch ?? null, opts.actor)
 }
 
 /** Creates or replaces group `name` from `body` (upstream-block contents, latin1), with Tengine's answers. */
@@ -92,7 +94,7 @@ export async function update(sink: ChangeSink, name: string, body: string, opts:
 }
 
 /** Deletes group `name` (static or created). */
-export async function remove(sink: ChangeSink, name: string, ifMatch: number | null = null): Promise<Reply> {
+export async function remove(sink: ChangeSink, name: string, ifMatch: number | null = null, actor?: Actor): Promise<Reply> {
   if (hasControlByte(name)) return REFUSED_NAME
-  return reply(await sink.submit({ op: 'delete', name }, ifMatch))
+  return reply(await sink.submit({ op: 'delete', name }, ifMatch, actor))
 }

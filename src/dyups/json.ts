@@ -50,12 +50,14 @@ function checkJson(c: CheckSpec | null): Record<string, unknown> | null {
 }
 
 /**
- * A server's state, most telling first: `down` (its `down` flag), `unhealthy` (active health checks hold it
+ * A server's state, most telling first: `down` (its `down` flag), `draining` (its `drain` flag: no new requests,
+ * those in flight finish), `unhealthy` (active health checks hold it
  * down, in a group with a `check` line), `unavailable` (max_fails reached within fail_timeout in every worker that
  * reported it), else `up`.
  */
-export function serverState(s: Server, rows: readonly PeerRow[], check: boolean): 'up' | 'down' | 'unhealthy' | 'unavailable' {
+export function serverState(s: Server, rows: readonly PeerRow[], check: boolean): 'up' | 'down' | 'draining' | 'unhealthy' | 'unavailable' {
   if (s.down) return 'down'
+  if (s.drain) return 'draining'
   if (check && rows.some((r) => r.checkDown)) return 'unhealthy'
   if (rows.length > 0 && s.maxFails !== 0 && rows.every((r) => r.fails >= s.maxFails && r.checkedAgo <= s.failTimeout)) return 'unavailable'
   return 'up'
@@ -72,6 +74,7 @@ export function serverParams(s: Server): Record<string, string | number | boolea
     max_conns: s.maxConns,
     backup: s.backup,
     down: s.down,
+    drain: s.drain,
     slow_start: s.slowStart,
   }
 }
@@ -89,8 +92,8 @@ export function sumRows(rows: readonly PeerRow[]): { active: number; requests: n
   return { active, requests, fails }
 }
 
-function serverJson(s: Server, id: number, rows: readonly PeerRow[], check: boolean): Record<string, unknown> {
-  return { id, ...serverParams(s), state: serverState(s, rows, check), ...sumRows(rows) }
+function serverJson(s: Server, rows: readonly PeerRow[], check: boolean): Record<string, unknown> {
+  return { id: s.id, ...serverParams(s), state: serverState(s, rows, check), ...sumRows(rows) }
 }
 
 /** GROUP of docs/api.md#json-interface. */
@@ -110,6 +113,6 @@ export function groupJson(g: UpstreamGroup, live: LiveReport, byAddr: Map<string
     policy,
     keepalive: k.connections === 0 ? null : { connections: k.connections, timeout_ms: k.timeout, requests: k.requests, time_ms: k.time },
     check: checkJson(g.check),
-    servers: g.servers.map((s, i) => serverJson(s, i, byAddr.get(s.addr) ?? [], check)),
+    servers: g.servers.map((s) => serverJson(s, byAddr.get(s.addr) ?? [], check)),
   }
 }

@@ -4,14 +4,17 @@
  * The request path hands over the decoded path segments and the whole body; this module only decides the answer.
  * Beyond Tengine: reads carry the table version as an ETag; a write with If-Match answers 412 when it moved.
  */
+import { readFile } from 'node:fs/promises'
 import { formatError, isDyupsError } from '../errors.js'
 import { parseCommands, renderDetail, renderList, renderServers, type Resolver } from '../upstream/index.js'
 import { groupDiff } from './diff.js'
 import { apply, hasControlByte, remove, update } from './api.js'
 import { groupCommands, JsonInputError, serverInput, type ServerInput } from './json-input.js'
-import { editedCommands } from './json-servers.js'
+import { editedCommands, serverIndex } from './json-servers.js'
+import { BatchError, buildBatch } from './json-batch.js'
+import { strictJsonProblem } from './json-strict.js'
 import { groupJson, jsonError, jsonReply, rowsByAddr } from './json.js'
-import type { ChangeSink, LiveReport, LiveSource, Outcome, Reply, TableView } from './types.js'
+import type { Actor, ChangeSink, LiveReport, LiveSource, Outcome, Reply, TableView } from './types.js'
 
 export interface InterfaceRequest {
   method: string
@@ -25,6 +28,8 @@ export interface InterfaceRequest {
   contentType?: string | null
   /** The query string without `?` (the JSON interface's `dry_run=1`); absent: none. */
   query?: string
+  /** Who asks, for the audit log; absent: unknown. */
+  actor?: Actor
 }
 
 export interface InterfaceDeps {
@@ -67,12 +72,12 @@ export async function handleInterface(req: InterfaceRequest, deps: InterfaceDeps
       if (seg.length !== 2) return { status: 404, body: 'not support this interface', etag: null }
       if (kind !== 'upstream') return { status: 404, body: 'not support this api', etag: null }
       const ifMatch = parseIfMatch(req.ifMatch)
-      return update(deps.sink, seg[1]!, req.body, { ifMatch, trylock: deps.trylock, resolve: deps.resolve })
+      return update(deps.sink, seg[1]!, req.body, { ifMatch, trylock: deps.trylock, resolve: deps.resolve, actor: req.actor })
     }
     case 'DELETE': {
       if (seg.length !== 2) return { status: 405, body: 'not support this interface', etag: null }
       if (kind !== 'upstream') return { status: 405, body: 'not support this api', etag: null }
-      return remove(deps.sink, seg[1]!, parseIfMatch(req.ifMatch))
+      return remove(deps.sink, seg[1]!, parseIfMatch(req.ifMatch), req.actor)
     }
     default:
       return empty(405)
@@ -86,6 +91,8 @@ export async function handleInterface(req: InterfaceRequest, deps: InterfaceDeps
 async function handleJson(req: InterfaceRequest, deps: InterfaceDeps): Promise<Reply> {
   const seg = req.segments
   const v = deps.table.version
+  if (lower(seg[1]) === 'openapi.json' && seg.length === 2) return req.method === 'GET' ? openapi(v) : methodNotAllowed(req.method, 'GET', v)
+  if (lower(seg[1]) === 'batch' && seg.length === 2) return req.method === 'POST' ? jsonBatch(req, deps) : methodNotAllowed(req.method, 'POST', v)
   if (lower(seg[1]) !== 'upstreams' || seg.length > 5 || (seg.length >= 4 && lower(seg[3]) !== 'servers')) {
     return jsonError(404, 'not_found', 'no such resource', v)
   }
@@ -102,9 +109,21 @@ async function handleJson(req: InterfaceRequest, deps: InterfaceDeps): Promise<R
     case 'DELETE':
       if (name === undefined) break
       if (dryRun(req)) return jsonDryRun(deps, name, null, parseIfMatch(req.ifMatch))
-      return jsonOutcome(await deps.sink.submit({ op: 'delete', name }, parseIfMatch(req.ifMatch)), deps, null)
+      return jsonOutcome(await deps.sink.submit({ op: 'delete', name }, parseIfMatch(req.ifMatch), req.actor), deps, null)
   }
   return methodNotAllowed(req.method, allowed, v)
+}
+
+/** docs/openapi.json, shipped with the package, read once. ASCII, so its bytes go out as they are. */
+let openapiText: Promise<string> | null = null
+async function openapi(v: number): Promise<Reply> {
+  openapiText ??= readFile(new URL('../../../docs/openapi.json', import.meta.url), 'latin1')
+  try {
+    return { status: 200, body: await openapiText, etag: v, type: 'application/json' }
+  } catch (e) {
+    openapiText = null
+    return jsonError(500, 'internal_error', `the OpenAPI document cannot be read (${(e as Error).message})`, v)
+  }
 }
 
 function methodNotAllowed(method: string, allow: string, v: number): Reply {
@@ -123,6 +142,8 @@ function readJson<T>(text: string, v: number, convert: (parsed: unknown) => T): 
   } catch (e) {
     return { refused: jsonError(400, 'invalid_json', `the body is not JSON: ${(e as Error).message}`, v) }
   }
+  const problem = strictJsonProblem(text)
+  if (problem !== null) return { refused: jsonError(400, problem.code, problem.message, v) }
   try {
     return { value: convert(parsed) }
   } catch (e) {
@@ -162,7 +183,8 @@ async function handleServers(req: InterfaceRequest, deps: InterfaceDeps, name: s
     const live = await liveOf(deps)
     const servers = groupJson(g, live, rowsByAddr(live))['servers'] as unknown[]
     if (id === -1) return jsonReply(200, servers, v)
-    return id < servers.length ? jsonReply(200, servers[id], v) : jsonError(404, 'server_not_found', `no server ${id} in upstream "${name}"`, v)
+    const at = serverIndex(g, id)
+    return at !== -1 ? jsonReply(200, servers[at], v) : jsonError(404, 'server_not_found', `no server ${id} in upstream "${name}"`, v)
   }
   if (!((id === -1 && method === 'POST') || (id >= 0 && (method === 'PATCH' || method === 'DELETE')))) return methodNotAllowed(method, allowed, v)
   let input: ServerInput | null = null
@@ -179,10 +201,48 @@ async function handleServers(req: InterfaceRequest, deps: InterfaceDeps, name: s
     const commands = method === 'POST' ? editedCommands(g, -1, null, input!) : editedCommands(g, id, input)
     if (commands === null) return jsonError(404, 'server_not_found', `no server ${id} in upstream "${name}"`, at)
     if (dryRun(req)) return jsonDryRun(deps, name, commands, asked)
-    const o = await apply(deps.sink, name, commands, { ifMatch: asked ?? at, trylock: deps.trylock, resolve: deps.resolve })
+    const o = await apply(deps.sink, name, commands, { ifMatch: asked ?? at, trylock: deps.trylock, resolve: deps.resolve, actor: req.actor })
     if (o.error?.code === 'E_PRECONDITION' && asked === null && attempt < 4) continue
     if (o.error !== null) return jsonOutcome(o, deps, name)
     return jsonRead(deps, name)
+  }
+}
+
+/**
+ * POST /api/batch: the changes built on the table as read (json-batch.ts) and applied as one change under If-Match
+ * on that version; without a client If-Match, a batch overtaken by another change is built again (a few times).
+ */
+async function jsonBatch(req: InterfaceRequest, deps: InterfaceDeps): Promise<Reply> {
+  const r = readJson(req.body ?? '', deps.table.version, (x) => x)
+  if ('refused' in r) return r.refused
+  const asked = parseIfMatch(req.ifMatch)
+  for (let attempt = 0; ; attempt++) {
+    const at = deps.table.version
+    if (asked !== null && asked !== at) return jsonError(412, 'precondition_failed', 'the table moved since the version given in If-Match', at)
+    let built
+    try {
+      built = await buildBatch(r.value, deps.table, deps.resolve)
+    } catch (e) {
+      if (!(e instanceof BatchError)) throw e
+      return jsonError(e.status, e.code, e.message, at)
+    }
+    if (dryRun(req)) {
+      const diffs = [...built.groups.values()].map((g) => groupDiff(g.name, g.before, g.after))
+      return jsonReply(200, { dry_run: true, version: at, diffs }, at)
+    }
+    const o = await deps.sink.submit({ op: 'batch', changes: built.changes }, asked ?? at, req.actor)
+    if (o.error?.code === 'E_PRECONDITION' && asked === null && attempt < 4) continue
+    if (o.error !== null) return jsonOutcome(o, deps, null)
+    const live = await liveOf(deps)
+    const byAddr = rowsByAddr(live)
+    const upstreams = []
+    const deleted = []
+    for (const g of built.groups.values()) {
+      const now = deps.table.get(g.name)
+      if (now === undefined) deleted.push(g.name)
+      else upstreams.push(groupJson(now, live, byAddr))
+    }
+    return jsonReply(200, { version: o.version, upstreams, deleted }, o.version)
   }
 }
 
@@ -197,7 +257,7 @@ async function jsonPut(req: InterfaceRequest, deps: InterfaceDeps, name: string)
     commands = r.value
   }
   if (dryRun(req)) return jsonDryRun(deps, name, commands, parseIfMatch(req.ifMatch))
-  const o = await apply(deps.sink, name, commands, { ifMatch: parseIfMatch(req.ifMatch), trylock: deps.trylock, resolve: deps.resolve })
+  const o = await apply(deps.sink, name, commands, { ifMatch: parseIfMatch(req.ifMatch), trylock: deps.trylock, resolve: deps.resolve, actor: req.actor })
   return jsonOutcome(o, deps, name)
 }
 

@@ -15,12 +15,22 @@ export interface Outcome {
   error: { code: Code; message: string } | null
 }
 
-/**
- * Where changes go: the primary's coordinator, over IPC or in process. `source`: who asked, for the error log's
- * line about the applied change (`POST /upstream/NAME, client: ADDR`); absent: the worker that sent it.
- */
+/** Who asked for a change, for the audit log (dyups_audit_log, docs/api.md#audit-log). */
+export interface Actor {
+  /** `interface` (a dyups_interface location), `script` (Lua's ngx.dyups, JS), `reload` (nginx.conf read again). */
+  source: 'interface' | 'script' | 'reload'
+  /** The client's address ($remote_addr; a script's: of the request that ran it); '' for a reload. */
+  client: string
+  /** The Basic authentication user name ($remote_user), or null. */
+  user: string | null
+  /** The request's method and target as sent (for a script: the call, e.g. `update`, and the group's name). */
+  method: string
+  target: string
+}
+
+/** Where changes go: the primary's coordinator, over IPC or in process. */
 export interface ChangeSink {
-  submit(change: Change, ifMatch: number | null, source?: string): Promise<Outcome>
+  submit(change: Change, ifMatch: number | null, actor?: Actor): Promise<Outcome>
   /** Whether a change is being applied right now (for dyups_trylock's check order). */
   busy(): Promise<boolean>
   /**
@@ -28,7 +38,7 @@ export interface ChangeSink {
    * PARSE_AWAY_BYTES): the outcome's error is E_COMMANDS when the body does not build a group, E_LOCKED when
    * dyups_trylock finds the table busy (checked before the body is parsed, as Tengine does).
    */
-  update?(name: string, body: string, ifMatch: number | null, source?: string): Promise<Outcome>
+  update?(name: string, body: string, ifMatch: number | null, actor?: Actor): Promise<Outcome>
 }
 
 export interface Reply {

@@ -4,6 +4,8 @@
  */
 import { checkTree, loadConfig, type Directive, type LoadedConfig } from '../config/index.js'
 import { DyupsError } from '../errors.js'
+import { errnoText } from '../errno.js'
+import { closeSync, openSync } from 'node:fs'
 import { buildGroup, groupKey, type UpstreamGroup } from '../upstream/index.js'
 import { compileHttp, type HttpConfig } from '../http/index.js'
 import { checkWritable, upstreamConfMatcher } from '../store/index.js'
@@ -37,6 +39,14 @@ export async function bootConfig(opts: BootOptions): Promise<Booted> {
   const confDirective = http?.block ? first(http.block, 'dyups_upstream_conf') : undefined
   if (settings.upstreamConf !== null && confDirective) {
     checkWritable(settings.upstreamConf, { file: confDirective.file, line: confDirective.line })
+  }
+  if (settings.auditLog !== null) {
+    // Opened as nginx opens its log files at start and at -t: a path that cannot be written fails now, not later.
+    try {
+      closeSync(openSync(settings.auditLog, 'a', 0o640))
+    } catch (e) {
+      throw new DyupsError('E_CONFIG', `open() "${settings.auditLog}" failed (${errnoText(e)})`)
+    }
   }
   const inPath = upstreamConfMatcher(settings.upstreamConf ?? undefined)
   const fromPath = (d: Directive): boolean => inPath(d.file)

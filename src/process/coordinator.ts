@@ -16,9 +16,9 @@
  */
 import { DyupsError, formatError, isDyupsError } from '../errors.js'
 import { log } from '../log.js'
-import { logAddFailed } from '../dyups/index.js'
-import { parseCommands, type UpstreamGroup } from '../upstream/index.js'
-import type { Change, Delta, Store } from '../store/index.js'
+import { logAddFailed, type Actor, type AppliedChange, type AuditEntry } from '../dyups/index.js'
+import { groupKey, parseCommands, type UpstreamGroup } from '../upstream/index.js'
+import type { Change, Delta, GroupChange, Store } from '../store/index.js'
 
 export interface Outcome {
   version: number
@@ -39,8 +39,7 @@ interface Pending {
   ifMatch: number | null
   /** The worker that asked (see Broadcast), or null. */
   origin: number | null
-  /** Who asked, for the log line of the applied change. */
-  source: string
+  actor: Actor | undefined
   resolve: (o: Outcome) => void
 }
 
@@ -64,6 +63,8 @@ export class Coordinator {
   applied = 0
   /** Resolves when every change of the last broadcast batch is answered. */
   private answering: Promise<void> = Promise.resolve()
+  /** Hears of every applied change once it is durable (dyups_audit_log); null: nobody listens. */
+  onApplied: ((e: AuditEntry) => void) | null = null
 
   /** `trylock`: dyups_trylock; a reload may change it. */
   constructor(
@@ -84,7 +85,7 @@ export class Coordinator {
    * Applies `change` in turn. `origin`: the worker that asked, which may be answered as soon as every other worker
    * acknowledged (it applies the delta before it reads the answer); null waits for every worker.
    */
-  submit(change: Change, ifMatch: number | null, origin: number | null = null, source = 'api'): Promise<Outcome> {
+  submit(change: Change, ifMatch: number | null, origin: number | null = null, actor?: Actor): Promise<Outcome> {
     if (this.trylock && this.busy) {
       return Promise.resolve({ version: this.store.version, error: new DyupsError('E_LOCKED', 'another change is being applied') })
     }
@@ -94,7 +95,7 @@ export class Coordinator {
         this.open--
         resolve(o)
       }
-      this.queue.push({ change, ifMatch, origin, source, resolve: done })
+      this.queue.push({ change, ifMatch, origin, actor, resolve: done })
       if (!this.inFlight) void this.drain()
     })
   }
@@ -104,7 +105,7 @@ export class Coordinator {
    * primary, so that no worker's connections wait while it is. dyups_trylock's check comes first, as Tengine's
    * lock is taken before it parses. A body that builds no group fails with E_COMMANDS, logged as Tengine logs it.
    */
-  async update(name: string, body: string, ifMatch: number | null, origin: number | null = null, source = 'api'): Promise<Outcome> {
+  async update(name: string, body: string, ifMatch: number | null, origin: number | null = null, actor?: Actor): Promise<Outcome> {
     if (this.trylock && this.busy) return { version: this.store.version, error: new DyupsError('E_LOCKED', 'another change is being applied') }
     let group: UpstreamGroup
     try {
@@ -115,7 +116,7 @@ export class Coordinator {
       // The position goes with the reason, as the worker gives it for a body it parsed itself.
       return { version: this.store.version, error: new DyupsError('E_COMMANDS', formatError(e)) }
     }
-    return this.submit({ op: 'put', group }, ifMatch, origin, source)
+    return this.submit({ op: 'put', group }, ifMatch, origin, actor)
   }
 
   /**
@@ -175,6 +176,7 @@ export class Coordinator {
 
   private async applyReload(p: PendingReload): Promise<void> {
     let r
+    const before = this.onApplied === null ? null : new Map(this.store.list().map((e) => [groupKey(e.group.name), e.group] as const))
     try {
       r = await this.store.reload(p.staticGroups)
     } catch (e) {
@@ -182,16 +184,35 @@ export class Coordinator {
       p.resolve({ version: this.store.version, error, changes: 0 })
       return
     }
-    const d = r.delta
+    if (before !== null && r.error === null && r.delta.changes.length > 0) {
+      this.onApplied!({
+        actor: { source: 'reload', client: '', user: null, method: '', target: '' },
+        versionBefore: r.delta.from,
+        versionAfter: r.delta.version,
+        changes: applied(r.delta.changes, before),
+      })
+    }
     // A reload's changes make one version together.
-    for (const c of d.changes) logApplied(c, d.version, 'reload')
-    this.applied += d.changes.length
-    if (d.changes.length > 0) await this.broadcast(d)
+    for (const c of r.delta.changes) logApplied(c, r.delta.version, 'reload')
+    this.applied += r.delta.changes.length
+    if (r.delta.changes.length > 0) await this.broadcast(r.delta)
     p.resolve({ version: r.delta.version, error: r.error, changes: r.delta.changes.length })
   }
 
   private async commit(group: Pending[]): Promise<void> {
     let results
+    // The groups the changes replace, for the audit log's diffs: read before the store applies them.
+    let before: Map<string, UpstreamGroup | undefined> | null = null
+    if (this.onApplied !== null) {
+      before = new Map()
+      for (const p of group) {
+        for (const c of p.change.op === 'batch' ? p.change.changes : [p.change]) {
+          const name = c.op === 'put' ? c.group.name : c.name
+          const key = groupKey(name)
+          if (!before.has(key)) before.set(key, this.store.get(name)?.group)
+        }
+      }
+    }
     try {
       results = await this.store.applyBatch(group.map((p) => p.change))
     } catch (e) {
@@ -199,10 +220,26 @@ export class Coordinator {
       for (const p of group) p.resolve({ version: this.store.version, error })
       return
     }
+    if (before !== null) {
+      let at = 0
+      for (let i = 0; i < group.length; i++) {
+        const r = results[i]!
+        if (r.error !== null) continue
+        const c = group[i]!.change
+        const n = c.op === 'batch' ? c.changes.length : 1
+        this.onApplied!({ actor: group[i]!.actor, versionBefore: r.version - 1, versionAfter: r.version, changes: applied(results.delta.changes.slice(at, at + n), before) })
+        at += n
+      }
+    }
     for (let i = 0; i < group.length; i++) {
-      if (results[i]!.error !== null) continue
-      logApplied(group[i]!.change, results[i]!.version, group[i]!.source)
-      this.applied++
+      const r = results[i]!
+      if (r.error !== null) continue
+      const c = group[i]!.change
+      const source = sourceText(group[i]!.actor)
+      for (const g of c.op === 'batch' ? c.changes : [c]) {
+        logApplied(g, r.version, source)
+        this.applied++
+      }
     }
     // Durable now; the previous batch may still be waiting for acknowledgements.
     await this.answering
@@ -241,9 +278,30 @@ export class Coordinator {
  * The error log's `info` line for every applied change: the version it made, what it did and who asked (Tengine
  * logs nothing of the kind; an operator reading the log after an incident wants to know what changed when).
  */
-function logApplied(change: Change, version: number, source: string): void {
+function logApplied(change: GroupChange, version: number, source: string): void {
   const what = change.op === 'put'
     ? `upstream "${change.group.name}" set (${change.group.servers.length} server${change.group.servers.length === 1 ? '' : 's'})`
     : `upstream "${change.name}" deleted`
   log('info', `[dyups] table version ${version}: ${what}, source: ${source}`)
+}
+
+/** Who asked, as the change's log line names it: `POST /upstream/NAME, client: ADDR`, `reload`. */
+function sourceText(a: Actor | undefined): string {
+  if (a === undefined) return 'unknown'
+  if (a.source === 'reload') return 'reload'
+  // The target as sent, bounded and without control bytes: a log line stays one line.
+  const target = (a.target.length > 200 ? a.target.slice(0, 200) + '...' : a.target).replace(/[\x00-\x1f\x7f]/g, '?')
+  return `${a.source === 'script' ? 'script ' : ''}${a.method} ${target}, client: ${a.client}`
+}
+
+/** Group changes as applied, each with the group it replaced; `before` (by key) follows them. */
+function applied(changes: readonly GroupChange[], before: Map<string, UpstreamGroup | undefined>): AppliedChange[] {
+  return changes.map((c) => {
+    const name = c.op === 'put' ? c.group.name : c.name
+    const key = groupKey(name)
+    const after = c.op === 'put' ? c.group : undefined
+    const was = before.get(key)
+    before.set(key, after)
+    return { name: was?.name ?? name, before: was, after }
+  })
 }

@@ -14,7 +14,7 @@ import { formatError } from '../errors.js'
 import { configureLog, log, reopenLog } from '../log.js'
 import { Store, packDelta, type Change, type Delta } from '../store/index.js'
 import { groupKey, packGroup, unpackGroup, type UpstreamGroup } from '../upstream/index.js'
-import type { ConnCounts, PeerRow, ProcStat } from '../dyups/index.js'
+import { AuditLog, type ConnCounts, type PeerRow, type ProcStat } from '../dyups/index.js'
 import { procStat } from './procstat.js'
 import { Prober } from '../health/index.js'
 import { removeZoneObjects } from '../http/index.js'
@@ -161,6 +161,10 @@ export async function runPrimary(opts: BootOptions, booted: Booted, onReady: () 
   const packedLines = new WeakMap<UpstreamGroup, string>()
   const packedLine = (g: UpstreamGroup): string => packedLines.get(g) ?? packGroup(g)
   const unpackChange = (c: string): Change => {
+    if (c.charCodeAt(0) === 0x2a) {
+      const changes = (JSON.parse(c.slice(1)) as string[]).map(unpackChange)
+      return { op: 'batch', changes: changes.filter((x) => x.op !== 'batch') }
+    }
     if (c.charCodeAt(0) !== 0x5b) return { op: 'delete', name: c.slice(1) }
     const group = unpackGroup(c)
     packedLines.set(group, c)
@@ -216,6 +220,11 @@ export async function runPrimary(opts: BootOptions, booted: Booted, onReady: () 
     })
 
   const coordinator = new Coordinator(store, broadcast, settings.trylock)
+  let audit = settings.auditLog === null ? null : new AuditLog(settings.auditLog)
+  const setAudit = (): void => {
+    coordinator.onApplied = audit === null ? null : (e) => audit!.write(e)
+  }
+  setAudit()
 
   const spawn = (b: Boot, gen: number): Member => {
     // The worker's stdio are the primary's; its IPC channel carries the protocol and the listening sockets.
@@ -314,13 +323,13 @@ export async function runPrimary(opts: BootOptions, booted: Booted, onReady: () 
         break
       case 'change':
         if (msg.acked !== undefined) acked(m, msg.acked)
-        void coordinator.submit(unpackChange(msg.change), msg.ifMatch, m.id, msg.source ?? `worker process ${m.child.pid}`).then((o) => {
+        void coordinator.submit(unpackChange(msg.change), msg.ifMatch, m.id, msg.actor).then((o) => {
           answer(m, o.error === null ? [msg.id, o.version] : [msg.id, o.version, o.error.code, o.error.message])
         })
         break
       case 'update':
         if (msg.acked !== undefined) acked(m, msg.acked)
-        void coordinator.update(msg.name, msg.body, msg.ifMatch, m.id, msg.source ?? `worker process ${m.child.pid}`).then(
+        void coordinator.update(msg.name, msg.body, msg.ifMatch, m.id, msg.actor).then(
           (o) => answer(m, o.error === null ? [msg.id, o.version] : [msg.id, o.version, o.error.code, o.error.message]),
           (e) => answer(m, [msg.id, store.version, 'E_INTERNAL', formatError(e)]),
         )
@@ -472,6 +481,11 @@ export async function runPrimary(opts: BootOptions, booted: Booted, onReady: () 
     const done = await reconfigure()
     if (done === null) return
     const { next, bound } = done
+    if (next.settings.auditLog !== settings.auditLog) {
+      audit?.close()
+      audit = next.settings.auditLog === null ? null : new AuditLog(next.settings.auditLog)
+      setAudit()
+    }
     settings = next.settings
     boot = next.boot
     configureLog(settings.errorLogs)
@@ -500,6 +514,7 @@ export async function runPrimary(opts: BootOptions, booted: Booted, onReady: () 
   process.on('SIGINT', () => void stop(false))
   process.on('SIGUSR1', () => {
     reopenLog()
+    audit?.reopen()
     for (const m of members.values()) send(m, { t: 'reopen' })
   })
 

@@ -4,11 +4,12 @@
  * (PackedDelta's encoding: a packGroup() line for a put, `-NAME` for a delete): a third of the bytes of the
  * objects, and what the worker's table keeps anyway.
  */
-import type { PackedDelta, Snapshot, TableCounts } from '../store/index.js'
+import type { Change, PackedDelta, Snapshot, TableCounts } from '../store/index.js'
+import { packGroup } from '../upstream/index.js'
 import type { Directive } from '../config/index.js'
 import type { Code } from '../errors.js'
 import type { HealthChange, StatusRow } from '../health/index.js'
-import type { ConnCounts, LiveReport, PeerRow, ProcStat } from '../dyups/index.js'
+import type { Actor, ConnCounts, LiveReport, PeerRow, ProcStat } from '../dyups/index.js'
 
 export interface Boot {
   prefix: string
@@ -60,9 +61,9 @@ export type ToPrimary =
   | { t: 'built' }
   | { t: 'ack'; version: number }
   /** `change`: one change in PackedDelta's encoding; `acked`: a late acknowledgement (see apply's `lazy`). */
-  | { t: 'change'; id: number; change: string; ifMatch: number | null; acked?: number; source?: string }
+  | { t: 'change'; id: number; change: string; ifMatch: number | null; acked?: number; actor?: Actor }
   /** A command body too large to parse in the worker (PARSE_AWAY_BYTES): the primary parses and applies it. */
-  | { t: 'update'; id: number; name: string; body: string; ifMatch: number | null; acked?: number; source?: string }
+  | { t: 'update'; id: number; name: string; body: string; ifMatch: number | null; acked?: number; actor?: Actor }
   | { t: 'busy'; id: number }
   | { t: 'fatal'; message: string }
   /** A check_status page asks for the prober's rows. */
@@ -74,3 +75,13 @@ export type ToPrimary =
 
 /** The outcome of one change: [id, table version after it] or, when it failed, [id, version, code, message]. */
 export type Answer = [number, number] | [number, number, Code, string]
+
+/**
+ * A change as a worker sends it: a put as its packGroup() line (`[…`), a delete as `-NAME`, a batch as `*` and the
+ * JSON array of its changes' own forms.
+ */
+export function packChange(c: Change): string {
+  if (c.op === 'put') return packGroup(c.group)
+  if (c.op === 'delete') return '-' + c.name
+  return '*' + JSON.stringify(c.changes.map(packChange))
+}

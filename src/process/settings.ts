@@ -20,6 +20,8 @@ export interface Settings {
   upstreamConf: string | null
   trylock: boolean
   readMsgLog: boolean
+  /** dyups_audit_log, absolute; null: off. */
+  auditLog: string | null
   /** worker_shutdown_timeout in ms: how long a graceful stop waits for requests in flight. */
   shutdownTimeout: number
 }
@@ -32,6 +34,11 @@ export const first = (tree: readonly Directive[], name: string): Directive | und
 /** Paths in directives other than `include` resolve against the prefix, as nginx's do. */
 export const prefixed = (prefix: string, p: string): string =>
   p === 'stderr' || isAbsolute(p) ? p : resolve(prefix, p)
+
+function auditLogPath(d: Directive | undefined, prefix: string): string | null {
+  const p = d?.args[0]
+  return p === undefined || p === 'off' ? null : prefixed(prefix, p)
+}
 
 export function readSettings(tree: readonly Directive[], prefix: string): Settings {
   const flag = (name: string, dflt: boolean, where = tree): boolean => {
@@ -57,6 +64,7 @@ export function readSettings(tree: readonly Directive[], prefix: string): Settin
     upstreamConf: conf ? prefixed(prefix, conf.args[0]!) : null,
     trylock: flag('dyups_trylock', false, http),
     readMsgLog: flag('dyups_read_msg_log', false, http),
+    auditLog: auditLogPath(first(http, 'dyups_audit_log'), prefix),
     shutdownTimeout: shutdown === undefined ? SHUTDOWN_TIMEOUT_MS : parseTime(shutdown.args[0]!, 'ms')!,
   }
 }

@@ -15,6 +15,7 @@ import { removePid, writePid } from './pidfile.js'
 import { logCounts } from './settings.js'
 import { procStat } from './procstat.js'
 import { groupKey } from '../upstream/index.js'
+import { AuditLog } from '../dyups/index.js'
 
 export async function runSingle(booted: Booted, onReady: () => void): Promise<void> {
   const { settings, boot } = booted
@@ -46,11 +47,13 @@ export async function runSingle(booted: Booted, onReady: () => void): Promise<vo
     },
     settings.trylock,
   )
+  const audit = settings.auditLog === null ? null : new AuditLog(settings.auditLog)
+  if (audit !== null) coordinator.onApplied = (e) => audit.write(e)
   const http = new HttpWorker(compileHttp(boot), {
     table,
     sink: {
-      submit: async (change, ifMatch, source) => {
-        const o = await coordinator.submit(change, ifMatch, null, source)
+      submit: async (change, ifMatch, actor) => {
+        const o = await coordinator.submit(change, ifMatch, null, actor)
         return { version: o.version, error: o.error && { code: o.error.code, message: o.error.message } }
       },
       busy: async () => coordinator.busy,
@@ -107,6 +110,7 @@ export async function runSingle(booted: Booted, onReady: () => void): Promise<vo
   process.on('SIGINT', () => void stop(false))
   process.on('SIGUSR1', () => {
     reopenLog()
+    audit?.reopen()
     http.reopenLogs()
   })
   process.on('SIGHUP', () => log('warn', 'reload is not supported with "master_process off"; restart instead'))

@@ -13,7 +13,7 @@ import { configureLog, log, reopenLog, setLogIdent } from '../log.js'
 import type { ChangeSink, LiveReport, LiveSource, Outcome } from '../dyups/index.js'
 import { HttpWorker, RoutingTable, compileHttp, connStats, listenerCounts, type HealthSource } from '../http/index.js'
 import { HealthView, type StatusRow } from '../health/index.js'
-import { packGroup } from '../upstream/index.js'
+import { packChange } from './protocol.js'
 import { logCounts, readSettings, SHUTDOWN_TIMEOUT_MS } from './settings.js'
 import type { Answer, ToPrimary, ToWorker } from './protocol.js'
 import { procStat } from './procstat.js'
@@ -95,9 +95,9 @@ export function startWorker(): void {
       lateAck = -1
     })
   const sink: ChangeSink = {
-    submit: (change, ifMatch, source) =>
-      ask((id) => ({ t: 'change', id, change: change.op === 'put' ? packGroup(change.group) : '-' + change.name, ifMatch, source })),
-    update: (name, body, ifMatch, source) => ask((id) => ({ t: 'update', id, name, body, ifMatch, source })),
+    submit: (change, ifMatch, actor) =>
+      ask((id) => ({ t: 'change', id, change: packChange(change), ifMatch, ...(actor === undefined ? {} : { actor }) })),
+    update: (name, body, ifMatch, actor) => ask((id) => ({ t: 'update', id, name, body, ifMatch, ...(actor === undefined ? {} : { actor }) })),
     busy: () =>
       new Promise((resolve) => {
         // No primary, no change in progress: dyups_trylock has nothing to wait for.

@@ -66,7 +66,7 @@ test('plain and TLS connections to one server, or TLS ones for two names, never 
   const back = await dual(t)
   const server: Server = {
     addr: `127.0.0.1:${back.port}`, name: `127.0.0.1:${back.port}`, host: '127.0.0.1', port: back.port, unix: false,
-    entry: 0, weight: 1, maxFails: 1, failTimeout: 10, maxConns: 0, backup: false, down: false, slowStart: 0,
+    entry: 0, weight: 1, maxFails: 1, failTimeout: 10, maxConns: 0, backup: false, down: false, slowStart: 0, id: -1, drain: false,
   }
   const pools = new Pools()
   t.after(() => pools.closeIdle())
@@ -114,7 +114,7 @@ test('a closed plain connection is opened again for the next new one, to any ser
   })
   const server = (port: number): Server => ({
     addr: `127.0.0.1:${port}`, name: `127.0.0.1:${port}`, host: '127.0.0.1', port, unix: false,
-    entry: 0, weight: 1, maxFails: 1, failTimeout: 10, maxConns: 0, backup: false, down: false, slowStart: 0,
+    entry: 0, weight: 1, maxFails: 1, failTimeout: 10, maxConns: 0, backup: false, down: false, slowStart: 0, id: -1, drain: false,
   })
   const pools = new Pools()
   t.after(() => pools.closeIdle())

@@ -47,6 +47,12 @@ export class Pools {
    */
   private readonly spares: UpstreamConn[] = []
 
+  /**
+   * Addresses some group drains (NGINX Plus's `drain`): a connection to one is closed when its request ends
+   * instead of kept, so nothing stays open to a server being taken out. Kept by the routing table.
+   */
+  drained: ReadonlySet<string> = new Set()
+
   /** @param deadlines the worker's wheel, for the connections' timeouts */
   constructor(readonly deadlines: DeadlineWheel = new DeadlineWheel()) {}
 
@@ -88,6 +94,7 @@ export class Pools {
   release(c: UpstreamConn, ka: Keepalive, group: string, now = Date.now()): void {
     c.user = null
     if (c.closed || ka.connections === 0 || c.requests >= ka.requests || now - c.born > ka.time) return c.destroy()
+    if (this.drained.size !== 0 && this.drained.has(c.server.addr)) return c.destroy()
     let cache = this.byGroup.get(group)
     if (cache === undefined) this.byGroup.set(group, (cache = new GroupCache()))
     while (cache.idle.length >= ka.connections) {
@@ -103,6 +110,17 @@ export class Pools {
     c.deadline.arm(ka.timeout)
     p.idle.push(c)
     cache.idle.push(c)
+  }
+
+  /** Closes the idle connections to the servers at `addrs` (a server drained), whatever their pool key. */
+  closeIdleTo(addrs: ReadonlySet<string>): void {
+    for (const p of this.byAddr.values()) {
+      for (const c of p.idle.slice()) {
+        if (!addrs.has(c.server.addr)) continue
+        p.remove(c)
+        c.destroy()
+      }
+    }
   }
 
   /** Closes every idle connection (graceful stop). */

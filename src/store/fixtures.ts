@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseCommands, type UpstreamGroup } from '../upstream/index.js'
-import type { Change, TableCounts, TableEntry } from './types.js'
+import type { GroupChange as Change, TableCounts, TableEntry } from './types.js'
 
 /** A group built exactly as a POST body would build it (addresses only: no DNS in tests). */
 export function group(name: string, body = 'server 127.0.0.1:8088;'): Promise<UpstreamGroup> {

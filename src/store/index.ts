@@ -12,6 +12,7 @@ export { checkWritable, upstreamConfMatcher } from './check.js'
 export type {
   BatchResult,
   Change,
+  GroupChange,
   ChangeResult,
   Delta,
   PackedDelta,

@@ -18,7 +18,7 @@ import { journalPath, oldJournalPath, StepError, step, syncDir, unlinkIfExists, 
 import { JournalFile } from './journal.js'
 import { decodeRecords } from './record.js'
 import type { Table, TableImage } from './table.js'
-import type { Change, PersistStats } from './types.js'
+import type { Change, GroupChange, PersistStats } from './types.js'
 import { readUpstreamConf, renderUpstreamConf } from './upstream-conf.js'
 
 export interface PersistOptions {
@@ -54,11 +54,24 @@ function deepFreeze<T>(o: T): T {
   return o
 }
 
-function isChange(c: unknown): c is Change {
+function isGroupChange(c: unknown): c is GroupChange {
   const o = c as { op?: unknown; group?: { name?: unknown }; name?: unknown } | null
   if (typeof o !== 'object' || o === null) return false
   if (o.op === 'put') return typeof o.group === 'object' && o.group !== null && typeof o.group.name === 'string'
   return o.op === 'delete' && typeof o.name === 'string'
+}
+
+function isChange(c: unknown): c is Change {
+  const o = c as { op?: unknown; changes?: unknown } | null
+  if (typeof o === 'object' && o !== null && o.op === 'batch') return Array.isArray(o.changes) && o.changes.every(isGroupChange)
+  return isGroupChange(c)
+}
+
+/** A change read back from the journal, its groups frozen as built groups are. */
+function frozen(c: Change): Change {
+  if (c.op === 'put') return { op: 'put', group: deepFreeze(c.group) }
+  if (c.op === 'batch') return { op: 'batch', changes: c.changes.map((x) => (x.op === 'put' ? { op: 'put', group: deepFreeze(x.group) } : x)) }
+  return c
 }
 
 /**
@@ -86,7 +99,7 @@ function replay(table: Table, buf: Buffer | null, file: string): { records: numb
         `but the table restored so far is at version ${table.version}`)
     }
     for (const change of rec.c as Change[]) {
-      if (v > table.version) table.apply(change.op === 'put' ? { op: 'put', group: deepFreeze(change.group) } : change)
+      if (v > table.version) table.apply(frozen(change))
       v++
     }
   }

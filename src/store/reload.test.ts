@@ -7,7 +7,7 @@ import { Store } from './store.js'
 import { Replica } from './replica.js'
 import { del, dump, group, names, put, script, tempDir } from './fixtures.js'
 import type { Entry } from './table.js'
-import type { Change } from './types.js'
+import type { GroupChange } from './types.js'
 
 const opened: Store[] = []
 afterEach(async () => {
@@ -38,14 +38,14 @@ const full = (s: Store): unknown => ({ ...dump(s), pristine: s.list().map((e) =>
 /** The first server of a group, to tell definitions apart. */
 const addr = (s: Store, name: string): string | undefined => s.get(name)?.group.servers[0]?.addr
 
-async function reload(s: Store, spec: string): Promise<Change[]> {
+async function reload(s: Store, spec: string): Promise<GroupChange[]> {
   const r = await s.reload(await conf(spec))
   assert.equal(r.error, null)
   assert.equal(r.delta.version, s.version)
   return [...r.delta.changes]
 }
 
-const ops = (changes: readonly Change[]): string[] =>
+const ops = (changes: readonly GroupChange[]): string[] =>
   changes.map((c) => (c.op === 'put' ? `put ${c.group.name}` : `delete ${c.name}`))
 
 test('a pristine static group takes its new definition; one nginx.conf drops is gone', async () => {
@@ -177,7 +177,7 @@ test('a replica fed the deltas of changes and reloads reads exactly as the store
 test('restart after reloads reproduces the table: without close, after close, and with PATH as nginx reads it', async (t) => {
   const path = join(await tempDir(t), 'upstream.conf')
   // Each step: changes through the interface, then a reload with a new nginx.conf.
-  const steps: Array<[() => Promise<Change[]>, string, string[]]> = [
+  const steps: Array<[() => Promise<GroupChange[]>, string, string[]]> = [
     // Journal order is "create c, replace static a", table order is a, c: a restart that replayed the journal
     // against an nginx.conf without a would give c, a.
     [async () => [await put('c'), await put('a', 4), del('b')], 'd:1', ['*d', 'a', 'c']],

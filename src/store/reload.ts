@@ -12,15 +12,15 @@
  *   becomes static);
  * - every other created group keeps its servers and its order, after the static groups.
  */
-import { groupKey, type UpstreamGroup } from '../upstream/index.js'
+import { assignIds, groupKey, type UpstreamGroup } from '../upstream/index.js'
 import { Table, type Entry } from './table.js'
-import type { Change } from './types.js'
+import type { GroupChange } from './types.js'
 
 export interface Reloaded {
   /** The table after the reload, at the version after `changes`. */
   readonly table: Table
   /** What takes a replica of the old table to the new one, in order (deletes and puts only). */
-  readonly changes: Change[]
+  readonly changes: GroupChange[]
   /**
    * The persisted picture changed: groups, order, static flags or deleted markers. False only when the reload
    * changed nothing at all (then PATH and the journal stay valid as they are).
@@ -38,7 +38,10 @@ const sameGroup = (a: UpstreamGroup, b: UpstreamGroup): boolean => a === b || JS
 export function reloadTable(old: Table, staticGroups: readonly UpstreamGroup[]): Reloaded {
   const statics = staticGroups.map((g) => {
     const e = old.get(g.name)
-    return e !== undefined && e.static && e.pristine && sameGroup(e.group, g) ? e.group : g
+    if (e === undefined || !e.static || !e.pristine) return g
+    // A group as nginx.conf defines it numbers its servers from 0, as a restart would (PATH does not hold it).
+    const settled = assignIds(undefined, g)
+    return sameGroup(e.group, settled) ? e.group : settled
   })
   const next = new Table(statics)
   for (const name of old.deletedNames()) next.removeStatic(name)
@@ -55,13 +58,13 @@ export function reloadTable(old: Table, staticGroups: readonly UpstreamGroup[]):
  * appended. Adding a static group thus moves every created group behind it; a reload starts new workers from a
  * snapshot anyway, so this costs the old workers no more than their replacement does.
  */
-function replicaChanges(from: readonly Entry[], to: readonly Entry[]): Change[] {
+function replicaChanges(from: readonly Entry[], to: readonly Entry[]): GroupChange[] {
   const toKeys = to.map((e) => groupKey(e.group.name))
   let kept = 0
   for (const e of from) if (kept < to.length && groupKey(e.group.name) === toKeys[kept]) kept++
   const stays = new Map<string, Entry>()
   for (let i = 0; i < kept; i++) stays.set(toKeys[i]!, to[i]!)
-  const changes: Change[] = []
+  const changes: GroupChange[] = []
   for (const e of from) if (!stays.has(groupKey(e.group.name))) changes.push({ op: 'delete', name: e.group.name })
   for (const e of from) {
     const now = stays.get(groupKey(e.group.name))

@@ -287,3 +287,24 @@ test('upstreamConfMatcher recognizes PATH however it is spelled', async (t) => {
   assert.equal(m(join(dir, 'nginx.conf')), false)
   assert.equal(upstreamConfMatcher(undefined)(path), false)
 })
+
+test('a batch change: all or nothing, one version, one journal record; replayed after a crash', async (t) => {
+  const path = join(await tempDir(t), 'upstream.conf')
+  const a = await open(path)
+  const v0 = a.version
+  const statsBefore = a.persistStats!
+  // A delete of an unknown group fails the whole batch: the put before it is not applied either.
+  const failed = await a.applyBatch([{ op: 'batch', changes: [await put('nb1', 1), del('nosuch')] }])
+  assert.deepEqual([failed[0]!.error?.code, failed[0]!.version, a.version, a.get('nb1')], ['E_NO_GROUP', v0, v0, undefined])
+  assert.equal(a.persistStats!.records, statsBefore.records, 'nothing written')
+  // Two puts of one group and a put of another: one version, one record, the delta carries all three.
+  const ok = await a.applyBatch([{ op: 'batch', changes: [await put('nb1', 1), await put('nb2', 2), await put('nb1', 3)] }])
+  assert.deepEqual([ok[0]!.error, ok[0]!.version, a.version], [null, v0 + 1, v0 + 1])
+  assert.deepEqual(ok.delta.changes.map((c) => (c.op === 'put' ? c.group.name : c.name)), ['nb1', 'nb2', 'nb1'])
+  assert.deepEqual([ok.delta.from, ok.delta.version], [v0, v0 + 1])
+  assert.equal(a.persistStats!.records, statsBefore.records + 1)
+  assert.equal(a.get('nb1')!.group.servers[0]!.weight, 4, 'the later put of a group wins')
+  // A crash (no close): the batch record replays to the same table.
+  const b = await open(path)
+  assert.deepEqual(dump(b), dump(a))
+})

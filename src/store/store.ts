@@ -8,7 +8,7 @@
  */
 import { isAbsolute } from 'node:path'
 import { DyupsError } from '../errors.js'
-import { groupKey, type Resolver, type UpstreamGroup } from '../upstream/index.js'
+import { assignIds, groupKey, type Resolver, type UpstreamGroup } from '../upstream/index.js'
 import { encodeChanges, Persistence } from './persistence.js'
 import { encodeRecord } from './record.js'
 import { reloadTable } from './reload.js'
@@ -17,6 +17,7 @@ import type {
   BatchResult,
   Change,
   ChangeResult,
+  GroupChange,
   PersistStats,
   ReloadResult,
   Snapshot,
@@ -62,7 +63,7 @@ const isReload = (q: Queued): q is PendingReload => 'staticGroups' in q
 
 const NOT_FOUND = 'not found uptream' // sic: Tengine's body for 404
 
-const batchResult = (results: ChangeResult[], from: number, version: number, changes: readonly Change[]): BatchResult =>
+const batchResult = (results: ChangeResult[], from: number, version: number, changes: readonly GroupChange[]): BatchResult =>
   Object.assign(results, { delta: { from, version, changes } })
 
 export class Store {
@@ -267,32 +268,64 @@ export class Store {
   async #commit(group: readonly Pending[]): Promise<void> {
     const table = this.#table
     const base = table.version
-    // Whether each touched key exists once the earlier changes of this commit apply.
-    const exists = new Map<string, boolean>()
+    // Each touched key's group once the earlier changes of this commit apply (null: deleted).
+    const exists = new Map<string, UpstreamGroup | null>()
     const planned: Change[] = []
-    const outs: { results: ChangeResult[]; changes: Change[]; from: number; version: number }[] = []
+    const outs: { results: ChangeResult[]; changes: GroupChange[]; from: number; version: number }[] = []
+    // A group change settled against `seen` (the commit's state so far, over the table), or an error.
+    const settle = (c: GroupChange, seen: Map<string, UpstreamGroup | null>): GroupChange | DyupsError => {
+      const look = (key: string, name: string): UpstreamGroup | undefined =>
+        seen.has(key) ? seen.get(key) ?? undefined : exists.has(key) ? exists.get(key) ?? undefined : table.get(name)?.group
+      if (c.op === 'put') {
+        const key = groupKey(c.group.name)
+        // Ids are settled here, in the single writer, so the journal and every worker hold the same ones.
+        const group = assignIds(look(key, c.group.name), c.group)
+        seen.set(key, group)
+        return { op: 'put', group }
+      }
+      const key = groupKey(c.name)
+      if (look(key, c.name) === undefined) return new DyupsError('E_NO_GROUP', NOT_FOUND)
+      seen.set(key, null)
+      return { op: 'delete', name: c.name }
+    }
     let v = base
     for (const p of group) {
       const from = v
       const results: ChangeResult[] = []
-      const changes: Change[] = []
+      const changes: GroupChange[] = []
       for (const c of p.changes) {
         let change: Change
-        if (c.op === 'put') {
-          exists.set(groupKey(c.group.name), true)
-          change = { op: 'put', group: c.group }
-        } else {
-          const key = groupKey(c.name)
-          if (!(exists.get(key) ?? table.hasKey(key))) {
-            results.push({ version: v, error: new DyupsError('E_NO_GROUP', NOT_FOUND) })
+        if (c.op === 'batch') {
+          // All or nothing: settled on a scratch map, merged only when every change of it applies.
+          const scratch = new Map<string, UpstreamGroup | null>()
+          const settled: GroupChange[] = []
+          let failed: DyupsError | null = null
+          for (const sub of c.changes) {
+            const r = settle(sub, scratch)
+            if (r instanceof DyupsError) {
+              failed = r
+              break
+            }
+            settled.push(r)
+          }
+          if (failed !== null) {
+            results.push({ version: v, error: failed })
             continue
           }
-          exists.set(key, false)
-          change = { op: 'delete', name: c.name }
+          for (const [k, g] of scratch) exists.set(k, g)
+          change = { op: 'batch', changes: settled }
+          changes.push(...settled)
+        } else {
+          const r = settle(c, exists)
+          if (r instanceof DyupsError) {
+            results.push({ version: v, error: r })
+            continue
+          }
+          change = r
+          changes.push(r)
         }
         v++
         planned.push(change)
-        changes.push(change)
         results.push({ version: v, error: null })
       }
       outs.push({ results, changes, from, version: v })

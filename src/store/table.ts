@@ -5,7 +5,7 @@
  * static groups in configuration order, then created groups in creation order; a replaced group stays where it
  * was, a deleted one leaves, a re-created one goes to the end. So every change is O(1) and nothing is copied.
  */
-import { groupKey, packGroup, type UpstreamGroup } from '../upstream/index.js'
+import { assignIds, groupKey, packGroup, type UpstreamGroup } from '../upstream/index.js'
 import type { Change, Snapshot, TableCounts, TableEntry } from './types.js'
 
 /** Entries are replaced, never edited, so an array from list() or snapshot() stays valid after later changes. */
@@ -43,7 +43,7 @@ export class Table {
     for (const g of staticGroups) {
       const key = groupKey(g.name)
       if (!this.#entries.has(key)) this.#static++
-      this.#entries.set(key, new Entry(g, true, true))
+      this.#entries.set(key, new Entry(assignIds(undefined, g), true, true))
     }
   }
 
@@ -72,11 +72,14 @@ export class Table {
     return { groups: this.#entries.size, static: this.#static, deleted: this.#deleted.size }
   }
 
-  /** Creates or replaces in place; a replaced static group stays static, a new one is appended. */
+  /**
+   * Creates or replaces in place; a replaced static group stays static, a new one is appended. Server ids are
+   * settled against the group replaced (a group the store already settled is kept as it is).
+   */
   put(group: UpstreamGroup): void {
     const key = groupKey(group.name)
     const prev = this.#entries.get(key)
-    this.#entries.set(key, new Entry(group, prev !== undefined && prev.static, false))
+    this.#entries.set(key, new Entry(assignIds(prev?.group, group), prev !== undefined && prev.static, false))
   }
 
   /** @returns false when no such group exists. */
@@ -98,7 +101,10 @@ export class Table {
    */
   apply(change: Change): void {
     if (change.op === 'put') this.put(change.group)
-    else this.remove(change.name)
+    else if (change.op === 'delete') this.remove(change.name)
+    // A batch is one change: its groups change together, under one version.
+    else for (const c of change.changes) if (c.op === 'put') this.put(c.group)
+    else this.remove(c.name)
     this.version++
   }
 

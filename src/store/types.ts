@@ -2,10 +2,16 @@
 import type { UpstreamGroup } from '../upstream/index.js'
 import type { DyupsError } from '../errors.js'
 
-/** One change to the table. `put` creates or replaces the group named `group.name`; `delete` removes `name`. */
-export type Change =
+/** A change to one group: `put` creates or replaces the group named `group.name`; `delete` removes `name`. */
+export type GroupChange =
   | { readonly op: 'put'; readonly group: UpstreamGroup }
   | { readonly op: 'delete'; readonly name: string }
+
+/**
+ * One change to the table: a group change, or `batch`, several applied as one (POST /api/batch): all or none of
+ * them, one version, one journal record. Workers receive a batch's group changes, flattened, in one delta.
+ */
+export type Change = GroupChange | { readonly op: 'batch'; readonly changes: readonly GroupChange[] }
 
 /** The outcome of one change. `version` is the table version right after it (unchanged when it failed). */
 export interface ChangeResult {
@@ -21,7 +27,7 @@ export interface ChangeResult {
 export interface Delta {
   readonly from: number
   readonly version: number
-  readonly changes: readonly Change[]
+  readonly changes: readonly GroupChange[]
 }
 
 /**

@@ -15,7 +15,7 @@
  */
 import { readFile } from 'node:fs/promises'
 import { parseText, type Directive } from '../config/index.js'
-import { buildGroup, groupKey, renderUpstreamBlock, type Resolver, type UpstreamGroup } from '../upstream/index.js'
+import { buildGroup, groupKey, readLineMarkers, renderUpstreamBlock, withMarkers, type Resolver, type UpstreamGroup } from '../upstream/index.js'
 import { DyupsError } from '../errors.js'
 import type { TableImage } from './table.js'
 
@@ -144,6 +144,7 @@ export async function readUpstreamConf(path: string, resolve?: Resolver): Promis
   const { version, deleted } = readMarkers(text, path)
   const seen = new Set<string>()
   const groups: UpstreamGroup[] = []
+  const lineMarkers = readLineMarkers(text)
   for (const d of parseText(text, path)) {
     const at = { file: d.file, line: d.line }
     if (d.name !== 'upstream') throw new DyupsError('E_CONFIG', `"${d.name}" directive is not allowed here`, at)
@@ -155,7 +156,10 @@ export async function readUpstreamConf(path: string, resolve?: Resolver): Promis
     if (seen.has(key)) throw new DyupsError('E_CONFIG', `duplicate upstream "${name}"`, at)
     seen.add(key)
     try {
-      groups.push(await buildGroup(name, d.block, { source: 'config', resolve, at: { file: d.file, line: d.line } }))
+      const g = await buildGroup(name, d.block, { source: 'config', resolve, at: { file: d.file, line: d.line } })
+      const lines: number[] = []
+      for (const x of d.block) if (x.name === 'server') lines.push(x.line)
+      groups.push(withMarkers(g, lineMarkers, lines, d.line))
     } catch (e) {
       throw asConfigError(e, d)
     }

@@ -37,7 +37,7 @@ async function rejects(lines: (readonly string[])[], message: string, line: numb
   })
 }
 
-const DEFAULTS = { weight: 1, maxFails: 1, failTimeout: 10, maxConns: 0, backup: false, down: false, slowStart: 0 }
+const DEFAULTS = { weight: 1, maxFails: 1, failTimeout: 10, maxConns: 0, backup: false, down: false, slowStart: 0, id: -1, drain: false }
 
 test('server parameters: valid values', async () => {
   const cases: [string[], Partial<Server>][] = [

@@ -10,6 +10,7 @@ import { defaultRegistry, parseInto, type Directive } from '../config/index.js'
 import { DyupsError, isDyupsError, type Pos } from '../errors.js'
 import { canonicalIp, isResolvableName, parseAddress, type ParsedAddress } from './address.js'
 import { CheckState } from './check.js'
+import { readLineMarkers, withMarkers } from './markers.js'
 import type { Keepalive, Policy, Server, UpstreamGroup } from './types.js'
 import { ngxAtoi, ngxParseSize, ngxParseTime } from './values.js'
 
@@ -367,6 +368,8 @@ function freezeServer(peer: PeerAddr, s: PendingServer, entry: number): Server {
     backup: p.backup,
     down: p.down,
     slowStart: p.slowStart,
+    id: -1,
+    drain: false,
   })
 }
 
@@ -405,7 +408,12 @@ export async function parseCommands(name: string, body: string, resolve?: Resolv
     }
     throw new DyupsError('E_COMMANDS', e.message, e.at)
   }
-  return buildGroup(name, directives, { resolve, source: 'commands', at: { file: COMMAND_BODY, line: lineAt(body, body.length) } })
+  const g = await buildGroup(name, directives, { resolve, source: 'commands', at: { file: COMMAND_BODY, line: lineAt(body, body.length) } })
+  const markers = readLineMarkers(body)
+  if (markers.size === 0) return g
+  const lines: number[] = []
+  for (const d of directives) if (d.name === 'server') lines.push(d.line)
+  return withMarkers(g, markers, lines)
 }
 
 function lineAt(text: string, offset: number): number {

@@ -15,7 +15,10 @@ export type {
   CheckStatusClass,
 } from './types.js'
 export { buildGroup, parseCommands, defaultResolver, COMMAND_BODY, type BuildOptions, type Resolver } from './build.js'
-export { renderList, renderDetail, renderServers, renderUpstreamBlock, quoteArg } from './render.js'
+export { renderList, renderDetail, renderServers, renderUpstreamBlock, quoteArg, checkLines } from './render.js'
+export { defaultExpectAlive, HTTP_DEFAULT_SEND } from './check.js'
+export { assignIds } from './ids.js'
+export { readLineMarkers, withMarkers, serverMarker, type LineMarker } from './markers.js'
 export { groupKey } from './names.js'
-export { packGroup, unpackGroup } from './pack.js'
+export { packGroup, packedDrains, unpackGroup } from './pack.js'
 export { inet6Addr, inet6Ntop, parseAddress } from './address.js'

@@ -26,5 +26,5 @@ test('unpackGroup(packGroup(g)) equals g, for every kind of group', async () => 
 
 test('a plain one-server group packs small', async () => {
   const g = await parseCommands('g1', 'server 127.0.0.1:8088;')
-  assert.equal(packGroup(g), '["g1",0,0,null,[["127.0.0.1:8088",1,1,10,0,0,0,0]]]')
+  assert.equal(packGroup(g), '["g1",0,0,null,[["127.0.0.1:8088",1,1,10,0,0,0,0,-1]],-1]')
 })

@@ -14,17 +14,22 @@ const KEEPALIVE: Keepalive = Object.freeze({ connections: 0, timeout: 60_000, re
 const isDefaultKeepalive = (k: Keepalive): boolean =>
   k.connections === KEEPALIVE.connections && k.timeout === KEEPALIVE.timeout && k.requests === KEEPALIVE.requests && k.time === KEEPALIVE.time
 
-type PackedServer = [string, number, number, number, number, number, number, number, string?]
-type Packed = [string, 0 | Policy, 0 | Keepalive, CheckSpec | null, PackedServer[]]
+type PackedServer = [string, number, number, number, number, number, number, number, number, string?]
+/** The last element, `"drain"`, is there only when a server drains: a worker sees it without parsing the line. */
+type Packed = [string, 0 | Policy, 0 | Keepalive, CheckSpec | null, PackedServer[], number, 'drain'?]
+
+/** Whether a packed group has a draining server. */
+export const packedDrains = (line: string): boolean => line.endsWith(',"drain"]')
 
 export function packGroup(g: UpstreamGroup): string {
   const servers: PackedServer[] = g.servers.map((s) => {
-    const p: PackedServer = [s.addr, s.weight, s.maxFails, s.failTimeout, s.maxConns, (s.backup ? 1 : 0) | (s.down ? 2 : 0), s.slowStart, s.entry]
+    const p: PackedServer = [s.addr, s.weight, s.maxFails, s.failTimeout, s.maxConns, (s.backup ? 1 : 0) | (s.down ? 2 : 0) | (s.drain ? 4 : 0), s.slowStart, s.entry, s.id]
     if (s.name !== s.addr) p.push(s.name)
     return p
   })
   const policy = g.policy.name === 'round_robin' && Object.keys(g.policy).length === 1 ? 0 : g.policy
-  const packed: Packed = [g.name, policy, isDefaultKeepalive(g.keepalive) ? 0 : g.keepalive, g.check, servers]
+  const packed: Packed = [g.name, policy, isDefaultKeepalive(g.keepalive) ? 0 : g.keepalive, g.check, servers, g.nextId ?? -1]
+  if (g.servers.some((s) => s.drain)) packed.push('drain')
   return JSON.stringify(packed)
 }
 
@@ -37,18 +42,19 @@ function deepFreeze<T>(o: T): T {
 }
 
 export function unpackGroup(text: string): UpstreamGroup {
-  const [name, policy, keepalive, check, servers] = JSON.parse(text) as Packed
-  return deepFreeze({
+  const [name, policy, keepalive, check, servers, nextId] = JSON.parse(text) as Packed
+  const g: UpstreamGroup = {
     name,
     policy: policy === 0 ? RR : policy,
     keepalive: keepalive === 0 ? KEEPALIVE : keepalive,
     check,
     servers: servers.map(unpackServer),
-  })
+  }
+  return deepFreeze(nextId === -1 ? g : { ...g, nextId })
 }
 
 function unpackServer(p: PackedServer): Server {
-  const [addr, weight, maxFails, failTimeout, maxConns, flags, slowStart, entry, name] = p
+  const [addr, weight, maxFails, failTimeout, maxConns, flags, slowStart, entry, id, name] = p
   let host: string, port: number
   const unix = addr.startsWith('unix:')
   if (unix) {
@@ -61,6 +67,6 @@ function unpackServer(p: PackedServer): Server {
   }
   return {
     addr, name: name ?? addr, host, port, unix, entry, weight, maxFails, failTimeout, maxConns,
-    backup: (flags & 1) !== 0, down: (flags & 2) !== 0, slowStart,
+    backup: (flags & 1) !== 0, down: (flags & 2) !== 0, slowStart, id, drain: (flags & 4) !== 0,
   }
 }

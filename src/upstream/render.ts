@@ -3,6 +3,7 @@
  * plain nginx `upstream NAME { ... }` block for the persistence file, which nginx and Tengine also accept.
  */
 import { parseAddress } from './address.js'
+import { serverMarker } from './markers.js'
 import { defaultExpectAlive, HTTP_DEFAULT_SEND } from './check.js'
 import type { CheckSpec, Server, UpstreamGroup } from './types.js'
 
@@ -52,7 +53,8 @@ export function renderServers(group: UpstreamGroup): string {
  * so they come back as separate server lines named by address.
  */
 export function renderUpstreamBlock(group: UpstreamGroup): string {
-  let out = `upstream ${quoteArg(group.name)} {\n`
+  // Stable ids and drains ride on comments nginx skips (markers.ts), so the block stays valid for nginx.
+  let out = `upstream ${quoteArg(group.name)} {${group.nextId !== undefined ? ` # dyups: next_id=${group.nextId}` : ''}\n`
   const p = group.policy
   switch (p.name) {
     case 'ip_hash':
@@ -66,7 +68,7 @@ export function renderUpstreamBlock(group: UpstreamGroup): string {
       out += p.two ? '    random two;\n' : '    random;\n'
       break
   }
-  for (const s of group.servers) out += `    server ${serverLine(s)};\n`
+  for (const s of group.servers) out += `    server ${serverLine(s)};${serverMarker(s)}\n`
 
   const k = group.keepalive
   if (k.connections > 0) out += `    keepalive ${k.connections};\n`
@@ -91,7 +93,8 @@ function serverLine(s: Server): string {
   return line
 }
 
-function checkLines(c: CheckSpec): string {
+/** A check spec as its `check` and `check_*` lines (each indented, each ending in a newline). */
+export function checkLines(c: CheckSpec): string {
   let out =
     `    check interval=${c.interval} rise=${c.rise} fall=${c.fall} timeout=${c.timeout}` +
     ` default_down=${c.defaultDown} type=${c.type}`

@@ -46,6 +46,16 @@ export interface Server {
    * after active health checks bring the server back (balancer/peer.ts). Not shown in `/detail`.
    */
   readonly slowStart: number
+  /**
+   * Stable within its group (upstream/ids.ts): the JSON interface's server id. -1 in a group just built from text,
+   * until the table settles it.
+   */
+  readonly id: number
+  /**
+   * NGINX Plus's `drain`: no new requests, those in flight finish, its idle keepalive connections close. Set through
+   * the JSON interface; persisted as a `# dyups: drain` marker (upstream/markers.ts).
+   */
+  readonly drain: boolean
 }
 
 export interface Keepalive {
@@ -100,4 +110,6 @@ export interface UpstreamGroup {
   readonly check: CheckSpec | null
   /** One entry per peer: every address a server line resolved to, in configuration order (IPv4 first). */
   readonly servers: readonly Server[]
+  /** The id the next new server gets (upstream/ids.ts); absent until the table settles the group's ids. */
+  readonly nextId?: number
 }

@@ -33,7 +33,7 @@ import { Variables, type Template } from '../lib/variables.js'
 import { buildVirtualHosts, type ListenInput, type ServerInput } from './vhosts.js'
 import { ScriptCompiler, type JsImport } from '../modules/script/index.js'
 import { ProxyTlsCompiler } from './proxy-tls.js'
-import { compileTls } from './tls.js'
+import { clientVerify, compileTls } from './tls.js'
 import { charsetOf } from '../filters/charset.js'
 import { expiresLevel } from '../filters/expires.js'
 import { compileTryFiles, staticDefaults, staticLevel, staticOfLocation, type StaticSettings } from './static.js'
@@ -199,6 +199,7 @@ export function compileHttp(src: HttpSource): HttpConfig {
       },
       rewrites: serverRewrites,
       clientHeaderTimeout: inh.clientHeaderTimeout,
+      verifyClient: clientVerify(block, sblock),
     }
   })
   vars.finish()

@@ -10,6 +10,7 @@
  * port" page once its head is in (connection.ts).
  */
 import { constants } from 'node:crypto'
+import { readFileSync } from 'node:fs'
 import type { Socket } from 'node:net'
 import { resolve } from 'node:path'
 import { TLSSocket, type SecureContext, type SecureContextOptions, type TLSSocketOptions } from 'node:tls'
@@ -25,8 +26,30 @@ import { normalizeHost, type VirtualHosts } from './vhosts.js'
 /** The server-level directives this module reads; each is inherited from the http block unless the server sets it. */
 const SSL_DIRECTIVES = [
   'ssl_certificate', 'ssl_certificate_key', 'ssl_protocols', 'ssl_ciphers', 'ssl_prefer_server_ciphers',
-  'ssl_session_timeout', 'ssl_session_tickets',
+  'ssl_session_timeout', 'ssl_session_tickets', 'ssl_client_certificate',
 ]
+
+/** `ssl_verify_client`, as ServerConf.verifyClient holds it. */
+export const VERIFY_OFF = 0
+export const VERIFY_ON = 1
+export const VERIFY_OPTIONAL = 2
+export const VERIFY_OPTIONAL_NO_CA = 3
+
+/**
+ * A server's `ssl_verify_client` (inherited from the http block).
+ * @throws DyupsError E_CONFIG `no ssl_client_certificate for ssl_verify_client` (nginx's words, without a position) for `on` or
+ *   `optional` without the CA certificates to verify against
+ */
+export function clientVerify(http: readonly Directive[], server: readonly Directive[]): number {
+  const d = effective(http, server, 'ssl_verify_client')[0]
+  const mode = d === undefined ? 'off' : d.args[0]!.toLowerCase()
+  const v = mode === 'on' ? VERIFY_ON : mode === 'optional' ? VERIFY_OPTIONAL : mode === 'optional_no_ca' ? VERIFY_OPTIONAL_NO_CA : VERIFY_OFF
+  if ((v === VERIFY_ON || v === VERIFY_OPTIONAL) && effective(http, server, 'ssl_client_certificate').length === 0) {
+    // nginx names no position: it finds this while merging the server's settings.
+    throw new DyupsError('E_CONFIG', 'no ssl_client_certificate for ssl_verify_client')
+  }
+  return v
+}
 
 /** What a client socket on one ssl listen address is wrapped with. */
 export interface TlsAddress {
@@ -64,9 +87,13 @@ export function compileTls(http: readonly Directive[], servers: readonly TlsServ
   })
   const cache = new Map<string, SecureContext>()
   const contexts = servers.map((s) => serverContext(http, s.directive.block ?? [], confDir, cache))
+  const verify = servers.map((s) => clientVerify(http, s.directive.block ?? []))
   for (const key of sslKeys) {
     const a = vhosts.address(key)
     if (a === undefined) continue
+    // A client certificate is asked for on the handshake, before the Host is known: on an address where any server
+    // wants one (each server then decides what to do with it, ServerConf.verifyClient).
+    const ask = a.servers.some((i) => verify[i] !== VERIFY_OFF)
     // A server on the address without a certificate of its own (nginx would fail its handshakes) gets another's.
     const dflt = contexts[a.defaultServer] ?? a.servers.map((i) => contexts[i]).find((c) => c !== undefined)
     if (dflt === undefined) continue // checkSslListens refused this already
@@ -75,6 +102,8 @@ export function compileTls(http: readonly Directive[], servers: readonly TlsServ
       options: {
         isServer: true,
         secureContext: dflt,
+        // Verified, not enforced, by the handshake: nginx answers a missing or bad certificate with a 400 page.
+        ...(ask ? { requestCert: true, rejectUnauthorized: false } : {}),
         SNICallback: (servername: string, cb: (err: Error | null, ctx?: SecureContext) => void) => {
           const host = normalizeHost(servername)
           const si = host === null ? a.defaultServer : a.select(host)
@@ -123,6 +152,16 @@ function serverContext(http: readonly Directive[], server: readonly Directive[],
     // OpenSSL refuses to resume a session without one once peers are verified; cheap to have from the start.
     sessionIdContext: 'dyups',
   }
+  const clientCa = first('ssl_client_certificate')
+  if (clientCa !== undefined) {
+    if (clientCa.args[0]!.includes('$')) throw new DyupsError('E_CONFIG', 'variables in "ssl_client_certificate" are not supported by dyups', at(clientCa))
+    const path = resolve(confDir, clientCa.args[0]!)
+    try {
+      opts.ca = readFileSync(path, 'latin1')
+    } catch (e) {
+      throw new DyupsError('E_CONFIG', `SSL_CTX_load_verify_locations("${path}") failed (${(e as NodeJS.ErrnoException).errno === undefined ? '' : `${-(e as NodeJS.ErrnoException).errno!}: `}${(e as Error).message.replace(/^[A-Z]+: /, '').replace(/, open .*$/, '')})`)
+    }
+  }
   const timeout = first('ssl_session_timeout')
   opts.sessionTimeout = timeout === undefined ? 300 : (parseTime(timeout.args[0]!, 's') ?? 300)
   if (first('ssl_session_tickets')?.args[0] === 'off') opts.secureOptions = (opts.secureOptions ?? 0) | constants.SSL_OP_NO_TICKET
@@ -168,6 +207,14 @@ export function sniff(s: Socket, a: TlsAddress, ready: (socket: Socket, mode: nu
 
 function handshakeDone(this: TLSSocket): void {
   this.removeListener('error', handshakeFailed)
+  // Node computes `authorized` only for sockets of a tls.Server; ours wrap sockets the worker accepted, so the
+  // verification result is read here, from the handle tls.Server reads it from (OpenSSL's SSL_get_verify_result).
+  if (this.getPeerX509Certificate() !== undefined) {
+    const handle = (this as unknown as { _handle: { verifyError(): Error | null } | null })._handle
+    const err = handle?.verifyError() ?? null
+    this.authorized = err === null
+    this.authorizationError = err as unknown as Error
+  }
 }
 
 /** nginx logs failed handshakes at `info`: a client problem, not the server's. */

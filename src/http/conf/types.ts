@@ -152,6 +152,8 @@ export interface ServerConf {
   /** The server level's rewrite directives, run before a location is chosen. */
   rewrites: readonly RewriteOp<LocConf>[]
   clientHeaderTimeout: number
+  /** `ssl_verify_client`: VERIFY_OFF, VERIFY_ON, VERIFY_OPTIONAL or VERIFY_OPTIONAL_NO_CA (tls.ts). */
+  verifyClient: number
 }
 
 export interface Listener {

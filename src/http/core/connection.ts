@@ -5,6 +5,7 @@
  */
 import { releaseLimitConn } from '../modules/limit-conn.js'
 import type { Socket } from 'node:net'
+import type { TLSSocket } from 'node:tls'
 import type { Readable } from 'node:stream'
 import type { Deadline, DeadlineOwner, DeadlineWheel } from '../../deadlines.js'
 import {
@@ -20,7 +21,8 @@ import { log } from '../../log.js'
 import { closesConnection } from '../conf/error-pages.js'
 import { LocationMatch } from '../conf/locations.js'
 import { contentTypeFor } from '../conf/mime.js'
-import { PLAIN, PLAIN_ON_TLS, TLS } from '../conf/tls.js'
+import { PLAIN, PLAIN_ON_TLS, TLS, VERIFY_OFF, VERIFY_ON, VERIFY_OPTIONAL_NO_CA } from '../conf/tls.js'
+import { peerCertificate, verifyError } from '../lib/ssl-client.js'
 import type { HttpConfig, HttpRequest, LocConf, ProxyPass } from '../conf/types.js'
 import { GZ_COMPRESS, GzipBody, gzipLocal, gzipProxied, gzipWhole } from '../filters/gzip.js'
 import type { Services } from '../lib/context.js'
@@ -298,7 +300,10 @@ export class Connection implements Downstream, PhaseHost, ContentResponder, Dead
     req.serverPort = this.localPort
     req.connection = this.id
     req.connectionRequests = this.requests
-    if (this.https) req.scheme = 'https'
+    if (this.https) {
+      req.scheme = 'https'
+      req.tls = this.socket as TLSSocket
+    }
     this.state = BUSY
     // While a handler runs, the client owes us nothing: no client timeout (the backend has its own).
     this.deadline.disarm()
@@ -325,6 +330,17 @@ export class Connection implements Downstream, PhaseHost, ContentResponder, Dead
       req.loc = server.serverConf
       log('info', `client sent plain HTTP request to HTTPS port while reading client request headers${this.where()}`)
       return this.finishLocal(497)
+    }
+    if (server.verifyClient !== VERIFY_OFF && this.https) {
+      // nginx checks the client certificate here too, once the server is chosen (ngx_http_process_request).
+      const t = this.socket as TLSSocket
+      const none = peerCertificate(t) === undefined
+      if (none ? server.verifyClient === VERIFY_ON : !t.authorized && server.verifyClient !== VERIFY_OPTIONAL_NO_CA) {
+        req.loc = server.serverConf
+        log('info', none ? `client sent no required SSL certificate while reading client request headers${this.where()}`
+          : `client SSL certificate verify error: (${verifyError(t).join(':')}) while reading client request headers${this.where()}`)
+        return this.finishLocal(none ? 496 : 495)
+      }
     }
     // realip's post-read handler, with the server level's settings, as nginx runs it before the server's rewrites.
     const ri = server.serverConf.realip

@@ -45,6 +45,9 @@ export class HttpWorker implements Services {
     this.vars = conf.vars
     const r = conf.resolver
     this.names = r === null ? null : new NameResolver(r.servers, r.timeoutMs, r.validMs, deps.table.states)
+    // A drained server's idle keepalive connections close at once, busy ones when their request ends.
+    this.pools.drained = deps.table.drained
+    deps.table.onDrain = (addrs) => this.pools.closeIdleTo(addrs)
   }
 
   /**

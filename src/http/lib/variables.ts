@@ -23,6 +23,8 @@ import type { Directive } from '../../config/index.js'
 import { compileRegex, regexCaptures } from './regex.js'
 import { asciiLower, wildcardKind } from './hostnames.js'
 import { parseIPv4, parseIPv6 } from './ip.js'
+import type { TLSSocket } from 'node:tls'
+import { clientFingerprint, clientIssuer, clientSerial, clientSubject, clientVerifyResult } from './ssl-client.js'
 
 /** What variables read: one request (and its connection). The request object implements it. */
 export interface VarSource {
@@ -54,6 +56,8 @@ export interface VarSource {
   serverPort: number
   /** `http` or `https`. */
   scheme: string
+  /** The TLS connection of an `https` request (for `$ssl_client_*`), else null. */
+  tls?: TLSSocket | null
   /** `$server_name`: the primary name of the server chosen. */
   serverName: string
   /** Response status; 0 until known. */
@@ -113,6 +117,7 @@ export class VarSourceFields {
   serverAddr = ''
   serverPort = 0
   scheme = 'http'
+  tls: TLSSocket | null = null
   serverName = ''
   status = 0
   bodyBytesSent = 0
@@ -439,6 +444,12 @@ const CORE: Readonly<Record<string, Getter>> = {
   server_name: (s) => s.serverName,
   request_method: (s) => nz(s.method),
   remote_user: (s) => basicAuthUser(s.headers),
+  // Empty on a connection without TLS, as nginx's are not found there.
+  ssl_client_verify: (s) => (s.tls ? clientVerifyResult(s.tls) : undefined),
+  ssl_client_s_dn: (s) => (s.tls ? clientSubject(s.tls) : undefined),
+  ssl_client_i_dn: (s) => (s.tls ? clientIssuer(s.tls) : undefined),
+  ssl_client_serial: (s) => (s.tls ? clientSerial(s.tls) : undefined),
+  ssl_client_fingerprint: (s) => (s.tls ? clientFingerprint(s.tls) : undefined),
   bytes_sent: (s) => String(s.bytesSent),
   body_bytes_sent: (s) => String(s.bodyBytesSent > 0 ? s.bodyBytesSent : 0),
   request_length: (s) => String(s.requestLength),

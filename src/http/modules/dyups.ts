@@ -2,12 +2,19 @@
  * `dyups_interface`: Tengine's REST interface in a location — the request's method, path segments, body and
  * If-Match handed to src/dyups, its answer sent as the module sends it.
  */
-import { handleInterface, type ChangeSink } from '../../dyups/index.js'
+import { handleInterface, type Actor } from '../../dyups/index.js'
 import { formatError } from '../../errors.js'
 import { log } from '../../log.js'
 import type { Responder, Services } from '../lib/context.js'
 import type { Request } from '../lib/request.js'
 import { decodeForDyups } from '../lib/uri.js'
+
+/** Who sends this request to the interface, for dyups_audit_log. */
+function actorOf(w: Services, req: Request): Actor {
+  const v = (name: string): string => w.vars.ref(name).get(req) ?? ''
+  const user = v('remote_user')
+  return { source: 'interface', client: v('remote_addr'), user: user === '' ? null : user, method: req.method, target: req.head.target }
+}
 
 export async function doInterface(w: Services, c: Responder, req: Request): Promise<void> {
   const segments = decodeForDyups(req.head.target)
@@ -22,8 +29,10 @@ export async function doInterface(w: Services, c: Responder, req: Request): Prom
         ifMatch: req.head.get('if-match'),
         contentType: req.head.get('content-type'),
         query: req.args,
+        // Reads are not audited: only a change needs to know who asked.
+        ...(req.method === 'GET' || req.method === 'HEAD' ? {} : { actor: actorOf(w, req) }),
       },
-      { table: w.deps.table, sink: withSource(w.deps.sink, requestSource(req)), trylock: w.deps.trylock, live: w.deps.live },
+      { table: w.deps.table, sink: w.deps.sink, trylock: w.deps.trylock, live: w.deps.live },
     )
     let headers: [string, string][] | null = reply.etag !== null ? [['ETag', `"${reply.etag}"`]] : null
     if (reply.allow !== undefined) (headers ??= []).push(['Allow', reply.allow])
@@ -35,21 +44,3 @@ export async function doInterface(w: Services, c: Responder, req: Request): Prom
   }
 }
 
-
-/** Who asked for a change, as the error log's line about it says: `POST /upstream/NAME, client: ADDR`. */
-export function requestSource(req: Request): string {
-  // The URI as sent, bounded and without control bytes: a log line stays one line.
-  const uri = req.requestUri.length > 200 ? req.requestUri.slice(0, 200) + '...' : req.requestUri
-  // eslint-disable-next-line no-control-regex
-  return `${req.method} ${uri.replace(/[\x00-\x1f\x7f]/g, '?')}, client: ${req.remoteAddr}`
-}
-
-/** `sink` with every change it passes on naming `source` (one small object per interface request). */
-export function withSource(sink: ChangeSink, source: string): ChangeSink {
-  const update = sink.update
-  return {
-    submit: (change, ifMatch) => sink.submit(change, ifMatch, source),
-    busy: () => sink.busy(),
-    ...(update === undefined ? {} : { update: (name: string, body: string, ifMatch: number | null) => update.call(sink, name, body, ifMatch, source) }),
-  }
-}

@@ -264,7 +264,7 @@ class Engine {
           break
         case 'dyups':
           if (p === undefined) break
-          void dyupsCall(p.w, p.content.api, m.op, m.name, m.body).then((a) => {
+          void dyupsCall(p.w, p.content.api, m.op, m.name, m.body, p.req).then((a) => {
             if (this.worker === p.thread) this.post(p.thread, { t: 'settle', id: m.id, call: m.call, status: a.status, body: a.body })
           })
           break

@@ -326,7 +326,7 @@ export class LuaVm {
       const body = argc === 2 ? this.str(L, 2) : ''
       if (body === null) return `bad argument #2 to '${op}' (string expected, got ${this.typeName(L, 2)})`
       if (!this.canWait(L, r)) return `dyups.${op} must be called from the handler itself, not inside a coroutine or a callback`
-      r.wait = dyupsCall(r.w, r.script.api, op, name, body).then((a) => {
+      r.wait = dyupsCall(r.w, r.script.api, op, name, body, r.req).then((a) => {
         r.answer = a
       })
       return YIELD

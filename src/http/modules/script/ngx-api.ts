@@ -5,7 +5,7 @@
  *
  * Strings are byte strings here as everywhere in dyups: one char per byte (latin1).
  */
-import { handleInterface, remove, update } from '../../../dyups/index.js'
+import { handleInterface, remove, update, type Actor } from '../../../dyups/index.js'
 import { formatError } from '../../../errors.js'
 import { log } from '../../../log.js'
 import type { Services } from '../../lib/context.js'
@@ -31,15 +31,20 @@ export type DyupsOp = 'update' | 'delete' | 'get'
  * an internal failure is a 500 with a one-line reason, as on the interface.
  * @param enabled whether the configuration has a `dyups_interface` (Tengine's requirement); if not: 405 `API disabled\n`
  */
-export async function dyupsCall(w: Services, enabled: boolean, op: DyupsOp, name: string, body = ''): Promise<DyupsAnswer> {
+export async function dyupsCall(w: Services, enabled: boolean, op: DyupsOp, name: string, body = '', req?: Request): Promise<DyupsAnswer> {
   if (!enabled) return { status: API_DISABLED.status, body: API_DISABLED.body }
   const deps = w.deps
+  // A script's call is audited by what it did (the call and the group's name), for the client of its request.
+  const user = req === undefined ? '' : (variable(w, req, 'remote_user') ?? '')
+  const actor: Actor = {
+    source: 'script', client: req === undefined ? '' : (variable(w, req, 'remote_addr') ?? ''), user: user === '' ? null : user, method: op, target: name,
+  }
   try {
     const r =
       op === 'update'
-        ? await update(deps.sink, name, body, { trylock: deps.trylock })
+        ? await update(deps.sink, name, body, { trylock: deps.trylock, actor })
         : op === 'delete'
-          ? await remove(deps.sink, name)
+          ? await remove(deps.sink, name, null, actor)
           : await handleInterface(
               { method: 'GET', segments: ['upstream', name], body: null, ifMatch: null },
               { table: deps.table, sink: deps.sink, trylock: deps.trylock },
