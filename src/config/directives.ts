@@ -125,6 +125,15 @@ function checkTempPath(d: Directive): void {
   }
 }
 
+/** nginx 1.19.7 made these obsolete: each is accepted with a warning naming the directive whose value applies. */
+export const OBSOLETE_HTTP2: readonly (readonly [string, string])[] = [
+  ['http2_recv_timeout', 'client_header_timeout'],
+  ['http2_idle_timeout', 'keepalive_timeout'],
+  ['http2_max_field_size', 'large_client_header_buffers'],
+  ['http2_max_header_size', 'large_client_header_buffers'],
+  ['http2_max_requests', 'keepalive_requests'],
+]
+
 // ---- value checks of single directives -------------------------------------------------------------------------
 
 const LOG_LEVELS = ['emerg', 'alert', 'crit', 'error', 'warn', 'notice', 'info', 'debug']
@@ -710,6 +719,52 @@ export const DIRECTIVES: readonly DirectiveSpec[] = [
   flag('ssl_prefer_server_ciphers', HS, { default: 'off', docs: 'Prefer the server cipher order.' }),
   sec('ssl_session_timeout', HS, { default: '5m', docs: 'TLS session lifetime.' }),
   flag('ssl_session_tickets', HS, { default: 'on', docs: 'TLS session resumption through tickets (per worker process).' }),
+
+  // HTTP/2 (ngx_http_v2_module as nginx 1.22 has it, plus the server-level `http2` switch of Tengine and nginx 1.25.1)
+  flag('http2', HS, { default: 'off', docs: 'HTTP/2 for the server: ALPN `h2` on its `ssl` addresses; on a plain address whose default server has it, the HTTP/2 preface is told from HTTP/1.x by its first bytes.' }),
+  num('http2_max_concurrent_streams', HS, { default: '128', docs: 'Streams one HTTP/2 connection may have open at once (SETTINGS_MAX_CONCURRENT_STREAMS).' }),
+  size('http2_chunk_size', HSL, {
+    default: '8k',
+    docs: 'Largest DATA frame sent: response bodies are written in pieces of at most this size.',
+    validate: (d) => {
+      const v = parseSize(d.args[0])
+      if (v === null) throw invalidValue(d)
+      if (v === 0) throw configError(d, 'the http2 chunk size cannot be zero')
+    },
+  }),
+  size('http2_body_preread_size', HS, {
+    default: '64k',
+    docs: 'Request body bytes a client may send on a stream before they are read (SETTINGS_INITIAL_WINDOW_SIZE).',
+    validate: (d) => {
+      const v = parseSize(d.args[0])
+      if (v === null) throw invalidValue(d)
+      if (v > 2147483647) throw configError(d, 'the maximum body preread buffer size is 2147483647')
+    },
+  }),
+  size('http2_recv_buffer_size', HTTP, {
+    default: '256k',
+    docs: 'Accepted; nghttp2 reads into its own buffers.',
+    noop: true,
+    validate: (d) => {
+      const v = parseSize(d.args[0])
+      if (v === null) throw invalidValue(d)
+      if (v <= 2 * 16384) throw configError(d, `"${d.name}" directive value is too small`)
+    },
+  }),
+  spec('http2_push', HSL, 1, { unique: false, default: 'off', docs: '`off`; server push is not supported (nginx 1.25.1 dropped it too): anything else is ignored with a warning.' }),
+  flag('http2_push_preload', HSL, { default: 'off', docs: 'Ignored with a warning unless `off`: server push is not supported.' }),
+  num('http2_max_concurrent_pushes', HS, { default: '10', docs: 'Ignored with a warning: server push is not supported.' }),
+  num('http2_streams_index_size', HS, {
+    default: '32',
+    docs: 'Accepted; nothing to size.',
+    noop: true,
+    validate: (d) => {
+      const v = parseNumber(d.args[0])
+      if (v === null) throw configError(d, `"${d.name}" directive invalid number`)
+      if ((v & (v - 1)) !== 0) throw configError(d, `"${d.name}" directive must be a power of two`)
+    },
+  }),
+  ...OBSOLETE_HTTP2.map(([name, instead]) => spec(name, HS, 1, { docs: `Obsolete in nginx 1.19.7: accepted with nginx's warning; \`${instead}\` applies.` })),
 
   // gzip
   flag('gzip', HSLI, { default: 'off', docs: 'Compress responses.' }),

@@ -27,7 +27,8 @@ import { Variables, type Template } from '../lib/variables.js'
 import { buildVirtualHosts, type ListenInput, type ServerInput } from './vhosts.js'
 import { ScriptCompiler, type JsImport } from '../modules/script/index.js'
 import { ProxyTlsCompiler } from './proxy-tls.js'
-import { compileTls } from './tls.js'
+import { compileTls, sslListenKeys } from './tls.js'
+import { chunkSizeLevel, compileHttp2, http2Warnings, type H2Settings } from './http2.js'
 import { charsetOf } from '../filters/charset.js'
 import { expiresLevel } from '../filters/expires.js'
 import { compileTryFiles, staticDefaults, staticLevel, staticOfLocation, type StaticSettings } from './static.js'
@@ -96,6 +97,13 @@ interface Inherited {
   redirects: readonly Directive[] | 'off' | null
   gzip: GzipConf
   files: StaticSettings
+  /** http2_chunk_size */
+  h2ChunkSize: number
+  /** http2_max_concurrent_streams, http2_body_preread_size (server level) */
+  h2MaxStreams: number
+  h2Preread: number
+  /** large_client_header_buffers: number × size */
+  headerBuffers: number
 }
 
 export function compileHttp(src: HttpSource): HttpConfig {
@@ -125,6 +133,7 @@ export function compileHttp(src: HttpSource): HttpConfig {
       proxySsl: [], proxyTls: new ProxyTlsCompiler(src.prefix, src.confFile),
       errorPages: null, recursiveErrorPages: false, interceptErrors: false, redirects: null, gzip: GZIP_DEFAULT,
       files: staticDefaults(src.prefix, vars),
+      h2ChunkSize: 8 * 1024, h2MaxStreams: 128, h2Preread: 64 * 1024, headerBuffers: 4 * 8 * 1024,
     },
     block,
     vars,
@@ -142,7 +151,7 @@ export function compileHttp(src: HttpSource): HttpConfig {
     inputs.push({ directives: s.block ?? [], listens })
   }
   const vhosts = buildVirtualHosts(inputs)
-  const tls = compileTls(block, serverDirs.map((s, i) => ({ directive: s, listenKeys: inputs[i]!.listens.map((l) => l.key) })), vhosts, confDir)
+  const serverListens = serverDirs.map((s, i) => ({ directive: s, listenKeys: inputs[i]!.listens.map((l) => l.key) }))
   vars.declareCaptures(vhosts.captureNames)
 
   const servers: ServerConf[] = serverDirs.map((s, index) => {
@@ -170,8 +179,19 @@ export function compileHttp(src: HttpSource): HttpConfig {
       serverConf: { ...locConf(inh, [], vars, logCtx, logsOf), tryFiles: compileTryFiles(sblock, vars) },
       rewrites: serverRewrites,
       clientHeaderTimeout: inh.clientHeaderTimeout,
+      h2: {
+        maxConcurrentStreams: inh.h2MaxStreams,
+        bodyPreread: inh.h2Preread,
+        idleTimeout: inh.keepaliveTimeout,
+        maxRequests: inh.keepaliveRequests,
+        headerTimeout: inh.clientHeaderTimeout,
+        maxHeaderList: inh.headerBuffers,
+      } satisfies H2Settings,
     }
   })
+  const h2 = compileHttp2(block, serverListens, vhosts, sslListenKeys(serverListens), (i) => servers[i]!.h2)
+  const tls = compileTls(block, serverListens, vhosts, confDir, h2)
+  if (src.warn) http2Warnings([block], src.warn)
   vars.finish()
   if (src.warn) for (const w of openInterfaces(servers, inputs.map((i) => i.listens))) src.warn(w.message, w.at)
   const events = find(src.tree, 'events')?.block ?? []
@@ -179,6 +199,7 @@ export function compileHttp(src: HttpSource): HttpConfig {
     workerConnections: Number(find(events, 'worker_connections')?.args[0] ?? 512),
     listeners: bindPlan([...listeners.values()]),
     tls,
+    h2,
     servers,
     vhosts,
     errorPages: new ErrorPages(VERSION),
@@ -204,6 +225,7 @@ function level(parent: Inherited, block: readonly Directive[], vars: Variables, 
   i.redirects = levelRedirects(block) ?? i.redirects
   i.gzip = gzipLevel(i.gzip, block)
   i.expires = expiresLevel(i.expires, block)
+  i.h2ChunkSize = chunkSizeLevel(i.h2ChunkSize, block)
   const imports = block.filter((d) => d.name === 'js_import')
   if (imports.length > 0) i.jsImports = [...i.jsImports, ...imports.map((d) => i.scripts.import(d))]
   i.proxySsl = ProxyTlsCompiler.merge(i.proxySsl, block)
@@ -249,6 +271,9 @@ function level(parent: Inherited, block: readonly Directive[], vars: Variables, 
         if (d.args[1] !== undefined) i.keepaliveHeader = Math.floor((parseTime(d.args[1], 's') ?? 0) / 1000)
         break
       case 'keepalive_requests': i.keepaliveRequests = Number(a0); break
+      case 'http2_max_concurrent_streams': i.h2MaxStreams = Number(a0); break
+      case 'http2_body_preread_size': i.h2Preread = parseSize(a0) ?? i.h2Preread; break
+      case 'large_client_header_buffers': i.headerBuffers = Number(a0) * (parseSize(d.args[1] ?? '') ?? 8192); break
       case 'client_body_timeout': i.clientBodyTimeout = parseTime(a0, 'ms') ?? i.clientBodyTimeout; break
       case 'client_header_timeout': i.clientHeaderTimeout = parseTime(a0, 'ms') ?? i.clientHeaderTimeout; break
       case 'send_timeout': i.sendTimeout = parseTime(a0, 'ms') ?? i.sendTimeout; break
@@ -319,6 +344,7 @@ function locConf(i: Inherited, block: readonly Directive[], vars: Variables, log
     files: staticOfLocation(i.files, loc),
     tryFiles: compileTryFiles(block, vars),
     internal: find(block, 'internal') !== undefined,
+    h2ChunkSize: i.h2ChunkSize,
   }
 }
 

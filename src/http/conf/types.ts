@@ -20,6 +20,7 @@ import type { StatusFormat } from '../../health/index.js'
 import type { JsContent, JsModule, LuaScript } from '../modules/script/index.js'
 import type { ProxyTls } from './proxy-tls.js'
 import type { TlsPlan } from './tls.js'
+import type { H2Plan, H2Settings } from './http2.js'
 import type { Request } from '../lib/request.js'
 import type { StaticSettings, TryFiles } from './static.js'
 
@@ -111,6 +112,8 @@ export interface LocConf {
   tryFiles: TryFiles | null
   /** `internal`: a client's own request answers 404; internal redirects get in. */
   internal: boolean
+  /** http2_chunk_size: an HTTP/2 response body goes out in DATA frames of at most this size. */
+  h2ChunkSize: number
 }
 
 /** A `limit_except` block (limit-except.ts). */
@@ -132,6 +135,8 @@ export interface ServerConf {
   /** The server level's rewrite directives, run before a location is chosen. */
   rewrites: readonly RewriteOp<LocConf>[]
   clientHeaderTimeout: number
+  /** The HTTP/2 connection settings this server gives the addresses it is the default server of. */
+  h2: H2Settings
 }
 
 export interface Listener {
@@ -150,6 +155,8 @@ export interface HttpConfig {
   listeners: readonly Listener[]
   /** The listen keys that are `ssl`, and how their connections are wrapped. */
   tls: TlsPlan
+  /** The listen keys that speak HTTP/2, and how (http2.ts). */
+  h2: H2Plan
   servers: readonly ServerConf[]
   vhosts: VirtualHosts
   errorPages: ErrorPages

@@ -51,6 +51,18 @@ const LINGERING_TIMEOUT = 5_000
 
 let serial = 0
 
+/** A number for `$connection` from the same sequence as HTTP/1.x connections' (an HTTP/2 connection's). */
+export function nextConnectionSerial(): number {
+  return ++serial
+}
+
+/** What the worker keeps of each client connection, HTTP/1.x or HTTP/2. */
+export interface ClientConn {
+  readonly socket: Socket
+  /** Graceful stop: close now if nothing is owed to the client (HTTP/2: GOAWAY, streams in flight finish). */
+  closeIfIdle(): void
+}
+
 /** What a connection needs of the worker that accepted it. */
 export interface ConnectionOwner extends Services {
   readonly conf: HttpConfig
@@ -58,10 +70,10 @@ export interface ConnectionOwner extends Services {
   /** The worker's timer wheel: each connection's timeouts are one deadline on it. */
   readonly deadlines: DeadlineWheel
   logRequest(req: HttpRequest): void
-  forget(c: Connection): void
+  forget(c: ClientConn): void
 }
 
-export class Connection implements Downstream, PhaseHost, ContentResponder, DeadlineOwner {
+export class Connection implements Downstream, PhaseHost, ContentResponder, DeadlineOwner, ClientConn {
   readonly socket: Socket
   private readonly parser = new RequestHeadParser()
   private readonly target = new Target()
