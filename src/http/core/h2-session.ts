@@ -34,6 +34,8 @@ const RESET_BURST_MIN = 100
 const FLOOD_FRAMES = 100
 /** After GOAWAY: the client gets this long to finish before the socket is closed (nginx's lingering_timeout). */
 const CLOSE_GRACE = 5_000
+/** After GOAWAY for a flood: long enough for the frame to leave, not for more abuse. */
+const KILL_GRACE = 200
 
 const ENHANCE_YOUR_CALM = constants.NGHTTP2_ENHANCE_YOUR_CALM
 
@@ -106,7 +108,11 @@ export class H2Session implements H2Host, ClientConn, DeadlineOwner {
   }
 
   private onStream(stream: ServerHttp2Stream, flags: number, raw: string[]): void {
-    if (this.closed) return void stream.close(constants.NGHTTP2_REFUSED_STREAM)
+    if (this.closed) {
+      // The reset is reported as an 'error' on the stream: nobody else listens to this one.
+      stream.on('error', ignore)
+      return void stream.close(constants.NGHTTP2_REFUSED_STREAM)
+    }
     this.requests++
     this.open++
     this.deadline.disarm()
@@ -155,13 +161,14 @@ export class H2Session implements H2Host, ClientConn, DeadlineOwner {
   private kill(): void {
     if (this.closed) return
     this.closed = true
+    // GOAWAY goes out first; the connection is cut a moment later whatever the client does meanwhile (new streams
+    // are refused, see onStream).
     try {
       this.session.goaway(ENHANCE_YOUR_CALM)
     } catch {
       // Destroyed meanwhile.
     }
-    this.session.destroy()
-    this.socket.destroy()
+    this.deadline.arm(KILL_GRACE)
   }
 
   /** GOAWAY: no new streams; the connection closes once the open ones are done. */
@@ -203,3 +210,5 @@ export class H2Session implements H2Host, ClientConn, DeadlineOwner {
     this.worker.forget(this)
   }
 }
+
+function ignore(): void {}
