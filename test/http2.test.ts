@@ -187,6 +187,7 @@ test('HTTP/2 side by side with nginx: local answers, rewrites, error pages, file
     get('/redirect'),
     get('/rw/abc?q=1'),
     get('/teapot'),
+    get('/r', { host: 'b.test' }),
     get('/missing.html'),
     get('/index.html'),
     get('/index.html', { 'if-modified-since': 'Tue, 14 Nov 2023 22:13:20 GMT' }),

@@ -12,10 +12,9 @@
  */
 import { RequestHead, normalizeHost } from '../../http1/index.js'
 
-/** The request's pseudo-headers and its head, or why it is refused (nginx's 400 reasons). */
+/** The request's head (null without :method or :path), and why it is refused (nginx's 400 reasons), or ''. */
 export interface H2Head {
   head: RequestHead | null
-  /** nginx's log text when `head` is null. */
   error: string
 }
 
@@ -77,9 +76,15 @@ export function h2RequestHead(raw: readonly string[]): H2Head {
   if (cookie !== null) add('cookie', cookie)
   text += '\r\n'
   let host: string | null = null
-  if (hostValue !== null) {
+  let error = ''
+  // nginx 1.22 makes :authority a `host` header: a client's own `host` beside it is a duplicate (400).
+  if (authority !== null && hasHost) {
+    const own = raw[raw.indexOf('host', i) + 1]
+    error = `client sent duplicate host header: "host: ${own}", previous value: "host: ${authority}"`
+  }
+  else if (hostValue !== null) {
     host = normalizeHost(hostValue)
-    if (host === null) return { head: null, error: 'client sent invalid host header' }
+    if (host === null) error = 'client sent invalid host header'
   }
   const q = path.indexOf('?')
   const head = new RequestHead(
@@ -87,7 +92,7 @@ export function h2RequestHead(raw: readonly string[]): H2Head {
     // A body without Content-Length (its DATA frames end it) is one of unknown length: -1, and not chunked.
     contentLength, false, true, null, false, text.length,
   )
-  return { head, error: '' }
+  return { head, error }
 }
 
 /** What h2Response found in a head besides its list. */

@@ -136,8 +136,9 @@ export class H2Stream implements PhaseHost, ContentResponder, Downstream, Client
   }
 
   /** A header list nginx refuses (h2-head.ts): 400, logged as nginx does. */
-  reject(head: RequestHead | null, why: string, requests: number): void {
-    log('info', `${why} while processing HTTP/2 connection, client: ${this.host.remoteAddr}, server: ${this.host.localAddr}:${this.host.localPort}`)
+  reject(head: RequestHead | null, why: string, ended: boolean, requests: number): void {
+    const authority = head?.get('host')
+    log('info', `${why} while reading client request headers, client: ${this.host.remoteAddr}, server: ${authority == null ? `${this.host.localAddr}:${this.host.localPort}` : `, host: "${authority}"`}`)
     const worker = this.host.worker
     const conf = worker.conf
     const si = conf.vhosts.select(this.host.listenKey, '')
@@ -152,11 +153,18 @@ export class H2Stream implements PhaseHost, ContentResponder, Downstream, Client
     req.serverPort = this.host.localPort
     req.connection = this.host.id
     req.connectionRequests = requests
+    if (this.host.https) req.scheme = 'https'
     req.server = server
     req.serverName = server.name
     req.loc = server.serverConf
-    req.uri = ''
-    this.body = BODY_DROPPING
+    // nginx has parsed the path but not made the request line: `$uri` is set, `$request` is not.
+    req.requestLine = ''
+    if (head !== null && parseTarget(head.target, this.target)) {
+      req.uri = this.target.uri
+      req.args = this.target.args
+    } else req.uri = ''
+    this.body = ended ? BODY_NO : BODY_DROPPING
+    if (!ended) this.drop()
     this.finishLocal(400)
   }
 
