@@ -2,7 +2,8 @@
  * HTTP/2's configuration: `-t` says what nginx 1.22 says of the http2_* directives (the obsolete ones' warnings,
  * word for word, and its errors); the server-level `http2 on` (Tengine, nginx ≥ 1.25.1) offers h2 by ALPN to the
  * servers that have it and tells the preface from HTTP/1.x on a plain address; keepalive_requests and
- * keepalive_timeout bound an HTTP/2 connection as nginx ≥ 1.19.7 does.
+ * keepalive_timeout bound an HTTP/2 connection as nginx ≥ 1.19.7 does; the dyups interface and the groups it makes
+ * work over HTTP/2 as over HTTP/1.1.
  */
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
@@ -10,7 +11,7 @@ import { join } from 'node:path'
 import { connect as tlsConnect } from 'node:tls'
 import test from 'node:test'
 import { copyTestCertificates, testCertificates } from '../src/proxy/testing.js'
-import { freePorts, request, startDyups, tempPrefix, waitFor, writeConf } from './helpers.js'
+import { backend, canConnect, freePorts, iget, request, startDyups, startInterface, tempPrefix, waitFor, writeConf } from './helpers.js'
 import { h2request, h2session } from './h2-client.js'
 import { dyupsTest, nginxTest } from './nginx.js'
 
@@ -172,4 +173,31 @@ http {
   idle.on('close', () => (closed = true))
   assert.equal((await h2request(idle, { ':path': '/' })).status, 200)
   assert.ok(await waitFor(() => closed, 5_000), 'an idle HTTP/2 connection is closed after keepalive_timeout')
+})
+
+test('the dyups interface over HTTP/2: a group posted, read and deleted; requests routed by it over HTTP/2', async (t) => {
+  const [h2proxy, h2iface] = (await freePorts(2)) as [number, number]
+  const a = await backend(t, 'A')
+  const st = await startInterface(t, {
+    workers: 2,
+    server: `        listen 127.0.0.1:${h2proxy} http2;\n`,
+    ifaceServer: `        listen 127.0.0.1:${h2iface} http2;\n`,
+  })
+  assert.ok(await waitFor(() => canConnect(h2proxy)))
+  assert.ok(await waitFor(() => canConnect(h2iface)))
+  const s = await h2session(h2iface)
+  t.after(() => s.close())
+  const post = await h2request(s, { ':method': 'POST', ':path': '/upstream/grp', ':authority': 'iface' }, `server 127.0.0.1:${a.port};`)
+  assert.equal(post.status, 200)
+  assert.equal(post.body.toString(), 'success')
+  const detail = await h2request(s, { ':path': '/detail', ':authority': 'iface' })
+  assert.equal(detail.body.toString(), (await iget(st.iface, '/detail')).body)
+  assert.match(detail.body.toString(), new RegExp(`grp\\nserver 127.0.0.1:${a.port}`))
+  // Every worker routes by it (the answer came after all of them had it).
+  const p = await h2session(h2proxy)
+  t.after(() => p.close())
+  for (let i = 0; i < 10; i++) assert.equal((await h2request(p, { ':path': '/x', ':authority': 'grp' })).body.toString(), 'A')
+  const del = await h2request(s, { ':method': 'DELETE', ':path': '/upstream/grp', ':authority': 'iface' })
+  assert.equal(del.body.toString(), 'success')
+  assert.equal((await h2request(p, { ':path': '/x', ':authority': 'grp' })).status, 502)
 })

@@ -21,8 +21,9 @@ export interface H2Head {
 /**
  * @param raw the stream's header list as received: `[name, value, name, value, …]` (nghttp2 has checked names and
  *   values, pseudo-headers first, no connection-specific fields)
+ * @param ended the HEADERS frame ended the stream: no body follows
  */
-export function h2RequestHead(raw: readonly string[]): H2Head {
+export function h2RequestHead(raw: readonly string[], ended: boolean): H2Head {
   let method = '', path = '', authority: string | null = null
   let i = 0
   for (; i < raw.length && raw[i]!.charCodeAt(0) === 0x3a; i += 2) {
@@ -89,8 +90,8 @@ export function h2RequestHead(raw: readonly string[]): H2Head {
   const q = path.indexOf('?')
   const head = new RequestHead(
     text, offsets, count, method, path, q < 0 ? path : path.slice(0, q), q < 0 ? '' : path.slice(q + 1), 1, host,
-    // A body without Content-Length (its DATA frames end it) is one of unknown length: -1, and not chunked.
-    contentLength, false, true, null, false, text.length,
+    // A body without Content-Length (its DATA frames end it) is one of unknown length, as a chunked one is.
+    contentLength, !ended && contentLength < 0, true, null, false, text.length,
   )
   return { head, error }
 }
