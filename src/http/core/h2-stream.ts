@@ -668,14 +668,21 @@ export class H2Stream implements PhaseHost, ContentResponder, Downstream, Client
       this.out = OUT_DONE
       if (!this.stream.destroyed) this.stream.end()
     }
-    this.sendArmed = false
     if (this.body !== BODY_NO) {
       // The answer went out before the body was read: nginx resets the rest with NO_ERROR (RFC 9113 §8.1).
       this.body = BODY_DROPPING
       this.releaseBody()
       if (!this.stream.destroyed) this.stream.close(NO_ERROR)
     }
-    this.deadline.disarm()
+    if (this.stream.destroyed || this.stream.writableFinished) {
+      this.sendArmed = false
+      this.deadline.disarm()
+    } else {
+      // What is left waits for the client's window: send_timeout still bounds it (a client that keeps its window
+      // shut would otherwise hold the stream, and its connection, for good).
+      this.sendArmed = true
+      this.deadline.arm(this.req?.loc?.sendTimeout ?? 60_000)
+    }
     this.logOnce()
   }
 
