@@ -7,6 +7,7 @@
  */
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
+import { createServer } from 'node:http'
 import { join } from 'node:path'
 import { connect as tlsConnect } from 'node:tls'
 import test from 'node:test'
@@ -200,4 +201,45 @@ test('the dyups interface over HTTP/2: a group posted, read and deleted; request
   const del = await h2request(s, { ':method': 'DELETE', ':path': '/upstream/grp', ':authority': 'iface' })
   assert.equal(del.body.toString(), 'success')
   assert.equal((await h2request(p, { ':path': '/x', ':authority': 'grp' })).status, 502)
+})
+
+test('graceful stop (SIGQUIT): HTTP/2 clients get GOAWAY, the streams in flight finish', async (t) => {
+  let release = (): void => {}
+  const gate = new Promise<void>((r) => (release = r))
+  let arrived = 0
+  const back = createServer((_req, res) => {
+    arrived++
+    void gate.then(() => res.end('late\n'))
+  })
+  await new Promise<void>((r) => back.listen(0, '127.0.0.1', () => r()))
+  t.after(() => {
+    release()
+    back.closeAllConnections()
+    back.close()
+  })
+  const [port] = (await freePorts(1)) as [number]
+  const prefix = tempPrefix(t)
+  writeConf(prefix, 'conf/nginx.conf', `events {}
+worker_shutdown_timeout 20s;
+http {
+    access_log off;
+    server {
+        listen 127.0.0.1:${port} http2;
+        location / { proxy_pass http://127.0.0.1:${(back.address() as { port: number }).port}; }
+    }
+}
+`)
+  const d = await startDyups(t, prefix, [port], ['-g', 'daemon off;'])
+  const s = await h2session(port)
+  let goaway = false
+  s.on('goaway', () => (goaway = true))
+  const pending = h2request(s, { ':path': '/slow' })
+  assert.ok(await waitFor(() => arrived === 1))
+  const stopped = d.stop('SIGQUIT', 20_000)
+  assert.ok(await waitFor(() => goaway), 'GOAWAY on stop')
+  release()
+  const r = await pending
+  assert.equal(r.status, 200)
+  assert.equal(r.body.toString(), 'late\n')
+  assert.equal(await stopped, 0)
 })
