@@ -766,6 +766,31 @@ export const DIRECTIVES: readonly DirectiveSpec[] = [
   }),
   ...OBSOLETE_HTTP2.map(([name, instead]) => spec(name, HS, 1, { docs: `Obsolete in nginx 1.19.7: accepted with nginx's warning; \`${instead}\` applies.` })),
 
+  // gRPC (ngx_http_grpc_module): plain HTTP/2 to the backends
+  spec('grpc_pass', LI, 1, {
+    docs: '`grpc://GROUP|ADDR`: the request, from an HTTP/2 client, goes to the backend over HTTP/2 (connections kept and shared); `grpcs://` is not supported yet.',
+    validate: (d) => {
+      const u = d.args[0]!
+      if (/^grpcs:\/\//i.test(u)) throw configError(d, '"grpcs://" in "grpc_pass" is not supported by dyups')
+      if (!/^(grpc:\/\/)?[^/]+$/i.test(u)) throw configError(d, `invalid host in upstream "${u}"`)
+    },
+  }),
+  spec('grpc_set_header', HSL, 2, { docs: 'A header sent to the gRPC backend; an empty value leaves it out.' }),
+  msec('grpc_connect_timeout', HSL, { default: '60s', docs: 'Connecting to a gRPC backend.' }),
+  msec('grpc_read_timeout', HSL, { default: '60s', docs: 'Between two reads from a gRPC backend (the response head included).' }),
+  msec('grpc_send_timeout', HSL, { default: '60s', docs: 'Accepted; request bodies stream with HTTP/2 flow control.' }),
+  someOf('grpc_next_upstream', HSL, ['error', 'timeout', 'invalid_header', 'http_500', 'http_502', 'http_503', 'http_504', 'http_403', 'http_404', 'http_429', 'non_idempotent', 'off'], {
+    unique: true,
+    default: 'error timeout',
+    docs: 'When a gRPC request goes to the next server: dyups retries a server it could not connect to (`error`, `timeout`), before anything is sent.',
+  }),
+  num('grpc_next_upstream_tries', HSL, { default: '0', docs: 'Servers tried at most (0: every one).' }),
+  flag('grpc_intercept_errors', HSL, { default: 'off', docs: 'Backend answers of 300 and more go to `error_page`.' }),
+  spec('grpc_hide_header', HSL, 1, { docs: 'A backend header not passed to the client.' }),
+  spec('grpc_pass_header', HSL, 1, { docs: 'Accepted; dyups hides no header by default but `grpc_hide_header`\'s.' }),
+  size('grpc_buffer_size', HSL, { default: '4k|8k', docs: 'Accepted; HTTP/2 flow control bounds what is buffered.', noop: true }),
+  flag('grpc_socket_keepalive', HSL, { default: 'off', docs: 'Accepted.', noop: true }),
+
   // gzip
   flag('gzip', HSLI, { default: 'off', docs: 'Compress responses.' }),
   spec('gzip_types', HSL, [1, MORE], { default: 'text/html', docs: 'MIME types compressed.' }),

@@ -15,7 +15,7 @@ import { limitMethods } from '../modules/limit-except.js'
 import { AccessLog, compileAccessLogs, defaultAccessLog, LogFiles, LogFormats, type AccessLogContext } from '../modules/access-log.js'
 import { dirname, resolve } from 'node:path'
 import { log } from '../../log.js'
-import type { AddHeader, Handler, HttpConfig, Listener, LocConf, ProxyPass, ServerConf } from './types.js'
+import type { AddHeader, GrpcPass, Handler, HttpConfig, Listener, LocConf, ProxyPass, ServerConf } from './types.js'
 import { compileRewrites } from '../modules/rewrite.js'
 import { ErrorPages } from './error-pages.js'
 import { GZIP_DEFAULT, gzipLevel, type GzipConf } from '../filters/gzip.js'
@@ -104,6 +104,10 @@ interface Inherited {
   h2Preread: number
   /** large_client_header_buffers: number × size */
   headerBuffers: number
+  /** grpc_set_header, grpc_hide_header and the grpc_* timeouts and retries */
+  grpcHeaders: Directive[]
+  grpcHide: Set<string>
+  grpc: { connectTimeout: number; readTimeout: number; nextUpstream: number; nextTries: number; intercept: boolean }
 }
 
 export function compileHttp(src: HttpSource): HttpConfig {
@@ -134,6 +138,7 @@ export function compileHttp(src: HttpSource): HttpConfig {
       errorPages: null, recursiveErrorPages: false, interceptErrors: false, redirects: null, gzip: GZIP_DEFAULT,
       files: staticDefaults(src.prefix, vars),
       h2ChunkSize: 8 * 1024, h2MaxStreams: 128, h2Preread: 64 * 1024, headerBuffers: 4 * 8 * 1024,
+      grpcHeaders: [], grpcHide: new Set(), grpc: { connectTimeout: 60_000, readTimeout: 60_000, nextUpstream: NEXT_ERROR | NEXT_TIMEOUT, nextTries: 0, intercept: false },
     },
     block,
     vars,
@@ -215,7 +220,7 @@ export function compileHttp(src: HttpSource): HttpConfig {
 
 /** Applies one level's directives over the inherited settings. */
 function level(parent: Inherited, block: readonly Directive[], vars: Variables, logCtx: AccessLogContext): Inherited {
-  const i: Inherited = { ...parent, proxy: { ...parent.proxy }, files: staticLevel(parent.files, block, vars) }
+  const i: Inherited = { ...parent, proxy: { ...parent.proxy }, grpc: { ...parent.grpc }, files: staticLevel(parent.files, block, vars) }
   const logs = compileAccessLogs(block, logCtx)
   if (logs !== undefined) i.logs = logs
   const own = compileAccess(block)
@@ -233,6 +238,10 @@ function level(parent: Inherited, block: readonly Directive[], vars: Variables, 
   if (adds.length > 0) {
     i.addHeaders = adds.map((d) => ({ name: d.args[0]!, value: vars.compile(d.args[1]!, at(d)), always: d.args[2] === 'always' }))
   }
+  const gh = block.filter((d) => d.name === 'grpc_set_header')
+  if (gh.length > 0) i.grpcHeaders = gh
+  const ghide = block.filter((d) => d.name === 'grpc_hide_header')
+  if (ghide.length > 0) i.grpcHide = new Set(ghide.map((d) => d.args[0]!.toLowerCase()))
   const headers = block.filter((d) => d.name === 'proxy_set_header')
   if (headers.length > 0) i.proxyHeaders = headers
   const hides = block.filter((d) => d.name === 'proxy_hide_header' || d.name === 'proxy_pass_header')
@@ -289,6 +298,16 @@ function level(parent: Inherited, block: readonly Directive[], vars: Variables, 
       case 'proxy_read_timeout': i.proxy.readTimeout = parseTime(a0, 'ms') ?? i.proxy.readTimeout; break
       case 'proxy_send_timeout': i.proxy.sendTimeout = parseTime(a0, 'ms') ?? i.proxy.sendTimeout; break
       case 'proxy_next_upstream_tries': i.proxy.nextTries = Number(a0); break
+      case 'grpc_connect_timeout': i.grpc.connectTimeout = parseTime(a0, 'ms') ?? i.grpc.connectTimeout; break
+      case 'grpc_read_timeout': i.grpc.readTimeout = parseTime(a0, 'ms') ?? i.grpc.readTimeout; break
+      case 'grpc_next_upstream_tries': i.grpc.nextTries = Number(a0); break
+      case 'grpc_intercept_errors': i.grpc.intercept = a0 === 'on'; break
+      case 'grpc_next_upstream': {
+        let bits = 0
+        for (const a of d.args) bits |= NEXT_BITS[a] ?? 0
+        i.grpc.nextUpstream = bits
+        break
+      }
       case 'proxy_next_upstream_timeout': i.proxy.nextTimeout = parseTime(a0, 'ms') ?? 0; break
       case 'proxy_next_upstream': {
         let bits = 0
@@ -359,7 +378,23 @@ function handlerOf(i: Inherited, block: readonly Directive[], vars: Variables, l
   if (echoes.length > 0) return { kind: 'echo', parts: echoes.map((d) => vars.compile(d.args.join(' '), at(d))) }
   const pass = find(block, 'proxy_pass')
   if (pass) return { kind: 'proxy', pass: proxyPass(i, pass, vars, loc, inIf) }
+  const grpc = find(block, 'grpc_pass')
+  if (grpc) return { kind: 'grpc', pass: grpcPass(i, grpc, vars) }
   return { kind: 'static' }
+}
+
+function grpcPass(i: Inherited, d: Directive, vars: Variables): GrpcPass {
+  const host = d.args[0]!.replace(/^grpc:\/\//i, '')
+  return {
+    host,
+    headers: i.grpcHeaders.map((h) => ({ name: h.args[0]!.toLowerCase(), value: vars.compile(h.args[1] ?? '', at(h)) })),
+    connectTimeout: i.grpc.connectTimeout,
+    readTimeout: i.grpc.readTimeout,
+    nextUpstream: i.grpc.nextUpstream,
+    nextTries: i.grpc.nextTries,
+    hide: i.grpcHide,
+    interceptErrors: i.grpc.intercept,
+  }
 }
 
 function proxyPass(i: Inherited, d: Directive, vars: Variables, loc: Location | undefined, inIf: boolean): ProxyPass {

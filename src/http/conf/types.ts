@@ -48,8 +48,25 @@ export interface ProxyPass {
   requestBuffering: boolean
 }
 
+/** `grpc_pass` and the grpc_* settings in force. */
+export interface GrpcPass {
+  /** A group name or a literal `host:port`. */
+  host: string
+  /** grpc_set_header: names lowercased, values evaluated per request ('' leaves it out). */
+  headers: readonly { name: string; value: Template }[]
+  connectTimeout: number
+  readTimeout: number
+  /** NEXT_* bits of grpc_next_upstream */
+  nextUpstream: number
+  nextTries: number
+  /** grpc_hide_header, lowercased. */
+  hide: ReadonlySet<string>
+  interceptErrors: boolean
+}
+
 export type Handler =
   | { kind: 'proxy'; pass: ProxyPass }
+  | { kind: 'grpc'; pass: GrpcPass }
   | { kind: 'echo'; parts: readonly Template[] }
   | { kind: 'dyups' }
   | { kind: 'check_status'; format: StatusFormat }

@@ -718,6 +718,9 @@ export class Connection implements Downstream, PhaseHost, ContentResponder, Dead
   /** responseHead wrote the body it was given with the head. */
   tailTaken = false
 
+  /** gRPC needs HTTP/2: an HTTP/1.x request to grpc_pass is answered 502 (grpc.ts). */
+  readonly grpc = null
+
   responseHead(rh: ResponseHead, kind: BodyKind, tail: string | null = null): number {
     const req = this.req!
     const lc = req.loc!

@@ -120,7 +120,7 @@ export class H2Session implements H2Host, ClientConn, DeadlineOwner {
     const ended = (flags & constants.NGHTTP2_FLAG_END_STREAM) !== 0
     const h = h2RequestHead(raw, ended)
     if (h.error !== '') s.reject(h.head, h.error, ended, this.requests)
-    else s.begin(h.head!, ended, this.requests)
+    else s.begin(h.head!, ended, this.requests, raw)
     // keepalive_requests: the streams one connection serves (nginx ≥ 1.19.7); those in flight finish.
     if (this.requests >= this.address.settings.maxRequests || this.worker.stopping) this.goaway()
   }

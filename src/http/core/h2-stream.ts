@@ -6,12 +6,12 @@
  * bodies come in DATA frames whose flow-control window is what the stream has read (a slow consumer stalls its
  * own stream, never the connection), and the end of a request is the end of the stream, not of the connection.
  */
-import { constants, type ServerHttp2Stream } from 'node:http2'
+import { constants, type ClientHttp2Stream, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2'
 import type { Socket } from 'node:net'
 import type { Readable } from 'node:stream'
 import type { Deadline, DeadlineOwner } from '../../deadlines.js'
 import { formatError } from '../../errors.js'
-import { BODY_CHUNKED, BODY_NONE, ChunkedDecoder, NEED_MORE, PARSE_ERROR, RequestHead, wireStatus, type BodyKind, type ResponseHead } from '../../http1/index.js'
+import { BODY_CHUNKED, BODY_NONE, ChunkedDecoder, NEED_MORE, PARSE_ERROR, RequestHead, httpDate, wireStatus, type BodyKind, type ResponseHead } from '../../http1/index.js'
 import { log } from '../../log.js'
 import {
   BODY_OUT_NONE, BODY_OUT_SPOOL, BODY_OUT_STREAM, BODY_OUT_STREAM_CHUNKED, BodySpool, CHUNKED_BODY, FRAME_AS_IS, FRAME_DECHUNK,
@@ -22,6 +22,8 @@ import { contentTypeFor } from '../conf/mime.js'
 import type { HttpRequest, LocConf, ProxyPass } from '../conf/types.js'
 import { GZ_COMPRESS, GzipBody, gzipLocal, gzipProxied, gzipWhole } from '../filters/gzip.js'
 import { requestContext } from '../lib/log-context.js'
+import type { GrpcOutcome, GrpcSide } from '../lib/context.js'
+import { VERSION } from '../../version.js'
 import { Request } from '../lib/request.js'
 import { parseTarget, Target } from '../lib/uri.js'
 import { intercepts, sendErrorPage } from '../modules/error-page.js'
@@ -66,7 +68,7 @@ const FRAMING: ProxiedFraming = { chunked: false, keepAlive: true }
 const NO_ERROR = constants.NGHTTP2_NO_ERROR
 const INTERNAL_ERROR = constants.NGHTTP2_INTERNAL_ERROR
 
-export class H2Stream implements PhaseHost, ContentResponder, Downstream, ClientOut, DeadlineOwner {
+export class H2Stream implements PhaseHost, ContentResponder, Downstream, ClientOut, DeadlineOwner, GrpcSide {
   readonly match = new LocationMatch()
   private readonly target = new Target()
   req: HttpRequest | null = null
@@ -91,6 +93,10 @@ export class H2Stream implements PhaseHost, ContentResponder, Downstream, Client
   private sendArmed = false
   private chunkSize = 8192
   readonly remoteAddr: string
+  /** The stream's header list as received (pseudo-headers first). */
+  private raw: readonly string[] = []
+  /** A gRPC backend's stream while it is relayed (paused while the client's window is full). */
+  private upstream: ClientHttp2Stream | null = null
 
   constructor(
     readonly host: H2Host,
@@ -104,7 +110,8 @@ export class H2Stream implements PhaseHost, ContentResponder, Downstream, Client
   }
 
   /** The stream's header list is in: the request starts its phases. */
-  begin(head: RequestHead, ended: boolean, requests: number): void {
+  begin(head: RequestHead, ended: boolean, requests: number, raw: readonly string[] = []): void {
+    this.raw = raw
     const worker = this.host.worker
     const conf = worker.conf
     const req: HttpRequest = new Request(head, conf.slots)
@@ -246,6 +253,8 @@ export class H2Stream implements PhaseHost, ContentResponder, Downstream, Client
       pinUpstream(this.host.worker, req, lc.handler.pass)
       return this.beginProxyBody(lc, lc.handler.pass)
     }
+    // gRPC streams its body to the backend as it comes (relay).
+    if (lc.handler.kind === 'grpc') return this.dispatch()
     // Read whole for the handler (nginx's request buffering), bounded by client_max_body_size.
     this.body = BODY_READING
     this.parts = []
@@ -457,6 +466,7 @@ export class H2Stream implements PhaseHost, ContentResponder, Downstream, Client
     if (this.gz !== null) this.gz.resume()
     else this.exchange?.clientDrained()
     this.file?.resume()
+    this.upstream?.resume()
   }
 
   onDeadline(): void {
@@ -660,6 +670,114 @@ export class H2Stream implements PhaseHost, ContentResponder, Downstream, Client
     this.end()
   }
 
+  // ---- gRPC (grpc_pass) ----
+
+  get grpc(): GrpcSide {
+    return this
+  }
+
+  get fields(): readonly string[] {
+    const raw = this.raw
+    let i = 0
+    while (i < raw.length && raw[i]!.charCodeAt(0) === 0x3a) i += 2
+    return raw.slice(i)
+  }
+
+  relay(up: ClientHttp2Stream, hide: ReadonlySet<string>, readTimeout: number, done: (o: GrpcOutcome) => void): boolean {
+    if (this.gone) return false
+    const s = this.stream
+    const req = this.req!
+    this.upstream = up
+    let status = 0
+    let reported = false
+    const report = (ok: boolean): void => {
+      if (reported) return
+      reported = true
+      this.upstream = null
+      done({ status, ok })
+    }
+    up.on('error', noop)
+    // grpc_read_timeout: a gap between two reads from the backend (the response head included).
+    up.setTimeout(readTimeout, () => {
+      log('error', `upstream timed out (110: Connection timed out) while reading upstream${this.where()}`)
+      up.close(constants.NGHTTP2_CANCEL)
+    })
+    // The request body, DATA frame by DATA frame, with the backend's flow control reaching the client's window.
+    if (this.body === BODY_WAITING) {
+      this.body = BODY_READING
+      s.on('data', (b: Buffer) => {
+        if (!up.write(b)) s.pause()
+      })
+      up.on('drain', () => s.resume())
+      s.on('end', () => {
+        this.body = BODY_NO
+        up.end()
+      })
+    } else up.end()
+    let trailers: readonly string[] | null = null
+    up.on('response', (h: IncomingHttpHeaders, flags: number, raw: string[]) => {
+      status = Number(h[':status'])
+      req.status = status
+      const tokens = req.loc?.serverTokens !== false ? `dyups/${VERSION}` : 'dyups'
+      const list: string[] = [':status', String(status), 'server', tokens, 'date', httpDate(req.answerTime())]
+      for (let i = 0; i < raw.length; i += 2) {
+        const n = raw[i]!
+        if (n.charCodeAt(0) === 0x3a || n === 'date' || n === 'server' || hide.has(n)) continue
+        list.push(n, raw[i + 1]!)
+      }
+      const ended = (flags & constants.NGHTTP2_FLAG_END_STREAM) !== 0
+      req.headerSent = true
+      this.out = ended ? OUT_DONE : OUT_HEAD
+      try {
+        s.respond(list as unknown as Record<string, string>, { endStream: ended, waitForTrailers: !ended } as never)
+      } catch (e) {
+        log('alert', `HTTP/2 response head not sent: ${(e as Error).message}${this.where()}`)
+        this.reset(INTERNAL_ERROR)
+        return report(false)
+      }
+      if (ended) {
+        // A trailers-only answer (a gRPC error): the head carried grpc-status.
+        this.logOnce()
+        report(true)
+      }
+    })
+    up.on('data', (b: Buffer) => {
+      if (!this.writeData(b)) up.pause()
+    })
+    up.on('trailers', (_h: IncomingHttpHeaders, _f: number, raw: string[]) => {
+      trailers = raw
+    })
+    s.on('wantTrailers', () => {
+      const t: Record<string, string> = {}
+      const raw = trailers ?? []
+      for (let i = 0; i < raw.length; i += 2) if (!hide.has(raw[i]!)) t[raw[i]!] = raw[i + 1]!
+      try {
+        s.sendTrailers(t)
+      } catch {
+        // The stream went meanwhile.
+      }
+    })
+    up.on('end', () => {
+      if (this.out !== OUT_HEAD) return
+      this.out = OUT_DONE
+      if (!s.destroyed) s.end()
+      this.logOnce()
+      report(true)
+    })
+    up.on('close', () => {
+      if (reported) return
+      if (this.out === OUT_NONE && !s.destroyed) {
+        // No answer at all: nginx's 502.
+        report(false)
+        if (this.body === BODY_READING) this.body = BODY_DROPPING
+        return this.finishLocal(502)
+      }
+      report(false)
+      this.reset(INTERNAL_ERROR)
+    })
+    return true
+  }
+
   // ---- the end of a stream ----
 
   /** The response is complete: END_STREAM, the request logged. */
@@ -728,6 +846,8 @@ export class H2Stream implements PhaseHost, ContentResponder, Downstream, Client
       this.gz?.destroy()
       this.gz = null
       this.releaseBody()
+      this.upstream?.close(constants.NGHTTP2_CANCEL)
+      this.upstream = null
       this.logOnce()
     }
     this.host.streamDone(this, clientReset)

@@ -9,7 +9,7 @@ import type { TLSSocket } from 'node:tls'
 import type { Balancer } from '../../balancer/index.js'
 import { DyupsError } from '../../errors.js'
 import { log } from '../../log.js'
-import { Pools } from '../../proxy/index.js'
+import { H2Pool, Pools } from '../../proxy/index.js'
 import { DeadlineWheel } from '../../deadlines.js'
 import type { HttpConfig, Listener } from '../conf/types.js'
 import { Connection, type ClientConn } from './connection.js'
@@ -26,6 +26,8 @@ export class HttpWorker implements Services {
   /** Every connection's timeouts, client and backend, on one timer. */
   readonly deadlines = new DeadlineWheel()
   readonly pools = new Pools(this.deadlines)
+  /** HTTP/2 connections to gRPC backends (grpc_pass). */
+  readonly h2pool = new H2Pool()
   /** Implicit upstreams of literal addresses in proxy_pass. */
   readonly literals = new Map<string, Balancer>()
   /** DNS for proxy_pass hosts that are no group, when a `resolver` is configured. */
@@ -189,6 +191,7 @@ export class HttpWorker implements Services {
     // server.close() reports only once every connection is gone, so it is not awaited: connections are ours to end.
     for (const s of this.servers) s.close()
     this.pools.closeIdle()
+    this.h2pool.closeAll()
     // Idle is between requests (nginx's keep-alive idle). A connection that has not sent a byte yet was accepted
     // just before the stop and is owed an answer: its request is served, then it closes (keep-alive is off now).
     for (const c of this.conns) if (c.socket.bytesRead > 0) c.closeIfIdle()
