@@ -19,7 +19,7 @@ import { escapeUri } from '../lib/uri.js'
 /** Client fields never passed on: HTTP/2 has no connection-specific ones, and these the relay sets itself. */
 const SKIP = new Set(['host', 'te', 'connection', 'keep-alive', 'upgrade', 'transfer-encoding', 'proxy-connection'])
 
-export function doGrpc(w: Services, c: GrpcResponder, req: Request, pass: GrpcPass): void {
+export function doGrpc(w: Services, c: GrpcResponder & { readonly failed: (e: unknown) => void }, req: Request, pass: GrpcPass): void {
   const side = c.grpc
   if (side === null) {
     log('error', `gRPC requires HTTP/2 from the client${requestContext(req)}`)
@@ -32,7 +32,7 @@ export function doGrpc(w: Services, c: GrpcResponder, req: Request, pass: GrpcPa
     }
     const sel = b.begin({ clientAddr: req.remoteAddr, now: Date.now() })
     next(w, c, req, pass, sel, 0)
-  }).catch((e: unknown) => c.finishLocal(e === null ? 502 : 500))
+  }).catch(c.failed)
 }
 
 async function balancerFor(w: Services, host: string): Promise<Balancer | undefined> {
@@ -69,6 +69,7 @@ function next(w: Services, c: GrpcResponder, req: Request, pass: GrpcPass, sel: 
     settled = true
     clearTimeout(timer)
     s.removeListener('connect', ok)
+    s.removeListener('error', failed)
     s.destroy()
     log('error', `${what}${requestContext(req, `grpc://${addr}`)}`)
     sel.done(peer, false)
@@ -80,10 +81,13 @@ function next(w: Services, c: GrpcResponder, req: Request, pass: GrpcPass, sel: 
     if (settled) return
     settled = true
     clearTimeout(timer)
+    s.removeListener('error', failed)
     send(c, req, pass, sel, peer, s, start, Date.now() - start)
   }
+  const failed = (e: NodeJS.ErrnoException): void =>
+    fail(`connect() failed (${e.code === 'ECONNREFUSED' ? '111: Connection refused' : (e.code ?? e.message)}) while connecting to upstream`, NEXT_ERROR, 502)
   s.once('connect', ok)
-  s.once('error', (e: NodeJS.ErrnoException) => fail(`connect() failed (${e.code === 'ECONNREFUSED' ? '111: Connection refused' : (e.code ?? e.message)}) while connecting to upstream`, NEXT_ERROR, 502))
+  s.once('error', failed)
 }
 
 function send(c: GrpcResponder, req: Request, pass: GrpcPass, sel: PeerSelection, peer: Peer, s: ClientHttp2Session, start: number, connectMs: number): void {
