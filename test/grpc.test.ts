@@ -2,12 +2,15 @@
  * grpc_pass with a real gRPC server and client (@grpc/grpc-js) on both sides of dyups: unary, server-streaming,
  * client-streaming and bidirectional calls, status codes and trailers, deadlines, a group replaced through the
  * interface while a stream is in flight (it finishes on the old server, new calls go to the new one), and the next
- * server after a refused connect.
+ * server after a refused connect; grpcs:// with the backend's certificate checked.
  */
 import assert from 'node:assert/strict'
 import test, { type TestContext } from 'node:test'
 import * as grpc from '@grpc/grpc-js'
-import { canConnect, freePorts, startDyups, tempPrefix, waitFor, writeConf, request } from './helpers.js'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { copyTestCertificates, testCertificates } from '../src/proxy/testing.js'
+import { canConnect, freePorts, readText, startDyups, tempPrefix, waitFor, writeConf, request } from './helpers.js'
 
 const id = (b: Buffer): Buffer => b
 const METHODS = {
@@ -24,7 +27,7 @@ const SERVICE: grpc.ServiceDefinition = Object.fromEntries(Object.entries(METHOD
 const Client = grpc.makeGenericClientConstructor(SERVICE as never, 'Echo')
 
 /** A gRPC server answering with its name; `Server` streams sit until `release()` after their first message. */
-async function grpcServer(t: TestContext, name: string): Promise<{ port: number; release: () => void }> {
+async function grpcServer(t: TestContext, name: string, creds = grpc.ServerCredentials.createInsecure()): Promise<{ port: number; release: () => void }> {
   const server = new grpc.Server()
   let release = (): void => {}
   const gate = new Promise<void>((r) => (release = r))
@@ -52,7 +55,7 @@ async function grpcServer(t: TestContext, name: string): Promise<{ port: number;
     Fail: (_call: unknown, cb: grpc.sendUnaryData<Buffer>) => cb({ code: grpc.status.NOT_FOUND, details: 'nope' }),
     Slow: () => {},
   })
-  const port = await new Promise<number>((res, rej) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? rej(e) : res(p))))
+  const port = await new Promise<number>((res, rej) => server.bindAsync('127.0.0.1:0', creds, (e, p) => (e ? rej(e) : res(p))))
   t.after(() => {
     release()
     server.forceShutdown()
@@ -149,4 +152,42 @@ http {
   t.after(() => cf.close())
   for (let i = 0; i < 3; i++) assert.deepEqual(await unary(cf, 'Unary', 'f'), { err: null, value: 'A:f' })
   assert.ok(!(await canConnect(dead)))
+})
+
+test('grpc_pass grpcs://: TLS to the backend, its certificate checked (grpc_ssl_verify, grpc_ssl_name)', async (t) => {
+  const certs = testCertificates()
+  const creds = grpc.ServerCredentials.createSsl(null, [{
+    private_key: readFileSync(join(certs, 'backend.key')),
+    cert_chain: readFileSync(join(certs, 'backend.pem')),
+  }], false)
+  const s = await grpcServer(t, 'S', creds)
+  const [good, bad] = (await freePorts(2)) as [number, number]
+  const prefix = tempPrefix(t)
+  copyTestCertificates(join(prefix, 'conf'))
+  writeConf(prefix, 'conf/nginx.conf', `error_log logs/error.log info;
+events {}
+http {
+    access_log off;
+    upstream gs { server 127.0.0.1:${s.port}; }
+    grpc_ssl_verify on;
+    grpc_ssl_trusted_certificate ca.pem;
+    server {
+        listen 127.0.0.1:${good} http2;
+        location / { grpc_pass grpcs://gs; grpc_ssl_name backend.test; }
+    }
+    server {
+        listen 127.0.0.1:${bad} http2;
+        location / { grpc_pass grpcs://gs; grpc_ssl_name other.test; }
+    }
+}
+`)
+  await startDyups(t, prefix, [good, bad], ['-g', 'daemon off;'])
+  const c = new Client(`127.0.0.1:${good}`, grpc.credentials.createInsecure()) as unknown as AnyClient
+  t.after(() => c.close())
+  assert.deepEqual(await unary(c, 'Unary', 'tls'), { err: null, value: 'S:tls' })
+  const cb = new Client(`127.0.0.1:${bad}`, grpc.credentials.createInsecure()) as unknown as AnyClient
+  t.after(() => cb.close())
+  const r = await unary(cb, 'Unary', 'tls')
+  assert.equal(r.err?.code, grpc.status.UNAVAILABLE)
+  assert.ok(await waitFor(() => readText(join(prefix, 'logs/error.log')).includes('upstream SSL certificate does not match "other.test" while SSL handshaking to upstream')))
 })

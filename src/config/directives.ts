@@ -768,11 +768,10 @@ export const DIRECTIVES: readonly DirectiveSpec[] = [
 
   // gRPC (ngx_http_grpc_module): plain HTTP/2 to the backends
   spec('grpc_pass', LI, 1, {
-    docs: '`grpc://GROUP|ADDR`: the request, from an HTTP/2 client, goes to the backend over HTTP/2 (connections kept and shared); `grpcs://` is not supported yet.',
+    docs: '`grpc://GROUP|ADDR` or `grpcs://` (TLS): the request, from an HTTP/2 client, goes to the backend over HTTP/2 (connections kept and shared).',
     validate: (d) => {
       const u = d.args[0]!
-      if (/^grpcs:\/\//i.test(u)) throw configError(d, '"grpcs://" in "grpc_pass" is not supported by dyups')
-      if (!/^(grpc:\/\/)?[^/]+$/i.test(u)) throw configError(d, `invalid host in upstream "${u}"`)
+      if (!/^(grpcs?:\/\/)?[^/]+$/i.test(u)) throw configError(d, `invalid host in upstream "${u}"`)
     },
   }),
   spec('grpc_set_header', HSL, 2, { docs: 'A header sent to the gRPC backend; an empty value leaves it out.' }),
@@ -790,6 +789,15 @@ export const DIRECTIVES: readonly DirectiveSpec[] = [
   spec('grpc_pass_header', HSL, 1, { docs: 'Accepted; dyups hides no header by default but `grpc_hide_header`\'s.' }),
   size('grpc_buffer_size', HSL, { default: '4k|8k', docs: 'Accepted; HTTP/2 flow control bounds what is buffered.', noop: true }),
   flag('grpc_socket_keepalive', HSL, { default: 'off', docs: 'Accepted.', noop: true }),
+  flag('grpc_ssl_verify', HSL, { default: 'off', docs: 'Check a `grpcs://` backend\'s certificate chain and name.' }),
+  str('grpc_ssl_trusted_certificate', HSL, { docs: 'CA certificates (PEM) for `grpc_ssl_verify`.' }),
+  str('grpc_ssl_name', HSL, { default: 'host from grpc_pass', docs: 'The name checked (and sent with `grpc_ssl_server_name on`).' }),
+  flag('grpc_ssl_server_name', HSL, { default: 'off', docs: 'Send SNI to `grpcs://` backends.' }),
+  str('grpc_ssl_certificate', HSL, { docs: 'Client certificate (PEM) shown to `grpcs://` backends.' }),
+  str('grpc_ssl_certificate_key', HSL, { docs: 'Key (PEM) of `grpc_ssl_certificate`.' }),
+  someOf('grpc_ssl_protocols', HSL, ['sslv2', 'sslv3', 'tlsv1', 'tlsv1.1', 'tlsv1.2', 'tlsv1.3'], { unique: true, default: 'TLSv1.2 TLSv1.3', docs: 'TLS versions offered to `grpcs://` backends.' }),
+  str('grpc_ssl_ciphers', HSL, { default: 'DEFAULT', docs: 'OpenSSL cipher list for `grpcs://` backends.' }),
+  num('grpc_ssl_verify_depth', HSL, { default: '1', docs: 'Depth of the backend\'s chain with `grpc_ssl_verify`.' }),
 
   // gzip
   flag('gzip', HSLI, { default: 'off', docs: 'Compress responses.' }),

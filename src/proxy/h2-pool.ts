@@ -3,24 +3,35 @@
  * and kept while they live: a connection that closes, fails or receives GOAWAY is forgotten, the next request opens
  * another.
  */
-import { connect, type ClientHttp2Session } from 'node:http2'
+import { connect, type ClientHttp2Session, type SecureClientSessionOptions } from 'node:http2'
+import type { UpstreamTls } from './tls.js'
 
 export class H2Pool {
   private readonly byAddr = new Map<string, ClientHttp2Session>()
 
-  /** The connection to `addr` (`host:port`), opened now if there is none. */
-  get(addr: string): ClientHttp2Session {
-    const have = this.byAddr.get(addr)
+  /**
+   * The connection to `addr` (`host:port`), opened now if there is none; over TLS with `tls` (grpcs://), `name`
+   * being the name sent (SNI) and checked — connections differ by both.
+   */
+  get(addr: string, tls: UpstreamTls | null = null, name = ''): ClientHttp2Session {
+    const key = tls === null ? addr : tls.poolKey(addr, name)
+    const have = this.byAddr.get(key)
     if (have !== undefined && !have.closed && !have.destroyed) return have
     const host = addr.startsWith('[') ? addr.slice(0, addr.indexOf(']') + 1) : addr.slice(0, addr.lastIndexOf(':'))
-    const s = connect(`http://${host}:${addr.slice(addr.lastIndexOf(':') + 1)}`)
+    const port = addr.slice(addr.lastIndexOf(':') + 1)
+    let s: ClientHttp2Session
+    if (tls === null) s = connect(`http://${host}:${port}`)
+    else {
+      const o: SecureClientSessionOptions = { ...tls.connectOptions(name, undefined), ALPNProtocols: ['h2'] }
+      s = connect(`https://${host}:${port}`, o)
+    }
     const forget = (): void => {
-      if (this.byAddr.get(addr) === s) this.byAddr.delete(addr)
+      if (this.byAddr.get(key) === s) this.byAddr.delete(key)
     }
     s.on('error', forget)
     s.on('close', forget)
     s.on('goaway', forget)
-    this.byAddr.set(addr, s)
+    this.byAddr.set(key, s)
     return s
   }
 

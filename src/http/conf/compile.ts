@@ -107,6 +107,8 @@ interface Inherited {
   /** grpc_set_header, grpc_hide_header and the grpc_* timeouts and retries */
   grpcHeaders: Directive[]
   grpcHide: Set<string>
+  /** grpc_ssl_* in force, by name */
+  grpcSsl: readonly Directive[]
   grpc: { connectTimeout: number; readTimeout: number; nextUpstream: number; nextTries: number; intercept: boolean }
 }
 
@@ -138,7 +140,7 @@ export function compileHttp(src: HttpSource): HttpConfig {
       errorPages: null, recursiveErrorPages: false, interceptErrors: false, redirects: null, gzip: GZIP_DEFAULT,
       files: staticDefaults(src.prefix, vars),
       h2ChunkSize: 8 * 1024, h2MaxStreams: 128, h2Preread: 64 * 1024, headerBuffers: 4 * 8 * 1024,
-      grpcHeaders: [], grpcHide: new Set(), grpc: { connectTimeout: 60_000, readTimeout: 60_000, nextUpstream: NEXT_ERROR | NEXT_TIMEOUT, nextTries: 0, intercept: false },
+      grpcHeaders: [], grpcHide: new Set(), grpcSsl: [], grpc: { connectTimeout: 60_000, readTimeout: 60_000, nextUpstream: NEXT_ERROR | NEXT_TIMEOUT, nextTries: 0, intercept: false },
     },
     block,
     vars,
@@ -238,6 +240,8 @@ function level(parent: Inherited, block: readonly Directive[], vars: Variables, 
   if (adds.length > 0) {
     i.addHeaders = adds.map((d) => ({ name: d.args[0]!, value: vars.compile(d.args[1]!, at(d)), always: d.args[2] === 'always' }))
   }
+  const gssl = block.filter((d) => d.name.startsWith('grpc_ssl_'))
+  if (gssl.length > 0) i.grpcSsl = [...i.grpcSsl.filter((p) => !gssl.some((d) => d.name === p.name)), ...gssl]
   const gh = block.filter((d) => d.name === 'grpc_set_header')
   if (gh.length > 0) i.grpcHeaders = gh
   const ghide = block.filter((d) => d.name === 'grpc_hide_header')
@@ -384,8 +388,21 @@ function handlerOf(i: Inherited, block: readonly Directive[], vars: Variables, l
 }
 
 function grpcPass(i: Inherited, d: Directive, vars: Variables): GrpcPass {
-  const host = d.args[0]!.replace(/^grpc:\/\//i, '')
+  const tlsOn = /^grpcs:\/\//i.test(d.args[0]!)
+  const host = d.args[0]!.replace(/^grpcs?:\/\//i, '')
+  let tls = null
+  if (tlsOn) {
+    // The same settings as proxy_ssl_*, under their grpc_ names (ngx_http_grpc_module's own copy of them).
+    const as = i.grpcSsl.map((x) => ({ ...x, name: x.name.replace(/^grpc_ssl_/, 'proxy_ssl_') }))
+    try {
+      tls = i.proxyTls.build(as, vars)
+    } catch (e) {
+      if (e instanceof DyupsError) throw new DyupsError(e.code, e.message.replaceAll('proxy_ssl_', 'grpc_ssl_'), e.at ?? at(d))
+      throw e
+    }
+  }
   return {
+    tls,
     host,
     headers: i.grpcHeaders.map((h) => ({ name: h.args[0]!.toLowerCase(), value: vars.compile(h.args[1] ?? '', at(h)) })),
     connectTimeout: i.grpc.connectTimeout,

@@ -62,6 +62,8 @@ export interface GrpcPass {
   /** grpc_hide_header, lowercased. */
   hide: ReadonlySet<string>
   interceptErrors: boolean
+  /** `grpcs://`: the grpc_ssl_* settings; null for `grpc://`. */
+  tls: ProxyTls | null
 }
 
 export type Handler =

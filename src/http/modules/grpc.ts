@@ -8,7 +8,8 @@
 import { constants, type ClientHttp2Session } from 'node:http2'
 import { createBalancer, type Balancer, type Peer, type PeerSelection } from '../../balancer/index.js'
 import { log } from '../../log.js'
-import { NEXT_ERROR, NEXT_TIMEOUT } from '../../proxy/index.js'
+import { NEXT_ERROR, NEXT_TIMEOUT, sslName } from '../../proxy/index.js'
+import type { TLSSocket } from 'node:tls'
 import { parseCommands } from '../../upstream/index.js'
 import type { GrpcPass } from '../conf/types.js'
 import type { GrpcResponder, Services } from '../lib/context.js'
@@ -59,7 +60,10 @@ function next(w: Services, c: GrpcResponder, req: Request, pass: GrpcPass, sel: 
   }
   const addr = peer.server.addr
   const start = Date.now()
-  const s = w.h2pool.get(addr)
+  const tls = pass.tls
+  // grpc_ssl_name, else the host of grpc_pass (nginx's default), without its port.
+  const name = tls === null ? '' : sslName(tls.name === null ? pass.host : tls.name.eval(req))
+  const s = w.h2pool.get(addr, tls?.tls ?? null, name)
   if (!s.connecting) return send(c, req, pass, sel, peer, s, start, 0)
   // One connect per attempt: its failure or timeout moves on to the next server.
   let settled = false
@@ -71,7 +75,7 @@ function next(w: Services, c: GrpcResponder, req: Request, pass: GrpcPass, sel: 
     s.removeListener('connect', ok)
     s.removeListener('error', failed)
     s.destroy()
-    log('error', `${what}${requestContext(req, `grpc://${addr}`)}`)
+    log('error', `${what}${requestContext(req, `${tls === null ? 'grpc' : 'grpcs'}://${addr}`)}`)
     sel.done(peer, false)
     c.attempt(addr, status, -1, Date.now() - start)
     if ((pass.nextUpstream & bit) !== 0 && sel.tries > 0) return next(w, c, req, pass, sel, tries + 1)
@@ -79,6 +83,9 @@ function next(w: Services, c: GrpcResponder, req: Request, pass: GrpcPass, sel: 
   }
   const ok = (): void => {
     if (settled) return
+    // grpc_ssl_verify: the chain and the name, once per connection, before any call goes on it.
+    const why = tls === null ? null : tls.tls.checkPeer(s.socket as TLSSocket, name)
+    if (why !== null) return fail(`${why} while SSL handshaking to upstream`, NEXT_ERROR, 502)
     settled = true
     clearTimeout(timer)
     s.removeListener('error', failed)
@@ -95,7 +102,7 @@ function send(c: GrpcResponder, req: Request, pass: GrpcPass, sel: PeerSelection
   const path = req.rewritten ? escapeUri(req.uri) + (req.args === '' ? '' : `?${req.args}`) : req.requestUri
   const set = new Map<string, string>()
   for (const h of pass.headers) set.set(h.name, h.value.eval(req))
-  const fields: string[] = [':method', req.method, ':scheme', 'http', ':path', path, ':authority', req.head.get('host') ?? pass.host]
+  const fields: string[] = [':method', req.method, ':scheme', pass.tls === null ? 'http' : 'https', ':path', path, ':authority', req.head.get('host') ?? pass.host]
   const f = side.fields
   for (let i = 0; i < f.length; i += 2) {
     const n = f[i]!
