@@ -8,9 +8,11 @@ import assert from 'node:assert/strict'
 import test, { type TestContext } from 'node:test'
 import * as grpc from '@grpc/grpc-js'
 import { readFileSync } from 'node:fs'
+import { createServer as createH2Server } from 'node:http2'
 import { join } from 'node:path'
 import { copyTestCertificates, testCertificates } from '../src/proxy/testing.js'
 import { canConnect, freePorts, readText, startDyups, tempPrefix, waitFor, writeConf, request } from './helpers.js'
+import { h2request, h2session } from './h2-client.js'
 
 const id = (b: Buffer): Buffer => b
 const METHODS = {
@@ -190,4 +192,41 @@ http {
   const r = await unary(cb, 'Unary', 'tls')
   assert.equal(r.err?.code, grpc.status.UNAVAILABLE)
   assert.ok(await waitFor(() => readText(join(prefix, 'logs/error.log')).includes('upstream SSL certificate does not match "other.test" while SSL handshaking to upstream')))
+})
+
+test('grpc_intercept_errors: an HTTP error status from the backend goes to error_page; off, it passes as it is', async (t) => {
+  const back = createH2Server((_req, res) => {
+    res.writeHead(503, { 'content-type': 'text/plain' })
+    res.end('backend busy\n')
+  })
+  await new Promise<void>((r) => back.listen(0, '127.0.0.1', () => r()))
+  t.after(() => back.close())
+  const [on, off] = (await freePorts(2)) as [number, number]
+  const prefix = tempPrefix(t)
+  writeConf(prefix, 'conf/nginx.conf', `events {}
+http {
+    access_log off;
+    upstream b { server 127.0.0.1:${(back.address() as { port: number }).port}; }
+    server {
+        listen 127.0.0.1:${on} http2;
+        error_page 503 /busy;
+        location = /busy { return 503 "page from dyups\n"; }
+        location / { grpc_pass grpc://b; grpc_intercept_errors on; }
+    }
+    server {
+        listen 127.0.0.1:${off} http2;
+        error_page 503 /busy;
+        location = /busy { return 503 "page from dyups\n"; }
+        location / { grpc_pass grpc://b; }
+    }
+}
+`)
+  await startDyups(t, prefix, [on, off], ['-g', 'daemon off;'])
+  for (const [port, body] of [[on, 'page from dyups\n'], [off, 'backend busy\n']] as const) {
+    const s = await h2session(port)
+    const r = await h2request(s, { ':method': 'POST', ':path': '/x.Y/Z', 'content-type': 'application/grpc' }, Buffer.alloc(5))
+    s.close()
+    assert.equal(r.status, 503)
+    assert.equal(r.body.toString(), body)
+  }
 })

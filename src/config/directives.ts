@@ -784,7 +784,7 @@ export const DIRECTIVES: readonly DirectiveSpec[] = [
     docs: 'When a gRPC request goes to the next server: dyups retries a server it could not connect to (`error`, `timeout`), before anything is sent.',
   }),
   num('grpc_next_upstream_tries', HSL, { default: '0', docs: 'Servers tried at most (0: every one).' }),
-  flag('grpc_intercept_errors', HSL, { default: 'off', docs: 'Accepted; a gRPC backend\'s answer always passes as it is (not applied yet).', noop: true }),
+  flag('grpc_intercept_errors', HSL, { default: 'off', docs: 'A gRPC backend\'s answer of 300 or more that the location has an `error_page` for is replaced by it.' }),
   spec('grpc_hide_header', HSL, 1, { docs: 'A backend header not passed to the client.' }),
   spec('grpc_pass_header', HSL, 1, { docs: 'Accepted; dyups hides no header by default but `grpc_hide_header`\'s.' }),
   size('grpc_buffer_size', HSL, { default: '4k|8k', docs: 'Accepted; HTTP/2 flow control bounds what is buffered.', noop: true }),

@@ -683,7 +683,7 @@ export class H2Stream implements PhaseHost, ContentResponder, Downstream, Client
     return raw.slice(i)
   }
 
-  relay(up: ClientHttp2Stream, hide: ReadonlySet<string>, readTimeout: number, done: (o: GrpcOutcome) => void): boolean {
+  relay(up: ClientHttp2Stream, hide: ReadonlySet<string>, readTimeout: number, intercept: boolean, done: (o: GrpcOutcome) => void): boolean {
     if (this.gone) return false
     const s = this.stream
     const req = this.req!
@@ -717,6 +717,14 @@ export class H2Stream implements PhaseHost, ContentResponder, Downstream, Client
     let trailers: readonly string[] | null = null
     up.on('response', (h: IncomingHttpHeaders, flags: number, raw: string[]) => {
       status = Number(h[':status'])
+      const pages = req.loc?.errorPages ?? null
+      if (intercept && status >= 300 && pages !== null && pages.find(status) !== null) {
+        // grpc_intercept_errors: the location's error_page answers instead; the backend's stream is dropped.
+        report(true)
+        up.close(constants.NGHTTP2_CANCEL)
+        if (this.body === BODY_READING) this.body = BODY_DROPPING
+        return this.finishLocal(status)
+      }
       req.status = status
       const tokens = req.loc?.serverTokens !== false ? `dyups/${VERSION}` : 'dyups'
       const list: string[] = [':status', String(status), 'server', tokens, 'date', httpDate(req.answerTime())]

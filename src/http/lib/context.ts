@@ -60,9 +60,10 @@ export interface GrpcOutcome {
 export interface GrpcSide {
   /**
    * Relays the request body into `up` and `up`'s answer — head, DATA, trailers — back, with flow control both
-   * ways; `done` once it is over. Returns false if the client is gone already.
+   * ways; `done` once it is over. `intercept` (grpc_intercept_errors): an answer of 300 or more that the location
+   * has an error_page for is replaced by it. Returns false if the client is gone already.
    */
-  relay(up: ClientHttp2Stream, hide: ReadonlySet<string>, readTimeout: number, done: (o: GrpcOutcome) => void): boolean
+  relay(up: ClientHttp2Stream, hide: ReadonlySet<string>, readTimeout: number, intercept: boolean, done: (o: GrpcOutcome) => void): boolean
   /** The request's headers as the client sent them, `[name, value, …]` (lowercase names, pseudo-headers out). */
   readonly fields: readonly string[]
 }

@@ -121,7 +121,7 @@ function send(c: GrpcResponder, req: Request, pass: GrpcPass, sel: PeerSelection
     c.attempt(peer.server.addr, 502, connectMs, Date.now() - start)
     return c.finishLocal(502)
   }
-  const relayed = side.relay(up, pass.hide, pass.readTimeout, (o) => {
+  const relayed = side.relay(up, pass.hide, pass.readTimeout, pass.interceptErrors, (o) => {
     sel.done(peer, o.ok)
     c.attempt(peer.server.addr, o.status, connectMs, Date.now() - start)
     if (!o.ok) log('error', `upstream prematurely closed stream while reading upstream${requestContext(req, `grpc://${peer.server.addr}`)}`)
