@@ -1,10 +1,13 @@
 /**
  * HTTP/2 connections to gRPC backends, one per server address, shared by every request to it (streams multiplex)
- * and kept while they live: a connection that closes, fails or receives GOAWAY is forgotten, the next request opens
- * another.
+ * and kept while they live: a connection that closes, fails, receives GOAWAY or stays idle for 60 s is forgotten,
+ * the next request opens another.
  */
 import { connect, type ClientHttp2Session, type SecureClientSessionOptions } from 'node:http2'
 import type { UpstreamTls } from './tls.js'
+
+/** nginx's default upstream keepalive_timeout. */
+const IDLE_TIMEOUT = 60_000
 
 export class H2Pool {
   private readonly byAddr = new Map<string, ClientHttp2Session>()
@@ -31,6 +34,8 @@ export class H2Pool {
     s.on('error', forget)
     s.on('close', forget)
     s.on('goaway', forget)
+    // An idle connection is closed after nginx's upstream keepalive_timeout (60 s); the next call opens another.
+    s.setTimeout(IDLE_TIMEOUT, () => s.close())
     this.byAddr.set(key, s)
     return s
   }
