@@ -14,6 +14,8 @@ export interface ProxyConf {
   upstreams: string
   /** dyups only: `dyups_upstream_conf conf/upstream.conf;` (the persistence file is the included file) */
   persist?: boolean
+  /** a second listener, `listen … http2` (h2c), on the same server */
+  h2?: boolean
 }
 
 /** An `upstream NAME { server ...; keepalive N; }` block on one line per directive. */
@@ -30,7 +32,7 @@ export function commands(servers: readonly string[], keepalive = 0): string {
 }
 
 /** nginx.conf for a proxy listening on `port`, with the dyups interface on `ifPort` when given. */
-export function proxyConf(c: ProxyConf, port: number, ifPort: number | null): string {
+export function proxyConf(c: ProxyConf, port: number, ifPort: number | null, h2Port: number | null = null): string {
   const target = c.routing === 'host' ? 'http://$host' : 'http://bench'
   const iface = ifPort === null ? '' : `
     server {
@@ -51,11 +53,11 @@ events {
 http {
     access_log off;
     client_max_body_size 2m;
-${ifPort !== null && c.persist ? '    dyups_upstream_conf conf/upstream.conf;\n' : ''}    include upstream.conf;
+${ifPort !== null && c.persist ? '    dyups_upstream_conf conf/upstream.conf;\n' : ''}${h2Port !== null ? '    keepalive_requests 100000000;\n' : ''}    include upstream.conf;
 
     server {
         listen 127.0.0.1:${port};
-        location / {
+${h2Port !== null ? `        listen 127.0.0.1:${h2Port} http2;\n` : ''}        location / {
             proxy_pass ${target};
             proxy_http_version 1.1;
             proxy_set_header Connection "";

@@ -32,6 +32,8 @@ export interface Proxy {
   port: number
   /** the dyups interface, null for nginx */
   ifPort: number | null
+  /** the `listen … http2` port when the configuration asks for one, else null */
+  h2Port: number | null
   prefix: string
   /** from spawn until the listener answered HTTP, ms */
   startMs: number
@@ -59,7 +61,8 @@ export async function startProxy(c: Contender, conf: ProxyConf, root: string, ti
   chmodSync(prefix, 0o755)
   const port = await freePort()
   const ifPort = c.kind === 'dyups' ? await freePort() : null
-  writeFileSync(join(prefix, 'conf', 'nginx.conf'), proxyConf(conf, port, ifPort))
+  const h2Port = conf.h2 === true ? await freePort() : null
+  writeFileSync(join(prefix, 'conf', 'nginx.conf'), proxyConf(conf, port, ifPort, h2Port))
   writeFileSync(join(prefix, 'conf', 'upstream.conf'), conf.upstreams)
   const flags = ['-p', `${prefix}/`, '-c', 'conf/nginx.conf']
   if (c.kind !== 'relay') flags.push('-g', 'daemon off;')
@@ -96,7 +99,7 @@ export async function startProxy(c: Contender, conf: ProxyConf, root: string, ti
       `  command: ${[...argv, ...flags].join(' ')}\n${output.trim()}\n${logTail(prefix)}`.trimEnd())
   }
   const startMs = performance.now() - t0
-  return { label: c.label, kind: c.kind, pid, port, ifPort, prefix, startMs, stop: () => stopTracked(pid, stopSignal, grace) }
+  return { label: c.label, kind: c.kind, pid, port, ifPort, h2Port, prefix, startMs, stop: () => stopTracked(pid, stopSignal, grace) }
 }
 
 /**

@@ -6,6 +6,8 @@ import { delimiter, join } from 'node:path'
 export interface Tools {
   nginx: string
   wrk: string
+  /** nghttp2's h2load, for the HTTP/2 scenario; null when missing (that scenario is then skipped) */
+  h2load: string | null
   nginxVersion: string
   wrkVersion: string
 }
@@ -42,5 +44,5 @@ export function findTools(): Tools {
   }
   const nv = /nginx\/(\S+)/.exec(versionOf(nginx, '-v'))?.[1] ?? 'unknown'
   const wv = /^wrk (\S+)/m.exec(versionOf(wrk, '-v'))?.[1] ?? 'unknown'
-  return { nginx, wrk, nginxVersion: nv, wrkVersion: wv }
+  return { nginx, wrk, h2load: which('h2load', ['/usr/bin', '/usr/local/bin']), nginxVersion: nv, wrkVersion: wv }
 }

@@ -7,5 +7,6 @@ import { updates } from './updates.js'
 import { scale } from './scale.js'
 import { churn } from './churn.js'
 import { disturb } from './disturb.js'
+import { h2 } from './h2.js'
 
-export const scenarios: readonly Scenario[] = [small, bodies, propagation, updates, scale, churn, disturb]
+export const scenarios: readonly Scenario[] = [small, bodies, h2, propagation, updates, scale, churn, disturb]

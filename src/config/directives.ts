@@ -125,6 +125,15 @@ function checkTempPath(d: Directive): void {
   }
 }
 
+/** nginx 1.19.7 made these obsolete: each is accepted with a warning naming the directive whose value applies. */
+export const OBSOLETE_HTTP2: readonly (readonly [string, string])[] = [
+  ['http2_recv_timeout', 'client_header_timeout'],
+  ['http2_idle_timeout', 'keepalive_timeout'],
+  ['http2_max_field_size', 'large_client_header_buffers'],
+  ['http2_max_header_size', 'large_client_header_buffers'],
+  ['http2_max_requests', 'keepalive_requests'],
+]
+
 // ---- value checks of single directives -------------------------------------------------------------------------
 
 const LOG_LEVELS = ['emerg', 'alert', 'crit', 'error', 'warn', 'notice', 'info', 'debug']
@@ -784,6 +793,85 @@ export const DIRECTIVES: readonly DirectiveSpec[] = [
     docs: 'Ask for a client certificate: `on` requires a valid one (else 400), `optional` checks one if sent, `optional_no_ca` does not check it.',
   }),
   spec('ssl_client_certificate', HS, 1, { docs: 'CA certificates (PEM) that client certificates are verified against; their names are sent to clients.' }),
+
+  // HTTP/2 (ngx_http_v2_module as nginx 1.22 has it, plus the server-level `http2` switch of Tengine and nginx 1.25.1)
+  flag('http2', HS, { default: 'off', docs: 'HTTP/2 for the server: ALPN `h2` on its `ssl` addresses; on a plain address whose default server has it, the HTTP/2 preface is told from HTTP/1.x by its first bytes.' }),
+  num('http2_max_concurrent_streams', HS, { default: '128', docs: 'Streams one HTTP/2 connection may have open at once (SETTINGS_MAX_CONCURRENT_STREAMS).' }),
+  size('http2_chunk_size', HSL, {
+    default: '8k',
+    docs: 'Largest DATA frame sent: response bodies are written in pieces of at most this size.',
+    validate: (d) => {
+      const v = parseSize(d.args[0])
+      if (v === null) throw invalidValue(d)
+      if (v === 0) throw configError(d, 'the http2 chunk size cannot be zero')
+    },
+  }),
+  size('http2_body_preread_size', HS, {
+    default: '64k',
+    docs: 'Request body bytes a client may send on a stream before they are read (SETTINGS_INITIAL_WINDOW_SIZE).',
+    validate: (d) => {
+      const v = parseSize(d.args[0])
+      if (v === null) throw invalidValue(d)
+      if (v > 2147483647) throw configError(d, 'the maximum body preread buffer size is 2147483647')
+    },
+  }),
+  size('http2_recv_buffer_size', HTTP, {
+    default: '256k',
+    docs: 'Accepted; nghttp2 reads into its own buffers.',
+    noop: true,
+    validate: (d) => {
+      const v = parseSize(d.args[0])
+      if (v === null) throw invalidValue(d)
+      if (v <= 2 * 16384) throw configError(d, `"${d.name}" directive value is too small`)
+    },
+  }),
+  spec('http2_push', HSL, 1, { unique: false, default: 'off', docs: '`off`; server push is not supported (nginx 1.25.1 dropped it too): anything else is ignored with a warning.' }),
+  flag('http2_push_preload', HSL, { default: 'off', docs: 'Ignored with a warning unless `off`: server push is not supported.' }),
+  num('http2_max_concurrent_pushes', HS, { default: '10', docs: 'Ignored with a warning: server push is not supported.' }),
+  num('http2_streams_index_size', HS, {
+    default: '32',
+    docs: 'Accepted; nothing to size.',
+    noop: true,
+    validate: (d) => {
+      const v = parseNumber(d.args[0])
+      if (v === null) throw configError(d, `"${d.name}" directive invalid number`)
+      if ((v & (v - 1)) !== 0) throw configError(d, `"${d.name}" directive must be a power of two`)
+    },
+  }),
+  ...OBSOLETE_HTTP2.map(([name, instead]) => spec(name, HS, 1, { docs: `Obsolete in nginx 1.19.7: accepted with nginx's warning; \`${instead}\` applies.` })),
+
+  // gRPC (ngx_http_grpc_module): plain HTTP/2 to the backends
+  spec('grpc_pass', LI, 1, {
+    docs: '`grpc://GROUP|ADDR` or `grpcs://` (TLS): the request, from an HTTP/2 client, goes to the backend over HTTP/2 (connections kept and shared).',
+    validate: (d) => {
+      const u = d.args[0]!
+      if (!/^(grpcs?:\/\/)?[^/]+$/i.test(u)) throw configError(d, `invalid host in upstream "${u}"`)
+    },
+  }),
+  spec('grpc_set_header', HSL, 2, { docs: 'A header sent to the gRPC backend; an empty value leaves it out.' }),
+  msec('grpc_connect_timeout', HSL, { default: '60s', docs: 'Connecting to a gRPC backend.' }),
+  msec('grpc_read_timeout', HSL, { default: '60s', docs: 'Between two reads from a gRPC backend (the response head included).' }),
+  msec('grpc_send_timeout', HSL, { default: '60s', docs: 'Accepted; request bodies stream with HTTP/2 flow control.' }),
+  someOf('grpc_next_upstream', HSL, ['error', 'timeout', 'invalid_header', 'http_500', 'http_502', 'http_503', 'http_504', 'http_403', 'http_404', 'http_429', 'non_idempotent', 'off'], {
+    unique: true,
+    default: 'error timeout',
+    docs: 'When a gRPC request goes to the next server: dyups retries a server it could not connect to (`error`, `timeout`), before anything is sent.',
+  }),
+  num('grpc_next_upstream_tries', HSL, { default: '0', docs: 'Servers tried at most (0: every one).' }),
+  flag('grpc_intercept_errors', HSL, { default: 'off', docs: 'A gRPC backend\'s answer of 300 or more that the location has an `error_page` for is replaced by it.' }),
+  spec('grpc_hide_header', HSL, 1, { docs: 'A backend header not passed to the client.' }),
+  spec('grpc_pass_header', HSL, 1, { docs: 'Accepted; dyups hides no header by default but `grpc_hide_header`\'s.' }),
+  size('grpc_buffer_size', HSL, { default: '4k|8k', docs: 'Accepted; HTTP/2 flow control bounds what is buffered.', noop: true }),
+  flag('grpc_socket_keepalive', HSL, { default: 'off', docs: 'Accepted.', noop: true }),
+  flag('grpc_ssl_verify', HSL, { default: 'off', docs: 'Check a `grpcs://` backend\'s certificate chain and name.' }),
+  str('grpc_ssl_trusted_certificate', HSL, { docs: 'CA certificates (PEM) for `grpc_ssl_verify`.' }),
+  str('grpc_ssl_name', HSL, { default: 'host from grpc_pass', docs: 'The name checked (and sent with `grpc_ssl_server_name on`).' }),
+  flag('grpc_ssl_server_name', HSL, { default: 'off', docs: 'Send SNI to `grpcs://` backends.' }),
+  str('grpc_ssl_certificate', HSL, { docs: 'Client certificate (PEM) shown to `grpcs://` backends.' }),
+  str('grpc_ssl_certificate_key', HSL, { docs: 'Key (PEM) of `grpc_ssl_certificate`.' }),
+  someOf('grpc_ssl_protocols', HSL, ['sslv2', 'sslv3', 'tlsv1', 'tlsv1.1', 'tlsv1.2', 'tlsv1.3'], { unique: true, default: 'TLSv1.2 TLSv1.3', docs: 'TLS versions offered to `grpcs://` backends.' }),
+  str('grpc_ssl_ciphers', HSL, { default: 'DEFAULT', docs: 'OpenSSL cipher list for `grpcs://` backends.' }),
+  num('grpc_ssl_verify_depth', HSL, { default: '1', docs: 'Depth of the backend\'s chain with `grpc_ssl_verify`.' }),
 
   // gzip
   flag('gzip', HSLI, { default: 'off', docs: 'Compress responses.' }),

@@ -33,7 +33,7 @@ export {
   type ExpiresSetting,
 } from './values.js'
 export { Registry, configError, posOf, type DirectiveSpec, type CheckContext } from './registry.js'
-export { DIRECTIVES, LIMIT_METHODS, defaultRegistry, locationInfo } from './directives.js'
+export { DIRECTIVES, LIMIT_METHODS, OBSOLETE_HTTP2, defaultRegistry, locationInfo } from './directives.js'
 export { UNSUPPORTED } from './unsupported.js'
 export { checkTree, type CheckOptions } from './check.js'
 export { parseAddress, isCidr, isInetAddr, isInet6Addr, type ParsedAddress, type ParseAddressOptions } from './addresses.js'

@@ -58,8 +58,15 @@ export const FRAME_CHUNK = 1
 /** A chunked body's framing is taken off (an HTTP/1.0 client reads it until the close, as nginx sends it). */
 export const FRAME_DECHUNK = 2
 
+/** Where a response goes: the client's socket, or an HTTP/2 stream's writer (the exchange writes nothing else). */
+export interface ClientOut {
+  write(data: Uint8Array | string, encoding?: BufferEncoding): boolean
+  cork(): void
+  uncork(): void
+}
+
 export interface Downstream {
-  readonly socket: Socket
+  readonly socket: ClientOut
   readonly method: string
   /**
    * The backend's response head is in: write the client head. Returns how to frame the body toward the client:

@@ -12,3 +12,4 @@ export {
   UpstreamTls, DEFAULT_CIPHERS, DEFAULT_PROTOCOLS, readCertificate, readKey, readTrusted, secureContext, sslErrorText,
   sslName, tlsVersions, type CertPair, type TlsVersions, type UpstreamTlsOptions,
 } from './tls.js'
+export { H2Pool } from './h2-pool.js'

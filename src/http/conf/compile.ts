@@ -21,7 +21,7 @@ import { limitMethods } from '../modules/limit-except.js'
 import { AccessLog, compileAccessLogs, defaultAccessLog, LogFiles, LogFormats, type AccessLogContext } from '../modules/access-log.js'
 import { dirname, resolve } from 'node:path'
 import { log } from '../../log.js'
-import type { AddHeader, Handler, HttpConfig, Listener, LocConf, ProxyPass, ServerConf } from './types.js'
+import type { AddHeader, GrpcPass, Handler, HttpConfig, Listener, LocConf, ProxyPass, ServerConf } from './types.js'
 import { compileRewrites } from '../modules/rewrite.js'
 import { ErrorPages } from './error-pages.js'
 import { GZIP_DEFAULT, gzipLevel, type GzipConf } from '../filters/gzip.js'
@@ -33,7 +33,8 @@ import { Variables, type Template } from '../lib/variables.js'
 import { buildVirtualHosts, type ListenInput, type ServerInput } from './vhosts.js'
 import { ScriptCompiler, type JsImport } from '../modules/script/index.js'
 import { ProxyTlsCompiler } from './proxy-tls.js'
-import { clientVerify, compileTls } from './tls.js'
+import { clientVerify, compileTls, sslListenKeys } from './tls.js'
+import { chunkSizeLevel, compileHttp2, http2Warnings, type H2Settings } from './http2.js'
 import { charsetOf } from '../filters/charset.js'
 import { expiresLevel } from '../filters/expires.js'
 import { compileTryFiles, staticDefaults, staticLevel, staticOfLocation, type StaticSettings } from './static.js'
@@ -116,6 +117,19 @@ interface Inherited {
   redirects: readonly Directive[] | 'off' | null
   gzip: GzipConf
   files: StaticSettings
+  /** http2_chunk_size */
+  h2ChunkSize: number
+  /** http2_max_concurrent_streams, http2_body_preread_size (server level) */
+  h2MaxStreams: number
+  h2Preread: number
+  /** large_client_header_buffers: number × size */
+  headerBuffers: number
+  /** grpc_set_header, grpc_hide_header and the grpc_* timeouts and retries */
+  grpcHeaders: Directive[]
+  grpcHide: Set<string>
+  /** grpc_ssl_* in force, by name */
+  grpcSsl: readonly Directive[]
+  grpc: { connectTimeout: number; readTimeout: number; nextUpstream: number; nextTries: number; intercept: boolean }
 }
 
 export function compileHttp(src: HttpSource): HttpConfig {
@@ -149,6 +163,8 @@ export function compileHttp(src: HttpSource): HttpConfig {
       proxySsl: [], proxyTls: new ProxyTlsCompiler(src.prefix, src.confFile),
       errorPages: null, recursiveErrorPages: false, interceptErrors: false, redirects: null, gzip: GZIP_DEFAULT,
       files: staticDefaults(src.prefix, vars),
+      h2ChunkSize: 8 * 1024, h2MaxStreams: 128, h2Preread: 64 * 1024, headerBuffers: 4 * 8 * 1024,
+      grpcHeaders: [], grpcHide: new Set(), grpcSsl: [], grpc: { connectTimeout: 60_000, readTimeout: 60_000, nextUpstream: NEXT_ERROR | NEXT_TIMEOUT, nextTries: 0, intercept: false },
     },
     block,
     vars,
@@ -166,7 +182,7 @@ export function compileHttp(src: HttpSource): HttpConfig {
     inputs.push({ directives: s.block ?? [], listens })
   }
   const vhosts = buildVirtualHosts(inputs)
-  const tls = compileTls(block, serverDirs.map((s, i) => ({ directive: s, listenKeys: inputs[i]!.listens.map((l) => l.key) })), vhosts, confDir)
+  const serverListens = serverDirs.map((s, i) => ({ directive: s, listenKeys: inputs[i]!.listens.map((l) => l.key) }))
   vars.declareCaptures(vhosts.captureNames)
 
   const servers: ServerConf[] = serverDirs.map((s, index) => {
@@ -200,8 +216,19 @@ export function compileHttp(src: HttpSource): HttpConfig {
       rewrites: serverRewrites,
       clientHeaderTimeout: inh.clientHeaderTimeout,
       verifyClient: clientVerify(block, sblock),
+      h2: {
+        maxConcurrentStreams: inh.h2MaxStreams,
+        bodyPreread: inh.h2Preread,
+        idleTimeout: inh.keepaliveTimeout,
+        maxRequests: inh.keepaliveRequests,
+        headerTimeout: inh.clientHeaderTimeout,
+        maxHeaderList: inh.headerBuffers,
+      } satisfies H2Settings,
     }
   })
+  const h2 = compileHttp2(block, serverListens, vhosts, sslListenKeys(serverListens), (i) => servers[i]!.h2)
+  const tls = compileTls(block, serverListens, vhosts, confDir, h2)
+  if (src.warn) http2Warnings([block], src.warn)
   vars.finish()
   if (src.warn) for (const w of openInterfaces(servers, inputs.map((i) => i.listens))) src.warn(w.message, w.at)
   const events = find(src.tree, 'events')?.block ?? []
@@ -209,6 +236,7 @@ export function compileHttp(src: HttpSource): HttpConfig {
     workerConnections: Number(find(events, 'worker_connections')?.args[0] ?? 512),
     listeners: bindPlan([...listeners.values()]),
     tls,
+    h2,
     servers,
     vhosts,
     errorPages: new ErrorPages(VERSION),
@@ -225,7 +253,7 @@ export function compileHttp(src: HttpSource): HttpConfig {
 
 /** Applies one level's directives over the inherited settings. */
 function level(parent: Inherited, block: readonly Directive[], vars: Variables, logCtx: AccessLogContext): Inherited {
-  const i: Inherited = { ...parent, proxy: { ...parent.proxy }, files: staticLevel(parent.files, block, vars) }
+  const i: Inherited = { ...parent, proxy: { ...parent.proxy }, grpc: { ...parent.grpc }, files: staticLevel(parent.files, block, vars) }
   const logs = compileAccessLogs(block, logCtx)
   if (logs !== undefined) i.logs = logs
   const own = compileAccess(block)
@@ -238,6 +266,7 @@ function level(parent: Inherited, block: readonly Directive[], vars: Variables, 
   i.redirects = levelRedirects(block) ?? i.redirects
   i.gzip = gzipLevel(i.gzip, block)
   i.expires = expiresLevel(i.expires, block)
+  i.h2ChunkSize = chunkSizeLevel(i.h2ChunkSize, block)
   const imports = block.filter((d) => d.name === 'js_import')
   if (imports.length > 0) i.jsImports = [...i.jsImports, ...imports.map((d) => i.scripts.import(d))]
   i.proxySsl = ProxyTlsCompiler.merge(i.proxySsl, block)
@@ -245,6 +274,12 @@ function level(parent: Inherited, block: readonly Directive[], vars: Variables, 
   if (adds.length > 0) {
     i.addHeaders = adds.map((d) => ({ name: d.args[0]!, value: vars.compile(d.args[1]!, at(d)), always: d.args[2] === 'always' }))
   }
+  const gssl = block.filter((d) => d.name.startsWith('grpc_ssl_'))
+  if (gssl.length > 0) i.grpcSsl = [...i.grpcSsl.filter((p) => !gssl.some((d) => d.name === p.name)), ...gssl]
+  const gh = block.filter((d) => d.name === 'grpc_set_header')
+  if (gh.length > 0) i.grpcHeaders = gh
+  const ghide = block.filter((d) => d.name === 'grpc_hide_header')
+  if (ghide.length > 0) i.grpcHide = new Set(ghide.map((d) => d.args[0]!.toLowerCase()))
   const headers = block.filter((d) => d.name === 'proxy_set_header')
   if (headers.length > 0) i.proxyHeaders = headers
   const hides = block.filter((d) => d.name === 'proxy_hide_header' || d.name === 'proxy_pass_header')
@@ -287,6 +322,9 @@ function level(parent: Inherited, block: readonly Directive[], vars: Variables, 
         if (d.args[1] !== undefined) i.keepaliveHeader = Math.floor((parseTime(d.args[1], 's') ?? 0) / 1000)
         break
       case 'keepalive_requests': i.keepaliveRequests = Number(a0); break
+      case 'http2_max_concurrent_streams': i.h2MaxStreams = Number(a0); break
+      case 'http2_body_preread_size': i.h2Preread = parseSize(a0) ?? i.h2Preread; break
+      case 'large_client_header_buffers': i.headerBuffers = Number(a0) * (parseSize(d.args[1] ?? '') ?? 8192); break
       case 'client_body_timeout': i.clientBodyTimeout = parseTime(a0, 'ms') ?? i.clientBodyTimeout; break
       case 'client_header_timeout': i.clientHeaderTimeout = parseTime(a0, 'ms') ?? i.clientHeaderTimeout; break
       case 'send_timeout': i.sendTimeout = parseTime(a0, 'ms') ?? i.sendTimeout; break
@@ -302,6 +340,16 @@ function level(parent: Inherited, block: readonly Directive[], vars: Variables, 
       case 'proxy_read_timeout': i.proxy.readTimeout = parseTime(a0, 'ms') ?? i.proxy.readTimeout; break
       case 'proxy_send_timeout': i.proxy.sendTimeout = parseTime(a0, 'ms') ?? i.proxy.sendTimeout; break
       case 'proxy_next_upstream_tries': i.proxy.nextTries = Number(a0); break
+      case 'grpc_connect_timeout': i.grpc.connectTimeout = parseTime(a0, 'ms') ?? i.grpc.connectTimeout; break
+      case 'grpc_read_timeout': i.grpc.readTimeout = parseTime(a0, 'ms') ?? i.grpc.readTimeout; break
+      case 'grpc_next_upstream_tries': i.grpc.nextTries = Number(a0); break
+      case 'grpc_intercept_errors': i.grpc.intercept = a0 === 'on'; break
+      case 'grpc_next_upstream': {
+        let bits = 0
+        for (const a of d.args) bits |= NEXT_BITS[a] ?? 0
+        i.grpc.nextUpstream = bits
+        break
+      }
       case 'proxy_next_upstream_timeout': i.proxy.nextTimeout = parseTime(a0, 'ms') ?? 0; break
       case 'proxy_next_upstream': {
         let bits = 0
@@ -360,6 +408,7 @@ function locConf(i: Inherited, block: readonly Directive[], vars: Variables, log
     files: staticOfLocation(i.files, loc),
     tryFiles: compileTryFiles(block, vars),
     internal: find(block, 'internal') !== undefined,
+    h2ChunkSize: i.h2ChunkSize,
   }
 }
 
@@ -376,7 +425,36 @@ function handlerOf(i: Inherited, block: readonly Directive[], vars: Variables, l
   if (echoes.length > 0) return { kind: 'echo', parts: echoes.map((d) => vars.compile(d.args.join(' '), at(d))) }
   const pass = find(block, 'proxy_pass')
   if (pass) return { kind: 'proxy', pass: proxyPass(i, pass, vars, loc, inIf) }
+  const grpc = find(block, 'grpc_pass')
+  if (grpc) return { kind: 'grpc', pass: grpcPass(i, grpc, vars) }
   return { kind: 'static' }
+}
+
+function grpcPass(i: Inherited, d: Directive, vars: Variables): GrpcPass {
+  const tlsOn = /^grpcs:\/\//i.test(d.args[0]!)
+  const host = d.args[0]!.replace(/^grpcs?:\/\//i, '')
+  let tls = null
+  if (tlsOn) {
+    // The same settings as proxy_ssl_*, under their grpc_ names (ngx_http_grpc_module's own copy of them).
+    const as = i.grpcSsl.map((x) => ({ ...x, name: x.name.replace(/^grpc_ssl_/, 'proxy_ssl_') }))
+    try {
+      tls = i.proxyTls.build(as, vars)
+    } catch (e) {
+      if (e instanceof DyupsError) throw new DyupsError(e.code, e.message.replaceAll('proxy_ssl_', 'grpc_ssl_'), e.at ?? at(d))
+      throw e
+    }
+  }
+  return {
+    tls,
+    host,
+    headers: i.grpcHeaders.map((h) => ({ name: h.args[0]!.toLowerCase(), value: vars.compile(h.args[1] ?? '', at(h)) })),
+    connectTimeout: i.grpc.connectTimeout,
+    readTimeout: i.grpc.readTimeout,
+    nextUpstream: i.grpc.nextUpstream,
+    nextTries: i.grpc.nextTries,
+    hide: i.grpcHide,
+    interceptErrors: i.grpc.intercept,
+  }
 }
 
 function proxyPass(i: Inherited, d: Directive, vars: Variables, loc: Location | undefined, inIf: boolean): ProxyPass {

@@ -22,6 +22,7 @@ import {
   DEFAULT_CIPHERS, DEFAULT_PROTOCOLS, readCertificate, readKey, secureContext, sslErrorText, tlsVersions, type CertPair,
 } from '../../proxy/index.js'
 import { normalizeHost, type VirtualHosts } from './vhosts.js'
+import { H2_ALPN, type H2Plan } from './http2.js'
 
 /** The server-level directives this module reads; each is inherited from the http block unless the server sets it. */
 const SSL_DIRECTIVES = [
@@ -76,15 +77,9 @@ const at = (d: Directive): Pos => ({ file: d.file, line: d.line })
  *   "PATH": …`, `cannot load certificate key "PATH": …`, `SSL_CTX_use_PrivateKey("PATH") failed (key values
  *   mismatch)`, `SSL_CTX_set_cipher_list("X") failed (no cipher match)`
  */
-export function compileTls(http: readonly Directive[], servers: readonly TlsServerInput[], vhosts: VirtualHosts, confDir: string): TlsPlan {
+export function compileTls(http: readonly Directive[], servers: readonly TlsServerInput[], vhosts: VirtualHosts, confDir: string, h2: H2Plan = new Map()): TlsPlan {
   const plan = new Map<string, TlsAddress>()
-  const sslKeys = new Set<string>()
-  servers.forEach((s) => {
-    const listens = (s.directive.block ?? []).filter((d) => d.name === 'listen')
-    listens.forEach((d, j) => {
-      if (d.args.slice(1).includes('ssl')) sslKeys.add(s.listenKeys[j]!)
-    })
-  })
+  const sslKeys = sslListenKeys(servers)
   const cache = new Map<string, SecureContext>()
   const contexts = servers.map((s) => serverContext(http, s.directive.block ?? [], confDir, cache))
   const verify = servers.map((s) => clientVerify(http, s.directive.block ?? []))
@@ -98,21 +93,47 @@ export function compileTls(http: readonly Directive[], servers: readonly TlsServ
     const dflt = contexts[a.defaultServer] ?? a.servers.map((i) => contexts[i]).find((c) => c !== undefined)
     if (dflt === undefined) continue // checkSslListens refused this already
     const byServer = contexts
-    plan.set(key, {
-      options: {
-        isServer: true,
-        secureContext: dflt,
-        // Verified, not enforced, by the handshake: nginx answers a missing or bad certificate with a 400 page.
-        ...(ask ? { requestCert: true, rejectUnauthorized: false } : {}),
-        SNICallback: (servername: string, cb: (err: Error | null, ctx?: SecureContext) => void) => {
-          const host = normalizeHost(servername)
-          const si = host === null ? a.defaultServer : a.select(host)
-          cb(null, byServer[si] ?? dflt)
-        },
+    const options: TLSSocketOptions = {
+      isServer: true,
+      secureContext: dflt,
+      // Verified, not enforced, by the handshake: nginx answers a missing or bad certificate with a 400 page.
+      ...(ask ? { requestCert: true, rejectUnauthorized: false } : {}),
+      SNICallback: (servername: string, cb: (err: Error | null, ctx?: SecureContext) => void) => {
+        const host = normalizeHost(servername)
+        const si = host === null ? a.defaultServer : a.select(host)
+        cb(null, byServer[si] ?? dflt)
       },
-    })
+    }
+    const h = h2.get(key)
+    if (h !== undefined && h.mode === H2_ALPN) {
+      // nginx's ngx_http_ssl_alpn_select: the server's list in its order of preference, the first the client also
+      // offers; none in common is a fatal alert. `h2` only for the server SNI chose (the default one without SNI).
+      options.ALPNCallback = ({ servername, protocols }) => {
+        const host = servername === undefined ? null : normalizeHost(servername)
+        const si = host === null ? a.defaultServer : a.select(host)
+        if (h.offers(si) && protocols.includes('h2')) return 'h2'
+        for (const p of HTTP1_ALPN) if (protocols.includes(p)) return p
+        return undefined
+      }
+    }
+    plan.set(key, { options })
   }
   return plan
+}
+
+/** What ALPN may choose besides `h2`, in nginx's order. */
+const HTTP1_ALPN = ['http/1.1', 'http/1.0', 'http/0.9']
+
+/** The listen keys some server listens on with `ssl`. */
+export function sslListenKeys(servers: readonly TlsServerInput[]): Set<string> {
+  const sslKeys = new Set<string>()
+  servers.forEach((s) => {
+    const listens = (s.directive.block ?? []).filter((d) => d.name === 'listen')
+    listens.forEach((d, j) => {
+      if (d.args.slice(1).includes('ssl')) sslKeys.add(s.listenKeys[j]!)
+    })
+  })
+  return sslKeys
 }
 
 /** The directives of `name` in force in a server: its own, else the http block's (nginx's merge of arrays). */
@@ -174,6 +195,8 @@ function serverContext(http: readonly Directive[], server: readonly Directive[],
 export const PLAIN = 0
 export const TLS = 1
 export const PLAIN_ON_TLS = 2
+/** Plain HTTP whose first bytes were read to tell it from HTTP/2 and put back: read as a stream, not in place. */
+export const PLAIN_SNIFFED = 3
 
 /**
  * Reads the first bytes of a connection on an ssl address and hands over either a TLSSocket (handshake under way)

@@ -23,6 +23,7 @@ import type { StatusFormat } from '../../health/index.js'
 import type { JsContent, JsModule, LuaScript } from '../modules/script/index.js'
 import type { ProxyTls } from './proxy-tls.js'
 import type { TlsPlan } from './tls.js'
+import type { H2Plan, H2Settings } from './http2.js'
 import type { Request } from '../lib/request.js'
 import type { StaticSettings, TryFiles } from './static.js'
 
@@ -59,8 +60,27 @@ export interface ProxyPass {
   bodyTemp: TempPath
 }
 
+/** `grpc_pass` and the grpc_* settings in force. */
+export interface GrpcPass {
+  /** A group name or a literal `host:port`. */
+  host: string
+  /** grpc_set_header: names lowercased, values evaluated per request ('' leaves it out). */
+  headers: readonly { name: string; value: Template }[]
+  connectTimeout: number
+  readTimeout: number
+  /** NEXT_* bits of grpc_next_upstream */
+  nextUpstream: number
+  nextTries: number
+  /** grpc_hide_header, lowercased. */
+  hide: ReadonlySet<string>
+  interceptErrors: boolean
+  /** `grpcs://`: the grpc_ssl_* settings; null for `grpc://`. */
+  tls: ProxyTls | null
+}
+
 export type Handler =
   | { kind: 'proxy'; pass: ProxyPass }
+  | { kind: 'grpc'; pass: GrpcPass }
   | { kind: 'echo'; parts: readonly Template[] }
   | { kind: 'dyups' }
   | { kind: 'check_status'; format: StatusFormat }
@@ -131,6 +151,8 @@ export interface LocConf {
   tryFiles: TryFiles | null
   /** `internal`: a client's own request answers 404; internal redirects get in. */
   internal: boolean
+  /** http2_chunk_size: an HTTP/2 response body goes out in DATA frames of at most this size. */
+  h2ChunkSize: number
 }
 
 /** A `limit_except` block (limit-except.ts). */
@@ -154,6 +176,8 @@ export interface ServerConf {
   clientHeaderTimeout: number
   /** `ssl_verify_client`: VERIFY_OFF, VERIFY_ON, VERIFY_OPTIONAL or VERIFY_OPTIONAL_NO_CA (tls.ts). */
   verifyClient: number
+  /** The HTTP/2 connection settings this server gives the addresses it is the default server of. */
+  h2: H2Settings
 }
 
 export interface Listener {
@@ -172,6 +196,8 @@ export interface HttpConfig {
   listeners: readonly Listener[]
   /** The listen keys that are `ssl`, and how their connections are wrapped. */
   tls: TlsPlan
+  /** The listen keys that speak HTTP/2, and how (http2.ts). */
+  h2: H2Plan
   servers: readonly ServerConf[]
   vhosts: VirtualHosts
   errorPages: ErrorPages

@@ -55,6 +55,18 @@ const LINGERING_TIMEOUT = 5_000
 
 let serial = 0
 
+/** A number for `$connection` from the same sequence as HTTP/1.x connections' (an HTTP/2 connection's). */
+export function nextConnectionSerial(): number {
+  return ++serial
+}
+
+/** What the worker keeps of each client connection, HTTP/1.x or HTTP/2. */
+export interface ClientConn {
+  readonly socket: Socket
+  /** Graceful stop: close now if nothing is owed to the client (HTTP/2: GOAWAY, streams in flight finish). */
+  closeIfIdle(): void
+}
+
 /** What a connection needs of the worker that accepted it. */
 export interface ConnectionOwner extends Services {
   readonly conf: HttpConfig
@@ -62,10 +74,10 @@ export interface ConnectionOwner extends Services {
   /** The worker's timer wheel: each connection's timeouts are one deadline on it. */
   readonly deadlines: DeadlineWheel
   logRequest(req: HttpRequest): void
-  forget(c: Connection): void
+  forget(c: ClientConn): void
 }
 
-export class Connection implements Downstream, PhaseHost, ContentResponder, DeadlineOwner {
+export class Connection implements Downstream, PhaseHost, ContentResponder, DeadlineOwner, ClientConn {
   readonly socket: Socket
   private readonly parser = new RequestHeadParser()
   private readonly target = new Target()
@@ -751,6 +763,9 @@ export class Connection implements Downstream, PhaseHost, ContentResponder, Dead
 
   /** responseHead wrote the body it was given with the head. */
   tailTaken = false
+
+  /** gRPC needs HTTP/2: an HTTP/1.x request to grpc_pass is answered 502 (grpc.ts). */
+  readonly grpc = null
 
   responseHead(rh: ResponseHead, kind: BodyKind, tail: string | null = null): number {
     const req = this.req!

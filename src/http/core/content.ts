@@ -4,7 +4,7 @@
  * its own request only (Responder.fail): the worker goes on serving every other connection.
  */
 import type { HttpRequest } from '../conf/types.js'
-import type { ProxyResponder, Services } from '../lib/context.js'
+import type { GrpcResponder, ProxyResponder, Services } from '../lib/context.js'
 import { CONTENT_FAILPOINT, contentFailpoint } from '../lib/failpoints.js'
 import { doCheckStatus } from '../modules/check-status.js'
 import { doMetrics } from '../modules/metrics.js'
@@ -13,12 +13,13 @@ import { doDashboard } from '../modules/dashboard.js'
 import { doInterface } from '../modules/dyups.js'
 import { doEcho } from '../modules/echo.js'
 import { doProxy } from '../modules/proxy.js'
+import { doGrpc } from '../modules/grpc.js'
 import { runJs, runLua } from '../modules/script/index.js'
 import { serveStatic } from '../modules/static.js'
 import { tryFiles } from '../modules/try-files.js'
 
 /** A responder whose failures are caught here; `failed` is bound once per connection, not made per request. */
-export interface ContentResponder extends ProxyResponder {
+export interface ContentResponder extends ProxyResponder, GrpcResponder {
   readonly failed: (e: unknown) => void
 }
 
@@ -54,6 +55,8 @@ function runContent(w: Services, c: ContentResponder, req: HttpRequest): void {
         return void doDashboard(w, c, req).catch(c.failed)
       case 'proxy':
         return doProxy(w, c, req, h.pass)
+      case 'grpc':
+        return doGrpc(w, c, req, h.pass)
       case 'lua':
         return void runLua(w, c, req, h.script).catch(c.failed)
       case 'js':

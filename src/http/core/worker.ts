@@ -6,25 +6,30 @@
 import { releaseLimitConn } from '../modules/limit-conn.js'
 import { createServer, type Server, type Socket } from 'node:net'
 import { existsSync, unlinkSync } from 'node:fs'
+import type { TLSSocket } from 'node:tls'
 import type { Balancer } from '../../balancer/index.js'
 import { DyupsError } from '../../errors.js'
 import { log } from '../../log.js'
-import { Pools } from '../../proxy/index.js'
+import { H2Pool, Pools } from '../../proxy/index.js'
 import { DeadlineWheel } from '../../deadlines.js'
 import type { HttpConfig, Listener } from '../conf/types.js'
-import { Connection } from './connection.js'
+import { Connection, type ClientConn } from './connection.js'
+import { H2Session } from './h2-session.js'
+import { H2_ALPN, H2_ONLY, type H2Address } from '../conf/http2.js'
 import { prepareJs } from '../modules/script/index.js'
 import { NameResolver } from '../lib/names.js'
 import type { HttpRequest } from '../conf/types.js'
 import type { Services, WorkerDeps } from '../lib/context.js'
 import type { Template, Variables } from '../lib/variables.js'
-import { PLAIN, sniff } from '../conf/tls.js'
-import { connStats, statsOfListener } from '../lib/conn-stats.js'
+import { PLAIN, PLAIN_SNIFFED, TLS, sniff } from '../conf/tls.js'
+import { connStats, statsOfListener, type ConnStats } from '../lib/conn-stats.js'
 
 export class HttpWorker implements Services {
   /** Every connection's timeouts, client and backend, on one timer. */
   readonly deadlines = new DeadlineWheel()
   readonly pools = new Pools(this.deadlines)
+  /** HTTP/2 connections to gRPC backends (grpc_pass). */
+  readonly h2pool = new H2Pool()
   /** Implicit upstreams of literal addresses in proxy_pass. */
   readonly literals = new Map<string, Balancer>()
   /** DNS for proxy_pass hosts that are no group, when a `resolver` is configured. */
@@ -32,7 +37,7 @@ export class HttpWorker implements Services {
   readonly vars: Variables
   stopping = false
   private readonly servers: Server[] = []
-  private readonly conns = new Set<Connection>()
+  private readonly conns = new Set<ClientConn>()
   /** Connections to ssl addresses whose first byte has not come yet: no Connection yet, closed on stop. */
   private readonly sniffing = new Set<Socket>()
   private readonly templates = new Map<string, Template>()
@@ -109,8 +114,13 @@ export class HttpWorker implements Services {
     let key = l.key
     if (l.wildcard) key = this.conf.vhosts.keyFor(s.localAddress?.replace(/^::ffff:/, '') ?? '', s.localPort ?? 0) ?? l.key
     const tls = this.conf.tls.get(key)
-    if (tls === undefined) {
+    const h2 = this.conf.h2.size === 0 ? undefined : this.conf.h2.get(key)
+    if (tls === undefined && h2 === undefined) {
       this.conns.add(new Connection(this, s, key, PLAIN, ls))
+      return
+    }
+    if (tls === undefined && h2!.mode === H2_ONLY) {
+      this.h2Session(s, key, h2!, false, ls)
       return
     }
     this.sniffing.add(s)
@@ -126,7 +136,7 @@ export class HttpWorker implements Services {
     const silent = (): void => void s.destroy()
     s.on('timeout', silent)
     s.setTimeout(this.conf.servers[this.conf.vhosts.address(key)?.defaultServer ?? 0]?.clientHeaderTimeout ?? 60_000)
-    sniff(s, tls, (socket, mode) => {
+    const ready = (socket: Socket, mode: number): void => {
       if (this.sniffing.delete(s)) {
         connStats.active--
         ls.active--
@@ -135,10 +145,54 @@ export class HttpWorker implements Services {
       s.removeListener('timeout', silent)
       if (this.stopping) socket.destroy()
       else this.conns.add(new Connection(this, socket, key, mode, ls))
+    }
+    if (tls === undefined) return sniffPreface(s, (isH2) => {
+      if (!isH2) return ready(s, PLAIN_SNIFFED)
+      if (this.sniffing.delete(s)) {
+        connStats.active--
+        ls.active--
+      }
+      s.setTimeout(0)
+      s.removeListener('timeout', silent)
+      if (this.stopping) s.destroy()
+      else this.h2Session(s, key, h2!, false, ls)
+    })
+    if (h2 === undefined || h2.mode !== H2_ALPN) return sniff(s, tls, ready)
+    sniff(s, tls, (socket, mode) => {
+      if (mode !== TLS) return ready(socket, mode)
+      // ALPN decides, once the handshake is done; client_header_timeout still bounds it.
+      this.sniffing.add(socket)
+      socket.once('close', () => this.sniffing.delete(socket))
+      socket.once('secure', () => {
+        this.sniffing.delete(socket)
+        if ((socket as TLSSocket).alpnProtocol !== 'h2') return ready(socket, mode)
+        if (this.sniffing.delete(s)) {
+          connStats.active--
+          ls.active--
+        }
+        s.setTimeout(0)
+        s.removeListener('timeout', silent)
+        // Node clears this only for sockets of its own tls.Server (before 'secureConnection'); an HTTP/2 session
+        // made on a socket that still says so waits for a 'secureConnect' that a server socket never emits.
+        ;(socket as { secureConnecting?: boolean }).secureConnecting = false
+        if (this.stopping) socket.destroy()
+        else this.h2Session(socket, key, h2, true, ls)
+      })
     })
   }
 
-  forget(c: Connection): void {
+  /** An HTTP/2 connection: counted as active (waiting) for stub_status while it is open, as nginx counts it. */
+  private h2Session(s: Socket, key: string, h2: H2Address, tls: boolean, ls: ConnStats): void {
+    connStats.active++
+    ls.active++
+    s.once('close', () => {
+      connStats.active--
+      ls.active--
+    })
+    this.conns.add(new H2Session(this, s, key, h2, tls))
+  }
+
+  forget(c: ClientConn): void {
     this.conns.delete(c)
     if (this.drained !== null && this.conns.size === 0) this.drained()
   }
@@ -177,6 +231,7 @@ export class HttpWorker implements Services {
     // server.close() reports only once every connection is gone, so it is not awaited: connections are ours to end.
     for (const s of this.servers) s.close()
     this.pools.closeIdle()
+    this.h2pool.closeAll()
     // Idle is between requests (nginx's keep-alive idle). A connection that has not sent a byte yet was accepted
     // just before the stop and is owed an answer: its request is served, then it closes (keep-alive is off now).
     for (const c of this.conns) if (c.socket.bytesRead > 0) c.closeIfIdle()
@@ -192,4 +247,29 @@ export class HttpWorker implements Services {
     }
     this.conf.logFiles.flush()
   }
+}
+
+/** The client connection preface of HTTP/2 (RFC 9113 §3.4). */
+const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1')
+
+/**
+ * A plain address where HTTP/2 is on but not the only protocol: the first bytes tell the preface from an HTTP/1.x
+ * request line (nginx ≥ 1.25.1 does the same); they are put back for whichever reads the connection.
+ */
+function sniffPreface(s: Socket, ready: (isH2: boolean) => void): void {
+  const drop = (): void => void s.destroy()
+  s.on('error', drop)
+  s.once('close', drop)
+  s.once('data', (first: Buffer) => {
+    s.removeListener('error', drop)
+    s.removeListener('close', drop)
+    s.pause()
+    s.unshift(first)
+    const n = Math.min(first.length, PREFACE.length)
+    const h2 = first.subarray(0, n).equals(PREFACE.subarray(0, n))
+    ready(h2)
+    // Paused above, a stream stays paused when a 'data' listener comes: the Connection reads from here on (nghttp2
+    // takes what was put back itself).
+    if (!h2 && !s.destroyed) s.resume()
+  })
 }

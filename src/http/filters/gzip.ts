@@ -11,7 +11,7 @@
  * or until the connection closes (HTTP/1.0). Proxied bodies are compressed as they arrive, with backpressure: the
  * backend is paused while the compressor holds a buffer's worth, and the compressor while the client is full.
  */
-import type { Socket } from 'node:net'
+import type { ClientOut } from '../../proxy/index.js'
 import { pipeline, Transform, type Readable } from 'node:stream'
 import { createGzip, gzipSync, type Gzip } from 'node:zlib'
 import { parseSize, type Directive } from '../../config/index.js'
@@ -332,7 +332,7 @@ export class GzipBody {
    * @param fromChunked the backend's body is chunked: its framing is taken off first
    * @param drained called when the compressor can take more after write() said it was full
    */
-  constructor(level: number, client: Socket, private readonly chunked: boolean, fromChunked: boolean, drained: () => void) {
+  constructor(level: number, client: ClientOut & { destroy(): void }, private readonly chunked: boolean, fromChunked: boolean, drained: () => void) {
     const z = createGzip({ level })
     this.z = z
     this.dechunk = fromChunked ? new Dechunk(z) : null

@@ -7,7 +7,8 @@ import type { Readable } from 'node:stream'
 import type { Balancer } from '../../balancer/index.js'
 import type { ChangeSink, LiveSource } from '../../dyups/index.js'
 import type { StatusRow } from '../../health/index.js'
-import type { BodySpool, Downstream, Exchange, Pools } from '../../proxy/index.js'
+import type { BodySpool, Downstream, Exchange, H2Pool, Pools } from '../../proxy/index.js'
+import type { ClientHttp2Stream } from 'node:http2'
 import type { NameResolver } from './names.js'
 import type { RoutingTable } from './routing-table.js'
 import type { Template, Variables } from './variables.js'
@@ -47,6 +48,34 @@ export interface ProxyResponder extends Responder, Downstream {
   startProxy(ex: Exchange): void
 }
 
+/** How a gRPC relay went, for the access log and the balancer. */
+export interface GrpcOutcome {
+  /** The backend's :status, 0 when none came. */
+  status: number
+  /** The backend did its part (an answer came, whatever its grpc-status). */
+  ok: boolean
+}
+
+/** The HTTP/2 client side of a gRPC request (grpc_pass). */
+export interface GrpcSide {
+  /**
+   * Relays the request body into `up` and `up`'s answer — head, DATA, trailers — back, with flow control both
+   * ways; `done` once it is over. `intercept` (grpc_intercept_errors): an answer of 300 or more that the location
+   * has an error_page for is replaced by it. Returns false if the client is gone already.
+   */
+  relay(up: ClientHttp2Stream, hide: ReadonlySet<string>, readTimeout: number, intercept: boolean, done: (o: GrpcOutcome) => void): boolean
+  /** The request's headers as the client sent them, `[name, value, …]` (lowercase names, pseudo-headers out). */
+  readonly fields: readonly string[]
+}
+
+/** A responder that may carry a gRPC request. */
+export interface GrpcResponder extends Responder {
+  /** The HTTP/2 side, null for an HTTP/1.x request (gRPC needs HTTP/2). */
+  readonly grpc: GrpcSide | null
+  /** One attempt ended (ProxyResponder's; gRPC reports no header time, bytes or length: -1, 0, 0, 0). */
+  attempt(addr: string, status: number, connectMs: number, responseMs: number, headerMs: number, received: number, sent: number, length: number): void
+}
+
 /** Where a worker reads the health-check status from (the prober, in this process or the primary). */
 export interface HealthSource {
   status(): Promise<readonly StatusRow[]>
@@ -68,6 +97,8 @@ export interface WorkerDeps {
 export interface Services {
   readonly deps: WorkerDeps
   readonly pools: Pools
+  /** HTTP/2 connections to gRPC backends. */
+  readonly h2pool: H2Pool
   /** Implicit upstreams of literal addresses in proxy_pass. */
   readonly literals: Map<string, Balancer>
   /** DNS for proxy_pass hosts that are no group, when a `resolver` is configured. */

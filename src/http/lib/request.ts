@@ -76,6 +76,11 @@ export class Request<Loc = unknown, Srv = unknown> extends VarSourceFields imple
     return (this.line ??= `${this.head.method} ${this.head.target} ${this.protocol}`)
   }
 
+  /** A request refused before nginx would have its request line (an HTTP/2 header list): `$request` is empty. */
+  set requestLine(v: string) {
+    this.line = v
+  }
+
   /** The client's headers, flat: cut from the head only when something reads them by name. */
   get headers(): readonly string[] {
     return this.head.headers

@@ -40,6 +40,8 @@ export interface VarSource {
   args: string
   /** `$server_protocol`: `HTTP/1.1`; '' for HTTP/0.9. */
   protocol: string
+  /** `$http2`: `h2` over TLS, `h2c` over plain TCP, '' for HTTP/1.x. */
+  http2: string
   /** Normalized host from the request line or the Host header (see normalizeHost), '' when none. */
   host: string
   /** Request header fields as received, flat: [name, value, name, value, …], latin1. */
@@ -107,6 +109,7 @@ export class VarSourceFields {
   uri = '/'
   args = ''
   protocol = 'HTTP/1.1'
+  http2 = ''
   host = ''
   remoteAddr = ''
   remotePort = 0
@@ -432,6 +435,7 @@ const CORE: Readonly<Record<string, Getter>> = {
   server_addr: (s) => s.serverAddr,
   server_port: (s) => (s.serverPort > 0 ? String(s.serverPort) : ''),
   server_protocol: (s) => nz(s.protocol),
+  http2: (s) => s.http2,
   scheme: (s) => s.scheme,
   https: (s) => (s.scheme === 'https' ? 'on' : ''),
   request_uri: (s) => s.requestUri,

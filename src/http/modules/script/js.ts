@@ -228,7 +228,7 @@ class Engine {
     const data: JsRequestData = {
       method: req.method,
       uri: req.uri,
-      httpVersion: req.versionMinor === 0 ? '1.0' : '1.1',
+      httpVersion: req.http2 !== '' ? '2.0' : req.versionMinor === 0 ? '1.0' : '1.1',
       remoteAddress: req.remoteAddr,
       requestLine: req.requestLine,
       args: req.args,

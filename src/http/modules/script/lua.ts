@@ -366,7 +366,7 @@ export class LuaVm {
       },
       method: (L, r) => pushOrNil(L, r.req.method),
       httpver: (L, r) => {
-        m._lua_pushnumber(L, r.req.versionMinor === 0 ? 1.0 : 1.1)
+        m._lua_pushnumber(L, r.req.http2 !== '' ? 2.0 : r.req.versionMinor === 0 ? 1.0 : 1.1)
         return 1
       },
       start: (L, r) => {
