@@ -81,6 +81,7 @@ test('drain: no new requests in any worker, the one in flight finishes, idle kee
     workers: 2,
     http: `    upstream g {\n        least_conn;\n        server 127.0.0.1:${a.port} max_fails=0;\n        server 127.0.0.1:${b.port} down;\n        keepalive 8;\n    }\n`,
     server: '        proxy_http_version 1.1;\n        proxy_set_header Connection "";\n',
+    ifaceServer: '        location = /metrics { dyups_metrics; }\n',
   }))
   await startDyups(t, prefix, [proxy, iface])
   const send = (method: string, path: string, body?: unknown): ReturnType<typeof request> =>
@@ -107,6 +108,9 @@ test('drain: no new requests in any worker, the one in flight finishes, idle kee
   const g = JSON.parse(drained.body) as GroupJson
   assert.deepEqual(g.servers.map((s) => [s.id, s.drain, s.state]), [[0, true, 'draining'], [1, false, 'up']])
   assert.equal(g.servers[0]!.active, 1, 'the request in flight is counted')
+  // The metrics say so too: state="draining" is the one set for A.
+  const states = (await iget(iface, '/metrics')).body.split('\n').filter((l) => l.startsWith(`dyups_upstream_server_state{upstream="g",server="127.0.0.1:${a.port}"`) && l.endsWith(' 1'))
+  assert.deepEqual(states, [`dyups_upstream_server_state{upstream="g",server="127.0.0.1:${a.port}",state="draining"} 1`])
   assert.deepEqual([g.policy, g.keepalive, g.check], [before.policy, before.keepalive, before.check], 'the group\'s settings are kept')
 
   // After the 200, every worker sends new requests elsewhere: A gets none (no attempt, no retry).

@@ -19,7 +19,7 @@ export function wantsOpenMetrics(accept: string | undefined): boolean {
   return accept !== undefined && accept.toLowerCase().includes('application/openmetrics-text')
 }
 
-const STATES = ['up', 'down', 'unhealthy', 'unavailable'] as const
+const STATES = ['up', 'down', 'draining', 'unhealthy', 'unavailable'] as const
 
 /** The counters of every worker summed (stub_status is the whole server's, as nginx's shared counters are). */
 export function sumConns(all: readonly ConnCounts[]): ConnCounts {
