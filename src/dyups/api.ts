@@ -22,8 +22,12 @@ export function reply(o: Outcome): Reply {
     case 'E_COMMANDS':
       return ADD_FAILED
     case 'E_PRIMARY_GONE':
+    case 'E_CLUSTER':
       // The reason is the body: whether the change was refused or its outcome is unknown (docs/api.md).
-      return { status: STATUS.E_PRIMARY_GONE, body: o.error.message, etag: null }
+      return { status: STATUS[o.error.code], body: o.error.message, etag: null }
+    case 'E_CLUSTER_ACK':
+      // Committed: the version it made is the ETag; the body names the nodes that did not confirm it (docs/cluster.md).
+      return { status: STATUS.E_CLUSTER_ACK, body: o.error.message, etag: o.version }
     default:
       // One line: an internal failure (e.g. the journal write) and nothing applied anywhere.
       return { status: 500, body: o.error.message.replace(/[\r\n]+/g, ' '), etag: null }

@@ -11,7 +11,7 @@ import { apply, hasControlByte, remove, update } from './api.js'
 import { groupCommands, JsonInputError, serverInput, type ServerInput } from './json-input.js'
 import { editedCommands } from './json-servers.js'
 import { groupJson, jsonError, jsonReply, rowsByAddr } from './json.js'
-import type { ChangeSink, LiveReport, LiveSource, Outcome, Reply, TableView } from './types.js'
+import type { ChangeSink, ClusterSource, LiveReport, LiveSource, Outcome, Reply, TableView } from './types.js'
 
 export interface InterfaceRequest {
   method: string
@@ -34,6 +34,8 @@ export interface InterfaceDeps {
   resolve?: Resolver
   /** Live server state for the JSON interface; absent: no state (every server `up`, no counters). */
   live?: LiveSource
+  /** The fleet's nodes for GET /api/cluster (dyups_cluster); absent: none. */
+  cluster?: ClusterSource
 }
 
 const NO_LIVE: LiveReport = { workers: 0, statics: null, rows: [] }
@@ -86,6 +88,7 @@ export async function handleInterface(req: InterfaceRequest, deps: InterfaceDeps
 async function handleJson(req: InterfaceRequest, deps: InterfaceDeps): Promise<Reply> {
   const seg = req.segments
   const v = deps.table.version
+  if (lower(seg[1]) === 'cluster' && seg.length === 2) return clusterRead(req, deps)
   if (lower(seg[1]) !== 'upstreams' || seg.length > 5 || (seg.length >= 4 && lower(seg[3]) !== 'servers')) {
     return jsonError(404, 'not_found', 'no such resource', v)
   }
@@ -105,6 +108,15 @@ async function handleJson(req: InterfaceRequest, deps: InterfaceDeps): Promise<R
       return jsonOutcome(await deps.sink.submit({ op: 'delete', name }, parseIfMatch(req.ifMatch)), deps, null)
   }
   return methodNotAllowed(req.method, allowed, v)
+}
+
+/** GET /api/cluster: this node, whether it follows etcd, and every live node with the version it applied. */
+async function clusterRead(req: InterfaceRequest, deps: InterfaceDeps): Promise<Reply> {
+  const v = deps.table.version
+  if (req.method !== 'GET') return methodNotAllowed(req.method, 'GET', v)
+  const report = deps.cluster === undefined ? null : await deps.cluster.report()
+  if (report === null) return jsonError(404, 'not_found', 'this instance is in no cluster (dyups_cluster)', v)
+  return jsonReply(200, report, v)
 }
 
 function methodNotAllowed(method: string, allow: string, v: number): Reply {
@@ -228,10 +240,11 @@ async function jsonDryRun(deps: InterfaceDeps, name: string, commands: string | 
 function jsonOutcome(o: Outcome, deps: InterfaceDeps, name: string | null): Promise<Reply> | Reply {
   if (o.error === null) return name === null ? { status: 204, body: '', etag: o.version } : jsonRead(deps, name)
   const status = o.error.code === 'E_COMMANDS' ? 400 : STATUS_OF[o.error.code] ?? 500
-  return jsonError(status, codeOfStatus(status), o.error.message, status === 412 ? o.version : null)
+  const code = o.error.code === 'E_CLUSTER' ? 'cluster_unavailable' : codeOfStatus(status)
+  return jsonError(status, code, o.error.message, status === 412 || status === 504 ? o.version : null)
 }
 
-const STATUS_OF: Record<string, number> = { E_NO_GROUP: 404, E_LOCKED: 409, E_PRECONDITION: 412, E_PRIMARY_GONE: 503 }
+const STATUS_OF: Record<string, number> = { E_NO_GROUP: 404, E_LOCKED: 409, E_PRECONDITION: 412, E_PRIMARY_GONE: 503, E_CLUSTER: 503, E_CLUSTER_ACK: 504 }
 
 function codeOfStatus(status: number): string {
   switch (status) {
@@ -245,6 +258,8 @@ function codeOfStatus(status: number): string {
       return 'precondition_failed'
     case 503:
       return 'primary_gone'
+    case 504:
+      return 'not_acknowledged'
     default:
       return 'internal_error'
   }

@@ -68,3 +68,8 @@ export interface LiveReport {
 export interface LiveSource {
   report(): Promise<LiveReport>
 }
+
+/** Where GET /api/cluster reads the fleet's nodes from (dyups_cluster); null: this instance is in no cluster. */
+export interface ClusterSource {
+  report(): Promise<object | null>
+}

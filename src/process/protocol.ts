@@ -51,6 +51,8 @@ export type ToWorker =
   /** The answer to `live`: every worker's rows, gathered by the primary. */
   | { t: 'live'; id: number; report: LiveReport }
   | { t: 'busy'; id: number; busy: boolean }
+  /** The answer to `cluster`: GET /api/cluster's report, null without dyups_cluster. */
+  | { t: 'cluster'; id: number; report: object | null }
 
 export type ToPrimary =
   /** The worker listens for messages (anything sent earlier, e.g. at 'online', would be lost while ESM loads). */
@@ -69,6 +71,8 @@ export type ToPrimary =
   | { t: 'checkStatus'; id: number }
   /** The JSON interface asks for every worker's live state of the servers. */
   | { t: 'live'; id: number }
+  /** GET /api/cluster asks for the fleet's nodes. */
+  | { t: 'cluster'; id: number }
   /** This worker's answer to `peers`. */
   | { t: 'peers'; id: number; rows: PeerRow[] }
 

@@ -9,6 +9,7 @@ import { HttpWorker, RoutingTable, compileHttp } from '../http/index.js'
 import { HealthView, Prober } from '../health/index.js'
 import type { Booted } from './boot.js'
 import { Coordinator } from './coordinator.js'
+import { joinCluster } from './cluster.js'
 import { bindAll, closeAll, removeSocketFiles, type Bound } from './listeners.js'
 import { bindWhenFree, findOrphans, removeWorkerPids, signalOrphans } from './orphans.js'
 import { removePid, writePid } from './pidfile.js'
@@ -45,6 +46,9 @@ export async function runSingle(booted: Booted, onReady: () => void): Promise<vo
     },
     settings.trylock,
   )
+  // dyups_cluster: as the primary's (process/primary.ts), caught up with the fleet before it serves.
+  const cluster = joinCluster(settings, store, coordinator)
+  if (cluster !== null) await cluster.start(3000)
   const http = new HttpWorker(compileHttp(boot), {
     table,
     sink: {
@@ -64,6 +68,7 @@ export async function runSingle(booted: Booted, onReady: () => void): Promise<vo
         rows: [table.peerRows()],
       }),
     },
+    cluster: { report: async () => cluster?.report() ?? null },
   })
   if (orphans.pids.length > 0) {
     const told = signalOrphans(settings.pidPath, orphans, 'SIGQUIT')
@@ -89,6 +94,7 @@ export async function runSingle(booted: Booted, onReady: () => void): Promise<vo
     const closing = graceful ? http.close(settings.shutdownTimeout) : null
     removeSocketFiles(listening)
     if (closing !== null) await closing
+    await cluster?.close()
     try {
       await store.close()
     } catch (e) {

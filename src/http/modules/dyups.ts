@@ -23,7 +23,7 @@ export async function doInterface(w: Services, c: Responder, req: Request): Prom
         contentType: req.head.get('content-type'),
         query: req.args,
       },
-      { table: w.deps.table, sink: w.deps.sink, trylock: w.deps.trylock, live: w.deps.live },
+      { table: w.deps.table, sink: w.deps.sink, trylock: w.deps.trylock, live: w.deps.live, cluster: w.deps.cluster },
     )
     let headers: [string, string][] | null = reply.etag !== null ? [['ETag', `"${reply.etag}"`]] : null
     if (reply.allow !== undefined) (headers ??= []).push(['Allow', reply.allow])
