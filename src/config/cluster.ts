@@ -62,9 +62,10 @@ export function parseCluster(d: Directive): ClusterOptions {
         node = value
         break
       case 'lease': {
-        const s = parseTime(value, 's')
-        if (s === null || s < 1) throw configError(d, `invalid parameter "${arg}"`)
-        leaseSeconds = s
+        // parseTime gives milliseconds; etcd's leases count whole seconds.
+        const ms = parseTime(value, 's')
+        if (ms === null || ms < 1000 || ms % 1000 !== 0) throw configError(d, `invalid parameter "${arg}", a lease is whole seconds, at least 1s`)
+        leaseSeconds = ms / 1000
         break
       }
       case 'user':

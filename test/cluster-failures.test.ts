@@ -1,0 +1,94 @@
+/**
+ * Cluster mode when things fail (docs/cluster.md#when-things-fail), on a real etcd and dyups nodes on loopback:
+ * etcd killed (nodes serve on, writes answer 503 with the reason) and back (writes go through, nodes agree); a
+ * node killed with -9 (a write is not held by it once its lease expired) and restarted (it catches up before its
+ * interface answers); a node that stops applying (the write answers 504 naming it, committed, and it catches up).
+ */
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { backend, iget, ipost, killAll, via, waitFor } from './helpers.js'
+import { startEtcd } from './etcd.js'
+import { startNode, type Node } from './cluster.js'
+
+const connected = async (n: Node): Promise<boolean> => {
+  const r = await iget(n.iface, '/api/cluster')
+  return r.status === 200 && (JSON.parse(r.body) as { connected: boolean }).connected
+}
+const etag = async (n: Node): Promise<string | undefined> => (await iget(n.iface, '/list')).headers['etag']
+
+test('etcd killed: nodes serve their table and writes answer 503 with the reason; etcd back: writes go through everywhere', async (t) => {
+  const etcd = await startEtcd(t)
+  const [one, two] = await Promise.all([backend(t, 'one'), backend(t, 'two')])
+  const a = await startNode(t, etcd.endpoint, 'a', { http: `    upstream g { server 127.0.0.1:${one.port}; }\n`, workers: 1 })
+  const b = await startNode(t, etcd.endpoint, 'b', { workers: 1 })
+  assert.equal((await via(b.proxy, 'g')).body, 'one')
+
+  await etcd.kill()
+  assert.ok(await waitFor(async () => !(await connected(a)) && !(await connected(b)), 10_000), 'the nodes notice etcd is gone')
+  for (const n of [a, b]) {
+    assert.equal((await via(n.proxy, 'g')).body, 'one', `node ${n.name} serves on`)
+    const w = await ipost(n.iface, '/upstream/g', `server 127.0.0.1:${two.port};`)
+    assert.equal(w.status, 503, w.body)
+    assert.match(w.body, /etcd cannot be reached .*nothing was changed/)
+  }
+  const cl = JSON.parse((await iget(a.iface, '/api/cluster')).body) as { connected: boolean; reason: string | null }
+  assert.equal(cl.connected, false)
+  assert.ok(cl.reason !== null && cl.reason.length > 0, 'the report says why')
+
+  await etcd.start()
+  assert.ok(await waitFor(async () => (await connected(a)) && (await connected(b)), 15_000), 'the nodes follow etcd again')
+  const w = await ipost(b.iface, '/upstream/g', `server 127.0.0.1:${two.port};`)
+  assert.equal(w.status, 200, w.body)
+  for (const n of [a, b]) assert.equal((await via(n.proxy, 'g')).body, 'two', `node ${n.name} routes by the write`)
+  assert.equal(await etag(a), await etag(b))
+})
+
+test('a node killed with -9 is not waited for once its lease expired, and catches up before it serves when restarted', async (t) => {
+  const etcd = await startEtcd(t)
+  const [one, two] = await Promise.all([backend(t, 'one'), backend(t, 'two')])
+  const a = await startNode(t, etcd.endpoint, 'a', { http: `    upstream g { server 127.0.0.1:${one.port}; }\n`, workers: 1 })
+  const c = await startNode(t, etcd.endpoint, 'c', { workers: 1 })
+  assert.equal((await via(c.proxy, 'g')).body, 'one')
+
+  await killAll(c.d, [c.proxy, c.iface])
+  // ack all: the write waits for c until c's lease (1 s) expires, well within dyups_cluster_ack_timeout (10 s).
+  const started = Date.now()
+  const w = await ipost(a.iface, '/upstream/g', `server 127.0.0.1:${two.port};`)
+  assert.equal(w.status, 200, w.body)
+  assert.ok(Date.now() - started < 8000, `answered after ${Date.now() - started} ms`)
+  const nodes = (JSON.parse((await iget(a.iface, '/api/cluster')).body) as { nodes: { node: string }[] }).nodes.map((n) => n.node)
+  assert.deepEqual(nodes, ['a'], 'the dead node is no longer listed')
+
+  await c.restart()
+  // No retry: the first answers of the restarted node already have the change.
+  assert.equal(await etag(c), await etag(a))
+  assert.equal((await via(c.proxy, 'g')).body, 'two')
+})
+
+test('a node that stops applying is reported lagging: the write answers 504 naming it (committed), and it catches up', async (t) => {
+  const etcd = await startEtcd(t)
+  const [one, two] = await Promise.all([backend(t, 'one'), backend(t, 'two')])
+  const ack = '    dyups_cluster_ack_timeout 700ms;\n'
+  const a = await startNode(t, etcd.endpoint, 'a', { http: `    upstream g { server 127.0.0.1:${one.port}; }\n${ack}`, workers: 1 })
+  // A long lease: stopped, it stays registered (and waited for) past the writer's timeout.
+  const s = await startNode(t, etcd.endpoint, 's', { workers: 1, params: 'prefix=/t node=s lease=30s' })
+  process.kill(s.d.pid, 'SIGSTOP')
+  t.after(() => {
+    try {
+      process.kill(s.d.pid, 'SIGCONT')
+    } catch {
+      // Gone already.
+    }
+  })
+  const w = await ipost(a.iface, '/upstream/g', `server 127.0.0.1:${two.port};`)
+  assert.equal(w.status, 504, w.body)
+  assert.match(w.body, /committed as version \d+, not yet applied by node\(s\) s$/)
+  assert.equal((await via(a.proxy, 'g')).body, 'two', 'committed: the writer routes by it')
+  const lag = (JSON.parse((await iget(a.iface, '/api/cluster')).body) as { nodes: { node: string; lag: number }[] }).nodes
+  assert.deepEqual(lag.map((n) => [n.node, n.lag]), [['a', 0], ['s', 1]])
+
+  process.kill(s.d.pid, 'SIGCONT')
+  assert.ok(await waitFor(async () => (await via(s.proxy, 'g')).body === 'two', 10_000), 'the stopped node catches up')
+  // ack commit: this node applied it, the others are not waited for.
+  assert.ok(await waitFor(async () => (await etag(s)) === (await etag(a)), 10_000))
+})
