@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { backend, iget, ipost, killAll, via, waitFor } from './helpers.js'
+import { backend, idelete, iget, ipost, killAll, via, waitFor } from './helpers.js'
 import { startEtcd } from './etcd.js'
 import { startNode, type Node } from './cluster.js'
 
@@ -91,4 +91,36 @@ test('a node that stops applying is reported lagging: the write answers 504 nami
   assert.ok(await waitFor(async () => (await via(s.proxy, 'g')).body === 'two', 10_000), 'the stopped node catches up')
   // ack commit: this node applied it, the others are not waited for.
   assert.ok(await waitFor(async () => (await etag(s)) === (await etag(a)), 10_000))
+})
+
+test('a node whose watch resumes from a compacted revision takes the whole table again; ?ack=commit does not wait for it', async (t) => {
+  const etcd = await startEtcd(t)
+  const [one, two] = await Promise.all([backend(t, 'one'), backend(t, 'two')])
+  const a = await startNode(t, etcd.endpoint, 'a', { http: `    upstream g { server 127.0.0.1:${one.port}; }\n    upstream old { server 127.0.0.1:${one.port}; }\n`, workers: 1 })
+  const s = await startNode(t, etcd.endpoint, 's', { workers: 2 })
+  assert.equal((await via(s.proxy, 'old')).body, 'one')
+  // s sleeps through an etcd restart: its watch stream is gone and resumes from its last revision when it wakes.
+  process.kill(s.d.pid, 'SIGSTOP')
+  t.after(() => {
+    try {
+      process.kill(s.d.pid, 'SIGCONT')
+    } catch {
+      // Gone already.
+    }
+  })
+  await etcd.kill()
+  await etcd.start()
+  assert.ok(await waitFor(async () => (await ipost(a.iface, '/upstream/g?ack=commit', `server 127.0.0.1:${two.port};`)).status === 200, 15_000), 'a writes again')
+  const d = await idelete(a.iface, '/upstream/old?ack=commit')
+  assert.equal(d.status, 200, d.body)
+  const n = await ipost(a.iface, '/upstream/new?ack=commit', `server 127.0.0.1:${two.port};`)
+  assert.equal(n.status, 200, n.body)
+  // The revisions s would resume from are gone.
+  etcd.compact()
+  process.kill(s.d.pid, 'SIGCONT')
+  assert.ok(await waitFor(async () => (await iget(s.iface, '/list')).headers['etag'] === n.headers['etag'], 15_000), `s catches up: ${s.d.errorLog()}`)
+  assert.equal((await iget(s.iface, '/list')).body, (await iget(a.iface, '/list')).body)
+  for (const [host, want] of [['g', 'two'], ['new', 'two']]) assert.equal((await via(s.proxy, host)).body, want)
+  assert.notEqual((await via(s.proxy, 'old')).status, 200, 'the deleted group is gone on s')
+  assert.match(s.d.errorLog(), /full resync from etcd/)
 })

@@ -5,7 +5,7 @@
  *
  * etcd is required: when the binary is missing the tests fail with a message saying so, never skip.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -13,6 +13,7 @@ import type { TestContext } from 'node:test'
 import { canConnect, freePorts, sleep } from './helpers.js'
 
 export const ETCD = '/usr/bin/etcd'
+export const ETCDCTL = '/usr/bin/etcdctl'
 
 /** @throws when etcd is not installed: the cluster tests need a real one. */
 export function requireEtcd(): string {
@@ -31,6 +32,10 @@ export interface Etcd {
   /** Starts it again on the same data directory and ports; resolves once it accepts clients. */
   start(): Promise<void>
   output(): string
+  /** Runs etcdctl (v3 API) on it and returns its stdout. */
+  ctl(...args: string[]): string
+  /** Compacts its history up to the current revision: a watch resuming from before it is cancelled. */
+  compact(): number
 }
 
 /** Starts etcd for this test (single member, data in a temp directory); resolves once it answers on its client port. */
@@ -76,6 +81,10 @@ export async function startEtcd(t: TestContext): Promise<Etcd> {
     c.kill('SIGKILL')
     await exited
   }
+  const ctl = (...args: string[]): string => {
+    if (!existsSync(ETCDCTL)) throw new Error(`${ETCDCTL} is missing (apt-get install etcd-client)`)
+    return execFileSync(ETCDCTL, ['--endpoints', clientUrl, ...args], { env: { ...process.env, ETCDCTL_API: '3' }, encoding: 'utf8', timeout: 10_000 })
+  }
   t.after(async () => {
     await kill()
     rmSync(dir, { recursive: true, force: true, maxRetries: 5 })
@@ -88,5 +97,12 @@ export async function startEtcd(t: TestContext): Promise<Etcd> {
     kill,
     start,
     output: () => out,
+    ctl,
+    compact: () => {
+      const status = JSON.parse(ctl('endpoint', 'status', '-w', 'json')) as { Status: { header: { revision: number } } }[]
+      const rev = status[0]!.Status.header.revision
+      ctl('compact', String(rev), '--physical')
+      return rev
+    },
   }
 }

@@ -184,9 +184,7 @@ export class Cluster {
 
   async #sync(): Promise<void> {
     this.#synced = false
-    this.#watcher?.removeAllListeners()
-    await this.#watcher?.cancel().catch(() => undefined)
-    this.#watcher = null
+    this.#dropWatcher()
     let res = await this.#client.getAll().prefix(this.#keys.all).exec()
     if (!res.kvs.some((kv) => text(kv.key) === this.#keys.version)) {
       await this.#seed()
@@ -312,9 +310,24 @@ export class Cluster {
         // Whatever was missed comes through the resumed watch; the registration may have expired meanwhile.
         void this.#register().catch((e) => this.#unreachable(e))
       })
-      // Cancelled by etcd: the revision it resumes from was compacted away, or the like. Start over.
-      w.on('error', (e) => this.#resync(e))
+      // Cancelled by etcd: the revision it resumes from was compacted away, or the like. Start over. The library
+      // has let go of it already (a cancel() now would wait for ever).
+      w.on('error', (e) => {
+        if (this.#watcher === w) this.#watcher = null
+        w.removeAllListeners()
+        this.#resync(e)
+      })
     }, (e) => this.#resync(e))
+  }
+
+  /** Stops the current watch, if any; not awaited: the library answers a cancel only when its stream is up. */
+  #dropWatcher(): void {
+    const w = this.#watcher
+    this.#watcher = null
+    if (w === null) return
+    w.removeAllListeners()
+    w.on('error', () => undefined)
+    w.cancel().catch(() => undefined)
   }
 
   #resync(e: unknown): void {
@@ -442,7 +455,8 @@ export class Cluster {
    * Commits `change` in etcd (one transaction, on the version it was based on) and resolves once the fleet applied
    * it as dyups_cluster_ack asks: `ack` overrides it for this write.
    */
-  async write(change: Change, ifMatch: number | null, ack: 'all' | 'commit' = this.#s.ack): Promise<Outcome> {
+  async write(change: Change, ifMatch: number | null, asked: 'all' | 'commit' | null = null): Promise<Outcome> {
+    const ack = asked ?? this.#s.ack
     const started = Date.now()
     if (!this.#synced || !this.#connected) return this.#unavailable('the change is refused')
     let version = -1
@@ -509,8 +523,8 @@ export class Cluster {
     }
     this.#applied = []
     this.#acks.clear()
+    this.#dropWatcher()
     try {
-      await this.#watcher?.cancel()
       await this.#lease?.revoke()
     } catch {
       // etcd is gone: the lease expires on its own.

@@ -5,7 +5,7 @@
 import { STATUS, formatError, isDyupsError } from '../errors.js'
 import { log } from '../log.js'
 import { parseCommands, type Resolver } from '../upstream/index.js'
-import type { ChangeSink, Outcome, Reply } from './types.js'
+import type { Ack, ChangeSink, Outcome, Reply } from './types.js'
 
 export const LOCKED_BODY = 'wait and try again\n'
 
@@ -36,6 +36,8 @@ export function reply(o: Outcome): Reply {
 
 export interface UpdateOptions {
   ifMatch?: number | null
+  /** `?ack=` (dyups_cluster); absent: the configured default. */
+  ack?: Ack
   trylock: boolean
   resolve?: Resolver
 }
@@ -74,7 +76,7 @@ export function hasControlByte(name: string): boolean {
  */
 export async function apply(sink: ChangeSink, name: string, body: string, opts: UpdateOptions): Promise<Outcome> {
   if (body.length > PARSE_AWAY_BYTES && sink.update !== undefined && opts.resolve === undefined) {
-    return sink.update(name, body, opts.ifMatch ?? null)
+    return sink.update(name, body, opts.ifMatch ?? null, opts.ack ?? null)
   }
   let group
   try {
@@ -86,7 +88,7 @@ export async function apply(sink: ChangeSink, name: string, body: string, opts: 
     logAddFailed(name, e)
     return { version: -1, error: { code: 'E_COMMANDS', message: formatError(e) } }
   }
-  return sink.submit({ op: 'put', group }, opts.ifMatch ?? null)
+  return sink.submit({ op: 'put', group }, opts.ifMatch ?? null, opts.ack ?? null)
 }
 
 /** Creates or replaces group `name` from `body` (upstream-block contents, latin1), with Tengine's answers. */
@@ -96,7 +98,7 @@ export async function update(sink: ChangeSink, name: string, body: string, opts:
 }
 
 /** Deletes group `name` (static or created). */
-export async function remove(sink: ChangeSink, name: string, ifMatch: number | null = null): Promise<Reply> {
+export async function remove(sink: ChangeSink, name: string, ifMatch: number | null = null, ack: Ack = null): Promise<Reply> {
   if (hasControlByte(name)) return REFUSED_NAME
-  return reply(await sink.submit({ op: 'delete', name }, ifMatch))
+  return reply(await sink.submit({ op: 'delete', name }, ifMatch, ack))
 }

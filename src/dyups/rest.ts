@@ -11,7 +11,7 @@ import { apply, hasControlByte, remove, update } from './api.js'
 import { groupCommands, JsonInputError, serverInput, type ServerInput } from './json-input.js'
 import { editedCommands } from './json-servers.js'
 import { groupJson, jsonError, jsonReply, rowsByAddr } from './json.js'
-import type { ChangeSink, ClusterSource, LiveReport, LiveSource, Outcome, Reply, TableView } from './types.js'
+import type { Ack, ChangeSink, ClusterSource, LiveReport, LiveSource, Outcome, Reply, TableView } from './types.js'
 
 export interface InterfaceRequest {
   method: string
@@ -69,12 +69,12 @@ export async function handleInterface(req: InterfaceRequest, deps: InterfaceDeps
       if (seg.length !== 2) return { status: 404, body: 'not support this interface', etag: null }
       if (kind !== 'upstream') return { status: 404, body: 'not support this api', etag: null }
       const ifMatch = parseIfMatch(req.ifMatch)
-      return update(deps.sink, seg[1]!, req.body, { ifMatch, trylock: deps.trylock, resolve: deps.resolve })
+      return update(deps.sink, seg[1]!, req.body, { ifMatch, ack: ackOf(req), trylock: deps.trylock, resolve: deps.resolve })
     }
     case 'DELETE': {
       if (seg.length !== 2) return { status: 405, body: 'not support this interface', etag: null }
       if (kind !== 'upstream') return { status: 405, body: 'not support this api', etag: null }
-      return remove(deps.sink, seg[1]!, parseIfMatch(req.ifMatch))
+      return remove(deps.sink, seg[1]!, parseIfMatch(req.ifMatch), ackOf(req))
     }
     default:
       return empty(405)
@@ -105,7 +105,7 @@ async function handleJson(req: InterfaceRequest, deps: InterfaceDeps): Promise<R
     case 'DELETE':
       if (name === undefined) break
       if (dryRun(req)) return jsonDryRun(deps, name, null, parseIfMatch(req.ifMatch))
-      return jsonOutcome(await deps.sink.submit({ op: 'delete', name }, parseIfMatch(req.ifMatch)), deps, null)
+      return jsonOutcome(await deps.sink.submit({ op: 'delete', name }, parseIfMatch(req.ifMatch), ackOf(req)), deps, null)
   }
   return methodNotAllowed(req.method, allowed, v)
 }
@@ -191,7 +191,7 @@ async function handleServers(req: InterfaceRequest, deps: InterfaceDeps, name: s
     const commands = method === 'POST' ? editedCommands(g, -1, null, input!) : editedCommands(g, id, input)
     if (commands === null) return jsonError(404, 'server_not_found', `no server ${id} in upstream "${name}"`, at)
     if (dryRun(req)) return jsonDryRun(deps, name, commands, asked)
-    const o = await apply(deps.sink, name, commands, { ifMatch: asked ?? at, trylock: deps.trylock, resolve: deps.resolve })
+    const o = await apply(deps.sink, name, commands, { ifMatch: asked ?? at, ack: ackOf(req), trylock: deps.trylock, resolve: deps.resolve })
     if (o.error?.code === 'E_PRECONDITION' && asked === null && attempt < 4) continue
     if (o.error !== null) return jsonOutcome(o, deps, name)
     return jsonRead(deps, name)
@@ -209,8 +209,14 @@ async function jsonPut(req: InterfaceRequest, deps: InterfaceDeps, name: string)
     commands = r.value
   }
   if (dryRun(req)) return jsonDryRun(deps, name, commands, parseIfMatch(req.ifMatch))
-  const o = await apply(deps.sink, name, commands, { ifMatch: parseIfMatch(req.ifMatch), trylock: deps.trylock, resolve: deps.resolve })
+  const o = await apply(deps.sink, name, commands, { ifMatch: parseIfMatch(req.ifMatch), ack: ackOf(req), trylock: deps.trylock, resolve: deps.resolve })
   return jsonOutcome(o, deps, name)
+}
+
+/** `?ack=all|commit`: what a write waits for in a cluster (docs/cluster.md); anything else is the configured default. */
+function ackOf(req: InterfaceRequest): Ack {
+  const m = /(?:^|&)ack=(all|commit)(?:&|$)/.exec(req.query ?? '')
+  return m === null ? null : (m[1] as 'all' | 'commit')
 }
 
 const dryRun = (req: InterfaceRequest): boolean => /(?:^|&)dry_run=(?:1|true)(?:&|$)/.test(req.query ?? '')

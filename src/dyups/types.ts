@@ -15,9 +15,15 @@ export interface Outcome {
   error: { code: Code; message: string } | null
 }
 
+/**
+ * What a write waits for in a cluster (dyups_cluster_ack, `?ack=`): every live node (`all`) or etcd and this node
+ * (`commit`); null: the configured default. Without a cluster a write always waits for every worker.
+ */
+export type Ack = 'all' | 'commit' | null
+
 /** Where changes go: the primary's coordinator, over IPC or in process. */
 export interface ChangeSink {
-  submit(change: Change, ifMatch: number | null): Promise<Outcome>
+  submit(change: Change, ifMatch: number | null, ack?: Ack): Promise<Outcome>
   /** Whether a change is being applied right now (for dyups_trylock's check order). */
   busy(): Promise<boolean>
   /**
@@ -25,7 +31,7 @@ export interface ChangeSink {
    * PARSE_AWAY_BYTES): the outcome's error is E_COMMANDS when the body does not build a group, E_LOCKED when
    * dyups_trylock finds the table busy (checked before the body is parsed, as Tengine does).
    */
-  update?(name: string, body: string, ifMatch: number | null): Promise<Outcome>
+  update?(name: string, body: string, ifMatch: number | null, ack?: Ack): Promise<Outcome>
 }
 
 export interface Reply {

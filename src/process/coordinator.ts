@@ -66,7 +66,8 @@ interface PendingReplace {
 
 /** Where changes go when the table's truth is elsewhere (a cluster): the outcome once it is committed there. */
 export interface RemoteWriter {
-  write(change: Change, ifMatch: number | null): Promise<Outcome>
+  /** `ack`: what the write waits for (`?ack=`); null: the configured default. */
+  write(change: Change, ifMatch: number | null, ack: 'all' | 'commit' | null): Promise<Outcome>
 }
 
 /** The outcome of a reload of the static groups. */
@@ -104,13 +105,13 @@ export class Coordinator {
    * Applies `change` in turn. `origin`: the worker that asked, which may be answered as soon as every other worker
    * acknowledged (it applies the delta before it reads the answer); null waits for every worker.
    */
-  submit(change: Change, ifMatch: number | null, origin: number | null = null): Promise<Outcome> {
+  submit(change: Change, ifMatch: number | null, origin: number | null = null, ack: 'all' | 'commit' | null = null): Promise<Outcome> {
     if (this.trylock && this.busy) {
       return Promise.resolve({ version: this.store.version, error: new DyupsError('E_LOCKED', 'another change is being applied') })
     }
     this.open++
     if (this.remote !== null) {
-      return this.remote.write(change, ifMatch).then(
+      return this.remote.write(change, ifMatch, ack).then(
         (o) => {
           this.open--
           return o
@@ -136,7 +137,7 @@ export class Coordinator {
    * primary, so that no worker's connections wait while it is. dyups_trylock's check comes first, as Tengine's
    * lock is taken before it parses. A body that builds no group fails with E_COMMANDS, logged as Tengine logs it.
    */
-  async update(name: string, body: string, ifMatch: number | null, origin: number | null = null): Promise<Outcome> {
+  async update(name: string, body: string, ifMatch: number | null, origin: number | null = null, ack: 'all' | 'commit' | null = null): Promise<Outcome> {
     if (this.trylock && this.busy) return { version: this.store.version, error: new DyupsError('E_LOCKED', 'another change is being applied') }
     let group: UpstreamGroup
     try {
@@ -147,7 +148,7 @@ export class Coordinator {
       // The position goes with the reason, as the worker gives it for a body it parsed itself.
       return { version: this.store.version, error: new DyupsError('E_COMMANDS', formatError(e)) }
     }
-    return this.submit({ op: 'put', group }, ifMatch, origin)
+    return this.submit({ op: 'put', group }, ifMatch, origin, ack)
   }
 
   /**

@@ -317,13 +317,13 @@ export async function runPrimary(opts: BootOptions, booted: Booted, onReady: () 
         break
       case 'change':
         if (msg.acked !== undefined) acked(m, msg.acked)
-        void coordinator.submit(unpackChange(msg.change), msg.ifMatch, m.id).then((o) => {
+        void coordinator.submit(unpackChange(msg.change), msg.ifMatch, m.id, msg.ack ?? null).then((o) => {
           answer(m, o.error === null ? [msg.id, o.version] : [msg.id, o.version, o.error.code, o.error.message])
         })
         break
       case 'update':
         if (msg.acked !== undefined) acked(m, msg.acked)
-        void coordinator.update(msg.name, msg.body, msg.ifMatch, m.id).then(
+        void coordinator.update(msg.name, msg.body, msg.ifMatch, m.id, msg.ack ?? null).then(
           (o) => answer(m, o.error === null ? [msg.id, o.version] : [msg.id, o.version, o.error.code, o.error.message]),
           (e) => answer(m, [msg.id, store.version, 'E_INTERNAL', formatError(e)]),
         )

@@ -62,9 +62,9 @@ export type ToPrimary =
   | { t: 'built' }
   | { t: 'ack'; version: number }
   /** `change`: one change in PackedDelta's encoding; `acked`: a late acknowledgement (see apply's `lazy`). */
-  | { t: 'change'; id: number; change: string; ifMatch: number | null; acked?: number }
+  | { t: 'change'; id: number; change: string; ifMatch: number | null; acked?: number; ack?: 'all' | 'commit' }
   /** A command body too large to parse in the worker (PARSE_AWAY_BYTES): the primary parses and applies it. */
-  | { t: 'update'; id: number; name: string; body: string; ifMatch: number | null; acked?: number }
+  | { t: 'update'; id: number; name: string; body: string; ifMatch: number | null; acked?: number; ack?: 'all' | 'commit' }
   | { t: 'busy'; id: number }
   | { t: 'fatal'; message: string }
   /** A check_status page asks for the prober's rows. */

@@ -52,8 +52,8 @@ export async function runSingle(booted: Booted, onReady: () => void): Promise<vo
   const http = new HttpWorker(compileHttp(boot), {
     table,
     sink: {
-      submit: async (change, ifMatch) => {
-        const o = await coordinator.submit(change, ifMatch)
+      submit: async (change, ifMatch, ack) => {
+        const o = await coordinator.submit(change, ifMatch, null, ack ?? null)
         return { version: o.version, error: o.error && { code: o.error.code, message: o.error.message } }
       },
       busy: async () => coordinator.busy,

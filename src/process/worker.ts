@@ -107,9 +107,9 @@ export function startWorker(): void {
       lateAck = -1
     })
   const sink: ChangeSink = {
-    submit: (change, ifMatch) =>
-      ask((id) => ({ t: 'change', id, change: change.op === 'put' ? packGroup(change.group) : '-' + change.name, ifMatch })),
-    update: (name, body, ifMatch) => ask((id) => ({ t: 'update', id, name, body, ifMatch })),
+    submit: (change, ifMatch, ack) =>
+      ask((id) => ({ t: 'change', id, change: change.op === 'put' ? packGroup(change.group) : '-' + change.name, ifMatch, ...(ack ? { ack } : {}) })),
+    update: (name, body, ifMatch, ack) => ask((id) => ({ t: 'update', id, name, body, ifMatch, ...(ack ? { ack } : {}) })),
     busy: () =>
       new Promise((resolve) => {
         // No primary, no change in progress: dyups_trylock has nothing to wait for.
