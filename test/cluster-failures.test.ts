@@ -1,5 +1,5 @@
 /**
- * Cluster mode when things fail (docs/cluster.md#when-things-fail), on a real etcd and dyups nodes on loopback:
+ * Cluster mode when things fail (docs/cluster.md#bootstrap-local-copy-failures), on a real etcd and dyups nodes on loopback:
  * etcd killed (nodes serve on, writes answer 503 with the reason) and back (writes go through, nodes agree); a
  * node killed with -9 (a write is not held by it once its lease expired) and restarted (it catches up before its
  * interface answers); a node that stops applying (the write answers 504 naming it, committed, and it catches up).
