@@ -124,3 +124,51 @@ test('a node whose watch resumes from a compacted revision takes the whole table
   assert.notEqual((await via(s.proxy, 'old')).status, 200, 'the deleted group is gone on s')
   assert.match(s.d.errorLog(), /full resync from etcd/)
 })
+
+test('dyups_trylock on: a write answers 409 on any node while another change is still being applied somewhere', async (t) => {
+  const etcd = await startEtcd(t)
+  const [one, two] = await Promise.all([backend(t, 'one'), backend(t, 'two')])
+  const http = '    dyups_trylock on;\n    dyups_cluster_ack_timeout 500ms;\n'
+  const a = await startNode(t, etcd.endpoint, 'a', { http: `    upstream g { server 127.0.0.1:${one.port}; }\n${http}`, workers: 1 })
+  const b = await startNode(t, etcd.endpoint, 'b', { http, workers: 1 })
+  const s = await startNode(t, etcd.endpoint, 's', { http, workers: 1, params: 'prefix=/t node=s lease=30s' })
+  process.kill(s.d.pid, 'SIGSTOP')
+  t.after(() => {
+    try {
+      process.kill(s.d.pid, 'SIGCONT')
+    } catch {
+      // Gone already.
+    }
+  })
+  const w = await ipost(a.iface, '/upstream/g', `server 127.0.0.1:${two.port};`)
+  assert.equal(w.status, 504, w.body)
+  // s has not applied a's change: it is still being applied, on b as on a.
+  for (const n of [b, a]) {
+    const r = await ipost(n.iface, '/upstream/h', `server 127.0.0.1:${one.port};`)
+    assert.equal(r.status, 409, `${n.name}: ${r.body}`)
+    assert.equal(r.body, 'wait and try again\n')
+  }
+  process.kill(s.d.pid, 'SIGCONT')
+  assert.ok(await waitFor(async () => (await ipost(b.iface, '/upstream/h', `server 127.0.0.1:${one.port};`)).status === 200, 10_000), 'once s caught up, writes go in')
+  assert.equal((await via(s.proxy, 'h')).body, 'one')
+})
+
+test('a node started while etcd is down serves its local copy and refuses writes, then joins and catches up', async (t) => {
+  const etcd = await startEtcd(t)
+  const [one, two] = await Promise.all([backend(t, 'one'), backend(t, 'two')])
+  const a = await startNode(t, etcd.endpoint, 'a', { http: `    upstream g { server 127.0.0.1:${one.port}; }\n`, workers: 1 })
+  const c = await startNode(t, etcd.endpoint, 'c', { workers: 1 })
+  assert.equal((await via(c.proxy, 'g')).body, 'one')
+  await c.d.stop('SIGQUIT')
+  await etcd.kill()
+  await c.restart()
+  assert.equal((await via(c.proxy, 'g')).body, 'one', 'c serves its local copy')
+  const refused = await ipost(c.iface, '/upstream/g', `server 127.0.0.1:${two.port};`)
+  assert.equal(refused.status, 503, refused.body)
+  assert.match(c.d.errorLog(), /etcd cannot be reached .*serving the local copy/)
+
+  await etcd.start()
+  assert.ok(await waitFor(async () => (await ipost(a.iface, '/upstream/g?ack=commit', `server 127.0.0.1:${two.port};`)).status === 200, 15_000), 'a writes again')
+  assert.ok(await waitFor(async () => (await via(c.proxy, 'g')).body === 'two', 15_000), 'c joined and applied the write')
+  assert.equal((await iget(c.iface, '/list')).headers['etag'], (await iget(a.iface, '/list')).headers['etag'])
+})

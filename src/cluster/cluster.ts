@@ -131,7 +131,14 @@ export class Cluster {
         global: noop,
         watchBackoff: new ExponentialBackoff({ initialDelay: 100, maxDelay: 1000 }) as never,
       },
-      grpcOptions: { 'grpc.max_receive_message_length': -1, 'grpc.max_send_message_length': -1 },
+      // A whole table in one range answer; and a connection to an etcd that comes back is tried again within a
+      // second (gRPC's default backoff grows to two minutes, which would keep a node refusing writes that long).
+      grpcOptions: {
+        'grpc.max_receive_message_length': -1,
+        'grpc.max_send_message_length': -1,
+        'grpc.initial_reconnect_backoff_ms': 100,
+        'grpc.max_reconnect_backoff_ms': 1000,
+      },
     }
     if (settings.user !== null) options.auth = { username: settings.user, password: settings.password! }
     if (settings.cacert !== null || settings.cert !== null) {
@@ -466,6 +473,10 @@ export class Cluster {
       const base = this.#host.version
       if (ifMatch !== null && ifMatch !== base) {
         return { version: base, error: new DyupsError('E_PRECONDITION', `table version is ${base}, not ${ifMatch}`) }
+      }
+      // dyups_trylock, fleet-wide: a change is being applied while some live node has not applied the last one.
+      if (this.#host.trylock && this.#lagging(base).length > 0) {
+        return { version: base, error: new DyupsError('E_LOCKED', 'another change is being applied') }
       }
       const key = groupKey(change.op === 'put' ? change.group.name : change.name)
       if (change.op === 'delete' && this.#host.get(change.name) === undefined) {
