@@ -76,8 +76,6 @@ export interface ClusterReport {
 const CALL_MS = 3000
 /** etcd's default --max-txn-ops is 128: the seed writes groups in transactions of this many. */
 const SEED_OPS = 100
-/** How often a node that lost the version comparison catches up and tries again before it answers 409. */
-const MAX_ATTEMPTS = 50
 /** Pause between attempts to reach etcd for the initial sync or after the watch was cancelled. */
 const RETRY_MS = 500
 
@@ -115,6 +113,11 @@ export class Cluster {
   #publishing = false
   #republish = false
   #syncing: Promise<void> | null = null
+  /**
+   * This node's writes take their transaction one at a time, each once the previous one is applied here: writers
+   * of one node would otherwise all compare the same version and all but one lose, again and again.
+   */
+  #writing: Promise<unknown> = Promise.resolve()
 
   constructor(settings: ClusterSettings, host: ClusterHost) {
     this.#s = settings
@@ -466,8 +469,21 @@ export class Cluster {
     const ack = asked ?? this.#s.ack
     const started = Date.now()
     if (!this.#synced || !this.#connected) return this.#unavailable('the change is refused')
+    const committed = this.#writing.then(() => this.#commit(change, ifMatch, started))
+    this.#writing = committed.catch(() => undefined)
+    const c = await committed
+    if (c.error !== null) return c
+    const version = c.version
+    const left = (): number => this.#s.ackTimeout - (Date.now() - started)
+    if (ack === 'commit' || (await this.#waitAcks(version, left()))) return { version, error: null }
+    return { version, error: new DyupsError('E_CLUSTER_ACK', `committed as version ${version}, not yet applied by node(s) ${this.#lagging(version).join(', ')}`) }
+  }
+
+  /** The transaction of write(), tried until it commits (or cannot), and applied on this node. */
+  async #commit(change: Change, ifMatch: number | null, started: number): Promise<Outcome> {
+    if (!this.#synced || !this.#connected) return this.#unavailable('the change is refused')
     let version = -1
-    for (let attempt = 0; ; attempt++) {
+    for (;;) {
       // A version this node has not applied yet may be on its way through the watch.
       if (ifMatch !== null && ifMatch > this.#host.version) await this.#waitApplied(ifMatch, CALL_MS)
       const base = this.#host.version
@@ -503,15 +519,17 @@ export class Cluster {
       const kv = r.responses[0]?.response_range?.kvs[0]
       const current = kv === undefined ? base : Number(text(kv.value))
       if (ifMatch !== null) return { version: current, error: new DyupsError('E_PRECONDITION', `table version is ${current}, not ${ifMatch}`) }
-      if (this.#host.trylock || attempt >= MAX_ATTEMPTS) return { version: current, error: new DyupsError('E_LOCKED', 'another change is being applied') }
+      if (this.#host.trylock) return { version: current, error: new DyupsError('E_LOCKED', 'another change is being applied') }
+      if (Date.now() - started > this.#s.ackTimeout) {
+        return { version: current, error: new DyupsError('E_CLUSTER', `other nodes' changes got in first for ${this.#s.ackTimeout} ms; nothing was changed`) }
+      }
       await this.#waitApplied(current, CALL_MS)
     }
-    const left = (): number => this.#s.ackTimeout - (Date.now() - started)
-    if (!(await this.#waitApplied(version, Math.max(0, left())))) {
+    const left = this.#s.ackTimeout - (Date.now() - started)
+    if (!(await this.#waitApplied(version, Math.max(0, left)))) {
       return { version, error: new DyupsError('E_CLUSTER_ACK', `committed as version ${version}, not yet applied by node(s) ${this.#lagging(version).join(', ')}`) }
     }
-    if (ack === 'commit' || (await this.#waitAcks(version, left()))) return { version, error: null }
-    return { version, error: new DyupsError('E_CLUSTER_ACK', `committed as version ${version}, not yet applied by node(s) ${this.#lagging(version).join(', ')}`) }
+    return { version, error: null }
   }
 
   report(): ClusterReport {
