@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { backend, iget, ipost, idelete } from './helpers.js'
+import { backend, iget, ipost, idelete, via } from './helpers.js'
 import { startEtcd } from './etcd.js'
 import { pinWorkers, routes, startNode } from './cluster.js'
 
@@ -71,4 +71,21 @@ test('concurrent If-Match writers on different nodes: exactly one wins, the othe
   const versions = rs.map((r) => Number(r.headers['etag']!.replace(/"/g, ''))).sort((x, y) => x - y)
   assert.equal(versions[1], versions[0]! + 1)
   assert.equal(versions[2], versions[1]! + 1)
+
+  // Many writers on one node share its transactions: each change still gets a version of its own, a delete of an
+  // unknown group fails alone, and every node has all of them.
+  const many = await Promise.all([
+    ...Array.from({ length: 12 }, (_, i) => ipost(nodes[0]!.iface, `/upstream/m${i}`, `server 127.0.0.1:${back.port};`)),
+    idelete(nodes[0]!.iface, '/upstream/nonesuch'),
+  ])
+  assert.deepEqual(many.map((r) => r.status), [...Array(12).fill(200), 404], many.map((r) => r.body).join(' | '))
+  assert.equal(many[12]!.body, 'not found uptream')
+  const vs = many.slice(0, 12).map((r) => Number(r.headers['etag']!.replace(/"/g, ''))).sort((x, y) => x - y)
+  assert.deepEqual(vs, Array.from({ length: 12 }, (_, i) => versions[2]! + 1 + i))
+  for (const n of nodes) {
+    const list = await iget(n.iface, '/list')
+    assert.equal(list.headers['etag'], `"${vs[11]}"`)
+    for (let i = 0; i < 12; i++) assert.ok(list.body.split('\n').includes(`m${i}`), `node ${n.name} has m${i}`)
+    assert.equal((await via(n.proxy, 'm7')).body, 'x')
+  }
 })

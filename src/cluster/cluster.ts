@@ -76,8 +76,20 @@ export interface ClusterReport {
 const CALL_MS = 3000
 /** etcd's default --max-txn-ops is 128: the seed writes groups in transactions of this many. */
 const SEED_OPS = 100
+/** Changes in one transaction at most (etcd's default --max-txn-ops is 128, the version takes one). */
+const BATCH = 100
 /** Pause between attempts to reach etcd for the initial sync or after the watch was cancelled. */
 const RETRY_MS = 500
+
+interface PendingWrite {
+  change: Change
+  ifMatch: number | null
+  /** When write() took it: dyups_cluster_ack_timeout counts from there. */
+  started: number
+  resolve: (o: Outcome) => void
+}
+
+const changeKey = (c: Change): string => groupKey(c.op === 'put' ? c.group.name : c.name)
 
 interface Waiter {
   version: number
@@ -114,10 +126,12 @@ export class Cluster {
   #republish = false
   #syncing: Promise<void> | null = null
   /**
-   * This node's writes take their transaction one at a time, each once the previous one is applied here: writers
-   * of one node would otherwise all compare the same version and all but one lose, again and again.
+   * This node's writes waiting for their transaction. One transaction is in flight at a time, and the next starts
+   * once the previous one is applied here, with every write that came meanwhile (group commit): writers of one
+   * node would otherwise all compare the same version, and all but one lose, again and again.
    */
-  #writing: Promise<unknown> = Promise.resolve()
+  #pending: PendingWrite[] = []
+  #committing = false
 
   constructor(settings: ClusterSettings, host: ClusterHost) {
     this.#s = settings
@@ -469,9 +483,7 @@ export class Cluster {
     const ack = asked ?? this.#s.ack
     const started = Date.now()
     if (!this.#synced || !this.#connected) return this.#unavailable('the change is refused')
-    const committed = this.#writing.then(() => this.#commit(change, ifMatch, started))
-    this.#writing = committed.catch(() => undefined)
-    const c = await committed
+    const c = await this.#commit(change, ifMatch, started)
     if (c.error !== null) return c
     const version = c.version
     const left = (): number => this.#s.ackTimeout - (Date.now() - started)
@@ -479,57 +491,108 @@ export class Cluster {
     return { version, error: new DyupsError('E_CLUSTER_ACK', `committed as version ${version}, not yet applied by node(s) ${this.#lagging(version).join(', ')}`) }
   }
 
-  /** The transaction of write(), tried until it commits (or cannot), and applied on this node. */
-  async #commit(change: Change, ifMatch: number | null, started: number): Promise<Outcome> {
-    if (!this.#synced || !this.#connected) return this.#unavailable('the change is refused')
-    let version = -1
+  /** Queues `change` for this node's next transaction; resolves once it is committed and applied here (or failed). */
+  #commit(change: Change, ifMatch: number | null, started: number): Promise<Outcome> {
+    return new Promise((resolve) => {
+      this.#pending.push({ change, ifMatch, started, resolve })
+      if (!this.#committing) void this.#drainWrites()
+    })
+  }
+
+  async #drainWrites(): Promise<void> {
+    this.#committing = true
+    try {
+      while (this.#pending.length > 0) {
+        // A conditional write goes alone (it compares its own version); others share a transaction, one change per
+        // group (etcd refuses a key twice in one transaction), at most BATCH of them.
+        const first = this.#pending[0]!
+        let n = 1
+        if (first.ifMatch === null) {
+          const keys = new Set([changeKey(first.change)])
+          while (n < this.#pending.length && n < BATCH) {
+            const p = this.#pending[n]!
+            if (p.ifMatch !== null || keys.has(changeKey(p.change))) break
+            keys.add(changeKey(p.change))
+            n++
+          }
+        }
+        await this.#commitBatch(this.#pending.splice(0, n))
+      }
+    } finally {
+      this.#committing = false
+    }
+  }
+
+  /**
+   * One transaction for `batch`: compares the version this node's copy is at, writes every change and the version
+   * after them. Lost to another node's change: catches up and tries again (If-Match: 412; dyups_trylock: 409).
+   * Each change is answered once the transaction is applied on this node.
+   */
+  async #commitBatch(batch: PendingWrite[]): Promise<void> {
+    const ifMatch = batch.length === 1 ? batch[0]!.ifMatch : null
+    const fail = (ps: readonly PendingWrite[], o: Outcome): void => {
+      for (const p of ps) p.resolve(o)
+    }
+    let todo = batch
     for (;;) {
+      if (!this.#synced || !this.#connected) return fail(todo, this.#unavailable('the change is refused'))
       // A version this node has not applied yet may be on its way through the watch.
       if (ifMatch !== null && ifMatch > this.#host.version) await this.#waitApplied(ifMatch, CALL_MS)
       const base = this.#host.version
       if (ifMatch !== null && ifMatch !== base) {
-        return { version: base, error: new DyupsError('E_PRECONDITION', `table version is ${base}, not ${ifMatch}`) }
+        return fail(todo, { version: base, error: new DyupsError('E_PRECONDITION', `table version is ${base}, not ${ifMatch}`) })
       }
       // dyups_trylock, fleet-wide: a change is being applied while some live node has not applied the last one.
       if (this.#host.trylock && this.#lagging(base).length > 0) {
-        return { version: base, error: new DyupsError('E_LOCKED', 'another change is being applied') }
+        return fail(todo, { version: base, error: new DyupsError('E_LOCKED', 'another change is being applied') })
       }
-      const key = groupKey(change.op === 'put' ? change.group.name : change.name)
-      if (change.op === 'delete' && this.#host.get(change.name) === undefined) {
-        return { version: base, error: new DyupsError('E_NO_GROUP', 'not found uptream') }
-      }
-      const op = change.op === 'put'
-        ? this.#client.put(this.#keys.group(change.group.name)).value(groupValue(this.#orders.get(key) ?? this.#maxOrder + 1, change.group))
-        : this.#client.delete().key(this.#keys.group(change.name))
+      // A delete of a group this table does not have fails alone (no other change of the batch touches its name).
+      todo = todo.filter((p) => {
+        if (p.change.op === 'put' || this.#host.get(p.change.name) !== undefined) return true
+        p.resolve({ version: base, error: new DyupsError('E_NO_GROUP', 'not found uptream') })
+        return false
+      })
+      if (todo.length === 0) return
+      let nextOrder = this.#maxOrder
+      const ops = todo.map(({ change }) => {
+        if (change.op === 'delete') return this.#client.delete().key(this.#keys.group(change.name))
+        const order = this.#orders.get(groupKey(change.group.name)) ?? ++nextOrder
+        return this.#client.put(this.#keys.group(change.group.name)).value(groupValue(order, change.group))
+      })
       let r
       try {
         r = await this.#client.if(this.#keys.version, 'Value', '==', String(base))
-          .then(this.#client.put(this.#keys.version).value(String(base + 1)), op)
+          .then(this.#client.put(this.#keys.version).value(String(base + todo.length)), ...ops)
           .else(this.#client.get(this.#keys.version))
           .commit()
       } catch (e) {
         this.#unreachable(e)
-        return { version: base, error: new DyupsError('E_CLUSTER', `etcd did not answer (${formatError(e)}); the change may or may not be committed: read the table`) }
+        return fail(todo, { version: base, error: new DyupsError('E_CLUSTER', `etcd did not answer (${formatError(e)}); the change may or may not be committed: read the table`) })
       }
       if (r.succeeded) {
-        version = base + 1
-        break
+        const last = base + todo.length
+        const applied = await this.#waitApplied(last, Math.max(0, this.#s.ackTimeout - (Date.now() - todo[0]!.started)))
+        todo.forEach((p, i) => {
+          const version = base + i + 1
+          p.resolve(applied ? { version, error: null }
+            : { version, error: new DyupsError('E_CLUSTER_ACK', `committed as version ${version}, not yet applied by node(s) ${this.#lagging(last).join(', ')}`) })
+        })
+        return
       }
       // Another node's change got in first: this node's copy is behind.
       const kv = r.responses[0]?.response_range?.kvs[0]
       const current = kv === undefined ? base : Number(text(kv.value))
-      if (ifMatch !== null) return { version: current, error: new DyupsError('E_PRECONDITION', `table version is ${current}, not ${ifMatch}`) }
-      if (this.#host.trylock) return { version: current, error: new DyupsError('E_LOCKED', 'another change is being applied') }
-      if (Date.now() - started > this.#s.ackTimeout) {
-        return { version: current, error: new DyupsError('E_CLUSTER', `other nodes' changes got in first for ${this.#s.ackTimeout} ms; nothing was changed`) }
-      }
+      if (ifMatch !== null) return fail(todo, { version: current, error: new DyupsError('E_PRECONDITION', `table version is ${current}, not ${ifMatch}`) })
+      if (this.#host.trylock) return fail(todo, { version: current, error: new DyupsError('E_LOCKED', 'another change is being applied') })
+      const now = Date.now()
+      todo = todo.filter((p) => {
+        if (now - p.started <= this.#s.ackTimeout) return true
+        p.resolve({ version: current, error: new DyupsError('E_CLUSTER', `other nodes' changes got in first for ${this.#s.ackTimeout} ms; nothing was changed`) })
+        return false
+      })
+      if (todo.length === 0) return
       await this.#waitApplied(current, CALL_MS)
     }
-    const left = this.#s.ackTimeout - (Date.now() - started)
-    if (!(await this.#waitApplied(version, Math.max(0, left)))) {
-      return { version, error: new DyupsError('E_CLUSTER_ACK', `committed as version ${version}, not yet applied by node(s) ${this.#lagging(version).join(', ')}`) }
-    }
-    return { version, error: null }
   }
 
   report(): ClusterReport {
@@ -552,6 +615,7 @@ export class Cluster {
     }
     this.#applied = []
     this.#acks.clear()
+    for (const p of this.#pending.splice(0)) p.resolve(this.#unavailable('dyups is stopping'))
     this.#dropWatcher()
     try {
       await this.#lease?.revoke()
