@@ -14,10 +14,11 @@ test('a write on one node routes on every worker of every node before its 200; t
   const [b1, b2, b3] = await Promise.all([backend(t, 'one'), backend(t, 'two'), backend(t, 'three')])
   // Only the first node's nginx.conf has `seed`: it seeds the empty prefix, the others take etcd's table.
   const a = await startNode(t, etcd.endpoint, 'a', { http: `    upstream seed { server 127.0.0.1:${b1.port}; }\n` })
-  const [b, c] = await Promise.all([startNode(t, etcd.endpoint, 'b'), startNode(t, etcd.endpoint, 'c')])
+  // c runs in one process (master_process off): the same path without workers.
+  const [b, c] = await Promise.all([startNode(t, etcd.endpoint, 'b'), startNode(t, etcd.endpoint, 'c', { master: false, workers: 1 })])
   const nodes = [a, b, c]
-  const pinned = await Promise.all(nodes.map((n) => pinWorkers(n.proxy, 2)))
-  for (const p of pinned) assert.deepEqual(await routes(p, 'seed'), ['one', 'one'], 'every node starts with the seeded group')
+  const pinned = await Promise.all([pinWorkers(a.proxy, 2), pinWorkers(b.proxy, 2), pinWorkers(c.proxy, 1)])
+  for (const p of pinned) assert.deepEqual(await routes(p, 'seed'), p.map(() => 'one'), 'every node starts with the seeded group')
 
   let version = Number((await iget(a.iface, '/list')).headers['etag']?.replace(/"/g, ''))
   assert.ok(Number.isSafeInteger(version))
@@ -35,7 +36,7 @@ test('a write on one node routes on every worker of every node before its 200; t
     for (let i = 0; i < nodes.length; i++) {
       const got = await routes(pinned[i]!, name)
       // A deleted group is no group: proxy_pass to an unknown host answers 502 (no resolver).
-      assert.deepEqual(got.map((x) => (x.startsWith('status 5') ? 'status 502' : x)), [want, want], `node ${nodes[i]!.name} after ${op} ${name} on ${node.name}`)
+      assert.deepEqual(got.map((x) => (x.startsWith('status 5') ? 'status 502' : x)), got.map(() => want), `node ${nodes[i]!.name} after ${op} ${name} on ${node.name}`)
     }
   }
   // Every node's interface reads the same table at the same version.
@@ -52,6 +53,13 @@ test('a write on one node routes on every worker of every node before its 200; t
   assert.equal(report.connected, true)
   assert.equal(report.version, version)
   assert.deepEqual(report.nodes.map((n) => [n.node, n.applied, n.lag]), [['a', version, 0], ['b', version, 0], ['c', version, 0]])
+  // The text view.
+  const text = await iget(c.iface, '/cluster')
+  assert.equal(text.status, 200)
+  const lines = text.body.split('\n')
+  assert.equal(lines[0], `node c version=${version} connected`)
+  assert.match(lines[3]!, new RegExp(`^c applied=${version} lag=0 host=\\S+ pid=\\d+ \\(self\\)$`))
+  assert.equal(lines.length, 5)
 })
 
 test('concurrent If-Match writers on different nodes: exactly one wins, the others answer 412; without If-Match all go in, one after the other', async (t) => {

@@ -21,6 +21,8 @@ export interface NodeOptions {
   /** Lines at the http block's level besides dyups_cluster (upstream blocks, dyups_cluster_ack, …). */
   http?: string
   workers?: number
+  /** master_process; on unless told. */
+  master?: boolean
   /** dyups_cluster's parameters after the URL; `prefix=/t node=NAME lease=1s` unless given. */
   params?: string
 }
@@ -32,7 +34,7 @@ export async function startNode(t: TestContext, etcd: string, name: string, o: N
   const http = `    dyups_cluster etcd://${etcd} ${o.params ?? `prefix=/t node=${name} lease=1s`};
     dyups_upstream_conf conf/upstream.conf;
 ${o.http ?? ''}`
-  writeConf(prefix, 'conf/nginx.conf', interfaceConf({ proxy, iface, workers: o.workers ?? 2, http }))
+  writeConf(prefix, 'conf/nginx.conf', interfaceConf({ proxy, iface, workers: o.workers ?? 2, master: o.master, http }))
   const node: Node = {
     name, prefix, proxy, iface,
     d: await startDyups(t, prefix, [proxy, iface]),

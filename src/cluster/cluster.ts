@@ -132,6 +132,8 @@ export class Cluster {
    */
   #pending: PendingWrite[] = []
   #committing = false
+  /** When this node started following etcd (its record's `since`). */
+  readonly #since = Date.now()
 
   constructor(settings: ClusterSettings, host: ClusterHost) {
     this.#s = settings
@@ -308,7 +310,7 @@ export class Cluster {
         this.#republish = false
         const lease = this.#lease
         if (lease === null) return
-        const rec: NodeRecord = { applied: this.#host.version, pid: process.pid, host: hostname(), since: Date.now() }
+        const rec: NodeRecord = { applied: this.#host.version, pid: process.pid, host: hostname(), since: this.#since }
         await lease.put(this.#keys.node(this.#s.nodeName)).value(JSON.stringify(rec)).exec()
       } while (this.#republish)
     } finally {

@@ -57,6 +57,7 @@ export async function handleInterface(req: InterfaceRequest, deps: InterfaceDeps
         const body = kind === 'list' ? renderList(deps.table.list()) : renderDetail(deps.table.list())
         return { status: 200, body, etag: v }
       }
+      if (kind === 'cluster' && seg.length === 1 && deps.cluster !== undefined) return clusterText(deps)
       if (kind === 'upstream' && seg.length === 2) {
         if (hasControlByte(seg[1]!)) return empty(400)
         const g = deps.table.get(seg[1]!)
@@ -108,6 +109,29 @@ async function handleJson(req: InterfaceRequest, deps: InterfaceDeps): Promise<R
       return jsonOutcome(await deps.sink.submit({ op: 'delete', name }, parseIfMatch(req.ifMatch), ackOf(req)), deps, null)
   }
   return methodNotAllowed(req.method, allowed, v)
+}
+
+/**
+ * GET /cluster, the text view of /api/cluster (dyups_cluster only; otherwise the path is Tengine's 404): a line for
+ * this node and its link to etcd, then one per live node: `NAME applied=N lag=N host=HOST pid=N`, this one marked
+ * `(self)`.
+ */
+async function clusterText(deps: InterfaceDeps): Promise<Reply> {
+  const v = deps.table.version
+  const r = (await deps.cluster!.report()) as ClusterReportShape | null
+  if (r === null) return empty(404, v)
+  const lines = [`node ${r.node} version=${r.version} ${r.connected ? 'connected' : `disconnected: ${r.reason ?? ''}`}`]
+  for (const n of r.nodes) lines.push(`${n.node} applied=${n.applied} lag=${n.lag} host=${n.host} pid=${n.pid}${n.self ? ' (self)' : ''}`)
+  return { status: 200, body: lines.join('\n').replace(/[\r]/g, ' ') + '\n', etag: v }
+}
+
+/** What a ClusterSource reports (src/cluster/'s ClusterReport), as far as the text view reads it. */
+interface ClusterReportShape {
+  node: string
+  connected: boolean
+  reason: string | null
+  version: number
+  nodes: { node: string; applied: number; lag: number; self: boolean; host: string; pid: number }[]
 }
 
 /** GET /api/cluster: this node, whether it follows etcd, and every live node with the version it applied. */
