@@ -172,3 +172,24 @@ test('a node started while etcd is down serves its local copy and refuses writes
   assert.ok(await waitFor(async () => (await via(c.proxy, 'g')).body === 'two', 15_000), 'c joined and applied the write')
   assert.equal((await iget(c.iface, '/list')).headers['etag'], (await iget(a.iface, '/list')).headers['etag'])
 })
+
+test("etcd's authentication: a node with user= and password= joins; one without them serves its own copy and refuses writes", async (t) => {
+  const etcd = await startEtcd(t)
+  etcd.ctl('user', 'add', 'root:secret', '--interactive=false')
+  etcd.ctl('auth', 'enable')
+  const one = await backend(t, 'one')
+  const a = await startNode(t, etcd.endpoint, 'a', { http: `    upstream g { server 127.0.0.1:${one.port}; }\n`, workers: 1, params: 'prefix=/t node=a lease=1s user=root password=secret' })
+  const w = await ipost(a.iface, '/upstream/h', `server 127.0.0.1:${one.port};`)
+  assert.equal(w.status, 200, w.body)
+  assert.equal((await via(a.proxy, 'h')).body, 'one')
+  // The table is in etcd, readable with the credentials only.
+  assert.match(etcd.ctl('--user', 'root:secret', 'get', '/t/version', '--print-value-only'), /^1\n/)
+
+  const b = await startNode(t, etcd.endpoint, 'b', { workers: 1 })
+  const cl = JSON.parse((await iget(b.iface, '/api/cluster')).body) as { connected: boolean; reason: string }
+  assert.equal(cl.connected, false)
+  const r = await ipost(b.iface, '/upstream/h', `server 127.0.0.1:${one.port};`)
+  assert.equal(r.status, 503, r.body)
+  assert.match(r.body, /etcd cannot be reached/)
+  assert.notEqual((await via(b.proxy, 'h')).status, 200, 'b has not got the fleet\'s table')
+})
