@@ -8,6 +8,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { backend, idelete, iget, ipost, killAll, via, waitFor } from './helpers.js'
 import { startEtcd } from './etcd.js'
+import { testCertificates } from '../src/proxy/testing.js'
 import { startNode, type Node } from './cluster.js'
 
 const connected = async (n: Node): Promise<boolean> => {
@@ -192,4 +193,18 @@ test("etcd's authentication: a node with user= and password= joins; one without 
   assert.equal(r.status, 503, r.body)
   assert.match(r.body, /etcd cannot be reached/)
   assert.notEqual((await via(b.proxy, 'h')).status, 200, 'b has not got the fleet\'s table')
+})
+
+test('TLS to etcd (etcds://, cacert=, cert=, key=): a node with a client certificate joins; one that trusts another CA does not', async (t) => {
+  const certs = testCertificates()
+  const etcd = await startEtcd(t, { tls: certs })
+  const one = await backend(t, 'one')
+  const tls = (ca: string): string => `prefix=/t node=a lease=1s cacert=${certs}/${ca}.pem cert=${certs}/client.pem key=${certs}/client.key`
+  const a = await startNode(t, `${etcd.endpoint}`, 'a', { http: `    upstream g { server 127.0.0.1:${one.port}; }\n`, workers: 1, params: tls('ca'), scheme: 'etcds' })
+  const w = await ipost(a.iface, '/upstream/h', `server 127.0.0.1:${one.port};`)
+  assert.equal(w.status, 200, w.body)
+  assert.match(etcd.ctl('get', '/t/version', '--print-value-only'), /^1\n/)
+  const b = await startNode(t, `${etcd.endpoint}`, 'b', { workers: 1, params: tls('other-ca').replace('node=a', 'node=b'), scheme: 'etcds' })
+  const r = await ipost(b.iface, '/upstream/h', `server 127.0.0.1:${one.port};`)
+  assert.equal(r.status, 503, r.body)
 })

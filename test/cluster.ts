@@ -23,6 +23,8 @@ export interface NodeOptions {
   workers?: number
   /** master_process; on unless told. */
   master?: boolean
+  /** `etcds` for TLS; `etcd` unless told. */
+  scheme?: 'etcd' | 'etcds'
   /** dyups_cluster's parameters after the URL; `prefix=/t node=NAME lease=1s` unless given. */
   params?: string
 }
@@ -31,7 +33,7 @@ export interface NodeOptions {
 export async function startNode(t: TestContext, etcd: string, name: string, o: NodeOptions = {}): Promise<Node> {
   const [proxy, iface] = (await freePorts(2)) as [number, number]
   const prefix = tempPrefix(t)
-  const http = `    dyups_cluster etcd://${etcd} ${o.params ?? `prefix=/t node=${name} lease=1s`};
+  const http = `    dyups_cluster ${o.scheme ?? 'etcd'}://${etcd} ${o.params ?? `prefix=/t node=${name} lease=1s`};
     dyups_upstream_conf conf/upstream.conf;
 ${o.http ?? ''}`
   writeConf(prefix, 'conf/nginx.conf', interfaceConf({ proxy, iface, workers: o.workers ?? 2, master: o.master, http }))

@@ -38,15 +38,25 @@ export interface Etcd {
   compact(): number
 }
 
-/** Starts etcd for this test (single member, data in a temp directory); resolves once it answers on its client port. */
-export async function startEtcd(t: TestContext): Promise<Etcd> {
+/**
+ * Starts etcd for this test (single member, data in a temp directory); resolves once it answers on its client port.
+ * `tls`: a directory of src/proxy/testing.ts's certificates: clients then speak TLS (`etcd.pem`, for 127.0.0.1) and
+ * must show a certificate signed by `ca`.
+ */
+export async function startEtcd(t: TestContext, opts: { tls?: string } = {}): Promise<Etcd> {
   const bin = requireEtcd()
   const [client, peer] = (await freePorts(2)) as [number, number]
   const dir = mkdtempSync(join(tmpdir(), 'dyups-etcd-'))
   let child: ChildProcess | null = null
   let exited: Promise<void> = Promise.resolve()
   let out = ''
-  const clientUrl = `http://127.0.0.1:${client}`
+  const tls = opts.tls
+  const clientUrl = `${tls === undefined ? 'http' : 'https'}://127.0.0.1:${client}`
+  const tlsArgs = tls === undefined ? [] : [
+    '--cert-file', join(tls, 'etcd.pem'), '--key-file', join(tls, 'etcd.key'),
+    '--trusted-ca-file', join(tls, 'ca.pem'), '--client-cert-auth',
+  ]
+  const ctlTls = tls === undefined ? [] : ['--cacert', join(tls, 'ca.pem'), '--cert', join(tls, 'client.pem'), '--key', join(tls, 'client.key')]
   const peerUrl = `http://127.0.0.1:${peer}`
   const start = async (): Promise<void> => {
     const c = spawn(bin, [
@@ -56,7 +66,7 @@ export async function startEtcd(t: TestContext): Promise<Etcd> {
       '--initial-cluster', `test=${peerUrl}`, '--initial-cluster-state', 'new',
       // Lease expiry and elections on a single member need no long heartbeats on loopback.
       '--heartbeat-interval', '50', '--election-timeout', '500',
-      '--log-level', 'warn', '--logger', 'zap',
+      '--log-level', 'warn', '--logger', 'zap', ...tlsArgs,
     ], { stdio: ['ignore', 'ignore', 'pipe'] })
     child = c
     let code: number | null | undefined
@@ -83,7 +93,7 @@ export async function startEtcd(t: TestContext): Promise<Etcd> {
   }
   const ctl = (...args: string[]): string => {
     if (!existsSync(ETCDCTL)) throw new Error(`${ETCDCTL} is missing (apt-get install etcd-client)`)
-    return execFileSync(ETCDCTL, ['--endpoints', clientUrl, ...args], { env: { ...process.env, ETCDCTL_API: '3' }, encoding: 'utf8', timeout: 10_000 })
+    return execFileSync(ETCDCTL, ['--endpoints', clientUrl, ...ctlTls, ...args], { env: { ...process.env, ETCDCTL_API: '3' }, encoding: 'utf8', timeout: 10_000 })
   }
   t.after(async () => {
     await kill()
