@@ -61,14 +61,17 @@ export function replaceTable(old: Table, groups: readonly UpstreamGroup[], versi
     const e = old.get(g.name)
     return e !== undefined && sameGroup(e.group, g) ? e.group : g
   }
+  // The static groups as `old` has them (flags included: one replaced through the interface is no longer pristine,
+  // and PATH must keep it), then what `groups` does to them, then the deleted markers `old` carries.
   const statics = old.list().filter((e) => e.static)
   const next = new Table(statics.map((e) => e.group))
-  for (const name of old.deletedNames()) next.removeStatic(name)
   for (const e of statics) {
     const g = wanted.get(groupKey(e.group.name))
     if (g === undefined) next.removeStatic(e.group.name)
-    else if (g !== e.group && !sameGroup(g, e.group)) next.put(keep(g))
+    else if (!sameGroup(g, e.group)) next.put(keep(g))
+    else if (!e.pristine) next.put(e.group)
   }
+  for (const name of old.deletedNames()) next.keepDeleted(name)
   for (const g of groups) if (!next.has(g.name)) next.put(keep(g))
   const changes = replicaChanges(old.list(), next.list())
   next.version = version
