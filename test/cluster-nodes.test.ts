@@ -5,6 +5,8 @@
  * catches up); dyups_trylock across nodes.
  */
 import assert from 'node:assert/strict'
+import { readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { test } from 'node:test'
 import { backend, iget, ipost, killAll, via, waitFor } from './helpers.js'
 import { startEtcd } from './etcd.js'
@@ -88,4 +90,22 @@ test('dyups_trylock on: a write answers 409 on any node while another change is 
   process.kill(s.d.pid, 'SIGCONT')
   assert.ok(await waitFor(async () => (await ipost(b.iface, '/upstream/h', `server 127.0.0.1:${one.port};`)).status === 200, 10_000), 'once s caught up, writes go in')
   assert.equal((await via(s.proxy, 'h')).body, 'one')
+})
+
+test("a reload keeps the fleet's table: nginx.conf's upstream blocks only seeded it", async (t) => {
+  const etcd = await startEtcd(t)
+  const [one, two] = await Promise.all([backend(t, 'one'), backend(t, 'two')])
+  const a = await startNode(t, etcd.endpoint, 'a', { http: `    upstream g { server 127.0.0.1:${one.port}; }\n`, workers: 1 })
+  const before = await iget(a.iface, '/list')
+  // The same group pointing elsewhere in nginx.conf, and a reload.
+  const conf = join(a.prefix, 'conf/nginx.conf')
+  writeFileSync(conf, readFileSync(conf, 'utf8').replace(`127.0.0.1:${one.port}`, `127.0.0.1:${two.port}`))
+  process.kill(a.d.pid, 'SIGHUP')
+  assert.ok(await waitFor(() => /upstream blocks are not applied on reload/.test(a.d.errorLog()), 10_000), a.d.errorLog())
+  assert.equal((await via(a.proxy, 'g')).body, 'one')
+  assert.equal((await iget(a.iface, '/list')).headers['etag'], before.headers['etag'])
+  // Writes still go through etcd after the reload.
+  const w = await ipost(a.iface, '/upstream/g', `server 127.0.0.1:${two.port};`)
+  assert.equal(w.status, 200, w.body)
+  assert.ok(await waitFor(async () => (await via(a.proxy, 'g')).body === 'two', 10_000))
 })
