@@ -21,7 +21,7 @@ import { ExponentialBackoff, noop } from 'cockatiel'
 import { Etcd3, type IKeyValue, type IOptions, type Lease, type Watcher } from 'etcd3'
 import { DyupsError, formatError } from '../errors.js'
 import { log } from '../log.js'
-import { groupKey, type UpstreamGroup } from '../upstream/index.js'
+import { groupKey, packGroup, type UpstreamGroup } from '../upstream/index.js'
 import type { Change, TableEntry } from '../store/index.js'
 import type { ClusterOptions } from '../config/index.js'
 import { groupValue, Keys, keyName, parseGroupValue, type NodeRecord } from './keys.js'
@@ -274,7 +274,8 @@ export class Cluster {
     if (version !== this.#host.version || groups.length !== this.#host.list().length) return false
     for (const g of groups) {
       const e = this.#host.get(g.name)
-      if (e === undefined || JSON.stringify(e.group) !== JSON.stringify(g)) return false
+      // Packed, as etcd holds them: a group nginx.conf defines also carries where it was defined.
+      if (e === undefined || packGroup(e.group) !== packGroup(g)) return false
     }
     return true
   }
