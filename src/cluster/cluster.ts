@@ -519,7 +519,14 @@ export class Cluster {
             n++
           }
         }
-        await this.#commitBatch(this.#pending.splice(0, n))
+        const batch = this.#pending.splice(0, n)
+        try {
+          await this.#commitBatch(batch)
+        } catch (e) {
+          // A bug, not etcd (its failures are answered inside): answered all the same, never left waiting.
+          const error = new DyupsError('E_INTERNAL', formatError(e))
+          for (const p of batch) p.resolve({ version: this.#host.version, error })
+        }
       }
     } finally {
       this.#committing = false

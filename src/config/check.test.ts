@@ -177,6 +177,7 @@ export const cases: [string, string, string][] = [
   ['dyups_shm_zone_size bad (dyups)', H('dyups_shm_zone_size 2MB;'), '"dyups_shm_zone_size" directive invalid value in conf:3'],
   ['dyups_trylock bad (dyups)', H('dyups_trylock yes;'), 'invalid value "yes" in "dyups_trylock" directive, it must be "on" or "off" in conf:3'],
   ['dyups_cluster (dyups)', H('dyups_cluster etcd://127.0.0.1:2379,[::1]:2379 prefix=/fleet/ node=a-1 lease=3s;\ndyups_cluster_ack commit;\ndyups_cluster_ack_timeout 2s;'), 'ok'],
+  ['dyups_cluster in main (dyups)', 'dyups_cluster etcds://etcd.example:2379 cacert=ca.pem cert=c.pem key=c.key user=u password=p;\ndyups_cluster_ack_timeout 30s;\n' + H(''), 'ok'],
   ['dyups_cluster scheme (dyups)', H('dyups_cluster http://127.0.0.1:2379;'), 'invalid URL "http://127.0.0.1:2379" in "dyups_cluster", it must start with "etcd://" or "etcds://" in conf:3'],
   ['dyups_cluster host (dyups)', H('dyups_cluster etcd://127.0.0.1;'), 'invalid host "127.0.0.1" in "dyups_cluster", it must be HOST:PORT in conf:3'],
   ['dyups_cluster param (dyups)', H('dyups_cluster etcd://127.0.0.1:2379 ttl=3;'), 'invalid parameter "ttl=3" in conf:3'],
