@@ -20,6 +20,9 @@ export type Code =
   | 'E_UPSTREAM'      // the upstream failed (refused, reset, invalid response)
   | 'E_TIMEOUT'       // the upstream timed out
   | 'E_PRIMARY_GONE'  // a worker outlived its primary: a change cannot be applied (or its answer never came)
+  | 'E_CLUSTER'       // dyups_cluster: etcd cannot be reached, the change is not taken (or its outcome is unknown)
+  | 'E_CLUSTER_ACK'   // dyups_cluster: committed, but not every live node applied it in dyups_cluster_ack_timeout
+  | 'E_NOT_IMPLEMENTED' // a request this configuration does not serve yet (POST /api/batch with dyups_cluster)
 
 export const STATUS: Record<Code, number> = {
   E_CONFIG: 500,
@@ -39,6 +42,11 @@ export const STATUS: Record<Code, number> = {
   E_TIMEOUT: 504,
   // Unavailable, not failed: the same change succeeds once dyups is started again and its primary is back.
   E_PRIMARY_GONE: 503,
+  // As E_PRIMARY_GONE: the same change succeeds once etcd is back.
+  E_CLUSTER: 503,
+  // A gateway that did not hear back in time: the change is committed, some nodes have not confirmed it.
+  E_CLUSTER_ACK: 504,
+  E_NOT_IMPLEMENTED: 501,
 }
 
 /** Where in a configuration file (or command body) something was found. */

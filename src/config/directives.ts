@@ -4,6 +4,7 @@ import { parseExpires, parseFlag, parseNumber, parseOffset, parseSize, parseTime
 import { isCidr, parseAddress } from './addresses.js'
 import { checkListen, checkSslListens } from './listen.js'
 import { UNSUPPORTED } from './unsupported.js'
+import { parseCluster } from './cluster.js'
 
 // Contexts as nginx's NGX_*_CONF flags combine them. `if` stands for nginx's "if in location"; an `if` at the server
 // level may hold rewrite directives only, which compiling the request path checks (src/http/modules/rewrite.ts).
@@ -571,6 +572,19 @@ export const DIRECTIVES: readonly DirectiveSpec[] = [
   str('dyups_audit_log', HTTP, { default: 'off', docs: 'File (relative to the prefix) where every applied change is written as one JSON line: who, when, versions, diff; `off`: none.' }),
   flag('dyups_trylock', HTTP, { default: 'off', docs: '`on`: a change arriving while another is applied gets 409.' }),
   flag('dyups_read_msg_log', HTTP, { default: 'off', docs: 'Log a summary line at info level on each applied change.' }),
+  spec('dyups_cluster', ['main', 'http'], [1, MORE], {
+    unique: true,
+    docs: 'The upstream table lives in etcd and is shared by every node naming the same etcd and prefix (docs/cluster.md).',
+    validate: (d) => void parseCluster(d),
+  }),
+  oneOf('dyups_cluster_ack', ['main', 'http'], ['commit', 'all'], {
+    default: 'all',
+    docs: '`all`: a write answers once every live node applied it; `commit`: once etcd committed it and this node applied it.',
+  }),
+  msec('dyups_cluster_ack_timeout', ['main', 'http'], {
+    default: '10s',
+    docs: 'How long a write waits for the other nodes before it answers 504 naming them (the change is committed).',
+  }),
 
   // access, headers, logs
   spec('allow', [...HSL, 'limit_except'], 1, { docs: 'Allow an address, CIDR, `unix:` or `all`.', validate: checkAccess }),

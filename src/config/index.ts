@@ -14,6 +14,7 @@ export {
   type LoadOptions,
   type LoadedConfig,
 } from './load.js'
+export { parseCluster, LEASE_SECONDS, type ClusterOptions } from './cluster.js'
 export { globSync, matchComponent, hasGlobMagic } from './glob.js'
 export {
   parseTime,

@@ -5,7 +5,7 @@
 import { STATUS, formatError, isDyupsError } from '../errors.js'
 import { log } from '../log.js'
 import { parseCommands, type Resolver } from '../upstream/index.js'
-import type { Actor, ChangeSink, Outcome, Reply } from './types.js'
+import type { Ack, Actor, ChangeSink, Outcome, Reply } from './types.js'
 
 export const LOCKED_BODY = 'wait and try again\n'
 
@@ -22,8 +22,12 @@ export function reply(o: Outcome): Reply {
     case 'E_COMMANDS':
       return ADD_FAILED
     case 'E_PRIMARY_GONE':
+    case 'E_CLUSTER':
       // The reason is the body: whether the change was refused or its outcome is unknown (docs/api.md).
-      return { status: STATUS.E_PRIMARY_GONE, body: o.error.message, etag: null }
+      return { status: STATUS[o.error.code], body: o.error.message, etag: null }
+    case 'E_CLUSTER_ACK':
+      // Committed: the version it made is the ETag; the body names the nodes that did not confirm it (docs/cluster.md).
+      return { status: STATUS.E_CLUSTER_ACK, body: o.error.message, etag: o.version }
     default:
       // One line: an internal failure (e.g. the journal write) and nothing applied anywhere.
       return { status: 500, body: o.error.message.replace(/[\r\n]+/g, ' '), etag: null }
@@ -32,6 +36,8 @@ export function reply(o: Outcome): Reply {
 
 export interface UpdateOptions {
   ifMatch?: number | null
+  /** `?ack=` (dyups_cluster); absent: the configured default. */
+  ack?: Ack
   trylock: boolean
   resolve?: Resolver
   /** Who asks, for the audit log. */
@@ -72,7 +78,7 @@ export function hasControlByte(name: string): boolean {
  */
 export async function apply(sink: ChangeSink, name: string, body: string, opts: UpdateOptions): Promise<Outcome> {
   if (body.length > PARSE_AWAY_BYTES && sink.update !== undefined && opts.resolve === undefined) {
-    return sink.update(name, body, opts.ifMatch ?? null, opts.actor)
+    return sink.update(name, body, opts.ifMatch ?? null, opts.actor, opts.ack ?? null)
   }
   let group
   try {
@@ -84,7 +90,7 @@ export async function apply(sink: ChangeSink, name: string, body: string, opts: 
     logAddFailed(name, e)
     return { version: -1, error: { code: 'E_COMMANDS', message: formatError(e) } }
   }
-  return sink.submit({ op: 'put', group }, opts.ifMatch ?? null, opts.actor)
+  return sink.submit({ op: 'put', group }, opts.ifMatch ?? null, opts.actor, opts.ack ?? null)
 }
 
 /** Creates or replaces group `name` from `body` (upstream-block contents, latin1), with Tengine's answers. */
@@ -94,7 +100,7 @@ export async function update(sink: ChangeSink, name: string, body: string, opts:
 }
 
 /** Deletes group `name` (static or created). */
-export async function remove(sink: ChangeSink, name: string, ifMatch: number | null = null, actor?: Actor): Promise<Reply> {
+export async function remove(sink: ChangeSink, name: string, ifMatch: number | null = null, actor?: Actor, ack: Ack = null): Promise<Reply> {
   if (hasControlByte(name)) return REFUSED_NAME
-  return reply(await sink.submit({ op: 'delete', name }, ifMatch, actor))
+  return reply(await sink.submit({ op: 'delete', name }, ifMatch, actor, ack))
 }

@@ -14,7 +14,7 @@ import { editedCommands, serverIndex } from './json-servers.js'
 import { BatchError, buildBatch } from './json-batch.js'
 import { strictJsonProblem } from './json-strict.js'
 import { groupJson, jsonError, jsonReply, rowsByAddr } from './json.js'
-import type { Actor, ChangeSink, LiveReport, LiveSource, Outcome, Reply, TableView } from './types.js'
+import type { Ack, Actor, ChangeSink, ClusterSource, LiveReport, LiveSource, Outcome, Reply, TableView } from './types.js'
 
 export interface InterfaceRequest {
   method: string
@@ -39,6 +39,8 @@ export interface InterfaceDeps {
   resolve?: Resolver
   /** Live server state for the JSON interface; absent: no state (every server `up`, no counters). */
   live?: LiveSource
+  /** The fleet's nodes for GET /api/cluster (dyups_cluster); absent: none. */
+  cluster?: ClusterSource
 }
 
 const NO_LIVE: LiveReport = { workers: 0, statics: null, rows: [] }
@@ -60,6 +62,7 @@ export async function handleInterface(req: InterfaceRequest, deps: InterfaceDeps
         const body = kind === 'list' ? renderList(deps.table.list()) : renderDetail(deps.table.list())
         return { status: 200, body, etag: v }
       }
+      if (kind === 'cluster' && seg.length === 1 && deps.cluster !== undefined) return clusterText(deps)
       if (kind === 'upstream' && seg.length === 2) {
         if (hasControlByte(seg[1]!)) return empty(400)
         const g = deps.table.get(seg[1]!)
@@ -72,12 +75,12 @@ export async function handleInterface(req: InterfaceRequest, deps: InterfaceDeps
       if (seg.length !== 2) return { status: 404, body: 'not support this interface', etag: null }
       if (kind !== 'upstream') return { status: 404, body: 'not support this api', etag: null }
       const ifMatch = parseIfMatch(req.ifMatch)
-      return update(deps.sink, seg[1]!, req.body, { ifMatch, trylock: deps.trylock, resolve: deps.resolve, actor: req.actor })
+      return update(deps.sink, seg[1]!, req.body, { ifMatch, ack: ackOf(req), trylock: deps.trylock, resolve: deps.resolve, actor: req.actor })
     }
     case 'DELETE': {
       if (seg.length !== 2) return { status: 405, body: 'not support this interface', etag: null }
       if (kind !== 'upstream') return { status: 405, body: 'not support this api', etag: null }
-      return remove(deps.sink, seg[1]!, parseIfMatch(req.ifMatch), req.actor)
+      return remove(deps.sink, seg[1]!, parseIfMatch(req.ifMatch), req.actor, ackOf(req))
     }
     default:
       return empty(405)
@@ -93,6 +96,7 @@ async function handleJson(req: InterfaceRequest, deps: InterfaceDeps): Promise<R
   const v = deps.table.version
   if (lower(seg[1]) === 'openapi.json' && seg.length === 2) return req.method === 'GET' ? openapi(v) : methodNotAllowed(req.method, 'GET', v)
   if (lower(seg[1]) === 'batch' && seg.length === 2) return req.method === 'POST' ? jsonBatch(req, deps) : methodNotAllowed(req.method, 'POST', v)
+  if (lower(seg[1]) === 'cluster' && seg.length === 2) return clusterRead(req, deps)
   if (lower(seg[1]) !== 'upstreams' || seg.length > 5 || (seg.length >= 4 && lower(seg[3]) !== 'servers')) {
     return jsonError(404, 'not_found', 'no such resource', v)
   }
@@ -109,7 +113,7 @@ async function handleJson(req: InterfaceRequest, deps: InterfaceDeps): Promise<R
     case 'DELETE':
       if (name === undefined) break
       if (dryRun(req)) return jsonDryRun(deps, name, null, parseIfMatch(req.ifMatch))
-      return jsonOutcome(await deps.sink.submit({ op: 'delete', name }, parseIfMatch(req.ifMatch), req.actor), deps, null)
+      return jsonOutcome(await deps.sink.submit({ op: 'delete', name }, parseIfMatch(req.ifMatch), req.actor, ackOf(req)), deps, null)
   }
   return methodNotAllowed(req.method, allowed, v)
 }
@@ -124,6 +128,38 @@ async function openapi(v: number): Promise<Reply> {
     openapiText = null
     return jsonError(500, 'internal_error', `the OpenAPI document cannot be read (${(e as Error).message})`, v)
   }
+}
+
+/**
+ * GET /cluster, the text view of /api/cluster (dyups_cluster only; otherwise the path is Tengine's 404): a line for
+ * this node and its link to etcd, then one per live node: `NAME applied=N lag=N host=HOST pid=N`, this one marked
+ * `(self)`.
+ */
+async function clusterText(deps: InterfaceDeps): Promise<Reply> {
+  const v = deps.table.version
+  const r = (await deps.cluster!.report()) as ClusterReportShape | null
+  if (r === null) return empty(404, v)
+  const lines = [`node ${r.node} version=${r.version} ${r.connected ? 'connected' : `disconnected: ${r.reason ?? ''}`}`]
+  for (const n of r.nodes) lines.push(`${n.node} applied=${n.applied} lag=${n.lag} host=${n.host} pid=${n.pid}${n.self ? ' (self)' : ''}`)
+  return { status: 200, body: lines.join('\n').replace(/[\r]/g, ' ') + '\n', etag: v }
+}
+
+/** What a ClusterSource reports (src/cluster/'s ClusterReport), as far as the text view reads it. */
+interface ClusterReportShape {
+  node: string
+  connected: boolean
+  reason: string | null
+  version: number
+  nodes: { node: string; applied: number; lag: number; self: boolean; host: string; pid: number }[]
+}
+
+/** GET /api/cluster: this node, whether it follows etcd, and every live node with the version it applied. */
+async function clusterRead(req: InterfaceRequest, deps: InterfaceDeps): Promise<Reply> {
+  const v = deps.table.version
+  if (req.method !== 'GET') return methodNotAllowed(req.method, 'GET', v)
+  const report = deps.cluster === undefined ? null : await deps.cluster.report()
+  if (report === null) return jsonError(404, 'not_found', 'this instance is in no cluster (dyups_cluster)', v)
+  return jsonReply(200, report, v)
 }
 
 function methodNotAllowed(method: string, allow: string, v: number): Reply {
@@ -201,7 +237,7 @@ async function handleServers(req: InterfaceRequest, deps: InterfaceDeps, name: s
     const commands = method === 'POST' ? editedCommands(g, -1, null, input!) : editedCommands(g, id, input)
     if (commands === null) return jsonError(404, 'server_not_found', `no server ${id} in upstream "${name}"`, at)
     if (dryRun(req)) return jsonDryRun(deps, name, commands, asked)
-    const o = await apply(deps.sink, name, commands, { ifMatch: asked ?? at, trylock: deps.trylock, resolve: deps.resolve, actor: req.actor })
+    const o = await apply(deps.sink, name, commands, { ifMatch: asked ?? at, ack: ackOf(req), trylock: deps.trylock, resolve: deps.resolve, actor: req.actor })
     if (o.error?.code === 'E_PRECONDITION' && asked === null && attempt < 4) continue
     if (o.error !== null) return jsonOutcome(o, deps, name)
     return jsonRead(deps, name)
@@ -230,7 +266,7 @@ async function jsonBatch(req: InterfaceRequest, deps: InterfaceDeps): Promise<Re
       const diffs = [...built.groups.values()].map((g) => groupDiff(g.name, g.before, g.after))
       return jsonReply(200, { dry_run: true, version: at, diffs }, at)
     }
-    const o = await deps.sink.submit({ op: 'batch', changes: built.changes }, asked ?? at, req.actor)
+    const o = await deps.sink.submit({ op: 'batch', changes: built.changes }, asked ?? at, req.actor, ackOf(req))
     if (o.error?.code === 'E_PRECONDITION' && asked === null && attempt < 4) continue
     if (o.error !== null) return jsonOutcome(o, deps, null)
     const live = await liveOf(deps)
@@ -257,8 +293,14 @@ async function jsonPut(req: InterfaceRequest, deps: InterfaceDeps, name: string)
     commands = r.value
   }
   if (dryRun(req)) return jsonDryRun(deps, name, commands, parseIfMatch(req.ifMatch))
-  const o = await apply(deps.sink, name, commands, { ifMatch: parseIfMatch(req.ifMatch), trylock: deps.trylock, resolve: deps.resolve, actor: req.actor })
+  const o = await apply(deps.sink, name, commands, { ifMatch: parseIfMatch(req.ifMatch), ack: ackOf(req), trylock: deps.trylock, resolve: deps.resolve, actor: req.actor })
   return jsonOutcome(o, deps, name)
+}
+
+/** `?ack=all|commit`: what a write waits for in a cluster (docs/cluster.md); anything else is the configured default. */
+function ackOf(req: InterfaceRequest): Ack {
+  const m = /(?:^|&)ack=(all|commit)(?:&|$)/.exec(req.query ?? '')
+  return m === null ? null : (m[1] as 'all' | 'commit')
 }
 
 const dryRun = (req: InterfaceRequest): boolean => /(?:^|&)dry_run=(?:1|true)(?:&|$)/.test(req.query ?? '')
@@ -288,10 +330,11 @@ async function jsonDryRun(deps: InterfaceDeps, name: string, commands: string | 
 function jsonOutcome(o: Outcome, deps: InterfaceDeps, name: string | null): Promise<Reply> | Reply {
   if (o.error === null) return name === null ? { status: 204, body: '', etag: o.version } : jsonRead(deps, name)
   const status = o.error.code === 'E_COMMANDS' ? 400 : STATUS_OF[o.error.code] ?? 500
-  return jsonError(status, codeOfStatus(status), o.error.message, status === 412 ? o.version : null)
+  const code = o.error.code === 'E_CLUSTER' ? 'cluster_unavailable' : codeOfStatus(status)
+  return jsonError(status, code, o.error.message, status === 412 || status === 504 ? o.version : null)
 }
 
-const STATUS_OF: Record<string, number> = { E_NO_GROUP: 404, E_LOCKED: 409, E_PRECONDITION: 412, E_PRIMARY_GONE: 503 }
+const STATUS_OF: Record<string, number> = { E_NO_GROUP: 404, E_LOCKED: 409, E_PRECONDITION: 412, E_PRIMARY_GONE: 503, E_CLUSTER: 503, E_CLUSTER_ACK: 504, E_NOT_IMPLEMENTED: 501 }
 
 function codeOfStatus(status: number): string {
   switch (status) {
@@ -305,6 +348,10 @@ function codeOfStatus(status: number): string {
       return 'precondition_failed'
     case 503:
       return 'primary_gone'
+    case 504:
+      return 'not_acknowledged'
+    case 501:
+      return 'not_implemented'
     default:
       return 'internal_error'
   }

@@ -28,9 +28,18 @@ export interface Actor {
   target: string
 }
 
-/** Where changes go: the primary's coordinator, over IPC or in process. */
+/**
+ * What a write waits for in a cluster (dyups_cluster_ack, `?ack=`): every live node (`all`) or etcd and this node
+ * (`commit`); null: the configured default. Without a cluster a write always waits for every worker.
+ */
+export type Ack = 'all' | 'commit' | null
+
+/**
+ * Where changes go: the primary's coordinator, over IPC or in process. `actor`: who asked (the audit log, the error
+ * log's line); `ack`: what a write waits for in a cluster.
+ */
 export interface ChangeSink {
-  submit(change: Change, ifMatch: number | null, actor?: Actor): Promise<Outcome>
+  submit(change: Change, ifMatch: number | null, actor?: Actor, ack?: Ack): Promise<Outcome>
   /** Whether a change is being applied right now (for dyups_trylock's check order). */
   busy(): Promise<boolean>
   /**
@@ -38,7 +47,7 @@ export interface ChangeSink {
    * PARSE_AWAY_BYTES): the outcome's error is E_COMMANDS when the body does not build a group, E_LOCKED when
    * dyups_trylock finds the table busy (checked before the body is parsed, as Tengine does).
    */
-  update?(name: string, body: string, ifMatch: number | null, actor?: Actor): Promise<Outcome>
+  update?(name: string, body: string, ifMatch: number | null, actor?: Actor, ack?: Ack): Promise<Outcome>
 }
 
 export interface Reply {
@@ -121,4 +130,9 @@ export interface LiveReport {
 /** Where the JSON interface reads live state from. */
 export interface LiveSource {
   report(): Promise<LiveReport>
+}
+
+/** Where GET /api/cluster reads the fleet's nodes from (dyups_cluster); null: this instance is in no cluster. */
+export interface ClusterSource {
+  report(): Promise<object | null>
 }

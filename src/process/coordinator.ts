@@ -13,6 +13,10 @@
  *
  * A reload's new static groups take their turn in the same queue: changes taken before it apply to the old
  * table, changes taken after it to the reloaded one, and it completes once every worker routes by it.
+ *
+ * In a cluster (dyups_cluster, src/cluster/) the table's truth is elsewhere: a change goes to the `remote` writer
+ * (one etcd transaction), and what the fleet committed comes back through applyRemote()/replace(), which take
+ * their turn in the same queue and the same way to the workers as a local change.
  */
 import { DyupsError, formatError, isDyupsError } from '../errors.js'
 import { log } from '../log.js'
@@ -48,6 +52,26 @@ interface PendingReload {
   resolve: (o: ReloadOutcome) => void
 }
 
+/** Changes another copy of the table committed (a cluster's), to apply as they are, reaching `version`. */
+interface PendingRemote {
+  remote: readonly Change[]
+  version: number
+  resolve: (applied: boolean) => void
+}
+
+/** The whole table another copy holds, at `version` (a cluster's full resync). */
+interface PendingReplace {
+  replace: readonly UpstreamGroup[]
+  version: number
+  resolve: (applied: boolean) => void
+}
+
+/** Where changes go when the table's truth is elsewhere (a cluster): the outcome once it is committed there. */
+export interface RemoteWriter {
+  /** `ack`: what the write waits for (`?ack=`); null: the configured default. */
+  write(change: Change, ifMatch: number | null, ack: 'all' | 'commit' | null): Promise<Outcome>
+}
+
 /** The outcome of a reload of the static groups. */
 export interface ReloadOutcome extends Outcome {
   /** Changes the workers applied (0 when nothing they hold changed). */
@@ -55,7 +79,9 @@ export interface ReloadOutcome extends Outcome {
 }
 
 export class Coordinator {
-  private queue: (Pending | PendingReload)[] = []
+  private queue: (Pending | PendingReload | PendingRemote | PendingReplace)[] = []
+  /** Set in a cluster: changes are committed there, and come back through applyRemote(). */
+  remote: RemoteWriter | null = null
   private inFlight = false
   /** Changes and reloads taken and not answered yet. */
   private open = 0
@@ -85,11 +111,23 @@ export class Coordinator {
    * Applies `change` in turn. `origin`: the worker that asked, which may be answered as soon as every other worker
    * acknowledged (it applies the delta before it reads the answer); null waits for every worker.
    */
-  submit(change: Change, ifMatch: number | null, origin: number | null = null, actor?: Actor): Promise<Outcome> {
+  submit(change: Change, ifMatch: number | null, origin: number | null = null, actor?: Actor, ack: 'all' | 'commit' | null = null): Promise<Outcome> {
     if (this.trylock && this.busy) {
       return Promise.resolve({ version: this.store.version, error: new DyupsError('E_LOCKED', 'another change is being applied') })
     }
     this.open++
+    if (this.remote !== null) {
+      return this.remote.write(change, ifMatch, ack).then(
+        (o) => {
+          this.open--
+          return o
+        },
+        (e) => {
+          this.open--
+          return { version: this.store.version, error: new DyupsError('E_INTERNAL', formatError(e)) }
+        },
+      )
+    }
     return new Promise((resolve) => {
       const done = (o: Outcome): void => {
         this.open--
@@ -105,7 +143,7 @@ export class Coordinator {
    * primary, so that no worker's connections wait while it is. dyups_trylock's check comes first, as Tengine's
    * lock is taken before it parses. A body that builds no group fails with E_COMMANDS, logged as Tengine logs it.
    */
-  async update(name: string, body: string, ifMatch: number | null, origin: number | null = null, actor?: Actor): Promise<Outcome> {
+  async update(name: string, body: string, ifMatch: number | null, origin: number | null = null, actor?: Actor, ack: 'all' | 'commit' | null = null): Promise<Outcome> {
     if (this.trylock && this.busy) return { version: this.store.version, error: new DyupsError('E_LOCKED', 'another change is being applied') }
     let group: UpstreamGroup
     try {
@@ -116,7 +154,7 @@ export class Coordinator {
       // The position goes with the reason, as the worker gives it for a body it parsed itself.
       return { version: this.store.version, error: new DyupsError('E_COMMANDS', formatError(e)) }
     }
-    return this.submit({ op: 'put', group }, ifMatch, origin, actor)
+    return this.submit({ op: 'put', group }, ifMatch, origin, actor, ack)
   }
 
   /**
@@ -136,6 +174,26 @@ export class Coordinator {
     })
   }
 
+  /**
+   * Applies changes another copy of the table committed, in turn with everything else, and resolves once every
+   * live worker routes by them: true, or false when they do not follow this table's version (`version` is not
+   * the version after them), and nothing was applied; the caller then replaces the table whole.
+   */
+  applyRemote(changes: readonly Change[], version: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      this.queue.push({ remote: changes, version, resolve })
+      if (!this.inFlight) void this.drain()
+    })
+  }
+
+  /** Makes the table exactly `groups` at `version` (Store.replace()), in turn; true once every live worker has it. */
+  replace(groups: readonly UpstreamGroup[], version: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      this.queue.push({ replace: groups, version, resolve })
+      if (!this.inFlight) void this.drain()
+    })
+  }
+
   private async drain(): Promise<void> {
     this.inFlight = true
     try {
@@ -149,11 +207,17 @@ export class Coordinator {
     }
   }
 
-  private async run(batch: (Pending | PendingReload)[]): Promise<void> {
+  private async run(batch: (Pending | PendingReload | PendingRemote | PendingReplace)[]): Promise<void> {
     // If-Match is checked against the exact version the change would apply to, so a conditional change starts a new
     // sub-batch: everything before it is applied first. So does a reload.
     let group: Pending[] = []
     for (const p of batch) {
+      if ('remote' in p || 'replace' in p) {
+        if (group.length > 0) await this.commit(group)
+        group = []
+        await ('remote' in p ? this.applyCommitted(p) : this.applyReplace(p))
+        continue
+      }
       if ('staticGroups' in p) {
         if (group.length > 0) await this.commit(group)
         group = []
@@ -172,6 +236,29 @@ export class Coordinator {
       group.push(p)
     }
     if (group.length > 0) await this.commit(group)
+  }
+
+  private async applyCommitted(p: PendingRemote): Promise<void> {
+    // One change, one version (src/cluster/ commits one change per transaction): anything else is out of line.
+    if (this.store.version + p.remote.length !== p.version) return p.resolve(false)
+    const results = await this.store.applyBatch(p.remote)
+    // Out of line as well: a delete found nothing here, or the journal failed (then nothing applied).
+    if (results.some((r) => r.error !== null)) {
+      if (results.delta.changes.length > 0) await this.broadcast(results.delta)
+      return p.resolve(false)
+    }
+    // The error log's line for each, as for a local change; who asked is known to the node that wrote it.
+    p.remote.forEach((c, i) => logApplied(c as GroupChange, p.version - p.remote.length + i + 1, 'cluster'))
+    this.applied += p.remote.length
+    if (results.delta.changes.length > 0) await this.broadcast(results.delta)
+    p.resolve(true)
+  }
+
+  private async applyReplace(p: PendingReplace): Promise<void> {
+    const r = await this.store.replace(p.replace, p.version)
+    if (r.error !== null) return p.resolve(false)
+    if (r.delta.changes.length > 0 || r.delta.version !== r.delta.from) await this.broadcast(r.delta)
+    p.resolve(true)
   }
 
   private async applyReload(p: PendingReload): Promise<void> {

@@ -18,6 +18,8 @@ import { AuditLog, type ConnCounts, type PeerRow, type ProcStat } from '../dyups
 import { procStat } from './procstat.js'
 import { Prober } from '../health/index.js'
 import { removeZoneObjects } from '../http/index.js'
+import { Cluster } from '../cluster/index.js'
+import { joinCluster } from './cluster.js'
 import { bootConfig, type Booted, type BootOptions } from './boot.js'
 import { coalesced } from './coalesce.js'
 import { Coordinator } from './coordinator.js'
@@ -43,6 +45,9 @@ const SPIN_MS = 1000
  * soon as they hear QUIT, and this bounds a worker that does not (their graceful stop takes 30 s at most).
  */
 const TAKEOVER_MS = 35_000
+
+/** How long a start waits to reach etcd and catch up before it serves its local copy of the table. */
+const CLUSTER_START_MS = 3000
 
 const WORKER_MAIN = fileURLToPath(new URL('./worker-main.js', import.meta.url))
 
@@ -225,6 +230,8 @@ export async function runPrimary(opts: BootOptions, booted: Booted, onReady: () 
     coordinator.onApplied = audit === null ? null : (e) => audit!.write(e)
   }
   setAudit()
+  // dyups_cluster: the table's truth is etcd; changes go there and come back through the coordinator.
+  const cluster: Cluster | null = joinCluster(settings, store, coordinator)
 
   const spawn = (b: Boot, gen: number): Member => {
     // The worker's stdio are the primary's; its IPC channel carries the protocol and the listening sockets.
@@ -323,13 +330,13 @@ export async function runPrimary(opts: BootOptions, booted: Booted, onReady: () 
         break
       case 'change':
         if (msg.acked !== undefined) acked(m, msg.acked)
-        void coordinator.submit(unpackChange(msg.change), msg.ifMatch, m.id, msg.actor).then((o) => {
+        void coordinator.submit(unpackChange(msg.change), msg.ifMatch, m.id, msg.actor, msg.ack ?? null).then((o) => {
           answer(m, o.error === null ? [msg.id, o.version] : [msg.id, o.version, o.error.code, o.error.message])
         })
         break
       case 'update':
         if (msg.acked !== undefined) acked(m, msg.acked)
-        void coordinator.update(msg.name, msg.body, msg.ifMatch, m.id, msg.actor).then(
+        void coordinator.update(msg.name, msg.body, msg.ifMatch, m.id, msg.actor, msg.ack ?? null).then(
           (o) => answer(m, o.error === null ? [msg.id, o.version] : [msg.id, o.version, o.error.code, o.error.message]),
           (e) => answer(m, [msg.id, store.version, 'E_INTERNAL', formatError(e)]),
         )
@@ -339,6 +346,9 @@ export async function runPrimary(opts: BootOptions, booted: Booted, onReady: () 
         break
       case 'checkStatus':
         send(m, { t: 'checkStatus', id: msg.id, rows: prober.status() })
+        break
+      case 'cluster':
+        send(m, { t: 'cluster', id: msg.id, report: cluster?.report() ?? null })
         break
       case 'live':
         gatherLive(m, msg.id)
@@ -420,6 +430,7 @@ export async function runPrimary(opts: BootOptions, booted: Booted, onReady: () 
       closeAll(listening)
       // A worker ends its own connections at worker_shutdown_timeout; one that is still there after a grace is killed.
       await waitExit([...members.values()].map((m) => m.child), graceful ? settings.shutdownTimeout + 5_000 : 2_000)
+      await cluster?.close()
       try {
         await store.close()
       } catch (e) {
@@ -464,6 +475,14 @@ export async function runPrimary(opts: BootOptions, booted: Booted, onReady: () 
     }
     log('notice', 'signal process started; reconfiguring')
     for (const w of next.warnings) log('warn', w)
+    if (cluster !== null) {
+      // The fleet's table lives in etcd: nginx.conf's upstream blocks only seeded it.
+      log('notice', 'dyups_cluster: the upstream table lives in etcd, nginx.conf\'s upstream blocks are not applied on reload')
+      if (JSON.stringify(next.settings.cluster) !== JSON.stringify(settings.cluster)) {
+        log('warn', 'dyups_cluster cannot change on reload, restart instead; the running one is kept')
+      }
+      return { next: { ...next, settings: { ...next.settings, cluster: settings.cluster } }, bound }
+    }
     const r = await coordinator.reload(next.staticGroups)
     if (r.error !== null || stopping) {
       closeAll(bound, listening)
@@ -518,6 +537,9 @@ export async function runPrimary(opts: BootOptions, booted: Booted, onReady: () 
     for (const m of members.values()) send(m, { t: 'reopen' })
   })
 
+  // A node catches up with the fleet before it serves (bounded: with etcd down it serves its local copy).
+  if (cluster !== null) await cluster.start(CLUSTER_START_MS)
+  if (stopping) return
   if (holding) await takeOver()
   else await startGeneration(boot, settings.workers)
   if (stopping) return

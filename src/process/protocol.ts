@@ -52,6 +52,8 @@ export type ToWorker =
   /** The answer to `live`: every worker's rows, gathered by the primary. */
   | { t: 'live'; id: number; report: LiveReport }
   | { t: 'busy'; id: number; busy: boolean }
+  /** The answer to `cluster`: GET /api/cluster's report, null without dyups_cluster. */
+  | { t: 'cluster'; id: number; report: object | null }
 
 export type ToPrimary =
   /** The worker listens for messages (anything sent earlier, e.g. at 'online', would be lost while ESM loads). */
@@ -61,15 +63,17 @@ export type ToPrimary =
   | { t: 'built' }
   | { t: 'ack'; version: number }
   /** `change`: one change in PackedDelta's encoding; `acked`: a late acknowledgement (see apply's `lazy`). */
-  | { t: 'change'; id: number; change: string; ifMatch: number | null; acked?: number; actor?: Actor }
+  | { t: 'change'; id: number; change: string; ifMatch: number | null; acked?: number; actor?: Actor; ack?: 'all' | 'commit' }
   /** A command body too large to parse in the worker (PARSE_AWAY_BYTES): the primary parses and applies it. */
-  | { t: 'update'; id: number; name: string; body: string; ifMatch: number | null; acked?: number; actor?: Actor }
+  | { t: 'update'; id: number; name: string; body: string; ifMatch: number | null; acked?: number; actor?: Actor; ack?: 'all' | 'commit' }
   | { t: 'busy'; id: number }
   | { t: 'fatal'; message: string }
   /** A check_status page asks for the prober's rows. */
   | { t: 'checkStatus'; id: number }
   /** The JSON interface asks for every worker's live state of the servers. */
   | { t: 'live'; id: number }
+  /** GET /api/cluster asks for the fleet's nodes. */
+  | { t: 'cluster'; id: number }
   /** This worker's answer to `peers`. */
   | { t: 'peers'; id: number; rows: PeerRow[]; conns: ConnCounts; listeners: Record<string, ConnCounts>; proc: ProcStat }
 

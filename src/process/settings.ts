@@ -5,7 +5,7 @@
 import { availableParallelism } from 'node:os'
 import { isAbsolute, resolve } from 'node:path'
 import type { Directive } from '../config/index.js'
-import { parseFlag, parseTime } from '../config/index.js'
+import { parseCluster, parseFlag, parseTime, type ClusterOptions } from '../config/index.js'
 import { log, type Level } from '../log.js'
 import type { TableCounts } from '../store/index.js'
 
@@ -24,7 +24,16 @@ export interface Settings {
   auditLog: string | null
   /** worker_shutdown_timeout in ms: how long a graceful stop waits for requests in flight. */
   shutdownTimeout: number
+  /** dyups_cluster, its TLS files resolved against the prefix; null: this instance's table is its own. */
+  cluster: ClusterOptions | null
+  /** dyups_cluster_ack: whether a write waits for every live node (`all`) or only for etcd and this node. */
+  clusterAck: 'all' | 'commit'
+  /** dyups_cluster_ack_timeout in ms. */
+  clusterAckTimeout: number
 }
+
+/** dyups_cluster_ack_timeout when it is not set: longer than the default lease, so a dead node is not waited for. */
+export const CLUSTER_ACK_TIMEOUT_MS = 10_000
 
 /** worker_shutdown_timeout when it is not set: nginx waits without limit; dyups bounds it (docs/operations.md). */
 export const SHUTDOWN_TIMEOUT_MS = 30_000
@@ -54,6 +63,16 @@ export function readSettings(tree: readonly Directive[], prefix: string): Settin
   const http = first(tree, 'http')?.block ?? []
   const conf = first(http, 'dyups_upstream_conf')
   const shutdown = first(tree, 'worker_shutdown_timeout')
+  // main or http, as the issue's operators put it either way.
+  const inMainOrHttp = (name: string): Directive | undefined => first(tree, name) ?? first(http, name)
+  const clusterDirective = inMainOrHttp('dyups_cluster')
+  let cluster: ClusterOptions | null = null
+  if (clusterDirective !== undefined) {
+    const c = parseCluster(clusterDirective)
+    const file = (p: string | null): string | null => (p === null ? null : prefixed(prefix, p))
+    cluster = { ...c, cacert: file(c.cacert), cert: file(c.cert), key: file(c.key) }
+  }
+  const ackTimeout = inMainOrHttp('dyups_cluster_ack_timeout')
   return {
     daemon: flag('daemon', true),
     master: flag('master_process', true),
@@ -66,6 +85,9 @@ export function readSettings(tree: readonly Directive[], prefix: string): Settin
     readMsgLog: flag('dyups_read_msg_log', false, http),
     auditLog: auditLogPath(first(http, 'dyups_audit_log'), prefix),
     shutdownTimeout: shutdown === undefined ? SHUTDOWN_TIMEOUT_MS : parseTime(shutdown.args[0]!, 'ms')!,
+    cluster,
+    clusterAck: inMainOrHttp('dyups_cluster_ack')?.args[0]!.toLowerCase() === 'commit' ? 'commit' : 'all',
+    clusterAckTimeout: ackTimeout === undefined ? CLUSTER_ACK_TIMEOUT_MS : parseTime(ackTimeout.args[0]!, 'ms')!,
   }
 }
 

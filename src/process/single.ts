@@ -9,6 +9,7 @@ import { HttpWorker, RoutingTable, compileHttp, connStats, listenerCounts } from
 import { HealthView, Prober } from '../health/index.js'
 import type { Booted } from './boot.js'
 import { Coordinator } from './coordinator.js'
+import { joinCluster } from './cluster.js'
 import { bindAll, closeAll, removeSocketFiles, type Bound } from './listeners.js'
 import { bindWhenFree, findOrphans, removeWorkerPids, signalOrphans } from './orphans.js'
 import { removePid, writePid } from './pidfile.js'
@@ -49,11 +50,14 @@ export async function runSingle(booted: Booted, onReady: () => void): Promise<vo
   )
   const audit = settings.auditLog === null ? null : new AuditLog(settings.auditLog)
   if (audit !== null) coordinator.onApplied = (e) => audit.write(e)
+  // dyups_cluster: as the primary's (process/primary.ts), caught up with the fleet before it serves.
+  const cluster = joinCluster(settings, store, coordinator)
+  if (cluster !== null) await cluster.start(3000)
   const http = new HttpWorker(compileHttp(boot), {
     table,
     sink: {
-      submit: async (change, ifMatch, actor) => {
-        const o = await coordinator.submit(change, ifMatch, null, actor)
+      submit: async (change, ifMatch, actor, ack) => {
+        const o = await coordinator.submit(change, ifMatch, null, actor, ack ?? null)
         return { version: o.version, error: o.error && { code: o.error.code, message: o.error.message } }
       },
       busy: async () => coordinator.busy,
@@ -72,6 +76,7 @@ export async function runSingle(booted: Booted, onReady: () => void): Promise<vo
         changes: coordinator.applied,
       }),
     },
+    cluster: { report: async () => cluster?.report() ?? null },
   })
   if (orphans.pids.length > 0) {
     const told = signalOrphans(settings.pidPath, orphans, 'SIGQUIT')
@@ -97,6 +102,7 @@ export async function runSingle(booted: Booted, onReady: () => void): Promise<vo
     const closing = graceful ? http.close(settings.shutdownTimeout) : null
     removeSocketFiles(listening)
     if (closing !== null) await closing
+    await cluster?.close()
     try {
       await store.close()
     } catch (e) {

@@ -10,7 +10,7 @@
  */
 import { DyupsError, formatError } from '../errors.js'
 import { configureLog, log, reopenLog, setLogIdent } from '../log.js'
-import type { ChangeSink, LiveReport, LiveSource, Outcome } from '../dyups/index.js'
+import type { ChangeSink, ClusterSource, LiveReport, LiveSource, Outcome } from '../dyups/index.js'
 import { HttpWorker, RoutingTable, compileHttp, connStats, listenerCounts, type HealthSource } from '../http/index.js'
 import { HealthView, type StatusRow } from '../health/index.js'
 import { packChange } from './protocol.js'
@@ -55,6 +55,19 @@ export function startWorker(): void {
   const busyAnswers = new Map<number, (b: boolean) => void>()
   const statusAnswers = new Map<number, { resolve: (rows: StatusRow[]) => void; reject: (e: Error) => void }>()
   const liveAnswers = new Map<number, (r: LiveReport) => void>()
+  const clusterAnswers = new Map<number, (r: object | null) => void>()
+  // The cluster's state lives in the primary; without one there is nobody to ask.
+  const clusterSource: ClusterSource = {
+    report: () =>
+      new Promise((resolve) => {
+        if (orphaned) return resolve(null)
+        const id = ++nextId
+        clusterAnswers.set(id, resolve)
+        send({ t: 'cluster', id }, () => {
+          if (clusterAnswers.delete(id)) resolve(null)
+        })
+      }),
+  }
   // The JSON interface's live state: every worker's, gathered by the primary; this worker's alone without one.
   const ownReport = (): LiveReport => ({ workers: 1, statics: null, rows: [table.peerRows()], conns: [connStats.counts()], listeners: [listenerCounts()], processes: [procStat('worker')] })
   const liveSource: LiveSource = {
@@ -95,9 +108,10 @@ export function startWorker(): void {
       lateAck = -1
     })
   const sink: ChangeSink = {
-    submit: (change, ifMatch, actor) =>
-      ask((id) => ({ t: 'change', id, change: packChange(change), ifMatch, ...(actor === undefined ? {} : { actor }) })),
-    update: (name, body, ifMatch, actor) => ask((id) => ({ t: 'update', id, name, body, ifMatch, ...(actor === undefined ? {} : { actor }) })),
+    submit: (change, ifMatch, actor, ack) =>
+      ask((id) => ({ t: 'change', id, change: packChange(change), ifMatch, ...(actor === undefined ? {} : { actor }), ...(ack ? { ack } : {}) })),
+    update: (name, body, ifMatch, actor, ack) =>
+      ask((id) => ({ t: 'update', id, name, body, ifMatch, ...(actor === undefined ? {} : { actor }), ...(ack ? { ack } : {}) })),
     busy: () =>
       new Promise((resolve) => {
         // No primary, no change in progress: dyups_trylock has nothing to wait for.
@@ -166,7 +180,7 @@ export function startWorker(): void {
           table.init(msg.snapshot, parts)
           parts.length = 0
           health.reset(msg.down ?? [])
-          http = new HttpWorker(compileHttp({ ...msg.boot, shm: `/dyups-${process.ppid}` }), { table, sink, trylock: settings.trylock, readMsgLog: settings.readMsgLog, health: healthSource, live: liveSource })
+          http = new HttpWorker(compileHttp({ ...msg.boot, shm: `/dyups-${process.ppid}` }), { table, sink, trylock: settings.trylock, readMsgLog: settings.readMsgLog, health: healthSource, live: liveSource, cluster: clusterSource })
           if (msg.hold) send({ t: 'built' })
           else listen(http)
         } catch (e) {
@@ -199,6 +213,12 @@ export function startWorker(): void {
       case 'live': {
         const r = liveAnswers.get(msg.id)
         liveAnswers.delete(msg.id)
+        r?.(msg.report)
+        break
+      }
+      case 'cluster': {
+        const r = clusterAnswers.get(msg.id)
+        clusterAnswers.delete(msg.id)
         r?.(msg.report)
         break
       }
@@ -247,6 +267,8 @@ export function startWorker(): void {
     statusAnswers.clear()
     for (const r of liveAnswers.values()) r(ownReport())
     liveAnswers.clear()
+    for (const r of clusterAnswers.values()) r(null)
+    clusterAnswers.clear()
   })
   // A message written as the channel closes fails with EPIPE; 'disconnect' follows and handles what matters.
   process.on('error', (e) => log('info', `worker process ${process.pid}: ${formatError(e)}`))

@@ -3,7 +3,7 @@
  * certificates for `a.test`, `b.test` and `backend.test` signed by `ca`, a client certificate (`client`, CN
  * `dyups-client`), an intermediate CA `mid` signed by `ca` and `deep.test` signed by it (`deep-chain.pem`: the
  * certificate followed by `mid`'s), and `garbage.pem`, which holds no certificate. Each NAME comes as `NAME.pem` and
- * `NAME.key`.
+ * `NAME.key`. `etcd`: a server certificate for 127.0.0.1, signed by `ca`.
  * Made once per process in a temp directory removed at exit; without openssl the caller fails, it does not skip.
  */
 import { execFileSync } from 'node:child_process'
@@ -48,6 +48,8 @@ export function testCertificates(): string {
   makeCert(dir, 'ca', 'client', 'dyups-client', [], 4)
   makeCert(dir, 'ca', 'mid', 'mid', [], 5, 'basicConstraints=critical,CA:true\nkeyUsage=critical,keyCertSign,cRLSign\n')
   makeCert(dir, 'mid', 'deep', 'deep.test', ['DNS:deep.test'], 6)
+  // For a test etcd on loopback (test/etcd.ts): clients name it by address.
+  makeCert(dir, 'ca', 'etcd', '127.0.0.1', ['IP:127.0.0.1'], 7)
   writeFileSync(join(dir, 'deep-chain.pem'), readFileSync(join(dir, 'deep.pem'), 'latin1') + readFileSync(join(dir, 'mid.pem'), 'latin1'))
   writeFileSync(join(dir, 'garbage.pem'), 'not a certificate\n')
   made = dir

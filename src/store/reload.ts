@@ -52,6 +52,36 @@ export function reloadTable(old: Table, staticGroups: readonly UpstreamGroup[]):
 }
 
 /**
+ * The table holding exactly `groups` (in that order, at `version`), as another copy of the table has it (a
+ * cluster's, src/cluster/): groups `old` has as static stay static and in their place, static groups missing from
+ * `groups` count as deleted, every other group follows in the order given. `old` is not touched; a group equal to
+ * the one `old` holds keeps its object, so workers see no change for it.
+ */
+export function replaceTable(old: Table, groups: readonly UpstreamGroup[], version: number): Reloaded {
+  const wanted = new Map<string, UpstreamGroup>()
+  for (const g of groups) wanted.set(groupKey(g.name), g)
+  const keep = (g: UpstreamGroup): UpstreamGroup => {
+    const e = old.get(g.name)
+    return e !== undefined && sameGroup(e.group, g) ? e.group : g
+  }
+  // The static groups as `old` has them (flags included: one replaced through the interface is no longer pristine,
+  // and PATH must keep it), then what `groups` does to them, then the deleted markers `old` carries.
+  const statics = old.list().filter((e) => e.static)
+  const next = new Table(statics.map((e) => e.group))
+  for (const e of statics) {
+    const g = wanted.get(groupKey(e.group.name))
+    if (g === undefined) next.removeStatic(e.group.name)
+    else if (!sameGroup(g, e.group)) next.put(keep(g))
+    else if (!e.pristine) next.put(e.group)
+  }
+  for (const name of old.deletedNames()) next.keepDeleted(name)
+  for (const g of groups) if (!next.has(g.name)) next.put(keep(g))
+  const changes = replicaChanges(old.list(), next.list())
+  next.version = version
+  return { table: next, changes, changed: changes.length > 0 || version !== old.version || !sameShape(old, next) }
+}
+
+/**
  * Deletes and puts that turn a replica holding `from` into one holding `to`, order included. A replica's Map can
  * only replace in place or append, so the longest prefix of `to` that appears in `from` in the same order stays
  * (replaced in place where its group changed), everything else of `from` is deleted, and the rest of `to` is

@@ -4,7 +4,7 @@ import { appendFile, mkdir, readFile, readdir, rename, rm, stat, symlink, trunca
 import { join } from 'node:path'
 import { parseText, type Directive } from '../config/index.js'
 import { Store, type StoreOptions } from './store.js'
-import { del, dump, names, put, script, statics, tempDir, SCRIPT_STATICS } from './fixtures.js'
+import { del, dump, group, names, put, script, statics, tempDir, SCRIPT_STATICS } from './fixtures.js'
 import { checkWritable, upstreamConfMatcher } from './check.js'
 
 const opened: Store[] = []
@@ -307,4 +307,28 @@ test('a batch change: all or nothing, one version, one journal record; replayed 
   // A crash (no close): the batch record replays to the same table.
   const b = await open(path)
   assert.deepEqual(dump(b), dump(a))
+})
+
+test('replace() makes the table exactly the groups given, at the version given: statics keep their place, durable', async (t) => {
+  const dir = await tempDir(t)
+  const path = join(dir, 'upstream.conf')
+  const s = await open(path, {}, ['s1', 's2', 'S3'])
+  await s.applyBatch([await put('c1'), await put('c2')])
+  // The other copy: s2 gone, S3 changed, c1 gone, c2 kept, n1 and n2 new, in that order.
+  const three = 'server 127.0.0.1:1; server 127.0.0.1:2; server 127.0.0.1:3;'
+  const r = await s.replace([await group('n2'), await group('S3', three), s.get('s1')!.group, s.get('c2')!.group, await group('n1')], 40)
+  assert.equal(r.error, null)
+  assert.equal(r.delta.from, 2)
+  assert.equal(r.delta.version, 40)
+  assert.equal(s.version, 40)
+  assert.deepEqual(names(s), ['*s1', '*S3', 'n2', 'c2', 'n1'])
+  assert.equal(s.get('S3')!.group.servers.length, 3)
+  assert.deepEqual(s.counts(), { groups: 5, static: 2, deleted: 1 })
+  // The same groups again at the same version: nothing for workers.
+  const again = await s.replace(s.list().map((e) => e.group), 40)
+  assert.deepEqual(again.delta.changes, [])
+  await s.close()
+  const back = await open(path, {}, ['s1', 's2', 'S3'])
+  assert.equal(back.version, 40)
+  assert.deepEqual(names(back), names(s))
 })

@@ -11,7 +11,7 @@ import { DyupsError } from '../errors.js'
 import { assignIds, groupKey, type Resolver, type UpstreamGroup } from '../upstream/index.js'
 import { encodeChanges, Persistence } from './persistence.js'
 import { encodeRecord } from './record.js'
-import { reloadTable } from './reload.js'
+import { reloadTable, replaceTable } from './reload.js'
 import { Table } from './table.js'
 import type {
   BatchResult,
@@ -51,9 +51,13 @@ interface Pending {
   readonly resolve: (r: BatchResult) => void
 }
 
-/** A reload waits in the same queue as changes and commits alone, between two group commits. */
+/**
+ * A reload waits in the same queue as changes and commits alone, between two group commits. So does a replace
+ * (`replace` set: the whole table, at that version).
+ */
 interface PendingReload {
   readonly staticGroups: readonly UpstreamGroup[]
+  readonly replace?: { readonly version: number }
   readonly resolve: (r: ReloadResult) => void
 }
 
@@ -184,6 +188,25 @@ export class Store {
     })
   }
 
+  /**
+   * Makes the table hold exactly `groups`, in that order, at `version`: another copy of the table (a cluster's
+   * etcd, src/cluster/) is the truth and this one follows it. Groups nginx.conf defines keep their static flag and
+   * place; the rest follow in the order given. Durable as a reload is (PATH rewritten); resolves with the delta
+   * that takes workers there, or with E_PERSIST and nothing changed. Never rejects.
+   */
+  replace(groups: readonly UpstreamGroup[], version: number): Promise<ReloadResult> {
+    if (this.#closing) {
+      const v = this.#table.version
+      return Promise.resolve({
+        error: new DyupsError('E_INTERNAL', 'upstream table is closed'),
+        delta: { from: v, version: v, changes: [] },
+      })
+    }
+    return new Promise((resolve) => {
+      this.#enqueue({ staticGroups: groups, replace: { version }, resolve })
+    })
+  }
+
   #enqueue(q: Queued): void {
     this.#queue.push(q)
     if (!this.#running) {
@@ -252,7 +275,9 @@ export class Store {
 
   async #reload(p: PendingReload): Promise<void> {
     const base = this.#table.version
-    const { table, changes, changed } = reloadTable(this.#table, p.staticGroups)
+    const { table, changes, changed } = p.replace === undefined
+      ? reloadTable(this.#table, p.staticGroups)
+      : replaceTable(this.#table, p.staticGroups, p.replace.version)
     if (changed && this.#persist !== null) {
       try {
         await this.#persist.checkpoint(table)

@@ -114,6 +114,11 @@ export class Table {
     if (e !== undefined && e.static) this.remove(name)
   }
 
+  /** Carries a deleted static group's marker into a table being rebuilt (replaceTable(), reload.ts). */
+  keepDeleted(name: string): void {
+    this.#deleted.set(groupKey(name), name)
+  }
+
   /** Spelled names of deleted static groups (PATH's markers). */
   deletedNames(): string[] {
     return Array.from(this.#deleted.values())

@@ -5,7 +5,7 @@
  */
 import type { Readable } from 'node:stream'
 import type { Balancer } from '../../balancer/index.js'
-import type { ChangeSink, LiveSource } from '../../dyups/index.js'
+import type { ChangeSink, ClusterSource, LiveSource } from '../../dyups/index.js'
 import type { StatusRow } from '../../health/index.js'
 import type { BodySpool, Downstream, Exchange, H2Pool, Pools } from '../../proxy/index.js'
 import type { ClientHttp2Stream } from 'node:http2'
@@ -91,6 +91,8 @@ export interface WorkerDeps {
   health?: HealthSource
   /** Where the JSON interface reads servers' live state from (every worker's); absent: none. */
   live?: LiveSource
+  /** Where GET /api/cluster reads the fleet's nodes from; absent: none. */
+  cluster?: ClusterSource
 }
 
 /** What a worker shares with every request it serves. */

@@ -60,8 +60,10 @@ export class RoutingTable implements TableView {
 
   /** apply() for a delta in its packed form, as the primary sends it. */
   applyPacked(delta: PackedDelta): void {
-    // A worker initialised while this delta was on its way already has it in its snapshot.
-    if (delta.version <= this.replica.version) return
+    // A worker initialised while this delta was on its way already has it in its snapshot. A delta that keeps the
+    // version (a cluster node taking etcd's table at the version it already had: Store.replace()) applies even so:
+    // its deletes and puts leave a table that already has them as it is.
+    if (delta.version < this.replica.version || (delta.version === this.replica.version && delta.from !== delta.version)) return
     const keys = this.replica.applyPacked(delta)
     let drains = false
     for (let i = 0; i < keys.length; i++) {

@@ -32,7 +32,7 @@ export async function doInterface(w: Services, c: Responder, req: Request): Prom
         // Reads are not audited: only a change needs to know who asked.
         ...(req.method === 'GET' || req.method === 'HEAD' ? {} : { actor: actorOf(w, req) }),
       },
-      { table: w.deps.table, sink: w.deps.sink, trylock: w.deps.trylock, live: w.deps.live },
+      { table: w.deps.table, sink: w.deps.sink, trylock: w.deps.trylock, live: w.deps.live, cluster: w.deps.cluster },
     )
     let headers: [string, string][] | null = reply.etag !== null ? [['ETag', `"${reply.etag}"`]] : null
     if (reply.allow !== undefined) (headers ??= []).push(['Allow', reply.allow])
