@@ -5,7 +5,8 @@
  */
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { backend, iget, ipost, idelete, via } from './helpers.js'
+import { join } from 'node:path'
+import { backend, iget, ipost, idelete, readText, request, via } from './helpers.js'
 import { startEtcd } from './etcd.js'
 import { pinWorkers, routes, startNode } from './cluster.js'
 
@@ -60,6 +61,18 @@ test('a write on one node routes on every worker of every node before its 200; t
   assert.equal(lines[0], `node c version=${version} connected`)
   assert.match(lines[3]!, new RegExp(`^c applied=${version} lag=0 host=\\S+ pid=\\d+ \\(self\\)$`))
   assert.equal(lines.length, 5)
+
+  // Changes a node applied from etcd have the error log's line, naming the cluster as their source.
+  const log = readText(join(c.prefix, 'logs/error.log'))
+  assert.match(log, new RegExp(`\\[dyups\\] table version ${version}: upstream "seed" set \\(1 server\\), source: cluster`))
+  // A batch has no encoding in etcd yet: refused whole, nothing changed.
+  const batch = await request(a.iface, {
+    method: 'POST', path: '/api/batch', headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ changes: [{ op: 'delete', upstream: 'h' }] }),
+  })
+  assert.equal(batch.status, 501, batch.body)
+  assert.equal((JSON.parse(batch.body) as { error: { code: string } }).error.code, 'not_implemented')
+  assert.equal((await iget(b.iface, '/list')).headers['etag'], `"${version}"`)
 })
 
 test('concurrent If-Match writers on different nodes: exactly one wins, the others answer 412; without If-Match all go in, one after the other', async (t) => {
