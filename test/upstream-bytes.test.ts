@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import { test } from 'node:test'
-import { readText } from './helpers.js'
+import { readText, waitFor } from './helpers.js'
 import { Farm, gets, runScenario, startScenarios, timeShape, type Backend, type Proc, type Scenario } from './nginx.js'
 
 const srv = (...bs: (Backend | string)[]): string => bs.map((b) => `        server ${typeof b === 'string' ? b : `${b.addr};`}`).join('\n')
@@ -45,6 +45,8 @@ test('$upstream_bytes_received, $upstream_bytes_sent, $upstream_response_length,
         const before = lines(side).length
         const r = await runScenario(side, farm, list, i)
         assert.equal(r.log.length, r.client.length, `${side.kind} logged every request`)
+        // This test's own log file is written beside the scenario's: wait for its lines too.
+        assert.ok(await waitFor(() => lines(side).length >= before + r.client.length), `${side.kind} wrote logs/b.log`)
         // The header time by shape (a time, or `-` for an attempt that got no head).
         seen.push(lines(side).slice(before).map((l) => {
           const f = farm.names(l).split('|')
