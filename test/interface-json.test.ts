@@ -259,7 +259,7 @@ test('?dry_run=1: the change checked and its diff answered; nothing applied, not
   assert.equal(JSON.parse((await iget(s.iface, '/api/upstreams')).body).version, 1)
 })
 
-test('JSON bodies: a key given twice and nesting past 32 levels are refused with a precise 400, nothing applied', async (t) => {
+test('JSON bodies: a key given twice and nesting past 32 levels are refused with a precise 400, another content type with 415, nothing applied', async (t) => {
   const a = await backend(t, 'ka')
   const s = await startInterface(t, { workers: 2, http: `    upstream g { server 127.0.0.1:${a.port}; }\n` })
   const send = (method: string, path: string, body: string): ReturnType<typeof request> =>
@@ -282,7 +282,20 @@ test('JSON bodies: a key given twice and nesting past 32 levels are refused with
   const deep = '{"servers": ' + '['.repeat(10_000) + ']'.repeat(10_000) + '}'
   assert.deepEqual(err(await send('PUT', '/api/upstreams/g', deep)), [400, 'too_deep', 'nesting deeper than 32 levels'])
   assert.deepEqual(err(await send('PUT', '/api/upstreams/g', '{"servers": [')).slice(0, 2), [400, 'invalid_json'])
+  // A body that says it is something else: 415, whatever it holds.
+  const typed = (method: string, path: string, type: string, body: string): ReturnType<typeof request> =>
+    request(s.iface, { method, path, body, headers: { 'Content-Type': type } })
+  assert.deepEqual(err(await typed('PATCH', '/api/upstreams/g/servers/0', 'application/xml', '{"down": true}')),
+    [415, 'unsupported_media_type', 'a body of type "application/xml" is not read here: send application/json'])
+  assert.deepEqual(err(await typed('POST', '/api/batch', 'multipart/form-data; boundary=x', '{"changes": [{"op": "delete", "upstream": "g"}]}')).slice(0, 2),
+    [415, 'unsupported_media_type'])
+  assert.deepEqual(err(await typed('PUT', '/api/upstreams/g', 'text/html', `server 127.0.0.1:${a.port} down;`)),
+    [415, 'unsupported_media_type', 'a body of type "text/html" is not read here: send application/json or text/plain'])
   assert.deepEqual(await table(), before, 'nothing applied')
+  // What the routes read: JSON under a +json type, server lines as text/plain, curl's -d default.
+  assert.equal((await typed('PATCH', '/api/upstreams/g/servers/0?dry_run=1', 'application/merge-patch+json', '{"weight": 2}')).status, 200)
+  assert.equal((await typed('PUT', '/api/upstreams/g?dry_run=1', 'text/plain', `server 127.0.0.1:${a.port} weight=2;`)).status, 200)
+  assert.equal((await typed('PATCH', '/api/upstreams/g/servers/0?dry_run=1', 'application/x-www-form-urlencoded', '{"weight": 2}')).status, 200)
 })
 
 test('a GROUP read with GET, check included, is sent back with PUT as it is and gives the same group', async (t) => {

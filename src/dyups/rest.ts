@@ -225,6 +225,8 @@ async function handleServers(req: InterfaceRequest, deps: InterfaceDeps, name: s
   if (!((id === -1 && method === 'POST') || (id >= 0 && (method === 'PATCH' || method === 'DELETE')))) return methodNotAllowed(method, allowed, v)
   let input: ServerInput | null = null
   if (method !== 'DELETE') {
+    const unsupported = mediaRefused(req, false, v)
+    if (unsupported !== null) return unsupported
     const r = readJson(req.body ?? '', v, (x) => serverInput(x, 'the server', method === 'PATCH'))
     if ('refused' in r) return r.refused
     input = r.value
@@ -249,6 +251,8 @@ async function handleServers(req: InterfaceRequest, deps: InterfaceDeps, name: s
  * on that version; without a client If-Match, a batch overtaken by another change is built again (a few times).
  */
 async function jsonBatch(req: InterfaceRequest, deps: InterfaceDeps): Promise<Reply> {
+  const unsupported = mediaRefused(req, false, deps.table.version)
+  if (unsupported !== null) return unsupported
   const r = readJson(req.body ?? '', deps.table.version, (x) => x)
   if ('refused' in r) return r.refused
   const asked = parseIfMatch(req.ifMatch)
@@ -282,10 +286,24 @@ async function jsonBatch(req: InterfaceRequest, deps: InterfaceDeps): Promise<Re
   }
 }
 
+/**
+ * 415 for a body whose Content-Type says it is something the route does not read: JSON (`application/json`, any
+ * `+json`), Tengine's server lines (`text/plain`, on PUT), or no type or curl's default for `-d`
+ * (`application/x-www-form-urlencoded`, which carries the bytes as they are), read as the route reads its bodies.
+ */
+function mediaRefused(req: InterfaceRequest, text: boolean, v: number): Reply | null {
+  const type = (req.contentType ?? '').split(';', 1)[0]!.trim().toLowerCase()
+  if (type === '' || type === 'application/json' || type.endsWith('+json') || type === 'application/x-www-form-urlencoded') return null
+  if (text && type === 'text/plain') return null
+  return jsonError(415, 'unsupported_media_type', `a body of type "${type.replace(/[^\x21-\x7e]/g, '?')}" is not read here: send application/json${text ? ' or text/plain' : ''}`, v)
+}
+
 /** PUT: a GROUP in JSON (Content-Type application/json) or Tengine's text body; the group as it is then. */
 async function jsonPut(req: InterfaceRequest, deps: InterfaceDeps, name: string): Promise<Reply> {
   const v = deps.table.version
   if (req.body === null) return jsonError(400, 'invalid_body', 'a body is needed: a GROUP in JSON, or server lines', v)
+  const unsupported = mediaRefused(req, true, v)
+  if (unsupported !== null) return unsupported
   let commands = req.body
   if (/^application\/json\s*(;|$)/i.test(req.contentType ?? '')) {
     const r = readJson(req.body, v, groupCommands)
