@@ -60,7 +60,7 @@ test('dyups_dashboard: groups, states, rates; a server going down shows within o
   const state = async (up: string, server: string): Promise<string | undefined> => (await rows(page, up)).find((r) => r.server === server)?.state
   assert.ok(await waitFor(async () => (await refreshes()) >= 1, 20_000), 'the page refreshes')
   assert.equal(await page.getAttribute('body', 'data-writable'), 'true', 'the interface answers here')
-  assert.deepEqual((await rows(page, 'web')).map((r) => [r.server, r.state, r.buttons]), [[A, 'up', ['Down']], [B, 'up', ['Down']]])
+  assert.deepEqual((await rows(page, 'web')).map((r) => [r.server, r.state, r.buttons]), [[A, 'up', ['Down', 'Drain']], [B, 'up', ['Down', 'Drain']]])
   assert.ok(await waitFor(async () => (await state('hc', C)) === 'up' && (await state('hc', D)) === 'up', 20_000), 'the checked servers come up')
   assert.equal(await page.textContent('#version'), '0')
   assert.equal(await page.textContent('#workers'), '2')
@@ -81,7 +81,7 @@ test('dyups_dashboard: groups, states, rates; a server going down shows within o
   assert.ok(a.requests.length > 0 && b.requests.length > 0)
   await page.click(`section[data-upstream="web"] tr[data-server="${A}"] button.down`)
   assert.ok(await waitFor(async () => (await state('web', A)) === 'down', 20_000), 'a is down')
-  assert.deepEqual((await rows(page, 'web')).map((r) => r.buttons), [['Restore'], ['Down']])
+  assert.deepEqual((await rows(page, 'web')).map((r) => r.buttons), [['Restore'], ['Down', 'Drain']])
   const [seenA, seenB] = [a.requests.length, b.requests.length]
   const before = await rows(page, 'web')
   for (let i = 0; i < 10; i++) assert.equal((await request(s.proxy, { host: 'web' })).status, 200)
@@ -99,6 +99,16 @@ test('dyups_dashboard: groups, states, rates; a server going down shows within o
   assert.ok(await waitFor(async () => (await state('web', A)) === 'up', 20_000), 'a is up again')
   for (let i = 0; i < 10; i++) assert.equal((await request(s.proxy, { host: 'web' })).status, 200)
   assert.ok(a.requests.length > seenA, 'a takes traffic again')
+
+  // Drain: a takes no new requests while it drains; Undrain brings it back.
+  await page.click(`section[data-upstream="web"] tr[data-server="${A}"] button.drain`)
+  assert.ok(await waitFor(async () => (await state('web', A)) === 'draining', 20_000), 'a is draining')
+  assert.deepEqual((await rows(page, 'web')).map((r) => r.buttons), [['Down', 'Undrain'], ['Down', 'Drain']])
+  const drainedAt = a.requests.length
+  for (let i = 0; i < 10; i++) assert.equal((await request(s.proxy, { host: 'web' })).status, 200)
+  assert.equal(a.requests.length, drainedAt, 'the draining server takes no new request')
+  await page.click(`section[data-upstream="web"] tr[data-server="${A}"] button.undrain`)
+  assert.ok(await waitFor(async () => (await state('web', A)) === 'up', 20_000), 'a is up after the drain')
 
   // Where no interface answers (the proxy server's /api/ goes to a backend), the page has no buttons.
   const ro = await ctx.newPage()

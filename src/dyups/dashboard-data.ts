@@ -30,6 +30,7 @@ export function dashboardData(table: TableView, live: LiveReport, nowMs: number)
           weight: s.weight,
           backup: s.backup,
           down: s.down,
+          drain: s.drain,
           state: serverState(s, rows, check),
           active: t.active,
           requests: t.requests,

@@ -2,8 +2,9 @@
  * dyups_dashboard's page: one self-contained HTML document (its style and script inline, nothing fetched from
  * elsewhere, nothing to build). It refreshes from its own location's `?format=json` (dashboard-data.ts) every
  * second (`?refresh=MS` to change it) and turns the counters into rates between two refreshes. Where the same
- * server also answers the JSON interface (`/api/upstreams`), each server has a button to mark it down or restore
- * it (PATCH of the server's `down`); a write the interface refuses (401, 403, 405) is shown, not retried.
+ * server also answers the JSON interface (`/api/upstreams`), each server has buttons to mark it down or restore
+ * it, and to drain it or end the drain (PATCH of the server's `down` or `drain`); a write the interface refuses (401,
+ * 403, 405) is shown, not retried.
  *
  * The page builds its rows with textContent, never markup from the data: group and server names are bytes anyone
  * with write access chose. ASCII only: it is sent as latin1.
@@ -16,7 +17,7 @@ export const DASHBOARD_HTML = `<!DOCTYPE html>
 <title>dyups dashboard</title>
 <style>
   :root { --fg: #1d2430; --mute: #6b7280; --line: #e5e7eb; --bg: #f7f8fa; --card: #fff;
-          --up: #15803d; --down: #6b7280; --unhealthy: #b91c1c; --unavailable: #c2410c; }
+          --up: #15803d; --down: #6b7280; --draining: #a16207; --unhealthy: #b91c1c; --unavailable: #c2410c; }
   * { box-sizing: border-box; }
   body { margin: 0; font: 14px/1.4 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: var(--fg); background: var(--bg); }
   header { display: flex; flex-wrap: wrap; gap: 24px; align-items: baseline; padding: 14px 20px; background: #111827; color: #f9fafb; }
@@ -35,10 +36,11 @@ export const DASHBOARD_HTML = `<!DOCTYPE html>
   tr:last-child td { border-bottom: 0; }
   .state { display: inline-block; min-width: 84px; padding: 1px 8px; border-radius: 10px; color: #fff; font-size: 12px; text-align: center; }
   .state.up { background: var(--up); } .state.down { background: var(--down); }
-  .state.unhealthy { background: var(--unhealthy); } .state.unavailable { background: var(--unavailable); }
+  .state.draining { background: var(--draining); } .state.unhealthy { background: var(--unhealthy); } .state.unavailable { background: var(--unavailable); }
   .backup { font-size: 11px; color: var(--mute); margin-left: 6px; }
   button { font: inherit; font-size: 12px; padding: 2px 10px; border-radius: 5px; border: 1px solid #9ca3af; background: #fff; cursor: pointer; }
   button.down { border-color: #b91c1c; color: #b91c1c; } button.restore { border-color: #15803d; color: #15803d; }
+  button.drain { border-color: #a16207; color: #a16207; } button.undrain { border-color: #15803d; color: #15803d; }
   button:disabled { opacity: .5; cursor: default; }
   .err { color: #b91c1c; font-size: 12px; }
   .mute { color: var(--mute); }
@@ -133,8 +135,15 @@ export const DASHBOARD_HTML = `<!DOCTYPE html>
         if (writable) {
           var b = el("button", s.down ? "restore" : "down", s.down ? "Restore" : "Down");
           b.title = s.down ? "clear the server's down flag" : "mark the server down: it takes no new requests";
-          b.addEventListener("click", function () { mark(g.name, s, !s.down, b); });
+          b.addEventListener("click", function () { mark(g.name, s, { down: !s.down }, b); });
           act.appendChild(b);
+          // Drain: no new requests, those in flight finish (a down server takes none either way).
+          if (!s.down) {
+            var dr = el("button", s.drain ? "undrain" : "drain", s.drain ? "Undrain" : "Drain");
+            dr.title = s.drain ? "clear the server's drain flag" : "drain the server: no new requests, those in flight finish";
+            dr.addEventListener("click", function () { mark(g.name, s, { drain: !s.drain }, dr); });
+            act.appendChild(dr);
+          }
         }
         var n = notes[key(g.name, s)];
         if (n) act.appendChild(el("span", "err", " " + n));
@@ -153,7 +162,7 @@ export const DASHBOARD_HTML = `<!DOCTYPE html>
   }
 
   // The server's id as the interface numbers it now, found by its name and address.
-  function mark(group, s, down, button) {
+  function mark(group, s, change, button) {
     button.disabled = true;
     var k = key(group, s), g = "/" + encodeURIComponent(group);
     api(g).then(function (r) {
@@ -163,7 +172,7 @@ export const DASHBOARD_HTML = `<!DOCTYPE html>
       var found = doc.servers.filter(function (x) { return x.server === s.server && x.address === s.address; })[0];
       if (!found) throw new Error("the server is no longer in the group");
       return api(g + "/servers/" + encodeURIComponent(found.id), {
-        method: "PATCH", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ down: down }),
+        method: "PATCH", headers: { "Content-Type": "application/json" }, body: JSON.stringify(change),
       });
     }).then(function (r) {
       if (r.ok) { delete notes[k]; return; }
