@@ -732,6 +732,10 @@ export const DIRECTIVES: readonly DirectiveSpec[] = [
   spec('proxy_pass_header', HSL, 1, { docs: 'Pass a backend header that is hidden by default.' }),
   spec('proxy_hide_header', HSL, 1, { docs: 'Do not pass a backend header.' }),
   spec('proxy_redirect', HSL, [1, 2], { default: 'default', docs: 'Rewrite `Location:` from backends.', validate: checkProxyRedirect }),
+  someOf('proxy_ignore_headers', HSL, [
+    'x-accel-redirect', 'x-accel-expires', 'x-accel-limit-rate', 'x-accel-buffering', 'x-accel-charset', 'expires',
+    'cache-control', 'set-cookie', 'vary',
+  ], { docs: 'Backend headers not acted on. dyups acts on `X-Accel-Redirect` (followed as nginx: an internal redirect or a named location, carrying Content-Type, Set-Cookie, Content-Disposition, Cache-Control, Expires, Accept-Ranges); the other names are accepted (caching and buffering headers dyups has no use for).' }),
   flag('proxy_intercept_errors', HSL, { default: 'off', docs: 'Answer backend errors >= 300 with `error_page`.' }),
   flag('proxy_buffering', HSL, {
     ...noop,

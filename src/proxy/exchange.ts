@@ -71,6 +71,10 @@ export interface Downstream {
   readonly tailTaken: boolean
   /** proxy_intercept_errors: whether the backend's answer (status >= 300) is replaced by an error page. */
   intercepts(head: ResponseHead): boolean
+  /** X-Accel-Redirect: the target of the backend's answer when it is to be followed (not ignored), else null. */
+  accelRedirect(head: ResponseHead): string | null
+  /** The backend's answer is dropped and the request follows `target` (its X-Accel-Redirect) from here. */
+  followAccel(head: ResponseHead, target: string): void
   /** One attempt ended: for $upstream_addr, $upstream_status, $upstream_connect_time, $upstream_response_time. */
   attempt(addr: string, status: number, connectMs: number, responseMs: number): void
   /**
@@ -383,6 +387,12 @@ export class Exchange implements ConnUser {
     this.remaining = this.kind === BODY_LENGTH ? rh.contentLength : 0
     this.status = rh.status
     if (rh.status >= 300 && this.down.intercepts(rh)) return this.intercept()
+    const accel = this.down.accelRedirect(rh)
+    if (accel !== null) {
+      // As nginx: the upstream is finalized before its body is read (the connection is not reused).
+      this.release()
+      return this.down.followAccel(rh, accel)
+    }
     // A small body that came whole with the head leaves with it as one latin1 string: one write() through the
     // stream layer, no cork and writev.
     const out = this.down.socket
@@ -470,11 +480,16 @@ export class Exchange implements ConnUser {
    * reused, as nginx 1.22 does (the upstream is finalized before its body is read).
    */
   private intercept(): void {
+    this.release()
+    this.down.finished(this.status, false)
+  }
+
+  /** The answer's head is all that is taken: the attempt is over, its connection closed. */
+  private release(): void {
     this.state = S_DONE
     this.down.attempt(this.peer!.server.addr, this.status, this.connectMs, Date.now() - this.attemptStart)
     this.sel.done(this.peer!, true)
     this.drop()
-    this.down.finished(this.status, false)
   }
 
   /** WebSocket and other upgrades: the head goes to the client, then the connection leaves HTTP for good. */

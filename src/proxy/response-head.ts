@@ -37,6 +37,8 @@ export interface ClientHeadOptions {
   hide: ReadonlySet<string>
   /** Extra `Name: value\r\n` lines (add_header), appended last. */
   extra: string
+  /** Lines an X-Accel-Redirect carried here, before the backend's own. */
+  carried?: string
   /** A 101 to an Upgrade request: `Connection: upgrade` and this `Upgrade` value instead of keep-alive/close. */
   upgrade?: string | null
   /** proxy_redirect, when the location rewrites redirects. */
@@ -217,6 +219,25 @@ export function buildClientHead(rh: ResponseHead, o: ClientHeadOptions): string 
     contentType + contentLength + location +
     (o.chunked ? 'Transfer-Encoding: chunked\r\n' : '') +
     (o.upgrade ? `Connection: upgrade\r\nUpgrade: ${o.upgrade}\r\n` : o.keepAlive ? (o.keepAliveHeader ? `Connection: keep-alive\r\nKeep-Alive: timeout=${o.keepAliveHeader}\r\n` : 'Connection: keep-alive\r\n') : 'Connection: close\r\n') +
-    (o.vary ? 'Vary: Accept-Encoding\r\n' : '') + rest + o.extra + (gzip ? 'Content-Encoding: gzip\r\n' : '') + '\r\n'
+    (o.vary ? 'Vary: Accept-Encoding\r\n' : '') + (o.carried ?? '') + rest + o.extra + (gzip ? 'Content-Encoding: gzip\r\n' : '') + '\r\n'
   )
+}
+
+/** The backend headers an X-Accel-Redirect carries into the response of its target (nginx's `redirect` flag). */
+const CARRIED = new Set(['set-cookie', 'content-disposition', 'cache-control', 'expires', 'accept-ranges'])
+
+/**
+ * The lines of `rh` that nginx copies to the client's response when it follows X-Accel-Redirect: Set-Cookie,
+ * Content-Disposition, Cache-Control, Expires and Accept-Ranges, in the backend's order, hidden or not (nginx's copy
+ * ignores proxy_hide_header there).
+ */
+export function carriedLines(rh: ResponseHead): string {
+  let out = ''
+  const raw = rh.raw, offs = rh.offsets
+  for (let i = 0; i < rh.headerCount; i++) {
+    const k = i * 4
+    const name = raw.slice(offs[k]!, offs[k + 1]!)
+    if (CARRIED.has(name.toLowerCase())) out += `${name}: ${raw.slice(offs[k + 2]!, offs[k + 3]!)}\r\n`
+  }
+  return out
 }

@@ -101,6 +101,7 @@ interface Inherited {
   proxyVersion: '1.0' | '1.1'
   proxy: ProxySettings
   hide: Set<string>
+  ignore: ReadonlySet<string>
   logs: AccessLog[] | 'off' | 'default'
   scripts: ScriptCompiler
   /** `js_import`s of the enclosing levels, outermost first. */
@@ -144,7 +145,7 @@ export function compileHttp(src: HttpSource): HttpConfig {
       clientBodyTimeout: 60_000, clientHeaderTimeout: 60_000, sendTimeout: 60_000, defaultType: 'text/plain',
       types: DEFAULT_TYPES, serverTokens: true, charset: null, expires: null, proxyHeaders: [], proxyVersion: '1.0',
       proxy: { connectTimeout: 60_000, readTimeout: 60_000, sendTimeout: 60_000, nextUpstream: NEXT_ERROR | NEXT_TIMEOUT, nextTries: 0, nextTimeout: 0 },
-      hide: new Set(DEFAULT_HIDE), logs: 'default', scripts: new ScriptCompiler(src), jsImports: [],
+      hide: new Set(DEFAULT_HIDE), ignore: new Set(), logs: 'default', scripts: new ScriptCompiler(src), jsImports: [],
       proxySsl: [], proxyTls: new ProxyTlsCompiler(src.prefix, src.confFile),
       errorPages: null, recursiveErrorPages: false, interceptErrors: false, redirects: null, gzip: GZIP_DEFAULT,
       files: staticDefaults(src.prefix, vars),
@@ -240,6 +241,9 @@ function level(parent: Inherited, block: readonly Directive[], vars: Variables, 
   }
   const headers = block.filter((d) => d.name === 'proxy_set_header')
   if (headers.length > 0) i.proxyHeaders = headers
+  // A bitmask slot: every proxy_ignore_headers of a level adds to one set, which replaces the inherited one.
+  const ignores = block.filter((d) => d.name === 'proxy_ignore_headers')
+  if (ignores.length > 0) i.ignore = new Set(ignores.flatMap((d) => d.args.map((a) => a.toLowerCase())))
   const hides = block.filter((d) => d.name === 'proxy_hide_header' || d.name === 'proxy_pass_header')
   if (hides.length > 0) {
     i.hide = new Set(DEFAULT_HIDE)
@@ -417,6 +421,7 @@ function proxyPass(i: Inherited, d: Directive, vars: Variables, loc: Location | 
     values,
     settings: i.proxy,
     hide: i.hide,
+    ignore: i.ignore,
     https,
     tls,
     redirect: compileProxyRedirect({ directives: i.redirects, url: tpl.constant !== null ? url : null, hasUri: uri !== null, location: loc?.name ?? '' }, vars),

@@ -40,6 +40,8 @@ export interface ProxyPass {
   values: readonly Template[]
   settings: ProxySettings
   hide: ReadonlySet<string>
+  /** proxy_ignore_headers, lowercased: backend headers whose meaning is not acted on (X-Accel-Redirect, …). */
+  ignore: ReadonlySet<string>
   /** The URL is `https://` (for a URL with variables: as written, the scheme is read per request). */
   https: boolean
   /** proxy_ssl_* for an https URL or one with variables; null for a literal `http://` URL. */

@@ -12,8 +12,8 @@ import {
   wireStatus,
 } from '../../http1/index.js'
 import {
-  BODY_OUT_NONE, BODY_OUT_SPOOL, BODY_OUT_STREAM, BODY_OUT_STREAM_CHUNKED, BodySpool, CHUNKED_BODY, Exchange, FRAME_AS_IS,
-  type Downstream,
+  BODY_OUT_NONE, BODY_OUT_SPOOL, BODY_OUT_STREAM, BODY_OUT_STREAM_CHUNKED, BodySpool, carriedLines, CHUNKED_BODY, Exchange,
+  FRAME_AS_IS, type Downstream,
 } from '../../proxy/index.js'
 import { formatError } from '../../errors.js'
 import { log } from '../../log.js'
@@ -26,7 +26,7 @@ import { GZ_COMPRESS, GzipBody, gzipLocal, gzipProxied, gzipWhole } from '../fil
 import type { Services } from '../lib/context.js'
 import { Request } from '../lib/request.js'
 import { requestContext } from '../lib/log-context.js'
-import { parseTarget, Target } from '../lib/uri.js'
+import { parseTarget, safeUri, Target } from '../lib/uri.js'
 import { intercepts, sendErrorPage } from '../modules/error-page.js'
 import { pinUpstream } from '../modules/proxy.js'
 import { doReturn } from '../modules/return.js'
@@ -563,7 +563,7 @@ export class Connection implements Downstream, PhaseHost, ContentResponder, Dead
         type = 'text/html'
       }
     } else if (type === undefined && lc !== null) {
-      type = contentTypeFor(lc.types, req.uri, lc.defaultType)
+      type = req.carriedType ?? contentTypeFor(lc.types, req.uri, lc.defaultType)
     }
     const shown = wireStatus(status)
     const noBody = status === 204 || status === 304 || req.method === 'HEAD'
@@ -786,6 +786,35 @@ export class Connection implements Downstream, PhaseHost, ContentResponder, Dead
   intercepts(rh: ResponseHead): boolean {
     const lc = this.req!.loc!
     return lc.interceptErrors && intercepts(this.req!, rh, lc.errorPages)
+  }
+
+  accelRedirect(rh: ResponseHead): string | null {
+    if (this.proxyPass().ignore.has('x-accel-redirect')) return null
+    const v = rh.get('x-accel-redirect')
+    return v === null || v === '' ? null : v
+  }
+
+  /**
+   * nginx's X-Accel-Redirect: Set-Cookie and the few headers nginx carries go along, the method becomes GET (HEAD
+   * stays), and the request goes on at a named location or, for a URI, as an internal redirect (an unsafe URI: 404).
+   */
+  followAccel(rh: ResponseHead, target: string): void {
+    this.exchange = null
+    this.sendArmed = false
+    this.releaseBody()
+    const req = this.req!
+    req.carried += carriedLines(rh)
+    req.carriedType = rh.get('content-type') ?? req.carriedType
+    if (target.startsWith('@')) return this.namedLocation(target)
+    const q = target.indexOf('?')
+    const raw = q < 0 ? target : target.slice(0, q)
+    const uri = safeUri(raw)
+    if (uri === null) {
+      log('error', `unsafe URI "${raw}" was detected${this.where()}`)
+      return this.finishLocal(404)
+    }
+    if (req.method !== 'HEAD') req.method = 'GET'
+    this.internalRedirect(uri, q < 0 ? '' : target.slice(q + 1))
   }
 
   attempt(addr: string, status: number, connectMs: number, responseMs: number): void {

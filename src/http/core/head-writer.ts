@@ -76,6 +76,7 @@ export function localHead(
   if (gz & GZ_COMPRESS && req.versionMinor === 1 && status !== 204 && status !== 304 && req.method !== 'HEAD') h += 'Transfer-Encoding: chunked\r\n'
   h += connection(keep, lc)
   if (gz & GZ_VARY) h += 'Vary: Accept-Encoding\r\n'
+  h += req.carried
   if (req.wwwAuthenticate !== null) h += `WWW-Authenticate: ${req.wwwAuthenticate}\r\n`
   if (loc !== null && !loc.startsWith('/')) h += `Location: ${loc}\r\n`
   if (headers !== null) for (const [n, v] of headers) if (n !== 'Location' || !v.startsWith('/')) h += `${n}: ${v}\r\n`
@@ -92,7 +93,7 @@ export function localHead(
  * Expires, Accept-Ranges, Content-Range) after it, then add_header's lines, then `last` (Content-Encoding).
  */
 export function streamHead(req: HttpRequest, lc: LocConf | null, status: number, keep: boolean, before: string, after: string, last: string): string {
-  let h = headStart(status, lc?.serverTokens !== false, req.answerTime()) + before + connection(keep, lc) + after
+  let h = headStart(status, lc?.serverTokens !== false, req.answerTime()) + before + connection(keep, lc) + req.carried + after
   if (lc !== null) h += addHeaderLines(lc, req, status)
   return h + last + '\r\n'
 }
@@ -143,6 +144,7 @@ export function proxiedHead(req: HttpRequest, lc: LocConf, pass: ProxyPass, rh: 
     keepAliveHeader: lc.keepaliveHeader,
     hide: pass.hide,
     extra: addHeaderLines(lc, req, status),
+    carried: req.carried,
     upgrade: rh.status === 101 ? rh.upgrade : null,
     status: req.errStatus,
     redirect: pass.redirect !== null ? redirects : null,
