@@ -19,7 +19,7 @@ export interface RedirectRewriter {
   rewriteLocation(value: string): string | null
   /** `Refresh`'s new value, or null to keep it as sent. */
   rewriteRefresh(value: string): string | null
-  /** A relative Location made absolute (nginx's absolute_redirect). */
+  /** A relative Location made absolute (nginx's absolute_redirect; off: returned as it is). */
   absolute(path: string): string
 }
 
@@ -202,8 +202,10 @@ export function buildClientHead(rh: ResponseHead, o: ClientHeadOptions): string 
       case C_LOCATION: case C_REFRESH: {
         const v = raw.slice(vs, ve)
         const r = code === C_LOCATION ? redirect!.rewriteLocation(v) : redirect!.rewriteRefresh(v)
-        // Only a Location rewritten to a path is made absolute and moves up; anything else keeps its place.
-        if (r !== null && code === C_LOCATION && r.startsWith('/')) location = `Location: ${redirect!.absolute(r)}\r\n`
+        // Only a Location rewritten to a path is made absolute and moves up; anything else keeps its place (a path
+        // left as it is, absolute_redirect off, too).
+        const abs = r !== null && code === C_LOCATION && r.startsWith('/') ? redirect!.absolute(r) : null
+        if (abs !== null && !abs.startsWith('/')) location = `Location: ${abs}\r\n`
         else rest += `${name}: ${r ?? v}\r\n`
         continue
       }

@@ -87,6 +87,9 @@ interface Inherited {
   keepaliveTimeout: number
   /** keepalive_timeout's second parameter, in seconds: the `Keep-Alive: timeout=N` header; 0: none. */
   keepaliveHeader: number
+  absoluteRedirect: boolean
+  portInRedirect: boolean
+  serverNameInRedirect: boolean
   keepaliveRequests: number
   clientBodyTimeout: number
   clientHeaderTimeout: number
@@ -142,6 +145,7 @@ export function compileHttp(src: HttpSource): HttpConfig {
       reqZones: compileReqZones(block, vars, src.shm ?? null), connZones: compileConnZones(block, vars, src.shm ?? null),
       auth: NO_AUTH, authCompiler: new AuthCompiler(confDir, src.warn), satisfyAny: false, addHeaders: [], clientMaxBodySize: 1024 * 1024, bodyBufferSize: 16 * 1024, bodyTemp: defaultTemp,
       temps, requestBuffering: true, proxyMethod: null, proxySetBody: null, passHeaders: true, passBody: true, prefix: src.prefix, keepaliveTimeout: 75_000, keepaliveHeader: 0, keepaliveRequests: 1000,
+      absoluteRedirect: true, portInRedirect: true, serverNameInRedirect: false,
       clientBodyTimeout: 60_000, clientHeaderTimeout: 60_000, sendTimeout: 60_000, defaultType: 'text/plain',
       types: DEFAULT_TYPES, serverTokens: true, charset: null, expires: null, proxyHeaders: [], proxyVersion: '1.0',
       proxy: { connectTimeout: 60_000, readTimeout: 60_000, sendTimeout: 60_000, nextUpstream: NEXT_ERROR | NEXT_TIMEOUT, nextTries: 0, nextTimeout: 0 },
@@ -284,6 +288,9 @@ function level(parent: Inherited, block: readonly Directive[], vars: Variables, 
         if (d.args[1] !== undefined) i.keepaliveHeader = Math.floor((parseTime(d.args[1], 's') ?? 0) / 1000)
         break
       case 'keepalive_requests': i.keepaliveRequests = Number(a0); break
+      case 'absolute_redirect': i.absoluteRedirect = a0 === 'on'; break
+      case 'port_in_redirect': i.portInRedirect = a0 === 'on'; break
+      case 'server_name_in_redirect': i.serverNameInRedirect = a0 === 'on'; break
       case 'client_body_timeout': i.clientBodyTimeout = parseTime(a0, 'ms') ?? i.clientBodyTimeout; break
       case 'client_header_timeout': i.clientHeaderTimeout = parseTime(a0, 'ms') ?? i.clientHeaderTimeout; break
       case 'send_timeout': i.sendTimeout = parseTime(a0, 'ms') ?? i.sendTimeout; break
@@ -346,6 +353,9 @@ function locConf(i: Inherited, block: readonly Directive[], vars: Variables, log
     keepaliveTimeout: i.keepaliveTimeout,
     keepaliveHeader: i.keepaliveHeader,
     keepaliveRequests: i.keepaliveRequests,
+    absoluteRedirect: i.absoluteRedirect,
+    portInRedirect: i.portInRedirect,
+    serverNameInRedirect: i.serverNameInRedirect,
     clientBodyTimeout: i.clientBodyTimeout,
     sendTimeout: i.sendTimeout,
     defaultType: i.defaultType,

@@ -114,6 +114,10 @@ export interface LocConf {
   /** keepalive_timeout's second parameter, in seconds: the `Keep-Alive: timeout=N` header; 0: none. */
   keepaliveHeader: number
   keepaliveRequests: number
+  /** absolute_redirect, port_in_redirect, server_name_in_redirect: how a relative Location is written. */
+  absoluteRedirect: boolean
+  portInRedirect: boolean
+  serverNameInRedirect: boolean
   clientBodyTimeout: number
   sendTimeout: number
   defaultType: string

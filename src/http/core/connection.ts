@@ -525,14 +525,17 @@ export class Connection implements Downstream, PhaseHost, ContentResponder, Dead
   }
 
   /**
-   * A redirect target made absolute as nginx does (absolute_redirect on, server_name_in_redirect off,
-   * port_in_redirect on): the request's host, and the port it came in on unless it is the scheme's default.
+   * A relative redirect target as nginx's header filter writes it: with absolute_redirect on, the request's host
+   * (server_name_in_redirect: the server's first name; no Host: the local address) and, with port_in_redirect on,
+   * the port it came in on unless it is the scheme's default; with absolute_redirect off, as it is.
    */
   absolute(path: string): string {
     const req = this.req!
-    const host = req.host !== '' ? req.host : (req.server?.name ?? this.localAddr)
-    if (this.https) return `https://${host}${this.localPort === 443 ? '' : `:${this.localPort}`}${path}`
-    return `http://${host}${this.localPort === 80 ? '' : `:${this.localPort}`}${path}`
+    const lc = req.loc
+    if (lc !== null && !lc.absoluteRedirect) return path
+    const host = lc?.serverNameInRedirect === true ? (req.server?.name ?? '') : req.host !== '' ? req.host : this.localAddr
+    const port = lc?.portInRedirect === false || this.localPort === (this.https ? 443 : 80) ? '' : `:${this.localPort}`
+    return `${this.https ? 'https' : 'http'}://${host}${port}${path}`
   }
 
   /** An error page (or an empty body for codes without one), nginx's special response. */
