@@ -351,6 +351,32 @@ function checkProxyPass(d: Directive): void {
   if (typeof addr === 'string' && addr !== 'host not found') throw configError(d, `${addr} in upstream "${rest}"`)
 }
 
+/** ngx_http_core_pool_size on 64-bit: NGX_MIN_POOL_SIZE (112) and NGX_POOL_ALIGNMENT (16). */
+function checkPoolSize(d: Directive): void {
+  const v = parseSize(d.args[0]!)
+  if (v === null) throw invalidValue(d)
+  if (v < 112) throw configError(d, 'the pool size must be no less than 112')
+  if (v % 16 !== 0) throw configError(d, 'the pool size must be a multiple of 16')
+}
+
+/** ngx_http_log_open_file_cache: `max=N [inactive=T] [min_uses=N] [valid=T]` or `off`. */
+function checkOpenLogFileCache(d: Directive): void {
+  let max = 0
+  let off = false
+  for (const a of d.args) {
+    const eq = a.indexOf('=')
+    const key = eq < 0 ? a : a.slice(0, eq + 1)
+    const v = eq < 0 ? '' : a.slice(eq + 1)
+    const n = /^\d+$/.test(v) ? Number(v) : -1
+    if (key === 'max=' && n >= 0) max = n
+    else if (key === 'min_uses=' && n >= 0) continue
+    else if ((key === 'inactive=' || key === 'valid=') && parseTime(v, 's') !== null) continue
+    else if (a === 'off') off = true
+    else throw configError(d, `invalid "open_log_file_cache" parameter "${a}"`)
+  }
+  if (!off && max === 0) throw configError(d, '"open_log_file_cache" must have "max" parameter')
+}
+
 function checkProxyRedirect(d: Directive): void {
   if (d.args.length === 1 && !['off', 'default', 'false'].includes(d.args[0])) {
     throw configError(d, `invalid parameter "${d.args[0]}"`)
@@ -555,6 +581,11 @@ export const DIRECTIVES: readonly DirectiveSpec[] = [
     default: '1s',
     docs: 'Accepted and checked; changes reach every worker before the answer, no polling.',
   }),
+  size('check_shm_size', HTTP, {
+    ...noop,
+    default: '1m',
+    docs: 'Tengine\'s health-check shared memory. Accepted and checked; no effect: dyups keeps the check state itself.',
+  }),
   size('dyups_shm_zone_size', HTTP, { default: '2m', docs: 'Accepted and checked; no effect.' }),
   str('dyups_upstream_conf', HTTP, { docs: 'File where changed groups are persisted (relative to the prefix).' }),
   flag('dyups_trylock', HTTP, { default: 'off', docs: '`on`: a change arriving while another is applied gets 409.' }),
@@ -665,6 +696,30 @@ export const DIRECTIVES: readonly DirectiveSpec[] = [
     },
   }),
   num('keepalive_requests', HSL, { default: '1000', docs: 'Requests per client connection.' }),
+  size('connection_pool_size', HS, {
+    ...noop,
+    default: '256|512',
+    validate: checkPoolSize,
+    docs: 'Memory nginx allocates per connection. Checked as nginx does; no effect (it only tunes nginx\'s memory).',
+  }),
+  size('request_pool_size', HS, {
+    ...noop,
+    default: '4k',
+    validate: checkPoolSize,
+    docs: 'Memory nginx allocates per request. Checked as nginx does; no effect (it only tunes nginx\'s memory).',
+  }),
+  someOf('keepalive_disable', HSL, ['none', 'msie6', 'safari'], {
+    ...noop,
+    default: 'msie6',
+    docs: 'Browsers denied keep-alive. Checked; no effect: dyups keeps alive with every client (the browsers it names are gone).',
+  }),
+  spec('open_log_file_cache', HSL, [1, 4], {
+    ...noop,
+    unique: true,
+    default: 'off',
+    validate: checkOpenLogFileCache,
+    docs: 'Cache of log file descriptors for paths with variables. Checked as nginx does; no effect (dyups keeps each file open while it is in use).',
+  }),
   msec('keepalive_time', HSL, { ...noop, default: '1h', docs: 'Longest lifetime of a client connection.' }),
   offset('client_max_body_size', HSL, { default: '1m', docs: 'Largest request body (413 above it); 0 = no limit.' }),
   msec('client_body_timeout', HSL, {

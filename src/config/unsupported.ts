@@ -13,7 +13,7 @@ export const UNSUPPORTED: readonly string[] = [
   'read_ahead', 'sendfile_max_chunk', 'subrequest_output_buffer_size', 'client_body_in_file_only',
   'client_body_in_single_buffer', 'log_subrequest',
   'chunked_transfer_encoding', 'http2', 'http3', 'quic_retry', 'quic_gso',
-  'quic_host_key', 'auth_delay', 'connection_pool_size', 'request_pool_size', 'keepalive_disable',
+  'quic_host_key', 'auth_delay',
   'send_lowat',
   // modules
   'proxy_cache', 'proxy_cache_path', 'proxy_cache_key', 'proxy_cache_valid', 'proxy_cache_bypass',
@@ -81,6 +81,6 @@ export const UNSUPPORTED: readonly string[] = [
   'echo_flush', 'echo_sleep', 'echo_blocking_sleep', 'echo_reset_timer', 'echo_read_request_body',
   'echo_location', 'echo_location_async', 'echo_subrequest', 'echo_subrequest_async', 'echo_foreach_split',
   'echo_end', 'echo_request_body', 'echo_exec', 'echo_status', 'echo_before_body', 'echo_after_body',
-  'check_shm_size', 'session_sticky', 'consistent_hash', 'dyups_shm_zone_name', 'vhost_traffic_status',
+  'session_sticky', 'consistent_hash', 'dyups_shm_zone_name', 'vhost_traffic_status',
   'vhost_traffic_status_zone',
 ]
