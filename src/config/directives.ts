@@ -377,6 +377,11 @@ function checkOpenLogFileCache(d: Directive): void {
   if (!off && max === 0) throw configError(d, '"open_log_file_cache" must have "max" parameter')
 }
 
+/** ngx_http_proxy_cookie_domain/_path: one argument must be `off`. */
+function checkCookieRule(d: Directive): void {
+  if (d.args.length === 1 && d.args[0] !== 'off') throw configError(d, `invalid parameter "${d.args[0]}"`)
+}
+
 function checkProxyRedirect(d: Directive): void {
   if (d.args.length === 1 && !['off', 'default', 'false'].includes(d.args[0])) {
     throw configError(d, `invalid parameter "${d.args[0]}"`)
@@ -787,6 +792,16 @@ export const DIRECTIVES: readonly DirectiveSpec[] = [
   spec('proxy_pass_header', HSL, 1, { docs: 'Pass a backend header that is hidden by default.' }),
   spec('proxy_hide_header', HSL, 1, { docs: 'Do not pass a backend header.' }),
   spec('proxy_redirect', HSL, [1, 2], { default: 'default', docs: 'Rewrite `Location:` from backends.', validate: checkProxyRedirect }),
+  spec('proxy_cookie_domain', HSL, [1, 2], {
+    default: 'off',
+    validate: checkCookieRule,
+    docs: 'Rewrite the `domain=` of a backend\'s Set-Cookie: `FROM TO` (the whole domain, caselessly; variables allowed), `~REGEX TO`, or `off`.',
+  }),
+  spec('proxy_cookie_path', HSL, [1, 2], {
+    default: 'off',
+    validate: checkCookieRule,
+    docs: 'Rewrite the `path=` of a backend\'s Set-Cookie: `FROM TO` (a prefix, case-sensitive; variables allowed), `~REGEX TO`, or `off`.',
+  }),
   someOf('proxy_ignore_headers', HSL, [
     'x-accel-redirect', 'x-accel-expires', 'x-accel-limit-rate', 'x-accel-buffering', 'x-accel-charset', 'expires',
     'cache-control', 'set-cookie', 'vary',

@@ -21,6 +21,8 @@ export interface RedirectRewriter {
   rewriteRefresh(value: string): string | null
   /** A relative Location made absolute (nginx's absolute_redirect; off: returned as it is). */
   absolute(path: string): string
+  /** proxy_cookie_domain/proxy_cookie_path on a Set-Cookie value: its new value, or null to keep it (a bound function). */
+  readonly rewriteCookie: (value: string) => string | null
 }
 
 export interface ClientHeadOptions {
@@ -43,6 +45,8 @@ export interface ClientHeadOptions {
   upgrade?: string | null
   /** proxy_redirect, when the location rewrites redirects. */
   redirect?: RedirectRewriter | null
+  /** proxy_cookie_domain/proxy_cookie_path: a Set-Cookie value's new value, or null to keep it as sent. */
+  cookies?: ((value: string) => string | null) | null
   /** The body is gzipped here: no Content-Length or Accept-Ranges, a weak ETag, `Content-Encoding: gzip` last. */
   gzip?: boolean
   /** `Vary: Accept-Encoding` after Connection (gzip_vary). */
@@ -69,6 +73,7 @@ const C_ACCEPT_RANGES = 6
 const C_ETAG = 7
 const C_LOCATION = 8
 const C_REFRESH = 9
+const C_SET_COOKIE = 10
 
 const CR = 0x0d
 const LF = 0x0a
@@ -96,6 +101,7 @@ class NameTable {
     this.add('etag', C_ETAG)
     this.add('location', C_LOCATION)
     this.add('refresh', C_REFRESH)
+    this.add('set-cookie', C_SET_COOKIE)
   }
 
   /** The first code given to a name wins. */
@@ -146,6 +152,7 @@ export function buildClientHead(rh: ResponseHead, o: ClientHeadOptions): string 
   const ex = o.expires ?? null
   const gzip = o.gzip === true
   const redirect = o.redirect ?? null
+  const cookies = o.cookies ?? null
   let exSeen = false, ccSeen = false
   const table = tableFor(o.hide)
   const raw = rh.raw, offs = rh.offsets
@@ -163,6 +170,7 @@ export function buildClientHead(rh: ResponseHead, o: ClientHeadOptions): string 
       case C_EXPIRES: case C_CACHE_CONTROL: if (ex === null) code = C_OTHER; break
       case C_ACCEPT_RANGES: case C_ETAG: if (!gzip) code = C_OTHER; break
       case C_LOCATION: case C_REFRESH: if (redirect === null) code = C_OTHER; break
+      case C_SET_COOKIE: if (cookies === null) code = C_OTHER; break
     }
     if (code === C_OTHER) {
       // `Name: value` CRLF as sent (one space after the colon, nothing after the value): copied, joined to the run.
@@ -197,6 +205,11 @@ export function buildClientHead(rh: ResponseHead, o: ClientHeadOptions): string 
         const v = raw.slice(vs, ve)
         if (v.startsWith('W/') && v.length > 2) rest += `${name}: ${v}\r\n`
         else if (v.startsWith('"')) rest += `${name}: W/${v}\r\n`
+        continue
+      }
+      case C_SET_COOKIE: {
+        const v = raw.slice(vs, ve)
+        rest += `${name}: ${cookies!(v) ?? v}\r\n`
         continue
       }
       case C_LOCATION: case C_REFRESH: {

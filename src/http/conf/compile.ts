@@ -24,6 +24,7 @@ import type { AddHeader, Handler, HttpConfig, Listener, LocConf, ProxyPass, Serv
 import { compileRewrites } from '../modules/rewrite.js'
 import { ErrorPages } from './error-pages.js'
 import { GZIP_DEFAULT, gzipLevel, type GzipConf } from '../filters/gzip.js'
+import { compileProxyCookies, levelCookieRules } from '../modules/proxy-cookie.js'
 import { compileProxyRedirect, levelRedirects } from '../modules/proxy-redirect.js'
 import { compileErrorPages, type ErrorPages as ErrorPageList } from '../modules/error-page.js'
 import { buildLocations, type Location } from './locations.js'
@@ -117,6 +118,9 @@ interface Inherited {
   interceptErrors: boolean
   /** proxy_redirect of the nearest level that sets it; null: none does (the default rule). */
   redirects: readonly Directive[] | 'off' | null
+  /** proxy_cookie_domain and proxy_cookie_path of the nearest level that sets each; null: none does. */
+  cookieDomains: readonly Directive[] | 'off' | null
+  cookiePaths: readonly Directive[] | 'off' | null
   gzip: GzipConf
   files: StaticSettings
 }
@@ -151,7 +155,7 @@ export function compileHttp(src: HttpSource): HttpConfig {
       proxy: { connectTimeout: 60_000, readTimeout: 60_000, sendTimeout: 60_000, nextUpstream: NEXT_ERROR | NEXT_TIMEOUT, nextTries: 0, nextTimeout: 0 },
       hide: new Set(DEFAULT_HIDE), ignore: new Set(), logs: 'default', scripts: new ScriptCompiler(src), jsImports: [],
       proxySsl: [], proxyTls: new ProxyTlsCompiler(src.prefix, src.confFile),
-      errorPages: null, recursiveErrorPages: false, interceptErrors: false, redirects: null, gzip: GZIP_DEFAULT,
+      errorPages: null, recursiveErrorPages: false, interceptErrors: false, redirects: null, cookieDomains: null, cookiePaths: null, gzip: GZIP_DEFAULT,
       files: staticDefaults(src.prefix, vars),
     },
     block,
@@ -218,6 +222,7 @@ export function compileHttp(src: HttpSource): HttpConfig {
     tempPaths: [...temps.values()],
     jsModules: base.scripts.jsModules,
     keepsRequestBody: vars.uses('request_body'),
+    keepsUpstreamHeaders: vars.usesPrefix('upstream_http_') || vars.usesPrefix('upstream_cookie_'),
   }
 }
 
@@ -234,6 +239,8 @@ function level(parent: Inherited, block: readonly Directive[], vars: Variables, 
   i.auth = i.authCompiler.level(i.auth, block, vars)
   i.errorPages = compileErrorPages(block, vars) ?? i.errorPages
   i.redirects = levelRedirects(block) ?? i.redirects
+  i.cookieDomains = levelCookieRules(block, 'proxy_cookie_domain') ?? i.cookieDomains
+  i.cookiePaths = levelCookieRules(block, 'proxy_cookie_path') ?? i.cookiePaths
   i.gzip = gzipLevel(i.gzip, block)
   i.expires = expiresLevel(i.expires, block)
   const imports = block.filter((d) => d.name === 'js_import')
@@ -434,6 +441,7 @@ function proxyPass(i: Inherited, d: Directive, vars: Variables, loc: Location | 
     ignore: i.ignore,
     https,
     tls,
+    cookies: compileProxyCookies(i.cookieDomains, i.cookiePaths, vars),
     redirect: compileProxyRedirect({ directives: i.redirects, url: tpl.constant !== null ? url : null, hasUri: uri !== null, location: loc?.name ?? '' }, vars),
     // A body not sent as the client sent it (another, or none) is read whole first: there is nothing to stream.
     requestBuffering: i.requestBuffering || !i.passBody || i.proxySetBody !== null,

@@ -777,6 +777,9 @@ export class Connection implements Downstream, PhaseHost, ContentResponder, Dead
     return this.proxyPass().redirect!.rewrite(this.req!, value, 0)
   }
 
+  /** proxy_cookie_domain/proxy_cookie_path on a proxied answer's Set-Cookie; made once per connection (no closure per request). */
+  readonly rewriteCookie = (value: string): string | null => this.proxyPass().cookies!.rewrite(this.req!, value)
+
   /** proxy_redirect on a proxied answer's Refresh. */
   rewriteRefresh(value: string): string | null {
     return this.proxyPass().redirect!.rewriteRefresh(this.req!, value)
@@ -787,11 +790,19 @@ export class Connection implements Downstream, PhaseHost, ContentResponder, Dead
   }
 
   intercepts(rh: ResponseHead): boolean {
+    this.keepUpstreamHeaders(rh)
     const lc = this.req!.loc!
     return lc.interceptErrors && intercepts(this.req!, rh, lc.errorPages)
   }
 
+  /** `$upstream_http_*`/`$upstream_cookie_*`: the answer's fields, flattened only when a variable asks (once). */
+  private keepUpstreamHeaders(rh: ResponseHead): void {
+    if (this.worker.conf.keepsUpstreamHeaders) this.req!.upstreamHeaders = rh.headers
+  }
+
+  /** Called for every final answer not intercepted, before its head goes out. */
   accelRedirect(rh: ResponseHead): string | null {
+    this.keepUpstreamHeaders(rh)
     if (this.proxyPass().ignore.has('x-accel-redirect')) return null
     const v = rh.get('x-accel-redirect')
     return v === null || v === '' ? null : v

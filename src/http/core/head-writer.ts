@@ -150,6 +150,7 @@ export function proxiedHead(req: HttpRequest, lc: LocConf, pass: ProxyPass, rh: 
     upgrade: rh.status === 101 ? rh.upgrade : null,
     status: req.errStatus,
     redirect: pass.redirect !== null ? redirects : null,
+    cookies: pass.cookies !== null ? redirects.rewriteCookie : null,
     gzip: (gz & GZ_COMPRESS) !== 0,
     vary: (gz & GZ_VARY) !== 0,
     // The backend's Content-Type is looked up only when a charset is to be added.
