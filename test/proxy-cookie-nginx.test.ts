@@ -1,5 +1,5 @@
 /**
- * proxy_cookie_domain and proxy_cookie_path side by side with the real nginx: prefix and whole-domain rules, regex
+ * proxy_cookie_domain, proxy_cookie_path and proxy_cookie_flags side by side with the real nginx: prefix and whole-domain rules, regex
  * rules with captures, variables, a level's `off`, inheritance; Set-Cookie values in various shapes (attribute case,
  * spaces, a leading-dot domain, repeated attributes, empty values, a first part without `=`). Compared: the client's
  * whole answer and the access-log line ($upstream_cookie_NAME included).
@@ -31,6 +31,15 @@ http {
         location /c3/ { ${px} }
         location /c3off/ { proxy_cookie_path off; ${px} }
         location /c4/ { proxy_cookie_domain .BACKEND.local $host; proxy_cookie_path $arg_from $arg_to; ${px} }
+        location /f1/ {
+            proxy_cookie_flags a secure samesite=strict;
+            proxy_cookie_flags ~^(c|h)$ nosecure nohttponly samesite=none;
+            proxy_cookie_flags ~^SESS foo httponly;
+            proxy_cookie_flags b nosamesite;
+            ${px}
+        }
+        location /f2/ { proxy_cookie_flags h nosamesite nosecure; proxy_cookie_path /app /z; proxy_cookie_flags $arg_c $arg_f; ${px} }
+        location /f3/ { proxy_cookie_flags off; ${px} }
         location /c5/ { proxy_cookie_domain other.example x.example; proxy_cookie_domain backend.local y.example; ${px} }
     }
 ${nginxOnly}}
@@ -46,6 +55,8 @@ const COOKIES = [
   'e=5; Path=/app/y; Path=/app/z',
   'f=6; Domain=; Path=',
   'g=7; Path =/app; Max-Age=60',
+  'h=8; SameSite=Lax; secure; HTTPONLY',
+  'sess=9; Path=/',
 ]
 
 async function backend(t: TestContext): Promise<number> {
@@ -66,7 +77,7 @@ async function backend(t: TestContext): Promise<number> {
   return (server.address() as AddressInfo).port
 }
 
-const PATHS = ['/c1/', '/c2/', '/c3/', '/c3off/', '/c4/?from=/app/&to=/v/', '/c4/?from=/ap&to=', '/c5/']
+const PATHS = ['/c1/', '/c2/', '/c3/', '/c3off/', '/c4/?from=/app/&to=/v/', '/c4/?from=/ap&to=', '/c5/', '/f1/', '/f2/?c=D&f=httponly', '/f2/?c=e&f=samesite=lax', '/f3/']
 const REQUESTS = PATHS.map((p) => `GET ${p} HTTP/1.1\r\nHost: Front.Host\r\nConnection: close\r\n\r\n`)
 
 async function run(port: number, prefix: string): Promise<{ answers: string[]; log: string[] }> {
@@ -78,7 +89,7 @@ async function run(port: number, prefix: string): Promise<{ answers: string[]; l
   return { answers, log: lines() }
 }
 
-test('proxy_cookie_domain and proxy_cookie_path as nginx', async (t) => {
+test('proxy_cookie_domain, proxy_cookie_path and proxy_cookie_flags as nginx', async (t) => {
   const back = await backend(t)
   const [pn, pd] = (await freePorts(2)) as [number, number]
   const xn = tempPrefix(t)
@@ -94,13 +105,13 @@ test('proxy_cookie_domain and proxy_cookie_path as nginx', async (t) => {
   for (let i = 0; i < REQUESTS.length; i++) assert.equal(dy.answers[i], ngx.answers[i])
   assert.deepEqual(dy.log, ngx.log)
   const all = ngx.answers.join('\n')
-  for (const want of ['Set-Cookie: a=1; Domain=front.example; Path=/x; HttpOnly', 'domain=Backend.example', 'Path=/srv/x', 'domain=.front.host']) {
+  for (const want of ['Set-Cookie: a=1; Domain=front.example; Path=/x; HttpOnly', 'domain=Backend.example', 'Path=/srv/x', 'domain=.front.host', 'SameSite=Strict', 'sess=9; Path=/; HttpOnly']) {
     assert.ok(all.includes(want), `nginx never sent ${JSON.stringify(want)}`)
   }
 })
 
 test('proxy_cookie_path and proxy_cookie_domain errors as nginx -t', async (t) => {
-  for (const line of ['proxy_cookie_path foo;', 'proxy_cookie_path off; proxy_cookie_path / /x;', 'proxy_cookie_domain a b; proxy_cookie_domain off;', 'proxy_cookie_domain a;']) {
+  for (const line of ['proxy_cookie_path foo;', 'proxy_cookie_path off; proxy_cookie_path / /x;', 'proxy_cookie_domain a b; proxy_cookie_domain off;', 'proxy_cookie_domain a;', 'proxy_cookie_flags a;', 'proxy_cookie_flags off; proxy_cookie_flags a secure;']) {
     const pn = tempPrefix(t), pd = tempPrefix(t)
     mkdirSync(join(pn, 'tmp'))
     const text = (kind: 'nginx' | 'dyups'): string => `pid logs/nginx.pid;\nevents {}\nhttp {\n    ${line}\n${nginxOnlyLines(kind).nginxOnly}}\n${nginxOnlyLines(kind).user}`

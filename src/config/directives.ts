@@ -802,6 +802,11 @@ export const DIRECTIVES: readonly DirectiveSpec[] = [
     validate: checkCookieRule,
     docs: 'Rewrite the `path=` of a backend\'s Set-Cookie: `FROM TO` (a prefix, case-sensitive; variables allowed), `~REGEX TO`, or `off`.',
   }),
+  spec('proxy_cookie_flags', HSL, [1, MORE], {
+    default: 'off',
+    validate: checkCookieRule,
+    docs: 'Flags of a backend\'s Set-Cookie by cookie name (caseless; `~REGEX`; variables allowed): `secure`, `httponly`, `samesite=strict\|lax\|none` add, `nosecure`, `nohttponly`, `nosamesite` take out; or `off`.',
+  }),
   someOf('proxy_ignore_headers', HSL, [
     'x-accel-redirect', 'x-accel-expires', 'x-accel-limit-rate', 'x-accel-buffering', 'x-accel-charset', 'expires',
     'cache-control', 'set-cookie', 'vary',

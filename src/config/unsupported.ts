@@ -21,7 +21,7 @@ export const UNSUPPORTED: readonly string[] = [
   'proxy_cache_lock', 'proxy_cache_lock_timeout', 'proxy_cache_lock_age', 'proxy_cache_revalidate',
   'proxy_cache_background_update', 'proxy_cache_convert_head', 'proxy_cache_max_range_offset',
   'proxy_store', 'proxy_store_access', 'proxy_bind', 'proxy_ignore_client_abort',
-  'proxy_cookie_flags', 'proxy_limit_rate', 'proxy_socket_keepalive',
+  'proxy_limit_rate', 'proxy_socket_keepalive',
   'proxy_force_ranges', 'proxy_pass_trailers', 'proxy_temp_file_write_size', 'proxy_ssl_crl',
   'proxy_ssl_password_file', 'proxy_ssl_conf_command',
   'fastcgi_pass', 'fastcgi_param', 'fastcgi_index', 'fastcgi_split_path_info', 'fastcgi_read_timeout',

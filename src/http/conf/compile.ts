@@ -121,6 +121,7 @@ interface Inherited {
   /** proxy_cookie_domain and proxy_cookie_path of the nearest level that sets each; null: none does. */
   cookieDomains: readonly Directive[] | 'off' | null
   cookiePaths: readonly Directive[] | 'off' | null
+  cookieFlags: readonly Directive[] | 'off' | null
   gzip: GzipConf
   files: StaticSettings
 }
@@ -155,7 +156,7 @@ export function compileHttp(src: HttpSource): HttpConfig {
       proxy: { connectTimeout: 60_000, readTimeout: 60_000, sendTimeout: 60_000, nextUpstream: NEXT_ERROR | NEXT_TIMEOUT, nextTries: 0, nextTimeout: 0 },
       hide: new Set(DEFAULT_HIDE), ignore: new Set(), logs: 'default', scripts: new ScriptCompiler(src), jsImports: [],
       proxySsl: [], proxyTls: new ProxyTlsCompiler(src.prefix, src.confFile),
-      errorPages: null, recursiveErrorPages: false, interceptErrors: false, redirects: null, cookieDomains: null, cookiePaths: null, gzip: GZIP_DEFAULT,
+      errorPages: null, recursiveErrorPages: false, interceptErrors: false, redirects: null, cookieDomains: null, cookiePaths: null, cookieFlags: null, gzip: GZIP_DEFAULT,
       files: staticDefaults(src.prefix, vars),
     },
     block,
@@ -241,6 +242,7 @@ function level(parent: Inherited, block: readonly Directive[], vars: Variables, 
   i.redirects = levelRedirects(block) ?? i.redirects
   i.cookieDomains = levelCookieRules(block, 'proxy_cookie_domain') ?? i.cookieDomains
   i.cookiePaths = levelCookieRules(block, 'proxy_cookie_path') ?? i.cookiePaths
+  i.cookieFlags = levelCookieRules(block, 'proxy_cookie_flags') ?? i.cookieFlags
   i.gzip = gzipLevel(i.gzip, block)
   i.expires = expiresLevel(i.expires, block)
   const imports = block.filter((d) => d.name === 'js_import')
@@ -441,7 +443,7 @@ function proxyPass(i: Inherited, d: Directive, vars: Variables, loc: Location | 
     ignore: i.ignore,
     https,
     tls,
-    cookies: compileProxyCookies(i.cookieDomains, i.cookiePaths, vars),
+    cookies: compileProxyCookies(i.cookieDomains, i.cookiePaths, i.cookieFlags, vars),
     redirect: compileProxyRedirect({ directives: i.redirects, url: tpl.constant !== null ? url : null, hasUri: uri !== null, location: loc?.name ?? '' }, vars),
     // A body not sent as the client sent it (another, or none) is read whole first: there is nothing to stream.
     requestBuffering: i.requestBuffering || !i.passBody || i.proxySetBody !== null,
