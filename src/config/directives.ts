@@ -701,6 +701,15 @@ export const DIRECTIVES: readonly DirectiveSpec[] = [
     },
   }),
   num('keepalive_requests', HSL, { default: '1000', docs: 'Requests per client connection.' }),
+  spec('limit_rate', HSLI, 1, {
+    unique: true,
+    default: '0',
+    validate: (d) => {
+      if (!d.args[0]!.includes('$') && parseSize(d.args[0]!) === null) throw invalidValue(d)
+    },
+    docs: 'Most bytes a second a response body is sent at (variables allowed; 0: no limit), paced per connection as nginx: from the request\'s start, one second\'s worth ahead.',
+  }),
+  size('limit_rate_after', HSLI, { default: '0', docs: 'Bytes of a response body sent before `limit_rate` applies.' }),
   size('connection_pool_size', HS, {
     ...noop,
     default: '256|512',

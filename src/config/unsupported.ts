@@ -9,7 +9,7 @@ export const UNSUPPORTED: readonly string[] = [
   'devpoll_changes', 'devpoll_events', 'epoll_events', 'kqueue_changes', 'kqueue_events',
   'stream', 'mail', 'quic_bpf',
   // http core
-  'limit_rate', 'limit_rate_after', 'aio', 'aio_write', 'directio', 'directio_alignment',
+  'aio', 'aio_write', 'directio', 'directio_alignment',
   'read_ahead', 'sendfile_max_chunk', 'subrequest_output_buffer_size', 'client_body_in_file_only',
   'client_body_in_single_buffer', 'log_subrequest',
   'chunked_transfer_encoding', 'http2', 'http3', 'quic_retry', 'quic_gso',

@@ -69,6 +69,12 @@ export interface Downstream {
   readonly bodyFilter: BodyFilter | null
   /** Set by responseHead when it wrote the `tail` it was given (the whole body) with the head. */
   readonly tailTaken: boolean
+  /** Set by responseHead when limit_rate paces the body: each write is reported to paced(). */
+  readonly pacing: boolean
+  /** `n` body bytes went to the client: true when the backend must pause (clientDrained() resumes it). */
+  paced(n: number): boolean
+  /** Bytes limit_rate lets go out now. */
+  room(): number
   /** proxy_intercept_errors: whether the backend's answer (status >= 300) is replaced by an error page. */
   intercepts(head: ResponseHead): boolean
   /** X-Accel-Redirect: the target of the backend's answer when it is to be followed (not ignored), else null. */
@@ -190,6 +196,12 @@ export class Exchange implements ConnUser {
 
   /** The client can take more: resume reading the backend. */
   clientDrained(): void {
+    if (this.held !== null) {
+      const h = this.held
+      this.held = null
+      this.paced(h, this.heldLast)
+      if (this.held !== null || this.state !== S_BODY) return
+    }
     this.conn?.socket.resume()
   }
 
@@ -453,6 +465,7 @@ export class Exchange implements ConnUser {
         break
       }
     }
+    if (this.filter === null && !this.dechunk && this.down.pacing) return this.paced(data, last)
     const out = this.down.socket
     let ok: boolean
     if (this.filter !== null) ok = this.filter.write(data)
@@ -469,10 +482,48 @@ export class Exchange implements ConnUser {
       out.uncork()
     } else ok = out.write(data)
     if (last) return this.complete(true)
+    // limit_rate on a body whose framing is taken off: paced after each write.
+    if (this.dechunk && this.down.pacing && this.down.paced(data.length)) {
+      this.conn!.socket.pause()
+      if (ok) return
+    }
     if (!ok) {
       this.conn!.socket.pause()
       this.down.clientFull()
     }
+  }
+
+  /** Body bytes limit_rate holds back until the pacer lets them go (clientDrained), and whether they end the body. */
+  private held: Buffer | null = null
+  private heldLast = false
+
+  /**
+   * limit_rate: as nginx's write filter, no more than the pacer's room goes out now; the rest is held and the backend
+   * paused until the pacer's timer calls clientDrained().
+   */
+  private paced(data: Buffer, last: boolean): void {
+    const room = this.down.room()
+    if (data.length > room) {
+      this.held = data.subarray(room)
+      this.heldLast = last
+      data = data.subarray(0, room)
+      last = false
+    }
+    const out = this.down.socket
+    let ok = true
+    if (data.length > 0) {
+      if (this.chunkOut) {
+        out.cork()
+        out.write(data.length.toString(16) + '\r\n', 'latin1')
+        out.write(data)
+        ok = out.write(CRLF)
+        out.uncork()
+      } else ok = out.write(data)
+    }
+    if (last) return this.complete(true)
+    const wait = this.down.paced(data.length)
+    if (wait || this.held !== null || !ok) this.conn!.socket.pause()
+    if (!ok && !wait) this.down.clientFull()
   }
 
   /**

@@ -88,6 +88,8 @@ interface Inherited {
   keepaliveTimeout: number
   /** keepalive_timeout's second parameter, in seconds: the `Keep-Alive: timeout=N` header; 0: none. */
   keepaliveHeader: number
+  limitRate: Template | null
+  limitRateAfter: number
   absoluteRedirect: boolean
   portInRedirect: boolean
   serverNameInRedirect: boolean
@@ -150,7 +152,7 @@ export function compileHttp(src: HttpSource): HttpConfig {
       reqZones: compileReqZones(block, vars, src.shm ?? null), connZones: compileConnZones(block, vars, src.shm ?? null),
       auth: NO_AUTH, authCompiler: new AuthCompiler(confDir, src.warn), satisfyAny: false, addHeaders: [], clientMaxBodySize: 1024 * 1024, bodyBufferSize: 16 * 1024, bodyTemp: defaultTemp,
       temps, requestBuffering: true, proxyMethod: null, proxySetBody: null, passHeaders: true, passBody: true, prefix: src.prefix, keepaliveTimeout: 75_000, keepaliveHeader: 0, keepaliveRequests: 1000,
-      absoluteRedirect: true, portInRedirect: true, serverNameInRedirect: false,
+      absoluteRedirect: true, portInRedirect: true, serverNameInRedirect: false, limitRate: null, limitRateAfter: 0,
       clientBodyTimeout: 60_000, clientHeaderTimeout: 60_000, sendTimeout: 60_000, defaultType: 'text/plain',
       types: DEFAULT_TYPES, serverTokens: true, charset: null, expires: null, proxyHeaders: [], proxyVersion: '1.0',
       proxy: { connectTimeout: 60_000, readTimeout: 60_000, sendTimeout: 60_000, nextUpstream: NEXT_ERROR | NEXT_TIMEOUT, nextTries: 0, nextTimeout: 0 },
@@ -298,6 +300,9 @@ function level(parent: Inherited, block: readonly Directive[], vars: Variables, 
         break
       case 'keepalive_requests': i.keepaliveRequests = Number(a0); break
       case 'absolute_redirect': i.absoluteRedirect = a0 === 'on'; break
+      // `limit_rate 0` turns an inherited rate off.
+      case 'limit_rate': i.limitRate = a0 === '0' ? null : vars.compile(a0, at(d)); break
+      case 'limit_rate_after': i.limitRateAfter = parseSize(a0) ?? 0; break
       case 'port_in_redirect': i.portInRedirect = a0 === 'on'; break
       case 'server_name_in_redirect': i.serverNameInRedirect = a0 === 'on'; break
       case 'client_body_timeout': i.clientBodyTimeout = parseTime(a0, 'ms') ?? i.clientBodyTimeout; break
@@ -362,6 +367,8 @@ function locConf(i: Inherited, block: readonly Directive[], vars: Variables, log
     keepaliveTimeout: i.keepaliveTimeout,
     keepaliveHeader: i.keepaliveHeader,
     keepaliveRequests: i.keepaliveRequests,
+    limitRate: i.limitRate,
+    limitRateAfter: i.limitRateAfter,
     absoluteRedirect: i.absoluteRedirect,
     portInRedirect: i.portInRedirect,
     serverNameInRedirect: i.serverNameInRedirect,

@@ -117,6 +117,9 @@ export interface LocConf {
   /** keepalive_timeout's second parameter, in seconds: the `Keep-Alive: timeout=N` header; 0: none. */
   keepaliveHeader: number
   keepaliveRequests: number
+  /** limit_rate (bytes a second, variables allowed; null: none) and limit_rate_after (bytes). */
+  limitRate: Template | null
+  limitRateAfter: number
   /** absolute_redirect, port_in_redirect, server_name_in_redirect: how a relative Location is written. */
   absoluteRedirect: boolean
   portInRedirect: boolean

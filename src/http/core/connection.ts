@@ -34,6 +34,8 @@ import { BODY_MORE, BODY_TOO_LARGE, BODY_WRITE_FAILED, BodyReader, READ_DISCARD,
 import { runHandler, type ContentResponder } from './content.js'
 import { localHead, proxiedFraming, proxiedHead, rejectedHead, streamHead, type ProxiedFraming } from './head-writer.js'
 import { internalRedirect, namedLocation, startPhases, type PhaseHost } from './phases.js'
+import { parseSize } from '../../config/index.js'
+import { Pacer } from './pacer.js'
 import { readIntoShared } from './shared-read.js'
 
 const HEAD = 0
@@ -149,6 +151,8 @@ export class Connection implements Downstream, PhaseHost, ContentResponder, Dead
     socket.on('drain', () => {
       // send_timeout is a gap between two writes the client took: it starts over.
       if (this.sendArmed && this.state === BUSY) this.armSend()
+      // A response limit_rate holds waits for its timer, not for the client.
+      if (this.paceTimer !== null) return
       if (this.gz !== null) this.gz.resume()
       else this.exchange?.clientDrained()
       this.peer?.resume()
@@ -633,6 +637,7 @@ export class Connection implements Downstream, PhaseHost, ContentResponder, Dead
     this.filePath = path
     this.fileLength = length
     req.bodyBytesSent = 0
+    this.startPacing()
     // A client that stops reading is dropped after send_timeout without progress, as nginx does.
     this.sendArmed = true
     this.armSend()
@@ -648,7 +653,55 @@ export class Connection implements Downstream, PhaseHost, ContentResponder, Dead
 
   private fileData(chunk: Buffer): void {
     this.req!.bodyBytesSent += chunk.length
-    if (!this.socket.write(chunk)) this.file?.pause()
+    if (!this.socket.write(chunk) || (this.pacer.active && this.paced(chunk.length))) this.file?.pause()
+  }
+
+  /** limit_rate: made per connection, reset per response; active only when the location sets a rate. */
+  private readonly pacer = new Pacer()
+  private paceTimer: NodeJS.Timeout | null = null
+  /** Made once per connection: the pacing timer creates no closure per request. */
+  private readonly paceResume = (): void => {
+    this.paceTimer = null
+    // nginx's limit counts whole seconds: the wait may end inside the same second, still over it; wait on.
+    const ms = this.pacer.wrote(0)
+    if (ms > 0) {
+      this.paceTimer = setTimeout(this.paceResume, ms)
+      return
+    }
+    if (this.socket.writableNeedDrain) return
+    this.exchange?.clientDrained()
+    this.file?.resume()
+  }
+
+  /** A response begins: limit_rate (a size, variables allowed) and limit_rate_after of its location. */
+  private startPacing(): void {
+    const req = this.req!
+    const lc = req.loc
+    if (lc === null || lc.limitRate === null) return this.pacer.stop()
+    const rate = parseSize(lc.limitRate.eval(req)) ?? 0
+    this.pacer.start(rate, lc.limitRateAfter, req.startMsec)
+  }
+
+  get pacing(): boolean {
+    return this.pacer.active
+  }
+
+  room(): number {
+    return this.pacer.room()
+  }
+
+  /** `n` body bytes went to the client under limit_rate: true when the sender must wait (the timer resumes it). */
+  paced(n: number): boolean {
+    const ms = this.pacer.wrote(n)
+    if (ms === 0) return false
+    if (this.paceTimer === null) this.paceTimer = setTimeout(this.paceResume, ms)
+    return true
+  }
+
+  private stopPacing(): void {
+    this.pacer.stop()
+    if (this.paceTimer !== null) clearTimeout(this.paceTimer)
+    this.paceTimer = null
   }
 
   private fileEnd(): void {
@@ -730,6 +783,8 @@ export class Connection implements Downstream, PhaseHost, ContentResponder, Dead
     }
     req.keepAlive = framing.keepAlive
     req.status = status
+    if (this.gz === null) this.startPacing()
+    else this.pacer.stop()
     const head = proxiedHead(req, lc, this.proxyPass(), rh, status, gz, framing, this)
     this.tailTaken = tail !== null && this.gz === null && frame === FRAME_AS_IS
     if (this.tailTaken) {
@@ -872,6 +927,7 @@ export class Connection implements Downstream, PhaseHost, ContentResponder, Dead
 
   private done(): void {
     const req = this.req!
+    this.stopPacing()
     this.releaseBody()
     this.worker.logRequest(req)
     if (!req.keepAlive) {
@@ -959,6 +1015,7 @@ export class Connection implements Downstream, PhaseHost, ContentResponder, Dead
 
   private onClose(): void {
     this.deadline.cancel()
+    this.stopPacing()
     if (this.state === CLOSED && this.exchange === null) {
       this.worker.forget(this)
       return
