@@ -1,8 +1,8 @@
 /**
  * limit_rate and limit_rate_after, side by side with the real nginx: a proxied body and a file of 240 000 bytes at
  * 80k a second after 40k take at least a second on both (nginx's pacing: (240 000 - 40 960) / 81 920 = 2.4 s, less
- * the second's worth it lets ahead, counted in whole seconds); the rate from a variable; `limit_rate 0` below a
- * level that sets one. Only lower bounds are asserted (a loaded machine is slower, never faster); the bodies and the
+ * the second's worth it lets ahead, counted in whole seconds); the rate from a variable or from the backend's
+ * X-Accel-Limit-Rate (and that header under proxy_ignore_headers); `limit_rate 0` below a level that sets one. Only lower bounds are asserted (a loaded machine is slower, never faster); the bodies and the
  * access-log lines are compared.
  */
 import assert from 'node:assert/strict'
@@ -31,6 +31,8 @@ http {
         location /p/ { limit_rate 80k; proxy_pass http://127.0.0.1:${back}; }
         location /v/ { limit_rate $arg_r; proxy_pass http://127.0.0.1:${back}; }
         location /f/ { limit_rate 80k; root ${files}; }
+        location /xl/ { proxy_pass http://127.0.0.1:${back}; }
+        location /xli/ { proxy_ignore_headers X-Accel-Limit-Rate; proxy_pass http://127.0.0.1:${back}; }
         location /none/ {
             limit_rate 80k;
             location /none/in/ { limit_rate 0; proxy_pass http://127.0.0.1:${back}; }
@@ -50,7 +52,8 @@ async function backend(t: TestContext): Promise<number> {
     s.on('data', (b: Buffer) => {
       buf += b.toString('latin1')
       if (!buf.includes('\r\n\r\n')) return
-      s.write(`HTTP/1.1 200 OK\r\nContent-Length: ${SIZE}\r\nConnection: close\r\n\r\n`)
+      const accel = /^GET \/xli?\//.test(buf) ? 'X-Accel-Limit-Rate: 81920\r\n' : ''
+      s.write(`HTTP/1.1 200 OK\r\n${accel}Content-Length: ${SIZE}\r\nConnection: close\r\n\r\n`)
       s.end(BODY)
     })
   })
@@ -59,7 +62,7 @@ async function backend(t: TestContext): Promise<number> {
   return (server.address() as AddressInfo).port
 }
 
-const PATHS = ['/p/a', '/v/a?r=80k', '/f/big', '/none/in/a']
+const PATHS = ['/p/a', '/v/a?r=80k', '/f/big', '/xl/a', '/none/in/a', '/xli/a']
 
 async function run(port: number, prefix: string): Promise<{ ms: number[]; bodies: number[]; log: string[] }> {
   const ms: number[] = [], bodies: number[] = []
@@ -90,11 +93,11 @@ test('limit_rate and limit_rate_after pace a body as nginx does', async (t) => {
   const ngx = await run(pn, xn)
   const dy = await run(pd, xd)
   if (process.env.SIDE_DEBUG) console.log(JSON.stringify({ ngx, dy }, null, 1))
-  assert.deepEqual(dy.bodies, [SIZE, SIZE, SIZE, SIZE])
+  assert.deepEqual(dy.bodies, PATHS.map(() => SIZE))
   assert.deepEqual(dy.bodies, ngx.bodies)
   assert.deepEqual(dy.log, ngx.log)
   // The paced ones: at least a second on both.
-  for (const i of [0, 1, 2]) {
+  for (const i of [0, 1, 2, 3]) {
     assert.ok(ngx.ms[i]! >= 1000, `nginx ${PATHS[i]}: ${ngx.ms[i]} ms`)
     assert.ok(dy.ms[i]! >= 1000, `dyups ${PATHS[i]}: ${dy.ms[i]} ms`)
   }

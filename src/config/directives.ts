@@ -819,7 +819,7 @@ export const DIRECTIVES: readonly DirectiveSpec[] = [
   someOf('proxy_ignore_headers', HSL, [
     'x-accel-redirect', 'x-accel-expires', 'x-accel-limit-rate', 'x-accel-buffering', 'x-accel-charset', 'expires',
     'cache-control', 'set-cookie', 'vary',
-  ], { docs: 'Backend headers not acted on. dyups acts on `X-Accel-Redirect` (followed as nginx: an internal redirect or a named location, carrying Content-Type, Set-Cookie, Content-Disposition, Cache-Control, Expires, Accept-Ranges); the other names are accepted (caching and buffering headers dyups has no use for).' }),
+  ], { docs: 'Backend headers not acted on. dyups acts on `X-Accel-Redirect` (followed as nginx: an internal redirect or a named location, carrying Content-Type, Set-Cookie, Content-Disposition, Cache-Control, Expires, Accept-Ranges) and `X-Accel-Limit-Rate` (the body\'s limit_rate); the other names are accepted (caching, buffering and charset headers dyups does not act on).' }),
   flag('proxy_intercept_errors', HSL, { default: 'off', docs: 'Answer backend errors >= 300 with `error_page`.' }),
   flag('proxy_buffering', HSL, {
     ...noop,

@@ -673,12 +673,22 @@ export class Connection implements Downstream, PhaseHost, ContentResponder, Dead
     this.file?.resume()
   }
 
-  /** A response begins: limit_rate (a size, variables allowed) and limit_rate_after of its location. */
-  private startPacing(): void {
+  /**
+   * A response begins: limit_rate (a size, variables allowed) and limit_rate_after of its location; for a proxied
+   * one a backend's `X-Accel-Limit-Rate: BYTES` takes the place of limit_rate unless proxy_ignore_headers names it.
+   */
+  private startPacing(rh: ResponseHead | null = null): void {
     const req = this.req!
     const lc = req.loc
-    if (lc === null || lc.limitRate === null) return this.pacer.stop()
-    const rate = parseSize(lc.limitRate.eval(req)) ?? 0
+    if (lc === null) return this.pacer.stop()
+    let rate = -1
+    if (rh !== null) {
+      const x = rh.get('x-accel-limit-rate')
+      // ngx_atoi: digits only.
+      if (x !== null && /^\d+$/.test(x) && !this.proxyPass().ignore.has('x-accel-limit-rate')) rate = Number(x)
+    }
+    if (rate < 0) rate = lc.limitRate === null ? 0 : (parseSize(lc.limitRate.eval(req)) ?? 0)
+    if (rate === 0) return this.pacer.stop()
     this.pacer.start(rate, lc.limitRateAfter, req.startMsec)
   }
 
@@ -783,7 +793,7 @@ export class Connection implements Downstream, PhaseHost, ContentResponder, Dead
     }
     req.keepAlive = framing.keepAlive
     req.status = status
-    if (this.gz === null) this.startPacing()
+    if (this.gz === null) this.startPacing(rh)
     else this.pacer.stop()
     const head = proxiedHead(req, lc, this.proxyPass(), rh, status, gz, framing, this)
     this.tailTaken = tail !== null && this.gz === null && frame === FRAME_AS_IS
