@@ -569,6 +569,7 @@ export const DIRECTIVES: readonly DirectiveSpec[] = [
   msec('keepalive_time', UPS, { ...noop, default: '1h', docs: 'Longest lifetime of a backend connection.' }),
   spec('ip_hash', UPS, 0, { docs: 'Balance by client address.' }),
   spec('least_conn', UPS, 0, { docs: 'Balance to the server with the fewest active connections.' }),
+  spec('consistent_hash', UPS, 1, { docs: 'Tengine\'s consistent hashing by a key (variables allowed): the same key picks the same server as Tengine for the same server list.' }),
   spec('hash', UPS, [1, 2], { docs: 'Balance by a key, optionally `consistent` (ketama).', validate: checkHash }),
   spec('random', UPS, [0, 2], { docs: 'Balance randomly, or `two [least_conn]`.', validate: checkRandom }),
   spec('zone', UPS, [1, 2], { ...noop, docs: 'Shared memory zone for the group\'s state.', validate: checkZone }),

@@ -81,6 +81,6 @@ export const UNSUPPORTED: readonly string[] = [
   'echo_flush', 'echo_sleep', 'echo_blocking_sleep', 'echo_reset_timer', 'echo_read_request_body',
   'echo_location', 'echo_location_async', 'echo_subrequest', 'echo_subrequest_async', 'echo_foreach_split',
   'echo_end', 'echo_request_body', 'echo_exec', 'echo_status', 'echo_before_body', 'echo_after_body',
-  'session_sticky', 'consistent_hash', 'dyups_shm_zone_name', 'vhost_traffic_status',
+  'session_sticky', 'dyups_shm_zone_name', 'vhost_traffic_status',
   'vhost_traffic_status_zone',
 ]
