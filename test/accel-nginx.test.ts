@@ -1,6 +1,7 @@
 /**
  * X-Accel-Redirect side by side with the real nginx: a backend's answer naming a URI (with arguments), a named
- * location, a file, another proxied location, an unsafe URI; HEAD and POST; `proxy_ignore_headers X-Accel-Redirect`.
+ * location, a file, another proxied location, an unsafe URI; HEAD and POST; `proxy_ignore_headers X-Accel-Redirect`;
+ * carried Set-Cookie through proxy_cookie_path and proxy_cookie_flags.
  * Compared: the client's whole answer (status line, headers in order, body), what the backend saw, the access-log line.
  */
 import assert from 'node:assert/strict'
@@ -25,6 +26,7 @@ http {
     server {
         listen 127.0.0.1:${port};
         location /xa/ { ${px} }
+        location /xc/ { proxy_cookie_path / /app/; proxy_cookie_flags b secure; ${px} }
         location /ig/ { proxy_ignore_headers X-Accel-Redirect; ${px} }
         location /ig2/ { proxy_ignore_headers Expires X-Accel-Expires; ${px} }
         location /t/ { return 200 "t $uri $args $request_method\\n"; }
@@ -48,6 +50,7 @@ const TARGETS: Record<string, string> = {
   '/xa/redir': '/r/x',
   '/xa/missing': '/files/none.txt',
   '/ig/ret': '/t/ret',
+  '/xc/ret': '/t/ret',
   '/ig2/ret': '/t/ret',
 }
 
@@ -129,6 +132,8 @@ test('X-Accel-Redirect and proxy_ignore_headers as nginx', async (t) => {
   // The comparison is about something: nginx followed the redirects and carried the cookies.
   assert.match(ngx.answers[0]!, /\r\nSet-Cookie: a=1; Path=\/\r\n[^]*\r\n\r\nt \/t\/ret a=1&b=2 GET\n$/)
   assert.match(ngx.answers[4]!, /^HTTP\/1.1 404 /)
+  // Carried cookies go through proxy_cookie_path and proxy_cookie_flags.
+  assert.ok(ngx.answers.some((x) => x.includes('Set-Cookie: a=1; Path=/app/\r\n') && x.includes('Set-Cookie: b=2; Secure\r\n')))
   const errors = readText(join(xd, 'logs/error.log'))
   assert.ok(errors.includes('unsafe URI "/t/../x" was detected'), errors)
 })

@@ -244,15 +244,19 @@ const CARRIED = new Set(['set-cookie', 'content-disposition', 'cache-control', '
 /**
  * The lines of `rh` that nginx copies to the client's response when it follows X-Accel-Redirect: Set-Cookie,
  * Content-Disposition, Cache-Control, Expires and Accept-Ranges, in the backend's order, hidden or not (nginx's copy
- * ignores proxy_hide_header there).
+ * ignores proxy_hide_header there). `cookies`: proxy_cookie_domain/_path/_flags, or null.
  */
-export function carriedLines(rh: ResponseHead): string {
+export function carriedLines(rh: ResponseHead, cookies: ((value: string) => string | null) | null): string {
   let out = ''
   const raw = rh.raw, offs = rh.offsets
   for (let i = 0; i < rh.headerCount; i++) {
     const k = i * 4
     const name = raw.slice(offs[k]!, offs[k + 1]!)
-    if (CARRIED.has(name.toLowerCase())) out += `${name}: ${raw.slice(offs[k + 2]!, offs[k + 3]!)}\r\n`
+    const lower = name.toLowerCase()
+    if (!CARRIED.has(lower)) continue
+    const v = raw.slice(offs[k + 2]!, offs[k + 3]!)
+    // Set-Cookie goes through proxy_cookie_* here too (nginx's copy handler for it is the rewriting one).
+    out += `${name}: ${(cookies !== null && lower === 'set-cookie' ? cookies(v) : null) ?? v}\r\n`
   }
   return out
 }

@@ -882,7 +882,7 @@ export class Connection implements Downstream, PhaseHost, ContentResponder, Dead
     this.sendArmed = false
     this.releaseBody()
     const req = this.req!
-    req.carried += carriedLines(rh)
+    req.carried += carriedLines(rh, this.proxyPass().cookies !== null ? this.rewriteCookie : null)
     req.carriedType = rh.get('content-type') ?? req.carriedType
     if (target.startsWith('@')) return this.namedLocation(target)
     const q = target.indexOf('?')
