@@ -14,6 +14,7 @@
  */
 import type { UpstreamGroup } from '../upstream/index.js'
 import { ChashRing, getChashPeer, initChash } from './consistent-hash.js'
+import { getTengineChashPeer, initTengineChash, TengineRing } from './tengine-chash.js'
 import { getHashPeer, initHash } from './hash.js'
 import { getIpHashPeer, initIpHash } from './ip-hash.js'
 import { getLeastConnPeer } from './least-conn.js'
@@ -73,6 +74,7 @@ const HASH = 3
 const CHASH = 4
 const RANDOM = 5
 const RANDOM2 = 6
+const TENGINE_CHASH = 7
 
 class BalancerImpl implements Balancer, BalancerCore {
   readonly primary: Tier
@@ -80,6 +82,8 @@ class BalancerImpl implements Balancer, BalancerCore {
   readonly peers: readonly Peer[]
   readonly method: number
   readonly ring: ChashRing | null = null
+  /** Tengine's consistent_hash points. */
+  readonly tring: TengineRing | null = null
   readonly ranges: Float64Array | null = null
   readonly random: () => number
   #released = false
@@ -114,6 +118,10 @@ class BalancerImpl implements Balancer, BalancerCore {
         this.method = p.consistent ? CHASH : HASH
         if (p.consistent) this.ring = new ChashRing(primaries)
         break
+      case 'consistent_hash':
+        this.method = TENGINE_CHASH
+        this.tring = new TengineRing(primaries)
+        break
       case 'random':
         this.method = p.two ? RANDOM2 : RANDOM
         this.ranges = weightRanges(this.primary)
@@ -134,6 +142,9 @@ class BalancerImpl implements Balancer, BalancerCore {
         break
       case CHASH:
         initChash(sel, this.ring!, ctx.hashKey ?? '')
+        break
+      case TENGINE_CHASH:
+        initTengineChash(sel, ctx.hashKey ?? '')
         break
     }
     return sel
@@ -168,6 +179,8 @@ class RequestSelection extends Selection implements PeerSelection {
         return getHashPeer(this)
       case CHASH:
         return getChashPeer(this, b.ring!)
+      case TENGINE_CHASH:
+        return getTengineChashPeer(this, b.tring!)
       case RANDOM:
         return getRandomPeer(this, b.ranges!, b.random)
       case RANDOM2:

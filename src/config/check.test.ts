@@ -32,7 +32,7 @@ export const cases: [string, string, string][] = [
   ['no events', 'http {}', 'no "events" section in configuration'],
   ['unknown directive', H('foo 1;'), 'unknown directive "foo" in conf:3'],
   ['unknown block directive', H('foo {\n bar;\n}'), 'unknown directive "foo" in conf:3'],
-  ['not supported by dyups (dyups)', L('limit_rate 1k;'), '"limit_rate" directive is not supported by dyups in conf:5'],
+  ['not supported by dyups (dyups)', L('sub_filter a b;'), '"sub_filter" directive is not supported by dyups in conf:5'],
   ['load_module (dyups)', 'load_module x.so;', '"load_module" directive is not supported by dyups in conf:1'],
   ['not allowed here', H('listen 80;'), '"listen" directive is not allowed here in conf:3'],
   ['main directive in http', H('daemon off;'), '"daemon" directive is not allowed here in conf:3'],

@@ -45,6 +45,14 @@ Each directive appears once, under the outermost context it may appear in; the c
 nginx). The dyups interface itself (\`dyups_interface\`, the \`dyups_*\` directives and the bodies of its POSTs) is
 described in [api.md](api.md).
 
+Regular expressions (\`location ~\`, \`server_name ~\`, \`map\`, \`rewrite\`, \`if\`, \`proxy_redirect ~\`, \`proxy_cookie_* ~\`)
+are read as PCRE reads them (without UTF, as nginx compiles them): \`\\h\`, \`\\H\`, \`\\v\`, \`\\V\`, \`\\R\`, \`\\A\`, \`\\z\`, \`\\Z\`,
+\`\\Q...\\E\`, \`\\x{HH}\`, POSIX classes, \`(?#...)\`, \`(?P<name>...)\`, \`(?'name'...)\`, \`(?P=name)\`, \`\\k{name}\`, \`\\g{N}\`, and
+the inline flags \`i\`, \`m\`, \`s\` (\`(?i)\`, \`(?-i)\`, \`(?i:...)\`) anywhere, holding to the end of their group across its
+alternatives. What JavaScript's engine cannot do the same way (atomic groups \`(?>...)\`, possessive quantifiers such as
+\`a++\`, recursion, conditionals, branch reset, backtracking verbs \`(*...)\`, \`\\K\`, \`\\G\`, the \`x\` flag) fails \`dyups -t\`
+with \`regex "..." uses ..., which dyups does not support\` rather than matching differently.
+
 This file is generated from the directive registry (\`src/config/directives.ts\`); edit the registry, not this file,
 and regenerate it with \`${REGENERATE}\`.
 `

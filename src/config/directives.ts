@@ -361,6 +361,37 @@ function checkProxyPass(d: Directive): void {
   if (typeof addr === 'string' && addr !== 'host not found') throw configError(d, `${addr} in upstream "${rest}"`)
 }
 
+/** ngx_http_core_pool_size on 64-bit: NGX_MIN_POOL_SIZE (112) and NGX_POOL_ALIGNMENT (16). */
+function checkPoolSize(d: Directive): void {
+  const v = parseSize(d.args[0]!)
+  if (v === null) throw invalidValue(d)
+  if (v < 112) throw configError(d, 'the pool size must be no less than 112')
+  if (v % 16 !== 0) throw configError(d, 'the pool size must be a multiple of 16')
+}
+
+/** ngx_http_log_open_file_cache: `max=N [inactive=T] [min_uses=N] [valid=T]` or `off`. */
+function checkOpenLogFileCache(d: Directive): void {
+  let max = 0
+  let off = false
+  for (const a of d.args) {
+    const eq = a.indexOf('=')
+    const key = eq < 0 ? a : a.slice(0, eq + 1)
+    const v = eq < 0 ? '' : a.slice(eq + 1)
+    const n = /^\d+$/.test(v) ? Number(v) : -1
+    if (key === 'max=' && n >= 0) max = n
+    else if (key === 'min_uses=' && n >= 0) continue
+    else if ((key === 'inactive=' || key === 'valid=') && parseTime(v, 's') !== null) continue
+    else if (a === 'off') off = true
+    else throw configError(d, `invalid "open_log_file_cache" parameter "${a}"`)
+  }
+  if (!off && max === 0) throw configError(d, '"open_log_file_cache" must have "max" parameter')
+}
+
+/** ngx_http_proxy_cookie_domain/_path: one argument must be `off`. */
+function checkCookieRule(d: Directive): void {
+  if (d.args.length === 1 && d.args[0] !== 'off') throw configError(d, `invalid parameter "${d.args[0]}"`)
+}
+
 function checkProxyRedirect(d: Directive): void {
   if (d.args.length === 1 && !['off', 'default', 'false'].includes(d.args[0])) {
     throw configError(d, `invalid parameter "${d.args[0]}"`)
@@ -548,6 +579,7 @@ export const DIRECTIVES: readonly DirectiveSpec[] = [
   msec('keepalive_time', UPS, { ...noop, default: '1h', docs: 'Longest lifetime of a backend connection.' }),
   spec('ip_hash', UPS, 0, { docs: 'Balance by client address.' }),
   spec('least_conn', UPS, 0, { docs: 'Balance to the server with the fewest active connections.' }),
+  spec('consistent_hash', UPS, 1, { docs: 'Tengine\'s consistent hashing by a key (variables allowed): the same key picks the same server as Tengine for the same server list.' }),
   spec('hash', UPS, [1, 2], { docs: 'Balance by a key, optionally `consistent` (ketama).', validate: checkHash }),
   spec('random', UPS, [0, 2], { docs: 'Balance randomly, or `two [least_conn]`.', validate: checkRandom }),
   spec('zone', UPS, [1, 2], { ...noop, docs: 'Shared memory zone for the group\'s state.', validate: checkZone }),
@@ -566,6 +598,11 @@ export const DIRECTIVES: readonly DirectiveSpec[] = [
   msec('dyups_read_msg_timeout', HTTP, {
     default: '1s',
     docs: 'Accepted and checked; changes reach every worker before the answer, no polling.',
+  }),
+  size('check_shm_size', HTTP, {
+    ...noop,
+    default: '1m',
+    docs: 'Tengine\'s health-check shared memory. Accepted and checked; no effect: dyups keeps the check state itself.',
   }),
   size('dyups_shm_zone_size', HTTP, { default: '2m', docs: 'Accepted and checked; no effect.' }),
   str('dyups_upstream_conf', HTTP, { docs: 'File where changed groups are persisted (relative to the prefix).' }),
@@ -691,6 +728,39 @@ export const DIRECTIVES: readonly DirectiveSpec[] = [
     },
   }),
   num('keepalive_requests', HSL, { default: '1000', docs: 'Requests per client connection.' }),
+  spec('limit_rate', HSLI, 1, {
+    unique: true,
+    default: '0',
+    validate: (d) => {
+      if (!d.args[0]!.includes('$') && parseSize(d.args[0]!) === null) throw invalidValue(d)
+    },
+    docs: 'Most bytes a second a response body is sent at (variables allowed; 0: no limit), paced per connection as nginx: from the request\'s start, one second\'s worth ahead.',
+  }),
+  size('limit_rate_after', HSLI, { default: '0', docs: 'Bytes of a response body sent before `limit_rate` applies.' }),
+  size('connection_pool_size', HS, {
+    ...noop,
+    default: '256|512',
+    validate: checkPoolSize,
+    docs: 'Memory nginx allocates per connection. Checked as nginx does; no effect (it only tunes nginx\'s memory).',
+  }),
+  size('request_pool_size', HS, {
+    ...noop,
+    default: '4k',
+    validate: checkPoolSize,
+    docs: 'Memory nginx allocates per request. Checked as nginx does; no effect (it only tunes nginx\'s memory).',
+  }),
+  someOf('keepalive_disable', HSL, ['none', 'msie6', 'safari'], {
+    ...noop,
+    default: 'msie6',
+    docs: 'Browsers denied keep-alive. Checked; no effect: dyups keeps alive with every client (the browsers it names are gone).',
+  }),
+  spec('open_log_file_cache', HSL, [1, 4], {
+    ...noop,
+    unique: true,
+    default: 'off',
+    validate: checkOpenLogFileCache,
+    docs: 'Cache of log file descriptors for paths with variables. Checked as nginx does; no effect (dyups keeps each file open while it is in use).',
+  }),
   msec('keepalive_time', HSL, { ...noop, default: '1h', docs: 'Longest lifetime of a client connection.' }),
   offset('client_max_body_size', HSL, { default: '1m', docs: 'Largest request body (413 above it); 0 = no limit.' }),
   msec('client_body_timeout', HSL, {
@@ -758,6 +828,25 @@ export const DIRECTIVES: readonly DirectiveSpec[] = [
   spec('proxy_pass_header', HSL, 1, { docs: 'Pass a backend header that is hidden by default.' }),
   spec('proxy_hide_header', HSL, 1, { docs: 'Do not pass a backend header.' }),
   spec('proxy_redirect', HSL, [1, 2], { default: 'default', docs: 'Rewrite `Location:` from backends.', validate: checkProxyRedirect }),
+  spec('proxy_cookie_domain', HSL, [1, 2], {
+    default: 'off',
+    validate: checkCookieRule,
+    docs: 'Rewrite the `domain=` of a backend\'s Set-Cookie: `FROM TO` (the whole domain, caselessly; variables allowed), `~REGEX TO`, or `off`.',
+  }),
+  spec('proxy_cookie_path', HSL, [1, 2], {
+    default: 'off',
+    validate: checkCookieRule,
+    docs: 'Rewrite the `path=` of a backend\'s Set-Cookie: `FROM TO` (a prefix, case-sensitive; variables allowed), `~REGEX TO`, or `off`.',
+  }),
+  spec('proxy_cookie_flags', HSL, [1, MORE], {
+    default: 'off',
+    validate: checkCookieRule,
+    docs: 'Flags of a backend\'s Set-Cookie by cookie name (caseless; `~REGEX`; variables allowed): `secure`, `httponly`, `samesite=strict\|lax\|none` add, `nosecure`, `nohttponly`, `nosamesite` take out; or `off`.',
+  }),
+  someOf('proxy_ignore_headers', HSL, [
+    'x-accel-redirect', 'x-accel-expires', 'x-accel-limit-rate', 'x-accel-buffering', 'x-accel-charset', 'expires',
+    'cache-control', 'set-cookie', 'vary',
+  ], { docs: 'Backend headers not acted on. dyups acts on `X-Accel-Redirect` (followed as nginx: an internal redirect or a named location, carrying Content-Type, Set-Cookie, Content-Disposition, Cache-Control, Expires, Accept-Ranges) and `X-Accel-Limit-Rate` (the body\'s limit_rate); the other names are accepted (caching, buffering and charset headers dyups does not act on).' }),
   flag('proxy_intercept_errors', HSL, { default: 'off', docs: 'Answer backend errors >= 300 with `error_page`.' }),
   flag('proxy_buffering', HSL, {
     ...noop,
@@ -1009,9 +1098,9 @@ export const DIRECTIVES: readonly DirectiveSpec[] = [
   size('ssl_buffer_size', HS, { ...noop, default: '16k', docs: 'Size of TLS records sent.' }),
   str('charset', HSLI, { default: 'off', docs: '`; charset=NAME` added to a `Content-Type` of the default charset_types (`text/html`, `text/xml`, `text/plain`, `text/vnd.wap.wml`, `application/javascript`, `application/rss+xml`) without parameters; no recoding.' }),
   str('source_charset', HSLI, { ...noop, docs: 'Charset of responses, for recoding.' }),
-  flag('server_name_in_redirect', HSL, { ...noop, default: 'off', docs: 'Use the primary server name in redirects.' }),
-  flag('port_in_redirect', HSL, { ...noop, default: 'on', docs: 'Keep the port in redirects.' }),
-  flag('absolute_redirect', HSL, { ...noop, default: 'on', docs: 'Absolute URLs in redirects.' }),
+  flag('server_name_in_redirect', HSL, { default: 'off', docs: 'A relative Location made absolute names the server\'s first `server_name` instead of the request\'s host.' }),
+  flag('port_in_redirect', HSL, { default: 'on', docs: 'A relative Location made absolute keeps the port the request came in on (unless 80, or 443 with TLS).' }),
+  flag('absolute_redirect', HSL, { default: 'on', docs: '`off`: a relative Location (return, rewrite, error_page, a directory\'s slash, proxy_redirect) is sent as it is.' }),
   flag('underscores_in_headers', HS, { ...noop, default: 'off', docs: 'Allow underscores in header names.' }),
   flag('ignore_invalid_headers', HS, { ...noop, default: 'on', docs: 'Drop headers with invalid names.' }),
   flag('merge_slashes', HS, { ...noop, default: 'on', docs: 'Merge runs of slashes in the URI.' }),

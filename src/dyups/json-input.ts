@@ -16,7 +16,7 @@ export class JsonInputError extends Error {
   }
 }
 
-const POLICIES = new Set(['round_robin', 'least_conn', 'ip_hash', 'hash', 'random'])
+const POLICIES = new Set(['round_robin', 'least_conn', 'ip_hash', 'hash', 'random', 'consistent_hash'])
 const GROUP_FIELDS = new Set(['name', 'static', 'policy', 'keepalive', 'check', 'servers'])
 // `address`, `state` and the counters are what GET answers: sent back as read, they are ignored.
 const SERVER_FIELDS = new Set(['id', 'server', 'address', 'weight', 'max_fails', 'fail_timeout', 'max_conns', 'backup', 'down', 'drain', 'slow_start', 'state', 'active', 'requests', 'fails'])
@@ -67,12 +67,15 @@ export function groupCommands(v: unknown): string {
     if (typeof name !== 'string' || !POLICIES.has(name)) throw new JsonInputError('invalid_value', `"policy.name" must be one of ${[...POLICIES].join(', ')}`)
     if (name === 'hash') {
       out += `hash ${word(p['key'], 'policy.key', SAFE_KEY)}${p['consistent'] !== undefined && flag(p['consistent'], 'policy.consistent') ? ' consistent' : ''};`
+    } else if (name === 'consistent_hash') {
+      out += `consistent_hash ${word(p['key'], 'policy.key', SAFE_KEY)};`
     } else if (name === 'random') {
       out += p['two'] !== undefined && flag(p['two'], 'policy.two') ? 'random two;' : 'random;'
     } else if (name !== 'round_robin') {
       out += `${name};`
     }
-    if (name !== 'hash' && (p['key'] !== undefined || p['consistent'] !== undefined)) throw new JsonInputError('invalid_value', '"policy.key" and "policy.consistent" are for "hash"')
+    if (name !== 'hash' && p['consistent'] !== undefined) throw new JsonInputError('invalid_value', '"policy.key" and "policy.consistent" are for "hash"')
+    if (name !== 'hash' && name !== 'consistent_hash' && p['key'] !== undefined) throw new JsonInputError('invalid_value', '"policy.key" and "policy.consistent" are for "hash"')
     if (name !== 'random' && p['two'] !== undefined) throw new JsonInputError('invalid_value', '"policy.two" is for "random"')
   }
   const checkText = v['check'] === undefined || v['check'] === null ? '' : checkCommands(v['check'])

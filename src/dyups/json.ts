@@ -105,6 +105,7 @@ export function groupJson(g: UpstreamGroup, live: LiveReport, byAddr: Map<string
     policy['consistent'] = p.consistent === true
   }
   if (p.name === 'random') policy['two'] = p.two === true
+  if (p.name === 'consistent_hash') policy['key'] = p.key
   const k = g.keepalive
   const check = g.check !== null
   return {

@@ -79,8 +79,18 @@ export interface Downstream {
   readonly bodyFilter: BodyFilter | null
   /** Set by responseHead when it wrote the `tail` it was given (the whole body) with the head. */
   readonly tailTaken: boolean
+  /** Set by responseHead when limit_rate paces the body: each write is reported to paced(). */
+  readonly pacing: boolean
+  /** `n` body bytes went to the client: true when the backend must pause (clientDrained() resumes it). */
+  paced(n: number): boolean
+  /** Bytes limit_rate lets go out now. */
+  room(): number
   /** proxy_intercept_errors: whether the backend's answer (status >= 300) is replaced by an error page. */
   intercepts(head: ResponseHead): boolean
+  /** X-Accel-Redirect: the target of the backend's answer when it is to be followed (not ignored), else null. */
+  accelRedirect(head: ResponseHead): string | null
+  /** The backend's answer is dropped and the request follows `target` (its X-Accel-Redirect) from here. */
+  followAccel(head: ResponseHead, target: string): void
   /** One attempt ended: for $upstream_addr, $upstream_status, $upstream_connect_time, $upstream_response_time. */
   attempt(addr: string, status: number, connectMs: number, responseMs: number, headerMs: number, received: number, sent: number, length: number): void
   /**
@@ -202,6 +212,12 @@ export class Exchange implements ConnUser {
 
   /** The client can take more: resume reading the backend. */
   clientDrained(): void {
+    if (this.held !== null) {
+      const h = this.held
+      this.held = null
+      this.paced(h, this.heldLast)
+      if (this.held !== null || this.state !== S_BODY) return
+    }
     this.conn?.socket.resume()
   }
 
@@ -429,6 +445,12 @@ export class Exchange implements ConnUser {
     this.remaining = this.kind === BODY_LENGTH ? rh.contentLength : 0
     this.status = rh.status
     if (rh.status >= 300 && this.down.intercepts(rh)) return this.intercept()
+    const accel = this.down.accelRedirect(rh)
+    if (accel !== null) {
+      // As nginx: the upstream is finalized before its body is read (the connection is not reused).
+      this.release()
+      return this.down.followAccel(rh, accel)
+    }
     // A small body that came whole with the head leaves with it as one latin1 string: one write() through the
     // stream layer, no cork and writev.
     const out = this.down.socket
@@ -491,6 +513,7 @@ export class Exchange implements ConnUser {
       }
     }
     this.length += data.length
+    if (this.filter === null && !this.dechunk && this.down.pacing) return this.paced(data, last)
     const out = this.down.socket
     let ok: boolean
     if (this.filter !== null) ok = this.filter.write(data)
@@ -507,10 +530,48 @@ export class Exchange implements ConnUser {
       out.uncork()
     } else ok = out.write(data)
     if (last) return this.complete(true)
+    // limit_rate on a body whose framing is taken off: paced after each write.
+    if (this.dechunk && this.down.pacing && this.down.paced(data.length)) {
+      this.conn!.socket.pause()
+      if (ok) return
+    }
     if (!ok) {
       this.conn!.socket.pause()
       this.down.clientFull()
     }
+  }
+
+  /** Body bytes limit_rate holds back until the pacer lets them go (clientDrained), and whether they end the body. */
+  private held: Buffer | null = null
+  private heldLast = false
+
+  /**
+   * limit_rate: as nginx's write filter, no more than the pacer's room goes out now; the rest is held and the backend
+   * paused until the pacer's timer calls clientDrained().
+   */
+  private paced(data: Buffer, last: boolean): void {
+    const room = this.down.room()
+    if (data.length > room) {
+      this.held = data.subarray(room)
+      this.heldLast = last
+      data = data.subarray(0, room)
+      last = false
+    }
+    const out = this.down.socket
+    let ok = true
+    if (data.length > 0) {
+      if (this.chunkOut) {
+        out.cork()
+        out.write(data.length.toString(16) + '\r\n', 'latin1')
+        out.write(data)
+        ok = out.write(CRLF)
+        out.uncork()
+      } else ok = out.write(data)
+    }
+    if (last) return this.complete(true)
+    const wait = this.down.paced(data.length)
+    if (wait || this.held !== null || !ok) this.conn!.socket.pause()
+    if (!ok && !wait) this.down.clientFull()
   }
 
   /**
@@ -518,13 +579,18 @@ export class Exchange implements ConnUser {
    * reused, as nginx 1.22 does (the upstream is finalized before its body is read).
    */
   private intercept(): void {
+    this.release()
+    this.down.finished(this.status, false)
+  }
+
+  /** The answer's head is all that is taken: the attempt is over, its connection closed. */
+  private release(): void {
     this.state = S_DONE
     const ms = Date.now() - this.attemptStart
     this.report(this.peer!.server.addr, this.status, ms, this.headerAt(ms))
     this.peer!.state.answered(this.status, ms)
     this.sel.done(this.peer!, true)
     this.drop()
-    this.down.finished(this.status, false)
   }
 
   /** WebSocket and other upgrades: the head goes to the client, then the connection leaves HTTP for good. */

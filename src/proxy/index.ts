@@ -7,7 +7,7 @@ export * from './exchange.js'
 export { Pools } from './pool.js'
 export { BodySpool, TempPath } from './spool.js'
 export { HeaderPlan, buildRequestHead, CHUNKED_BODY } from './request-head.js'
-export { buildClientHead, defaultHide, DEFAULT_HIDE, type ClientHeadOptions, type RedirectRewriter } from './response-head.js'
+export { buildClientHead, carriedLines, defaultHide, DEFAULT_HIDE, type ClientHeadOptions, type RedirectRewriter } from './response-head.js'
 export {
   UpstreamTls, DEFAULT_CIPHERS, DEFAULT_PROTOCOLS, readCertificate, readKey, readTrusted, secureContext, sslErrorText,
   sslName, tlsVersions, type CertPair, type TlsVersions, type UpstreamTlsOptions,

@@ -19,8 +19,10 @@ export interface RedirectRewriter {
   rewriteLocation(value: string): string | null
   /** `Refresh`'s new value, or null to keep it as sent. */
   rewriteRefresh(value: string): string | null
-  /** A relative Location made absolute (nginx's absolute_redirect). */
+  /** A relative Location made absolute (nginx's absolute_redirect; off: returned as it is). */
   absolute(path: string): string
+  /** proxy_cookie_domain/proxy_cookie_path on a Set-Cookie value: its new value, or null to keep it (a bound function). */
+  readonly rewriteCookie: (value: string) => string | null
 }
 
 export interface ClientHeadOptions {
@@ -37,10 +39,14 @@ export interface ClientHeadOptions {
   hide: ReadonlySet<string>
   /** Extra `Name: value\r\n` lines (add_header), appended last. */
   extra: string
+  /** Lines an X-Accel-Redirect carried here, before the backend's own. */
+  carried?: string
   /** A 101 to an Upgrade request: `Connection: upgrade` and this `Upgrade` value instead of keep-alive/close. */
   upgrade?: string | null
   /** proxy_redirect, when the location rewrites redirects. */
   redirect?: RedirectRewriter | null
+  /** proxy_cookie_domain/proxy_cookie_path: a Set-Cookie value's new value, or null to keep it as sent. */
+  cookies?: ((value: string) => string | null) | null
   /** The body is gzipped here: no Content-Length or Accept-Ranges, a weak ETag, `Content-Encoding: gzip` last. */
   gzip?: boolean
   /** `Vary: Accept-Encoding` after Connection (gzip_vary). */
@@ -67,6 +73,7 @@ const C_ACCEPT_RANGES = 6
 const C_ETAG = 7
 const C_LOCATION = 8
 const C_REFRESH = 9
+const C_SET_COOKIE = 10
 
 const CR = 0x0d
 const LF = 0x0a
@@ -94,6 +101,7 @@ class NameTable {
     this.add('etag', C_ETAG)
     this.add('location', C_LOCATION)
     this.add('refresh', C_REFRESH)
+    this.add('set-cookie', C_SET_COOKIE)
   }
 
   /** The first code given to a name wins. */
@@ -144,6 +152,7 @@ export function buildClientHead(rh: ResponseHead, o: ClientHeadOptions): string 
   const ex = o.expires ?? null
   const gzip = o.gzip === true
   const redirect = o.redirect ?? null
+  const cookies = o.cookies ?? null
   let exSeen = false, ccSeen = false
   const table = tableFor(o.hide)
   const raw = rh.raw, offs = rh.offsets
@@ -161,6 +170,7 @@ export function buildClientHead(rh: ResponseHead, o: ClientHeadOptions): string 
       case C_EXPIRES: case C_CACHE_CONTROL: if (ex === null) code = C_OTHER; break
       case C_ACCEPT_RANGES: case C_ETAG: if (!gzip) code = C_OTHER; break
       case C_LOCATION: case C_REFRESH: if (redirect === null) code = C_OTHER; break
+      case C_SET_COOKIE: if (cookies === null) code = C_OTHER; break
     }
     if (code === C_OTHER) {
       // `Name: value` CRLF as sent (one space after the colon, nothing after the value): copied, joined to the run.
@@ -197,11 +207,18 @@ export function buildClientHead(rh: ResponseHead, o: ClientHeadOptions): string 
         else if (v.startsWith('"')) rest += `${name}: W/${v}\r\n`
         continue
       }
+      case C_SET_COOKIE: {
+        const v = raw.slice(vs, ve)
+        rest += `${name}: ${cookies!(v) ?? v}\r\n`
+        continue
+      }
       case C_LOCATION: case C_REFRESH: {
         const v = raw.slice(vs, ve)
         const r = code === C_LOCATION ? redirect!.rewriteLocation(v) : redirect!.rewriteRefresh(v)
-        // Only a Location rewritten to a path is made absolute and moves up; anything else keeps its place.
-        if (r !== null && code === C_LOCATION && r.startsWith('/')) location = `Location: ${redirect!.absolute(r)}\r\n`
+        // Only a Location rewritten to a path is made absolute and moves up; anything else keeps its place (a path
+        // left as it is, absolute_redirect off, too).
+        const abs = r !== null && code === C_LOCATION && r.startsWith('/') ? redirect!.absolute(r) : null
+        if (abs !== null && !abs.startsWith('/')) location = `Location: ${abs}\r\n`
         else rest += `${name}: ${r ?? v}\r\n`
         continue
       }
@@ -217,6 +234,29 @@ export function buildClientHead(rh: ResponseHead, o: ClientHeadOptions): string 
     contentType + contentLength + location +
     (o.chunked ? 'Transfer-Encoding: chunked\r\n' : '') +
     (o.upgrade ? `Connection: upgrade\r\nUpgrade: ${o.upgrade}\r\n` : o.keepAlive ? (o.keepAliveHeader ? `Connection: keep-alive\r\nKeep-Alive: timeout=${o.keepAliveHeader}\r\n` : 'Connection: keep-alive\r\n') : 'Connection: close\r\n') +
-    (o.vary ? 'Vary: Accept-Encoding\r\n' : '') + rest + o.extra + (gzip ? 'Content-Encoding: gzip\r\n' : '') + '\r\n'
+    (o.vary ? 'Vary: Accept-Encoding\r\n' : '') + (o.carried ?? '') + rest + o.extra + (gzip ? 'Content-Encoding: gzip\r\n' : '') + '\r\n'
   )
+}
+
+/** The backend headers an X-Accel-Redirect carries into the response of its target (nginx's `redirect` flag). */
+const CARRIED = new Set(['set-cookie', 'content-disposition', 'cache-control', 'expires', 'accept-ranges'])
+
+/**
+ * The lines of `rh` that nginx copies to the client's response when it follows X-Accel-Redirect: Set-Cookie,
+ * Content-Disposition, Cache-Control, Expires and Accept-Ranges, in the backend's order, hidden or not (nginx's copy
+ * ignores proxy_hide_header there). `cookies`: proxy_cookie_domain/_path/_flags, or null.
+ */
+export function carriedLines(rh: ResponseHead, cookies: ((value: string) => string | null) | null): string {
+  let out = ''
+  const raw = rh.raw, offs = rh.offsets
+  for (let i = 0; i < rh.headerCount; i++) {
+    const k = i * 4
+    const name = raw.slice(offs[k]!, offs[k + 1]!)
+    const lower = name.toLowerCase()
+    if (!CARRIED.has(lower)) continue
+    const v = raw.slice(offs[k + 2]!, offs[k + 3]!)
+    // Set-Cookie goes through proxy_cookie_* here too (nginx's copy handler for it is the rewriting one).
+    out += `${name}: ${(cookies !== null && lower === 'set-cookie' ? cookies(v) : null) ?? v}\r\n`
+  }
+  return out
 }

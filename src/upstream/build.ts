@@ -74,6 +74,7 @@ const ARGS: ReadonlyMap<string, (n: number) => boolean> = new Map([
   ['ip_hash', (n: number) => n === 0],
   ['least_conn', (n: number) => n === 0],
   ['hash', (n: number) => n === 1 || n === 2],
+  ['consistent_hash', (n: number) => n === 1],
   ['random', (n: number) => n <= 2],
   ['keepalive', (n: number) => n === 1],
   ['keepalive_timeout', (n: number) => n === 1],
@@ -127,6 +128,10 @@ class GroupBuilder {
       case 'hash':
         this.method(d, { name: 'hash', key: a[0]!, consistent: a.length === 2 }, false)
         return a.length === 2 && a[1] !== 'consistent' ? `invalid parameter "${a[1]}"` : null
+      case 'consistent_hash':
+        // Tengine's module: no `backup` servers.
+        this.method(d, { name: 'consistent_hash', key: a[0]! }, false)
+        return null
       case 'random':
         this.method(d, { name: 'random', two: a.length > 0 }, false)
         if (a.length > 0 && a[0] !== 'two') return `invalid parameter "${a[0]}"`

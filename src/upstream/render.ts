@@ -64,6 +64,9 @@ export function renderUpstreamBlock(group: UpstreamGroup): string {
     case 'hash':
       out += `    hash ${quoteArg(p.key ?? '')}${p.consistent ? ' consistent' : ''};\n`
       break
+    case 'consistent_hash':
+      out += `    consistent_hash ${quoteArg(p.key ?? '')};\n`
+      break
     case 'random':
       out += p.two ? '    random two;\n' : '    random;\n'
       break

@@ -4,11 +4,11 @@
  * with JSON.stringify / JSON.parse unchanged.
  */
 
-export type PolicyName = 'round_robin' | 'ip_hash' | 'least_conn' | 'hash' | 'random'
+export type PolicyName = 'round_robin' | 'ip_hash' | 'least_conn' | 'hash' | 'random' | 'consistent_hash'
 
 export interface Policy {
   readonly name: PolicyName
-  /** `hash KEY [consistent]`: the key as written (may hold variables). Present only for `hash`. */
+  /** `hash KEY [consistent]`, Tengine's `consistent_hash KEY`: the key as written (may hold variables). */
   readonly key?: string
   /** `hash KEY consistent`. Present only for `hash`. */
   readonly consistent?: boolean

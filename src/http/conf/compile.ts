@@ -25,6 +25,7 @@ import type { AddHeader, GrpcPass, Handler, HttpConfig, Listener, LocConf, Proxy
 import { compileRewrites } from '../modules/rewrite.js'
 import { ErrorPages } from './error-pages.js'
 import { GZIP_DEFAULT, gzipLevel, type GzipConf } from '../filters/gzip.js'
+import { compileProxyCookies, levelCookieRules } from '../modules/proxy-cookie.js'
 import { compileProxyRedirect, levelRedirects } from '../modules/proxy-redirect.js'
 import { compileErrorPages, type ErrorPages as ErrorPageList } from '../modules/error-page.js'
 import { buildLocations, type Location } from './locations.js'
@@ -89,6 +90,11 @@ interface Inherited {
   keepaliveTimeout: number
   /** keepalive_timeout's second parameter, in seconds: the `Keep-Alive: timeout=N` header; 0: none. */
   keepaliveHeader: number
+  limitRate: Template | null
+  limitRateAfter: number
+  absoluteRedirect: boolean
+  portInRedirect: boolean
+  serverNameInRedirect: boolean
   keepaliveRequests: number
   clientBodyTimeout: number
   clientHeaderTimeout: number
@@ -103,6 +109,7 @@ interface Inherited {
   proxyVersion: '1.0' | '1.1'
   proxy: ProxySettings
   hide: Set<string>
+  ignore: ReadonlySet<string>
   logs: AccessLog[] | 'off' | 'default'
   scripts: ScriptCompiler
   /** `js_import`s of the enclosing levels, outermost first. */
@@ -115,6 +122,10 @@ interface Inherited {
   interceptErrors: boolean
   /** proxy_redirect of the nearest level that sets it; null: none does (the default rule). */
   redirects: readonly Directive[] | 'off' | null
+  /** proxy_cookie_domain and proxy_cookie_path of the nearest level that sets each; null: none does. */
+  cookieDomains: readonly Directive[] | 'off' | null
+  cookiePaths: readonly Directive[] | 'off' | null
+  cookieFlags: readonly Directive[] | 'off' | null
   gzip: GzipConf
   files: StaticSettings
   /** http2_chunk_size */
@@ -156,12 +167,13 @@ export function compileHttp(src: HttpSource): HttpConfig {
       reqZones: compileReqZones(block, vars, src.shm ?? null), connZones: compileConnZones(block, vars, src.shm ?? null),
       auth: NO_AUTH, authCompiler: new AuthCompiler(confDir, src.warn), satisfyAny: false, addHeaders: [], clientMaxBodySize: 1024 * 1024, bodyBufferSize: 16 * 1024, bodyTemp: defaultTemp,
       temps, requestBuffering: true, proxyMethod: null, proxySetBody: null, passHeaders: true, passBody: true, prefix: src.prefix, keepaliveTimeout: 75_000, keepaliveHeader: 0, keepaliveRequests: 1000,
+      absoluteRedirect: true, portInRedirect: true, serverNameInRedirect: false, limitRate: null, limitRateAfter: 0,
       clientBodyTimeout: 60_000, clientHeaderTimeout: 60_000, sendTimeout: 60_000, defaultType: 'text/plain',
       types: DEFAULT_TYPES, serverTokens: true, charset: null, expires: null, proxyHeaders: [], proxyVersion: '1.0',
       proxy: { connectTimeout: 60_000, readTimeout: 60_000, sendTimeout: 60_000, nextUpstream: NEXT_ERROR | NEXT_TIMEOUT, nextTries: 0, nextTimeout: 0 },
-      hide: new Set(DEFAULT_HIDE), logs: 'default', scripts: new ScriptCompiler(src), jsImports: [],
+      hide: new Set(DEFAULT_HIDE), ignore: new Set(), logs: 'default', scripts: new ScriptCompiler(src), jsImports: [],
       proxySsl: [], proxyTls: new ProxyTlsCompiler(src.prefix, src.confFile),
-      errorPages: null, recursiveErrorPages: false, interceptErrors: false, redirects: null, gzip: GZIP_DEFAULT,
+      errorPages: null, recursiveErrorPages: false, interceptErrors: false, redirects: null, cookieDomains: null, cookiePaths: null, cookieFlags: null, gzip: GZIP_DEFAULT,
       files: staticDefaults(src.prefix, vars),
       h2ChunkSize: 8 * 1024, h2MaxStreams: 128, h2Preread: 64 * 1024, headerBuffers: 4 * 8 * 1024,
       grpcHeaders: [], grpcHide: new Set(), grpcSsl: [], grpc: { connectTimeout: 60_000, readTimeout: 60_000, nextUpstream: NEXT_ERROR | NEXT_TIMEOUT, nextTries: 0, intercept: false },
@@ -248,6 +260,7 @@ export function compileHttp(src: HttpSource): HttpConfig {
     tempPaths: [...temps.values()],
     jsModules: base.scripts.jsModules,
     keepsRequestBody: vars.uses('request_body'),
+    keepsUpstreamHeaders: vars.usesPrefix('upstream_http_') || vars.usesPrefix('upstream_cookie_'),
   }
 }
 
@@ -264,6 +277,9 @@ function level(parent: Inherited, block: readonly Directive[], vars: Variables, 
   i.auth = i.authCompiler.level(i.auth, block, vars)
   i.errorPages = compileErrorPages(block, vars) ?? i.errorPages
   i.redirects = levelRedirects(block) ?? i.redirects
+  i.cookieDomains = levelCookieRules(block, 'proxy_cookie_domain') ?? i.cookieDomains
+  i.cookiePaths = levelCookieRules(block, 'proxy_cookie_path') ?? i.cookiePaths
+  i.cookieFlags = levelCookieRules(block, 'proxy_cookie_flags') ?? i.cookieFlags
   i.gzip = gzipLevel(i.gzip, block)
   i.expires = expiresLevel(i.expires, block)
   i.h2ChunkSize = chunkSizeLevel(i.h2ChunkSize, block)
@@ -282,6 +298,9 @@ function level(parent: Inherited, block: readonly Directive[], vars: Variables, 
   if (ghide.length > 0) i.grpcHide = new Set(ghide.map((d) => d.args[0]!.toLowerCase()))
   const headers = block.filter((d) => d.name === 'proxy_set_header')
   if (headers.length > 0) i.proxyHeaders = headers
+  // A bitmask slot: every proxy_ignore_headers of a level adds to one set, which replaces the inherited one.
+  const ignores = block.filter((d) => d.name === 'proxy_ignore_headers')
+  if (ignores.length > 0) i.ignore = new Set(ignores.flatMap((d) => d.args.map((a) => a.toLowerCase())))
   const hides = block.filter((d) => d.name === 'proxy_hide_header' || d.name === 'proxy_pass_header')
   if (hides.length > 0) {
     i.hide = new Set(DEFAULT_HIDE)
@@ -325,6 +344,12 @@ function level(parent: Inherited, block: readonly Directive[], vars: Variables, 
       case 'http2_max_concurrent_streams': i.h2MaxStreams = Number(a0); break
       case 'http2_body_preread_size': i.h2Preread = parseSize(a0) ?? i.h2Preread; break
       case 'large_client_header_buffers': i.headerBuffers = Number(a0) * (parseSize(d.args[1] ?? '') ?? 8192); break
+      case 'absolute_redirect': i.absoluteRedirect = a0 === 'on'; break
+      // `limit_rate 0` turns an inherited rate off.
+      case 'limit_rate': i.limitRate = a0 === '0' ? null : vars.compile(a0, at(d)); break
+      case 'limit_rate_after': i.limitRateAfter = parseSize(a0) ?? 0; break
+      case 'port_in_redirect': i.portInRedirect = a0 === 'on'; break
+      case 'server_name_in_redirect': i.serverNameInRedirect = a0 === 'on'; break
       case 'client_body_timeout': i.clientBodyTimeout = parseTime(a0, 'ms') ?? i.clientBodyTimeout; break
       case 'client_header_timeout': i.clientHeaderTimeout = parseTime(a0, 'ms') ?? i.clientHeaderTimeout; break
       case 'send_timeout': i.sendTimeout = parseTime(a0, 'ms') ?? i.sendTimeout; break
@@ -397,6 +422,11 @@ function locConf(i: Inherited, block: readonly Directive[], vars: Variables, log
     keepaliveTimeout: i.keepaliveTimeout,
     keepaliveHeader: i.keepaliveHeader,
     keepaliveRequests: i.keepaliveRequests,
+    limitRate: i.limitRate,
+    limitRateAfter: i.limitRateAfter,
+    absoluteRedirect: i.absoluteRedirect,
+    portInRedirect: i.portInRedirect,
+    serverNameInRedirect: i.serverNameInRedirect,
     clientBodyTimeout: i.clientBodyTimeout,
     sendTimeout: i.sendTimeout,
     defaultType: i.defaultType,
@@ -504,8 +534,10 @@ function proxyPass(i: Inherited, d: Directive, vars: Variables, loc: Location | 
     values,
     settings: i.proxy,
     hide: i.hide,
+    ignore: i.ignore,
     https,
     tls,
+    cookies: compileProxyCookies(i.cookieDomains, i.cookiePaths, i.cookieFlags, vars),
     redirect: compileProxyRedirect({ directives: i.redirects, url: tpl.constant !== null ? url : null, hasUri: uri !== null, location: loc?.name ?? '' }, vars),
     // A body not sent as the client sent it (another, or none) is read whole first: there is nothing to stream.
     requestBuffering: i.requestBuffering || !i.passBody || i.proxySetBody !== null,

@@ -16,6 +16,7 @@ import type { AccessLog, LogFiles } from '../modules/access-log.js'
 import type { VirtualHosts } from './vhosts.js'
 import type { ErrorPages } from './error-pages.js'
 import type { ErrorPages as ErrorPageList } from '../modules/error-page.js'
+import type { ProxyCookies } from '../modules/proxy-cookie.js'
 import type { ProxyRedirect } from '../modules/proxy-redirect.js'
 import type { GzipConf } from '../filters/gzip.js'
 import type { ExpiresSetting } from '../../config/index.js'
@@ -41,10 +42,14 @@ export interface ProxyPass {
   values: readonly Template[]
   settings: ProxySettings
   hide: ReadonlySet<string>
+  /** proxy_ignore_headers, lowercased: backend headers whose meaning is not acted on (X-Accel-Redirect, …). */
+  ignore: ReadonlySet<string>
   /** The URL is `https://` (for a URL with variables: as written, the scheme is read per request). */
   https: boolean
   /** proxy_ssl_* for an https URL or one with variables; null for a literal `http://` URL. */
   tls: ProxyTls | null
+  /** proxy_cookie_domain and proxy_cookie_path; null: Set-Cookie passes unchanged. */
+  cookies: ProxyCookies | null
   /** proxy_redirect rules; null: Location and Refresh pass unchanged. */
   redirect: ProxyRedirect | null
   /** proxy_request_buffering: read the whole body (memory, then temp file) before contacting the backend. */
@@ -134,6 +139,13 @@ export interface LocConf {
   /** keepalive_timeout's second parameter, in seconds: the `Keep-Alive: timeout=N` header; 0: none. */
   keepaliveHeader: number
   keepaliveRequests: number
+  /** limit_rate (bytes a second, variables allowed; null: none) and limit_rate_after (bytes). */
+  limitRate: Template | null
+  limitRateAfter: number
+  /** absolute_redirect, port_in_redirect, server_name_in_redirect: how a relative Location is written. */
+  absoluteRedirect: boolean
+  portInRedirect: boolean
+  serverNameInRedirect: boolean
   clientBodyTimeout: number
   sendTimeout: number
   defaultType: string
@@ -219,6 +231,8 @@ export interface HttpConfig {
   jsModules: readonly JsModule[]
   /** `$request_body` is used: a proxied body kept in memory stays readable until the request is logged. */
   keepsRequestBody: boolean
+  /** `$upstream_http_*` or `$upstream_cookie_*` is used: a proxied answer's header fields are kept for them. */
+  keepsUpstreamHeaders: boolean
 }
 
 /** A request as the request path sees it: with its server's and location's compiled configuration. */

@@ -13,8 +13,8 @@ import {
   wireStatus,
 } from '../../http1/index.js'
 import {
-  BODY_OUT_NONE, BODY_OUT_SPOOL, BODY_OUT_STREAM, BODY_OUT_STREAM_CHUNKED, BodySpool, CHUNKED_BODY, Exchange, FRAME_AS_IS,
-  type Downstream,
+  BODY_OUT_NONE, BODY_OUT_SPOOL, BODY_OUT_STREAM, BODY_OUT_STREAM_CHUNKED, BodySpool, carriedLines, CHUNKED_BODY, Exchange,
+  FRAME_AS_IS, type Downstream,
 } from '../../proxy/index.js'
 import { formatError } from '../../errors.js'
 import { log } from '../../log.js'
@@ -29,7 +29,7 @@ import type { Services } from '../lib/context.js'
 import { Request } from '../lib/request.js'
 import { requestContext } from '../lib/log-context.js'
 import { connStats, READING, WAITING, WRITING, type ConnStats } from '../lib/conn-stats.js'
-import { parseTarget, Target } from '../lib/uri.js'
+import { parseTarget, safeUri, Target } from '../lib/uri.js'
 import { intercepts, sendErrorPage } from '../modules/error-page.js'
 import { pinUpstream } from '../modules/proxy.js'
 import { doReturn } from '../modules/return.js'
@@ -37,6 +37,8 @@ import { BODY_MORE, BODY_TOO_LARGE, BODY_WRITE_FAILED, BodyReader, READ_DISCARD,
 import { runHandler, type ContentResponder } from './content.js'
 import { localHead, proxiedFraming, proxiedHead, rejectedHead, streamHead, type ProxiedFraming } from './head-writer.js'
 import { internalRedirect, namedLocation, startPhases, type PhaseHost } from './phases.js'
+import { parseSize } from '../../config/index.js'
+import { Pacer } from './pacer.js'
 import { readIntoShared } from './shared-read.js'
 
 const HEAD = 0
@@ -170,6 +172,8 @@ export class Connection implements Downstream, PhaseHost, ContentResponder, Dead
     socket.on('drain', () => {
       // send_timeout is a gap between two writes the client took: it starts over.
       if (this.sendArmed && this.state === BUSY) this.armSend()
+      // A response limit_rate holds waits for its timer, not for the client.
+      if (this.paceTimer !== null) return
       if (this.gz !== null) this.gz.resume()
       else this.exchange?.clientDrained()
       this.peer?.resume()
@@ -575,14 +579,17 @@ export class Connection implements Downstream, PhaseHost, ContentResponder, Dead
   }
 
   /**
-   * A redirect target made absolute as nginx does (absolute_redirect on, server_name_in_redirect off,
-   * port_in_redirect on): the request's host, and the port it came in on unless it is the scheme's default.
+   * A relative redirect target as nginx's header filter writes it: with absolute_redirect on, the request's host
+   * (server_name_in_redirect: the server's first name; no Host: the local address) and, with port_in_redirect on,
+   * the port it came in on unless it is the scheme's default; with absolute_redirect off, as it is.
    */
   absolute(path: string): string {
     const req = this.req!
-    const host = req.host !== '' ? req.host : (req.server?.name ?? this.localAddr)
-    if (this.https) return `https://${host}${this.localPort === 443 ? '' : `:${this.localPort}`}${path}`
-    return `http://${host}${this.localPort === 80 ? '' : `:${this.localPort}`}${path}`
+    const lc = req.loc
+    if (lc !== null && !lc.absoluteRedirect) return path
+    const host = lc?.serverNameInRedirect === true ? (req.server?.name ?? '') : req.host !== '' ? req.host : this.localAddr
+    const port = lc?.portInRedirect === false || this.localPort === (this.https ? 443 : 80) ? '' : `:${this.localPort}`
+    return `${this.https ? 'https' : 'http'}://${host}${port}${path}`
   }
 
   /** An error page (or an empty body for codes without one), nginx's special response. */
@@ -613,7 +620,7 @@ export class Connection implements Downstream, PhaseHost, ContentResponder, Dead
         type = 'text/html'
       }
     } else if (type === undefined && lc !== null) {
-      type = contentTypeFor(lc.types, req.uri, lc.defaultType)
+      type = req.carriedType ?? contentTypeFor(lc.types, req.uri, lc.defaultType)
     }
     const shown = wireStatus(status)
     const noBody = status === 204 || status === 304 || req.method === 'HEAD'
@@ -680,6 +687,7 @@ export class Connection implements Downstream, PhaseHost, ContentResponder, Dead
     this.filePath = path
     this.fileLength = length
     req.bodyBytesSent = 0
+    this.startPacing()
     // A client that stops reading is dropped after send_timeout without progress, as nginx does.
     this.sendArmed = true
     this.armSend()
@@ -695,7 +703,65 @@ export class Connection implements Downstream, PhaseHost, ContentResponder, Dead
 
   private fileData(chunk: Buffer): void {
     this.req!.bodyBytesSent += chunk.length
-    if (!this.socket.write(chunk)) this.file?.pause()
+    if (!this.socket.write(chunk) || (this.pacer.active && this.paced(chunk.length))) this.file?.pause()
+  }
+
+  /** limit_rate: made per connection, reset per response; active only when the location sets a rate. */
+  private readonly pacer = new Pacer()
+  private paceTimer: NodeJS.Timeout | null = null
+  /** Made once per connection: the pacing timer creates no closure per request. */
+  private readonly paceResume = (): void => {
+    this.paceTimer = null
+    // nginx's limit counts whole seconds: the wait may end inside the same second, still over it; wait on.
+    const ms = this.pacer.wrote(0)
+    if (ms > 0) {
+      this.paceTimer = setTimeout(this.paceResume, ms)
+      return
+    }
+    if (this.socket.writableNeedDrain) return
+    this.exchange?.clientDrained()
+    this.file?.resume()
+  }
+
+  /**
+   * A response begins: limit_rate (a size, variables allowed) and limit_rate_after of its location; for a proxied
+   * one a backend's `X-Accel-Limit-Rate: BYTES` takes the place of limit_rate unless proxy_ignore_headers names it.
+   */
+  private startPacing(rh: ResponseHead | null = null): void {
+    const req = this.req!
+    const lc = req.loc
+    if (lc === null) return this.pacer.stop()
+    let rate = -1
+    if (rh !== null) {
+      const x = rh.get('x-accel-limit-rate')
+      // ngx_atoi: digits only.
+      if (x !== null && /^\d+$/.test(x) && !this.proxyPass().ignore.has('x-accel-limit-rate')) rate = Number(x)
+    }
+    if (rate < 0) rate = lc.limitRate === null ? 0 : (parseSize(lc.limitRate.eval(req)) ?? 0)
+    if (rate === 0) return this.pacer.stop()
+    this.pacer.start(rate, lc.limitRateAfter, req.startMsec)
+  }
+
+  get pacing(): boolean {
+    return this.pacer.active
+  }
+
+  room(): number {
+    return this.pacer.room()
+  }
+
+  /** `n` body bytes went to the client under limit_rate: true when the sender must wait (the timer resumes it). */
+  paced(n: number): boolean {
+    const ms = this.pacer.wrote(n)
+    if (ms === 0) return false
+    if (this.paceTimer === null) this.paceTimer = setTimeout(this.paceResume, ms)
+    return true
+  }
+
+  private stopPacing(): void {
+    this.pacer.stop()
+    if (this.paceTimer !== null) clearTimeout(this.paceTimer)
+    this.paceTimer = null
   }
 
   private fileEnd(): void {
@@ -780,6 +846,8 @@ export class Connection implements Downstream, PhaseHost, ContentResponder, Dead
     }
     req.keepAlive = framing.keepAlive
     req.status = status
+    if (this.gz === null) this.startPacing(rh)
+    else this.pacer.stop()
     const head = proxiedHead(req, lc, this.proxyPass(), rh, status, gz, framing, this)
     this.tailTaken = tail !== null && this.gz === null && frame === FRAME_AS_IS
     if (this.tailTaken) {
@@ -827,6 +895,9 @@ export class Connection implements Downstream, PhaseHost, ContentResponder, Dead
     return this.proxyPass().redirect!.rewrite(this.req!, value, 0)
   }
 
+  /** proxy_cookie_domain/proxy_cookie_path on a proxied answer's Set-Cookie; made once per connection (no closure per request). */
+  readonly rewriteCookie = (value: string): string | null => this.proxyPass().cookies!.rewrite(this.req!, value)
+
   /** proxy_redirect on a proxied answer's Refresh. */
   rewriteRefresh(value: string): string | null {
     return this.proxyPass().redirect!.rewriteRefresh(this.req!, value)
@@ -837,8 +908,45 @@ export class Connection implements Downstream, PhaseHost, ContentResponder, Dead
   }
 
   intercepts(rh: ResponseHead): boolean {
+    this.keepUpstreamHeaders(rh)
     const lc = this.req!.loc!
     return lc.interceptErrors && intercepts(this.req!, rh, lc.errorPages)
+  }
+
+  /** `$upstream_http_*`/`$upstream_cookie_*`: the answer's fields, flattened only when a variable asks (once). */
+  private keepUpstreamHeaders(rh: ResponseHead): void {
+    if (this.worker.conf.keepsUpstreamHeaders) this.req!.upstreamHeaders = rh.headers
+  }
+
+  /** Called for every final answer not intercepted, before its head goes out. */
+  accelRedirect(rh: ResponseHead): string | null {
+    this.keepUpstreamHeaders(rh)
+    if (this.proxyPass().ignore.has('x-accel-redirect')) return null
+    const v = rh.get('x-accel-redirect')
+    return v === null || v === '' ? null : v
+  }
+
+  /**
+   * nginx's X-Accel-Redirect: Set-Cookie and the few headers nginx carries go along, the method becomes GET (HEAD
+   * stays), and the request goes on at a named location or, for a URI, as an internal redirect (an unsafe URI: 404).
+   */
+  followAccel(rh: ResponseHead, target: string): void {
+    this.exchange = null
+    this.sendArmed = false
+    this.releaseBody()
+    const req = this.req!
+    req.carried += carriedLines(rh, this.proxyPass().cookies !== null ? this.rewriteCookie : null)
+    req.carriedType = rh.get('content-type') ?? req.carriedType
+    if (target.startsWith('@')) return this.namedLocation(target)
+    const q = target.indexOf('?')
+    const raw = q < 0 ? target : target.slice(0, q)
+    const uri = safeUri(raw)
+    if (uri === null) {
+      log('error', `unsafe URI "${raw}" was detected${this.where()}`)
+      return this.finishLocal(404)
+    }
+    if (req.method !== 'HEAD') req.method = 'GET'
+    this.internalRedirect(uri, q < 0 ? '' : target.slice(q + 1))
   }
 
   attempt(addr: string, status: number, connectMs: number, responseMs: number, headerMs: number, received: number, sent: number, length: number): void {
@@ -882,6 +990,7 @@ export class Connection implements Downstream, PhaseHost, ContentResponder, Dead
 
   private done(): void {
     const req = this.req!
+    this.stopPacing()
     this.releaseBody()
     this.worker.logRequest(req)
     if (!req.keepAlive) {
@@ -977,6 +1086,7 @@ export class Connection implements Downstream, PhaseHost, ContentResponder, Dead
       connStats.active--
       this.listener.active--
     }
+    this.stopPacing()
     if (this.state === CLOSED && this.exchange === null) {
       this.worker.forget(this)
       return

@@ -14,7 +14,7 @@ import { formatError } from '../../errors.js'
 import { BODY_CHUNKED, BODY_NONE, ChunkedDecoder, NEED_MORE, PARSE_ERROR, RequestHead, httpDate, wireStatus, type BodyKind, type ResponseHead } from '../../http1/index.js'
 import { log } from '../../log.js'
 import {
-  BODY_OUT_NONE, BODY_OUT_SPOOL, BODY_OUT_STREAM, BODY_OUT_STREAM_CHUNKED, BodySpool, CHUNKED_BODY, FRAME_AS_IS, FRAME_DECHUNK,
+  BODY_OUT_NONE, BODY_OUT_SPOOL, BODY_OUT_STREAM, BODY_OUT_STREAM_CHUNKED, BodySpool, carriedLines, CHUNKED_BODY, FRAME_AS_IS, FRAME_DECHUNK,
   type ClientOut, type Downstream, type Exchange,
 } from '../../proxy/index.js'
 import { LocationMatch } from '../conf/locations.js'
@@ -25,7 +25,7 @@ import { requestContext } from '../lib/log-context.js'
 import type { GrpcOutcome, GrpcSide } from '../lib/context.js'
 import { VERSION } from '../../version.js'
 import { Request } from '../lib/request.js'
-import { parseTarget, Target } from '../lib/uri.js'
+import { parseTarget, safeUri, Target } from '../lib/uri.js'
 import { intercepts, sendErrorPage } from '../modules/error-page.js'
 import { pinUpstream } from '../modules/proxy.js'
 import { doReturn } from '../modules/return.js'
@@ -622,6 +622,45 @@ export class H2Stream implements PhaseHost, ContentResponder, Downstream, Client
   intercepts(rh: ResponseHead): boolean {
     const lc = this.req!.loc!
     return lc.interceptErrors && intercepts(this.req!, rh, lc.errorPages)
+  }
+
+  /** limit_rate does not pace HTTP/2 streams: each stream's flow-control window paces it (docs/http2.md). */
+  readonly pacing = false
+  paced(_n: number): boolean {
+    return false
+  }
+  room(): number {
+    return Infinity
+  }
+
+  /** proxy_cookie_* on a proxied answer's Set-Cookie (as Connection's). */
+  readonly rewriteCookie = (value: string): string | null => this.proxyPass().cookies!.rewrite(this.req!, value)
+
+  /** As Connection's: $upstream_http_* kept when a variable asks, and the X-Accel-Redirect to follow, if any. */
+  accelRedirect(rh: ResponseHead): string | null {
+    if (this.host.worker.conf.keepsUpstreamHeaders) this.req!.upstreamHeaders = rh.headers
+    if (this.proxyPass().ignore.has('x-accel-redirect')) return null
+    const v = rh.get('x-accel-redirect')
+    return v === null || v === '' ? null : v
+  }
+
+  /** nginx's X-Accel-Redirect, as Connection.followAccel follows it. */
+  followAccel(rh: ResponseHead, target: string): void {
+    this.exchange = null
+    this.releaseBody()
+    const req = this.req!
+    req.carried += carriedLines(rh, this.proxyPass().cookies !== null ? this.rewriteCookie : null)
+    req.carriedType = rh.get('content-type') ?? req.carriedType
+    if (target.startsWith('@')) return this.namedLocation(target)
+    const q = target.indexOf('?')
+    const raw = q < 0 ? target : target.slice(0, q)
+    const uri = safeUri(raw)
+    if (uri === null) {
+      log('error', `unsafe URI "${raw}" was detected${this.where()}`)
+      return this.finishLocal(404)
+    }
+    if (req.method !== 'HEAD') req.method = 'GET'
+    this.internalRedirect(uri, q < 0 ? '' : target.slice(q + 1))
   }
 
   attempt(addr: string, status: number, connectMs: number, responseMs: number, headerMs: number, received: number, sent: number, length: number): void {

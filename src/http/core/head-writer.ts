@@ -70,15 +70,18 @@ export function localHead(
   if (type !== undefined && !noLength) h += `Content-Type: ${type}${charsetSuffix(lc?.charset ?? null, type)}\r\n`
   if (!noLength && !(gz & GZ_COMPRESS)) h += `Content-Length: ${len}\r\n`
   const loc = req.location
-  if (loc !== null && loc.startsWith('/')) h += `Location: ${redirects.absolute(loc)}\r\n`
-  if (headers !== null) for (const [n, v] of headers) if (n === 'Location' && v.startsWith('/')) h += `Location: ${redirects.absolute(v)}\r\n`
+  // A relative Location moves up, made absolute, only with absolute_redirect on; else it keeps its list place.
+  const abs = lc === null || lc.absoluteRedirect
+  if (abs && loc !== null && loc.startsWith('/')) h += `Location: ${redirects.absolute(loc)}\r\n`
+  if (abs && headers !== null) for (const [n, v] of headers) if (n === 'Location' && v.startsWith('/')) h += `Location: ${redirects.absolute(v)}\r\n`
   // A compressed body has no length: chunked to HTTP/1.1, until the close to HTTP/1.0 (HEAD: neither).
   if (gz & GZ_COMPRESS && req.versionMinor === 1 && status !== 204 && status !== 304 && req.method !== 'HEAD') h += 'Transfer-Encoding: chunked\r\n'
   h += connection(keep, lc)
   if (gz & GZ_VARY) h += 'Vary: Accept-Encoding\r\n'
+  h += req.carried
   if (req.wwwAuthenticate !== null) h += `WWW-Authenticate: ${req.wwwAuthenticate}\r\n`
-  if (loc !== null && !loc.startsWith('/')) h += `Location: ${loc}\r\n`
-  if (headers !== null) for (const [n, v] of headers) if (n !== 'Location' || !v.startsWith('/')) h += `${n}: ${v}\r\n`
+  if (loc !== null && !(abs && loc.startsWith('/'))) h += `Location: ${loc}\r\n`
+  if (headers !== null) for (const [n, v] of headers) if (n !== 'Location' || !(abs && v.startsWith('/'))) h += `${n}: ${v}\r\n`
   if (lc !== null) {
     if (lc.expires !== null) h += expiresLines(lc.expires, status, -1, req.answerTime())
     h += addHeaderLines(lc, req, status)
@@ -92,7 +95,7 @@ export function localHead(
  * Expires, Accept-Ranges, Content-Range) after it, then add_header's lines, then `last` (Content-Encoding).
  */
 export function streamHead(req: HttpRequest, lc: LocConf | null, status: number, keep: boolean, before: string, after: string, last: string): string {
-  let h = headStart(status, lc?.serverTokens !== false, req.answerTime()) + before + connection(keep, lc) + after
+  let h = headStart(status, lc?.serverTokens !== false, req.answerTime()) + before + connection(keep, lc) + req.carried + after
   if (lc !== null) h += addHeaderLines(lc, req, status)
   return h + last + '\r\n'
 }
@@ -143,9 +146,11 @@ export function proxiedHead(req: HttpRequest, lc: LocConf, pass: ProxyPass, rh: 
     keepAliveHeader: lc.keepaliveHeader,
     hide: pass.hide,
     extra: addHeaderLines(lc, req, status),
+    carried: req.carried,
     upgrade: rh.status === 101 ? rh.upgrade : null,
     status: req.errStatus,
     redirect: pass.redirect !== null ? redirects : null,
+    cookies: pass.cookies !== null ? redirects.rewriteCookie : null,
     gzip: (gz & GZ_COMPRESS) !== 0,
     vary: (gz & GZ_VARY) !== 0,
     // The backend's Content-Type is looked up only when a charset is to be added.

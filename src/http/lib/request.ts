@@ -34,6 +34,10 @@ export class Request<Loc = unknown, Srv = unknown> extends VarSourceFields imple
   location: string | null = null
   /** An intercepted 401's WWW-Authenticate, sent with the error page that replaces it (as nginx). */
   wwwAuthenticate: string | null = null
+  /** Header lines an X-Accel-Redirect carried from the backend's answer into the response of its target. */
+  carried = ''
+  /** The backend's Content-Type an X-Accel-Redirect carried: the type of its target's answer unless that sets one. */
+  carriedType: string | null = null
   /** try_files matched a file under the alias of a regex location: the alias gets `$uri` appended. */
   addUriToAlias = false
   /**

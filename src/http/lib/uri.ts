@@ -420,3 +420,26 @@ export function escapeUri(uri: string): string {
   }
   return out
 }
+
+/**
+ * nginx's ngx_http_parse_unsafe_uri (X-Accel-Redirect's URI part): `%XX` escapes are decoded, and a URI with a NUL,
+ * a leading `../` or a `/../` segment (or ending in `/..`), before or after decoding, is unsafe.
+ * @returns the URI as the request goes on with it, or null when it is unsafe
+ */
+export function safeUri(uri: string): string | null {
+  if (unsafe(uri)) return null
+  if (!uri.includes('%')) return uri
+  const decoded = uri.replace(/%([0-9a-fA-F]{2})/g, (_, h: string) => String.fromCharCode(parseInt(h, 16)))
+  return unsafe(decoded) ? null : decoded
+}
+
+function unsafe(uri: string): boolean {
+  if (uri === '' || uri.charCodeAt(0) === 0) return true
+  if (uri.startsWith('..') && (uri.length === 2 || uri[2] === '/')) return true
+  for (let i = 0; i < uri.length; i++) {
+    const c = uri.charCodeAt(i)
+    if (c === 0) return true
+    if (c === 0x2f && uri.length - i > 2 && uri[i + 1] === '.' && uri[i + 2] === '.' && (uri.length - i === 3 || uri[i + 3] === '/')) return true
+  }
+  return false
+}

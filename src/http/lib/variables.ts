@@ -869,6 +869,12 @@ export class Variables {
     def.map = null
   }
 
+  /** Whether a compiled template or log format refers to a variable whose name starts with `prefix`. */
+  usesPrefix(prefix: string): boolean {
+    for (const r of this.refs.keys()) if (r.startsWith(prefix)) return true
+    return false
+  }
+
   /** Whether a compiled template or log format refers to the variable (name without `$`). */
   uses(name: string): boolean {
     return this.refs.has(asciiLower(name))

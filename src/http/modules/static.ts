@@ -248,7 +248,7 @@ async function respond(c: Responder, req: HttpRequest, fh: FileHandle, st: Stats
     }
   }
 
-  const mime = contentTypeFor(lc.types, req.uri, lc.defaultType)
+  const mime = req.carriedType ?? contentTypeFor(lc.types, req.uri, lc.defaultType)
   const type = `Content-Type: ${mime}${charsetSuffix(lc.charset, mime)}\r\n`
   // ngx_http_gzip_header_filter runs before the range filter: a compressed answer has no length, hence no range.
   const gz = lc.gzip !== null ? gzipLocal(lc.gzip, req, ok ? 200 : req.errStatus, mime, size) : 0
