@@ -161,3 +161,51 @@ test('-t: ssl_verify_client mistakes are refused with nginx\'s messages', async 
     })
   }
 })
+
+test('ssl_verify_client holds over HTTP/2 too: no certificate, 400; a trusted one, served with $ssl_client_*', async (t) => {
+  const { connect: h2connect } = await import('node:http2')
+  const [port] = (await freePorts(1)) as [number]
+  const prefix = tempPrefix(t)
+  copyTestCertificates(join(prefix, 'conf'))
+  writeConf(prefix, 'conf/nginx.conf', `worker_processes 1;
+error_log logs/error.log info;
+events {}
+http {
+    server {
+        listen 127.0.0.1:${port} ssl http2;
+        server_name a.test;
+        ssl_certificate a.pem;
+        ssl_certificate_key a.key;
+        ssl_client_certificate ca.pem;
+        ssl_verify_client on;
+        location / { return 200 "verify=$ssl_client_verify s_dn=$ssl_client_s_dn\\n"; }
+    }
+}
+`)
+  await startDyups(t, prefix, [port], ['-g', 'daemon off;'])
+  const dir = join(prefix, 'conf')
+  const pem = (n: string): string => readFileSync(join(dir, n), 'latin1')
+  const h2get = (client: string | null): Promise<{ status: number; body: string; alpn: string }> => new Promise((res, rej) => {
+    const session = h2connect(`https://127.0.0.1:${port}`, {
+      servername: 'a.test', ca: pem('ca.pem'), ...(client === null ? {} : { cert: pem(`${client}.pem`), key: pem(`${client}.key`) }),
+    })
+    session.on('error', rej)
+    const req = session.request({ ':path': '/', ':authority': 'a.test' })
+    let status = 0
+    const chunks: Buffer[] = []
+    req.on('response', (h) => { status = Number(h[':status']) })
+    req.on('data', (b: Buffer) => chunks.push(b))
+    req.on('error', rej)
+    req.on('end', () => {
+      const alpn = (session.socket as unknown as { alpnProtocol: string }).alpnProtocol
+      session.close()
+      res({ status, body: Buffer.concat(chunks).toString('latin1'), alpn })
+    })
+    req.end()
+  })
+  const none = await h2get(null)
+  assert.deepEqual([none.alpn, none.status], ['h2', 400])
+  assert.match(none.body, /No required SSL certificate was sent/)
+  const ok = await h2get('client')
+  assert.deepEqual([ok.alpn, ok.status, ok.body], ['h2', 200, 'verify=SUCCESS s_dn=CN=dyups-client\n'])
+})

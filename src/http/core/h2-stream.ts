@@ -8,6 +8,7 @@
  */
 import { constants, type ClientHttp2Stream, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2'
 import type { Socket } from 'node:net'
+import type { TLSSocket } from 'node:tls'
 import type { Readable } from 'node:stream'
 import type { Deadline, DeadlineOwner } from '../../deadlines.js'
 import { formatError } from '../../errors.js'
@@ -22,6 +23,8 @@ import { contentTypeFor } from '../conf/mime.js'
 import type { HttpRequest, LocConf, ProxyPass } from '../conf/types.js'
 import { GZ_COMPRESS, GzipBody, gzipLocal, gzipProxied, gzipWhole } from '../filters/gzip.js'
 import { requestContext } from '../lib/log-context.js'
+import { peerCertificate, verifyError } from '../lib/ssl-client.js'
+import { VERIFY_OFF, VERIFY_ON, VERIFY_OPTIONAL_NO_CA } from '../conf/tls.js'
 import type { GrpcOutcome, GrpcSide } from '../lib/context.js'
 import { VERSION } from '../../version.js'
 import { Request } from '../lib/request.js'
@@ -44,6 +47,8 @@ export interface H2Host {
   readonly localAddr: string
   readonly localPort: number
   readonly https: boolean
+  /** The connection's socket: a TLSSocket when `https` (client certificates, `$ssl_client_*`). */
+  readonly socket: Socket
   readonly listenKey: string
   /** A stream is over (answered, reset, or failed): the connection counts it. `reset`: the client reset it first. */
   streamDone(s: H2Stream, reset: boolean): void
@@ -127,7 +132,10 @@ export class H2Stream implements PhaseHost, ContentResponder, Downstream, Client
     req.serverPort = this.host.localPort
     req.connection = this.host.id
     req.connectionRequests = requests
-    if (this.host.https) req.scheme = 'https'
+    if (this.host.https) {
+      req.scheme = 'https'
+      req.tls = this.host.socket as TLSSocket
+    }
     this.body = ended ? BODY_NO : BODY_WAITING
     const si = conf.vhosts.select(this.host.listenKey, req.host)
     const server = conf.servers[si < 0 ? 0 : si]!
@@ -141,6 +149,17 @@ export class H2Stream implements PhaseHost, ContentResponder, Downstream, Client
     req.uri = this.target.uri
     req.args = this.target.args
     req.requestUri = this.target.requestUri
+    if (server.verifyClient !== VERIFY_OFF && this.host.https) {
+      // ssl_verify_client, as on HTTP/1.x (Connection): checked once the server is chosen, answered with nginx's 400s.
+      const t = this.host.socket as TLSSocket
+      const none = peerCertificate(t) === undefined
+      if (none ? server.verifyClient === VERIFY_ON : !t.authorized && server.verifyClient !== VERIFY_OPTIONAL_NO_CA) {
+        req.loc = server.serverConf
+        log('info', none ? `client sent no required SSL certificate while reading client request headers${this.where()}`
+          : `client SSL certificate verify error: (${verifyError(t).join(':')}) while reading client request headers${this.where()}`)
+        return this.finishLocal(none ? 496 : 495)
+      }
+    }
     // realip's post-read handler with the server level's settings, as on HTTP/1.x (Connection).
     const ri = server.serverConf.realip
     if (ri !== null) ri.apply(req)
@@ -165,7 +184,10 @@ export class H2Stream implements PhaseHost, ContentResponder, Downstream, Client
     req.serverPort = this.host.localPort
     req.connection = this.host.id
     req.connectionRequests = requests
-    if (this.host.https) req.scheme = 'https'
+    if (this.host.https) {
+      req.scheme = 'https'
+      req.tls = this.host.socket as TLSSocket
+    }
     req.server = server
     req.serverName = server.name
     req.loc = server.serverConf
