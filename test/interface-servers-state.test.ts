@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net'
 import { test } from 'node:test'
 import { backend, closeServer, freePorts, iget, interfaceConf, killAll, request, startDyups, tempPrefix, waitFor, writeConf } from './helpers.js'
 
-interface ServerJson { id: number; server: string; weight: number; down: boolean; drain: boolean; max_fails: number; state: string; fails: number }
+interface ServerJson { id: number; server: string; weight: number; down: boolean; drain: boolean; max_fails: number; state: string; fails: number; health: { status: string; rise: number; fall: number; last_check: string | null; last_result: string | null; reason: string | null } | null }
 interface GroupJson { policy: unknown; keepalive: unknown; check: unknown; servers: ServerJson[] }
 
 test('PATCH down, drain, weight, then DELETE: every worker follows each, settings and the others\' health state kept, restored after kill -9', async (t) => {
@@ -46,6 +46,14 @@ test('PATCH down, drain, weight, then DELETE: every worker follows each, setting
 
   // The dead server is found unhealthy by the active checks; E collects passive failures.
   assert.ok(await waitFor(async () => byPort(await read(), dead).state === 'unhealthy'), 'the closed port is unhealthy')
+  // What the checks last found, per server: the closed port failed, E's port answers.
+  const found = await read()
+  const dh = byPort(found, dead).health!
+  assert.deepEqual([dh.status, dh.rise, dh.last_result], ['down', 0, 'failed'])
+  assert.ok(dh.fall >= 1 && typeof dh.reason === 'string' && dh.reason !== '', JSON.stringify(dh))
+  assert.ok(Math.abs(Date.parse(dh.last_check!) - Date.now()) < 60_000, dh.last_check!)
+  assert.ok(await waitFor(async () => byPort(await read(), E).health?.last_result === 'ok'), 'E passes its TCP checks')
+  assert.deepEqual([byPort(await read(), E).health!.status, byPort(await read(), E).health!.reason], ['up', null])
   for (let i = 0; i < 16; i++) assert.equal((await request(proxy, { host: 'g' })).status, 200)
   const start = await read()
   assert.ok(byPort(start, E).fails >= 1, 'E failed at least once')

@@ -18,8 +18,8 @@ export class JsonInputError extends Error {
 
 const POLICIES = new Set(['round_robin', 'least_conn', 'ip_hash', 'hash', 'random', 'consistent_hash'])
 const GROUP_FIELDS = new Set(['name', 'static', 'policy', 'keepalive', 'check', 'servers'])
-// `address`, `state` and the counters are what GET answers: sent back as read, they are ignored.
-const SERVER_FIELDS = new Set(['id', 'server', 'address', 'weight', 'max_fails', 'fail_timeout', 'max_conns', 'backup', 'down', 'drain', 'slow_start', 'state', 'active', 'requests', 'fails'])
+// `address`, `state`, `health` and the counters are what GET answers: sent back as read, they are ignored.
+const SERVER_FIELDS = new Set(['id', 'server', 'address', 'weight', 'max_fails', 'fail_timeout', 'max_conns', 'backup', 'down', 'drain', 'slow_start', 'state', 'active', 'requests', 'fails', 'health'])
 const KEEPALIVE_FIELDS = new Set(['connections', 'timeout_ms', 'requests', 'time_ms'])
 
 /** A word that stays one token of the command body: no white space, quotes, `;`, braces, `#`, `$`, `\`, controls. */

@@ -4,7 +4,7 @@
  */
 import type { CheckSpec, Server, UpstreamGroup } from '../upstream/index.js'
 import { groupKey } from '../upstream/index.js'
-import type { LiveReport, PeerRow, Reply } from './types.js'
+import type { HealthRow, LiveReport, PeerRow, Reply } from './types.js'
 
 export const JSON_TYPE = 'application/json'
 
@@ -92,8 +92,23 @@ export function sumRows(rows: readonly PeerRow[]): { active: number; requests: n
   return { active, requests, fails }
 }
 
-function serverJson(s: Server, rows: readonly PeerRow[], check: boolean): Record<string, unknown> {
-  return { id: s.id, ...serverParams(s), state: serverState(s, rows, check), ...sumRows(rows) }
+function serverJson(s: Server, rows: readonly PeerRow[], check: boolean, health: HealthRow | undefined): Record<string, unknown> {
+  const o: Record<string, unknown> = { id: s.id, ...serverParams(s), state: serverState(s, rows, check), ...sumRows(rows) }
+  // A group with a `check` line: what its active checks last found (null where the prober's state is not known).
+  if (check) o['health'] = health === undefined ? null : healthJson(health)
+  return o
+}
+
+/** `health` of docs/api.md#json-interface: the prober's view of one server. */
+function healthJson(h: HealthRow): Record<string, unknown> {
+  return {
+    status: h.down ? 'down' : 'up',
+    rise: h.rise,
+    fall: h.fall,
+    last_check: h.checked === 0 ? null : new Date(h.checked).toISOString(),
+    last_result: h.checked === 0 ? null : h.reason === '' ? 'ok' : 'failed',
+    reason: h.reason === '' ? null : h.reason,
+  }
 }
 
 /** GROUP of docs/api.md#json-interface. */
@@ -108,12 +123,14 @@ export function groupJson(g: UpstreamGroup, live: LiveReport, byAddr: Map<string
   if (p.name === 'consistent_hash') policy['key'] = p.key
   const k = g.keepalive
   const check = g.check !== null
+  const key = groupKey(g.name)
+  const checked = check ? live.health?.filter((h) => groupKey(h.upstream) === key) : undefined
   return {
     name: g.name,
     static: live.statics === null ? null : live.statics.includes(groupKey(g.name)),
     policy,
     keepalive: k.connections === 0 ? null : { connections: k.connections, timeout_ms: k.timeout, requests: k.requests, time_ms: k.time },
     check: checkJson(g.check),
-    servers: g.servers.map((s) => serverJson(s, byAddr.get(s.addr) ?? [], check)),
+    servers: g.servers.map((s) => serverJson(s, byAddr.get(s.addr) ?? [], check, checked?.find((h) => h.name === s.addr))),
   }
 }

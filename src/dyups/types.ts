@@ -125,6 +125,22 @@ export interface LiveReport {
   processes?: ProcStat[]
   /** Changes applied to the table since the primary started (absent: unknown, as in a worker whose primary is gone). */
   changes?: number
+  /** The active health checks' state of every checked server (absent: not known here, as in an orphaned worker). */
+  health?: HealthRow[]
+}
+
+/** One server of a group with a `check` line, as the process that probes it sees it. */
+export interface HealthRow {
+  upstream: string
+  /** The server's address. */
+  name: string
+  down: boolean
+  rise: number
+  fall: number
+  /** When its last check ended (ms since the epoch); 0: not checked yet. */
+  checked: number
+  /** Why its last check failed; '' when it passed. */
+  reason: string
 }
 
 /** Where the JSON interface reads live state from. */

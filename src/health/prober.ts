@@ -40,6 +40,9 @@ class Target {
   down: boolean
   rise = 0
   fall = 0
+  /** When the last check ended (ms since the epoch), and why it failed ('' when it passed): the JSON state's. */
+  checked = 0
+  reason = ''
   timer: NodeJS.Timeout | null = null
   removed = false
   readonly checker: Checker
@@ -120,7 +123,10 @@ export class Prober {
     let index = 0
     for (const g of this.#groups.values()) {
       for (const t of g.targets) {
-        rows.push({ index: index++, upstream: g.name, name: t.addr, down: t.down, rise: t.rise, fall: t.fall, type: t.spec.type, port: t.spec.port })
+        rows.push({
+          index: index++, upstream: g.name, name: t.addr, down: t.down, rise: t.rise, fall: t.fall, type: t.spec.type, port: t.spec.port,
+          checked: t.checked, reason: t.reason,
+        })
       }
     }
     return rows
@@ -235,6 +241,8 @@ export class Prober {
   #result(t: Target, ok: boolean, reason: string): void {
     if (t.removed || this.#closed) return
     const spec = t.spec
+    t.checked = Date.now()
+    t.reason = ok ? '' : reason
     if (ok) {
       t.rise++
       t.fall = 0

@@ -27,4 +27,8 @@ export interface StatusRow {
   readonly type: CheckType
   /** `check port=`; 0 when the server's own port is probed. */
   readonly port: number
+  /** When its last check ended (ms since the epoch); 0 or absent: not checked yet. */
+  readonly checked?: number
+  /** Why its last check failed; '' when it passed. */
+  readonly reason?: string
 }

@@ -16,6 +16,7 @@ import { Store, packDelta, type Change, type Delta } from '../store/index.js'
 import { groupKey, packGroup, unpackGroup, type UpstreamGroup } from '../upstream/index.js'
 import { AuditLog, type ConnCounts, type PeerRow, type ProcStat } from '../dyups/index.js'
 import { procStat } from './procstat.js'
+import { healthRows } from './health-rows.js'
 import { Prober } from '../health/index.js'
 import { removeZoneObjects } from '../http/index.js'
 import { Cluster } from '../cluster/index.js'
@@ -387,7 +388,7 @@ export async function runPrimary(opts: BootOptions, booted: Booted, onReady: () 
       clearTimeout(timer)
       gathers.delete(id)
       const statics = store.list().filter((e) => e.static).map((e) => groupKey(e.group.name))
-      send(asker, { t: 'live', id: askId, report: { workers: g.rows.length, statics, rows: g.rows, conns: g.conns, listeners: g.listeners, processes: g.procs, changes: coordinator.applied } })
+      send(asker, { t: 'live', id: askId, report: { workers: g.rows.length, statics, rows: g.rows, conns: g.conns, listeners: g.listeners, processes: g.procs, changes: coordinator.applied, health: healthRows(prober.status()) } })
     }
     gathers.set(id, g)
     if (g.want.size === 0) return g.finish()

@@ -15,6 +15,7 @@ import { bindWhenFree, findOrphans, removeWorkerPids, signalOrphans } from './or
 import { removePid, writePid } from './pidfile.js'
 import { logCounts } from './settings.js'
 import { procStat } from './procstat.js'
+import { healthRows } from './health-rows.js'
 import { groupKey } from '../upstream/index.js'
 import { AuditLog } from '../dyups/index.js'
 
@@ -73,6 +74,7 @@ export async function runSingle(booted: Booted, onReady: () => void): Promise<vo
         conns: [connStats.counts()],
         listeners: [listenerCounts()],
         processes: [procStat('single')],
+        health: healthRows(prober.status()),
         changes: coordinator.applied,
       }),
     },
