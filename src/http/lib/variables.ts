@@ -454,6 +454,13 @@ const CORE: Readonly<Record<string, Getter>> = {
   ssl_client_i_dn: (s) => (s.tls ? clientIssuer(s.tls) : undefined),
   ssl_client_serial: (s) => (s.tls ? clientSerial(s.tls) : undefined),
   ssl_client_fingerprint: (s) => (s.tls ? clientFingerprint(s.tls) : undefined),
+  // The connection's TLS parameters, as OpenSSL names them (nginx's ngx_ssl_get_protocol, _cipher_name, …).
+  ssl_protocol: (s) => (s.tls ? (s.tls.getProtocol() ?? undefined) : undefined),
+  ssl_cipher: (s) => (s.tls ? s.tls.getCipher().name : undefined),
+  ssl_server_name: (s) => (s.tls ? (typeof s.tls.servername === 'string' ? s.tls.servername : '') : undefined),
+  ssl_session_reused: (s) => (s.tls ? (s.tls.isSessionReused() ? 'r' : '.') : undefined),
+  // dyups accepts no TLS 1.3 early data, so none is ever in use.
+  ssl_early_data: (s) => (s.tls ? '' : undefined),
   bytes_sent: (s) => String(s.bytesSent),
   body_bytes_sent: (s) => String(s.bodyBytesSent > 0 ? s.bodyBytesSent : 0),
   request_length: (s) => String(s.requestLength),
