@@ -20,7 +20,7 @@ error_log logs/error.log info;
 pid logs/nginx.pid;
 events {}
 http {
-    log_format b '$status|$request_uri|$body_bytes_sent|$upstream_status';
+    log_format b '$status|$request_uri|$body_bytes_sent|$upstream_status|$sent_http_location|$sent_http_content_type|$sent_http_connection';
     access_log logs/b.log b;
     server_tokens off;
     server {

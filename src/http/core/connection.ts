@@ -639,6 +639,7 @@ export class Connection implements Downstream, PhaseHost, ContentResponder, Dead
     // nginx logs the code it sent: 400 for its own 494–497.
     req.status = shown
     const s = this.socket
+    req.sentHead = h
     if (noBody || body === null || len === 0) s.write(h, 'latin1')
     else {
       s.cork()
@@ -667,6 +668,7 @@ export class Connection implements Downstream, PhaseHost, ContentResponder, Dead
     const h = streamHead(req, lc, wireStatus(status), keep, before, after, last)
     req.status = status
     req.headerSent = true
+    req.sentHead = h
     if (Buffer.isBuffer(body)) {
       const s = this.socket
       s.cork()
@@ -849,6 +851,7 @@ export class Connection implements Downstream, PhaseHost, ContentResponder, Dead
     if (this.gz === null) this.startPacing(rh)
     else this.pacer.stop()
     const head = proxiedHead(req, lc, this.proxyPass(), rh, status, gz, framing, this)
+    req.sentHead = head
     this.tailTaken = tail !== null && this.gz === null && frame === FRAME_AS_IS
     if (this.tailTaken) {
       // The whole (small) body came with the backend's head: both leave in one write.

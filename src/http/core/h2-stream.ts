@@ -557,6 +557,7 @@ export class H2Stream implements PhaseHost, ContentResponder, Downstream, Client
       len = body.length
     }
     const h = localHead(req, lc, shown, type, len, gz, true, headers, this)
+    req.sentHead = h
     req.status = shown
     const empty = noBody || body === null || len === 0
     if (this.respond(h, empty) === null) return
@@ -572,6 +573,7 @@ export class H2Stream implements PhaseHost, ContentResponder, Downstream, Client
     }
     const lc = req.loc
     const head = streamHead(req, lc, wireStatus(status), true, before, after, last)
+    req.sentHead = head
     req.status = status
     const h = this.respond(head, body === null)
     if (h === null) {
@@ -626,6 +628,7 @@ export class H2Stream implements PhaseHost, ContentResponder, Downstream, Client
     if (compress) this.gz = new GzipBody(lc.gzip!.level, this, false, kind === BODY_CHUNKED, () => this.exchange?.clientDrained())
     req.status = status
     const head = proxiedHead(req, lc, this.proxyPass(), rh, status, gz, FRAMING, this)
+    req.sentHead = head
     const noBody = !compress && (kind === BODY_NONE || req.method === 'HEAD')
     this.tailTaken = false
     if (this.respond(head, noBody) === null) return FRAME_AS_IS

@@ -320,7 +320,7 @@ test('request, connection and upstream values', () => {
     upstreamBytesReceived: '0, 120',
     upstreamBytesSent: '78, 78',
     upstreamHeaders: ['X-Up', 'a', 'Set-Cookie', 'sid=abc; Path=/', 'x-up', 'b'],
-    responseHeaders: ['Content-Type', 'text/plain'],
+    sentHead: 'HTTP/1.1 200 OK\r\nServer: dyups\r\nContent-Type: text/plain\r\n\r\n',
     proxyHost: 'host1',
     proxyPort: '80',
     scheme: 'https',

@@ -129,7 +129,19 @@ export class VarSourceFields {
   startMsec = 0
   endMsec = 0
   upstreamHeaders: readonly string[] | null = null
-  responseHeaders: readonly string[] | null = null
+  /** The response head as written to the client ('' until it is): one field store per response. */
+  sentHead = ''
+  #sentFields: string[] | null = null
+  #sentFieldsOf = ''
+  /** `$sent_http_*`: the fields of sentHead, flat, split only when such a variable is read. */
+  get responseHeaders(): readonly string[] | null {
+    if (this.sentHead === '') return null
+    if (this.#sentFieldsOf !== this.sentHead) {
+      this.#sentFields = headFields(this.sentHead)
+      this.#sentFieldsOf = this.sentHead
+    }
+    return this.#sentFields
+  }
   proxyHost = ''
   proxyPort = ''
   connection = 0
@@ -183,6 +195,20 @@ function unresolved(): string | undefined {
  * The values of all header fields whose name matches `want` (lower-case, `_` for `-`), joined with `sep`, as
  * ngx_http_variable_unknown_header does: `X-Foo` and `x_foo` both match `x_foo`.
  */
+/** The header fields of an HTTP/1.x response head (status line first, CRLF lines), flat as [name, value, …]. */
+export function headFields(head: string): string[] {
+  const out: string[] = []
+  let at = head.indexOf('\r\n') + 2
+  while (at > 1 && at < head.length) {
+    const end = head.indexOf('\r\n', at)
+    if (end <= at) break
+    const colon = head.indexOf(':', at)
+    if (colon > at && colon < end) out.push(head.slice(at, colon), head.slice(colon + 1, end).trim())
+    at = end + 2
+  }
+  return out
+}
+
 export function headerValue(headers: readonly string[] | null, want: string, sep: string): string | undefined {
   if (headers === null) return undefined
   const n = want.length
