@@ -13,7 +13,7 @@ import {
   wireStatus,
 } from '../../http1/index.js'
 import {
-  BODY_OUT_NONE, BODY_OUT_SPOOL, BODY_OUT_STREAM, BODY_OUT_STREAM_CHUNKED, BodySpool, carriedLines, CHUNKED_BODY, Exchange,
+  BODY_OUT_NONE, BODY_OUT_SPOOL, BODY_OUT_STREAM, BODY_OUT_STREAM_CHUNKED, BodySpool, CHUNKED_BODY, Exchange,
   FRAME_AS_IS, type Downstream,
 } from '../../proxy/index.js'
 import { formatError } from '../../errors.js'
@@ -21,19 +21,19 @@ import { log } from '../../log.js'
 import { closesConnection } from '../conf/error-pages.js'
 import { LocationMatch } from '../conf/locations.js'
 import { contentTypeFor } from '../conf/mime.js'
-import { PLAIN, PLAIN_ON_TLS, TLS, VERIFY_OFF, VERIFY_ON, VERIFY_OPTIONAL_NO_CA } from '../conf/tls.js'
-import { peerCertificate, verifyError } from '../lib/ssl-client.js'
+import { PLAIN, PLAIN_ON_TLS, TLS } from '../conf/tls.js'
 import type { HttpConfig, HttpRequest, LocConf, ProxyPass } from '../conf/types.js'
 import { GZ_COMPRESS, GzipBody, gzipLocal, gzipProxied, gzipWhole } from '../filters/gzip.js'
 import type { Services } from '../lib/context.js'
 import { Request } from '../lib/request.js'
 import { requestContext } from '../lib/log-context.js'
 import { connStats, READING, WAITING, WRITING, type ConnStats } from '../lib/conn-stats.js'
-import { parseTarget, safeUri, Target } from '../lib/uri.js'
+import { parseTarget, Target } from '../lib/uri.js'
 import { intercepts, sendErrorPage } from '../modules/error-page.js'
 import { pinUpstream } from '../modules/proxy.js'
 import { doReturn } from '../modules/return.js'
 import { BODY_MORE, BODY_TOO_LARGE, BODY_WRITE_FAILED, BodyReader, READ_DISCARD, READ_SPOOL, READ_STREAM, READ_WHOLE } from './body-reader.js'
+import { clientCertRefusal, redirectByAccel } from './request-host.js'
 import { runHandler, type ContentResponder } from './content.js'
 import { localHead, proxiedFraming, proxiedHead, rejectedHead, streamHead, type ProxiedFraming } from './head-writer.js'
 import { internalRedirect, namedLocation, startPhases, type PhaseHost } from './phases.js'
@@ -347,16 +347,11 @@ export class Connection implements Downstream, PhaseHost, ContentResponder, Dead
       log('info', `client sent plain HTTP request to HTTPS port while reading client request headers${this.where()}`)
       return this.finishLocal(497)
     }
-    if (server.verifyClient !== VERIFY_OFF && this.https) {
-      // nginx checks the client certificate here too, once the server is chosen (ngx_http_process_request).
-      const t = this.socket as TLSSocket
-      const none = peerCertificate(t) === undefined
-      if (none ? server.verifyClient === VERIFY_ON : !t.authorized && server.verifyClient !== VERIFY_OPTIONAL_NO_CA) {
-        req.loc = server.serverConf
-        log('info', none ? `client sent no required SSL certificate while reading client request headers${this.where()}`
-          : `client SSL certificate verify error: (${verifyError(t).join(':')}) while reading client request headers${this.where()}`)
-        return this.finishLocal(none ? 496 : 495)
-      }
+    // nginx checks the client certificate here too, once the server is chosen (ngx_http_process_request).
+    const refused = clientCertRefusal(server, this.https ? (this.socket as TLSSocket) : null, this.where())
+    if (refused !== 0) {
+      req.loc = server.serverConf
+      return this.finishLocal(refused)
     }
     // realip's post-read handler, with the server level's settings, as nginx runs it before the server's rewrites.
     const ri = server.serverConf.realip
@@ -929,27 +924,12 @@ export class Connection implements Downstream, PhaseHost, ContentResponder, Dead
     return v === null || v === '' ? null : v
   }
 
-  /**
-   * nginx's X-Accel-Redirect: Set-Cookie and the few headers nginx carries go along, the method becomes GET (HEAD
-   * stays), and the request goes on at a named location or, for a URI, as an internal redirect (an unsafe URI: 404).
-   */
+  /** nginx's X-Accel-Redirect (request-host.ts), once the exchange is dropped. */
   followAccel(rh: ResponseHead, target: string): void {
     this.exchange = null
     this.sendArmed = false
     this.releaseBody()
-    const req = this.req!
-    req.carried += carriedLines(rh, this.proxyPass().cookies !== null ? this.rewriteCookie : null)
-    req.carriedType = rh.get('content-type') ?? req.carriedType
-    if (target.startsWith('@')) return this.namedLocation(target)
-    const q = target.indexOf('?')
-    const raw = q < 0 ? target : target.slice(0, q)
-    const uri = safeUri(raw)
-    if (uri === null) {
-      log('error', `unsafe URI "${raw}" was detected${this.where()}`)
-      return this.finishLocal(404)
-    }
-    if (req.method !== 'HEAD') req.method = 'GET'
-    this.internalRedirect(uri, q < 0 ? '' : target.slice(q + 1))
+    redirectByAccel(this, this.req!, rh, target, this.proxyPass().cookies !== null ? this.rewriteCookie : null)
   }
 
   attempt(addr: string, status: number, connectMs: number, responseMs: number, headerMs: number, received: number, sent: number, length: number): void {

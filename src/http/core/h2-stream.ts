@@ -15,7 +15,7 @@ import { formatError } from '../../errors.js'
 import { BODY_CHUNKED, BODY_NONE, ChunkedDecoder, NEED_MORE, PARSE_ERROR, RequestHead, httpDate, wireStatus, type BodyKind, type ResponseHead } from '../../http1/index.js'
 import { log } from '../../log.js'
 import {
-  BODY_OUT_NONE, BODY_OUT_SPOOL, BODY_OUT_STREAM, BODY_OUT_STREAM_CHUNKED, BodySpool, carriedLines, CHUNKED_BODY, FRAME_AS_IS, FRAME_DECHUNK,
+  BODY_OUT_NONE, BODY_OUT_SPOOL, BODY_OUT_STREAM, BODY_OUT_STREAM_CHUNKED, BodySpool, CHUNKED_BODY, FRAME_AS_IS, FRAME_DECHUNK,
   type ClientOut, type Downstream, type Exchange,
 } from '../../proxy/index.js'
 import { LocationMatch } from '../conf/locations.js'
@@ -23,16 +23,15 @@ import { contentTypeFor } from '../conf/mime.js'
 import type { HttpRequest, LocConf, ProxyPass } from '../conf/types.js'
 import { GZ_COMPRESS, GzipBody, gzipLocal, gzipProxied, gzipWhole } from '../filters/gzip.js'
 import { requestContext } from '../lib/log-context.js'
-import { peerCertificate, verifyError } from '../lib/ssl-client.js'
-import { VERIFY_OFF, VERIFY_ON, VERIFY_OPTIONAL_NO_CA } from '../conf/tls.js'
 import type { GrpcOutcome, GrpcSide } from '../lib/context.js'
 import { VERSION } from '../../version.js'
 import { Request } from '../lib/request.js'
-import { parseTarget, safeUri, Target } from '../lib/uri.js'
+import { parseTarget, Target } from '../lib/uri.js'
 import { intercepts, sendErrorPage } from '../modules/error-page.js'
 import { pinUpstream } from '../modules/proxy.js'
 import { doReturn } from '../modules/return.js'
 import type { ConnectionOwner } from './connection.js'
+import { clientCertRefusal, redirectByAccel } from './request-host.js'
 import { runHandler, type ContentResponder } from './content.js'
 import { h2Response, type H2ResponseHead } from './h2-head.js'
 import { localHead, proxiedHead, streamHead, type ProxiedFraming } from './head-writer.js'
@@ -149,16 +148,11 @@ export class H2Stream implements PhaseHost, ContentResponder, Downstream, Client
     req.uri = this.target.uri
     req.args = this.target.args
     req.requestUri = this.target.requestUri
-    if (server.verifyClient !== VERIFY_OFF && this.host.https) {
-      // ssl_verify_client, as on HTTP/1.x (Connection): checked once the server is chosen, answered with nginx's 400s.
-      const t = this.host.socket as TLSSocket
-      const none = peerCertificate(t) === undefined
-      if (none ? server.verifyClient === VERIFY_ON : !t.authorized && server.verifyClient !== VERIFY_OPTIONAL_NO_CA) {
-        req.loc = server.serverConf
-        log('info', none ? `client sent no required SSL certificate while reading client request headers${this.where()}`
-          : `client SSL certificate verify error: (${verifyError(t).join(':')}) while reading client request headers${this.where()}`)
-        return this.finishLocal(none ? 496 : 495)
-      }
+    // ssl_verify_client, as on HTTP/1.x (Connection).
+    const refused = clientCertRefusal(server, this.host.https ? (this.host.socket as TLSSocket) : null, this.where())
+    if (refused !== 0) {
+      req.loc = server.serverConf
+      return this.finishLocal(refused)
     }
     // realip's post-read handler with the server level's settings, as on HTTP/1.x (Connection).
     const ri = server.serverConf.realip
@@ -669,23 +663,11 @@ export class H2Stream implements PhaseHost, ContentResponder, Downstream, Client
     return v === null || v === '' ? null : v
   }
 
-  /** nginx's X-Accel-Redirect, as Connection.followAccel follows it. */
+  /** nginx's X-Accel-Redirect (request-host.ts), once the exchange is dropped. */
   followAccel(rh: ResponseHead, target: string): void {
     this.exchange = null
     this.releaseBody()
-    const req = this.req!
-    req.carried += carriedLines(rh, this.proxyPass().cookies !== null ? this.rewriteCookie : null)
-    req.carriedType = rh.get('content-type') ?? req.carriedType
-    if (target.startsWith('@')) return this.namedLocation(target)
-    const q = target.indexOf('?')
-    const raw = q < 0 ? target : target.slice(0, q)
-    const uri = safeUri(raw)
-    if (uri === null) {
-      log('error', `unsafe URI "${raw}" was detected${this.where()}`)
-      return this.finishLocal(404)
-    }
-    if (req.method !== 'HEAD') req.method = 'GET'
-    this.internalRedirect(uri, q < 0 ? '' : target.slice(q + 1))
+    redirectByAccel(this, this.req!, rh, target, this.proxyPass().cookies !== null ? this.rewriteCookie : null)
   }
 
   attempt(addr: string, status: number, connectMs: number, responseMs: number, headerMs: number, received: number, sent: number, length: number): void {
